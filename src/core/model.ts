@@ -1,0 +1,84 @@
+// The domain vocabulary shared by every layer: mirrors, their live state, files and clients.
+
+/** Two-letter continent codes as GeoLite2 and Cloudflare's request.cf use them. */
+export type Continent = 'AF' | 'AN' | 'AS' | 'EU' | 'NA' | 'OC' | 'SA';
+
+/** What we know about the client of one request; every field but ip and https may be unknown. */
+export interface ClientFacts {
+  ip: string;
+  /** ISO 3166-1 alpha-2, upper case. */
+  country?: string;
+  continent?: Continent;
+  lat?: number;
+  lon?: number;
+  asn?: number;
+  /** The client reached us over HTTPS (directly or via a trusted proxy). */
+  https: boolean;
+}
+
+/** One file of the origin file set. mtime is in whole seconds since the epoch. */
+export interface OriginFile {
+  path: string;
+  size: number;
+  mtime?: number;
+  /** Lower-case hex. */
+  sha256?: string;
+}
+
+/** One line of a mirror inventory: what a mirror really holds. */
+export interface InventoryEntry {
+  path: string;
+  size: number;
+  mtime?: number;
+}
+
+export interface Sponsor {
+  name: string;
+  url?: string;
+  /** Path to the logo file on disk (config) or a URL path served by us. */
+  logo?: string;
+}
+
+/** A mirror as staff describe it: config file overlaid with runtime changes. */
+export interface MirrorSpec {
+  id: string;
+  name: string;
+  /** Always ends with '/'. */
+  baseUrl: string;
+  rsyncUrl?: string;
+  country: string;
+  lat: number;
+  lon: number;
+  asn: number[];
+  weight: number;
+  bandwidthMbps?: number;
+  countryOnly: boolean;
+  enabled: boolean;
+  sponsor?: Sponsor;
+  content: { include: string[]; exclude: string[]; manifest?: string };
+}
+
+export type Health = 'up' | 'down' | 'unknown';
+
+/** Live state of a mirror, written by probes, scans and staff; read when building a snapshot. */
+export interface MirrorState {
+  health: Health;
+  /** Why the mirror is down (probe failure reason). */
+  reason?: string;
+  /** Seconds the mirror's copy lags behind the origin, when measured. */
+  lagSeconds?: number;
+  /** Epoch seconds of the mirror's last completed sync, when known. */
+  lastSync?: number;
+  /** Drain: from `drainStart` (epoch ms) the share ramps to zero over `drainOverMs`. */
+  drain?: { startMs: number; overMs: number };
+}
+
+/** Why a mirror is not a candidate for one request; shown in ?mirrorlist. */
+export type ExclusionReason =
+  | 'disabled'
+  | 'draining'
+  | 'down'
+  | 'lagging'
+  | 'missing-file'
+  | 'country-only'
+  | 'http-only';
