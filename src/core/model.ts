@@ -47,8 +47,9 @@ export interface MirrorSpec {
   baseUrl: string;
   rsyncUrl?: string;
   country: string;
-  lat: number;
-  lon: number;
+  /** When absent, the country's centroid is used. */
+  lat?: number;
+  lon?: number;
   asn: number[];
   weight: number;
   bandwidthMbps?: number;

@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// Launcher for the `mirrorgate` command: registers tsx so the TypeScript CLI runs without a build step.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../src/cli/main.ts');
+process.exitCode = await main(process.argv);

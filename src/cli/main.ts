@@ -1,0 +1,122 @@
+// The `mirrorgate` command line: each command group registers its subcommands on one commander program, and main() maps outcomes to exit codes.
+import { readFileSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { ConfigError, loadConfig, resolveConfigPath } from '../config/load.js';
+
+/** Where command output goes; tests hand in collectors instead of the process streams. */
+export interface CliIO {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** What every command group gets: output, environment, and the exit code to report. */
+export interface CliContext {
+  io: CliIO;
+  env: Record<string, string | undefined>;
+  exitCode: number;
+}
+
+const processIO: CliIO = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+/** Runs the command line (argv as in process.argv: node, script, args…) and resolves to the exit code; never calls process.exit. */
+export async function main(
+  argv: string[],
+  options: { io?: CliIO; env?: Record<string, string | undefined> } = {},
+): Promise<number> {
+  const ctx: CliContext = { io: options.io ?? processIO, env: options.env ?? process.env, exitCode: 0 };
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync(argv);
+    return ctx.exitCode;
+  } catch (err) {
+    // Help, --version and usage errors: commander already printed what to say.
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof ConfigError) {
+      ctx.io.err(`${err.message}\n`);
+      return 1;
+    }
+    ctx.io.err(`mirrorgate: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('mirrorgate')
+    .description('Download redirector and geo load balancer for open-source mirror networks')
+    .version(packageVersion())
+    // Set before adding commands: subcommands inherit both, so nothing ever calls process.exit.
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => ctx.io.out(text), writeErr: (text) => ctx.io.err(text) })
+    .showHelpAfterError();
+  addServeCommand(program);
+  addConfigCommands(program, ctx);
+  return program;
+}
+
+function addServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('serve downloads, pages and the APIs (config from --config, MIRRORGATE_CONFIG or config/mirrorgate.yaml)')
+    .option('--config <file>', 'config file')
+    .option('--port <n>', 'port to listen on (overrides PORT and the config)', parsePort)
+    .action(async (opts: { config?: string; port?: number }) => {
+      // Imported on demand so config-only commands never load the server and its dependencies.
+      const { serve } = await import('../node.js');
+      await serve({ configPath: opts.config === undefined ? undefined : path.resolve(opts.config), port: opts.port });
+    });
+}
+
+function addConfigCommands(program: Command, ctx: CliContext): void {
+  program
+    .command('check-config')
+    .description('validate a config file and print every problem as path.to.key: reason')
+    .argument('[file]', 'config file (default: MIRRORGATE_CONFIG or config/mirrorgate.yaml)')
+    .action(async (file: string | undefined) => {
+      const configPath = file === undefined ? resolveConfigPath(ctx.env) : path.resolve(file);
+      try {
+        const config = await loadConfig(configPath, ctx.env);
+        const n = config.mirrors.length;
+        ctx.io.out(`ok: ${config.file} (${n} mirror${n === 1 ? '' : 's'})\n`);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        ctx.io.err(`${err.problems.join('\n')}\n`);
+        ctx.exitCode = 1;
+      }
+    });
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65_535) throw new InvalidArgumentError('expected a port number 0-65535');
+  return port;
+}
+
+function packageVersion(): string {
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    const version = (pkg as { version?: unknown }).version;
+    return typeof version === 'string' ? version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return import.meta.url === pathToFileURL(path.resolve(script)).href;
+  }
+}
+
+// `tsx src/cli/main.ts …` runs the CLI; importing this module (bin/mirrorgate.js, tests) does not.
+if (isEntryPoint()) {
+  process.exitCode = await main(process.argv);
+}

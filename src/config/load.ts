@@ -1,0 +1,170 @@
+// Reads a mirrorgate YAML config and turns it into a validated Config, or a ConfigError listing every problem as "path.to.key: reason".
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, crossFieldProblems, type Config, type Problem, type SchemaContext } from './schema.js';
+
+export type { Config, MirrorConfig, TokenConfig } from './schema.js';
+
+export const DEFAULT_CONFIG_PATH = 'config/mirrorgate.yaml';
+
+/** Every problem found in one config; the message is the problems, one per line, ready for stderr. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** The config file to use: MIRRORGATE_CONFIG, else config/mirrorgate.yaml, relative to the working directory. */
+export function resolveConfigPath(env: Record<string, string | undefined> = process.env): string {
+  return path.resolve(process.cwd(), env.MIRRORGATE_CONFIG || DEFAULT_CONFIG_PATH);
+}
+
+export async function loadConfig(file: string, env: Record<string, string | undefined> = process.env): Promise<Config> {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ConfigError([`${abs}: config file not found (set MIRRORGATE_CONFIG or pass a path)`]);
+    if (code === 'EISDIR') throw new ConfigError([`${abs}: is a directory, not a config file`]);
+    throw new ConfigError([`${abs}: cannot read config file: ${(err as Error).message}`]);
+  }
+  return parseConfig(text, { file: abs, env });
+}
+
+export function parseConfig(
+  text: string,
+  opts: { file?: string; env?: Record<string, string | undefined> } = {},
+): Config {
+  const file = opts.file ? path.resolve(opts.file) : '';
+  // Problems about the document as a whole need a subject; the file name is the most useful one.
+  const subject = file || '(config)';
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((err) => {
+        const { line, col } = lineCounter.linePos(err.pos[0]);
+        return `${file ? `${file}:` : ''}${line}:${col}: ${err.message}`;
+      }),
+    );
+  }
+
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // e.g. an alias bomb past maxAliasCount
+    throw new ConfigError([`${subject}: ${(err as Error).message}`]);
+  }
+  if (raw === null || raw === undefined) {
+    throw new ConfigError([`${subject}: the config is empty; expected a mapping with publicUrl, origin, mirrors, …`]);
+  }
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError([
+      `${subject}: expected a mapping with publicUrl, origin, mirrors, … at the top level, got ${describeValue(raw)}`,
+    ]);
+  }
+
+  const context: SchemaContext = {
+    file,
+    baseDir: file ? path.dirname(file) : process.cwd(),
+    env: opts.env ?? process.env,
+  };
+  const result = configSchema(context).safeParse(raw, { error: (issue) => issueMessage(issue) });
+  const problems = [...(result.success ? [] : issuesToProblems(result.error.issues)), ...crossFieldProblems(raw, context)];
+  if (!result.success || problems.length > 0) {
+    throw new ConfigError(inSourceOrder(problems, doc).map((p) => formatProblem(p, subject)));
+  }
+  return result.data;
+}
+
+function formatProblem(problem: Problem, subject: string): string {
+  return `${problem.path.length > 0 ? problem.path.join('.') : subject}: ${problem.message}`;
+}
+
+function issuesToProblems(issues: z.core.$ZodIssue[]): Problem[] {
+  const problems: Problem[] = [];
+  for (const issue of issues) {
+    const at = issue.path.map((key) => (typeof key === 'number' ? key : String(key)));
+    // One line per unknown key, so each typo is named where it sits.
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) problems.push({ path: [...at, key], message: 'unknown key' });
+    } else {
+      problems.push({ path: at, message: issue.message });
+    }
+  }
+  return problems;
+}
+
+/** Sorts problems by where they sit in the YAML (stable), so the list reads top to bottom like the file. */
+function inSourceOrder(problems: Problem[], doc: Document): Problem[] {
+  const offsetOf = (at: Problem['path']): number => {
+    for (let n = at.length; n > 0; n--) {
+      try {
+        const node = doc.getIn(at.slice(0, n), true);
+        // A missing key ("required") is listed after what its parent does contain.
+        if (isNode(node) && node.range) return n === at.length ? node.range[0] : node.range[1];
+      } catch {
+        // a path through a scalar: try the parent
+      }
+    }
+    return -1;
+  };
+  return problems
+    .map((problem, index) => ({ problem, index, offset: offsetOf(problem.path) }))
+    .sort((a, b) => a.offset - b.offset || a.index - b.index)
+    .map((entry) => entry.problem);
+}
+
+const EXPECTED: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping',
+};
+
+/** A short, human description of a YAML value for "got …" in messages. */
+function describeValue(value: unknown): string {
+  if (value === null) return 'an empty value';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return String(value);
+}
+
+/** Messages for zod's built-in checks in config words; messages set by our own refinements win over these. */
+function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.input === undefined) return 'required';
+      return `expected ${EXPECTED[issue.expected] ?? issue.expected}, got ${describeValue(issue.input)}`;
+    case 'too_small': {
+      const min = Number(issue.minimum);
+      if (issue.origin === 'array') return `needs at least ${min} item${min === 1 ? '' : 's'}`;
+      if (issue.origin === 'string') return min === 1 ? 'must not be empty' : `must be at least ${min} characters`;
+      return issue.inclusive === false ? `must be greater than ${min}` : `must be at least ${min}`;
+    }
+    case 'too_big': {
+      const max = Number(issue.maximum);
+      if (issue.origin === 'array') return `must have at most ${max} items`;
+      if (issue.origin === 'string') return `must be at most ${max} characters`;
+      return issue.inclusive === false ? `must be less than ${max}` : `must be at most ${max}`;
+    }
+    case 'invalid_value':
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(issue.input)}`;
+    case 'invalid_union':
+      return `invalid value ${describeValue(issue.input)}`;
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,423 @@
+// Zod schemas for the mirrorgate YAML config: per-field rules plus normalization (defaults, absolute paths, env tokens, durations), and the cross-field rules zod cannot see.
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import ipaddr from 'ipaddr.js';
+import ms from 'ms';
+import picomatch from 'picomatch';
+import { z } from 'zod';
+import { isCountryCode } from '../core/countries.js';
+
+/** What the schema needs from outside the YAML text: where relative paths start and where env:NAME tokens come from. */
+export interface SchemaContext {
+  /** Absolute path of the config file, '' when parsed from text alone. */
+  file: string;
+  /** Folder that relative paths resolve against (the config file's folder, else the working directory). */
+  baseDir: string;
+  env: Record<string, string | undefined>;
+}
+
+/** One config problem before formatting; path uses YAML key names and array indices. */
+export interface Problem {
+  path: (string | number)[];
+  message: string;
+}
+
+export const DEFAULT_TRUSTED_PROXIES: readonly string[] = ['127.0.0.1/32', '::1/128'];
+export const DEFAULT_HEALTH = {
+  intervalMs: 30_000,
+  timeoutMs: 5_000,
+  failuresToDown: 3,
+  successesToUp: 2,
+  maxLagMs: 6 * 3_600_000,
+  sampleFiles: 3,
+} as const;
+export const DEFAULT_ROUTING = { bandKm: 300, maxAlternatives: 8 } as const;
+
+const MIRROR_ID = /^[a-z0-9-]+$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const MIN_TOKEN_LENGTH = 16;
+const LOGO_EXTENSIONS = ['.svg', '.png', '.jpg', '.jpeg', '.webp', '.gif'];
+// ms() alone also takes "30 sec" or "2 weeks"; a config should have one spelling, so the unit list is ours.
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+
+/**
+ * A duration as config and admin bodies write it: '250ms', '30s', '5m', '6h', '1d', or a number of seconds.
+ * Returns whole milliseconds, or undefined when the input is not a positive duration.
+ */
+export function parseDuration(input: unknown): number | undefined {
+  let millis: number | undefined;
+  if (typeof input === 'number') millis = input * 1000;
+  else if (typeof input === 'string' && DURATION.test(input)) millis = ms(input as ms.StringValue);
+  if (millis === undefined || !Number.isFinite(millis) || millis <= 0) return undefined;
+  return Math.round(millis);
+}
+
+type TokenResolution = { ok: true; value: string } | { ok: false; message: string };
+
+/** Turns a config token ("env:NAME" or a literal) into its secret; messages never include the secret. */
+export function resolveToken(raw: string, env: Record<string, string | undefined>): TokenResolution {
+  if (raw.startsWith('env:')) {
+    const name = raw.slice(4);
+    if (!ENV_NAME.test(name)) return { ok: false, message: `invalid environment variable name "${name}"` };
+    // Secrets mounted from files often end in a newline that no client will send.
+    const value = env[name]?.trim();
+    if (value === undefined) return { ok: false, message: `environment variable ${name} is not set` };
+    if (value === '') return { ok: false, message: `environment variable ${name} is empty` };
+    if (value.length < MIN_TOKEN_LENGTH) {
+      return { ok: false, message: `environment variable ${name} must hold at least ${MIN_TOKEN_LENGTH} characters` };
+    }
+    return { ok: true, value };
+  }
+  if (raw.length < MIN_TOKEN_LENGTH) {
+    return { ok: false, message: `must be at least ${MIN_TOKEN_LENGTH} characters (or env:NAME)` };
+  }
+  return { ok: true, value: raw };
+}
+
+/** Reason an http(s) URL is unacceptable as a base for redirects, or undefined when it is fine. */
+function httpUrlProblem(url: URL): string | undefined {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `must be an http or https URL, got ${url.protocol}`;
+  if (url.username || url.password) return 'must not contain credentials';
+  if (url.search || url.hash) return 'must not have a query or fragment';
+  return undefined;
+}
+
+function parseUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A base URL we redirect to or build links from; trailing '/' added ('add') or removed ('strip'). */
+function baseUrl(slash: 'add' | 'strip') {
+  return z.string().transform((text, ctx) => {
+    const url = parseUrl(text);
+    const problem = url ? httpUrlProblem(url) : `invalid URL "${text}"`;
+    if (!url || problem) {
+      ctx.addIssue({ code: 'custom', message: problem ?? 'invalid URL', input: text });
+      return z.NEVER;
+    }
+    const href = url.href;
+    if (slash === 'add') return href.endsWith('/') ? href : `${href}/`;
+    return href.replace(/\/+$/, '');
+  });
+}
+
+/** A link shown to people (sponsor site): any http(s) URL, queries allowed. */
+const linkUrl = z.string().refine(
+  (text) => {
+    const protocol = parseUrl(text)?.protocol;
+    return protocol === 'http:' || protocol === 'https:';
+  },
+  { message: 'must be an http or https URL' },
+);
+
+const rsyncUrl = z.string().refine((text) => parseUrl(text)?.protocol === 'rsync:', {
+  message: 'must be an rsync:// URL',
+});
+
+const storeUrl = z.string().refine(
+  (text) => {
+    if (text === 'memory') return true;
+    const protocol = parseUrl(text)?.protocol;
+    return protocol === 'redis:' || protocol === 'rediss:';
+  },
+  { message: 'must be "memory" or a redis:// or rediss:// URL' },
+);
+
+/** An IP address or CIDR, normalized to CIDR so consumers can always use ipaddr.parseCIDR. */
+const proxyRange = z.string().transform((text, ctx) => {
+  try {
+    if (ipaddr.isValidCIDR(text)) {
+      const [addr, bits] = ipaddr.parseCIDR(text);
+      return `${addr.toString()}/${bits}`;
+    }
+    if (ipaddr.isValid(text)) {
+      const addr = ipaddr.parse(text);
+      return `${addr.toString()}/${addr.kind() === 'ipv4' ? 32 : 128}`;
+    }
+  } catch {
+    // fall through to the problem below
+  }
+  ctx.addIssue({ code: 'custom', message: `invalid IP address or CIDR "${text}"`, input: text });
+  return z.NEVER;
+});
+
+const duration = z
+  .union([z.string(), z.number()], { error: 'expected a duration like 250ms, 30s, 5m, 6h, 1d or a number of seconds' })
+  .transform((value, ctx) => {
+    const millis = parseDuration(value);
+    if (millis === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: typeof value === 'number' ? 'must be a positive number of seconds' : `invalid duration "${value}"`,
+        input: value,
+      });
+      return z.NEVER;
+    }
+    return millis;
+  });
+
+const glob = z
+  .string()
+  .min(1)
+  .superRefine((pattern, ctx) => {
+    // Origin paths are relative, so a leading '/' can never match: almost surely a mistake.
+    if (pattern.startsWith('/')) {
+      ctx.addIssue({ code: 'custom', message: `glob "${pattern}" must be relative to the origin root (no leading "/")` });
+      return;
+    }
+    try {
+      picomatch(pattern, { strictBrackets: true });
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `invalid glob "${pattern}": ${(err as Error).message}` });
+    }
+  });
+
+type PathKind = 'file' | 'dir' | 'none';
+
+/** A local path resolved against the config's folder; 'file'/'dir' also require it to exist as such. */
+function localPath(sc: SchemaContext, kind: PathKind, extensions?: string[]) {
+  return z
+    .string()
+    .min(1)
+    .transform((text, ctx) => {
+      const fail = (message: string) => {
+        ctx.addIssue({ code: 'custom', message, input: text });
+        return z.NEVER;
+      };
+      if (text.includes('\0')) return fail('must not contain a NUL character');
+      const abs = path.resolve(sc.baseDir, text);
+      if (extensions && !extensions.includes(path.extname(abs).toLowerCase())) {
+        return fail(`must end in ${extensions.slice(0, -1).join(', ')} or ${extensions.at(-1)}`);
+      }
+      if (kind === 'none') return abs;
+      let stats;
+      try {
+        stats = statSync(abs, { throwIfNoEntry: false });
+      } catch (err) {
+        return fail(`cannot read ${abs}: ${(err as Error).message}`);
+      }
+      if (!stats) return fail(`${kind === 'dir' ? 'directory' : 'file'} not found: ${abs}`);
+      if (kind === 'file' && !stats.isFile()) return fail(`not a file: ${abs}`);
+      if (kind === 'dir' && !stats.isDirectory()) return fail(`not a directory: ${abs}`);
+      return abs;
+    });
+}
+
+/** Path of the origin's timestamp file, joined to origin.baseUrl by probes. */
+const tracePath = z
+  .string()
+  .min(1)
+  .refine(
+    (p) => !p.startsWith('/') && !/[?#\\]/.test(p) && !p.includes('://') && !p.split('/').includes('..'),
+    { message: 'must be a path relative to origin.baseUrl, like TIME' },
+  );
+
+function countryCode() {
+  return z.string().transform((text, ctx) => {
+    const code = text.toUpperCase();
+    if (!isCountryCode(code)) {
+      ctx.addIssue({ code: 'custom', message: `unknown country code "${code}"`, input: text });
+      return z.NEVER;
+    }
+    return code;
+  });
+}
+
+export function mirrorSchema(sc: SchemaContext) {
+  return z.strictObject({
+    id: z.string().min(1).max(63).regex(MIRROR_ID, { message: 'must contain only a-z, 0-9 and "-"' }),
+    name: z.string().min(1),
+    baseUrl: baseUrl('add'),
+    rsyncUrl: rsyncUrl.optional(),
+    country: countryCode(),
+    lat: z.number().min(-90).max(90).optional(),
+    lon: z.number().min(-180).max(180).optional(),
+    asn: z.array(z.int().min(1).max(4_294_967_295)).default(() => []),
+    weight: z.int().min(0).default(100),
+    bandwidthMbps: z.number().positive().optional(),
+    countryOnly: z.boolean().default(false),
+    enabled: z.boolean().default(true),
+    sponsor: z
+      .strictObject({
+        name: z.string().min(1),
+        url: linkUrl.optional(),
+        logo: localPath(sc, 'file', LOGO_EXTENSIONS).optional(),
+      })
+      .optional(),
+    content: z
+      .strictObject({
+        // A mirror that carries nothing is a typo, not a configuration.
+        include: z.array(glob).min(1).default(() => ['**']),
+        exclude: z.array(glob).default(() => []),
+        manifest: localPath(sc, 'file').optional(),
+      })
+      .prefault({}),
+  });
+}
+
+function tokenSchema(sc: SchemaContext) {
+  return z.strictObject({
+    token: z.string().transform((raw, ctx) => {
+      const resolved = resolveToken(raw, sc.env);
+      if (!resolved.ok) {
+        ctx.addIssue({ code: 'custom', message: resolved.message, input: '<secret>' });
+        return z.NEVER;
+      }
+      return resolved.value;
+    }),
+    role: z.enum(['staff', 'provider']),
+    mirrors: z.array(z.string()).default(() => []),
+    name: z.string().min(1),
+  });
+}
+
+const healthSchema = z
+  .strictObject({
+    interval: duration.default(DEFAULT_HEALTH.intervalMs),
+    timeout: duration.default(DEFAULT_HEALTH.timeoutMs),
+    failuresToDown: z.int().min(1).default(DEFAULT_HEALTH.failuresToDown),
+    successesToUp: z.int().min(1).default(DEFAULT_HEALTH.successesToUp),
+    maxLag: duration.default(DEFAULT_HEALTH.maxLagMs),
+    sampleFiles: z.int().min(0).default(DEFAULT_HEALTH.sampleFiles),
+  })
+  // YAML says "interval: 30s"; code reads intervalMs so the unit is never guessed.
+  .transform((h) => ({
+    intervalMs: h.interval,
+    timeoutMs: h.timeout,
+    failuresToDown: h.failuresToDown,
+    successesToUp: h.successesToUp,
+    maxLagMs: h.maxLag,
+    sampleFiles: h.sampleFiles,
+  }));
+
+const routingSchema = z.strictObject({
+  bandKm: z.number().min(0).default(DEFAULT_ROUTING.bandKm),
+  maxAlternatives: z.int().min(0).default(DEFAULT_ROUTING.maxAlternatives),
+});
+
+/** The whole config; the parsed result carries `file` (the config's absolute path) besides the YAML keys. */
+export function configSchema(sc: SchemaContext) {
+  return z
+    .strictObject({
+      publicUrl: baseUrl('strip'),
+      port: z.int().min(0).max(65_535).optional(),
+      // Created at startup, so it need not exist yet.
+      dataDir: localPath(sc, 'none').prefault('./var'),
+      store: storeUrl.default('memory'),
+      trustedProxies: z.array(proxyRange).default(() => [...DEFAULT_TRUSTED_PROXIES]),
+      // city unset means "use the bundled GeoLite2 City"; that default belongs to the geo adapter.
+      geoip: z
+        .strictObject({ city: localPath(sc, 'file').optional(), asn: localPath(sc, 'file').optional() })
+        .prefault({}),
+      tokens: z.array(tokenSchema(sc)).default(() => []),
+      origin: z.strictObject({
+        baseUrl: baseUrl('add'),
+        manifest: localPath(sc, 'file').optional(),
+        root: localPath(sc, 'dir').optional(),
+        trace: tracePath.default('TIME'),
+      }),
+      health: healthSchema.prefault({}),
+      routing: routingSchema.prefault({}),
+      mirrors: z.array(mirrorSchema(sc)).default(() => []),
+    })
+    .transform((config) => ({ file: sc.file, ...config }));
+}
+
+export type Config = z.output<ReturnType<typeof configSchema>>;
+export type MirrorConfig = z.output<ReturnType<typeof mirrorSchema>>;
+export type TokenConfig = Config['tokens'][number];
+
+// --- Cross-field rules -------------------------------------------------------------------------
+// zod skips refinements on objects whose fields already failed, so these rules read the raw YAML
+// value defensively; that way a config with a bad country still gets its duplicate ids reported.
+
+type RawMap = Record<string, unknown>;
+
+function asMap(value: unknown): RawMap | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as RawMap) : undefined;
+}
+
+function asList(value: unknown): unknown[] | undefined {
+  return Array.isArray(value) ? value : undefined;
+}
+
+/** Rules spanning several keys: duplicate ids and tokens, token mirror references, lat/lon pairs, origin source, timeout < interval. */
+export function crossFieldProblems(raw: unknown, sc: SchemaContext): Problem[] {
+  const root = asMap(raw);
+  if (!root) return [];
+  const problems: Problem[] = [];
+  const mirrors = asList(root.mirrors);
+
+  const firstIndexOfId = new Map<string, number>();
+  mirrors?.forEach((entry, i) => {
+    const mirror = asMap(entry);
+    if (!mirror) return;
+    const id = mirror.id;
+    if (typeof id === 'string') {
+      const first = firstIndexOfId.get(id);
+      if (first === undefined) firstIndexOfId.set(id, i);
+      else problems.push({ path: ['mirrors', i, 'id'], message: `duplicate id "${id}" (also mirrors.${first}.id)` });
+    }
+    const hasLat = mirror.lat !== undefined;
+    const hasLon = mirror.lon !== undefined;
+    if (hasLat && !hasLon) problems.push({ path: ['mirrors', i, 'lon'], message: 'required when lat is set' });
+    if (hasLon && !hasLat) problems.push({ path: ['mirrors', i, 'lat'], message: 'required when lon is set' });
+  });
+
+  const origin = asMap(root.origin);
+  if (origin) {
+    const hasManifest = origin.manifest !== undefined;
+    const hasRoot = origin.root !== undefined;
+    if (hasManifest && hasRoot) problems.push({ path: ['origin', 'root'], message: 'set either manifest or root, not both' });
+    if (!hasManifest && !hasRoot) problems.push({ path: ['origin'], message: 'set one of manifest or root' });
+  }
+
+  const health = asMap(root.health);
+  if (health) {
+    const interval = health.interval === undefined ? DEFAULT_HEALTH.intervalMs : parseDuration(health.interval);
+    const timeout = health.timeout === undefined ? DEFAULT_HEALTH.timeoutMs : parseDuration(health.timeout);
+    if (interval !== undefined && timeout !== undefined && timeout >= interval) {
+      problems.push({
+        path: ['health', health.timeout === undefined ? 'interval' : 'timeout'],
+        message: `timeout (${ms(timeout)}) must be shorter than interval (${ms(interval)})`,
+      });
+    }
+  }
+
+  const firstIndexOfToken = new Map<string, number>();
+  asList(root.tokens)?.forEach((entry, i) => {
+    const token = asMap(entry);
+    if (!token) return;
+    if (typeof token.token === 'string') {
+      const resolved = resolveToken(token.token, sc.env);
+      if (resolved.ok) {
+        const first = firstIndexOfToken.get(resolved.value);
+        if (first === undefined) firstIndexOfToken.set(resolved.value, i);
+        else problems.push({ path: ['tokens', i, 'token'], message: `duplicate token (also tokens.${first}.token)` });
+      }
+    }
+    const listed = asList(token.mirrors);
+    if (token.role === 'staff' && listed && listed.length > 0) {
+      problems.push({ path: ['tokens', i, 'mirrors'], message: 'a staff token sees every mirror; do not list mirrors' });
+    }
+    if (token.role === 'provider') {
+      if (!listed || listed.length === 0) {
+        if (token.mirrors === undefined || listed) {
+          problems.push({ path: ['tokens', i, 'mirrors'], message: 'a provider token needs at least one mirror id' });
+        }
+      } else if (mirrors) {
+        listed.forEach((id, j) => {
+          if (typeof id === 'string' && !firstIndexOfId.has(id)) {
+            problems.push({ path: ['tokens', i, 'mirrors', j], message: `unknown mirror id "${id}"` });
+          }
+        });
+      }
+    }
+  });
+
+  return problems;
+}

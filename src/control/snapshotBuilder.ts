@@ -1,0 +1,97 @@
+// Holds the routing inputs (mirrors, live state, origin index, inventories) and swaps in a new snapshot on change.
+import { compileInventory, rebaseInventory } from '../core/availability.js';
+import { FileIndex } from '../core/fileIndex.js';
+import type { InventoryEntry, MirrorSpec, MirrorState } from '../core/model.js';
+import { buildSnapshot, type RoutingOptions, type Snapshot } from '../core/snapshot.js';
+
+export interface SnapshotBuilderOptions {
+  mirrors: readonly MirrorSpec[];
+  files?: FileIndex;
+  originBaseUrl: string;
+  routing: RoutingOptions;
+  clock?: () => number;
+}
+
+/**
+ * The one writer of the current snapshot. Control loops and staff actions call the setters;
+ * each setter rebuilds at once (cheap: rule classes are reused unless files or rules change),
+ * and readers on the hot path only ever see a whole, immutable snapshot.
+ */
+export class SnapshotBuilder {
+  private mirrors: readonly MirrorSpec[];
+  private files: FileIndex;
+  private readonly states = new Map<string, MirrorState>();
+  /** Inventories compiled against `this.files`. */
+  private readonly inventories = new Map<string, Uint32Array>();
+  private readonly originBaseUrl: string;
+  private readonly routing: RoutingOptions;
+  private readonly clock: () => number;
+  private snapshot: Snapshot;
+  private readonly listeners = new Set<(s: Snapshot) => void>();
+
+  constructor(opts: SnapshotBuilderOptions) {
+    this.mirrors = opts.mirrors;
+    this.files = opts.files ?? FileIndex.from([]);
+    this.originBaseUrl = opts.originBaseUrl;
+    this.routing = opts.routing;
+    this.clock = opts.clock ?? Date.now;
+    this.snapshot = this.build(0);
+  }
+
+  current(): Snapshot {
+    return this.snapshot;
+  }
+
+  onChange(listener: (s: Snapshot) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** A new origin index: inventories are carried over, losing files whose origin copy changed. */
+  setFiles(files: FileIndex): void {
+    for (const [id, bits] of this.inventories) this.inventories.set(id, rebaseInventory(bits, this.files, files));
+    this.files = files;
+    this.publish();
+  }
+
+  setMirrors(mirrors: readonly MirrorSpec[]): void {
+    const ids = new Set(mirrors.map((m) => m.id));
+    for (const id of [...this.inventories.keys()]) if (!ids.has(id)) this.inventories.delete(id);
+    this.mirrors = mirrors;
+    this.publish();
+  }
+
+  setInventory(mirrorId: string, entries: Iterable<InventoryEntry>): void {
+    this.inventories.set(mirrorId, compileInventory(entries, this.files));
+    this.publish();
+  }
+
+  setState(mirrorId: string, state: MirrorState): void {
+    this.states.set(mirrorId, state);
+    this.publish();
+  }
+
+  /** Rebuilds even without an input change, e.g. so a drain ramp's end takes effect. */
+  refresh(): void {
+    this.publish();
+  }
+
+  private publish(): void {
+    this.snapshot = this.build(this.snapshot.version + 1, this.snapshot);
+    for (const l of this.listeners) l(this.snapshot);
+  }
+
+  private build(version: number, previous?: Snapshot): Snapshot {
+    return buildSnapshot({
+      version,
+      nowMs: this.clock(),
+      files: this.files,
+      mirrors: this.mirrors,
+      states: this.states,
+      inventories: this.inventories,
+      origin: { baseUrl: this.originBaseUrl },
+      routing: this.routing,
+      previous,
+    });
+  }
+}

@@ -1,0 +1,75 @@
+// Turns a Decision into what every answer format shares: target URLs, ranks and display facts.
+import type { Candidate, Decision } from './decide.js';
+import type { ClientFacts } from './model.js';
+import { encodePathForUrl } from './paths.js';
+import type { Snapshot, SnapshotMirror } from './snapshot.js';
+
+export interface RankedMirror {
+  id: string;
+  name: string;
+  url: string;
+  country: string;
+  https: boolean;
+  /** Rounded; null when the client's location is unknown. */
+  distanceKm: number | null;
+  /** Higher is nearer: the tier (ASN, country, continent, elsewhere) first, then distance. */
+  score: number;
+  /** 1 = the pick; the order of Link pri and metalink priority. */
+  priority: number;
+  sponsor: SnapshotMirror['spec']['sponsor'];
+}
+
+/** The only way a redirect target is formed: a configured base URL plus the encoded origin path. */
+export function targetUrl(baseUrl: string, path: string): string {
+  return baseUrl + encodePathForUrl(path);
+}
+
+export function originUrl(snapshot: Snapshot, path: string): string {
+  return targetUrl(snapshot.origin.baseUrl, path);
+}
+
+export function rankedMirrors(decision: Decision, path: string, limit = Infinity): RankedMirror[] {
+  return decision.ranked.slice(0, limit).map((c, i) => present(c, path, i + 1));
+}
+
+function present(c: Candidate, path: string, priority: number): RankedMirror {
+  const spec = c.mirror.spec;
+  const distance = c.distanceKm === undefined ? null : Math.round(c.distanceKm);
+  return {
+    id: spec.id,
+    name: spec.name,
+    url: targetUrl(spec.baseUrl, path),
+    country: spec.country,
+    https: c.mirror.https,
+    distanceKm: distance,
+    score: Math.max(0, (4 - c.tier) * 20000 - Math.min(19999, distance ?? 0)),
+    priority,
+    sponsor: spec.sponsor,
+  };
+}
+
+/** The client facts as the mirror list shows them (never more than we were told). */
+export function clientSummary(client: ClientFacts): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = { ip: client.ip, https: client.https };
+  if (client.country) out.country = client.country;
+  if (client.continent) out.continent = client.continent;
+  if (client.lat !== undefined) out.lat = client.lat;
+  if (client.lon !== undefined) out.lon = client.lon;
+  if (client.asn !== undefined) out.asn = client.asn;
+  return out;
+}
+
+export function fileName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[u]}`;
+}

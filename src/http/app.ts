@@ -1,0 +1,116 @@
+// createApp: the one Hono app every runtime serves, wired from the services it is handed.
+import { Hono, type Context } from 'hono';
+import { requestId } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
+import { parseDownloadPath } from '../core/paths.js';
+import { DOWNLOAD_SCRIPT, STYLESHEET } from './assets/index.js';
+import { DOWNLOAD_PREFIX, rawDownloadPath, registerDownloadRoutes } from './download.js';
+import { HttpProblem } from './problem.js';
+import { registerPublicRoutes } from './public.js';
+import type { AppEnv, AppServices } from './services.js';
+
+export function createApp(services: AppServices): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use(requestId());
+  app.use(accessLog(services));
+  app.use(
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'none'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'"],
+        formAction: ["'self'"],
+        baseUri: ["'none'"],
+        frameAncestors: ["'none'"],
+      },
+      referrerPolicy: 'strict-origin-when-cross-origin',
+      crossOriginResourcePolicy: 'same-origin',
+    }),
+  );
+  app.use(rejectBadTargets(services));
+
+  registerDownloadRoutes(app, services);
+  registerPublicRoutes(app, services);
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', (c) => {
+    const r = services.readiness?.() ?? { ready: true };
+    const snap = services.snapshot();
+    const body = { status: r.ready ? 'ready' : 'degraded', snapshotVersion: snap.version, files: snap.files.count, mirrors: snap.mirrors.length, ...r.detail };
+    return c.json(body, r.ready ? 200 : 503);
+  });
+  app.get('/assets/mirrorgate.css', (c) => assetResponse(c, STYLESHEET, 'text/css; charset=utf-8'));
+  app.get('/assets/download.js', (c) => assetResponse(c, DOWNLOAD_SCRIPT, 'text/javascript; charset=utf-8'));
+  app.get('/logos/:id', (c) => {
+    const logo = services.logo(c.req.param('id'));
+    if (!logo) throw new HttpProblem(404, 'no such logo');
+    // A logo is shown in <img>, where SVG scripts never run; this CSP also stops them if opened directly.
+    c.header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox");
+    c.header('Cache-Control', 'public, max-age=3600');
+    return c.body(logo.body as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': logo.contentType });
+  });
+
+  app.notFound((c) => problemResponse(c, new HttpProblem(404, 'not found')));
+  app.onError((err, c) => {
+    if (err instanceof HttpProblem) return problemResponse(c, err);
+    services.logger.error({ err, reqId: c.get('requestId'), path: c.req.path }, 'unhandled error');
+    return c.text('internal error', 500);
+  });
+  return app;
+}
+
+function assetResponse(c: Context, body: string, type: string) {
+  return c.body(body, 200, { 'Content-Type': type, 'Cache-Control': 'public, max-age=3600' });
+}
+
+/** Errors answer in the form the client reads: JSON for APIs and JSON clients, short text otherwise. */
+function problemResponse(c: Context, p: HttpProblem) {
+  const wantsJson = (c.req.header('accept') ?? '').includes('application/json') || c.req.path.startsWith('/api/') || c.req.path.startsWith('/admin/');
+  if (wantsJson) return c.json({ error: p.message, ...p.details }, p.status);
+  return c.text(`${p.status === 404 ? 'Not found' : 'Error'}: ${p.message}\n`, p.status);
+}
+
+/**
+ * URL parsing removes dot segments before routing (/download/../admin → /admin), so the raw
+ * target is checked first: traversal in any encoding is a 400 on every route, never a redirect.
+ */
+function rejectBadTargets(services: AppServices) {
+  return async (c: Context, next: () => Promise<void>) => {
+    const raw = services.connection(c).rawTarget;
+    if (raw !== undefined) {
+      const q = raw.indexOf('?');
+      const path = q >= 0 ? raw.slice(0, q) : raw;
+      if (path.startsWith(DOWNLOAD_PREFIX)) {
+        const parsed = parseDownloadPath(rawDownloadPath(c, services));
+        if (!parsed.ok) throw new HttpProblem(400, parsed.reason);
+      } else if (hasDotSegment(path)) {
+        throw new HttpProblem(400, 'path traversal');
+      }
+    }
+    await next();
+  };
+}
+
+function hasDotSegment(path: string): boolean {
+  return /(^|\/)(\.|%2e){1,2}(\/|$)/i.test(path) || path.includes('\\') || /%(00|5c)/i.test(path);
+}
+
+function accessLog(services: AppServices) {
+  return async (c: Context<AppEnv>, next: () => Promise<void>) => {
+    const start = performance.now();
+    await next();
+    services.logger.info(
+      {
+        reqId: c.get('requestId'),
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        mirror: c.get('mirror'),
+        ms: Math.round((performance.now() - start) * 100) / 100,
+      },
+      'request',
+    );
+  };
+}

@@ -1,0 +1,173 @@
+// /download/{path}: one decision, answered as a 302, an interstitial page, a mirror list, a metalink or a hash.
+import type { Context, Hono } from 'hono';
+import { decide, type Decision } from '../core/decide.js';
+import type { ClientFacts, OriginFile } from '../core/model.js';
+import { parseDownloadPath } from '../core/paths.js';
+import { clientSummary, fileName, originUrl, rankedMirrors } from '../core/present.js';
+import type { Snapshot } from '../core/snapshot.js';
+import { bearer } from './auth.js';
+import { clientFacts, factsForAddress } from './client.js';
+import { HttpProblem } from './problem.js';
+import type { AppEnv, AppServices } from './services.js';
+import { downloadPage } from './views/downloadPage.js';
+import { metalink } from './views/metalink.js';
+import { mirrorListPage } from './views/mirrorList.js';
+
+export const DOWNLOAD_PREFIX = '/download/';
+const METALINK_SUFFIX = '.meta4';
+
+type Answer = 'redirect' | 'page' | 'mirrorlist' | 'metalink' | 'sha256';
+
+/** The still-encoded path after /download/, taken from the raw request target when the runtime has it. */
+export function rawDownloadPath(c: Context<AppEnv>, services: AppServices): string {
+  const target = services.connection(c).rawTarget ?? new URL(c.req.url).pathname;
+  const q = target.indexOf('?');
+  const pathPart = q >= 0 ? target.slice(0, q) : target;
+  const at = pathPart.indexOf(DOWNLOAD_PREFIX);
+  return at >= 0 ? pathPart.slice(at + DOWNLOAD_PREFIX.length) : '';
+}
+
+export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices): void {
+  app.get(`${DOWNLOAD_PREFIX}*`, (c) => {
+    const parsed = parseDownloadPath(rawDownloadPath(c, services));
+    if (!parsed.ok) throw new HttpProblem(400, parsed.reason);
+
+    const snapshot = services.snapshot();
+    let path = parsed.path;
+    let answer = answerFor(c);
+    // A .meta4 suffix asks for the metalink of the file without it, unless the origin has such a file itself.
+    if (path.endsWith(METALINK_SUFFIX) && snapshot.files.lookup(path) < 0) {
+      const base = path.slice(0, -METALINK_SUFFIX.length);
+      if (snapshot.files.lookup(base) >= 0) {
+        path = base;
+        answer = 'metalink';
+      }
+    }
+
+    const client = requestClient(c, services);
+    const decision = decide(snapshot, path, client, {
+      nowMs: services.clock(),
+      preferMirror: c.req.query('mirror'),
+      explain: answer === 'mirrorlist',
+    });
+    if (decision.outcome === 'not-found') throw new HttpProblem(404, 'not in the file set');
+
+    c.header('Cache-Control', 'no-store');
+    c.header('Vary', 'Accept');
+    const file = snapshot.files.file(decision.file);
+    c.set('mirror', decision.chosen?.mirror.spec.id ?? 'origin');
+    switch (answer) {
+      case 'sha256':
+        return sha256Answer(c, file);
+      case 'mirrorlist':
+        return mirrorListAnswer(c, snapshot, decision, file, client);
+      case 'metalink':
+        return metalinkAnswer(c, snapshot, decision, file, services);
+      case 'page':
+        return pageAnswer(c, snapshot, decision, file, services);
+      case 'redirect':
+        return redirectAnswer(c, snapshot, decision, file, services);
+    }
+  });
+}
+
+function answerFor(c: Context<AppEnv>): Answer {
+  const q = c.req.query();
+  if ('sha256' in q) return 'sha256';
+  if ('mirrorlist' in q) return 'mirrorlist';
+  if ('metalink' in q) return 'metalink';
+  if ('direct' in q) return 'redirect';
+  return (c.req.header('accept') ?? '').includes('text/html') ? 'page' : 'redirect';
+}
+
+/** The requester, or, for staff asking with ?fromip=, the address they want to see the answer for. */
+function requestClient(c: Context<AppEnv>, services: AppServices): ClientFacts {
+  const client = clientFacts(c, services);
+  const fromip = c.req.query('fromip');
+  if (fromip === undefined) return client;
+  if (bearer(c, services.tokens)?.role !== 'staff') throw new HttpProblem(403, 'fromip is for staff tokens only');
+  const other = factsForAddress(fromip, client.https, services);
+  if (!other) throw new HttpProblem(400, 'fromip is not an IP address');
+  return other;
+}
+
+function redirectAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, file: OriginFile, services: AppServices) {
+  const ranked = rankedMirrors(decision, file.path, snapshot.routing.maxAlternatives + 1);
+  const location = ranked[0]?.url ?? originUrl(snapshot, file.path);
+  const links = ranked
+    .slice(1)
+    .map((r, i) => `<${r.url}>; rel=duplicate; pri=${i + 1}; geo=${r.country.toLowerCase()}`);
+  links.push(`<${metalinkUrl(c, services)}>; rel=describedby; type="application/metalink4+xml"`);
+  c.header('Link', links.join(', '));
+  if (file.sha256) {
+    const b64 = snapshot.files.sha256Base64(decision.file)!;
+    c.header('Digest', `SHA-256=${b64}`);
+    c.header('Repr-Digest', `sha-256=:${b64}:`);
+  }
+  c.header('X-Mirrorgate-Mirror', ranked[0]?.id ?? 'origin');
+  return c.redirect(location, 302);
+}
+
+function pageAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, file: OriginFile, services: AppServices) {
+  const ranked = rankedMirrors(decision, file.path);
+  c.header('X-Mirrorgate-Mirror', ranked[0]?.id ?? 'origin');
+  return c.html(
+    downloadPage({
+      file,
+      target: ranked[0]?.url ?? originUrl(snapshot, file.path),
+      chosen: ranked[0],
+      others: ranked.slice(1),
+      selfPath: new URL(c.req.url).pathname,
+      delaySeconds: services.interstitialDelaySeconds ?? 3,
+    }),
+  );
+}
+
+function mirrorListAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, file: OriginFile, client: ClientFacts) {
+  const ranked = rankedMirrors(decision, file.path);
+  const accept = c.req.header('accept') ?? '';
+  if (accept.includes('application/json')) {
+    return c.json({
+      file,
+      client: clientSummary(client),
+      mirrors: ranked.map(({ id, name, url, country, distanceKm, score }) => ({ id, name, url, country, distanceKm, score })),
+      excluded: decision.excluded.map((e) => ({ id: e.mirror.spec.id, reason: e.reason })),
+    });
+  }
+  if (accept.includes('text/plain') && !accept.includes('text/html')) {
+    // apt's mirror+http list format; the origin closes the list so apt always has a source.
+    const lines = ranked.map((r) => `${r.url}\tpriority:${r.priority}`);
+    lines.push(`${originUrl(snapshot, file.path)}\tpriority:${ranked.length + 1}`);
+    return c.text(`${lines.join('\n')}\n`);
+  }
+  return c.html(
+    mirrorListPage({
+      file,
+      client: clientSummary(client),
+      mirrors: ranked,
+      excluded: decision.excluded.map((e) => ({ id: e.mirror.spec.id, name: e.mirror.spec.name, reason: e.reason })),
+      originUrl: originUrl(snapshot, file.path),
+    }),
+  );
+}
+
+async function metalinkAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, file: OriginFile, services: AppServices) {
+  const xml = await metalink({
+    file,
+    mirrors: rankedMirrors(decision, file.path),
+    originUrl: originUrl(snapshot, file.path),
+    publishedAt: new Date(services.clock()),
+  });
+  c.header('Content-Disposition', `inline; filename*=UTF-8''${encodeURIComponent(fileName(file.path))}.meta4`);
+  return c.body(xml.toString(), 200, { 'Content-Type': 'application/metalink4+xml; charset=utf-8' });
+}
+
+function sha256Answer(c: Context<AppEnv>, file: OriginFile) {
+  if (!file.sha256) throw new HttpProblem(404, 'no sha-256 is known for this file');
+  return c.text(`${file.sha256}  ${fileName(file.path)}\n`);
+}
+
+/** Absolute, on our public URL: aria2 and other RFC 6249 clients do not resolve relative links. */
+function metalinkUrl(c: Context<AppEnv>, services: AppServices): string {
+  return `${services.publicUrl}${new URL(c.req.url).pathname}${METALINK_SUFFIX}`;
+}

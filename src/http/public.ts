@@ -1,0 +1,42 @@
+// Public read-only pages and API: the landing page, /mirrors, /api/v1/mirrors, /api/v1/files/{path}.
+import type { Hono } from 'hono';
+import { mirrorCarries } from '../core/snapshot.js';
+import { mirrorSummaries } from '../core/mirrorStatus.js';
+import { parseDownloadPath } from '../core/paths.js';
+import { HttpProblem } from './problem.js';
+import type { AppEnv, AppServices } from './services.js';
+import { homePage, mirrorsPage } from './views/mirrorsPage.js';
+
+const FILES_PREFIX = '/api/v1/files/';
+
+export function registerPublicRoutes(app: Hono<AppEnv>, services: AppServices): void {
+  app.get('/', (c) => {
+    const files = services.snapshot().files;
+    const step = Math.max(1, Math.floor(files.count / 6));
+    const examples: string[] = [];
+    for (let i = 0; i < files.count && examples.length < 6; i += step) examples.push(files.paths[i]!);
+    return c.html(homePage(examples));
+  });
+
+  app.get('/mirrors', (c) => {
+    const snapshot = services.snapshot();
+    const mirrors = mirrorSummaries(snapshot);
+    if ((c.req.header('accept') ?? '').includes('application/json')) return c.json({ mirrors });
+    return c.html(mirrorsPage(mirrors, snapshot.files.count));
+  });
+
+  app.get('/api/v1/mirrors', (c) => c.json({ mirrors: mirrorSummaries(services.snapshot()) }));
+
+  app.get(`${FILES_PREFIX}*`, (c) => {
+    const raw = (services.connection(c).rawTarget ?? new URL(c.req.url).pathname).split('?')[0]!;
+    const parsed = parseDownloadPath(raw.slice(raw.indexOf(FILES_PREFIX) + FILES_PREFIX.length));
+    if (!parsed.ok) throw new HttpProblem(400, parsed.reason);
+    const snapshot = services.snapshot();
+    const f = snapshot.files.lookup(parsed.path);
+    if (f < 0) throw new HttpProblem(404, 'not in the file set');
+    const mirrors = snapshot.mirrors
+      .filter((m) => mirrorCarries(snapshot, m, f))
+      .map((m) => ({ id: m.spec.id, status: m.status, url: m.spec.baseUrl }));
+    return c.json({ ...snapshot.files.file(f), mirrors });
+  });
+}

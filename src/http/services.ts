@@ -1,0 +1,55 @@
+// What the HTTP app needs from the runtime, passed in so Node, Workers and tests wire it alike.
+import type { Context } from 'hono';
+import type { Snapshot } from '../core/snapshot.js';
+import type { TrustedProxies } from '../geo/clientAddress.js';
+import type { Locator } from '../geo/locator.js';
+
+/** Per-request variables: the request id and the mirror we sent the client to (for the access log). */
+export type AppEnv = { Variables: { mirror: string; requestId: string } };
+
+export type Role = 'staff' | 'provider';
+
+export interface AccessToken {
+  token: string;
+  role: Role;
+  name: string;
+  mirrors: string[];
+}
+
+/** The transport facts only the runtime knows. */
+export interface Connection {
+  /** TCP peer address. */
+  peer: string;
+  /** The connection itself is TLS. */
+  https: boolean;
+  /** The request target exactly as sent (before URL normalisation removes dot segments). */
+  rawTarget?: string;
+}
+
+export interface Logo {
+  body: Uint8Array;
+  contentType: string;
+}
+
+export interface LogLike {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface AppServices {
+  /** How clients reach us (no trailing slash): absolute links in headers use it. */
+  publicUrl: string;
+  snapshot(): Snapshot;
+  locator: Locator;
+  trustedProxies: TrustedProxies;
+  connection(c: Context): Connection;
+  logo(mirrorId: string): Logo | undefined;
+  tokens: readonly AccessToken[];
+  logger: LogLike;
+  clock(): number;
+  /** Readiness detail for /readyz; ready unless the runtime says otherwise. */
+  readiness?(): { ready: boolean; detail?: Record<string, unknown> };
+  /** Seconds the interstitial waits before the download starts. */
+  interstitialDelaySeconds?: number;
+}

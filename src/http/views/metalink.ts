@@ -1,0 +1,27 @@
+// Metalink v4 (RFC 5854): size, sha-256 and one <url> per candidate, for aria2c and friends.
+import { html } from 'hono/html';
+import { fileName, type RankedMirror } from '../../core/present.js';
+import type { OriginFile } from '../../core/model.js';
+
+export interface MetalinkModel {
+  file: OriginFile;
+  mirrors: RankedMirror[];
+  /** Used when no mirror carries the file. */
+  originUrl: string;
+  publishedAt: Date;
+}
+
+export function metalink(m: MetalinkModel) {
+  const urls = m.mirrors.length
+    ? m.mirrors.map((r) => html`    <url location="${r.country.toLowerCase()}" priority="${r.priority}">${r.url}</url>\n`)
+    : [html`    <url priority="1">${m.originUrl}</url>\n`];
+  return html`<?xml version="1.0" encoding="UTF-8"?>
+<metalink xmlns="urn:ietf:params:xml:ns:metalink">
+  <generator>Mirrorgate</generator>
+  <published>${m.publishedAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}</published>
+  <file name="${fileName(m.file.path)}">
+    <size>${m.file.size}</size>
+${m.file.sha256 ? html`    <hash type="sha-256">${m.file.sha256}</hash>\n` : ''}${urls}  </file>
+</metalink>
+`;
+}
