@@ -47,7 +47,8 @@ export function parseConfig(
   // Problems about the document as a whole need a subject; the file name is the most useful one.
   const subject = file || '(config)';
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // logLevel 'error': a collection used as a key would print a process warning; it becomes an unknown key instead.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((err) => {

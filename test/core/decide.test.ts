@@ -1,0 +1,311 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { compileInventory } from '../../src/core/availability.js';
+import { decide, type Decision } from '../../src/core/decide.js';
+import { FileIndex } from '../../src/core/fileIndex.js';
+import type { ClientFacts, InventoryEntry, MirrorSpec, MirrorState, OriginFile } from '../../src/core/model.js';
+import { buildSnapshot, type Snapshot } from '../../src/core/snapshot.js';
+
+const NOW = Date.UTC(2026, 10, 1);
+const ROUTING = { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 6 * 3600 };
+
+function mirror(id: string, over: Partial<MirrorSpec> = {}): MirrorSpec {
+  return {
+    id,
+    name: id.toUpperCase(),
+    baseUrl: `https://${id}.example/pub/`,
+    country: 'DE',
+    asn: [],
+    weight: 100,
+    countryOnly: false,
+    enabled: true,
+    content: { include: ['**'], exclude: [] },
+    ...over,
+  };
+}
+
+function snapshotOf(opts: {
+  files: OriginFile[];
+  mirrors: MirrorSpec[];
+  states?: Record<string, MirrorState>;
+  inventories?: Record<string, InventoryEntry[]>;
+  nowMs?: number;
+}): Snapshot {
+  const files = FileIndex.from(opts.files);
+  return buildSnapshot({
+    version: 1,
+    nowMs: opts.nowMs ?? NOW,
+    files,
+    mirrors: opts.mirrors,
+    states: new Map(Object.entries(opts.states ?? {})),
+    inventories: new Map(Object.entries(opts.inventories ?? {}).map(([id, e]) => [id, compileInventory(e, files)])),
+    origin: { baseUrl: 'https://origin.example/pub/' },
+    routing: ROUTING,
+  });
+}
+
+const BERLIN: ClientFacts = { ip: '203.0.113.7', country: 'DE', continent: 'EU', lat: 52.52, lon: 13.4, https: false };
+const FILE: OriginFile = { path: 'debian/netinst.iso', size: 1000, mtime: 1_700_000_000 };
+
+const pick = (d: Decision) => d.chosen?.mirror.spec.id;
+
+describe('decide: the order of SPEC "Choice, in order"', () => {
+  it('prefers same ASN, then same country, then continent, then distance', () => {
+    const mirrors = [
+      mirror('far-fr', { country: 'FR', lat: 48.85, lon: 2.35 }),
+      mirror('us', { country: 'US', lat: 40.7, lon: -74 }),
+      mirror('de-munich', { country: 'DE', lat: 48.14, lon: 11.58 }),
+      mirror('asn-jp', { country: 'JP', lat: 35.7, lon: 139.7, asn: [64500] }),
+    ];
+    const snap = snapshotOf({ files: [FILE], mirrors });
+    expect(pick(decide(snap, FILE.path, { ...BERLIN, asn: 64500 }, { nowMs: NOW }))).toBe('asn-jp');
+    expect(pick(decide(snap, FILE.path, BERLIN, { nowMs: NOW }))).toBe('de-munich');
+    const austria: ClientFacts = { ip: '203.0.113.9', country: 'AT', continent: 'EU', lat: 48.2, lon: 16.37, https: false };
+    expect(pick(decide(snap, FILE.path, austria, { nowMs: NOW }))).toBe('de-munich');
+    const kenya: ClientFacts = { ip: '203.0.113.10', country: 'KE', continent: 'AF', lat: -1.29, lon: 36.8, https: false };
+    expect(pick(decide(snap, FILE.path, kenya, { nowMs: NOW }))).toBe('de-munich');
+    const d = decide(snap, FILE.path, kenya, { nowMs: NOW });
+    expect(d.ranked.map((c) => c.mirror.spec.id)).toEqual(['de-munich', 'far-fr', 'asn-jp', 'us']);
+  });
+
+  it('leaves out disabled, down, lagging and drained mirrors, with the reason when asked', () => {
+    const mirrors = [
+      mirror('off', { enabled: false }),
+      mirror('down'),
+      mirror('lag'),
+      mirror('drained'),
+      mirror('ok', { country: 'FR' }),
+    ];
+    const snap = snapshotOf({
+      files: [FILE],
+      mirrors,
+      states: {
+        down: { health: 'down', reason: 'connection refused' },
+        lag: { health: 'up', lagSeconds: 7 * 3600 },
+        drained: { health: 'up', drain: { startMs: NOW - 1, overMs: 0 } },
+      },
+    });
+    const d = decide(snap, FILE.path, BERLIN, { nowMs: NOW, explain: true });
+    expect(pick(d)).toBe('ok');
+    expect(Object.fromEntries(d.excluded.map((e) => [e.mirror.spec.id, e.reason]))).toEqual({
+      off: 'disabled',
+      down: 'down',
+      lag: 'lagging',
+      drained: 'draining',
+    });
+  });
+
+  it('never sends a file to a mirror holding a stale copy, and falls back to the origin', () => {
+    const mirrors = [mirror('stale'), mirror('newer-than-sync')];
+    const snap = snapshotOf({
+      files: [FILE],
+      mirrors,
+      inventories: { stale: [{ path: FILE.path, size: 999, mtime: FILE.mtime! }] },
+      states: { 'newer-than-sync': { health: 'up', lastSync: FILE.mtime! - 60 } },
+    });
+    const d = decide(snap, FILE.path, BERLIN, { nowMs: NOW, explain: true });
+    expect(d.outcome).toBe('origin');
+    expect(d.excluded.map((e) => e.reason)).toEqual(['missing-file', 'missing-file']);
+  });
+
+  it('answers not-found for paths outside the file set', () => {
+    const snap = snapshotOf({ files: [FILE], mirrors: [mirror('a')] });
+    expect(decide(snap, 'nope', BERLIN, { nowMs: NOW }).outcome).toBe('not-found');
+  });
+
+  it('sends HTTPS clients only to https mirrors while one has the file', () => {
+    const mirrors = [mirror('plain', { baseUrl: 'http://plain.example/' }), mirror('tls', { country: 'US', lat: 40, lon: -74 })];
+    const snap = snapshotOf({ files: [FILE], mirrors });
+    expect(pick(decide(snap, FILE.path, BERLIN, { nowMs: NOW }))).toBe('plain');
+    expect(pick(decide(snap, FILE.path, { ...BERLIN, https: true }, { nowMs: NOW }))).toBe('tls');
+    const onlyPlain = snapshotOf({ files: [FILE], mirrors: [mirrors[0]!] });
+    expect(pick(decide(onlyPlain, FILE.path, { ...BERLIN, https: true }, { nowMs: NOW }))).toBe('plain');
+  });
+
+  it('honours ?mirror= only for a candidate', () => {
+    const mirrors = [mirror('near'), mirror('far', { country: 'JP', lat: 35, lon: 139 }), mirror('off', { enabled: false })];
+    const snap = snapshotOf({ files: [FILE], mirrors });
+    expect(pick(decide(snap, FILE.path, BERLIN, { nowMs: NOW, preferMirror: 'far' }))).toBe('far');
+    expect(pick(decide(snap, FILE.path, BERLIN, { nowMs: NOW, preferMirror: 'off' }))).toBe('near');
+    expect(pick(decide(snap, FILE.path, BERLIN, { nowMs: NOW, preferMirror: 'unknown' }))).toBe('near');
+  });
+
+  it('gives clients of unknown place a weighted pick among all mirrors', () => {
+    const mirrors = [mirror('a', { country: 'JP', lat: 35, lon: 139 }), mirror('b', { country: 'US', lat: 40, lon: -74 })];
+    const snap = snapshotOf({ files: [FILE], mirrors });
+    const seen = new Set<string>();
+    for (let i = 0; i < 200; i++) seen.add(pick(decide(snap, FILE.path, { ip: `10.0.${i >> 8}.${i & 255}`, https: false }, { nowMs: NOW }))!);
+    expect(seen).toEqual(new Set(['a', 'b']));
+  });
+});
+
+describe('decide: weighted, sticky choice', () => {
+  const pair = [mirror('heavy', { weight: 300, lat: 52.5, lon: 13.4 }), mirror('light', { weight: 100, lat: 52.4, lon: 13.1 })];
+  const files = Array.from({ length: 1 }, () => FILE);
+
+  it('shares traffic in proportion to weight among equally near mirrors', () => {
+    const snap = snapshotOf({ files, mirrors: pair });
+    let heavy = 0;
+    const draws = 20_000;
+    for (let i = 0; i < draws; i++) {
+      const client = { ...BERLIN, ip: `198.51.${(i >> 8) & 255}.${i & 255}` };
+      if (pick(decide(snap, FILE.path, client, { nowMs: NOW })) === 'heavy') heavy++;
+    }
+    expect(heavy / draws).toBeGreaterThan(0.73);
+    expect(heavy / draws).toBeLessThan(0.77);
+  });
+
+  it('keeps the same client and file on the same mirror, and a ramped drain moves share away', () => {
+    const snap = snapshotOf({ files, mirrors: pair });
+    const first = pick(decide(snap, FILE.path, BERLIN, { nowMs: NOW }));
+    for (let i = 0; i < 50; i++) expect(pick(decide(snap, FILE.path, BERLIN, { nowMs: NOW }))).toBe(first);
+
+    const lone = [mirror('draining', { lat: 52.5, lon: 13.4 }), mirror('paris', { country: 'FR', lat: 48.85, lon: 2.35 })];
+    const overMs = 10 * 60_000;
+    const share = (at: number) => {
+      const s = snapshotOf({ files, mirrors: lone, states: { draining: { health: 'up', drain: { startMs: NOW, overMs } } }, nowMs: at });
+      let n = 0;
+      for (let i = 0; i < 4000; i++) {
+        if (pick(decide(s, FILE.path, { ...BERLIN, ip: `192.0.2.${i & 255}:${i}` }, { nowMs: at })) === 'draining') n++;
+      }
+      return n / 4000;
+    };
+    const early = share(NOW + overMs * 0.1);
+    const mid = share(NOW + overMs * 0.5);
+    const late = share(NOW + overMs * 0.9);
+    expect(early).toBeGreaterThan(mid);
+    expect(mid).toBeGreaterThan(late);
+    expect(mid).toBeGreaterThan(0.4);
+    expect(mid).toBeLessThan(0.6);
+    expect(share(NOW + overMs)).toBe(0);
+  });
+});
+
+// --- Properties over random networks ----------------------------------------------------------
+
+const COUNTRIES = [
+  { country: 'DE', continent: 'EU', lat: 51, lon: 10 },
+  { country: 'FR', continent: 'EU', lat: 46, lon: 2 },
+  { country: 'US', continent: 'NA', lat: 39, lon: -98 },
+  { country: 'JP', continent: 'AS', lat: 36, lon: 138 },
+  { country: 'BR', continent: 'SA', lat: -10, lon: -52 },
+] as const;
+const PROJECTS = ['debian', 'fedora', 'arch'];
+
+const fileArb = fc.record({
+  project: fc.constantFrom(...PROJECTS),
+  name: fc.stringMatching(/^[a-z]{1,6}$/),
+  size: fc.integer({ min: 1, max: 5000 }),
+  mtime: fc.integer({ min: 1_600_000_000, max: 1_700_000_000 }),
+});
+
+const mirrorArb = fc.record({
+  place: fc.constantFrom(...COUNTRIES),
+  include: fc.subarray(PROJECTS, { minLength: 1 }),
+  weight: fc.integer({ min: 0, max: 500 }),
+  countryOnly: fc.boolean(),
+  enabled: fc.boolean(),
+  https: fc.boolean(),
+  health: fc.constantFrom('up', 'down', 'unknown'),
+  lagHours: fc.option(fc.integer({ min: 0, max: 12 })),
+  lastSyncOffset: fc.option(fc.integer({ min: -50_000_000, max: 50_000_000 })),
+  inventory: fc.option(fc.array(fc.tuple(fc.nat(), fc.boolean(), fc.boolean()), { maxLength: 20 })),
+});
+
+const clientArb = fc.record({
+  place: fc.option(fc.constantFrom(...COUNTRIES)),
+  ip: fc.ipV4(),
+  https: fc.boolean(),
+});
+
+describe('decide: properties', () => {
+  it('never picks a mirror that is out, lacks the current copy, or is country-only abroad; the pick is in the best tier', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fileArb, { minLength: 1, maxLength: 12, selector: (f) => `${f.project}/${f.name}` }), fc.array(mirrorArb, { minLength: 1, maxLength: 8 }), clientArb, fc.nat(), (rawFiles, rawMirrors, rawClient, which) => {
+        const files: OriginFile[] = rawFiles.map((f) => ({ path: `${f.project}/${f.name}`, size: f.size, mtime: f.mtime }));
+        const mirrors: MirrorSpec[] = [];
+        const states: Record<string, MirrorState> = {};
+        const inventories: Record<string, InventoryEntry[]> = {};
+        rawMirrors.forEach((m, i) => {
+          const id = `m${i}`;
+          mirrors.push(
+            mirror(id, {
+              country: m.place.country,
+              lat: m.place.lat + i * 0.01,
+              lon: m.place.lon,
+              weight: m.weight,
+              countryOnly: m.countryOnly,
+              enabled: m.enabled,
+              baseUrl: `${m.https ? 'https' : 'http'}://${id}.example/`,
+              content: { include: m.include.map((p) => `${p}/**`), exclude: [] },
+            }),
+          );
+          states[id] = {
+            health: m.health,
+            ...(m.lagHours !== null ? { lagSeconds: m.lagHours * 3600 } : {}),
+            ...(m.lastSyncOffset !== null ? { lastSync: 1_650_000_000 + m.lastSyncOffset } : {}),
+          };
+          if (m.inventory) {
+            inventories[id] = m.inventory.map(([n, sameSize, sameMtime]) => {
+              const f = files[n % files.length]!;
+              return { path: f.path, size: sameSize ? f.size : f.size + 1, mtime: sameMtime ? f.mtime! : f.mtime! - 1 };
+            });
+          }
+        });
+        const snap = snapshotOf({ files, mirrors, states, inventories });
+        const file = files[which % files.length]!;
+        const client: ClientFacts = rawClient.place
+          ? { ip: rawClient.ip, https: rawClient.https, ...rawClient.place, continent: rawClient.place.continent }
+          : { ip: rawClient.ip, https: rawClient.https };
+
+        // An oracle written from SPEC, independent of the snapshot's own bookkeeping.
+        const eligible = (i: number) => {
+          const m = rawMirrors[i]!;
+          const spec = mirrors[i]!;
+          if (!m.enabled || m.health === 'down') return false;
+          if (m.lagHours !== null && m.lagHours * 3600 > ROUTING.maxLagSeconds) return false;
+          if (spec.countryOnly && client.country !== spec.country) return false;
+          if (!m.include.includes(file.path.split('/')[0]!)) return false;
+          if (m.inventory) {
+            return inventories[spec.id]!.some((e) => e.path === file.path && e.size === file.size && e.mtime === file.mtime);
+          }
+          return m.lastSyncOffset === null || file.mtime! <= 1_650_000_000 + m.lastSyncOffset;
+        };
+        const eligibleIds = mirrors.filter((_, i) => eligible(i));
+        const secure = eligibleIds.filter((m) => m.baseUrl.startsWith('https:'));
+        const allowed = client.https && secure.length ? secure : eligibleIds;
+
+        const d = decide(snap, file.path, client, { nowMs: NOW });
+        if (allowed.length === 0) {
+          expect(d.outcome).toBe('origin');
+          return;
+        }
+        expect(d.outcome).toBe('mirror');
+        expect(allowed.map((m) => m.id)).toContain(pick(d));
+        expect(new Set(d.ranked.map((c) => c.mirror.spec.id))).toEqual(new Set(allowed.map((m) => m.id)));
+        const bestTier = Math.min(...d.ranked.map((c) => c.tier));
+        expect(d.chosen!.tier).toBe(bestTier);
+        // Sticky: the same question gets the same answer.
+        expect(pick(decide(snap, file.path, client, { nowMs: NOW }))).toBe(pick(d));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('removing a mirror other than the pick (and not the nearest) never changes the pick', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ lat: fc.double({ min: 50, max: 53, noNaN: true }), weight: fc.integer({ min: 1, max: 100 }) }), { minLength: 3, maxLength: 8 }), fc.ipV4(), fc.nat(), (rows, ip, k) => {
+        const mirrors = rows.map((r, i) => mirror(`m${i}`, { lat: r.lat, lon: 10, weight: r.weight }));
+        const client = { ...BERLIN, ip };
+        const before = decide(snapshotOf({ files: [FILE], mirrors }), FILE.path, client, { nowMs: NOW });
+        const nearest = [...before.ranked].sort((a, b) => a.distanceKm! - b.distanceKm!)[0]!.mirror.spec.id;
+        const removable = mirrors.filter((m) => m.id !== pick(before) && m.id !== nearest);
+        fc.pre(removable.length > 0);
+        const gone = removable[k % removable.length]!.id;
+        const after = decide(snapshotOf({ files: [FILE], mirrors: mirrors.filter((m) => m.id !== gone) }), FILE.path, client, { nowMs: NOW });
+        expect(pick(after)).toBe(pick(before));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
