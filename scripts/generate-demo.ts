@@ -115,7 +115,9 @@ function add(rawPath: string, size: number, mtime: number): string {
   return path;
 }
 
-/** A detached signature written a few minutes after the file it signs. */
+const HASH_HEX_LENGTH: Record<string, number> = { '.md5': 32, '.sha1': 40, '.sha256': 64, '.sha512': 128 };
+
+/** A detached signature or one-file checksum, written a few minutes after the file it covers. */
 function sig(path: string, ext: string, mtime: number, size?: number): void {
   const p = `${path}${ext}`;
   const defaults: Record<string, [number, number]> = {
@@ -132,7 +134,7 @@ function sig(path: string, ext: string, mtime: number, size?: number): void {
   const range = defaults[ext];
   if (!range) throw new Error(`unknown signature kind ${ext}`);
   const base = path.slice(path.lastIndexOf('/') + 1);
-  const hexLen = { '.md5': 32, '.sha1': 40, '.sha256': 64, '.sha512': 128 }[ext as '.md5'];
+  const hexLen = HASH_HEX_LENGTH[ext];
   const computed = hexLen ? hexLen + 2 + Buffer.byteLength(base) + 1 : between(p, range[0], range[1]);
   add(p, size ?? computed, mtime + intBetween(rngFor(`sigdelay:${p}`), 60, 900));
 }
@@ -762,7 +764,7 @@ function genPython(): void {
 // ---------------------------------------------------------------------------
 // libreoffice
 
-const loLangs = ['ar', 'de', 'en-GB', 'es', 'fr', 'hi', 'it', 'ja', 'ko', 'nl', 'pl', 'pt-BR', 'ru', 'sv', 'zh-CN'];
+const loLangs = ['ar', 'de', 'en-GB', 'es', 'fr', 'it', 'ja', 'nl', 'pl', 'pt-BR', 'ru', 'zh-CN'];
 
 function genLibreOffice(tree: 'stable' | 'testing', v: string, build: string, date: string, jitter: number): void {
   const dir = `libreoffice/${tree}/${v}`;
@@ -892,6 +894,22 @@ interface InventoryPlan {
   edit: (share: OriginFile[]) => InventoryEntry[];
 }
 
+const DEMO_MISSING_ON_REDWOOD = 'fedora/releases/41/Workstation/x86_64/iso/Fedora-Workstation-Live-x86_64-41-1.4.iso';
+const DEMO_STALE_ON_HINODE = new Map<string, { size: (s: number) => number; mtime: (t: number) => number }>([
+  // previous point release's checksum list
+  ['ubuntu-releases/24.04/SHA256SUMS', { size: (s) => s - 6, mtime: (t) => t - 188 * DAY }],
+  ['ubuntu-releases/24.04/SHA256SUMS.gpg', { size: (s) => s, mtime: (t) => t - 188 * DAY }],
+  // repository databases from an earlier push
+  ['archlinux/core/os/x86_64/core.db', { size: (s) => s - 412, mtime: (t) => t - 9 * HOUR }],
+  ['archlinux/core/os/x86_64/core.db.tar.gz', { size: (s) => s - 412, mtime: (t) => t - 9 * HOUR }],
+  ['archlinux/extra/os/x86_64/extra.files', { size: (s) => s + 3_980, mtime: (t) => t - 9 * HOUR }],
+  // re-signed at the origin; same size, older signature
+  ['debian-cd/13.7.0/amd64/iso-cd/SHA512SUMS.sign', { size: (s) => s, mtime: (t) => t - 3 * DAY }],
+  // a transfer that stopped half-way
+  ['fedora/releases/44/Workstation/x86_64/iso/Fedora-Workstation-Live-x86_64-44-1.7.iso', { size: (s) => Math.floor(s / 2 / 4096) * 4096, mtime: (t) => t }],
+  ['videolan/vlc/3.0.21/win64/vlc-3.0.21-win64.exe', { size: (s) => s - 1_048_576, mtime: (t) => t }],
+]);
+
 const asEntry = (f: OriginFile): InventoryEntry => ({ path: f.path, size: f.size, mtime: f.mtime });
 
 const plans: InventoryPlan[] = [
@@ -935,21 +953,6 @@ const plans: InventoryPlan[] = [
   },
 ];
 
-const DEMO_MISSING_ON_REDWOOD = 'fedora/releases/41/Workstation/x86_64/iso/Fedora-Workstation-Live-x86_64-41-1.4.iso';
-const DEMO_STALE_ON_HINODE = new Map<string, { size: (s: number) => number; mtime: (t: number) => number }>([
-  // previous point release's checksum list
-  ['ubuntu-releases/24.04/SHA256SUMS', { size: (s) => s - 6, mtime: (t) => t - 188 * DAY }],
-  ['ubuntu-releases/24.04/SHA256SUMS.gpg', { size: (s) => s, mtime: (t) => t - 188 * DAY }],
-  // repository databases from an earlier push
-  ['archlinux/core/os/x86_64/core.db', { size: (s) => s - 412, mtime: (t) => t - 9 * HOUR }],
-  ['archlinux/core/os/x86_64/core.db.tar.gz', { size: (s) => s - 412, mtime: (t) => t - 9 * HOUR }],
-  ['archlinux/extra/os/x86_64/extra.files', { size: (s) => s + 3_980, mtime: (t) => t - 9 * HOUR }],
-  // re-signed at the origin; same size, older signature
-  ['debian-cd/13.7.0/amd64/iso-cd/SHA512SUMS.sign', { size: (s) => s, mtime: (t) => t - 3 * DAY }],
-  // a transfer that stopped half-way
-  ['fedora/releases/44/Workstation/x86_64/iso/Fedora-Workstation-Live-x86_64-44-1.7.iso', { size: (s) => Math.floor(s / 2 / 4096) * 4096, mtime: (t) => t }],
-  ['videolan/vlc/3.0.21/win64/vlc-3.0.21-win64.exe', { size: (s) => s - 1_048_576, mtime: (t) => t }],
-]);
 
 // ---------------------------------------------------------------------------
 // Write.
