@@ -803,7 +803,7 @@ function genLibreOfficeAll(): void {
   genLibreOffice('stable', '24.8.3', '24.8.3.2', '2024-11-14T09:00:00Z', 2 * HOUR);
   genLibreOffice('stable', '26.2.6', '26.2.6.2', '2026-08-27T09:00:00Z', 2 * HOUR);
   genLibreOffice('stable', '26.8.1', '26.8.1.2', '2026-09-10T09:00:00Z', 2 * HOUR);
-  // A release candidate uploaded 40 minutes before "now": only the origin has it.
+  // A release candidate uploaded less than an hour before "now": only the origin has it.
   genLibreOffice('testing', '26.8.2', '26.8.2.1', new Date((BASE - 50 * 60) * 1000).toISOString(), 10 * 60);
 }
 
@@ -863,7 +863,8 @@ genCommunity();
   }
   for (const s of sumsFiles) {
     const dir = s.path.slice(0, s.path.lastIndexOf('/'));
-    const listed = (byDir.get(dir) ?? []).filter((f) => !/(SUMS|sums|CHECKSUM|\.sum)(\.(sign|gpg|sig))?$|\.torrent$|\.sig$|\.sign$/.test(f.path));
+    // Checksum lists cover the payload files (torrents included), not signatures or other lists.
+    const listed = (byDir.get(dir) ?? []).filter((f) => !/(SUMS|sums\.txt|CHECKSUM|\.sum)(\.(sign|gpg|sig))?$|\.(sig|sign|asc)$/.test(f.path));
     let size = s.overhead;
     for (const f of listed) {
       const name = f.path.slice(f.path.lastIndexOf('/') + 1);
@@ -902,7 +903,7 @@ const DEMO_STALE_ON_HINODE = new Map<string, { size: (s: number) => number; mtim
   // repository databases from an earlier push
   ['archlinux/core/os/x86_64/core.db', { size: (s) => s - 412, mtime: (t) => t - 9 * HOUR }],
   ['archlinux/core/os/x86_64/core.db.tar.gz', { size: (s) => s - 412, mtime: (t) => t - 9 * HOUR }],
-  ['archlinux/extra/os/x86_64/extra.files', { size: (s) => s + 3_980, mtime: (t) => t - 9 * HOUR }],
+  ['debian-cd/13.7.0-live/amd64/iso-hybrid/SHA256SUMS', { size: (s) => s - 92, mtime: (t) => t - 2 * HOUR }],
   // re-signed at the origin; same size, older signature
   ['debian-cd/13.7.0/amd64/iso-cd/SHA512SUMS.sign', { size: (s) => s, mtime: (t) => t - 3 * DAY }],
   // a transfer that stopped half-way

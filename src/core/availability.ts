@@ -47,20 +47,31 @@ export interface RuleClasses {
 }
 
 export function computeRuleClasses(files: FileIndex, ruleKeys: readonly string[]): RuleClasses {
-  const matchers = ruleKeys.map((key) => {
+  // Each distinct glob is tested once per file, however many rule sets share it.
+  const globs: string[] = [];
+  const globNumber = (g: string) => {
+    const at = globs.indexOf(g);
+    return at >= 0 ? at : globs.push(g) - 1;
+  };
+  const sets = ruleKeys.map((key) => {
     const [include, exclude] = JSON.parse(key) as [string[], string[]];
-    const inc = include.length ? picomatch(include, { dot: true }) : () => false;
-    const exc = exclude.length ? picomatch(exclude, { dot: true }) : () => false;
-    return (path: string) => inc(path) && !exc(path);
+    return { include: include.map(globNumber), exclude: exclude.map(globNumber) };
   });
+  const matchers = globs.map(compileGlob);
+  const hits = new Uint8Array(globs.length);
+
   const fileClass = new Uint32Array(files.count);
   const membership: Uint32Array[] = [];
   const classByKey = new Map<string, number>();
   const bits = newBitset(ruleKeys.length);
   for (let f = 0; f < files.count; f++) {
-    bits.fill(0);
     const path = files.paths[f]!;
-    for (let r = 0; r < matchers.length; r++) if (matchers[r]!(path)) bitSet(bits, r);
+    for (let g = 0; g < matchers.length; g++) hits[g] = matchers[g]!(path) ? 1 : 0;
+    bits.fill(0);
+    for (let r = 0; r < sets.length; r++) {
+      const set = sets[r]!;
+      if (set.include.some((g) => hits[g]) && !set.exclude.some((g) => hits[g])) bitSet(bits, r);
+    }
     const key = bits.join(',');
     let cls = classByKey.get(key);
     if (cls === undefined) {
@@ -71,6 +82,27 @@ export function computeRuleClasses(files: FileIndex, ruleKeys: readonly string[]
     fileClass[f] = cls;
   }
   return { files, ruleKeys, fileClass, membership };
+}
+
+const GLOB_CHARS = /[*?[\]{}()!+@\\]/;
+
+/**
+ * A glob as a predicate. The shapes real mirror configs use ("project/**", "**\/*.iso", "**")
+ * become plain string tests, which is what keeps a million-file build in seconds;
+ * everything else goes to picomatch.
+ */
+export function compileGlob(glob: string): (path: string) => boolean {
+  if (glob === '**') return () => true;
+  if (glob.endsWith('/**') && !GLOB_CHARS.test(glob.slice(0, -3))) {
+    const prefix = glob.slice(0, -2);
+    const dir = glob.slice(0, -3);
+    return (path) => path.startsWith(prefix) || path === dir;
+  }
+  if (glob.startsWith('**/*.') && !GLOB_CHARS.test(glob.slice(5))) {
+    const suffix = glob.slice(4);
+    return (path) => path.endsWith(suffix);
+  }
+  return picomatch(glob, { dot: true });
 }
 
 /** Reuses `previous` when it was computed over the same file index and covers every rule key. */

@@ -25,8 +25,10 @@ export interface Decision {
   readonly file: number;
   readonly outcome: 'mirror' | 'origin' | 'not-found';
   readonly chosen: Candidate | undefined;
-  /** The pick first, then every other candidate nearest first. */
+  /** The pick first, then the other candidates nearest first (at most `limit` in all). */
   readonly ranked: readonly Candidate[];
+  /** How many mirrors were candidates, whatever `limit` cut from `ranked`. */
+  readonly candidateCount: number;
   /** Filled only with `explain`: why each other mirror was left out. */
   readonly excluded: readonly Exclusion[];
 }
@@ -37,56 +39,103 @@ export interface DecideOptions {
   preferMirror?: string;
   /** Collect exclusion reasons (for ?mirrorlist); off on the plain redirect path. */
   explain?: boolean;
+  /** Most entries wanted in `ranked` (the pick included); default all. */
+  limit?: number;
 }
 
 const EARTH_RADIUS_KM = 6371;
 const DEG = Math.PI / 180;
+const SPILL_ID_HASH = 0x5bd1e995;
+
+// Scratch space for the candidates of one call. decide() never yields, so one set is safe to
+// share; it spares the hot path an object per candidate (only the ranked few become objects).
+let capacity = 0;
+let cMirror = new Int32Array(0);
+let cTier = new Uint8Array(0);
+let cDist = new Float64Array(0);
+let cWeight = new Float64Array(0);
+let cUsed = new Uint8Array(0);
+
+function ensureCapacity(n: number): void {
+  if (n <= capacity) return;
+  capacity = Math.max(n, capacity * 2, 64);
+  cMirror = new Int32Array(capacity);
+  cTier = new Uint8Array(capacity);
+  cDist = new Float64Array(capacity);
+  cWeight = new Float64Array(capacity);
+  cUsed = new Uint8Array(capacity);
+}
 
 export function decide(snapshot: Snapshot, path: string, client: ClientFacts, opts: DecideOptions): Decision {
   const file = snapshot.files.lookup(path);
-  if (file < 0) return { file, outcome: 'not-found', chosen: undefined, ranked: [], excluded: [] };
+  if (file < 0) return { file, outcome: 'not-found', chosen: undefined, ranked: [], candidateCount: 0, excluded: [] };
+
+  const explain = opts.explain === true;
+  const mirrors = snapshot.mirrors;
+  const excluded: Exclusion[] = [];
+  // The fast pool is pre-filtered by rules and live state; explaining needs every mirror.
+  const pool = explain ? undefined : snapshot.activeByClass[snapshot.rules.fileClass[file]!]!;
+  const poolSize = pool ? pool.length : mirrors.length;
+  ensureCapacity(poolSize);
 
   const located = client.lat !== undefined && client.lon !== undefined;
   const cx = located ? Math.cos(client.lat! * DEG) * Math.cos(client.lon! * DEG) : 0;
   const cy = located ? Math.cos(client.lat! * DEG) * Math.sin(client.lon! * DEG) : 0;
   const cz = located ? Math.sin(client.lat! * DEG) : 0;
 
-  let candidates: Candidate[] = [];
-  const excluded: Exclusion[] = [];
-  const explain = opts.explain === true;
-  for (const m of snapshot.mirrors) {
+  let n = 0;
+  let secure = 0;
+  for (let p = 0; p < poolSize; p++) {
+    const m = mirrors[pool ? pool[p]! : p]!;
     const reason = exclusionFor(snapshot, m, file, client);
     if (reason) {
       if (explain) excluded.push({ mirror: m, reason });
       continue;
     }
-    let distanceKm: number | undefined;
+    cMirror[n] = m.index;
+    cTier[n] = tierOf(m, client);
     if (located) {
       const dot = cx * m.x + cy * m.y + cz * m.z;
-      distanceKm = EARTH_RADIUS_KM * Math.acos(dot > 1 ? 1 : dot < -1 ? -1 : dot);
+      cDist[n] = EARTH_RADIUS_KM * Math.acos(dot > 1 ? 1 : dot < -1 ? -1 : dot);
+    } else {
+      cDist[n] = 0;
     }
-    const weight = m.state.drain ? m.spec.weight * drainFactor(m.state.drain, opts.nowMs) : m.spec.weight;
-    candidates.push({ mirror: m, tier: tierOf(m, client), distanceKm, weight });
+    cWeight[n] = m.state.drain ? m.spec.weight * drainFactor(m.state.drain, opts.nowMs) : m.spec.weight;
+    if (m.https) secure++;
+    n++;
   }
 
   // An HTTPS client is only sent to https mirrors while one has the file.
-  if (client.https && candidates.some((c) => c.mirror.https)) {
-    const secure: Candidate[] = [];
-    for (const c of candidates) {
-      if (c.mirror.https) secure.push(c);
-      else if (explain) excluded.push({ mirror: c.mirror, reason: 'http-only' });
+  if (client.https && secure > 0 && secure < n) {
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const m = mirrors[cMirror[i]!]!;
+      if (!m.https) {
+        if (explain) excluded.push({ mirror: m, reason: 'http-only' });
+        continue;
+      }
+      cMirror[k] = cMirror[i]!;
+      cTier[k] = cTier[i]!;
+      cDist[k] = cDist[i]!;
+      cWeight[k] = cWeight[i]!;
+      k++;
     }
-    candidates = secure;
+    n = k;
   }
 
-  if (candidates.length === 0) return { file, outcome: 'origin', chosen: undefined, ranked: [], excluded };
+  if (n === 0) return { file, outcome: 'origin', chosen: undefined, ranked: [], candidateCount: 0, excluded };
 
-  candidates.sort(byNearness);
-  let chosen: Candidate | undefined;
-  if (opts.preferMirror !== undefined) chosen = candidates.find((c) => c.mirror.spec.id === opts.preferMirror);
-  chosen ??= pickSticky(candidates, hashString(`${client.ip}\n${path}`), snapshot.routing.bandKm);
-  const ranked = [chosen, ...candidates.filter((c) => c !== chosen)];
-  return { file, outcome: 'mirror', chosen, ranked, excluded };
+  let chosen = -1;
+  if (opts.preferMirror !== undefined) {
+    const wanted = snapshot.byId.get(opts.preferMirror);
+    for (let i = 0; i < n && wanted !== undefined; i++) if (cMirror[i] === wanted) chosen = i;
+  }
+  if (chosen < 0) chosen = pickSticky(n, hashString(`${client.ip}\n${path}`), snapshot.routing.bandKm, mirrors);
+
+  const ranked = [candidateAt(chosen, mirrors, located)];
+  const limit = Math.min(opts.limit ?? n, n);
+  for (const i of nearestOthers(n, chosen, limit - 1)) ranked.push(candidateAt(i, mirrors, located));
+  return { file, outcome: 'mirror', chosen: ranked[0], ranked, candidateCount: n, excluded };
 }
 
 function exclusionFor(snapshot: Snapshot, m: SnapshotMirror, file: number, client: ClientFacts): ExclusionReason | undefined {
@@ -103,48 +152,78 @@ function tierOf(m: SnapshotMirror, client: ClientFacts): Tier {
   return 3;
 }
 
-function byNearness(a: Candidate, b: Candidate): number {
-  return a.tier - b.tier || (a.distanceKm ?? 0) - (b.distanceKm ?? 0);
+function candidateAt(i: number, mirrors: readonly SnapshotMirror[], located: boolean): Candidate {
+  return {
+    mirror: mirrors[cMirror[i]!]!,
+    tier: cTier[i] as Tier,
+    distanceKm: located ? cDist[i]! : undefined,
+    weight: cWeight[i]!,
+  };
+}
+
+/** a is nearer than b: lower tier, then shorter distance, then lower mirror number (stable). */
+function nearer(a: number, b: number): boolean {
+  return cTier[a]! !== cTier[b]! ? cTier[a]! < cTier[b]! : cDist[a]! !== cDist[b]! ? cDist[a]! < cDist[b]! : cMirror[a]! < cMirror[b]!;
+}
+
+/** Up to `k` candidates other than `skip`, nearest first; a partial selection, as k is small on the redirect path. */
+function nearestOthers(n: number, skip: number, k: number): number[] {
+  const out: number[] = [];
+  if (k <= 0) return out;
+  cUsed.fill(0, 0, n);
+  cUsed[skip] = 1;
+  if (k >= n - 1) {
+    for (let i = 0; i < n; i++) if (i !== skip) out.push(i);
+    return out.sort((a, b) => (nearer(a, b) ? -1 : nearer(b, a) ? 1 : 0));
+  }
+  while (out.length < k) {
+    let best = -1;
+    for (let i = 0; i < n; i++) if (!cUsed[i] && (best < 0 || nearer(i, best))) best = i;
+    if (best < 0) break;
+    cUsed[best] = 1;
+    out.push(best);
+  }
+  return out;
 }
 
 /**
  * Weighted rendezvous hashing over the nearest band: each candidate scores -ln(u)/weight
  * with u from hash(client, path, mirror id), lowest wins. The same client and file keep
  * the same mirror on every instance without shared state, and shares follow the weights.
- * A ramping drain gives up part of its weight as "spill", which sends that share on to
- * the next band, so traffic really moves away rather than staying on the only near mirror.
+ * A band is the best tier's mirrors within bandKm of its nearest one. A ramping drain
+ * gives up part of its weight as "spill", which sends that share on to the next band, so
+ * traffic really moves away rather than staying on the only nearby mirror.
  */
-export function pickSticky(sorted: readonly Candidate[], keyHash: number, bandKm: number): Candidate {
-  let start = 0;
-  while (start < sorted.length) {
-    const first = sorted[start]!;
-    const limit = (first.distanceKm ?? 0) + bandKm;
-    let end = start;
-    while (
-      end < sorted.length &&
-      sorted[end]!.tier === first.tier &&
-      (sorted[end]!.distanceKm ?? 0) <= limit
-    ) end++;
+function pickSticky(n: number, keyHash: number, bandKm: number, mirrors: readonly SnapshotMirror[]): number {
+  cUsed.fill(0, 0, n);
+  let left = n;
+  let nearest = -1;
+  while (left > 0) {
+    let first = -1;
+    for (let i = 0; i < n; i++) if (!cUsed[i] && (first < 0 || nearer(i, first))) first = i;
+    if (nearest < 0) nearest = first;
+    const tier = cTier[first]!;
+    const limit = cDist[first]! + bandKm;
 
-    let best: Candidate | undefined;
+    let best = -1;
     let bestScore = Infinity;
     let spill = 0;
-    for (let i = start; i < end; i++) {
-      const c = sorted[i]!;
-      spill += c.mirror.spec.weight - c.weight;
-      if (c.weight <= 0) continue;
-      const score = -Math.log(unitFrom(keyHash, c.mirror.idHash)) / c.weight;
+    for (let i = 0; i < n; i++) {
+      if (cUsed[i] || cTier[i] !== tier || cDist[i]! > limit) continue;
+      cUsed[i] = 1;
+      left--;
+      const m = mirrors[cMirror[i]!]!;
+      spill += m.spec.weight - cWeight[i]!;
+      if (cWeight[i]! <= 0) continue;
+      const score = -Math.log(unitFrom(keyHash, m.idHash)) / cWeight[i]!;
       if (score < bestScore) {
         bestScore = score;
-        best = c;
+        best = i;
       }
     }
-    const more = end < sorted.length;
-    if (more && spill > 0 && -Math.log(unitFrom(keyHash, 0x5bd1e995)) / spill < bestScore) best = undefined;
-    if (best) return best;
-    if (!more) break;
-    start = end;
+    if (left > 0 && spill > 0 && -Math.log(unitFrom(keyHash, SPILL_ID_HASH)) / spill < bestScore) continue;
+    if (best >= 0) return best;
   }
   // Every candidate has weight 0 (or is draining out): the nearest still beats the origin.
-  return sorted[0]!;
+  return nearest;
 }

@@ -46,6 +46,11 @@ export interface Snapshot {
   readonly mirrors: readonly SnapshotMirror[];
   readonly byId: ReadonlyMap<string, number>;
   readonly rules: RuleClasses;
+  /**
+   * For each rule class, the mirrors whose rules cover it and that are not out for every
+   * request: the redirect path loops over these few instead of every mirror.
+   */
+  readonly activeByClass: readonly Int32Array[];
   readonly origin: { readonly baseUrl: string };
   readonly routing: RoutingOptions;
 }
@@ -94,6 +99,11 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
       exclusion,
     };
   });
+  const activeByClass = rules.membership.map((classBits) =>
+    Int32Array.from(
+      mirrors.filter((m) => !m.exclusion && m.ruleBit >= 0 && bitGet(classBits, m.ruleBit)).map((m) => m.index),
+    ),
+  );
   return {
     version: input.version,
     builtAtMs: input.nowMs,
@@ -101,6 +111,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     mirrors,
     byId,
     rules,
+    activeByClass,
     origin: input.origin,
     routing: input.routing,
   };

@@ -49,6 +49,8 @@ export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices)
       nowMs: services.clock(),
       preferMirror: c.req.query('mirror'),
       explain: answer === 'mirrorlist',
+      // A redirect needs the pick and the Link alternatives only; lists and metalinks want all.
+      limit: answer === 'redirect' ? snapshot.routing.maxAlternatives + 1 : undefined,
     });
     if (decision.outcome === 'not-found') throw new HttpProblem(404, 'not in the file set');
 

@@ -68,3 +68,20 @@ describe('inventories', () => {
     expect([0, 1, 2].map((f) => bitGet(rebased, f))).toEqual([false, true, false]);
   });
 });
+
+describe('compileGlob', () => {
+  it('agrees with picomatch on the fast-path shapes and everything else', async () => {
+    const { default: fc } = await import('fast-check');
+    const { default: picomatch } = await import('picomatch');
+    const { compileGlob } = await import('../../src/core/availability.js');
+    const seg = fc.constantFrom('proj', 'a', '.x', 'x.iso', '.iso', 'b.tar.gz', 'iso', 'proj.iso', 'Ünï (1)');
+    const path = fc.array(seg, { minLength: 1, maxLength: 4 }).map((s) => s.join('/'));
+    const glob = fc.constantFrom('**', 'proj/**', 'a/proj/**', '**/*.iso', '**/*.tar.gz', 'proj/*.iso', '*.iso', '{a,proj}/**', 'Ünï (1)/**');
+    fc.assert(
+      fc.property(glob, path, (g, p) => {
+        expect(compileGlob(g)(p)).toBe(picomatch(g, { dot: true })(p));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
