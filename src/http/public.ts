@@ -1,5 +1,6 @@
 // Public read-only pages and API: the landing page, /mirrors, /api/v1/mirrors, /api/v1/files/{path}.
 import type { Hono } from 'hono';
+import type { FileIndex } from '../core/fileIndex.js';
 import { mirrorCarries } from '../core/snapshot.js';
 import { mirrorSummaries } from '../core/mirrorStatus.js';
 import { parseDownloadPath } from '../core/paths.js';
@@ -9,14 +10,24 @@ import { homePage, mirrorsPage } from './views/mirrorsPage.js';
 
 const FILES_PREFIX = '/api/v1/files/';
 
+/** The largest file of each top-level folder: something worth trying on the landing page. */
+const examples = new WeakMap<FileIndex, string[]>();
+function examplePaths(files: FileIndex): string[] {
+  const hit = examples.get(files);
+  if (hit) return hit;
+  const largest = new Map<string, number>();
+  for (let f = 0; f < files.count; f++) {
+    const top = files.paths[f]!.split('/')[0]!;
+    const best = largest.get(top);
+    if (best === undefined || files.size(f) > files.size(best)) largest.set(top, f);
+  }
+  const paths = [...largest.values()].slice(0, 12).map((f) => files.paths[f]!);
+  examples.set(files, paths);
+  return paths;
+}
+
 export function registerPublicRoutes(app: Hono<AppEnv>, services: AppServices): void {
-  app.get('/', (c) => {
-    const files = services.snapshot().files;
-    const step = Math.max(1, Math.floor(files.count / 6));
-    const examples: string[] = [];
-    for (let i = 0; i < files.count && examples.length < 6; i += step) examples.push(files.paths[i]!);
-    return c.html(homePage(examples));
-  });
+  app.get('/', (c) => c.html(homePage(examplePaths(services.snapshot().files))));
 
   app.get('/mirrors', (c) => {
     const snapshot = services.snapshot();
