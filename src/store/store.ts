@@ -1,0 +1,182 @@
+// The shared-state port: one contract, implemented in memory (persisted to dataDir) and on Redis.
+import type { Health, InventoryEntry, MirrorSpec } from '../core/model.js';
+
+/** What probes learn about a mirror; owned by the prober (one writer per mirror at a time). */
+export interface HealthRecord {
+  health: Health;
+  /** Why the last probe failed, e.g. "connection refused", "HTTP 503", "timeout after 5000 ms". */
+  reason?: string;
+  consecutiveFailures: number;
+  consecutiveSuccesses: number;
+  /** Exponential moving average of probe latency. */
+  latencyMs?: number;
+  /** Epoch ms of the last probe. */
+  checkedAt?: number;
+  /** Epoch seconds of the mirror's copy of the origin trace file (its last completed sync). */
+  lastSync?: number;
+  /** Origin trace time minus the mirror's, in seconds, when both are known. */
+  lagSeconds?: number;
+}
+
+/** The fields of a mirror staff may change at runtime. */
+export type MirrorPatch = Partial<Omit<MirrorSpec, 'id'>>;
+
+/** Where a mirror is in the join process of the network. */
+export type Lifecycle = 'syncing' | 'active' | 'retired';
+
+/**
+ * Staff changes to one mirror, overlaid on the config file's mirror of the same id.
+ * A mirror added at runtime has `added: true` and a patch holding its whole spec.
+ */
+export interface MirrorOverride {
+  patch: MirrorPatch;
+  added?: boolean;
+  deleted?: boolean;
+  /** Draining from startMs, share ramping to zero over overMs (0 = at once). */
+  drain?: { startMs: number; overMs: number };
+  lifecycle?: Lifecycle;
+  updatedAt: number;
+  updatedBy: string;
+}
+
+/** A mirror's real file list as of one scan. */
+export interface InventoryRecord {
+  scannedAt: number;
+  source: 'rsync' | 'http-manifest' | 'config-manifest' | 'probe';
+  entries: InventoryEntry[];
+}
+
+export type OfferStatus = 'offered' | 'accepted' | 'rejected';
+
+export interface Offer {
+  id: string;
+  createdAt: number;
+  status: OfferStatus;
+  contact: { name: string; email: string };
+  organisation: string;
+  location: { country: string; city?: string };
+  peerings?: string;
+  storageTB: number;
+  bandwidthMbps: number;
+  baseUrl?: string;
+  rsyncUrl?: string;
+  note?: string;
+  decidedAt?: number;
+  decidedBy?: string;
+  decisionNote?: string;
+  /** The mirror created on acceptance. */
+  mirrorId?: string;
+}
+
+/** Counters added in one batch; keys are the dimensions, values increments. */
+export interface StatsBatch {
+  /** One row per (day, mirror, country): downloads and bytes sent on. */
+  downloads: { day: string; mirror: string; country: string; count: number; bytes: number }[];
+  /** Downloads per file per day, for top files. */
+  files: { day: string; path: string; count: number }[];
+  /** Interstitial pages shown with a mirror's logo. */
+  impressions: { day: string; mirror: string; count: number }[];
+}
+
+export interface StatsQuery {
+  /** Inclusive ISO days (YYYY-MM-DD). */
+  from: string;
+  to: string;
+  /** Only these mirrors (a provider's scope); all when undefined. */
+  mirrors?: readonly string[];
+}
+
+export interface StatsResult {
+  byDay: { day: string; downloads: number; bytes: number; impressions: number }[];
+  byMirror: { mirror: string; downloads: number; bytes: number; impressions: number }[];
+  byCountry: { country: string; downloads: number; bytes: number }[];
+  topFiles: { path: string; downloads: number }[];
+  totals: { downloads: number; bytes: number; impressions: number };
+}
+
+export interface AuditEntry {
+  id: string;
+  at: number;
+  /** The token's name. */
+  actor: string;
+  action: string;
+  /** e.g. "mirror:acme-de", "offer:3f2a". */
+  target: string;
+  before?: unknown;
+  after?: unknown;
+}
+
+export interface AuditQuery {
+  actor?: string;
+  target?: string;
+  action?: string;
+  since?: number;
+  until?: number;
+  limit?: number;
+}
+
+/** A change another instance must apply; instances reload the named piece and rebuild. */
+export type Change =
+  | { kind: 'override'; mirror: string }
+  | { kind: 'health'; mirror: string }
+  | { kind: 'inventory'; mirror: string }
+  | { kind: 'offer'; id: string };
+
+export interface StoreStatus {
+  /** False while the backing service is unreachable: reads serve the last known state, writes fail. */
+  available: boolean;
+  detail?: string;
+}
+
+/** Thrown by writes while the store is unavailable; the HTTP layer answers 503. */
+export class StoreUnavailableError extends Error {
+  constructor(message = 'the shared store is unavailable') {
+    super(message);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+export interface Store {
+  readonly kind: 'memory' | 'redis';
+
+  getOverrides(): Promise<Map<string, MirrorOverride>>;
+  /** null removes the override (the config's mirror shows through again). */
+  putOverride(mirror: string, override: MirrorOverride | null): Promise<void>;
+
+  getHealth(): Promise<Map<string, HealthRecord>>;
+  putHealth(mirror: string, record: HealthRecord): Promise<void>;
+
+  getInventory(mirror: string): Promise<InventoryRecord | undefined>;
+  putInventory(mirror: string, record: InventoryRecord): Promise<void>;
+  deleteInventory(mirror: string): Promise<void>;
+  /** Mirror ids with a stored inventory. */
+  listInventories(): Promise<string[]>;
+
+  getOffers(): Promise<Offer[]>;
+  getOffer(id: string): Promise<Offer | undefined>;
+  putOffer(offer: Offer): Promise<void>;
+
+  addStats(batch: StatsBatch): Promise<void>;
+  queryStats(query: StatsQuery): Promise<StatsResult>;
+
+  /** Append-only: there is no way to change or delete an entry. */
+  appendAudit(entry: AuditEntry): Promise<void>;
+  listAudit(query: AuditQuery): Promise<AuditEntry[]>;
+
+  /** Tell every instance (this one included) about a change. */
+  publish(change: Change): Promise<void>;
+  subscribe(listener: (change: Change) => void): () => void;
+
+  /**
+   * A lease so that one instance runs a control loop (probes, scans) at a time; renew by
+   * calling again before ttl ends. Always granted by the memory store.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+
+  status(): StoreStatus;
+  /** Notified when availability changes (Redis lost / back). */
+  onStatus(listener: (status: StoreStatus) => void): () => void;
+
+  /** Flush pending writes and release connections. */
+  close(): Promise<void>;
+}
