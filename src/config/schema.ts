@@ -283,6 +283,8 @@ const healthSchema = z
     successesToUp: z.int().min(1).default(DEFAULT_HEALTH.successesToUp),
     maxLag: duration.default(DEFAULT_HEALTH.maxLagMs),
     sampleFiles: z.int().min(0).default(DEFAULT_HEALTH.sampleFiles),
+    // Our addition: false turns probing off (the demo's mirrors are fictional hosts).
+    enabled: z.boolean().default(true),
   })
   // YAML says "interval: 30s"; code reads intervalMs so the unit is never guessed.
   .transform((h) => ({
@@ -292,7 +294,18 @@ const healthSchema = z
     successesToUp: h.successesToUp,
     maxLagMs: h.maxLag,
     sampleFiles: h.sampleFiles,
+    enabled: h.enabled,
   }));
+
+// Our addition: how often inventories are rescanned (rsync or HTTP manifest) and how long one scan may take.
+const scanSchema = z
+  .strictObject({
+    interval: duration.default(6 * 3_600_000),
+    timeout: duration.default(30 * 60_000),
+    /** A syncing (accepted) mirror is launched once a scan shows it carries this share of its files. */
+    launchCompletion: z.number().min(0).max(1).default(0.99),
+  })
+  .transform((s) => ({ intervalMs: s.interval, timeoutMs: s.timeout, launchCompletion: s.launchCompletion }));
 
 const routingSchema = z.strictObject({
   bandKm: z.number().min(0).default(DEFAULT_ROUTING.bandKm),
@@ -322,6 +335,7 @@ export function configSchema(sc: SchemaContext) {
       }),
       health: healthSchema.prefault({}),
       routing: routingSchema.prefault({}),
+      scan: scanSchema.prefault({}),
       mirrors: z.array(mirrorSchema(sc)).default(() => []),
     })
     .transform((config) => ({ file: sc.file, ...config }));

@@ -71,6 +71,20 @@ export class SnapshotBuilder {
     this.publish();
   }
 
+  /** Mirrors and their states together, in one rebuild (staff changes, store reloads). */
+  setMirrorsAndStates(mirrors: readonly MirrorSpec[], states: ReadonlyMap<string, MirrorState>): void {
+    const ids = new Set(mirrors.map((m) => m.id));
+    for (const id of [...this.inventories.keys()]) if (!ids.has(id)) this.inventories.delete(id);
+    this.states.clear();
+    for (const [id, s] of states) this.states.set(id, s);
+    this.mirrors = mirrors;
+    this.publish();
+  }
+
+  removeInventory(mirrorId: string): void {
+    if (this.inventories.delete(mirrorId)) this.publish();
+  }
+
   /** Rebuilds even without an input change, e.g. so a drain ramp's end takes effect. */
   refresh(): void {
     this.publish();

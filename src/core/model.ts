@@ -70,13 +70,18 @@ export interface MirrorState {
   lagSeconds?: number;
   /** Epoch seconds of the mirror's last completed sync, when known. */
   lastSync?: number;
-  /** Drain: from `drainStart` (epoch ms) the share ramps to zero over `drainOverMs`. */
+  /** Drain: from `startMs` (epoch ms) the share ramps to zero over `overMs`. */
   drain?: { startMs: number; overMs: number };
+  /** Accepted but not yet launched: scanned and probed, never routed. */
+  launching?: boolean;
+  /** Files a probe found missing or wrong since the last scan: off this mirror at once. */
+  missing?: readonly string[];
 }
 
 /** Why a mirror is not a candidate for one request; shown in ?mirrorlist. */
 export type ExclusionReason =
   | 'disabled'
+  | 'not-launched'
   | 'draining'
   | 'down'
   | 'lagging'

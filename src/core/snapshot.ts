@@ -35,6 +35,8 @@ export interface SnapshotMirror {
   readonly ruleBit: number;
   /** Compiled inventory (bit per file), or undefined when only the rules are known. */
   readonly inventory: Uint32Array | undefined;
+  /** File numbers a probe found missing since the last scan. */
+  readonly missing: ReadonlySet<number> | undefined;
   /** Set when the mirror is out for every request (disabled, down, lagging, fully drained). */
   readonly exclusion: ExclusionReason | undefined;
 }
@@ -96,6 +98,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
       idHash: hashString(spec.id),
       ruleBit: rules.ruleKeys.indexOf(ruleKey(spec.content)),
       inventory: input.inventories.get(spec.id),
+      missing: missingSet(state.missing, input.files),
       exclusion,
     };
   });
@@ -124,6 +127,7 @@ function baseExclusion(
   nowMs: number,
 ): ExclusionReason | undefined {
   if (!spec.enabled) return 'disabled';
+  if (state.launching) return 'not-launched';
   if (state.drain && drainFactor(state.drain, nowMs) <= 0) return 'draining';
   if (state.health === 'down') return 'down';
   if (state.lagSeconds !== undefined && state.lagSeconds > routing.maxLagSeconds) return 'lagging';
@@ -134,8 +138,18 @@ function statusOf(spec: MirrorSpec, state: MirrorState, exclusion: ExclusionReas
   if (exclusion === 'disabled') return 'disabled';
   if (state.drain) return 'draining';
   if (exclusion === 'down') return 'down';
-  if (exclusion === 'lagging') return 'syncing';
+  if (exclusion === 'lagging' || exclusion === 'not-launched') return 'syncing';
   return state.health === 'unknown' ? 'unknown' : 'up';
+}
+
+function missingSet(paths: readonly string[] | undefined, files: FileIndex): ReadonlySet<number> | undefined {
+  if (!paths || paths.length === 0) return undefined;
+  const set = new Set<number>();
+  for (const p of paths) {
+    const f = files.lookup(p);
+    if (f >= 0) set.add(f);
+  }
+  return set.size ? set : undefined;
 }
 
 /** Remaining share of a draining mirror: 1 → 0 linearly over the ramp, 0 at once without one. */
@@ -153,6 +167,7 @@ export function drainFactor(drain: { startMs: number; overMs: number }, nowMs: n
 export function mirrorCarries(snapshot: Snapshot, m: SnapshotMirror, f: number): boolean {
   const cls = snapshot.rules.fileClass[f]!;
   if (m.ruleBit < 0 || !bitGet(snapshot.rules.membership[cls]!, m.ruleBit)) return false;
+  if (m.missing?.has(f)) return false;
   if (m.inventory) return bitGet(m.inventory, f);
   const lastSync = m.state.lastSync;
   if (lastSync === undefined) return true;

@@ -135,9 +135,10 @@ mirrors:
         failuresToDown: 4,
         successesToUp: 1,
         maxLagMs: 86_400_000,
-        sampleFiles: 0,
+        sampleFiles: 0, enabled: true,
       },
       routing: { bandKm: 150.5, maxAlternatives: 3 },
+      scan: { intervalMs: 21_600_000, timeoutMs: 1_800_000, launchCompletion: 0.99 },
       mirrors: [
         {
           id: 'acme-de',
@@ -200,9 +201,10 @@ mirrors:
         failuresToDown: 3,
         successesToUp: 2,
         maxLagMs: 6 * 3_600_000,
-        sampleFiles: 3,
+        sampleFiles: 3, enabled: true,
       },
       routing: { bandKm: 300, maxAlternatives: 8 },
+      scan: { intervalMs: 21_600_000, timeoutMs: 1_800_000, launchCompletion: 0.99 },
       mirrors: [],
     });
     expect(config).not.toHaveProperty('port');
@@ -258,8 +260,10 @@ mirrors:
         successesToUp: number;
         maxLagMs: number;
         sampleFiles: number;
+        enabled: boolean;
       };
       routing: { bandKm: number; maxAlternatives: number };
+      scan: { intervalMs: number; timeoutMs: number; launchCompletion: number };
       mirrors: ExpectedMirror[];
     }
     expectTypeOf<MirrorConfig>().toEqualTypeOf<ExpectedMirror>();

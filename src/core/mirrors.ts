@@ -1,0 +1,69 @@
+// The effective mirror list: the config file's mirrors overlaid with staff changes made at runtime.
+import type { MirrorSpec, MirrorState } from './model.js';
+
+/** Mirrors as staff changed them; structurally the store's MirrorOverride, kept here so core imports nothing outward. */
+export interface Overlay {
+  patch: Partial<Omit<MirrorSpec, 'id'>>;
+  added?: boolean;
+  deleted?: boolean;
+  drain?: { startMs: number; overMs: number };
+  lifecycle?: 'syncing' | 'active' | 'retired';
+}
+
+export interface HealthFacts {
+  health: MirrorState['health'];
+  reason?: string;
+  lagSeconds?: number;
+  lastSync?: number;
+  missing?: readonly string[];
+}
+
+/**
+ * Config mirrors keep their order; runtime-added ones follow, sorted by id, so every instance
+ * numbers mirrors alike. Deleted and retired mirrors drop out.
+ */
+export function effectiveMirrors(config: readonly MirrorSpec[], overlays: ReadonlyMap<string, Overlay>): MirrorSpec[] {
+  const out: MirrorSpec[] = [];
+  const seen = new Set<string>();
+  for (const base of config) {
+    seen.add(base.id);
+    const o = overlays.get(base.id);
+    if (o?.deleted || o?.lifecycle === 'retired') continue;
+    out.push(o ? applyPatch(base, o.patch) : base);
+  }
+  const added = [...overlays.entries()].filter(([id, o]) => !seen.has(id) && o.added && !o.deleted && o.lifecycle !== 'retired');
+  added.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [id, o] of added) {
+    const spec = o.patch as MirrorSpec;
+    out.push({ ...spec, id, asn: spec.asn ?? [], content: spec.content ?? { include: ['**'], exclude: [] } });
+  }
+  return out;
+}
+
+function applyPatch(base: MirrorSpec, patch: Overlay['patch']): MirrorSpec {
+  const merged: MirrorSpec = { ...base, ...patch, id: base.id };
+  if (patch.content) merged.content = { ...base.content, ...patch.content };
+  return merged;
+}
+
+/** The live state the snapshot reads: probe facts plus the staff's drain and launch state. */
+export function mirrorStates(
+  mirrors: readonly MirrorSpec[],
+  health: ReadonlyMap<string, HealthFacts>,
+  overlays: ReadonlyMap<string, Overlay>,
+): Map<string, MirrorState> {
+  const states = new Map<string, MirrorState>();
+  for (const m of mirrors) {
+    const h = health.get(m.id);
+    const o = overlays.get(m.id);
+    const state: MirrorState = { health: h?.health ?? 'unknown' };
+    if (h?.reason !== undefined) state.reason = h.reason;
+    if (h?.lagSeconds !== undefined) state.lagSeconds = h.lagSeconds;
+    if (h?.lastSync !== undefined) state.lastSync = h.lastSync;
+    if (h?.missing?.length) state.missing = h.missing;
+    if (o?.drain) state.drain = o.drain;
+    if (o?.lifecycle === 'syncing') state.launching = true;
+    states.set(m.id, state);
+  }
+  return states;
+}
