@@ -5,7 +5,14 @@ import { serve as serveNode, type HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
 import pino from 'pino';
 import { ConfigError, loadConfig, resolveConfigPath, type Config } from './config/load.js';
+import { AdminService } from './control/adminService.js';
+import { ControlPlane } from './control/controlPlane.js';
 import { loadLogos } from './control/logos.js';
+import { Metrics } from './control/metrics.js';
+import { StatsRecorder } from './control/statsRecorder.js';
+import type { InventoryEntry } from './core/model.js';
+import { openStore } from './store/openStore.js';
+import type { Store } from './store/store.js';
 import { formatManifestProblem, readMirrorManifest } from './control/manifest.js';
 import { loadOriginIndex, watchOrigin } from './control/origin.js';
 import { SnapshotBuilder } from './control/snapshotBuilder.js';
@@ -30,6 +37,9 @@ export interface RunningServer {
   port: number;
   config: Config;
   builder: SnapshotBuilder;
+  store: Store;
+  control: ControlPlane;
+  stats: StatsRecorder;
   close(): Promise<void>;
 }
 
@@ -37,18 +47,20 @@ export function mirrorSpecs(config: Config): MirrorSpec[] {
   return config.mirrors.map((m) => ({ ...m, asn: [...m.asn], content: { ...m.content } }));
 }
 
-/** Loads a mirror's configured manifest into the builder; a bad line is logged and skipped. */
-async function loadMirrorManifests(mirrors: MirrorSpec[], builder: SnapshotBuilder, log: pino.Logger): Promise<void> {
+/** Reads each mirror's configured manifest; a bad line is logged and skipped, an unreadable file falls back to rules. */
+async function readConfigInventories(mirrors: MirrorSpec[], log: pino.Logger): Promise<Map<string, InventoryEntry[]>> {
+  const out = new Map<string, InventoryEntry[]>();
   for (const m of mirrors) {
     if (!m.content.manifest) continue;
     try {
       const { files, problems } = await readMirrorManifest(m.content.manifest);
       for (const p of problems) log.warn({ mirror: m.id, problem: formatManifestProblem(p) }, 'mirror manifest line skipped');
-      builder.setInventory(m.id, files);
+      out.set(m.id, files);
     } catch (err) {
       log.error({ mirror: m.id, err: (err as Error).message }, 'mirror manifest unreadable; using its include/exclude rules');
     }
   }
+  return out;
 }
 
 function nodeConnection(c: Context): Connection {
@@ -81,7 +93,20 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
       maxLagSeconds: config.health.maxLagMs / 1000,
     },
   });
-  await loadMirrorManifests(mirrors, builder, logger);
+  const storeUrl = env.REDIS_URL || config.store;
+  const store = await openStore({ store: storeUrl, dataDir: config.dataDir, log: logger });
+  const control = new ControlPlane({
+    config,
+    configMirrors: mirrors,
+    configInventories: await readConfigInventories(mirrors, logger),
+    store,
+    builder,
+    log: logger,
+  });
+  await control.start();
+  const admin = new AdminService(store, control, builder, new Set(mirrors.map((m) => m.id)));
+  const stats = new StatsRecorder({ store, log: logger });
+  const metrics = new Metrics(() => builder.current(), store);
   const locator = await openLocator(config.geoip);
   const logos = await loadLogos(mirrors, logger);
 
@@ -95,6 +120,17 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
     tokens: config.tokens,
     logger,
     clock: Date.now,
+    admin,
+    events: {
+      download: (e) => stats.download(e),
+      impression: (mirror, atMs) => stats.impression(mirror, atMs),
+      decided: (seconds, outcome, mirror) => metrics.observeDecision(seconds, outcome, mirror),
+    },
+    metrics,
+    readiness: () => {
+      const s = store.status();
+      return { ready: s.available, detail: { store: store.kind, storeAvailable: s.available, ...(s.detail ? { storeDetail: s.detail } : {}) } };
+    },
   };
   const app = createApp(services);
   const stopOriginWatch = watchOrigin(config.origin, config.dataDir, logger, (f) => builder.setFiles(f), 5_000);
@@ -113,12 +149,20 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
     port: address.port,
     config,
     builder,
-    close: () =>
-      new Promise<void>((resolve) => {
-        stopOriginWatch();
+    store,
+    control,
+    stats,
+    // In-flight requests finish, then stats are flushed and the store closed.
+    close: async () => {
+      stopOriginWatch();
+      await control.stop();
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      }),
+        (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      });
+      await stats.close();
+      await store.close();
+    },
   };
 }
 

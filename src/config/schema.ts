@@ -435,3 +435,14 @@ export function crossFieldProblems(raw: unknown, sc: SchemaContext): Problem[] {
 
   return problems;
 }
+
+/** Field rules shared with the admin API's bodies, so a mirror is validated alike in YAML and JSON. */
+export const fields = {
+  baseUrl: () => baseUrl('add'),
+  linkUrl,
+  rsyncUrl,
+  countryCode,
+  glob,
+  duration,
+  mirrorId: z.string().min(1).max(63).regex(MIRROR_ID, { message: 'must contain only a-z, 0-9 and "-"' }),
+};

@@ -15,6 +15,8 @@ export interface MirrorSummary {
   sponsor: { name: string; url: string | null; logo: string | null } | null;
   lastSync: string | null;
   lagSeconds: number | null;
+  /** Median probe round trip in ms, when probes have measured it. */
+  latencyMs: number | null;
   /** Share of the origin's files it carries now, 0..1. */
   share: number;
   files: number;
@@ -45,10 +47,17 @@ export function mirrorSummaries(snapshot: Snapshot): MirrorSummary[] {
       sponsor: s.sponsor ? { name: s.sponsor.name, url: s.sponsor.url ?? null, logo: s.sponsor.logo ? `/logos/${s.id}` : null } : null,
       lastSync: m.state.lastSync !== undefined ? new Date(m.state.lastSync * 1000).toISOString() : null,
       lagSeconds: m.state.lagSeconds ?? null,
+      latencyMs: latencyOf(m.state),
       share: total ? carried / total : 0,
       files: carried,
     };
   });
   cache.set(snapshot, summaries);
   return summaries;
+}
+
+/** MirrorState gains latencyMs with the prober; read it defensively until then. */
+function latencyOf(state: object): number | null {
+  const v = (state as { latencyMs?: unknown }).latencyMs;
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }

@@ -6,6 +6,12 @@ import { parseDownloadPath } from '../core/paths.js';
 import { DOWNLOAD_SCRIPT, STYLESHEET } from './assets/index.js';
 import { DOWNLOAD_PREFIX, rawDownloadPath, registerDownloadRoutes } from './download.js';
 import { HttpProblem } from './problem.js';
+import { rateLimiter } from 'hono-rate-limiter';
+import { ConflictError, InvalidStateError, NotFoundError } from '../control/errors.js';
+import { StoreUnavailableError } from '../store/store.js';
+import { registerAdminRoutes } from './admin.js';
+import { clientFacts } from './client.js';
+import { registerOfferRoutes } from './offers.js';
 import { registerPublicRoutes } from './public.js';
 import type { AppEnv, AppServices } from './services.js';
 
@@ -31,10 +37,28 @@ export function createApp(services: AppServices): Hono<AppEnv> {
   );
   app.use(rejectBadTargets(services));
 
+  const limits = services.rateLimits ?? { apiPerMinute: 300, offersPerHour: 20 };
+  const byClient = (c: Context) => clientFacts(c, services).ip;
+  app.use('/api/*', rateLimiter<AppEnv>({ windowMs: 60_000, limit: limits.apiPerMinute, keyGenerator: byClient, standardHeaders: 'draft-6' }));
+  app.use('/mirrors', rateLimiter<AppEnv>({ windowMs: 60_000, limit: limits.apiPerMinute, keyGenerator: byClient, standardHeaders: 'draft-6' }));
+  app.on('POST', '/api/v1/offers', rateLimiter<AppEnv>({ windowMs: 3_600_000, limit: limits.offersPerHour, keyGenerator: byClient, standardHeaders: 'draft-6', message: { error: 'too many offers from this address; try again later' } }));
+
   registerDownloadRoutes(app, services);
   registerPublicRoutes(app, services);
+  if (services.admin) {
+    registerAdminRoutes(app, services, services.admin);
+    registerOfferRoutes(app, services.admin);
+  } else {
+    app.all('/admin/*', () => {
+      throw new HttpProblem(503, 'the control plane is not running on this instance');
+    });
+  }
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/metrics', async (c) => {
+    if (!services.metrics) throw new HttpProblem(404, 'metrics are not enabled');
+    return c.body(await services.metrics.render(), 200, { 'Content-Type': services.metrics.contentType });
+  });
   app.get('/readyz', (c) => {
     const r = services.readiness?.() ?? { ready: true };
     const snap = services.snapshot();
@@ -55,6 +79,12 @@ export function createApp(services: AppServices): Hono<AppEnv> {
   app.notFound((c) => problemResponse(c, new HttpProblem(404, 'not found')));
   app.onError((err, c) => {
     if (err instanceof HttpProblem) return problemResponse(c, err);
+    if (err instanceof NotFoundError) return problemResponse(c, new HttpProblem(404, err.message));
+    if (err instanceof ConflictError || err instanceof InvalidStateError) return problemResponse(c, new HttpProblem(409, err.message));
+    if (err instanceof StoreUnavailableError) {
+      c.header('Retry-After', '5');
+      return problemResponse(c, new HttpProblem(503, `${err.message}; changes cannot be saved right now, downloads still work`));
+    }
     services.logger.error({ err, reqId: c.get('requestId'), path: c.req.path }, 'unhandled error');
     return c.text('internal error', 500);
   });

@@ -45,6 +45,7 @@ export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices)
     }
 
     const client = requestClient(c, services);
+    const started = performance.now();
     const decision = decide(snapshot, path, client, {
       nowMs: services.clock(),
       preferMirror: c.req.query('mirror'),
@@ -52,12 +53,20 @@ export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices)
       // A redirect needs the pick and the Link alternatives only; lists and metalinks want all.
       limit: answer === 'redirect' ? snapshot.routing.maxAlternatives + 1 : undefined,
     });
+    const chosenId = decision.chosen?.mirror.spec.id ?? 'origin';
+    services.events?.decided?.((performance.now() - started) / 1000, decision.outcome, decision.outcome === 'not-found' ? 'none' : chosenId);
     if (decision.outcome === 'not-found') throw new HttpProblem(404, 'not in the file set');
 
     c.header('Cache-Control', 'no-store');
     c.header('Vary', 'Accept');
     const file = snapshot.files.file(decision.file);
-    c.set('mirror', decision.chosen?.mirror.spec.id ?? 'origin');
+    c.set('mirror', chosenId);
+    // A redirect or a page sends the client to a mirror: that is a download (HEAD is only a look).
+    if ((answer === 'redirect' || answer === 'page') && c.req.method === 'GET') {
+      const atMs = services.clock();
+      services.events?.download?.({ ip: client.ip, path: file.path, mirror: chosenId, country: client.country ?? '--', size: file.size, atMs });
+      if (answer === 'page' && decision.chosen?.mirror.spec.sponsor) services.events?.impression?.(chosenId, atMs);
+    }
     switch (answer) {
       case 'sha256':
         return sha256Answer(c, file);
@@ -112,15 +121,32 @@ function redirectAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decisi
 
 function pageAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, file: OriginFile, services: AppServices) {
   const ranked = rankedMirrors(decision, file.path);
-  c.header('X-Mirrorgate-Mirror', ranked[0]?.id ?? 'origin');
+  const chosen = ranked[0];
+  c.header('X-Mirrorgate-Mirror', chosen?.id ?? 'origin');
+  // "Remember my choice": a preference cookie naming a configured mirror (ids are [a-z0-9-]+, so it needs no quoting).
+  const configured = (id: string | undefined) => (id ? snapshot.mirrors.find((m) => m.spec.id === id)?.spec : undefined);
+  const cookieAttrs = `Path=/; HttpOnly; SameSite=Lax${services.publicUrl.startsWith('https:') ? '; Secure' : ''}`;
+  const query = c.req.query();
+  let remembered = configured(/(?:^|;\s*)mirrorgate_mirror=([a-z0-9-]{1,64})(?:;|$)/.exec(c.req.header('cookie') ?? '')?.[1]);
+  const forget = 'forget' in query;
+  if (forget) {
+    c.header('Set-Cookie', `mirrorgate_mirror=; Max-Age=0; ${cookieAttrs}`);
+    remembered = undefined;
+  } else if ('remember' in query && configured(query.mirror)) {
+    remembered = configured(query.mirror);
+    c.header('Set-Cookie', `mirrorgate_mirror=${remembered!.id}; Max-Age=31536000; ${cookieAttrs}`);
+  }
   return c.html(
     downloadPage({
       file,
-      target: ranked[0]?.url ?? originUrl(snapshot, file.path),
-      chosen: ranked[0],
+      target: chosen?.url ?? originUrl(snapshot, file.path),
+      chosen,
       others: ranked.slice(1),
       selfPath: new URL(c.req.url).pathname,
       delaySeconds: services.interstitialDelaySeconds ?? 3,
+      logoUrl: chosen?.sponsor?.logo && services.logo(chosen.id) ? `/logos/${encodeURIComponent(chosen.id)}` : null,
+      remembered: remembered ? { id: remembered.id, name: remembered.name } : null,
+      autoStart: !forget,
     }),
   );
 }
@@ -160,8 +186,13 @@ async function metalinkAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: 
     originUrl: originUrl(snapshot, file.path),
     publishedAt: new Date(services.clock()),
   });
-  c.header('Content-Disposition', `inline; filename*=UTF-8''${encodeURIComponent(fileName(file.path))}.meta4`);
+  c.header('Content-Disposition', `inline; filename*=UTF-8''${rfc8187(`${fileName(file.path)}.meta4`)}`);
   return c.body(xml.toString(), 200, { 'Content-Type': 'application/metalink4+xml; charset=utf-8' });
+}
+
+/** RFC 8187 ext-value: encodeURIComponent leaves ' ( ) * ! which attr-char does not allow. */
+function rfc8187(value: string): string {
+  return encodeURIComponent(value).replace(/['()*!]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 function sha256Answer(c: Context<AppEnv>, file: OriginFile) {

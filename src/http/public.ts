@@ -1,12 +1,13 @@
-// Public read-only pages and API: the landing page, /mirrors, /api/v1/mirrors, /api/v1/files/{path}.
+// Public read-only pages and API: the landing page, /mirrors (and its sorting script), /api/v1/mirrors, /api/v1/files/{path}.
 import type { Hono } from 'hono';
 import type { FileIndex } from '../core/fileIndex.js';
-import { mirrorCarries } from '../core/snapshot.js';
-import { mirrorSummaries } from '../core/mirrorStatus.js';
+import { mirrorCarries, type Snapshot } from '../core/snapshot.js';
+import { mirrorSummaries, type MirrorSummary } from '../core/mirrorStatus.js';
 import { parseDownloadPath } from '../core/paths.js';
+import { MIRRORS_SCRIPT } from './assets/index.js';
 import { HttpProblem } from './problem.js';
 import type { AppEnv, AppServices } from './services.js';
-import { homePage, mirrorsPage } from './views/mirrorsPage.js';
+import { homePage, mirrorsPage, parseMirrorSort } from './views/mirrorsPage.js';
 
 const FILES_PREFIX = '/api/v1/files/';
 
@@ -26,17 +27,29 @@ function examplePaths(files: FileIndex): string[] {
   return paths;
 }
 
+/** Summaries as the public sees them: a logo link only where a logo is really served (it may have been rejected at load). */
+function publicSummaries(snapshot: Snapshot, services: AppServices): MirrorSummary[] {
+  return mirrorSummaries(snapshot).map((m) =>
+    m.sponsor?.logo && !services.logo(m.id) ? { ...m, sponsor: { ...m.sponsor, logo: null } } : m,
+  );
+}
+
 export function registerPublicRoutes(app: Hono<AppEnv>, services: AppServices): void {
   app.get('/', (c) => c.html(homePage(examplePaths(services.snapshot().files))));
 
   app.get('/mirrors', (c) => {
     const snapshot = services.snapshot();
-    const mirrors = mirrorSummaries(snapshot);
+    const mirrors = publicSummaries(snapshot, services);
     if ((c.req.header('accept') ?? '').includes('application/json')) return c.json({ mirrors });
-    return c.html(mirrorsPage(mirrors, snapshot.files.count));
+    const sort = parseMirrorSort(c.req.query('sort'), c.req.query('dir'));
+    return c.html(mirrorsPage({ mirrors, fileCount: snapshot.files.count, nowMs: services.clock(), sort }));
   });
 
-  app.get('/api/v1/mirrors', (c) => c.json({ mirrors: mirrorSummaries(services.snapshot()) }));
+  app.get('/api/v1/mirrors', (c) => c.json({ mirrors: publicSummaries(services.snapshot(), services) }));
+
+  app.get('/assets/mirrors.js', (c) =>
+    c.body(MIRRORS_SCRIPT, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=3600' }),
+  );
 
   app.get(`${FILES_PREFIX}*`, (c) => {
     const raw = (services.connection(c).rawTarget ?? new URL(c.req.url).pathname).split('?')[0]!;

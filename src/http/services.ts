@@ -1,5 +1,6 @@
 // What the HTTP app needs from the runtime, passed in so Node, Workers and tests wire it alike.
 import type { Context } from 'hono';
+import type { AdminService } from '../control/adminService.js';
 import type { Snapshot } from '../core/snapshot.js';
 import type { TrustedProxies } from '../geo/clientAddress.js';
 import type { Locator } from '../geo/locator.js';
@@ -50,6 +51,23 @@ export interface AppServices {
   clock(): number;
   /** Readiness detail for /readyz; ready unless the runtime says otherwise. */
   readiness?(): { ready: boolean; detail?: Record<string, unknown> };
+  /** The control plane's staff operations; without it /admin and offers answer 503. */
+  admin?: AdminService;
+  /** Requests per minute per client address on the public API; offers per hour. */
+  rateLimits?: { apiPerMinute: number; offersPerHour: number };
+  /** Where download facts go (stats, metrics); each hook is synchronous and must not throw. */
+  events?: DownloadEvents;
+  /** Prometheus exposition for /metrics. */
+  metrics?: { render(): Promise<string>; contentType: string };
   /** Seconds the interstitial waits before the download starts. */
   interstitialDelaySeconds?: number;
+}
+
+export interface DownloadEvents {
+  /** A redirect or interstitial sent a client to `mirror` (or "origin"). */
+  download?(e: { ip: string; path: string; mirror: string; country: string; size: number; atMs: number }): void;
+  /** An interstitial showed this mirror's sponsor. */
+  impression?(mirror: string, atMs: number): void;
+  /** Every decision, with how long the pure core took. */
+  decided?(seconds: number, outcome: string, mirror: string): void;
 }

@@ -16,6 +16,8 @@ export interface HealthRecord {
   lastSync?: number;
   /** Origin trace time minus the mirror's, in seconds, when both are known. */
   lagSeconds?: number;
+  /** Files a probe found missing or wrong since the last scan (taken off the mirror at once). */
+  missing?: string[];
 }
 
 /** The fields of a mirror staff may change at runtime. */
@@ -72,8 +74,11 @@ export interface Offer {
 export interface StatsBatch {
   /** One row per (day, mirror, country): downloads and bytes sent on. */
   downloads: { day: string; mirror: string; country: string; count: number; bytes: number }[];
-  /** Downloads per file per day, for top files. */
-  files: { day: string; path: string; count: number }[];
+  /**
+   * Downloads per file per day, for top files. `mirror` (the one that served it) lets a
+   * provider's query see only its own files; rows without it count only in unscoped queries.
+   */
+  files: { day: string; path: string; count: number; mirror?: string }[];
   /** Interstitial pages shown with a mirror's logo. */
   impressions: { day: string; mirror: string; count: number }[];
 }

@@ -2,7 +2,11 @@
 import { html } from 'hono/html';
 import { fileName, formatBytes, type RankedMirror } from '../../core/present.js';
 import type { OriginFile } from '../../core/model.js';
+import { countryName, displayHost, formatKm, safeHttpUrl } from './format.js';
 import { page } from './layout.js';
+
+/** The preference cookie set by "remember my choice"; the download route reads it too. */
+export const REMEMBER_COOKIE = 'mirrorgate_mirror';
 
 export interface DownloadPageModel {
   file: OriginFile;
@@ -10,55 +14,94 @@ export interface DownloadPageModel {
   target: string;
   chosen: RankedMirror | undefined;
   others: RankedMirror[];
-  /** The URL of this page, for "choose another mirror" links (`?mirror=id`). */
+  /** The path of this page (encoded, no query), for the form and links that reload it. */
   selfPath: string;
   delaySeconds: number;
+  /** Where the chosen sponsor's logo is served, when it is (loaded and sanitised). */
+  logoUrl: string | null;
+  /** The mirror this browser asked us to remember, if any (and still configured). */
+  remembered: { id: string; name: string } | null;
+  /** False after "forget my choice": the visitor asked for a change, not another download. */
+  autoStart: boolean;
 }
 
 export function downloadPage(m: DownloadPageModel) {
   const name = fileName(m.file.path);
-  const sponsor = m.chosen?.sponsor;
-  const chosenId = m.chosen?.id;
+  const chosen = m.chosen;
+  const sponsor = chosen?.sponsor;
+  const sponsorUrl = safeHttpUrl(sponsor?.url);
+  const from = chosen ? chosen.name : 'the origin server';
   return page({
-    title: `Downloading ${name}`,
-    head: html`<meta http-equiv="refresh" content="${m.delaySeconds}; url=${m.target}">
-<script src="/assets/download.js" defer></script>`,
+    title: `Download ${name}`,
+    // The meta refresh is the one thing that starts the download, with or without JavaScript;
+    // the script only counts down, so the file is never requested twice.
+    head: m.autoStart ? html`<meta http-equiv="refresh" content="${m.delaySeconds}; url=${m.target}">\n` : undefined,
+    scripts: m.autoStart ? ['/assets/download.js'] : [],
     body: html`<section class="sponsor" aria-labelledby="sponsor-heading">
-  <h1 id="sponsor-heading">${
-    sponsor
-      ? html`Your download is sponsored by <span class="sponsor-name">${sponsor.name}</span>`
-      : m.chosen
-        ? html`Your download comes from <span class="sponsor-name">${m.chosen.name}</span>`
-        : html`Your download comes from the origin server`
-  }</h1>
   ${
-    sponsor?.logo && chosenId
-      ? html`<p class="logo">${sponsor.url ? html`<a href="${sponsor.url}" rel="noopener sponsored"><img src="/logos/${chosenId}" alt="${sponsor.name} logo" width="240" height="80"></a>` : html`<img src="/logos/${chosenId}" alt="${sponsor.name} logo" width="240" height="80">`}</p>`
+    sponsor
+      ? html`<h1 id="sponsor-heading"><span class="kicker">Your download is sponsored by</span> <span class="sponsor-name">${sponsor.name}</span></h1>
+  ${
+    m.logoUrl
+      ? html`<p class="logo">${
+          sponsorUrl
+            ? html`<a href="${sponsorUrl}" rel="sponsored noopener"><img src="${m.logoUrl}" alt="${sponsor.name} logo" width="240" height="80"></a>`
+            : html`<img src="${m.logoUrl}" alt="${sponsor.name} logo" width="240" height="80">`
+        }</p>`
       : ''
   }
-  ${sponsor?.url ? html`<p><a href="${sponsor.url}" rel="noopener sponsored">${sponsor.url}</a></p>` : ''}
+  ${sponsorUrl ? html`<p class="sponsor-link"><a href="${sponsorUrl}" rel="sponsored noopener">Visit ${displayHost(sponsorUrl)}</a></p>` : ''}
+  <p class="thanks">Thank you for supporting free software by hosting this mirror.</p>`
+      : html`<h1 id="sponsor-heading"><span class="kicker">Your download comes from</span> <span class="sponsor-name">${from}</span></h1>`
+  }
 </section>
 <section class="file" aria-labelledby="file-heading">
-  <h2 id="file-heading">${name}</h2>
-  <dl>
-    <dt>Size</dt><dd>${formatBytes(m.file.size)} (${m.file.size.toLocaleString('en')} bytes)</dd>
-    ${m.file.sha256 ? html`<dt>SHA-256</dt><dd><code class="hash">${m.file.sha256}</code></dd>` : ''}
-    ${m.chosen ? html`<dt>Mirror</dt><dd>${m.chosen.name} (${m.chosen.country})</dd>` : ''}
+  <h2 id="file-heading"><span class="visually-hidden">File: </span><span class="file-name">${name}</span></h2>
+  ${
+    m.autoStart
+      ? html`<p class="status" role="status" data-delay="${m.delaySeconds}"><span class="status-text">Your download will start in a moment.</span></p>`
+      : html`<p class="status" role="status">Your choice is forgotten. Use the link below to download.</p>`
+  }
+  <p class="actions"><a class="button" id="direct-link" href="${m.target}">Direct link<span class="visually-hidden"> to ${name}</span></a> <span class="meta">if the download does not start</span></p>
+  <dl class="facts">
+    <dt>Size</dt><dd>${formatBytes(m.file.size)} <span class="meta">(${m.file.size.toLocaleString('en')} bytes)</span></dd>
+    ${m.file.sha256 ? html`<dt>SHA-256</dt><dd><code class="hash">${m.file.sha256}</code> <a class="meta" href="${m.selfPath}?sha256">checksum file</a></dd>` : ''}
+    <dt>Mirror</dt><dd>${
+      chosen
+        ? html`${chosen.name} <span class="meta">${countryName(chosen.country)}${chosen.distanceKm !== null ? html` · ${formatKm(chosen.distanceKm)} away` : ''}</span>`
+        : html`the origin server <span class="meta">no mirror has this file yet</span>`
+    }</dd>
+    <dt>Path</dt><dd><code>${m.file.path}</code> <a class="meta" href="${m.selfPath}.meta4">metalink</a></dd>
   </dl>
-  <p class="status" role="status" data-delay="${m.delaySeconds}" data-target="${m.target}">Your download will start in a moment.</p>
-  <p><a class="direct" href="${m.target}" id="direct-link">Direct link</a> if it does not start.</p>
 </section>
-${
-  m.others.length
-    ? html`<section class="others" aria-labelledby="others-heading">
-  <h2 id="others-heading">Problems downloading? Choose another mirror</h2>
-  <ul>
-    ${m.others.map(
-      (o) => html`<li><a href="${m.selfPath}?mirror=${o.id}" data-mirror="${o.id}">${o.name}</a> <span class="meta">${o.country}${o.distanceKm !== null ? html` · ${o.distanceKm.toLocaleString('en')} km` : ''}</span></li>`,
-    )}
-  </ul>
-</section>`
-    : ''
-}`,
+${m.others.length || m.remembered ? othersSection(m) : ''}`,
   });
+}
+
+/**
+ * Choosing another mirror is a GET form: each mirror is a submit button (name=mirror), so the
+ * "remember" checkbox travels with the click without JavaScript, and the result is the plain
+ * ?mirror=<id>[&remember=1] URL.
+ */
+function othersSection(m: DownloadPageModel) {
+  return html`<section class="others" aria-labelledby="others-heading">
+  <h2 id="others-heading">Problems downloading? Choose another mirror</h2>
+  ${
+    m.remembered
+      ? html`<p class="remembered">This browser always asks for <strong>${m.remembered.name}</strong> when it has the file. <a href="${m.selfPath}?forget">Forget this choice</a></p>`
+      : ''
+  }
+  ${
+    m.others.length
+      ? html`<form method="get" action="${m.selfPath}" class="choose">
+    <p class="remember"><input type="checkbox" id="remember" name="remember" value="1"> <label for="remember">Remember my choice on this device</label></p>
+    <ul class="choices" aria-label="Other mirrors, nearest first">
+      ${m.others.map(
+        (o) => html`<li><button type="submit" name="mirror" value="${o.id}" class="choice"><span class="choice-name">${o.name}</span> <span class="meta">${countryName(o.country)}${o.distanceKm !== null ? html` · ${formatKm(o.distanceKm)}` : ''}</span></button></li>`,
+      )}
+    </ul>
+  </form>`
+      : html`<p>No other mirror has this file right now.</p>`
+  }
+</section>`;
 }

@@ -1,26 +1,31 @@
-// The HTML shell every page shares: landmarks, our own stylesheet, no third-party assets.
+// The HTML shell every page shares: landmarks, a skip link, our own stylesheet, no third-party assets.
 import { html } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 
-type Fragment = HtmlEscapedString | Promise<HtmlEscapedString>;
+export type Fragment = HtmlEscapedString | Promise<HtmlEscapedString>;
 
-export function page(opts: { title: string; head?: Fragment; body: Fragment }): Fragment {
+export function page(opts: { title: string; head?: Fragment; body: Fragment; scripts?: string[] }): Fragment {
   return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
+<meta name="referrer" content="strict-origin-when-cross-origin">
 <title>${opts.title} · Mirrorgate</title>
 <link rel="stylesheet" href="/assets/mirrorgate.css">
-${opts.head ?? ''}
+${opts.head ?? ''}${(opts.scripts ?? []).map((src) => html`<script src="${src}" defer></script>\n`)}
 </head>
 <body>
-<header class="site"><a href="/mirrors" class="brand">Mirrorgate</a></header>
-<main id="main">
+<a class="skip" href="#main">Skip to content</a>
+<header class="site">
+  <a href="/" class="brand">Mirrorgate</a>
+  <nav aria-label="Site"><a href="/mirrors">Mirror status</a></nav>
+</header>
+<main id="main" tabindex="-1">
 ${opts.body}
 </main>
-<footer class="site"><a href="/mirrors">Mirror status</a> · IP geolocation by MaxMind GeoLite2</footer>
+<footer class="site">Mirrorgate download service · <a href="/mirrors">Mirror status</a> · IP geolocation by MaxMind GeoLite2</footer>
 </body>
 </html>`;
 }

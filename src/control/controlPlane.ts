@@ -1,0 +1,292 @@
+// The control plane: keeps the snapshot in step with the store, and runs the probe and scan loops.
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import { nextHealth, type ProbeOutcome } from '../core/health.js';
+import { effectiveMirrors, mirrorStates } from '../core/mirrors.js';
+import type { InventoryEntry, MirrorSpec } from '../core/model.js';
+import { chooseSamples } from '../core/samples.js';
+import { mirrorCarries } from '../core/snapshot.js';
+import type { Change, HealthRecord, MirrorOverride, Store } from '../store/store.js';
+import { Prober, readOriginTrace } from './prober.js';
+import { scanMirror, type ScanResult } from './scan.js';
+import type { SnapshotBuilder } from './snapshotBuilder.js';
+
+export interface ControlLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface ControlPlaneOptions {
+  config: Config;
+  /** The config file's mirrors, before runtime changes. */
+  configMirrors: readonly MirrorSpec[];
+  /** Inventories from the config's mirror manifests, used until a scan replaces them. */
+  configInventories: ReadonlyMap<string, InventoryEntry[]>;
+  store: Store;
+  builder: SnapshotBuilder;
+  log: ControlLog;
+  clock?: () => number;
+  /** Run the probe and scan loops (off in tests that drive them by hand). */
+  loops?: boolean;
+}
+
+/**
+ * One per instance. Reads shared state from the store into the snapshot builder, follows the
+ * store's change feed, and — on the instance holding the lease — probes and scans mirrors.
+ */
+export class ControlPlane {
+  readonly instanceId = randomUUID();
+  private readonly opts: ControlPlaneOptions;
+  private readonly clock: () => number;
+  private overrides = new Map<string, MirrorOverride>();
+  private health = new Map<string, HealthRecord>();
+  private readonly prober: Prober;
+  private probeRound = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private unsubscribe: (() => void) | undefined;
+  private unstatus: (() => void) | undefined;
+  private rampTimer: NodeJS.Timeout | undefined;
+  private scanning = new Set<string>();
+
+  constructor(opts: ControlPlaneOptions) {
+    this.opts = opts;
+    this.clock = opts.clock ?? Date.now;
+    this.prober = new Prober({
+      timeoutMs: opts.config.health.timeoutMs,
+      sampleFiles: opts.config.health.sampleFiles,
+      clock: this.clock,
+      log: opts.log,
+    });
+  }
+
+  async start(): Promise<void> {
+    const { store } = this.opts;
+    this.unsubscribe = store.subscribe((change) => void this.apply(change));
+    this.unstatus = store.onStatus((s) => {
+      // Back from an outage: changes published meanwhile were missed, so reload everything.
+      if (s.available) void this.reloadAll();
+    });
+    await this.reloadAll();
+    if (this.opts.loops !== false) this.startLoops();
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    if (this.rampTimer) clearTimeout(this.rampTimer);
+    this.unsubscribe?.();
+    this.unstatus?.();
+  }
+
+  /** The effective mirrors (config + staff changes), as the snapshot has them. */
+  mirrors(): MirrorSpec[] {
+    return effectiveMirrors(this.opts.configMirrors, this.overrides);
+  }
+
+  override(id: string): MirrorOverride | undefined {
+    return this.overrides.get(id);
+  }
+
+  healthOf(id: string): HealthRecord | undefined {
+    return this.health.get(id);
+  }
+
+  /** Re-read staff changes and rebuild; called after our own writes so they read back at once. */
+  async reloadOverrides(): Promise<void> {
+    this.overrides = await this.opts.store.getOverrides();
+    this.publishMirrors();
+  }
+
+  async reloadAll(): Promise<void> {
+    const { store, builder, log } = this.opts;
+    try {
+      this.overrides = await store.getOverrides();
+      this.health = await store.getHealth();
+      this.publishMirrors();
+      const scanned = new Set(await store.listInventories());
+      for (const m of this.mirrors()) {
+        if (scanned.has(m.id)) {
+          const rec = await store.getInventory(m.id);
+          if (rec) builder.setInventory(m.id, rec.entries);
+        } else {
+          const entries = this.opts.configInventories.get(m.id);
+          if (entries) builder.setInventory(m.id, entries);
+        }
+      }
+    } catch (err) {
+      // Keep redirecting from the last snapshot; the status listener reloads when the store returns.
+      log.error({ err: (err as Error).message }, 'control plane reload failed; serving the last snapshot');
+    }
+  }
+
+  private async apply(change: Change): Promise<void> {
+    const { store, builder, log } = this.opts;
+    try {
+      switch (change.kind) {
+        case 'override':
+          this.overrides = await store.getOverrides();
+          this.publishMirrors();
+          break;
+        case 'health':
+          this.health = await store.getHealth();
+          this.publishMirrors();
+          break;
+        case 'inventory': {
+          const rec = await store.getInventory(change.mirror);
+          if (rec) builder.setInventory(change.mirror, rec.entries);
+          else builder.removeInventory(change.mirror);
+          break;
+        }
+        case 'offer':
+          break;
+      }
+    } catch (err) {
+      log.error({ err: (err as Error).message, change }, 'applying a change failed');
+    }
+  }
+
+  /** Rebuild from the overlay and health we hold; schedules a rebuild when a drain ramp ends. */
+  private publishMirrors(): void {
+    const mirrors = this.mirrors();
+    this.opts.builder.setMirrorsAndStates(mirrors, mirrorStates(mirrors, this.health, this.overrides));
+    this.scheduleRampEnd();
+  }
+
+  private scheduleRampEnd(): void {
+    if (this.rampTimer) clearTimeout(this.rampTimer);
+    const now = this.clock();
+    const ends = [...this.overrides.values()]
+      .map((o) => (o.drain ? o.drain.startMs + o.drain.overMs : 0))
+      .filter((end) => end > now);
+    if (ends.length === 0) return;
+    // The decision scales weights by the clock already; the rebuild only turns "ramping" into "excluded".
+    this.rampTimer = setTimeout(() => this.opts.builder.refresh(), Math.min(...ends) - now + 5);
+    this.rampTimer.unref();
+  }
+
+  private startLoops(): void {
+    const { config } = this.opts;
+    if (config.health.enabled) {
+      const probeTick = () => void this.withLease('probe', config.health.intervalMs * 2, () => this.probeAll());
+      probeTick();
+      const t = setInterval(probeTick, config.health.intervalMs);
+      t.unref();
+      this.timers.push(t);
+    }
+    const scanTick = () => void this.withLease('scan', config.scan.timeoutMs + config.scan.intervalMs, () => this.scanAll());
+    const s = setInterval(scanTick, config.scan.intervalMs);
+    s.unref();
+    this.timers.push(s);
+  }
+
+  private async withLease(name: string, ttlMs: number, job: () => Promise<unknown>): Promise<void> {
+    try {
+      if (!(await this.opts.store.acquireLease(name, this.instanceId, ttlMs))) return;
+      await job();
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).message, loop: name }, 'control loop failed');
+    }
+  }
+
+  /** Probe every mirror once (or just `ids`); results land in the store and reach every instance. */
+  async probeAll(ids?: readonly string[]): Promise<Map<string, HealthRecord>> {
+    const { config, builder, store } = this.opts;
+    const snapshot = builder.current();
+    const originTrace = await readOriginTrace(config.origin.baseUrl, config.origin.trace, config.health.timeoutMs);
+    const round = this.probeRound++;
+    const targets = snapshot.mirrors
+      .filter((m) => !ids || ids.includes(m.spec.id))
+      .map((m) => ({
+        id: m.spec.id,
+        baseUrl: m.spec.baseUrl,
+        tracePath: config.origin.trace,
+        samples: chooseSamples(snapshot.files, (f) => mirrorCarries(snapshot, m, f), config.health.sampleFiles, round),
+      }));
+    const results = new Map<string, HealthRecord>();
+    await this.prober.probeAll(targets, async (target, outcome: ProbeOutcome) => {
+      const prev = this.health.get(target.id);
+      const next = nextHealth(prev, outcome, {
+        failuresToDown: config.health.failuresToDown,
+        successesToUp: config.health.successesToUp,
+        originTraceTime: originTrace,
+      });
+      // Files found missing stay off the mirror until the next scan says otherwise.
+      const missing = new Set([...(prev?.missing ?? []), ...(outcome.missing ?? [])]);
+      const record: HealthRecord = { ...next, ...(missing.size ? { missing: [...missing] } : {}) };
+      results.set(target.id, record);
+      this.health.set(target.id, record);
+      if (outcome.ok) this.opts.log.info({ mirror: target.id, latencyMs: outcome.latencyMs, health: record.health }, 'probe ok');
+      else this.opts.log.warn({ mirror: target.id, reason: outcome.reason, health: record.health }, 'probe failed');
+      await store.putHealth(target.id, record);
+      await store.publish({ kind: 'health', mirror: target.id });
+    });
+    return results;
+  }
+
+  /** Scan every mirror that has an rsyncUrl (or just `ids`), keeping the previous inventory on failure. */
+  async scanAll(ids?: readonly string[], onProgress?: (id: string, entries: number) => void): Promise<Map<string, ScanResult | Error>> {
+    const out = new Map<string, ScanResult | Error>();
+    for (const m of this.mirrors()) {
+      if (ids ? !ids.includes(m.id) : !m.rsyncUrl) continue;
+      try {
+        out.set(m.id, await this.scan(m.id, (n) => onProgress?.(m.id, n)));
+      } catch (err) {
+        out.set(m.id, err as Error);
+      }
+    }
+    return out;
+  }
+
+  async scan(id: string, onProgress?: (entries: number) => void): Promise<ScanResult> {
+    const { config, builder, store, log } = this.opts;
+    const mirror = this.mirrors().find((m) => m.id === id);
+    if (!mirror) throw new Error(`no mirror "${id}"`);
+    if (!mirror.rsyncUrl) throw new Error(`mirror "${id}" has no rsyncUrl to scan`);
+    if (this.scanning.has(id)) throw new Error(`a scan of "${id}" is already running`);
+    this.scanning.add(id);
+    try {
+      const result = await scanMirror(
+        { id, rsyncUrl: mirror.rsyncUrl, content: mirror.content },
+        builder.current().files,
+        { onProgress, timeoutMs: config.scan.timeoutMs },
+      );
+      await store.putInventory(id, result.record);
+      // A fresh inventory supersedes what probes found missing.
+      const h = this.health.get(id);
+      if (h?.missing) {
+        const { missing: _dropped, ...rest } = h;
+        this.health.set(id, rest);
+        await store.putHealth(id, rest);
+        await store.publish({ kind: 'health', mirror: id });
+      }
+      await store.publish({ kind: 'inventory', mirror: id });
+      log.info({ mirror: id, ...result.report, missingSample: undefined, staleSample: undefined }, 'scan complete');
+      await this.launchIfReady(id, result);
+      return result;
+    } catch (err) {
+      log.error({ mirror: id, err: (err as Error).message }, 'scan failed; keeping the previous inventory');
+      throw err;
+    } finally {
+      this.scanning.delete(id);
+    }
+  }
+
+  /** An accepted mirror goes live once a scan shows it carries its share. */
+  private async launchIfReady(id: string, result: ScanResult): Promise<void> {
+    const o = this.overrides.get(id);
+    if (o?.lifecycle !== 'syncing' || result.report.completion < this.opts.config.scan.launchCompletion) return;
+    const next: MirrorOverride = { ...o, lifecycle: 'active', updatedAt: this.clock(), updatedBy: 'scanner' };
+    await this.opts.store.putOverride(id, next);
+    await this.opts.store.appendAudit({
+      id: randomUUID(),
+      at: this.clock(),
+      actor: 'scanner',
+      action: 'mirror.launch',
+      target: `mirror:${id}`,
+      before: { lifecycle: 'syncing' },
+      after: { lifecycle: 'active', completion: result.report.completion },
+    });
+    await this.opts.store.publish({ kind: 'override', mirror: id });
+  }
+}

@@ -1,0 +1,14 @@
+// Expected failures of control-plane operations, as typed errors the HTTP layer maps to statuses.
+
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
+}
+
+export class ConflictError extends Error {
+  override readonly name = 'ConflictError';
+}
+
+/** A request that is well-formed but not acceptable now (e.g. accepting an offer twice). */
+export class InvalidStateError extends Error {
+  override readonly name = 'InvalidStateError';
+}

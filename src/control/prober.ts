@@ -1,0 +1,323 @@
+// Probes mirrors over HTTP: reads each mirror's trace file and checks a few sample files, turning every failure into a short, human reason.
+import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
+import { parseTraceTime, type ProbeOutcome } from '../core/health.js';
+import { encodePathForUrl } from '../core/paths.js';
+import type { SampleFile } from '../core/samples.js';
+
+export type { ProbeOutcome } from '../core/health.js';
+
+/** One mirror to probe: where it is and what it should hold. */
+export interface ProbeTarget {
+  id: string;
+  /** Ends with '/'. */
+  baseUrl: string;
+  /** Relative to baseUrl, e.g. "TIME" (config `origin.trace`). */
+  tracePath: string;
+  /** Files the mirror should carry, with their origin sizes (see chooseSamples). */
+  samples: SampleFile[];
+}
+
+export interface ProberLog {
+  warn(obj: object, msg?: string): void;
+  debug?(obj: object, msg?: string): void;
+}
+
+export interface ProberOptions {
+  /** undici's `request`, or anything with its shape (tests and instrumentation). */
+  request?: typeof undiciRequest;
+  /** Epoch ms for `ProbeOutcome.at`; latency is measured on the monotonic clock regardless. */
+  clock?: () => number;
+  /** Deadline for a whole probe: trace and every sample. */
+  timeoutMs: number;
+  /** Probes in flight at once in probeAll. */
+  concurrency?: number;
+  /** At most this many samples are checked per probe (extra ones in a target are ignored). */
+  sampleFiles?: number;
+  userAgent?: string;
+  log?: ProberLog;
+}
+
+export const DEFAULT_PROBE_CONCURRENCY = 32;
+/** A trace file is one line plus, for ftpsync, a few dozen; anything bigger is not a trace. */
+const MAX_TRACE_BYTES = 64 * 1024;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** A probe step that failed; `missing` marks a problem with one sample rather than with the mirror. */
+class ProbeFailure extends Error {
+  constructor(
+    readonly reason: string,
+    readonly missing = false,
+  ) {
+    super(reason);
+  }
+}
+
+const noopLog: ProberLog = { warn() {} };
+
+/**
+ * Drops a body we will not read without waiting for it (a stalled error page must not turn
+ * "HTTP 503" into a timeout). Undici's dump reads a little so the connection may be reused, and a
+ * plain destroy() would emit an unhandled 'error' event.
+ */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.dump({ limit: 16 * 1024 }).catch(() => {});
+}
+
+/** TLS problems surface as OpenSSL or X.509 verification codes; show the code, it is what a provider can search for. */
+const TLS_CODE = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED|SELF_SIGNED_CERT|HOSTNAME_MISMATCH|EPROTO$)/;
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME']);
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; errors?: unknown; cause?: unknown };
+  if (typeof e.code === 'string') return e.code;
+  // Happy-eyeballs connects report an AggregateError of per-address errors.
+  if (Array.isArray(e.errors) && e.errors.length > 0) return errorCode(e.errors[0]);
+  return e.cause !== undefined ? errorCode(e.cause) : undefined;
+}
+
+export class Prober {
+  readonly timeoutMs: number;
+  readonly concurrency: number;
+  readonly sampleFiles: number | undefined;
+  private readonly request: typeof undiciRequest;
+  private readonly clock: () => number;
+  private readonly log: ProberLog;
+  private readonly userAgent: string;
+  private readonly agent: Agent;
+
+  constructor(opts: ProberOptions) {
+    this.timeoutMs = opts.timeoutMs;
+    this.concurrency = Math.max(1, opts.concurrency ?? DEFAULT_PROBE_CONCURRENCY);
+    this.sampleFiles = opts.sampleFiles;
+    this.request = opts.request ?? undiciRequest;
+    this.clock = opts.clock ?? Date.now;
+    this.log = opts.log ?? noopLog;
+    this.userAgent = opts.userAgent ?? 'Mirrorgate-Probe/0.1';
+    // A pool of our own: probe connections (short keep-alive, our timeouts) never mix with other traffic.
+    // undici's own timers are coarse (about a second), so they are only a backstop; the AbortSignal
+    // deadline in probe() is the precise one.
+    this.agent = new Agent({
+      connect: { timeout: opts.timeoutMs },
+      headersTimeout: opts.timeoutMs,
+      bodyTimeout: opts.timeoutMs,
+      keepAliveTimeout: Math.min(opts.timeoutMs, 4_000),
+      keepAliveMaxTimeout: Math.min(opts.timeoutMs, 4_000),
+    });
+  }
+
+  /** Probes one mirror; never throws. */
+  async probe(target: ProbeTarget): Promise<ProbeOutcome> {
+    const at = this.clock();
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new Error(`probe deadline (${this.timeoutMs} ms)`)), this.timeoutMs);
+    const phase = { body: false };
+    try {
+      const started = performance.now();
+      const trace = await this.fetchText(target.baseUrl + encodePathForUrl(target.tracePath), deadline.signal, phase);
+      const latencyMs = Math.round((trace.headersAfterMs - started) * 10) / 10;
+      const traceTime = parseTraceTime(trace.text);
+      if (traceTime === undefined) return { ok: false, reason: 'trace file unreadable', at };
+
+      const samples = this.sampleFiles === undefined ? target.samples : target.samples.slice(0, this.sampleFiles);
+      const missing: string[] = [];
+      const problems: string[] = [];
+      // One after another on the kept-alive connection: a probe is one polite client, so
+      // probeAll's bound is also the bound on requests each mirror sees from us.
+      for (const sample of samples) {
+        const problem = await this.checkSample(target.baseUrl, sample, deadline.signal, phase);
+        if (problem) {
+          missing.push(sample.path);
+          problems.push(problem);
+        }
+      }
+      const outcome: ProbeOutcome = { ok: true, at, latencyMs, traceTime };
+      if (missing.length > 0) {
+        outcome.missing = missing;
+        outcome.reason = problems.join('; ');
+      }
+      return outcome;
+    } catch (err) {
+      const reason = this.reasonFor(err, deadline.signal.aborted, phase.body);
+      this.log.debug?.({ mirror: target.id, reason }, 'probe failed');
+      return { ok: false, reason, at };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Probes every target with at most `concurrency` probes in flight, calling onResult as each
+   * finishes (awaited, so a slow store slows the probing rather than piling up writes).
+   */
+  async probeAll(
+    targets: readonly ProbeTarget[],
+    onResult: (target: ProbeTarget, outcome: ProbeOutcome) => void | Promise<void>,
+  ): Promise<void> {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < targets.length) {
+        const target = targets[next++]!;
+        const outcome = await this.probe(target);
+        try {
+          await onResult(target, outcome);
+        } catch (err) {
+          this.log.warn({ mirror: target.id, err: (err as Error).message }, 'probe result not recorded');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, targets.length) }, worker));
+  }
+
+  /** The origin's trace time in epoch seconds, or undefined (logged) when it cannot be read. */
+  async readOriginTrace(originBaseUrl: string, tracePath: string): Promise<number | undefined> {
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new Error('origin trace deadline')), this.timeoutMs);
+    const phase = { body: false };
+    try {
+      const { text } = await this.fetchText(originBaseUrl + encodePathForUrl(tracePath), deadline.signal, phase);
+      const time = parseTraceTime(text);
+      if (time === undefined) this.log.warn({ tracePath }, 'origin trace file unreadable; lag unknown');
+      return time;
+    } catch (err) {
+      const reason = this.reasonFor(err, deadline.signal.aborted, phase.body);
+      this.log.warn({ tracePath, reason }, 'origin trace not fetched; lag unknown');
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Releases the probe connection pool, ending probes still in flight (and bodies still being drained). */
+  async close(): Promise<void> {
+    await this.agent.destroy();
+  }
+
+  /** GET a small text file: 200 only, one same-host redirect followed. */
+  private async fetchText(
+    url: string,
+    signal: AbortSignal,
+    phase: { body: boolean },
+  ): Promise<{ text: string; headersAfterMs: number }> {
+    const res = await this.send('GET', url, signal, phase);
+    const headersAfterMs = performance.now();
+    if (res.statusCode !== 200) {
+      discard(res.body);
+      throw new ProbeFailure(`HTTP ${res.statusCode}`);
+    }
+    phase.body = true;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= MAX_TRACE_BYTES) {
+        // Only the first line matters; stop reading a runaway body.
+        res.body.destroy();
+        break;
+      }
+    }
+    phase.body = false;
+    return { text: Buffer.concat(chunks).subarray(0, MAX_TRACE_BYTES).toString('utf8'), headersAfterMs };
+  }
+
+  /** HEAD one sample: undefined when present with the origin's size, else the problem. */
+  private async checkSample(
+    baseUrl: string,
+    sample: SampleFile,
+    signal: AbortSignal,
+    phase: { body: boolean },
+  ): Promise<string | undefined> {
+    const res = await this.send('HEAD', baseUrl + encodePathForUrl(sample.path), signal, phase);
+    // A HEAD body is empty; reading it to the end keeps the connection for the next sample.
+    await res.body.dump();
+    const status = res.statusCode;
+    if (status === 404 || status === 410) return `sample missing: ${sample.path}`;
+    // Other 4xx (403 and the like): clients would be refused this file too, so it is not on this mirror.
+    if (status >= 400 && status < 500) return `sample unavailable: ${sample.path} (HTTP ${status})`;
+    // 5xx and odd statuses are the mirror failing, not the file missing.
+    if (status !== 200) throw new ProbeFailure(`HTTP ${status}`);
+    const header = res.headers['content-length'];
+    const length = typeof header === 'string' && /^\d+$/.test(header) ? Number(header) : undefined;
+    // No Content-Length on a HEAD proves nothing either way; only a different size is evidence.
+    if (length !== undefined && length !== sample.size) {
+      return `size mismatch: ${sample.path} (mirror ${length}, origin ${sample.size})`;
+    }
+    return undefined;
+  }
+
+  /**
+   * One request, following at most one redirect and only on the same host: a mirror that sends
+   * clients elsewhere is not serving what we vouch for.
+   */
+  private async send(
+    method: 'GET' | 'HEAD',
+    url: string,
+    signal: AbortSignal,
+    phase: { body: boolean },
+  ): Promise<Dispatcher.ResponseData> {
+    let current = new URL(url);
+    for (let hop = 0; ; hop++) {
+      phase.body = false;
+      const res = await this.request(current, {
+        method,
+        signal,
+        dispatcher: this.agent,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+        headers: { 'user-agent': this.userAgent, accept: '*/*' },
+      });
+      const location = res.headers.location;
+      if (!REDIRECT_STATUSES.has(res.statusCode) || typeof location !== 'string') return res;
+      discard(res.body);
+      let target: URL;
+      try {
+        target = new URL(location, current);
+      } catch {
+        throw new ProbeFailure(`bad redirect (${location.slice(0, 100)})`);
+      }
+      if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new ProbeFailure(`bad redirect (${target.protocol})`);
+      if (target.hostname !== current.hostname) throw new ProbeFailure(`redirect to another host (${target.host})`);
+      if (hop >= 1) throw new ProbeFailure('too many redirects');
+      current = target;
+    }
+  }
+
+  private reasonFor(err: unknown, deadlinePassed: boolean, inBody: boolean): string {
+    if (err instanceof ProbeFailure) return err.reason;
+    // Whatever undici reports after our abort, the cause is the deadline.
+    if (deadlinePassed) return inBody ? 'stalled body' : `timeout after ${this.timeoutMs} ms`;
+    const code = errorCode(err);
+    if (code === 'UND_ERR_BODY_TIMEOUT') return 'stalled body';
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') {
+      return `timeout after ${this.timeoutMs} ms`;
+    }
+    if (code === 'ECONNREFUSED') return 'connection refused';
+    if (code !== undefined && DNS_CODES.has(code)) return 'DNS lookup failed';
+    if (code !== undefined && TLS_CODE.test(code)) return `TLS error: ${code}`;
+    if (code === 'ECONNRESET') return 'connection reset';
+    if (code === 'UND_ERR_SOCKET') return 'connection closed';
+    if (code === 'EHOSTUNREACH') return 'host unreachable';
+    if (code === 'ENETUNREACH') return 'network unreachable';
+    const message = err instanceof Error ? err.message : String(err);
+    return code ? `${code}: ${message}` : message || 'probe failed';
+  }
+}
+
+/**
+ * The origin's trace time in epoch seconds, or undefined when it cannot be read: a one-off
+ * for callers without a Prober at hand (one request per probe round, so a pool of its own is cheap).
+ */
+export async function readOriginTrace(
+  originBaseUrl: string,
+  tracePath: string,
+  timeoutMs = 5_000,
+  log?: ProberLog,
+): Promise<number | undefined> {
+  const prober = new Prober({ timeoutMs, ...(log ? { log } : {}) });
+  try {
+    return await prober.readOriginTrace(originBaseUrl, tracePath);
+  } finally {
+    await prober.close();
+  }
+}

@@ -1,0 +1,266 @@
+// Scans a mirror (rsync listing or HTTP manifest) against the origin index: what it really holds, and how complete it is.
+import { Readable, pipeline } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { createInterface } from 'node:readline';
+import { createGunzip } from 'node:zlib';
+import { fetch as undiciFetch } from 'undici';
+import { compileGlob } from '../core/availability.js';
+import type { FileIndex } from '../core/fileIndex.js';
+import type { InventoryEntry } from '../core/model.js';
+import type { InventoryRecord } from '../store/store.js';
+import { parseMirrorManifestText, type ManifestProblem } from './manifest.js';
+import { rsyncList } from './rsyncListing.js';
+
+export interface ScanTarget {
+  id: string;
+  rsyncUrl?: string;
+  /** A JSON Lines inventory (`{"path","size","mtime"?}` per line) over HTTP(S), plain or gzip'd. */
+  manifestUrl?: string;
+  content: { include: string[]; exclude: string[] };
+}
+
+export interface ScanReport {
+  /** File entries in the listing, origin files or not. */
+  entries: number;
+  /** Origin files the mirror's include/exclude rules cover. */
+  expected: number;
+  /** Expected files listed with the origin's size (and mtime, where both are known). */
+  current: number;
+  /** Expected files not listed at all. */
+  missing: number;
+  /** Expected files listed with another size or mtime. */
+  stale: number;
+  /** current / expected, 0..1; 1 when nothing is expected. */
+  completion: number;
+  /** The first missing / stale paths in origin order, at most `sampleSize` each. */
+  missingSample: string[];
+  staleSample: string[];
+  /** Listed files that are not in the origin file set (dropped). */
+  foreign: number;
+  /** Listing or manifest lines that could not be read (dropped). */
+  unparsed: number;
+}
+
+export interface ScanResult {
+  record: InventoryRecord;
+  report: ScanReport;
+}
+
+/** The fetch this module needs; undici's by default, a test or Worker may pass its own. */
+export type ScanFetch = typeof undiciFetch;
+
+export interface ScanOptions {
+  /** Called with the number of listing entries read so far, every PROGRESS_EVERY entries and at the end. */
+  onProgress?(entries: number): void;
+  /** Deadline for the whole scan; default 30 minutes (config `scan.timeout`). */
+  timeoutMs?: number;
+  fetch?: ScanFetch;
+  signal?: AbortSignal;
+  /** rsync binary, default `rsync` from PATH. */
+  rsyncPath?: string;
+  /** Which listing to use when the target has both; default rsync, the mirror's real tree. */
+  prefer?: 'rsync' | 'http-manifest';
+  /** Called for each line that could not be read (manifest problems carry their line number). */
+  onProblem?(problem: ManifestProblem): void;
+  /** Length of missingSample and staleSample; default 20. */
+  sampleSize?: number;
+  /** Epoch ms clock for `scannedAt`. */
+  now?: () => number;
+}
+
+const PROGRESS_EVERY = 10_000;
+const DEFAULT_TIMEOUT_MS = 30 * 60_000;
+
+// Per-file state while the listing streams: one byte per origin file instead of an object per entry.
+const NOT_LISTED = 0;
+const LISTED_CURRENT = 1;
+const LISTED_STALE = 2;
+
+/**
+ * Lists a mirror and compares it with the origin. `record.entries` holds the mirror's copies of
+ * origin files only (so at most one per origin file), whatever else the mirror carries.
+ * Throws when the listing fails at any point: a partial listing is never returned as a scan.
+ */
+export async function scanMirror(target: ScanTarget, files: FileIndex, opts: ScanOptions = {}): Promise<ScanResult> {
+  const scannedAt = (opts.now ?? Date.now)();
+  const useRsync = target.rsyncUrl !== undefined && (opts.prefer !== 'http-manifest' || target.manifestUrl === undefined);
+  const url = useRsync ? target.rsyncUrl : target.manifestUrl;
+  if (url === undefined) throw new Error(`mirror ${target.id}: nothing to scan (no rsyncUrl and no manifest URL)`);
+  const source: InventoryRecord['source'] = useRsync ? 'rsync' : 'http-manifest';
+
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+
+  let unparsed = 0;
+  const onProblem = (problem: ManifestProblem) => {
+    unparsed++;
+    opts.onProblem?.(problem);
+  };
+  let rsyncLine = 0;
+  const listing = useRsync
+    ? rsyncList(url, {
+        timeoutMs,
+        signal,
+        ...(opts.rsyncPath !== undefined && { rsyncPath: opts.rsyncPath }),
+        onUnparsed: (_line, reason) => onProblem({ file: url, line: ++rsyncLine, reason }),
+      })
+    : httpManifestList(url, { signal, fetch: opts.fetch ?? undiciFetch, onProblem });
+
+  const state = new Uint8Array(files.count);
+  const entries: InventoryEntry[] = [];
+  let listed = 0;
+  let foreign = 0;
+  try {
+    for await (const entry of listing) {
+      listed++;
+      const f = lookup(files, entry.path);
+      if (f < 0) foreign++;
+      else if (state[f] === NOT_LISTED) {
+        state[f] = files.isCurrent(f, entry.size, entry.mtime) ? LISTED_CURRENT : LISTED_STALE;
+        // The index's own path string: the listing's copy can then be collected.
+        const kept: InventoryEntry = { path: files.paths[f]!, size: entry.size };
+        if (entry.mtime !== undefined) kept.mtime = entry.mtime;
+        entries.push(kept);
+      }
+      if (listed % PROGRESS_EVERY === 0) opts.onProgress?.(listed);
+    }
+  } catch (error) {
+    const why = timeout.aborted ? `timed out after ${timeoutMs} ms` : describeError(error);
+    throw new Error(`scan of mirror ${target.id} via ${url} failed after ${listed} entries: ${why}`, { cause: error });
+  }
+  // A listing of nothing but unreadable lines (an HTML error page served with 200) is a failure, not an empty mirror.
+  if (listed === 0 && unparsed > 0) {
+    throw new Error(`scan of mirror ${target.id} via ${url} failed: none of its ${unparsed} lines is a listing entry`);
+  }
+  opts.onProgress?.(listed);
+
+  const report = compare(target.content, files, state, opts.sampleSize ?? 20);
+  return {
+    record: { scannedAt, source, entries },
+    report: { entries: listed, foreign, unparsed, ...report },
+  };
+}
+
+/** An error's message with its causes ("fetch failed: connect ECONNREFUSED …"), which is where undici puts the reason. */
+function describeError(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error; e instanceof Error && parts.length < 4; e = e.cause) {
+    if (!parts.some((p) => p.includes(e.message))) parts.push(e.message);
+  }
+  return parts.length > 0 ? parts.join(': ') : String(error);
+}
+
+/** File number of a listed path; tries NFC too, since a mirror on a decomposing filesystem (HFS+) lists NFD names. */
+function lookup(files: FileIndex, path: string): number {
+  const f = files.lookup(path);
+  if (f >= 0 || isAscii(path)) return f;
+  const nfc = path.normalize('NFC');
+  return nfc === path ? -1 : files.lookup(nfc);
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+function compare(
+  content: ScanTarget['content'],
+  files: FileIndex,
+  state: Uint8Array,
+  sampleSize: number,
+): Omit<ScanReport, 'entries' | 'foreign' | 'unparsed'> {
+  // Same rule semantics as computeRuleClasses: covered = some include matches and no exclude does.
+  const include = content.include.map(compileGlob);
+  const exclude = content.exclude.map(compileGlob);
+  let expected = 0;
+  let current = 0;
+  let missing = 0;
+  let stale = 0;
+  const missingSample: string[] = [];
+  const staleSample: string[] = [];
+  for (let f = 0; f < files.count; f++) {
+    const path = files.paths[f]!;
+    if (!include.some((m) => m(path)) || exclude.some((m) => m(path))) continue;
+    expected++;
+    const s = state[f];
+    if (s === LISTED_CURRENT) current++;
+    else if (s === LISTED_STALE) {
+      stale++;
+      if (staleSample.length < sampleSize) staleSample.push(path);
+    } else {
+      missing++;
+      if (missingSample.length < sampleSize) missingSample.push(path);
+    }
+  }
+  return { expected, current, missing, stale, completion: expected === 0 ? 1 : current / expected, missingSample, staleSample };
+}
+
+export interface HttpManifestOptions {
+  signal?: AbortSignal;
+  fetch?: ScanFetch;
+  onProblem?(problem: ManifestProblem): void;
+}
+
+const GZIP_MAGIC_0 = 0x1f;
+const GZIP_MAGIC_1 = 0x8b;
+
+/**
+ * Streams a mirror inventory over HTTP line by line, judging each line exactly as the config
+ * manifest reader does. Gzip is recognised by its magic bytes rather than by `.gz` or headers,
+ * because fetch already undoes Content-Encoding and servers label `.gz` files every which way.
+ * Throws on a non-2xx answer and on any transport or decompression error.
+ */
+export async function* httpManifestList(url: string, opts: HttpManifestOptions = {}): AsyncGenerator<InventoryEntry> {
+  const fetch = opts.fetch ?? undiciFetch;
+  const response = await fetch(url, {
+    headers: { accept: 'application/jsonl, application/x-ndjson, text/plain;q=0.9, */*;q=0.1', 'accept-encoding': 'gzip' },
+    ...(opts.signal && { signal: opts.signal }),
+  });
+  if (!response.ok) {
+    await response.body?.cancel().catch(() => {});
+    throw new Error(`HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''} from ${url}`);
+  }
+  if (!response.body) return;
+
+  const raw = Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>);
+  const chunks = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const first = await chunks.next();
+  if (first.done) return;
+  const head = first.value;
+  const rest = Readable.from(
+    (async function* () {
+      yield head;
+      for (;;) {
+        const next = await chunks.next();
+        if (next.done) return;
+        yield next.value;
+      }
+    })(),
+    { objectMode: false },
+  );
+  let input: Readable = rest;
+  if (head.length >= 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1) {
+    const gunzip = createGunzip();
+    // pipeline destroys gunzip with the source's error, so the line reader below sees it.
+    pipeline(rest, gunzip, () => {});
+    input = gunzip;
+  }
+
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let lineNo = 0;
+  try {
+    for await (const text of lines) {
+      lineNo++;
+      // The shared line judge, one line at a time: problems come back as line 1 and are renumbered here.
+      const parsed = parseMirrorManifestText(text, url);
+      for (const p of parsed.problems) opts.onProblem?.({ ...p, line: lineNo });
+      const entry = parsed.files[0];
+      if (entry) yield entry;
+    }
+  } finally {
+    lines.close();
+    input.destroy();
+    raw.destroy();
+  }
+}

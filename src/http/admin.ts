@@ -1,0 +1,252 @@
+// /admin/v1: the staff and provider API — bearer tokens, role scopes, zod-checked bodies.
+import type { Context, Hono } from 'hono';
+import { z } from 'zod';
+import { fields } from '../config/schema.js';
+import type { AdminService } from '../control/adminService.js';
+import type { MirrorSpec } from '../core/model.js';
+import { bearer } from './auth.js';
+import { HttpProblem } from './problem.js';
+import type { AccessToken, AppEnv, AppServices } from './services.js';
+
+const sponsorBody = z.strictObject({ name: z.string().min(1).max(200), url: fields.linkUrl.optional() });
+const contentBody = z.strictObject({
+  include: z.array(fields.glob).min(1).optional(),
+  exclude: z.array(fields.glob).optional(),
+});
+
+const mirrorFields = {
+  name: z.string().min(1).max(200),
+  baseUrl: fields.baseUrl(),
+  rsyncUrl: fields.rsyncUrl.optional(),
+  country: fields.countryCode(),
+  lat: z.number().min(-90).max(90).optional(),
+  lon: z.number().min(-180).max(180).optional(),
+  asn: z.array(z.int().min(1).max(4_294_967_295)).optional(),
+  weight: z.int().min(0).max(1_000_000).optional(),
+  bandwidthMbps: z.number().positive().optional(),
+  countryOnly: z.boolean().optional(),
+  enabled: z.boolean().optional(),
+  sponsor: sponsorBody.optional(),
+  content: contentBody.optional(),
+};
+
+export const newMirrorBody = z.strictObject({ id: fields.mirrorId, ...mirrorFields });
+export const mirrorPatchBody = z
+  .strictObject({
+    name: mirrorFields.name.optional(),
+    baseUrl: mirrorFields.baseUrl.optional(),
+    rsyncUrl: mirrorFields.rsyncUrl.nullable(),
+    country: mirrorFields.country.optional(),
+    lat: mirrorFields.lat,
+    lon: mirrorFields.lon,
+    asn: mirrorFields.asn,
+    weight: mirrorFields.weight,
+    bandwidthMbps: mirrorFields.bandwidthMbps,
+    countryOnly: mirrorFields.countryOnly,
+    enabled: mirrorFields.enabled,
+    sponsor: sponsorBody.nullable().optional(),
+    content: contentBody.optional(),
+  })
+  .refine((p) => Object.keys(p).length > 0, { message: 'nothing to change' });
+const drainBody = z.strictObject({ over: fields.duration.optional() });
+const decisionBody = z.strictObject({ note: z.string().max(2000).optional() });
+const acceptBody = z.strictObject({
+  note: z.string().max(2000).optional(),
+  mirror: newMirrorBody.partial({ name: true, baseUrl: true, country: true }).optional(),
+});
+const isoDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a day as YYYY-MM-DD' });
+const statsQuery = z.strictObject({ mirror: z.string().optional(), from: isoDay.optional(), to: isoDay.optional() });
+const auditQuery = z.strictObject({
+  actor: z.string().optional(),
+  target: z.string().optional(),
+  action: z.string().optional(),
+  since: z.coerce.number().int().optional(),
+  until: z.coerce.number().int().optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+});
+
+/** zod problems as { field: reason } — a 422 names every failed field. */
+export function fieldErrors(error: z.ZodError): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const issue of error.issues) {
+    const key = issue.path.length ? issue.path.join('.') : '(body)';
+    out[key] ??= issue.message;
+  }
+  return out;
+}
+
+export async function readBody<T extends z.ZodType>(c: Context, schema: T, optional = false): Promise<z.output<T>> {
+  let raw: unknown = {};
+  const text = await c.req.text();
+  if (text.trim() !== '') {
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      throw new HttpProblem(400, 'body is not valid JSON');
+    }
+  } else if (!optional) {
+    throw new HttpProblem(400, 'a JSON body is required');
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new HttpProblem(422, 'invalid body', { fields: fieldErrors(parsed.error) });
+  return parsed.data;
+}
+
+function readQuery<T extends z.ZodType>(c: Context, schema: T): z.output<T> {
+  const parsed = schema.safeParse(c.req.query());
+  if (!parsed.success) throw new HttpProblem(400, 'invalid query', { fields: fieldErrors(parsed.error) });
+  return parsed.data;
+}
+
+function toSpec(body: z.output<typeof newMirrorBody>): MirrorSpec {
+  const spec: MirrorSpec = {
+    id: body.id,
+    name: body.name,
+    baseUrl: body.baseUrl,
+    country: body.country,
+    asn: body.asn ?? [],
+    weight: body.weight ?? 100,
+    countryOnly: body.countryOnly ?? false,
+    enabled: body.enabled ?? true,
+    content: { include: body.content?.include ?? ['**'], exclude: body.content?.exclude ?? [] },
+  };
+  if (body.rsyncUrl) spec.rsyncUrl = body.rsyncUrl;
+  if (body.lat !== undefined) spec.lat = body.lat;
+  if (body.lon !== undefined) spec.lon = body.lon;
+  if (body.bandwidthMbps !== undefined) spec.bandwidthMbps = body.bandwidthMbps;
+  if (body.sponsor) spec.sponsor = body.sponsor;
+  return spec;
+}
+
+function today(offsetDays = 0): string {
+  return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
+}
+
+export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, admin: AdminService): void {
+  const who = (c: Context): AccessToken => {
+    const token = bearer(c, services.tokens);
+    if (!token) throw new HttpProblem(401, c.req.header('authorization') ? 'invalid token' : 'a bearer token is required');
+    return token;
+  };
+  const staff = (c: Context): AccessToken => {
+    const token = who(c);
+    if (token.role !== 'staff') throw new HttpProblem(403, 'this needs a staff token');
+    return token;
+  };
+  /** Staff see every mirror; a provider only its own. */
+  const mayRead = (c: Context, id: string): AccessToken => {
+    const token = who(c);
+    if (token.role === 'provider' && !token.mirrors.includes(id)) throw new HttpProblem(403, 'not one of your mirrors');
+    return token;
+  };
+  const id = (c: Context) => c.req.param('id') ?? '';
+
+  app.use('/admin/*', async (c, next) => {
+    c.header('Cache-Control', 'no-store');
+    await next();
+  });
+
+  app.get('/admin/v1/mirrors', (c) => {
+    const token = who(c);
+    return c.json({ mirrors: admin.listMirrors(token.role === 'provider' ? token.mirrors : undefined) });
+  });
+  app.post('/admin/v1/mirrors', async (c) => {
+    const token = staff(c);
+    const body = await readBody(c, newMirrorBody);
+    return c.json(await admin.addMirror(token.name, toSpec(body)), 201);
+  });
+  app.get('/admin/v1/mirrors/:id', (c) => {
+    mayRead(c, id(c));
+    return c.json(admin.getMirror(id(c)));
+  });
+  app.patch('/admin/v1/mirrors/:id', async (c) => {
+    const token = staff(c);
+    admin.getMirror(id(c));
+    const body = await readBody(c, mirrorPatchBody);
+    const patch = Object.fromEntries(Object.entries(body).map(([k, v]) => [k, v === null ? undefined : v]));
+    return c.json(await admin.patchMirror(token.name, id(c), patch));
+  });
+  app.delete('/admin/v1/mirrors/:id', async (c) => {
+    const token = staff(c);
+    await admin.deleteMirror(token.name, id(c));
+    return c.body(null, 204);
+  });
+  app.post('/admin/v1/mirrors/:id/drain', async (c) => {
+    const token = staff(c);
+    admin.getMirror(id(c));
+    const body = await readBody(c, drainBody, true);
+    return c.json(await admin.drain(token.name, id(c), body.over ?? 0));
+  });
+  app.post('/admin/v1/mirrors/:id/undrain', async (c) => {
+    const token = staff(c);
+    return c.json(await admin.undrain(token.name, id(c)));
+  });
+  app.post('/admin/v1/mirrors/:id/launch', async (c) => {
+    const token = staff(c);
+    return c.json(await admin.launch(token.name, id(c)));
+  });
+  app.post('/admin/v1/mirrors/:id/probe', async (c) => {
+    const token = staff(c);
+    return c.json({ mirror: id(c), health: (await admin.probe(token.name, id(c))) ?? null });
+  });
+  app.post('/admin/v1/mirrors/:id/scan', async (c) => {
+    const token = staff(c);
+    return c.json({ mirror: id(c), report: await admin.scan(token.name, id(c)) });
+  });
+
+  app.get('/admin/v1/offers', async (c) => {
+    staff(c);
+    const status = c.req.query('status');
+    const offers = await admin.listOffers();
+    return c.json({ offers: status ? offers.filter((o) => o.status === status) : offers });
+  });
+  app.post('/admin/v1/offers/:id/accept', async (c) => {
+    const token = staff(c);
+    const body = await readBody(c, acceptBody, true);
+    const offer = (await admin.listOffers()).find((o) => o.id === id(c));
+    if (!offer) throw new HttpProblem(404, `no offer "${id(c)}"`);
+    const given: Partial<z.output<typeof newMirrorBody>> = body.mirror ?? {};
+    const candidate = {
+      id: given.id ?? slug(offer.organisation, offer.location.country),
+      name: given.name ?? offer.organisation,
+      baseUrl: given.baseUrl ?? offer.baseUrl,
+      country: given.country ?? offer.location.country,
+      ...Object.fromEntries(Object.entries(given).filter(([k]) => !['id', 'name', 'baseUrl', 'country'].includes(k))),
+      ...(offer.rsyncUrl && !given.rsyncUrl ? { rsyncUrl: offer.rsyncUrl } : {}),
+      ...(given.bandwidthMbps === undefined ? { bandwidthMbps: offer.bandwidthMbps } : {}),
+    };
+    const parsed = newMirrorBody.safeParse(candidate);
+    if (!parsed.success) throw new HttpProblem(422, 'the offer lacks what a mirror needs; pass "mirror" fields', { fields: fieldErrors(parsed.error) });
+    return c.json(await admin.acceptOffer(token.name, id(c), toSpec(parsed.data), body.note));
+  });
+  app.post('/admin/v1/offers/:id/reject', async (c) => {
+    const token = staff(c);
+    const body = await readBody(c, decisionBody, true);
+    return c.json({ offer: await admin.rejectOffer(token.name, id(c), body.note) });
+  });
+
+  app.get('/admin/v1/stats', async (c) => {
+    const token = who(c);
+    const q = readQuery(c, statsQuery);
+    let mirrors: string[] | undefined = q.mirror ? q.mirror.split(',') : undefined;
+    if (token.role === 'provider') {
+      if (mirrors?.some((m) => !token.mirrors.includes(m))) throw new HttpProblem(403, 'not one of your mirrors');
+      mirrors ??= token.mirrors;
+    }
+    const from = q.from ?? today(-30);
+    const to = q.to ?? today();
+    if (from > to) throw new HttpProblem(400, 'from is after to');
+    return c.json({ from, to, mirrors: mirrors ?? null, ...(await admin.stats({ from, to, mirrors })) });
+  });
+
+  app.get('/admin/v1/audit', async (c) => {
+    staff(c);
+    const q = readQuery(c, auditQuery);
+    return c.json({ entries: await admin.listAudit(q) });
+  });
+}
+
+function slug(organisation: string, country: string): string {
+  const base = organisation.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50);
+  return `${base || 'mirror'}-${country.toLowerCase()}`;
+}

@@ -1,0 +1,76 @@
+// Small display helpers the pages share: safe links, country names, durations and relative times.
+
+/** A URL fit for href: http(s) only, so a sponsor or config value can never become javascript:. */
+export function safeHttpUrl(url: string | null | undefined): string | null {
+  if (!url) return null;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The host of a URL without "www.", as people read a sponsor's address. */
+export function displayHost(url: string): string {
+  try {
+    return new URL(url).host.replace(/^www\./, '');
+  } catch {
+    return url;
+  }
+}
+
+let regionNames: Intl.DisplayNames | null | undefined;
+
+/** "Germany" for "DE"; the code itself where the runtime has no region names. */
+export function countryName(code: string): string {
+  if (regionNames === undefined) {
+    try {
+      regionNames = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'code' });
+    } catch {
+      regionNames = null;
+    }
+  }
+  try {
+    return regionNames?.of(code.toUpperCase()) ?? code;
+  } catch {
+    return code;
+  }
+}
+
+const CONTINENTS: Record<string, string> = {
+  AF: 'Africa',
+  AN: 'Antarctica',
+  AS: 'Asia',
+  EU: 'Europe',
+  NA: 'North America',
+  OC: 'Oceania',
+  SA: 'South America',
+};
+
+export function continentName(code: string | null | undefined): string | null {
+  return code ? (CONTINENTS[code] ?? code) : null;
+}
+
+/** "2 h 30 min", "45 min", "3 days 4 h" — coarse on purpose: people compare, they do not compute. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  const min = Math.floor(s / 60);
+  if (min < 60) return `${min} min`;
+  const h = Math.floor(min / 60);
+  if (h < 48) return min % 60 ? `${h} h ${min % 60} min` : `${h} h`;
+  const d = Math.floor(h / 24);
+  return h % 24 ? `${d} days ${h % 24} h` : `${d} days`;
+}
+
+export function timeAgo(thenMs: number, nowMs: number): string {
+  const seconds = (nowMs - thenMs) / 1000;
+  if (seconds < 0) return 'just now';
+  if (seconds < 60) return 'less than a minute ago';
+  return `${formatDuration(seconds)} ago`;
+}
+
+export function formatKm(km: number): string {
+  return `${km.toLocaleString('en')} km`;
+}

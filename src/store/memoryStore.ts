@@ -1,0 +1,478 @@
+// The embedded store: all state in memory, persisted under dataDir with crash-safe writes so a restart loses nothing.
+import { randomBytes } from 'node:crypto';
+import { type FileHandle, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { z } from 'zod';
+import { gzipInventory, readInventory } from './inventoryCodec.js';
+import {
+  type StatsDay,
+  auditEntrySchema,
+  healthFileSchema,
+  offersFileSchema,
+  overridesFileSchema,
+  statsBatchSchema,
+  statsFileSchema,
+} from './schemas.js';
+import { addBatch, matchesAudit, summarizeStats } from './queries.js';
+import {
+  type AuditEntry,
+  type AuditQuery,
+  type Change,
+  type HealthRecord,
+  type InventoryRecord,
+  type MirrorOverride,
+  type Offer,
+  type StatsBatch,
+  type StatsQuery,
+  type StatsResult,
+  type Store,
+  type StoreStatus,
+  StoreUnavailableError,
+} from './store.js';
+import { type StoreLog, consoleStoreLog } from './storeLog.js';
+
+export interface MemoryStoreOptions {
+  /** State goes to `<dataDir>/state/`. */
+  dataDir: string;
+  clock?: () => number;
+  log?: StoreLog;
+  /** How long snapshot-file writes wait to gather changes (default 200 ms). */
+  flushDelayMs?: number;
+}
+
+/** The snapshot files, rewritten whole (debounced) on change. */
+type SnapshotKind = 'overrides' | 'health' | 'offers' | 'stats';
+
+const SNAPSHOT_FILES: Record<SnapshotKind, string> = {
+  overrides: 'overrides.json',
+  health: 'health.json',
+  offers: 'offers.json',
+  stats: 'stats.json',
+};
+const AUDIT_FILE = 'audit.jsonl';
+const INVENTORY_DIR = 'inventories';
+const INVENTORY_SUFFIX = '.jsonl.gz';
+const TEMP_MARK = '.tmp-';
+// After a failed snapshot write (disk full, permissions) retry at this pace rather than every debounce.
+const RETRY_DELAY_MS = 5_000;
+
+const inventoryFileName = (mirror: string): string => encodeURIComponent(mirror) + INVENTORY_SUFFIX;
+
+/** A file-system-safe stamp for files set aside, e.g. 2024-05-01T12-00-00-000Z. */
+const stamp = (ms: number): string => new Date(ms).toISOString().replace(/[:.]/g, '-');
+
+async function syncDir(dir: string): Promise<void> {
+  // Makes the rename itself durable; some platforms cannot fsync a directory, which is fine there.
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // best effort
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Write temp, fsync, rename over, fsync the directory: readers see the old file or the new, never half. */
+async function writeFileAtomic(dir: string, name: string, data: string | Readable): Promise<void> {
+  const target = join(dir, name);
+  const temp = join(dir, `${name}${TEMP_MARK}${randomBytes(6).toString('hex')}`);
+  try {
+    const handle = await open(temp, 'w');
+    try {
+      if (typeof data === 'string') await handle.writeFile(data, 'utf8');
+      else await pipeline(data, handle.createWriteStream({ autoClose: false }));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, target);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+  await syncDir(dir);
+}
+
+const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'ENOENT';
+
+export class MemoryStore implements Store {
+  readonly kind = 'memory' as const;
+
+  private readonly stateDir: string;
+  private readonly inventoryDir: string;
+  private readonly clock: () => number;
+  private readonly log: StoreLog;
+  private readonly flushDelayMs: number;
+
+  private readonly overrides = new Map<string, MirrorOverride>();
+  private readonly health = new Map<string, HealthRecord>();
+  private readonly offers = new Map<string, Offer>();
+  private readonly statsDays = new Map<string, StatsDay>();
+  private readonly inventories = new Map<string, InventoryRecord>();
+  private readonly audit: AuditEntry[] = [];
+  private readonly listeners = new Set<(change: Change) => void>();
+
+  private readonly dirty = new Set<SnapshotKind>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  /** Snapshot flushes run one at a time, in order. */
+  private flushChain: Promise<void> = Promise.resolve();
+  private auditChain: Promise<void> = Promise.resolve();
+  private auditHandle: FileHandle | undefined;
+  /** Per mirror, so two scans of one mirror cannot race their renames. */
+  private readonly inventoryChains = new Map<string, Promise<void>>();
+  private closed = false;
+
+  constructor(options: MemoryStoreOptions) {
+    this.stateDir = join(options.dataDir, 'state');
+    this.inventoryDir = join(this.stateDir, INVENTORY_DIR);
+    this.clock = options.clock ?? Date.now;
+    this.log = options.log ?? consoleStoreLog;
+    this.flushDelayMs = options.flushDelayMs ?? 200;
+  }
+
+  /** Opens a store on dataDir, loading what an earlier run persisted. */
+  static async open(options: MemoryStoreOptions): Promise<MemoryStore> {
+    const store = new MemoryStore(options);
+    await store.load();
+    return store;
+  }
+
+  // ---- loading ----
+
+  private async load(): Promise<void> {
+    await mkdir(this.inventoryDir, { recursive: true });
+    await this.removeTempFiles(this.stateDir);
+    await this.removeTempFiles(this.inventoryDir);
+
+    const overrides = await this.loadJson('overrides.json', overridesFileSchema);
+    for (const [mirror, override] of Object.entries(overrides?.overrides ?? {})) this.overrides.set(mirror, override);
+    const health = await this.loadJson('health.json', healthFileSchema);
+    for (const [mirror, record] of Object.entries(health?.health ?? {})) this.health.set(mirror, record);
+    const offers = await this.loadJson('offers.json', offersFileSchema);
+    for (const offer of offers?.offers ?? []) this.offers.set(offer.id, offer);
+    const stats = await this.loadJson('stats.json', statsFileSchema);
+    for (const [day, counters] of Object.entries(stats?.days ?? {})) this.statsDays.set(day, counters);
+    await this.loadAudit();
+    await this.loadInventories();
+  }
+
+  /** A crash between write and rename leaves a temp file; it never holds the only copy of anything. */
+  private async removeTempFiles(dir: string): Promise<void> {
+    for (const name of await readdir(dir)) {
+      if (name.includes(TEMP_MARK)) await rm(join(dir, name), { force: true });
+    }
+  }
+
+  private async setAside(dir: string, name: string, reason: string): Promise<void> {
+    const movedTo = `${name}.corrupt-${stamp(this.clock())}`;
+    await rename(join(dir, name), join(dir, movedTo));
+    this.log.error(
+      { file: join(dir, name), movedTo: join(dir, movedTo), reason },
+      'corrupt store file set aside; starting without its contents',
+    );
+  }
+
+  private async loadJson<T>(name: string, schema: z.ZodType<T>): Promise<T | undefined> {
+    let text: string;
+    try {
+      text = await readFile(join(this.stateDir, name), 'utf8');
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err; // unreadable (permissions, I/O) is not corruption: refuse to start rather than start empty
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      await this.setAside(this.stateDir, name, `not JSON: ${(err as Error).message}`);
+      return undefined;
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      await this.setAside(this.stateDir, name, parsed.error.message);
+      return undefined;
+    }
+    return parsed.data;
+  }
+
+  /**
+   * Unlike the snapshot files, a bad audit log keeps its good lines: the original is set aside
+   * and reported, and the readable entries are rewritten, since the audit trail matters most.
+   */
+  private async loadAudit(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(join(this.stateDir, AUDIT_FILE), 'utf8');
+    } catch (err) {
+      if (isMissing(err)) return;
+      throw err;
+    }
+    const badLines: number[] = [];
+    const lines = text.split('\n');
+    // Every append ends in '\n'; anything after the last one is a torn append.
+    const torn = lines.pop();
+    if (torn !== undefined && torn !== '') badLines.push(lines.length + 1);
+    lines.forEach((line, index) => {
+      if (line === '') return;
+      try {
+        const parsed = auditEntrySchema.safeParse(JSON.parse(line));
+        if (parsed.success) this.audit.push(parsed.data);
+        else badLines.push(index + 1);
+      } catch {
+        badLines.push(index + 1);
+      }
+    });
+    if (badLines.length === 0) return;
+    await this.setAside(this.stateDir, AUDIT_FILE, `unreadable lines ${badLines.join(', ')}; kept the rest`);
+    await writeFileAtomic(this.stateDir, AUDIT_FILE, this.audit.map((entry) => JSON.stringify(entry) + '\n').join(''));
+  }
+
+  private async loadInventories(): Promise<void> {
+    for (const name of await readdir(this.inventoryDir)) {
+      if (!name.endsWith(INVENTORY_SUFFIX)) continue;
+      const mirror = decodeURIComponent(name.slice(0, -INVENTORY_SUFFIX.length));
+      const handle = await open(join(this.inventoryDir, name), 'r');
+      try {
+        this.inventories.set(mirror, await readInventory(handle.createReadStream({ autoClose: false })));
+      } catch (err) {
+        await this.setAside(this.inventoryDir, name, (err as Error).message);
+      } finally {
+        await handle.close();
+      }
+    }
+  }
+
+  // ---- snapshot persistence ----
+
+  private snapshotText(kind: SnapshotKind): string {
+    switch (kind) {
+      case 'overrides':
+        return JSON.stringify({ version: 1, overrides: Object.fromEntries(this.overrides) });
+      case 'health':
+        return JSON.stringify({ version: 1, health: Object.fromEntries(this.health) });
+      case 'offers':
+        return JSON.stringify({ version: 1, offers: [...this.offers.values()] });
+      case 'stats':
+        return JSON.stringify({ version: 1, days: Object.fromEntries(this.statsDays) });
+    }
+  }
+
+  private markDirty(kind: SnapshotKind): void {
+    this.dirty.add(kind);
+    this.scheduleFlush(this.flushDelayMs);
+  }
+
+  private scheduleFlush(delayMs: number): void {
+    if (this.flushTimer !== undefined || this.closed) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flush().catch(() => this.scheduleFlush(RETRY_DELAY_MS));
+    }, delayMs);
+  }
+
+  /** Writes every changed snapshot file now; rejects if one could not be written (it stays dirty). */
+  flush(): Promise<void> {
+    const run = this.flushChain.then(async () => {
+      const kinds = [...this.dirty];
+      this.dirty.clear();
+      let failure: unknown;
+      for (const kind of kinds) {
+        try {
+          // Serialised when written, not when changed: one write carries every change so far.
+          await writeFileAtomic(this.stateDir, SNAPSHOT_FILES[kind], this.snapshotText(kind));
+        } catch (err) {
+          this.dirty.add(kind);
+          failure ??= err;
+          this.log.error({ file: join(this.stateDir, SNAPSHOT_FILES[kind]), err: (err as Error).message }, 'store write failed');
+        }
+      }
+      if (failure !== undefined) throw failure;
+    });
+    this.flushChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreUnavailableError('the store is closed');
+  }
+
+  // ---- Store ----
+
+  async getOverrides(): Promise<Map<string, MirrorOverride>> {
+    return structuredClone(this.overrides);
+  }
+
+  async putOverride(mirror: string, override: MirrorOverride | null): Promise<void> {
+    this.assertOpen();
+    if (override === null) this.overrides.delete(mirror);
+    else this.overrides.set(mirror, structuredClone(override));
+    this.markDirty('overrides');
+  }
+
+  async getHealth(): Promise<Map<string, HealthRecord>> {
+    return structuredClone(this.health);
+  }
+
+  async putHealth(mirror: string, record: HealthRecord): Promise<void> {
+    this.assertOpen();
+    this.health.set(mirror, structuredClone(record));
+    this.markDirty('health');
+  }
+
+  /** The stored record itself (a million entries are not copied per read): treat it as read-only. */
+  async getInventory(mirror: string): Promise<InventoryRecord | undefined> {
+    return this.inventories.get(mirror);
+  }
+
+  putInventory(mirror: string, record: InventoryRecord): Promise<void> {
+    // Our own copy of the entry list, so a caller reusing its array cannot change what we persisted.
+    const stored: InventoryRecord = { scannedAt: record.scannedAt, source: record.source, entries: record.entries.slice() };
+    return this.onInventory(mirror, async () => {
+      await writeFileAtomic(this.inventoryDir, inventoryFileName(mirror), gzipInventory(stored));
+      this.inventories.set(mirror, stored);
+    });
+  }
+
+  deleteInventory(mirror: string): Promise<void> {
+    return this.onInventory(mirror, async () => {
+      await rm(join(this.inventoryDir, inventoryFileName(mirror)), { force: true });
+      await syncDir(this.inventoryDir);
+      this.inventories.delete(mirror);
+    });
+  }
+
+  private onInventory(mirror: string, task: () => Promise<void>): Promise<void> {
+    try {
+      this.assertOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const run = (this.inventoryChains.get(mirror) ?? Promise.resolve()).then(task);
+    const settled = run.catch(() => undefined);
+    this.inventoryChains.set(mirror, settled);
+    void settled.then(() => {
+      if (this.inventoryChains.get(mirror) === settled) this.inventoryChains.delete(mirror);
+    });
+    return run;
+  }
+
+  async listInventories(): Promise<string[]> {
+    return [...this.inventories.keys()].sort();
+  }
+
+  async getOffers(): Promise<Offer[]> {
+    return structuredClone([...this.offers.values()]).sort(
+      (a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
+  }
+
+  async getOffer(id: string): Promise<Offer | undefined> {
+    const offer = this.offers.get(id);
+    return offer === undefined ? undefined : structuredClone(offer);
+  }
+
+  async putOffer(offer: Offer): Promise<void> {
+    this.assertOpen();
+    this.offers.set(offer.id, structuredClone(offer));
+    this.markDirty('offers');
+  }
+
+  async addStats(batch: StatsBatch): Promise<void> {
+    this.assertOpen();
+    addBatch(this.statsDays, statsBatchSchema.parse(batch));
+    this.markDirty('stats');
+  }
+
+  async queryStats(query: StatsQuery): Promise<StatsResult> {
+    return summarizeStats(this.statsDays, query);
+  }
+
+  /** Resolves only once the entry is fsync'd: an audited change must survive a crash. */
+  appendAudit(entry: AuditEntry): Promise<void> {
+    try {
+      this.assertOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const stored = structuredClone(entry);
+    const run = this.auditChain.then(async () => {
+      this.auditHandle ??= await open(join(this.stateDir, AUDIT_FILE), 'a');
+      await this.auditHandle.write(JSON.stringify(stored) + '\n');
+      await this.auditHandle.datasync();
+      this.audit.push(stored);
+    });
+    this.auditChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditEntry[]> {
+    const found: AuditEntry[] = [];
+    const limit = query.limit ?? Number.POSITIVE_INFINITY;
+    // Newest first = reverse append order (appends are serialised, so this is the order changes happened).
+    for (let i = this.audit.length - 1; i >= 0 && found.length < limit; i--) {
+      const entry = this.audit[i];
+      if (entry !== undefined && matchesAudit(entry, query)) found.push(entry);
+    }
+    return structuredClone(found);
+  }
+
+  async publish(change: Change): Promise<void> {
+    this.assertOpen();
+    for (const listener of [...this.listeners]) {
+      const copy = structuredClone(change);
+      // Asynchronous like Redis delivery, so callers cannot come to rely on synchronous re-entry.
+      queueMicrotask(() => {
+        try {
+          listener(copy);
+        } catch (err) {
+          this.log.error({ change: copy, err: (err as Error).message }, 'change listener failed');
+        }
+      });
+    }
+  }
+
+  subscribe(listener: (change: Change) => void): () => void {
+    // Wrapped so the same function subscribed twice is two subscriptions, each removed on its own.
+    const entry = (change: Change): void => listener(change);
+    this.listeners.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+    };
+  }
+
+  /** One process is the whole deployment, so it always holds every lease. */
+  async acquireLease(_name: string, _holder: string, _ttlMs: number): Promise<boolean> {
+    return true;
+  }
+
+  status(): StoreStatus {
+    return { available: true };
+  }
+
+  onStatus(_listener: (status: StoreStatus) => void): () => void {
+    return () => undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) {
+      await this.flushChain;
+      return;
+    }
+    this.closed = true;
+    if (this.flushTimer !== undefined) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+    this.listeners.clear();
+    await Promise.all([...this.inventoryChains.values()]);
+    await this.auditChain;
+    await this.auditHandle?.close();
+    this.auditHandle = undefined;
+    await this.flush();
+  }
+}
+

@@ -1,0 +1,33 @@
+// Picks the store a deployment asked for: "memory" (persisted under dataDir) or a redis:// / rediss:// URL.
+import { MemoryStore } from './memoryStore.js';
+import { RedisStore, redactRedisUrl } from './redisStore.js';
+import type { Store } from './store.js';
+import type { StoreLog } from './storeLog.js';
+
+export interface OpenStoreOptions {
+  /** 'memory' or a Redis URL (config `store`, or REDIS_URL). */
+  store: string;
+  dataDir: string;
+  clock?: () => number;
+  log?: StoreLog;
+  /** Redis key prefix (default 'mirrorgate:'). */
+  redisPrefix?: string;
+}
+
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const { store, dataDir, clock, log } = options;
+  if (store === 'memory') {
+    return MemoryStore.open({ dataDir, ...(clock && { clock }), ...(log && { log }) });
+  }
+  if (/^rediss?:\/\//i.test(store)) {
+    return RedisStore.connect({
+      url: store,
+      ...(options.redisPrefix !== undefined && { prefix: options.redisPrefix }),
+      ...(clock && { clock }),
+      ...(log && { log }),
+    });
+  }
+  // Redacted: a mistyped URL may still carry a password.
+  const shown = store.includes('@') ? redactRedisUrl(store) : store;
+  throw new Error(`store: must be "memory" or a redis:// or rediss:// URL, got ${JSON.stringify(shown)}`);
+}

@@ -1,0 +1,541 @@
+// The shared store on Redis, so several instances agree on overrides, health, inventories, offers, stats and audit, and hear each other's changes.
+import { Readable } from 'node:stream';
+import { Redis, type RedisOptions, ReplyError } from 'ioredis';
+import { gzipInventory, readInventory } from './inventoryCodec.js';
+import {
+  type StatsDay,
+  auditEntrySchema,
+  changeSchema,
+  healthRecordSchema,
+  mirrorOverrideSchema,
+  offerSchema,
+  statsBatchSchema,
+} from './schemas.js';
+import { downloadField, fileField, matchesAudit, summarizeStats } from './queries.js';
+import {
+  type AuditEntry,
+  type AuditQuery,
+  type Change,
+  type HealthRecord,
+  type InventoryRecord,
+  type MirrorOverride,
+  type Offer,
+  type StatsBatch,
+  type StatsQuery,
+  type StatsResult,
+  type Store,
+  type StoreStatus,
+  StoreUnavailableError,
+} from './store.js';
+import { type StoreLog, consoleStoreLog } from './storeLog.js';
+import type { z } from 'zod';
+
+export interface RedisStoreOptions {
+  url: string;
+  /** Every key and the change channel start with it, so deployments (and tests) can share a Redis. */
+  prefix?: string;
+  clock?: () => number;
+  log?: StoreLog;
+  /** How long connect() waits for Redis before giving up (default 10 s). */
+  connectTimeoutMs?: number;
+  /** A command unanswered this long counts as Redis lost (default 10 s; a big inventory takes a while). */
+  commandTimeoutMs?: number;
+}
+
+// Inventories are split into hash fields of at most this size: Redis caps one value at 512 MB and
+// huge single values stall the server, while chunks keep every scan one atomic MULTI.
+const INVENTORY_CHUNK_BYTES = 16 * 1024 * 1024;
+// Audit is read newest-first in pages of this many stream entries.
+const AUDIT_PAGE = 500;
+
+// Extends a lease only for its current holder; takes it when free. One script, so check and set are atomic.
+const LEASE_SCRIPT = `
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if holder == false then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+`;
+
+/** The URL with its password masked, safe for logs and status details. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(an unparsable URL)';
+  }
+}
+
+/** Key layout: every key, and the change channel, under one prefix. */
+function keyLayout(prefix: string) {
+  return {
+    overrides: `${prefix}overrides`,
+    health: `${prefix}health`,
+    offers: `${prefix}offers`,
+    inventories: `${prefix}inventories`,
+    statsDays: `${prefix}stats:days`,
+    audit: `${prefix}audit`,
+    changes: `${prefix}changes`,
+    inventory: (mirror: string): string => `${prefix}inv:${mirror}`,
+    downloads: (day: string): string => `${prefix}stats:dl:${day}`,
+    bytes: (day: string): string => `${prefix}stats:bytes:${day}`,
+    files: (day: string): string => `${prefix}stats:files:${day}`,
+    impressions: (day: string): string => `${prefix}stats:imp:${day}`,
+    lease: (name: string): string => `${prefix}lease:${name}`,
+  };
+}
+
+type ExecResult = [error: Error | null, result: unknown][] | null;
+
+export class RedisStore implements Store {
+  readonly kind = 'redis' as const;
+
+  private readonly keys: ReturnType<typeof keyLayout>;
+  private readonly log: StoreLog;
+  private readonly safeUrl: string;
+  private readonly listeners = new Set<(change: Change) => void>();
+  private readonly statusListeners = new Set<(status: StoreStatus) => void>();
+  private commandReady = false;
+  private subscribed = false;
+  private available = false;
+  private lastProblem: string | undefined;
+  private closed = false;
+
+  private constructor(
+    /** Commands; fails fast while disconnected instead of queueing. */
+    private readonly command: Redis,
+    /** Subscribed to the change channel; a subscribed connection cannot run other commands. */
+    private readonly subscriber: Redis,
+    options: RedisStoreOptions,
+  ) {
+    this.keys = keyLayout(options.prefix ?? 'mirrorgate:');
+    this.log = options.log ?? consoleStoreLog;
+    this.safeUrl = redactRedisUrl(options.url);
+    this.watch();
+  }
+
+  /** Connects both connections and subscribes; rejects with StoreUnavailableError if Redis stays unreachable. */
+  static async connect(options: RedisStoreOptions): Promise<RedisStore> {
+    const common: RedisOptions = {
+      // Keep trying forever, at least once a second: an outage ends when Redis is back, not when we give up.
+      retryStrategy: (times) => Math.min(times * 100, 1000),
+      connectTimeout: 2_000,
+      lazyConnect: true,
+    };
+    const command = new Redis(options.url, {
+      ...common,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      // A write cut off by a disconnect is reported failed, never replayed later behind the caller's back.
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: options.commandTimeoutMs ?? 10_000,
+    });
+    const subscriber = new Redis(options.url, {
+      ...common,
+      // We subscribe on every 'ready' ourselves, so availability is reported only once subscribed again.
+      autoResubscribe: false,
+      maxRetriesPerRequest: null,
+    });
+    const store = new RedisStore(command, subscriber, options);
+    const timeoutMs = options.connectTimeoutMs ?? 10_000;
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        unlisten();
+        reject(
+          new StoreUnavailableError(
+            `Redis at ${store.safeUrl} not reachable within ${timeoutMs} ms${store.lastProblem ? `: ${store.lastProblem}` : ''}`,
+          ),
+        );
+      }, timeoutMs);
+      const unlisten = store.onStatus((status) => {
+        if (!status.available) return;
+        clearTimeout(timer);
+        unlisten();
+        resolve();
+      });
+    });
+    command.connect().catch(() => undefined); // failures surface as events and keep retrying
+    subscriber.connect().catch(() => undefined);
+    try {
+      await ready;
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return store;
+  }
+
+  // ---- availability ----
+
+  private watch(): void {
+    const lost = (which: string) => (): void => {
+      if (which === 'command') this.commandReady = false;
+      else this.subscribed = false;
+      this.updateStatus();
+    };
+    const problem = (err: Error): void => {
+      // ioredis error texts name host and port, never the password.
+      this.lastProblem = err.message;
+    };
+    this.command.on('ready', () => {
+      this.commandReady = true;
+      this.updateStatus();
+    });
+    this.subscriber.on('ready', () => {
+      this.subscriber.subscribe(this.keys.changes).then(
+        () => {
+          this.subscribed = true;
+          this.updateStatus();
+        },
+        (err: Error) => problem(err), // the connection drops and the next 'ready' tries again
+      );
+    });
+    for (const event of ['close', 'end', 'reconnecting']) {
+      this.command.on(event, lost('command'));
+      this.subscriber.on(event, lost('subscriber'));
+    }
+    this.command.on('error', problem);
+    this.subscriber.on('error', problem);
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.keys.changes) this.deliver(message);
+    });
+  }
+
+  private updateStatus(): void {
+    const available = this.commandReady && this.subscribed;
+    if (available === this.available || this.closed) return;
+    this.available = available;
+    if (available) this.lastProblem = undefined;
+    const status = this.status();
+    if (available) this.log.warn({ store: this.safeUrl }, 'Redis store available again');
+    else this.log.warn({ store: this.safeUrl, detail: status.detail }, 'Redis store unavailable');
+    for (const listener of [...this.statusListeners]) {
+      try {
+        listener(status);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'store status listener failed');
+      }
+    }
+  }
+
+  status(): StoreStatus {
+    if (this.available) return { available: true };
+    return { available: false, detail: `Redis at ${this.safeUrl} unreachable${this.lastProblem ? `: ${this.lastProblem}` : ''}` };
+  }
+
+  onStatus(listener: (status: StoreStatus) => void): () => void {
+    this.statusListeners.add(listener);
+    return () => {
+      this.statusListeners.delete(listener);
+    };
+  }
+
+  /**
+   * Runs commands only while Redis is available; a connection failure (as opposed to a Redis reply
+   * error) becomes StoreUnavailableError, so callers answer 503 and keep their last snapshot.
+   */
+  private async run<T>(commands: (redis: Redis) => Promise<T>): Promise<T> {
+    if (this.closed) throw new StoreUnavailableError('the store is closed');
+    if (!this.available) throw new StoreUnavailableError(this.status().detail);
+    try {
+      return await commands(this.command);
+    } catch (err) {
+      if (err instanceof ReplyError) throw err;
+      throw new StoreUnavailableError(`Redis at ${this.safeUrl}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Runs a MULTI and surfaces the first failed command. */
+  private async exec(build: (redis: Redis) => ReturnType<Redis['multi']>): Promise<unknown[]> {
+    const results: ExecResult = await this.run((redis) => build(redis).exec());
+    if (results === null) throw new StoreUnavailableError('Redis transaction aborted');
+    return results.map(([error, result]) => {
+      if (error) throw error;
+      return result;
+    });
+  }
+
+  /** Parses stored JSON values; a bad one is reported and skipped, not allowed to hide the rest. */
+  private parseValues<T>(what: string, values: Record<string, string>, schema: z.ZodType<T>): Map<string, T> {
+    const parsed = new Map<string, T>();
+    for (const [field, text] of Object.entries(values)) {
+      const value = this.parseValue(what, field, text, schema);
+      if (value !== undefined) parsed.set(field, value);
+    }
+    return parsed;
+  }
+
+  private parseValue<T>(what: string, field: string, text: string, schema: z.ZodType<T>): T | undefined {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      this.log.error({ key: what, field }, 'unreadable value in Redis skipped: not JSON');
+      return undefined;
+    }
+    const result = schema.safeParse(json);
+    if (result.success) return result.data;
+    this.log.error({ key: what, field, reason: result.error.message }, 'invalid value in Redis skipped');
+    return undefined;
+  }
+
+  // ---- overrides, health, offers: one hash each, a JSON value per field ----
+
+  async getOverrides(): Promise<Map<string, MirrorOverride>> {
+    const values = await this.run((redis) => redis.hgetall(this.keys.overrides));
+    return this.parseValues(this.keys.overrides, values, mirrorOverrideSchema);
+  }
+
+  async putOverride(mirror: string, override: MirrorOverride | null): Promise<void> {
+    await this.run((redis) =>
+      override === null
+        ? redis.hdel(this.keys.overrides, mirror)
+        : redis.hset(this.keys.overrides, mirror, JSON.stringify(override)),
+    );
+  }
+
+  async getHealth(): Promise<Map<string, HealthRecord>> {
+    const values = await this.run((redis) => redis.hgetall(this.keys.health));
+    return this.parseValues(this.keys.health, values, healthRecordSchema);
+  }
+
+  async putHealth(mirror: string, record: HealthRecord): Promise<void> {
+    await this.run((redis) => redis.hset(this.keys.health, mirror, JSON.stringify(record)));
+  }
+
+  async getOffers(): Promise<Offer[]> {
+    const values = await this.run((redis) => redis.hgetall(this.keys.offers));
+    return [...this.parseValues(this.keys.offers, values, offerSchema).values()].sort(
+      (a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
+  }
+
+  async getOffer(id: string): Promise<Offer | undefined> {
+    const text = await this.run((redis) => redis.hget(this.keys.offers, id));
+    return text === null ? undefined : this.parseValue(this.keys.offers, id, text, offerSchema);
+  }
+
+  async putOffer(offer: Offer): Promise<void> {
+    await this.run((redis) => redis.hset(this.keys.offers, offer.id, JSON.stringify(offer)));
+  }
+
+  // ---- inventories: hash `inv:<mirror>` with `chunks` and gzip'd JSONL pieces c0, c1, … ----
+
+  async getInventory(mirror: string): Promise<InventoryRecord | undefined> {
+    const key = this.keys.inventory(mirror);
+    // One HGETALL, so a concurrent replacement is seen whole or not at all.
+    const fields = await this.run((redis) => redis.hgetallBuffer(key));
+    const chunkCount = Number(fields['chunks']?.toString());
+    if (!Number.isInteger(chunkCount) || chunkCount < 0) {
+      if (Object.keys(fields).length > 0) this.log.error({ key }, 'stored inventory without a chunk count skipped');
+      return undefined;
+    }
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < chunkCount; i++) {
+      const chunk = fields[`c${i}`];
+      if (chunk === undefined) {
+        this.log.error({ key, missing: `c${i}` }, 'stored inventory incomplete; skipped');
+        return undefined;
+      }
+      chunks.push(chunk);
+    }
+    try {
+      return await readInventory(Readable.from(chunks));
+    } catch (err) {
+      this.log.error({ key, reason: (err as Error).message }, 'stored inventory unreadable; skipped');
+      return undefined;
+    }
+  }
+
+  async putInventory(mirror: string, record: InventoryRecord): Promise<void> {
+    const chunks = await gzipChunks(gzipInventory(record), INVENTORY_CHUNK_BYTES);
+    const fields: (string | Buffer)[] = ['chunks', String(chunks.length)];
+    chunks.forEach((chunk, i) => fields.push(`c${i}`, chunk));
+    const key = this.keys.inventory(mirror);
+    await this.exec((redis) =>
+      redis.multi().del(key).hset(key, ...fields).sadd(this.keys.inventories, mirror),
+    );
+  }
+
+  async deleteInventory(mirror: string): Promise<void> {
+    await this.exec((redis) => redis.multi().del(this.keys.inventory(mirror)).srem(this.keys.inventories, mirror));
+  }
+
+  async listInventories(): Promise<string[]> {
+    return (await this.run((redis) => redis.smembers(this.keys.inventories))).sort();
+  }
+
+  // ---- stats: counters per day, HINCRBY'd in one MULTI per batch ----
+
+  async addStats(batch: StatsBatch): Promise<void> {
+    const valid = statsBatchSchema.parse(batch);
+    const days = new Set<string>();
+    await this.exec((redis) => {
+      const multi = redis.multi();
+      for (const row of valid.downloads) {
+        const field = downloadField(row.mirror, row.country);
+        multi.hincrby(this.keys.downloads(row.day), field, row.count);
+        multi.hincrby(this.keys.bytes(row.day), field, row.bytes);
+        days.add(row.day);
+      }
+      for (const row of valid.files) {
+        multi.hincrby(this.keys.files(row.day), fileField(row.mirror, row.path), row.count);
+        days.add(row.day);
+      }
+      for (const row of valid.impressions) {
+        multi.hincrby(this.keys.impressions(row.day), row.mirror, row.count);
+        days.add(row.day);
+      }
+      // Every day scored 0: ZRANGE BYLEX then picks a day range the way ISO strings compare.
+      for (const day of days) multi.zadd(this.keys.statsDays, 0, day);
+      return multi;
+    });
+  }
+
+  async queryStats(query: StatsQuery): Promise<StatsResult> {
+    if (query.from > query.to) return summarizeStats([], query);
+    const days = await this.run((redis) =>
+      redis.zrangebylex(this.keys.statsDays, `[${query.from}`, `[${query.to}`),
+    );
+    if (days.length === 0) return summarizeStats([], query);
+    const results = await this.run((redis) => {
+      const pipeline = redis.pipeline();
+      for (const day of days) {
+        pipeline.hgetall(this.keys.downloads(day));
+        pipeline.hgetall(this.keys.bytes(day));
+        pipeline.hgetall(this.keys.files(day));
+        pipeline.hgetall(this.keys.impressions(day));
+      }
+      return pipeline.exec();
+    });
+    const hashes = (results ?? []).map(([error, result]) => {
+      if (error) throw error;
+      return result as Record<string, string>;
+    });
+    const stats: [string, StatsDay][] = days.map((day, i) => {
+      const [counts = {}, bytes = {}, files = {}, impressions = {}] = hashes.slice(i * 4, i * 4 + 4);
+      const downloads: StatsDay['downloads'] = {};
+      for (const [field, count] of Object.entries(counts)) downloads[field] = [Number(count), Number(bytes[field] ?? 0)];
+      return [day, { downloads, files: numbers(files), impressions: numbers(impressions) }];
+    });
+    return summarizeStats(stats, query);
+  }
+
+  // ---- audit: a stream, only ever XADDed to, never trimmed ----
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    await this.run((redis) => redis.xadd(this.keys.audit, '*', 'entry', JSON.stringify(entry)));
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditEntry[]> {
+    const found: AuditEntry[] = [];
+    const limit = query.limit ?? Number.POSITIVE_INFINITY;
+    // Filters apply to `at` (the writer's clock), which the stream ids (Redis's clock) need not follow,
+    // so pages are read newest-first and filtered here.
+    let end = '+';
+    while (found.length < limit) {
+      const page = await this.run((redis) => redis.xrevrange(this.keys.audit, end, '-', 'COUNT', AUDIT_PAGE));
+      for (const [id, fields] of page) {
+        const text = fields[fields.indexOf('entry') + 1];
+        const entry = text === undefined ? undefined : this.parseValue(this.keys.audit, id, text, auditEntrySchema);
+        if (entry !== undefined && matchesAudit(entry, query)) {
+          found.push(entry);
+          if (found.length >= limit) break;
+        }
+      }
+      const last = page[page.length - 1];
+      if (page.length < AUDIT_PAGE || last === undefined) break;
+      end = `(${last[0]}`;
+    }
+    return found;
+  }
+
+  // ---- changes: PUBLISH on one channel; every instance's subscriber (ours too) hears each once ----
+
+  async publish(change: Change): Promise<void> {
+    await this.run((redis) => redis.publish(this.keys.changes, JSON.stringify(change)));
+  }
+
+  subscribe(listener: (change: Change) => void): () => void {
+    const entry = (change: Change): void => listener(change);
+    this.listeners.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+    };
+  }
+
+  private deliver(message: string): void {
+    const change = this.parseValue(this.keys.changes, 'message', message, changeSchema);
+    if (change === undefined) return;
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(structuredClone(change));
+      } catch (err) {
+        this.log.error({ change, err: (err as Error).message }, 'change listener failed');
+      }
+    }
+  }
+
+  // ---- leases ----
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const granted = await this.run((redis) => redis.eval(LEASE_SCRIPT, 1, this.keys.lease(name), holder, Math.max(1, Math.round(ttlMs))));
+    return granted === 1;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    this.statusListeners.clear();
+    await Promise.all([quitOrDrop(this.command), quitOrDrop(this.subscriber)]);
+  }
+}
+
+async function quitOrDrop(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') {
+    try {
+      await redis.quit();
+      return;
+    } catch {
+      // fall through: the connection went away while quitting
+    }
+  }
+  redis.disconnect();
+}
+
+function numbers(hash: Record<string, string>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [field, value] of Object.entries(hash)) out[field] = Number(value);
+  return out;
+}
+
+/** Collects a stream's bytes into buffers of at most `size` bytes each. */
+async function gzipChunks(source: Readable, size: number): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  for await (const data of source as AsyncIterable<Buffer>) {
+    let rest = data;
+    while (rest.length > 0) {
+      const take = Math.min(rest.length, size - pendingBytes);
+      pending.push(rest.subarray(0, take));
+      pendingBytes += take;
+      rest = rest.subarray(take);
+      if (pendingBytes === size) {
+        chunks.push(Buffer.concat(pending));
+        pending = [];
+        pendingBytes = 0;
+      }
+    }
+  }
+  if (pendingBytes > 0) chunks.push(Buffer.concat(pending));
+  return chunks;
+}

@@ -1,0 +1,146 @@
+// Zod schemas for every payload a store reads back (state files, Redis values), so a bad byte on disk or in Redis is caught at the edge.
+import { z } from 'zod';
+import type { InventoryEntry } from '../core/model.js';
+import type {
+  AuditEntry,
+  Change,
+  HealthRecord,
+  InventoryRecord,
+  MirrorOverride,
+  Offer,
+  StatsBatch,
+} from './store.js';
+
+const health = z.enum(['up', 'down', 'unknown']);
+
+export const healthRecordSchema: z.ZodType<HealthRecord> = z.object({
+  health,
+  reason: z.string().optional(),
+  consecutiveFailures: z.number().int().nonnegative(),
+  consecutiveSuccesses: z.number().int().nonnegative(),
+  latencyMs: z.number().optional(),
+  checkedAt: z.number().optional(),
+  lastSync: z.number().optional(),
+  lagSeconds: z.number().optional(),
+});
+
+const sponsor = z.object({ name: z.string(), url: z.string().optional(), logo: z.string().optional() });
+
+// A patch is partial by nature; each present field must still have the MirrorSpec type.
+const mirrorPatch = z
+  .object({
+    name: z.string(),
+    baseUrl: z.string(),
+    rsyncUrl: z.string(),
+    country: z.string(),
+    lat: z.number(),
+    lon: z.number(),
+    asn: z.array(z.number()),
+    weight: z.number(),
+    bandwidthMbps: z.number(),
+    countryOnly: z.boolean(),
+    enabled: z.boolean(),
+    sponsor,
+    content: z.object({
+      include: z.array(z.string()),
+      exclude: z.array(z.string()),
+      manifest: z.string().optional(),
+    }),
+  })
+  .partial();
+
+export const mirrorOverrideSchema: z.ZodType<MirrorOverride> = z.object({
+  patch: mirrorPatch,
+  added: z.boolean().optional(),
+  deleted: z.boolean().optional(),
+  drain: z.object({ startMs: z.number(), overMs: z.number() }).optional(),
+  lifecycle: z.enum(['syncing', 'active', 'retired']).optional(),
+  updatedAt: z.number(),
+  updatedBy: z.string(),
+});
+
+export const offerSchema: z.ZodType<Offer> = z.object({
+  id: z.string(),
+  createdAt: z.number(),
+  status: z.enum(['offered', 'accepted', 'rejected']),
+  contact: z.object({ name: z.string(), email: z.string() }),
+  organisation: z.string(),
+  location: z.object({ country: z.string(), city: z.string().optional() }),
+  peerings: z.string().optional(),
+  storageTB: z.number(),
+  bandwidthMbps: z.number(),
+  baseUrl: z.string().optional(),
+  rsyncUrl: z.string().optional(),
+  note: z.string().optional(),
+  decidedAt: z.number().optional(),
+  decidedBy: z.string().optional(),
+  decisionNote: z.string().optional(),
+  mirrorId: z.string().optional(),
+});
+
+export const auditEntrySchema: z.ZodType<AuditEntry> = z.object({
+  id: z.string(),
+  at: z.number(),
+  actor: z.string(),
+  action: z.string(),
+  target: z.string(),
+  before: z.unknown().optional(),
+  after: z.unknown().optional(),
+});
+
+export const changeSchema: z.ZodType<Change> = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('override'), mirror: z.string() }),
+  z.object({ kind: z.literal('health'), mirror: z.string() }),
+  z.object({ kind: z.literal('inventory'), mirror: z.string() }),
+  z.object({ kind: z.literal('offer'), id: z.string() }),
+]);
+
+/** The first line of a stored inventory: everything but the entries. */
+export const inventoryHeaderSchema: z.ZodType<Omit<InventoryRecord, 'entries'>> = z.object({
+  scannedAt: z.number(),
+  source: z.enum(['rsync', 'http-manifest', 'config-manifest', 'probe']),
+});
+
+export const inventoryEntrySchema: z.ZodType<InventoryEntry> = z.object({
+  path: z.string(),
+  size: z.number().nonnegative(),
+  mtime: z.number().optional(),
+});
+
+const isoDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be an ISO day (YYYY-MM-DD)');
+const count = z.number().int().nonnegative();
+
+/** Checked on write too: a bad day or a negative count would poison every later query. */
+export const statsBatchSchema: z.ZodType<StatsBatch> = z.object({
+  downloads: z.array(
+    z.object({ day: isoDay, mirror: z.string(), country: z.string(), count, bytes: z.number().nonnegative() }),
+  ),
+  files: z.array(z.object({ day: isoDay, path: z.string(), count, mirror: z.string().optional() })),
+  impressions: z.array(z.object({ day: isoDay, mirror: z.string(), count })),
+});
+
+/**
+ * One day of counters as both stores keep them: downloads keyed `<mirror>|<country>` as
+ * [count, bytes], files keyed `<mirror>|<path>` (empty mirror when unknown), impressions by mirror.
+ */
+export const statsDaySchema = z.object({
+  downloads: z.record(z.string(), z.tuple([z.number(), z.number()])),
+  files: z.record(z.string(), z.number()),
+  impressions: z.record(z.string(), z.number()),
+});
+export type StatsDay = z.infer<typeof statsDaySchema>;
+
+// The memory store's snapshot files; `version` lets a later layout migrate instead of guessing.
+export const overridesFileSchema = z.object({
+  version: z.literal(1),
+  overrides: z.record(z.string(), mirrorOverrideSchema),
+});
+export const healthFileSchema = z.object({
+  version: z.literal(1),
+  health: z.record(z.string(), healthRecordSchema),
+});
+export const offersFileSchema = z.object({ version: z.literal(1), offers: z.array(offerSchema) });
+export const statsFileSchema = z.object({
+  version: z.literal(1),
+  days: z.record(isoDay, statsDaySchema),
+});
