@@ -3,6 +3,16 @@ import type { OriginFile } from './model.js';
 
 const HASH_BYTES = 32;
 
+export interface FileColumns {
+  paths: readonly string[];
+  sizes: Float64Array;
+  /** NaN where unknown. */
+  mtimes: Float64Array;
+  /** 32 bytes per file. */
+  hashes: Uint8Array;
+  hashKnown: Uint8Array;
+}
+
 /**
  * Immutable index of the origin's files. Numbers are dense (0..count-1) so per-file facts
  * (availability bits, rule classes) can live in typed arrays instead of one object per file.
@@ -40,6 +50,28 @@ export class FileIndex {
       }
     }
     this.paths = paths;
+  }
+
+  /** The raw columns, for the snapshot codec (shared, not copied: treat as read-only). */
+  columns(): FileColumns {
+    return { paths: this.paths, sizes: this.sizes, mtimes: this.mtimes, hashes: this.hashes, hashKnown: this.hashKnown };
+  }
+
+  /** Rebuilds an index from columns made by columns(), without re-parsing hex hashes. */
+  static fromColumns(cols: FileColumns): FileIndex {
+    const index = Object.create(FileIndex.prototype) as FileIndex;
+    const byPath = new Map<string, number>();
+    for (let i = 0; i < cols.paths.length; i++) byPath.set(cols.paths[i]!, i);
+    Object.assign(index, {
+      count: cols.paths.length,
+      paths: cols.paths,
+      byPath,
+      sizes: cols.sizes,
+      mtimes: cols.mtimes,
+      hashes: cols.hashes,
+      hashKnown: cols.hashKnown,
+    });
+    return index;
   }
 
   /** Builds an index; later duplicates of a path are ignored (manifest readers report them). */

@@ -69,12 +69,14 @@ export interface SnapshotInput {
   routing: RoutingOptions;
   /** The snapshot being replaced; its rule classes are reused when still valid. */
   previous?: Snapshot;
+  /** Rule classes computed elsewhere (a decoded snapshot at the edge), used as they are. */
+  rules?: RuleClasses;
 }
 
 const DEG = Math.PI / 180;
 
 export function buildSnapshot(input: SnapshotInput): Snapshot {
-  const rules = ruleClassesFor(input.files, input.mirrors, input.previous?.rules);
+  const rules = input.rules ?? ruleClassesFor(input.files, input.mirrors, input.previous?.rules);
   const byId = new Map<string, number>();
   const mirrors = input.mirrors.map((spec, index): SnapshotMirror => {
     byId.set(spec.id, index);

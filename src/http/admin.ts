@@ -1,9 +1,11 @@
 // /admin/v1: the staff and provider API — bearer tokens, role scopes, zod-checked bodies.
 import type { Context, Hono } from 'hono';
+import { stream } from 'hono/streaming';
 import { z } from 'zod';
 import { fields } from '../config/schema.js';
 import type { AdminService } from '../control/adminService.js';
 import type { MirrorSpec } from '../core/model.js';
+import { encodeSnapshot } from '../core/snapshotCodec.js';
 import { bearer } from './auth.js';
 import { HttpProblem } from './problem.js';
 import type { AccessToken, AppEnv, AppServices } from './services.js';
@@ -191,7 +193,41 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
   });
   app.post('/admin/v1/mirrors/:id/scan', async (c) => {
     const token = staff(c);
-    return c.json({ mirror: id(c), report: await admin.scan(token.name, id(c)) });
+    const mirror = id(c);
+    admin.getMirror(mirror);
+    if (!(c.req.header('accept') ?? '').includes('application/x-ndjson')) {
+      return c.json({ mirror, report: await admin.scan(token.name, mirror) });
+    }
+    // Streamed for the CLI's progress bar: {"entries":n} lines, then {"report":…} or {"error":…}.
+    return stream(c, async (out) => {
+      let last = 0;
+      try {
+        const report = await admin.scan(token.name, mirror, (entries) => {
+          const now = Date.now();
+          if (now - last < 250) return;
+          last = now;
+          void out.write(`${JSON.stringify({ entries })}\n`);
+        });
+        await out.write(`${JSON.stringify({ mirror, report })}\n`);
+      } catch (err) {
+        await out.write(`${JSON.stringify({ mirror, error: (err as Error).message })}\n`);
+      }
+    });
+  });
+
+  // The routing snapshot for edge instances: versioned, cached per snapshot, 304 when unchanged.
+  app.get('/admin/v1/snapshot', (c) => {
+    staff(c);
+    const snapshot = services.snapshot();
+    const etag = `"mgs-${snapshot.version}-${snapshot.builtAtMs}"`;
+    c.header('ETag', etag);
+    if (c.req.header('if-none-match') === etag) return c.body(null, 304);
+    let bytes = encoded.get(snapshot);
+    if (!bytes) {
+      bytes = encodeSnapshot(snapshot);
+      encoded.set(snapshot, bytes);
+    }
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/vnd.mirrorgate.snapshot' });
   });
 
   app.get('/admin/v1/offers', async (c) => {
@@ -245,6 +281,8 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     return c.json({ entries: await admin.listAudit(q) });
   });
 }
+
+const encoded = new WeakMap<object, Uint8Array>();
 
 function slug(organisation: string, country: string): string {
   const base = organisation.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50);

@@ -13,7 +13,8 @@ export function clientFacts(c: Context, services: AppServices): ClientFacts {
     conn.https,
     services.trustedProxies,
   );
-  return factsFor(ip, https, services);
+  const place = services.requestPlace?.(c);
+  return place ? { ip, https, ...place } : factsFor(ip, https, services);
 }
 
 /** Facts for an address given explicitly (staff's ?fromip=), or undefined when it is not an address. */

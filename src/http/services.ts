@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import type { AdminService } from '../control/adminService.js';
 import type { Snapshot } from '../core/snapshot.js';
 import type { TrustedProxies } from '../geo/clientAddress.js';
-import type { Locator } from '../geo/locator.js';
+import type { Locator, Location } from '../geo/locator.js';
 
 /** Per-request variables: the request id and the mirror we sent the client to (for the access log). */
 export type AppEnv = { Variables: { mirror: string; requestId: string } };
@@ -43,6 +43,11 @@ export interface AppServices {
   publicUrl: string;
   snapshot(): Snapshot;
   locator: Locator;
+  /**
+   * Where the requester is, when the runtime already knows (Workers' request.cf); otherwise
+   * the locator looks the client address up.
+   */
+  requestPlace?(c: Context): Location | undefined;
   trustedProxies: TrustedProxies;
   connection(c: Context): Connection;
   logo(mirrorId: string): Logo | undefined;

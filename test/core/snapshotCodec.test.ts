@@ -1,0 +1,61 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SnapshotBuilder } from '../../src/control/snapshotBuilder.js';
+import { decide } from '../../src/core/decide.js';
+import { FileIndex } from '../../src/core/fileIndex.js';
+import type { MirrorSpec } from '../../src/core/model.js';
+import { decodeSnapshot, encodeSnapshot, SnapshotFormatError } from '../../src/core/snapshotCodec.js';
+
+const spec = (id: string, country: string, include: string[], over: Partial<MirrorSpec> = {}): MirrorSpec => ({
+  id, name: id, baseUrl: `https://${id}.example/`, country, asn: [64500], weight: 100, countryOnly: false, enabled: true,
+  content: { include, exclude: ['**/*.tmp'] }, ...over,
+});
+
+describe('snapshot codec', () => {
+  it('round-trips a snapshot so decisions are identical', () => {
+    const files = FileIndex.from([
+      { path: 'debian/a.iso', size: 10, mtime: 100, sha256: 'ab'.repeat(32) },
+      { path: 'fedora/Ünï (1)/b.iso', size: 20 },
+      { path: 'debian/x.tmp', size: 1, mtime: 5 },
+    ]);
+    const b = new SnapshotBuilder({
+      mirrors: [spec('de', 'DE', ['**']), spec('us', 'US', ['fedora/**']), spec('jp', 'JP', ['debian/**'], { countryOnly: true })],
+      files,
+      originBaseUrl: 'https://o.example/',
+      routing: { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 3600 },
+      clock: () => 1000,
+    });
+    b.setInventory('de', [{ path: 'debian/a.iso', size: 10, mtime: 100 }]);
+    b.setState('us', { health: 'up', drain: { startMs: 0, overMs: 1e12 }, lagSeconds: 5 });
+    const original = b.current();
+    const bytes = encodeSnapshot(original);
+    const decoded = decodeSnapshot(bytes, 1000);
+    expect(decoded.version).toBe(original.version);
+    expect(decoded.files.file(0)).toEqual(original.files.file(0));
+    expect(decoded.files.file(1)).toEqual(original.files.file(1));
+    fc.assert(
+      fc.property(fc.ipV4(), fc.constantFrom('DE', 'US', 'JP', undefined), fc.nat(2), fc.boolean(), (ip, country, f, https) => {
+        const client = { ip, https, ...(country ? { country } : {}) };
+        const path = original.files.paths[f]!;
+        const a = decide(original, path, client, { nowMs: 1000, explain: true });
+        const d = decide(decoded, path, client, { nowMs: 1000, explain: true });
+        expect(d.ranked.map((c) => c.mirror.spec.id)).toEqual(a.ranked.map((c) => c.mirror.spec.id));
+        expect(d.excluded.map((e) => [e.mirror.spec.id, e.reason])).toEqual(a.excluded.map((e) => [e.mirror.spec.id, e.reason]));
+      }),
+    );
+  });
+
+  it('rejects bytes that are not a snapshot, never crashing', () => {
+    expect(() => decodeSnapshot(new Uint8Array([1, 2, 3]), 0)).toThrow(SnapshotFormatError);
+    expect(() => decodeSnapshot(new TextEncoder().encode('MGS1garbage-garbage'), 0)).toThrow(SnapshotFormatError);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        try {
+          decodeSnapshot(bytes, 0);
+        } catch (err) {
+          expect(err).toBeInstanceOf(SnapshotFormatError);
+        }
+      }),
+    );
+  });
+});
