@@ -95,8 +95,10 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   });
   const storeUrl = env.REDIS_URL || config.store;
   const store = await openStore({ store: storeUrl, dataDir: config.dataDir, log: logger });
+  const metrics = new Metrics(() => builder.current(), store);
   const control = new ControlPlane({
     config,
+    onProbe: (mirror, ok) => metrics.observeProbe(mirror, ok),
     configMirrors: mirrors,
     configInventories: await readConfigInventories(mirrors, logger),
     store,
@@ -106,7 +108,6 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   await control.start();
   const admin = new AdminService(store, control, builder, new Set(mirrors.map((m) => m.id)));
   const stats = new StatsRecorder({ store, log: logger });
-  const metrics = new Metrics(() => builder.current(), store);
   const locator = await openLocator(config.geoip);
   const logos = await loadLogos(mirrors, logger);
 

@@ -140,9 +140,9 @@ export class AdminService {
     return results.get(id);
   }
 
-  async scan(actor: string, id: string): Promise<ScanResult['report']> {
+  async scan(actor: string, id: string, onProgress?: (entries: number) => void): Promise<ScanResult['report']> {
     this.getMirror(id);
-    const result = await this.control.scan(id);
+    const result = await this.control.scan(id, onProgress);
     await this.audit(actor, 'mirror.scan', `mirror:${id}`, undefined, result.report);
     return result.report;
   }

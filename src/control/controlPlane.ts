@@ -29,6 +29,8 @@ export interface ControlPlaneOptions {
   clock?: () => number;
   /** Run the probe and scan loops (off in tests that drive them by hand). */
   loops?: boolean;
+  /** Told of every probe result (metrics). */
+  onProbe?: (mirror: string, ok: boolean) => void;
 }
 
 /**
@@ -75,6 +77,7 @@ export class ControlPlane {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     if (this.rampTimer) clearTimeout(this.rampTimer);
+    if (this.pendingReload) clearTimeout(this.pendingReload);
     this.unsubscribe?.();
     this.unstatus?.();
   }
@@ -120,17 +123,16 @@ export class ControlPlane {
     }
   }
 
+  private pendingReload: NodeJS.Timeout | undefined;
+  private pendingKinds = new Set<'override' | 'health'>();
+
   private async apply(change: Change): Promise<void> {
     const { store, builder, log } = this.opts;
     try {
       switch (change.kind) {
         case 'override':
-          this.overrides = await store.getOverrides();
-          this.publishMirrors();
-          break;
         case 'health':
-          this.health = await store.getHealth();
-          this.publishMirrors();
+          this.coalesce(change.kind);
           break;
         case 'inventory': {
           const rec = await store.getInventory(change.mirror);
@@ -144,6 +146,29 @@ export class ControlPlane {
     } catch (err) {
       log.error({ err: (err as Error).message, change }, 'applying a change failed');
     }
+  }
+
+  /**
+   * A probe round publishes one change per mirror; reloading and rebuilding once per burst
+   * (within 50 ms) keeps 1,000 mirrors from costing 1,000 rebuilds on every instance.
+   */
+  private coalesce(kind: 'override' | 'health'): void {
+    this.pendingKinds.add(kind);
+    if (this.pendingReload) return;
+    this.pendingReload = setTimeout(() => {
+      this.pendingReload = undefined;
+      const kinds = this.pendingKinds;
+      this.pendingKinds = new Set();
+      void (async () => {
+        try {
+          if (kinds.has('override')) this.overrides = await this.opts.store.getOverrides();
+          if (kinds.has('health')) this.health = await this.opts.store.getHealth();
+          this.publishMirrors();
+        } catch (err) {
+          this.opts.log.error({ err: (err as Error).message }, 'reloading shared state failed; serving the last snapshot');
+        }
+      })();
+    }, 50);
   }
 
   /** Rebuild from the overlay and health we hold; schedules a rebuild when a drain ramp ends. */
@@ -215,6 +240,7 @@ export class ControlPlane {
       const missing = new Set([...(prev?.missing ?? []), ...(outcome.missing ?? [])]);
       const record: HealthRecord = { ...next, ...(missing.size ? { missing: [...missing] } : {}) };
       results.set(target.id, record);
+      this.opts.onProbe?.(target.id, outcome.ok);
       this.health.set(target.id, record);
       if (outcome.ok) this.opts.log.info({ mirror: target.id, latencyMs: outcome.latencyMs, health: record.health }, 'probe ok');
       else this.opts.log.warn({ mirror: target.id, reason: outcome.reason, health: record.health }, 'probe failed');
