@@ -44,7 +44,12 @@ export function gzipInventory(record: InventoryRecord): Readable {
 /** Reads gzip'd JSONL bytes back, validating every line; rejects with InventoryFormatError. */
 export async function readInventory(gzipped: Readable): Promise<InventoryRecord> {
   const gunzip = createGunzip();
-  gzipped.on('error', (err) => gunzip.destroy(err));
+  // An I/O failure of the source is not corruption: it is rethrown as is, never as InventoryFormatError.
+  let sourceError: Error | undefined;
+  gzipped.on('error', (err) => {
+    sourceError = err;
+    gunzip.destroy(err);
+  });
   gzipped.pipe(gunzip);
   gunzip.setEncoding('utf8');
 
@@ -83,6 +88,7 @@ export async function readInventory(gzipped: Readable): Promise<InventoryRecord>
     }
   } catch (err) {
     gzipped.destroy();
+    if (sourceError !== undefined) throw sourceError;
     if (err instanceof InventoryFormatError) throw err;
     throw new InventoryFormatError(0, `unreadable gzip: ${(err as Error).message}`);
   }

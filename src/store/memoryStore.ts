@@ -1,11 +1,11 @@
 // The embedded store: all state in memory, persisted under dataDir with crash-safe writes so a restart loses nothing.
 import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { type FileHandle, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
-import { gzipInventory, readInventory } from './inventoryCodec.js';
+import { InventoryFormatError, gzipInventory, readInventory } from './inventoryCodec.js';
 import {
   type StatsDay,
   auditEntrySchema,
@@ -84,7 +84,7 @@ async function writeFileAtomic(dir: string, name: string, data: string | Readabl
     const handle = await open(temp, 'w');
     try {
       if (typeof data === 'string') await handle.writeFile(data, 'utf8');
-      else await pipeline(data, handle.createWriteStream({ autoClose: false }));
+      else for await (const chunk of data as AsyncIterable<Buffer>) await handle.write(chunk);
       await handle.sync();
     } finally {
       await handle.close();
@@ -235,14 +235,15 @@ export class MemoryStore implements Store {
     for (const name of await readdir(this.inventoryDir)) {
       if (!name.endsWith(INVENTORY_SUFFIX)) continue;
       const mirror = decodeURIComponent(name.slice(0, -INVENTORY_SUFFIX.length));
-      const handle = await open(join(this.inventoryDir, name), 'r');
+      let record: InventoryRecord;
       try {
-        this.inventories.set(mirror, await readInventory(handle.createReadStream({ autoClose: false })));
+        record = await readInventory(createReadStream(join(this.inventoryDir, name)));
       } catch (err) {
-        await this.setAside(this.inventoryDir, name, (err as Error).message);
-      } finally {
-        await handle.close();
+        if (!(err instanceof InventoryFormatError)) throw err;
+        await this.setAside(this.inventoryDir, name, err.message);
+        continue;
       }
+      this.inventories.set(mirror, record);
     }
   }
 

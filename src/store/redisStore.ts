@@ -34,17 +34,20 @@ export interface RedisStoreOptions {
   url: string;
   /** Every key and the change channel start with it, so deployments (and tests) can share a Redis. */
   prefix?: string;
+  /** Accepted for parity with MemoryStore; Redis keeps its own time for lease TTLs and stream ids. */
   clock?: () => number;
   log?: StoreLog;
   /** How long connect() waits for Redis before giving up (default 10 s). */
   connectTimeoutMs?: number;
   /** A command unanswered this long counts as Redis lost (default 10 s; a big inventory takes a while). */
   commandTimeoutMs?: number;
+  /** Largest piece of a stored inventory (default 16 MiB); tests lower it to exercise chunking. */
+  inventoryChunkBytes?: number;
 }
 
 // Inventories are split into hash fields of at most this size: Redis caps one value at 512 MB and
 // huge single values stall the server, while chunks keep every scan one atomic MULTI.
-const INVENTORY_CHUNK_BYTES = 16 * 1024 * 1024;
+const DEFAULT_INVENTORY_CHUNK_BYTES = 16 * 1024 * 1024;
 // Audit is read newest-first in pages of this many stream entries.
 const AUDIT_PAGE = 500;
 
@@ -100,24 +103,27 @@ export class RedisStore implements Store {
   private readonly keys: ReturnType<typeof keyLayout>;
   private readonly log: StoreLog;
   private readonly safeUrl: string;
+  private readonly inventoryChunkBytes: number;
   private readonly listeners = new Set<(change: Change) => void>();
   private readonly statusListeners = new Set<(status: StoreStatus) => void>();
   private commandReady = false;
   private subscribed = false;
   private available = false;
+  private everAvailable = false;
   private lastProblem: string | undefined;
   private closed = false;
 
   private constructor(
     /** Commands; fails fast while disconnected instead of queueing. */
     private readonly command: Redis,
-    /** Subscribed to the change channel; a subscribed connection cannot run other commands. */
+    /** Subscribed to the change channel; apart, so change delivery never queues behind a big write. */
     private readonly subscriber: Redis,
     options: RedisStoreOptions,
   ) {
     this.keys = keyLayout(options.prefix ?? 'mirrorgate:');
     this.log = options.log ?? consoleStoreLog;
     this.safeUrl = redactRedisUrl(options.url);
+    this.inventoryChunkBytes = options.inventoryChunkBytes ?? DEFAULT_INVENTORY_CHUNK_BYTES;
     this.watch();
   }
 
@@ -132,8 +138,10 @@ export class RedisStore implements Store {
     const command = new Redis(options.url, {
       ...common,
       enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      // A write cut off by a disconnect is reported failed, never replayed later behind the caller's back.
+      // A command cut off by a disconnect fails at once (0: flushed on the first close) and is never
+      // replayed behind the caller's back (a replayed HINCRBY would count twice). With 1 and no resend,
+      // a reconnect on the first try would leave it hanging until commandTimeout.
+      maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       commandTimeout: options.commandTimeoutMs ?? 10_000,
     });
@@ -214,8 +222,10 @@ export class RedisStore implements Store {
     this.available = available;
     if (available) this.lastProblem = undefined;
     const status = this.status();
-    if (available) this.log.warn({ store: this.safeUrl }, 'Redis store available again');
-    else this.log.warn({ store: this.safeUrl, detail: status.detail }, 'Redis store unavailable');
+    // The first connect is not news; losing Redis and getting it back are.
+    if (!available) this.log.warn({ store: this.safeUrl, detail: status.detail }, 'Redis store unavailable');
+    else if (this.everAvailable) this.log.warn({ store: this.safeUrl }, 'Redis store available again');
+    this.everAvailable ||= available;
     for (const listener of [...this.statusListeners]) {
       try {
         listener(status);
@@ -355,7 +365,7 @@ export class RedisStore implements Store {
   }
 
   async putInventory(mirror: string, record: InventoryRecord): Promise<void> {
-    const chunks = await gzipChunks(gzipInventory(record), INVENTORY_CHUNK_BYTES);
+    const chunks = await gzipChunks(gzipInventory(record), this.inventoryChunkBytes);
     const fields: (string | Buffer)[] = ['chunks', String(chunks.length)];
     chunks.forEach((chunk, i) => fields.push(`c${i}`, chunk));
     const key = this.keys.inventory(mirror);
@@ -493,6 +503,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.available = false;
     this.listeners.clear();
     this.statusListeners.clear();
     await Promise.all([quitOrDrop(this.command), quitOrDrop(this.subscriber)]);

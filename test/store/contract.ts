@@ -320,9 +320,10 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         for (let proto: object | null = store; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
           for (const key of Object.getOwnPropertyNames(proto)) methods.add(key);
         }
-        expect([...methods].filter((key) => /audit/i.test(key) && typeof (store as unknown as Record<string, unknown>)[key] === 'function').sort()).toEqual(
-          ['appendAudit', 'listAudit'],
+        const rewriting = [...methods].filter(
+          (key) => /audit/i.test(key) && /update|delete|remove|edit|set|put|clear|trim|replace|change/i.test(key),
         );
+        expect(rewriting).toEqual([]);
         const listed = await store.listAudit({ limit: 1 });
         listed[0]!.actor = 'mallory';
         expect((await store.listAudit({ limit: 1 }))[0]!.actor).toBe('ops');
@@ -384,16 +385,17 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
           expect(await store.acquireLease('probe', 'y', 300)).toBe(true);
           return;
         }
-        expect(await store.acquireLease('probe', 'x', 400)).toBe(true);
-        expect(await store.acquireLease('probe', 'y', 400)).toBe(false);
-        expect(await store.acquireLease('scan', 'y', 400)).toBe(true); // leases are per name
-        await sleep(250);
-        expect(await store.acquireLease('probe', 'x', 400)).toBe(true); // renewed: now runs until ~650 ms
-        await sleep(250);
-        expect(await store.acquireLease('probe', 'y', 400)).toBe(false);
+        // Margins of a few hundred ms, so a loaded test machine cannot turn a sleep into an expiry.
+        expect(await store.acquireLease('probe', 'x', 800)).toBe(true);
+        expect(await store.acquireLease('probe', 'y', 800)).toBe(false);
+        expect(await store.acquireLease('scan', 'y', 800)).toBe(true); // leases are per name
         await sleep(500);
-        expect(await store.acquireLease('probe', 'y', 400)).toBe(true);
-        expect(await store.acquireLease('probe', 'x', 400)).toBe(false);
+        expect(await store.acquireLease('probe', 'x', 800)).toBe(true); // renewed: now runs until ~1300 ms
+        await sleep(500);
+        expect(await store.acquireLease('probe', 'y', 800)).toBe(false); // past the first ttl, within the renewal
+        await sleep(900);
+        expect(await store.acquireLease('probe', 'y', 800)).toBe(true);
+        expect(await store.acquireLease('probe', 'x', 800)).toBe(false);
       });
     });
 
