@@ -32,7 +32,7 @@ export class StatsRecorder {
   /** key → epoch ms first counted; Map keeps insertion order, so the oldest come first. */
   private readonly seen = new Map<string, number>();
   private downloads = new Map<string, { day: string; mirror: string; country: string; count: number; bytes: number }>();
-  private files = new Map<string, { day: string; path: string; count: number }>();
+  private files = new Map<string, { day: string; mirror: string; path: string; count: number }>();
   private impressions = new Map<string, { day: string; mirror: string; count: number }>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
@@ -64,10 +64,10 @@ export class StatsRecorder {
     } else {
       this.downloads.set(dk, { day: d, mirror: e.mirror, country: e.country, count: 1, bytes: e.size });
     }
-    const fk = `${d}|${e.path}`;
+    const fk = `${d}|${e.mirror}|${e.path}`;
     const frow = this.files.get(fk);
     if (frow) frow.count++;
-    else this.files.set(fk, { day: d, path: e.path, count: 1 });
+    else this.files.set(fk, { day: d, mirror: e.mirror, path: e.path, count: 1 });
   }
 
   impression(mirror: string, atMs: number): void {
@@ -119,10 +119,11 @@ export class StatsRecorder {
       } else this.downloads.set(k, { ...r });
     }
     for (const r of batch.files) {
-      const k = `${r.day}|${r.path}`;
+      const mirror = r.mirror ?? '';
+      const k = `${r.day}|${mirror}|${r.path}`;
       const cur = this.files.get(k);
       if (cur) cur.count += r.count;
-      else this.files.set(k, { ...r });
+      else this.files.set(k, { ...r, mirror });
     }
     for (const r of batch.impressions) {
       const k = `${r.day}|${r.mirror}`;
