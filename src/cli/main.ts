@@ -4,23 +4,19 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, resolveConfigPath } from '../config/load.js';
+import { addMirrorCommands } from './commands/mirrors.js';
+import { addOfferCommands } from './commands/offers.js';
+import { addReportCommands } from './commands/reports.js';
+import { addScanCommands } from './commands/scan.js';
+import { CliError, EXIT, type CliContext, type CliIO } from './context.js';
 
-/** Where command output goes; tests hand in collectors instead of the process streams. */
-export interface CliIO {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-/** What every command group gets: output, environment, and the exit code to report. */
-export interface CliContext {
-  io: CliIO;
-  env: Record<string, string | undefined>;
-  exitCode: number;
-}
+export { CliError, EXIT, type CliContext, type CliIO } from './context.js';
 
 const processIO: CliIO = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
+  // Bars only on a terminal: piped output gets the final lines alone.
+  progress: () => (process.stdout.isTTY ? process.stdout : undefined),
 };
 
 /** Runs the command line (argv as in process.argv: node, script, args…) and resolves to the exit code; never calls process.exit. */
@@ -34,8 +30,13 @@ export async function main(
     await program.parseAsync(argv);
     return ctx.exitCode;
   } catch (err) {
-    // Help, --version and usage errors: commander already printed what to say.
-    if (err instanceof CommanderError) return err.exitCode;
+    // Help and --version exit 0; usage errors exit 2. Commander already printed what to say.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT.usage;
+    if (err instanceof CliError) {
+      // Messages are built from cleaned parts (server text included), so they print as they are.
+      ctx.io.err(`mirrorgate: ${err.message}\n`);
+      return err.exitCode;
+    }
     if (err instanceof ConfigError) {
       ctx.io.err(`${err.message}\n`);
       return 1;
@@ -55,6 +56,10 @@ export function buildProgram(ctx: CliContext): Command {
     .showHelpAfterError();
   addServeCommand(program);
   addConfigCommands(program, ctx);
+  addMirrorCommands(program, ctx);
+  addOfferCommands(program, ctx);
+  addScanCommands(program, ctx);
+  addReportCommands(program, ctx);
   return program;
 }
 

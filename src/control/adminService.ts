@@ -82,12 +82,15 @@ export class AdminService {
     return this.getMirror(spec.id);
   }
 
-  async patchMirror(actor: string, id: string, patch: MirrorPatch): Promise<MirrorView> {
+  async patchMirror(actor: string, id: string, patch: Omit<MirrorPatch, 'content'> & { content?: Partial<MirrorSpec['content']> }): Promise<MirrorView> {
     const before = this.getMirror(id);
     const o = this.control.override(id);
+    const { content, ...rest } = patch;
+    const merged: MirrorPatch = { ...(o?.patch ?? {}), ...rest };
+    if (content) merged.content = { ...before.spec.content, ...content };
     const next: MirrorOverride = {
       ...(o ?? { patch: {} }),
-      patch: { ...(o?.patch ?? {}), ...patch, ...(patch.content ? { content: { ...before.spec.content, ...patch.content } } : {}) },
+      patch: merged,
       updatedAt: this.clock(),
       updatedBy: actor,
     };

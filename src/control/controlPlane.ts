@@ -6,7 +6,8 @@ import { effectiveMirrors, mirrorStates } from '../core/mirrors.js';
 import type { InventoryEntry, MirrorSpec } from '../core/model.js';
 import { chooseSamples } from '../core/samples.js';
 import { mirrorCarries } from '../core/snapshot.js';
-import type { Change, HealthRecord, MirrorOverride, Store } from '../store/store.js';
+import { StoreUnavailableError, type Change, type HealthRecord, type MirrorOverride, type Store } from '../store/store.js';
+import { ConflictError, InvalidStateError, NotFoundError, UpstreamError } from './errors.js';
 import { Prober, readOriginTrace } from './prober.js';
 import { scanMirror, type ScanResult } from './scan.js';
 import type { SnapshotBuilder } from './snapshotBuilder.js';
@@ -267,9 +268,9 @@ export class ControlPlane {
   async scan(id: string, onProgress?: (entries: number) => void): Promise<ScanResult> {
     const { config, builder, store, log } = this.opts;
     const mirror = this.mirrors().find((m) => m.id === id);
-    if (!mirror) throw new Error(`no mirror "${id}"`);
-    if (!mirror.rsyncUrl) throw new Error(`mirror "${id}" has no rsyncUrl to scan`);
-    if (this.scanning.has(id)) throw new Error(`a scan of "${id}" is already running`);
+    if (!mirror) throw new NotFoundError(`no mirror "${id}"`);
+    if (!mirror.rsyncUrl) throw new InvalidStateError(`mirror "${id}" has no rsyncUrl to scan`);
+    if (this.scanning.has(id)) throw new ConflictError(`a scan of "${id}" is already running`);
     this.scanning.add(id);
     try {
       const result = await scanMirror(
@@ -292,7 +293,8 @@ export class ControlPlane {
       return result;
     } catch (err) {
       log.error({ mirror: id, err: (err as Error).message }, 'scan failed; keeping the previous inventory');
-      throw err;
+      if (err instanceof StoreUnavailableError) throw err;
+      throw new UpstreamError(`${(err as Error).message} (the previous inventory is kept)`);
     } finally {
       this.scanning.delete(id);
     }

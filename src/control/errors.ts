@@ -12,3 +12,8 @@ export class ConflictError extends Error {
 export class InvalidStateError extends Error {
   override readonly name = 'InvalidStateError';
 }
+
+/** A mirror or other service we depend on failed (a scan against a dead rsync daemon): 502. */
+export class UpstreamError extends Error {
+  override readonly name = 'UpstreamError';
+}

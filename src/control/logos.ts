@@ -336,6 +336,8 @@ function attributeProblem(element: string, name: string, value: string): string 
     return 'external reference';
   }
   if (lower === 'style') return cssIsSafe(value) ? null : 'external reference or script in CSS';
+  // Presentation attributes are parsed as CSS, where \75rl( spells url(: no escapes at all.
+  if (value.includes('\\')) return 'CSS escape';
   if (squashed.includes('url(') && !onlyLocalUrls(squashed)) return 'external reference';
   return null;
 }

@@ -3,7 +3,8 @@ import type { MirrorSpec, MirrorState } from './model.js';
 
 /** Mirrors as staff changed them; structurally the store's MirrorOverride, kept here so core imports nothing outward. */
 export interface Overlay {
-  patch: Partial<Omit<MirrorSpec, 'id'>>;
+  /** null clears an optional field. */
+  patch: { [K in keyof Omit<MirrorSpec, 'id'>]?: MirrorSpec[K] | null };
   added?: boolean;
   deleted?: boolean;
   drain?: { startMs: number; overMs: number };
@@ -34,16 +35,21 @@ export function effectiveMirrors(config: readonly MirrorSpec[], overlays: Readon
   const added = [...overlays.entries()].filter(([id, o]) => !seen.has(id) && o.added && !o.deleted && o.lifecycle !== 'retired');
   added.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   for (const [id, o] of added) {
-    const spec = o.patch as MirrorSpec;
-    out.push({ ...spec, id, asn: spec.asn ?? [], content: spec.content ?? { include: ['**'], exclude: [] } });
+    const spec = applyPatch({ id, name: id, baseUrl: '', country: '', asn: [], weight: 100, countryOnly: false, enabled: true, content: { include: ['**'], exclude: [] } }, o.patch);
+    out.push(spec);
   }
   return out;
 }
 
 function applyPatch(base: MirrorSpec, patch: Overlay['patch']): MirrorSpec {
-  const merged: MirrorSpec = { ...base, ...patch, id: base.id };
+  const merged = { ...base } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete merged[key];
+    else if (value !== undefined) merged[key] = value;
+  }
   if (patch.content) merged.content = { ...base.content, ...patch.content };
-  return merged;
+  merged.id = base.id;
+  return merged as unknown as MirrorSpec;
 }
 
 /** The live state the snapshot reads: probe facts plus the staff's drain and launch state. */

@@ -39,11 +39,11 @@ export const mirrorPatchBody = z
     baseUrl: mirrorFields.baseUrl.optional(),
     rsyncUrl: mirrorFields.rsyncUrl.nullable(),
     country: mirrorFields.country.optional(),
-    lat: mirrorFields.lat,
-    lon: mirrorFields.lon,
+    lat: mirrorFields.lat.nullable(),
+    lon: mirrorFields.lon.nullable(),
     asn: mirrorFields.asn,
     weight: mirrorFields.weight,
-    bandwidthMbps: mirrorFields.bandwidthMbps,
+    bandwidthMbps: mirrorFields.bandwidthMbps.nullable(),
     countryOnly: mirrorFields.countryOnly,
     enabled: mirrorFields.enabled,
     sponsor: sponsorBody.nullable().optional(),
@@ -54,7 +54,7 @@ const drainBody = z.strictObject({ over: fields.duration.optional() });
 const decisionBody = z.strictObject({ note: z.string().max(2000).optional() });
 const acceptBody = z.strictObject({
   note: z.string().max(2000).optional(),
-  mirror: newMirrorBody.partial({ name: true, baseUrl: true, country: true }).optional(),
+  mirror: newMirrorBody.partial({ id: true, name: true, baseUrl: true, country: true }).optional(),
 });
 const isoDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a day as YYYY-MM-DD' });
 const statsQuery = z.strictObject({ mirror: z.string().optional(), from: isoDay.optional(), to: isoDay.optional() });
@@ -165,8 +165,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     const token = staff(c);
     admin.getMirror(id(c));
     const body = await readBody(c, mirrorPatchBody);
-    const patch = Object.fromEntries(Object.entries(body).map(([k, v]) => [k, v === null ? undefined : v]));
-    return c.json(await admin.patchMirror(token.name, id(c), patch));
+    return c.json(await admin.patchMirror(token.name, id(c), body));
   });
   app.delete('/admin/v1/mirrors/:id', async (c) => {
     const token = staff(c);

@@ -7,7 +7,7 @@ import { DOWNLOAD_SCRIPT, STYLESHEET } from './assets/index.js';
 import { DOWNLOAD_PREFIX, rawDownloadPath, registerDownloadRoutes } from './download.js';
 import { HttpProblem } from './problem.js';
 import { rateLimiter } from 'hono-rate-limiter';
-import { ConflictError, InvalidStateError, NotFoundError } from '../control/errors.js';
+import { ConflictError, InvalidStateError, NotFoundError, UpstreamError } from '../control/errors.js';
 import { StoreUnavailableError } from '../store/store.js';
 import { registerAdminRoutes } from './admin.js';
 import { clientFacts } from './client.js';
@@ -81,6 +81,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
     if (err instanceof HttpProblem) return problemResponse(c, err);
     if (err instanceof NotFoundError) return problemResponse(c, new HttpProblem(404, err.message));
     if (err instanceof ConflictError || err instanceof InvalidStateError) return problemResponse(c, new HttpProblem(409, err.message));
+    if (err instanceof UpstreamError) return problemResponse(c, new HttpProblem(502, err.message));
     if (err instanceof StoreUnavailableError) {
       c.header('Retry-After', '5');
       return problemResponse(c, new HttpProblem(503, `${err.message}; changes cannot be saved right now, downloads still work`));

@@ -129,13 +129,19 @@ function pageAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, 
   const query = c.req.query();
   let remembered = configured(/(?:^|;\s*)mirrorgate_mirror=([a-z0-9-]{1,64})(?:;|$)/.exec(c.req.header('cookie') ?? '')?.[1]);
   const forget = 'forget' in query;
+  let notice: string | null = null;
   if (forget) {
     c.header('Set-Cookie', `mirrorgate_mirror=; Max-Age=0; ${cookieAttrs}`);
     remembered = undefined;
+    notice = 'Your choice is forgotten. Use the direct link to download.';
   } else if ('remember' in query && configured(query.mirror)) {
     remembered = configured(query.mirror);
     c.header('Set-Cookie', `mirrorgate_mirror=${remembered!.id}; Max-Age=31536000; ${cookieAttrs}`);
+    notice = `Saved: this browser asks for ${remembered!.name} first from now on.`;
   }
+  // start=0: a preference change after the download already began (the no-JavaScript "remember" button).
+  const autoStart = !forget && query.start !== '0';
+  const offerRemember = chosen && query.mirror === chosen.id && remembered?.id !== chosen.id ? { id: chosen.id, name: chosen.name } : null;
   return c.html(
     downloadPage({
       file,
@@ -146,7 +152,9 @@ function pageAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, 
       delaySeconds: services.interstitialDelaySeconds ?? 3,
       logoUrl: chosen?.sponsor?.logo && services.logo(chosen.id) ? `/logos/${encodeURIComponent(chosen.id)}` : null,
       remembered: remembered ? { id: remembered.id, name: remembered.name } : null,
-      autoStart: !forget,
+      autoStart,
+      notice: autoStart ? null : notice,
+      offerRemember,
     }),
   );
 }

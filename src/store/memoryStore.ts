@@ -446,6 +446,21 @@ export class MemoryStore implements Store {
   }
 
   /** One process is the whole deployment, so it always holds every lease. */
+  /** key → expiry (epoch ms); one process, so a map is the whole truth. Not persisted: it lives minutes. */
+  private readonly claims = new Map<string, number>();
+
+  async claimOnce(keys: readonly string[], ttlMs: number): Promise<boolean[]> {
+    this.assertOpen();
+    const now = this.clock();
+    if (this.claims.size > 100_000) for (const [k, until] of this.claims) if (until <= now) this.claims.delete(k);
+    return keys.map((key) => {
+      const until = this.claims.get(key);
+      if (until !== undefined && until > now) return false;
+      this.claims.set(key, now + ttlMs);
+      return true;
+    });
+  }
+
   async acquireLease(_name: string, _holder: string, _ttlMs: number): Promise<boolean> {
     return true;
   }

@@ -92,6 +92,7 @@ function keyLayout(prefix: string) {
     files: (day: string): string => `${prefix}stats:files:${day}`,
     impressions: (day: string): string => `${prefix}stats:imp:${day}`,
     lease: (name: string): string => `${prefix}lease:${name}`,
+    claim: (key: string): string => `${prefix}claim:${key}`,
   };
 }
 
@@ -494,6 +495,20 @@ export class RedisStore implements Store {
   }
 
   // ---- leases ----
+
+  async claimOnce(keys: readonly string[], ttlMs: number): Promise<boolean[]> {
+    if (keys.length === 0) return [];
+    const px = Math.max(1, Math.round(ttlMs));
+    const results = await this.run(async (redis) => {
+      const pipe = redis.pipeline();
+      for (const key of keys) pipe.set(this.keys.claim(key), '1', 'PX', px, 'NX');
+      return (await pipe.exec()) ?? [];
+    });
+    return results.map(([error, reply]) => {
+      if (error) throw error;
+      return reply === 'OK';
+    });
+  }
 
   async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
     const granted = await this.run((redis) => redis.eval(LEASE_SCRIPT, 1, this.keys.lease(name), holder, Math.max(1, Math.round(ttlMs))));

@@ -22,6 +22,7 @@ export const healthRecordSchema: z.ZodType<HealthRecord> = z.object({
   checkedAt: z.number().optional(),
   lastSync: z.number().optional(),
   lagSeconds: z.number().optional(),
+  missing: z.array(z.string()).optional(),
 });
 
 const sponsor = z.object({ name: z.string(), url: z.string().optional(), logo: z.string().optional() });
@@ -31,16 +32,17 @@ const mirrorPatch = z
   .object({
     name: z.string(),
     baseUrl: z.string(),
-    rsyncUrl: z.string(),
+    // null clears an optional field the config file sets (e.g. a sponsor removed at runtime).
+    rsyncUrl: z.string().nullable(),
     country: z.string(),
-    lat: z.number(),
-    lon: z.number(),
+    lat: z.number().nullable(),
+    lon: z.number().nullable(),
     asn: z.array(z.number()),
     weight: z.number(),
-    bandwidthMbps: z.number(),
+    bandwidthMbps: z.number().nullable(),
     countryOnly: z.boolean(),
     enabled: z.boolean(),
-    sponsor,
+    sponsor: sponsor.nullable(),
     content: z.object({
       include: z.array(z.string()),
       exclude: z.array(z.string()),

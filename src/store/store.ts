@@ -20,8 +20,8 @@ export interface HealthRecord {
   missing?: string[];
 }
 
-/** The fields of a mirror staff may change at runtime. */
-export type MirrorPatch = Partial<Omit<MirrorSpec, 'id'>>;
+/** The fields of a mirror staff may change at runtime; null clears an optional one. */
+export type MirrorPatch = { [K in keyof Omit<MirrorSpec, 'id'>]?: MirrorSpec[K] | (undefined extends MirrorSpec[K] ? null : never) };
 
 /** Where a mirror is in the join process of the network. */
 export type Lifecycle = 'syncing' | 'active' | 'retired';
@@ -161,6 +161,11 @@ export interface Store {
   getOffer(id: string): Promise<Offer | undefined>;
   putOffer(offer: Offer): Promise<void>;
 
+  /**
+   * Claims each key for ttlMs on every instance: true where this call was first. Counting a
+   * download once per client and file across instances rests on it (one call per batch).
+   */
+  claimOnce(keys: readonly string[], ttlMs: number): Promise<boolean[]>;
   addStats(batch: StatsBatch): Promise<void>;
   queryStats(query: StatsQuery): Promise<StatsResult>;
 

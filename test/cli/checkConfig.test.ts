@@ -114,9 +114,9 @@ describe('main()', () => {
     expect(failed.err.join('')).toBe('tokens.0.token: environment variable CLI_STAFF_TOKEN is not set\n');
   });
 
-  it('reports usage errors with exit 1 and help with exit 0', async () => {
+  it('reports usage errors with exit 2 and help with exit 0', async () => {
     const unknown = collect();
-    expect(await main(['node', 'mirrorgate', 'no-such-command'], { io: unknown.io })).toBe(1);
+    expect(await main(['node', 'mirrorgate', 'no-such-command'], { io: unknown.io })).toBe(2);
     expect(unknown.err.join('')).toContain("unknown command 'no-such-command'");
 
     const help = collect();

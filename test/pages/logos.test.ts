@@ -24,6 +24,7 @@ function expectHarmless(out: string) {
   expect(lower).not.toMatch(/href="(?!#|data:image\/(png|jpeg|gif|webp);base64,)/);
   expect(lower).not.toMatch(/url\((?!#|'#|"#)/);
   expect(lower).not.toMatch(/@import/);
+  expect(out).not.toContain('\\');
 }
 
 describe('sanitizeSvg', () => {
@@ -71,6 +72,7 @@ describe('sanitizeSvg', () => {
     ['external paint', wrap('<rect fill="url(https://evil.example/x.svg#g)"/>')],
     ['external filter with quotes and spaces', wrap(`<rect filter="url( 'http://evil.example/f.svg#f' )"/>`)],
     ['external url in style attribute', wrap('<rect style="fill:url(http://evil.example/a#b)"/>')],
+    ['CSS escape in a presentation attribute', wrap('<rect fill="\\75rl(https://evil.example/x.svg#g)"/>')],
     ['CSS escape in style attribute', wrap('<rect style="background:u\\72l(http://evil.example/)"/>')],
     ['@import in style element', wrap('<style>@import url(https://evil.example/x.css);</style><rect/>')],
     ['@import hidden by a comment', wrap('<style>@im/**/port "https://evil.example/x.css";</style><rect/>')],

@@ -377,6 +377,16 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
       });
     });
 
+    describe('download claims', () => {
+      it('grants each key once until it expires, and reports per key', async () => {
+        expect(await store.claimOnce([], 1000)).toEqual([]);
+        expect(await store.claimOnce(['a', 'b'], 300)).toEqual([true, true]);
+        expect(await store.claimOnce(['a', 'c', 'b'], 300)).toEqual([false, true, false]);
+        await new Promise((r) => setTimeout(r, 400));
+        expect(await store.claimOnce(['a'], 300)).toEqual([true]);
+      });
+    });
+
     describe('leases', () => {
       it('grants one holder at a time until the ttl passes; the holder renews', async () => {
         if (store.kind === 'memory') {

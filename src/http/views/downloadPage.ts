@@ -21,8 +21,12 @@ export interface DownloadPageModel {
   logoUrl: string | null;
   /** The mirror this browser asked us to remember, if any (and still configured). */
   remembered: { id: string; name: string } | null;
-  /** False after "forget my choice": the visitor asked for a change, not another download. */
+  /** False when the visitor only changed a preference (forget, or remember after the download began). */
   autoStart: boolean;
+  /** Said instead of the countdown when autoStart is false. */
+  notice: string | null;
+  /** The mirror the visitor just chose with ?mirror=, offered to be remembered (the no-JavaScript way). */
+  offerRemember: { id: string; name: string } | null;
 }
 
 export function downloadPage(m: DownloadPageModel) {
@@ -33,10 +37,12 @@ export function downloadPage(m: DownloadPageModel) {
   const from = chosen ? chosen.name : 'the origin server';
   return page({
     title: `Download ${name}`,
-    // The meta refresh is the one thing that starts the download, with or without JavaScript;
-    // the script only counts down, so the file is never requested twice.
-    head: m.autoStart ? html`<meta http-equiv="refresh" content="${m.delaySeconds}; url=${m.target}">\n` : undefined,
-    scripts: m.autoStart ? ['/assets/download.js'] : [],
+    // One starter per mode, so the file is never requested twice: with JavaScript, download.js
+    // counts down (with a Cancel button) and then navigates; without it, this meta refresh
+    // starts the download at once. An immediate refresh is no time limit (WCAG 2.2.1, H76);
+    // a delayed one would be, and scripts never see <noscript> content.
+    head: m.autoStart ? html`<noscript><meta http-equiv="refresh" content="0; url=${m.target}"></noscript>\n` : undefined,
+    scripts: ['/assets/download.js'],
     body: html`<section class="sponsor" aria-labelledby="sponsor-heading">
   ${
     sponsor
@@ -59,8 +65,8 @@ export function downloadPage(m: DownloadPageModel) {
   <h2 id="file-heading"><span class="visually-hidden">File: </span><span class="file-name">${name}</span></h2>
   ${
     m.autoStart
-      ? html`<p class="status" role="status" data-delay="${m.delaySeconds}"><span class="status-text">Your download will start in a moment.</span></p>`
-      : html`<p class="status" role="status">Your choice is forgotten. Use the link below to download.</p>`
+      ? html`<div class="autostart"><p class="status" role="status" data-delay="${m.delaySeconds}" data-target="${m.target}"><span class="status-text">Your download will start in a moment.</span></p></div>`
+      : html`<div class="autostart"><p class="status" role="status">${m.notice ?? 'Use the direct link to download.'}</p></div>`
   }
   <p class="actions"><a class="button" id="direct-link" href="${m.target}">Direct link<span class="visually-hidden"> to ${name}</span></a> <span class="meta">if the download does not start</span></p>
   <dl class="facts">
@@ -74,33 +80,39 @@ export function downloadPage(m: DownloadPageModel) {
     <dt>Path</dt><dd><code>${m.file.path}</code> <a class="meta" href="${m.selfPath}.meta4">metalink</a></dd>
   </dl>
 </section>
-${m.others.length || m.remembered ? othersSection(m) : ''}`,
+${m.others.length || m.remembered || m.offerRemember ? othersSection(m) : ''}`,
   });
 }
 
 /**
- * Choosing another mirror is a GET form: each mirror is a submit button (name=mirror), so the
- * "remember" checkbox travels with the click without JavaScript, and the result is the plain
- * ?mirror=<id>[&remember=1] URL.
+ * Every other mirror is a plain link to ?mirror=<id>. "Remember my choice" is a checkbox that
+ * download.js reveals and wires (it adds &remember=1 to those links); without JavaScript, the
+ * page reached by such a link offers a button that remembers the mirror just chosen instead.
  */
 function othersSection(m: DownloadPageModel) {
   return html`<section class="others" aria-labelledby="others-heading">
   <h2 id="others-heading">Problems downloading? Choose another mirror</h2>
   ${
     m.remembered
-      ? html`<p class="remembered">This browser always asks for <strong>${m.remembered.name}</strong> when it has the file. <a href="${m.selfPath}?forget">Forget this choice</a></p>`
+      ? html`<p class="remembered">This browser asks for <strong>${m.remembered.name}</strong> first, whenever it has the file. <a href="${m.selfPath}?forget">Forget this choice</a></p>`
+      : ''
+  }
+  ${
+    m.offerRemember
+      ? html`<form method="get" action="${m.selfPath}" class="remember-this">
+    <input type="hidden" name="mirror" value="${m.offerRemember.id}"><input type="hidden" name="remember" value="1"><input type="hidden" name="start" value="0">
+    <button type="submit">Always use ${m.offerRemember.name} on this device</button>
+  </form>`
       : ''
   }
   ${
     m.others.length
-      ? html`<form method="get" action="${m.selfPath}" class="choose">
-    <p class="remember"><input type="checkbox" id="remember" name="remember" value="1"> <label for="remember">Remember my choice on this device</label></p>
-    <ul class="choices" aria-label="Other mirrors, nearest first">
-      ${m.others.map(
-        (o) => html`<li><button type="submit" name="mirror" value="${o.id}" class="choice"><span class="choice-name">${o.name}</span> <span class="meta">${countryName(o.country)}${o.distanceKm !== null ? html` · ${formatKm(o.distanceKm)}` : ''}</span></button></li>`,
-      )}
-    </ul>
-  </form>`
+      ? html`<p class="remember" hidden><input type="checkbox" id="remember"> <label for="remember">Remember my choice on this device</label></p>
+  <ul class="choices" aria-label="Other mirrors, nearest first">
+    ${m.others.map(
+      (o) => html`<li><a href="${m.selfPath}?mirror=${o.id}" data-mirror="${o.id}">${o.name}</a> <span class="meta">${countryName(o.country)}${o.distanceKm !== null ? html` · ${formatKm(o.distanceKm)}` : ''}</span></li>`,
+    )}
+  </ul>`
       : html`<p>No other mirror has this file right now.</p>`
   }
 </section>`;

@@ -96,7 +96,9 @@ export interface MirrorsPageModel {
 
 export function mirrorsPage(m: MirrorsPageModel) {
   const rows = m.sort ? sortMirrors(m.mirrors, m.sort) : m.mirrors;
-  const up = m.mirrors.filter((x) => x.status === 'up').length;
+  const byStatus = new Map<MirrorStatus, number>();
+  for (const x of m.mirrors) byStatus.set(x.status, (byStatus.get(x.status) ?? 0) + 1);
+  const statuses = [...byStatus].sort((a, b) => STATUS_RANK[a[0]] - STATUS_RANK[b[0]]);
   const header = (key: SortKey, label: string) => {
     const current = m.sort?.key === key ? m.sort.dir : null;
     return html`<th scope="col" data-sort-key="${key}"${current ? html` aria-sort="${current === 'asc' ? 'ascending' : 'descending'}"` : ''}><a href="${sortHref(key, m.sort)}" data-sort="${key}">${label}<span class="sort-mark" aria-hidden="true"></span></a></th>`;
@@ -105,10 +107,12 @@ export function mirrorsPage(m: MirrorsPageModel) {
     title: 'Mirror status',
     scripts: ['/assets/mirrors.js'],
     body: html`<h1>Mirror status</h1>
-<p>${m.mirrors.length} mirrors, ${up} up now, share ${m.fileCount.toLocaleString('en')} files. As JSON: <a href="/api/v1/mirrors">/api/v1/mirrors</a>, or this page with <code>Accept: application/json</code>.</p>
+<p>${m.mirrors.length} mirrors carry the ${m.fileCount.toLocaleString('en')} files of this network, each all or part of them. As JSON: <a href="/api/v1/mirrors">/api/v1/mirrors</a>, or this page with <code>Accept: application/json</code>.</p>
+<ul class="status-summary" aria-label="Mirrors by status">${statuses.map(([status, n]) => html`<li><span class="badge badge-${status}">${STATUS_LABEL[status]}: ${n}</span></li>`)}</ul>
 <form class="sort-form" method="get" action="/mirrors">
   <label for="sort-key">Sort by</label>
   <select id="sort-key" name="sort">
+    <option value=""${m.sort ? '' : html` selected`}>network order</option>
     ${SORT_KEYS.map((k) => html`<option value="${k}"${m.sort?.key === k ? html` selected` : ''}>${SORT_LABELS[k]}</option>`)}
   </select>
   <label for="sort-dir" class="visually-hidden">Direction</label>
@@ -137,7 +141,7 @@ function mirrorRow(m: MirrorSummary, nowMs: number) {
 <th scope="row" data-label="Mirror"><span class="mirror-name">${m.name}</span><br><span class="meta url">${mirrorUrl ? html`<a href="${mirrorUrl}">${m.url}</a>` : m.url}</span></th>
 <td data-label="Sponsor">${
     m.sponsor
-      ? html`${m.sponsor.logo ? html`<img class="thumb" src="${m.sponsor.logo}" alt="${m.sponsor.name} logo" width="120" height="40" loading="lazy"><br>` : ''}${
+      ? html`${m.sponsor.logo ? html`<img class="thumb" src="${m.sponsor.logo}" alt="${m.sponsor.name} logo" width="120" height="40" loading="lazy">` : ''}${
           sponsorUrl ? html`<a href="${sponsorUrl}" rel="sponsored noopener">${m.sponsor.name}</a>` : m.sponsor.name
         }`
       : html`<span class="meta">–</span>`

@@ -1,0 +1,244 @@
+// HTTP client for the staff and provider API: bearer auth, timeouts, NDJSON streams, and every failure turned into a CliError with its exit code.
+import { Agent, request } from 'undici';
+import { CliError, EXIT } from './context.js';
+import { clean } from './format.js';
+
+export interface ClientOptions {
+  /** The server's base URL; a path prefix (behind a proxy) is kept. */
+  url: string;
+  /** Sent as a bearer token, never printed. */
+  token?: string;
+  /** Deadline per request, ms; undefined waits as long as the server keeps the connection. */
+  timeoutMs?: number;
+}
+
+/** What a request is about, so failures name it the way the user wrote it. */
+export interface CallContext {
+  /** What a 404 is about, e.g. `mirror "acme-de"`. */
+  subject?: string;
+  /** API field → command-line flag, so a 422 names the flag the user typed. */
+  flags?: Record<string, string>;
+}
+
+/** The server answered with an error status. */
+export class ApiError extends CliError {
+  constructor(
+    message: string,
+    exitCode: number,
+    readonly status: number,
+    readonly fields: Record<string, string>,
+  ) {
+    super(message, exitCode);
+    this.name = 'ApiError';
+  }
+}
+
+type Query = Record<string, string | number | undefined>;
+
+export class AdminClient {
+  /** The server as messages show it: no credentials, no trailing slash. */
+  readonly url: string;
+  private readonly base: URL;
+  private readonly agent: Agent;
+
+  constructor(private readonly opts: ClientOptions) {
+    this.base = parseServerUrl(opts.url);
+    this.url = `${this.base.origin}${this.base.pathname.replace(/\/$/, '')}`;
+    // Our own deadline (AbortSignal) governs; undici's per-phase timeouts would cut long scans short.
+    this.agent = new Agent({ headersTimeout: 0, bodyTimeout: 0 });
+  }
+
+  get<T>(path: string, query: Query = {}, ctx: CallContext = {}): Promise<T> {
+    return this.call<T>('GET', path, { query, ctx });
+  }
+
+  post<T>(path: string, body?: unknown, ctx: CallContext = {}): Promise<T> {
+    return this.call<T>('POST', path, { body, ctx });
+  }
+
+  patch<T>(path: string, body: unknown, ctx: CallContext = {}): Promise<T> {
+    return this.call<T>('PATCH', path, { body, ctx });
+  }
+
+  delete(path: string, ctx: CallContext = {}): Promise<void> {
+    return this.call<void>('DELETE', path, { ctx });
+  }
+
+  /** POSTs and hands each line of an NDJSON answer to `onLine` as it arrives. */
+  async stream(path: string, body: unknown, onLine: (value: unknown) => void, ctx: CallContext = {}): Promise<void> {
+    const signal = this.signal();
+    const res = await this.send('POST', path, { body, accept: 'application/x-ndjson', signal });
+    if (res.statusCode >= 300) throw this.problem(res.statusCode, await this.readText(res, signal), ctx);
+    let pending = '';
+    const take = (line: string) => {
+      if (line.trim() === '') return;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        throw new CliError(`unexpected answer from ${this.url}: a stream line is not JSON: ${clean(line.slice(0, 200))}`, EXIT.failed);
+      }
+      onLine(value);
+    };
+    try {
+      for await (const chunk of res.body) {
+        pending += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
+        let nl: number;
+        while ((nl = pending.indexOf('\n')) >= 0) {
+          take(pending.slice(0, nl));
+          pending = pending.slice(nl + 1);
+        }
+      }
+    } catch (err) {
+      if (err instanceof CliError) throw err;
+      throw this.unreachable(err, signal, 'lost the connection to');
+    }
+    take(pending);
+  }
+
+  /** Releases the connection pool so the process can exit at once. */
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private async call<T>(method: string, path: string, req: { query?: Query; body?: unknown; ctx: CallContext }): Promise<T> {
+    const signal = this.signal();
+    const res = await this.send(method, path, { query: req.query, body: req.body, accept: 'application/json', signal });
+    const text = await this.readText(res, signal);
+    if (res.statusCode >= 300) throw this.problem(res.statusCode, text, req.ctx);
+    if (res.statusCode === 204 || text === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      const type = String(res.headers['content-type'] ?? 'no content type');
+      throw new CliError(`unexpected answer from ${this.url}: HTTP ${res.statusCode} with ${clean(type)}, not JSON (is this a Mirrorgate server?)`, EXIT.failed);
+    }
+  }
+
+  private async send(
+    method: string,
+    path: string,
+    req: { query?: Query; body?: unknown; accept: string; signal: AbortSignal | undefined },
+  ): Promise<Awaited<ReturnType<typeof request>>> {
+    const url = new URL(path.replace(/^\/+/, ''), this.base);
+    for (const [key, value] of Object.entries(req.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
+    const headers: Record<string, string> = { accept: req.accept, 'user-agent': 'mirrorgate-cli' };
+    if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
+    let body: string | undefined;
+    if (req.body !== undefined) {
+      body = JSON.stringify(req.body);
+      headers['content-type'] = 'application/json';
+    }
+    try {
+      return await request(url, { method: method as 'GET', headers, body, signal: req.signal, dispatcher: this.agent });
+    } catch (err) {
+      throw this.unreachable(err, req.signal, 'cannot reach');
+    }
+  }
+
+  private async readText(res: Awaited<ReturnType<typeof request>>, signal: AbortSignal | undefined): Promise<string> {
+    try {
+      return await res.body.text();
+    } catch (err) {
+      throw this.unreachable(err, signal, 'lost the connection to');
+    }
+  }
+
+  private signal(): AbortSignal | undefined {
+    return this.opts.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.opts.timeoutMs);
+  }
+
+  private unreachable(err: unknown, signal: AbortSignal | undefined, what: string): CliError {
+    const reason = signal?.aborted ? `no answer within ${seconds(this.opts.timeoutMs ?? 0)} (--timeout)` : networkReason(err);
+    return new CliError(`${what} ${this.url}: ${reason}`, EXIT.unreachable);
+  }
+
+  /** Maps an error status to the CLI's message and exit code. */
+  private problem(status: number, text: string, ctx: CallContext): ApiError {
+    let message = '';
+    let fields: Record<string, string> = {};
+    try {
+      const body = JSON.parse(text) as { error?: unknown; fields?: unknown };
+      if (typeof body.error === 'string') message = body.error;
+      if (body.fields && typeof body.fields === 'object') {
+        fields = Object.fromEntries(Object.entries(body.fields as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+      }
+    } catch {
+      message = text.trim().split('\n')[0] ?? '';
+    }
+    message = clean(message.slice(0, 500));
+    const fieldLines = Object.entries(fields).map(([field, reason]) => `\n  ${describeField(field, ctx.flags)}: ${clean(reason)}`).join('');
+    switch (status) {
+      case 401: {
+        const hint = this.opts.token ? '' : ' (no token given: pass --token or set MIRRORGATE_TOKEN)';
+        return new ApiError(`the token was refused (401): ${message || 'unauthorized'}${hint}`, EXIT.unauthorized, status, fields);
+      }
+      case 403:
+        return new ApiError(`not allowed with this token (403): ${message || 'forbidden'}`, EXIT.forbidden, status, fields);
+      case 404: {
+        // The server's own words name the mirror or offer; a bare "not found" means the route itself is missing.
+        const named = message && message !== 'not found' ? message : ctx.subject ? `no ${ctx.subject}` : `not found on ${this.url}`;
+        return new ApiError(`${named} (404)`, EXIT.notFound, status, fields);
+      }
+      case 409:
+        return new ApiError(`refused (409): ${message || 'conflict'}${fieldLines}`, EXIT.failed, status, fields);
+      case 400:
+      case 422:
+        return new ApiError(`${message || 'invalid request'} (${status})${fieldLines}`, EXIT.failed, status, fields);
+      case 503:
+        return new ApiError(`the server cannot save changes right now: ${message || 'service unavailable'}`, EXIT.unavailable, status, fields);
+      default:
+        return new ApiError(`the server answered ${status}: ${message || 'no reason given'}${fieldLines}`, EXIT.failed, status, fields);
+    }
+  }
+}
+
+function parseServerUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new CliError(`invalid server URL "${clean(text)}": expected http://host:port or https://host`, EXIT.usage);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new CliError(`invalid server URL "${clean(url.origin)}": expected http:// or https://`, EXIT.usage);
+  }
+  url.username = '';
+  url.password = '';
+  url.search = '';
+  url.hash = '';
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url;
+}
+
+/** `baseUrl (--base-url)`: the API's field, and the flag that sets it when there is one. */
+function describeField(field: string, flags: Record<string, string> | undefined): string {
+  // "asn.1" or "content.include.0" come from the flag of their list.
+  const flag = flags?.[field] ?? flags?.[field.replace(/(\.\d+)+$/, '')];
+  return flag ? `${field} (${flag})` : field;
+}
+
+const NETWORK_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'DNS lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'connect timeout',
+  UND_ERR_SOCKET: 'the connection closed unexpectedly',
+  UND_ERR_CLOSED: 'the connection closed unexpectedly',
+};
+
+function networkReason(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } } | undefined;
+  const code = typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : undefined;
+  if (code && NETWORK_REASONS[code]) return `${NETWORK_REASONS[code]} (${code})`;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  return clean(code && !message.includes(code) ? `${message} (${code})` : message);
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}

@@ -1,0 +1,146 @@
+// `mirrorgate stats` and `mirrorgate audit`: downloads, bytes and logo impressions per mirror, country and day; who changed what, when.
+import { type Command, InvalidArgumentError } from 'commander';
+import type { AuditEntry, StatsResult } from '../../store/store.js';
+import type { CliContext } from '../context.js';
+import { formatBytes, formatCount, formatTime, summarize, table } from '../format.js';
+import { collect, printJson, remote, withClient, type RemoteOptions } from './remote.js';
+
+export interface StatsAnswer extends StatsResult {
+  from: string;
+  to: string;
+  mirrors: string[] | null;
+}
+
+const DAY_MS = 86_400_000;
+/** Rows of the country and file tables a person reads; --json has them all. */
+const TOP = 10;
+const DEFAULT_AUDIT_LIMIT = 50;
+
+export function addReportCommands(program: Command, ctx: CliContext): void {
+  remote(
+    program
+      .command('stats')
+      .description('downloads, bytes sent on and logo impressions, by mirror, country and day (a provider token: its own mirrors)')
+      .option('--mirror <id>', 'only this mirror (repeat, or comma-separated)', collect)
+      .option('--from <day>', 'first day, YYYY-MM-DD or e.g. 7d for a week ago (default: 30 days ago)', parseDay)
+      .option('--to <day>', 'last day, YYYY-MM-DD or e.g. 1d (default: today)', parseDay),
+  ).action((opts: RemoteOptions & { mirror?: string[]; from?: string; to?: string }) =>
+    withClient(ctx, opts, async (client) => {
+      const stats = await client.get<StatsAnswer>(
+        'admin/v1/stats',
+        { mirror: opts.mirror?.join(','), from: opts.from, to: opts.to },
+        { flags: { mirror: '--mirror', from: '--from', to: '--to' } },
+      );
+      if (opts.json) return printJson(ctx, stats);
+      ctx.io.out(describeStats(stats));
+    }),
+  );
+
+  remote(
+    program
+      .command('audit')
+      .description('the audit log, newest first: who changed what, when (staff)')
+      .option('--actor <name>', "only changes by this token's name")
+      .option('--target <target>', 'only changes to this target: mirror:<id>, offer:<id>, or a bare mirror id')
+      .option('--action <action>', 'only this action, e.g. mirror.drain, offer.accept')
+      .option('--since <when>', 'from this time: ISO date/time, or e.g. 1h, 7d for that long ago', parseWhen)
+      .option('--until <when>', 'up to this time, same forms', parseWhen)
+      .option('--limit <n>', `at most this many entries (default ${DEFAULT_AUDIT_LIMIT})`, parseLimit),
+  ).action((opts: RemoteOptions & { actor?: string; target?: string; action?: string; since?: number; until?: number; limit?: number }) =>
+    withClient(ctx, opts, async (client) => {
+      const target = opts.target === undefined || opts.target.includes(':') ? opts.target : `mirror:${opts.target}`;
+      const body = await client.get<{ entries: AuditEntry[] }>(
+        'admin/v1/audit',
+        { actor: opts.actor, target, action: opts.action, since: opts.since, until: opts.until, limit: opts.limit ?? DEFAULT_AUDIT_LIMIT },
+        { flags: { actor: '--actor', target: '--target', action: '--action', since: '--since', until: '--until', limit: '--limit' } },
+      );
+      if (opts.json) return printJson(ctx, body);
+      if (body.entries.length === 0) return ctx.io.out('no audit entries\n');
+      ctx.io.out(auditTable(body.entries));
+    }),
+  );
+}
+
+function parseDay(value: string): string {
+  const ago = /^(\d+)d$/.exec(value);
+  if (ago) return new Date(Date.now() - Number(ago[1]) * DAY_MS).toISOString().slice(0, 10);
+  if (value === 'today') return new Date().toISOString().slice(0, 10);
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(value))) return value;
+  throw new InvalidArgumentError('expected a day as YYYY-MM-DD, "today", or a number of days ago like 7d');
+}
+
+const AGO = /^(\d+(?:\.\d+)?)(s|m|h|d)$/;
+const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: DAY_MS } as const;
+
+/** Epoch ms, as the audit API takes it. */
+function parseWhen(value: string): number {
+  const ago = AGO.exec(value);
+  if (ago) return Math.round(Date.now() - Number(ago[1]) * UNIT_MS[ago[2] as keyof typeof UNIT_MS]);
+  if (/^\d{4}-\d{2}-\d{2}/.test(value)) {
+    const ms = Date.parse(/T|\s/.test(value) || value.length > 10 ? value : `${value}T00:00:00Z`);
+    if (!Number.isNaN(ms)) return ms;
+  }
+  throw new InvalidArgumentError('expected an ISO date or time (2026-01-31, 2026-01-31T12:00Z) or a time ago like 90m, 1h, 7d');
+}
+
+function parseLimit(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 10_000) throw new InvalidArgumentError('expected a whole number 1-10000');
+  return Number(value);
+}
+
+export function describeStats(s: StatsAnswer): string {
+  const scope = s.mirrors ? `mirror${s.mirrors.length === 1 ? '' : 's'} ${s.mirrors.join(', ')}` : 'all mirrors';
+  const parts = [
+    `${s.from} to ${s.to}, ${scope}: ${formatCount(s.totals.downloads)} downloads, ${formatBytes(s.totals.bytes)} sent on, ` +
+      `${formatCount(s.totals.impressions)} logo impressions\n`,
+  ];
+  if (s.byMirror.length) {
+    parts.push(
+      table([...s.byMirror].sort((a, b) => b.downloads - a.downloads), [
+        { header: 'MIRROR', value: (r) => r.mirror },
+        { header: 'DOWNLOADS', value: (r) => formatCount(r.downloads), align: 'right' },
+        { header: 'BYTES', value: (r) => formatBytes(r.bytes), align: 'right' },
+        { header: 'IMPRESSIONS', value: (r) => formatCount(r.impressions), align: 'right' },
+      ]),
+    );
+  }
+  if (s.byCountry.length) {
+    const rows = [...s.byCountry].sort((a, b) => b.downloads - a.downloads);
+    parts.push(
+      table(rows.slice(0, TOP), [
+        { header: 'COUNTRY', value: (r) => r.country },
+        { header: 'DOWNLOADS', value: (r) => formatCount(r.downloads), align: 'right' },
+        { header: 'BYTES', value: (r) => formatBytes(r.bytes), align: 'right' },
+      ]) + (rows.length > TOP ? `… and ${rows.length - TOP} more countries (--json has all)\n` : ''),
+    );
+  }
+  if (s.byDay.length) {
+    parts.push(
+      table(s.byDay, [
+        { header: 'DAY', value: (r) => r.day },
+        { header: 'DOWNLOADS', value: (r) => formatCount(r.downloads), align: 'right' },
+        { header: 'BYTES', value: (r) => formatBytes(r.bytes), align: 'right' },
+        { header: 'IMPRESSIONS', value: (r) => formatCount(r.impressions), align: 'right' },
+      ]),
+    );
+  }
+  if (s.topFiles.length) {
+    parts.push(
+      table(s.topFiles.slice(0, TOP), [
+        { header: 'TOP FILE', value: (r) => r.path },
+        { header: 'DOWNLOADS', value: (r) => formatCount(r.downloads), align: 'right' },
+      ]),
+    );
+  }
+  return parts.join('\n');
+}
+
+export function auditTable(entries: readonly AuditEntry[]): string {
+  return table(entries, [
+    { header: 'WHEN', value: (e) => formatTime(e.at) },
+    { header: 'ACTOR', value: (e) => e.actor },
+    { header: 'ACTION', value: (e) => e.action },
+    { header: 'TARGET', value: (e) => e.target },
+    { header: 'CHANGE', value: (e) => summarize(e.after) },
+  ]);
+}

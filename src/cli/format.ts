@@ -1,0 +1,149 @@
+// Human output of the command line: aligned tables, key/value blocks, and the units staff read (bytes, durations, times, shares).
+
+export type Cell = string | number | null | undefined;
+
+export interface Column<Row> {
+  header: string;
+  value(row: Row): Cell;
+  /** Numbers read best right-aligned. */
+  align?: 'left' | 'right';
+}
+
+/**
+ * Offers and mirror names come from outside (the public offer form); a control character in
+ * them must not move the cursor or recolour a staff member's terminal.
+ */
+export function clean(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === '\t' ? ' ' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
+
+function cellText(cell: Cell): string {
+  if (cell === null || cell === undefined || cell === '') return '-';
+  return clean(String(cell));
+}
+
+/** Columns a string takes in a terminal: combining marks take none, East Asian wide characters and emoji two. */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    if (/\p{Mn}|\p{Me}|\p{Cf}/u.test(ch)) continue;
+    width += isWide(cp) ? 2 : 1;
+  }
+  return width;
+}
+
+function isWide(cp: number): boolean {
+  return (
+    (cp >= 0x1100 && cp <= 0x115f) ||
+    (cp >= 0x2e80 && cp <= 0xa4cf && cp !== 0x303f) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) ||
+    (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) ||
+    (cp >= 0x1f300 && cp <= 0x1faff) ||
+    (cp >= 0x20000 && cp <= 0x3fffd)
+  );
+}
+
+function pad(text: string, width: number, align: 'left' | 'right'): string {
+  const fill = ' '.repeat(Math.max(0, width - displayWidth(text)));
+  return align === 'right' ? fill + text : text + fill;
+}
+
+/** A table with a header line, columns two spaces apart, no trailing spaces; '-' for an empty cell. */
+export function table<Row>(rows: readonly Row[], columns: readonly Column<Row>[]): string {
+  const cells = rows.map((row) => columns.map((col) => cellText(col.value(row))));
+  const widths = columns.map((col, i) => Math.max(displayWidth(col.header), ...cells.map((r) => displayWidth(r[i] ?? ''))));
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => pad(v, widths[i] ?? 0, columns[i]?.align ?? 'left'))
+      .join('  ')
+      .trimEnd();
+  return [line(columns.map((c) => c.header)), ...cells.map(line)].join('\n') + '\n';
+}
+
+/** `key   value` lines with the values aligned; undefined pairs are left out, null shows as '-'. */
+export function keyValues(pairs: readonly (readonly [string, Cell] | undefined)[]): string {
+  const present = pairs.filter((p): p is readonly [string, Cell] => p !== undefined && p[1] !== undefined);
+  const width = Math.max(0, ...present.map(([k]) => displayWidth(k)));
+  return present.map(([k, v]) => `${pad(k, width, 'left')}  ${cellText(v)}`.trimEnd()).join('\n') + '\n';
+}
+
+/** The API's JSON as scripts read it. */
+export function json(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** `1 entry`, `2,000 entries`. */
+export function countOf(n: number, one: string, many: string): string {
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
+}
+
+/** Decimal units, as network and disk sizes are quoted: 1.5 GB = 1.5e9 bytes. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** 250ms, 45s, 10m, 1h 30m, 2d 3h: the largest unit and the next one when it is not zero. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  let rest = Math.round(ms / 1000);
+  const amounts = (
+    [
+      ['d', 86_400],
+      ['h', 3_600],
+      ['m', 60],
+      ['s', 1],
+    ] as const
+  ).map(([unit, size]) => {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    return `${n}${unit}`;
+  });
+  const first = amounts.findIndex((a) => !a.startsWith('0'));
+  const next = amounts[first + 1];
+  return next && !next.startsWith('0') ? `${amounts[first]} ${next}` : (amounts[first] ?? '0s');
+}
+
+/** UTC, to the second: the same on every staff member's machine. */
+export function formatTime(epochMs: number): string {
+  return new Date(epochMs).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+export function formatAgo(epochMs: number, nowMs = Date.now()): string {
+  const delta = nowMs - epochMs;
+  return delta >= 0 ? `${formatDuration(delta)} ago` : `in ${formatDuration(-delta)}`;
+}
+
+export function formatPercent(share: number): string {
+  return `${(share * 100).toFixed(1)}%`;
+}
+
+/** A value in one cell: objects as `key=value` pairs, cut to `max` characters. */
+export function summarize(value: unknown, max = 60): string {
+  let text: string;
+  if (value === undefined) return '';
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    text = Object.entries(value)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' ');
+  } else {
+    text = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  text = clean(text);
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}

@@ -1,0 +1,65 @@
+// The Worker's env parsed once with zod: every problem named by its binding, so a misconfigured deploy fails loudly.
+import { z } from 'zod';
+import type { KvNamespaceLike, WorkerEnv } from './runtime.js';
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface EdgeConfig {
+  /** Control plane base URL without a trailing slash. */
+  controlUrl?: string;
+  snapshotToken?: string;
+  staffToken?: string;
+  ttlMs: number;
+  publicUrl?: string;
+  logLevel: LogLevel;
+  kv?: KvNamespaceLike;
+}
+
+const httpUrl = z
+  .url({ protocol: /^https?$/ })
+  .transform((u) => u.replace(/\/+$/, ''));
+const secret = z.string().trim().min(1);
+
+const envSchema = z
+  .object({
+    CONTROL_URL: httpUrl.optional(),
+    SNAPSHOT_TOKEN: secret.optional(),
+    STAFF_TOKEN: secret.optional(),
+    SNAPSHOT_TTL_SECONDS: z.coerce.number().positive().max(86_400).default(10),
+    PUBLIC_URL: httpUrl.optional(),
+    LOG_LEVEL: z.enum(LOG_LEVELS).default('warn'),
+    SNAPSHOT: z.custom<KvNamespaceLike>((v) => typeof (v as KvNamespaceLike | undefined)?.get === 'function', 'not a KV namespace binding').optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (!env.SNAPSHOT && !env.CONTROL_URL) {
+      ctx.addIssue({ code: 'custom', path: ['CONTROL_URL'], message: 'required unless a SNAPSHOT KV namespace is bound' });
+    }
+    if (!env.SNAPSHOT && env.CONTROL_URL && !env.SNAPSHOT_TOKEN) {
+      ctx.addIssue({ code: 'custom', path: ['SNAPSHOT_TOKEN'], message: 'required to fetch the snapshot from CONTROL_URL (a staff token)' });
+    }
+  });
+
+export type EdgeConfigResult = { ok: true; config: EdgeConfig } | { ok: false; problems: string[] };
+
+export function parseEdgeEnv(env: WorkerEnv): EdgeConfigResult {
+  // Empty strings are how wrangler shows an unset var; treat them as absent.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '' && v !== undefined));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    return { ok: false, problems: parsed.error.issues.map((i) => `${i.path.join('.') || 'env'}: ${i.message}`) };
+  }
+  const e = parsed.data;
+  return {
+    ok: true,
+    config: {
+      controlUrl: e.CONTROL_URL,
+      snapshotToken: e.SNAPSHOT_TOKEN,
+      staffToken: e.STAFF_TOKEN,
+      ttlMs: e.SNAPSHOT_TTL_SECONDS * 1000,
+      publicUrl: e.PUBLIC_URL,
+      logLevel: e.LOG_LEVEL,
+      kv: e.SNAPSHOT,
+    },
+  };
+}

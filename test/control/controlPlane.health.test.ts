@@ -1,0 +1,288 @@
+// The control plane's probe loop end to end, one instance on the memory store: loopback mirrors that die,
+// lose a file, lag or stall are taken out of routing within the promised window, shown with a reason on
+// /mirrors, and brought back only after enough good probes.
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../../src/node.js';
+import { CLIENT_IPS } from '../helpers/clientIps.js';
+import {
+  ALL_FILES,
+  CFILES,
+  choice,
+  download,
+  INTERVAL_MS,
+  mirrorsJson,
+  sleep,
+  startControlNetwork,
+  TIMEOUT_MS,
+  TRACE_TIME,
+  waitFor,
+  type ControlNetwork,
+} from '../helpers/controlNetwork.js';
+
+const FAILURES_TO_DOWN = 2;
+const SUCCESSES_TO_UP = 2;
+/** The promise: a dead mirror gets no new downloads within interval × failuresToDown + timeout. */
+const WINDOW_MS = INTERVAL_MS * FAILURES_TO_DOWN + TIMEOUT_MS;
+/** The 50 ms change coalescing plus timer and event-loop scheduling on a busy 2-core test machine. */
+const SLACK_MS = 50 + 200;
+
+/** Waits until every mirror of the server has been probed up. */
+async function allUp(server: RunningServer, ids: readonly string[]): Promise<void> {
+  const ms = await waitFor(() => ids.every((id) => server.control.healthOf(id)?.health === 'up'), { timeoutMs: 5_000 });
+  if (ms === undefined) throw new Error(`mirrors not all up: ${ids.map((id) => `${id}=${server.control.healthOf(id)?.health}`).join(', ')}`);
+}
+
+const MIRRORS = ['de-near', 'fr-far', 'us-far'];
+
+describe('a dead mirror (connection refused)', () => {
+  let net: ControlNetwork;
+  let server: RunningServer;
+  const detections: number[] = [];
+
+  beforeAll(async () => {
+    net = await startControlNetwork();
+    server = await net.startServer();
+    await allUp(server, MIRRORS);
+  });
+  afterAll(async () => {
+    await net?.close();
+  });
+
+  it(`gets no new downloads within interval × failuresToDown + timeout (${WINDOW_MS} ms), three times over`, async () => {
+    const victim = net.mirrors['de-near']!;
+    for (let trial = 0; trial < 3; trial++) {
+      expect(await choice(server.url, 'DE')).toBe('de-near');
+      // Kill it at a random point of the probe cycle.
+      await sleep(Math.random() * INTERVAL_MS);
+      const t0 = performance.now();
+      await victim.setMode('down');
+      const elapsed = await waitFor(async () => (await choice(server.url, 'DE')) !== 'de-near', { since: t0, timeoutMs: 5_000, everyMs: 5 });
+      expect(elapsed, 'the dead mirror was never taken out of routing').toBeDefined();
+      detections.push(elapsed!);
+      expect(elapsed!).toBeLessThan(WINDOW_MS + SLACK_MS);
+
+      // A counted download goes to the next mirror, and keeps doing so (no flapping back).
+      for (let i = 0; i < 20; i++) {
+        const d = await download(server.url, 'DE');
+        expect(d.status).toBe(302);
+        expect(d.mirror).toBe('fr-far');
+        expect(d.location).toBe(`${net.mirrors['fr-far']!.baseUrl}${encodeURI(CFILES.readme.path)}`);
+        await sleep(25);
+      }
+
+      const rows = await mirrorsJson(server.url);
+      expect(rows['de-near']).toMatchObject({ status: 'down', reason: 'connection refused' });
+      expect(rows['fr-far']!.status).toBe('up');
+
+      await victim.setMode('ok');
+      expect(await waitFor(async () => (await choice(server.url, 'DE')) === 'de-near', { timeoutMs: 5_000 })).toBeDefined();
+    }
+    console.info(`[controlPlane.health] dead-mirror detection (ms): ${detections.map((d) => d.toFixed(0)).join(', ')} (promise ${WINDOW_MS} ms + ${SLACK_MS} ms slack)`);
+  });
+
+  it(`comes back only after successesToUp (${SUCCESSES_TO_UP}) good probes in a row`, async () => {
+    const victim = net.mirrors['de-near']!;
+    await victim.setMode('down');
+    expect(await waitFor(async () => (await choice(server.url, 'DE')) === 'fr-far', { timeoutMs: 5_000 })).toBeDefined();
+    // Stays down while it is dead: several more rounds, never routed.
+    for (let i = 0; i < 10; i++) {
+      expect(await choice(server.url, 'DE')).toBe('fr-far');
+      await sleep(INTERVAL_MS / 4);
+    }
+    expect(server.control.healthOf('de-near')!.consecutiveFailures).toBeGreaterThanOrEqual(FAILURES_TO_DOWN + 2);
+
+    const seen: { health: string; successes: number; routedTo: string }[] = [];
+    const t0 = performance.now();
+    await victim.setMode('ok');
+    const back = await waitFor(
+      async () => {
+        const h = server.control.healthOf('de-near')!;
+        const routedTo = await choice(server.url, 'DE');
+        seen.push({ health: h.health, successes: h.consecutiveSuccesses, routedTo });
+        return routedTo === 'de-near';
+      },
+      { since: t0, timeoutMs: 5_000, everyMs: 5 },
+    );
+    expect(back).toBeDefined();
+    console.info(`[controlPlane.health] recovery after ${back!.toFixed(0)} ms`);
+    // One good probe was seen and did not bring it back on its own.
+    expect(seen.some((s) => s.health === 'down' && s.successes === 1 && s.routedTo === 'fr-far')).toBe(true);
+    // Two probes one interval apart cannot both fit in much less than an interval.
+    expect(back!).toBeGreaterThan(INTERVAL_MS * (SUCCESSES_TO_UP - 1) * 0.75);
+    const h = server.control.healthOf('de-near')!;
+    expect(h.health).toBe('up');
+    expect(h.consecutiveSuccesses).toBeGreaterThanOrEqual(SUCCESSES_TO_UP);
+    const rows = await mirrorsJson(server.url);
+    expect(rows['de-near']!.status).toBe('up');
+    expect(rows['de-near']!.reason).toBeNull();
+  });
+
+  it('shows the probe latency (moving average) on /mirrors', async () => {
+    await sleep(INTERVAL_MS * 3);
+    expect(server.control.healthOf('de-near')!.latencyMs).toEqual(expect.any(Number));
+    const rows = await mirrorsJson(server.url);
+    // SRC BUG: mirrorStates() (src/core/mirrors.ts) never copies HealthRecord.latencyMs into MirrorState, so
+    // mirrorSummaries() always reports latencyMs: null on /mirrors even after many successful probes.
+    expect(rows['de-near']!.latencyMs).toEqual(expect.any(Number));
+  });
+});
+
+describe('a file a probe finds missing', () => {
+  let net: ControlNetwork;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    net = await startControlNetwork();
+    // More samples than files: every file each mirror carries is checked every round.
+    server = await net.startServer({ health: { sampleFiles: 10 } });
+    await allUp(server, MIRRORS);
+  });
+  afterAll(async () => {
+    await net?.close();
+  });
+
+  it('is taken off that mirror by the next probe round, while its other files still go to it', async () => {
+    for (const key of ALL_FILES) expect(await choice(server.url, 'DE', key)).toBe('de-near');
+    const t0 = performance.now();
+    await net.removeFile('de-near', 'readme');
+    const elapsed = await waitFor(async () => (await choice(server.url, 'DE', 'readme')) !== 'de-near', { since: t0, timeoutMs: 5_000, everyMs: 5 });
+    expect(elapsed).toBeDefined();
+    console.info(`[controlPlane.health] missing file taken off after ${elapsed!.toFixed(0)} ms`);
+    // One probe round (at most an interval away, at most a timeout long), then the coalesced rebuild.
+    expect(elapsed!).toBeLessThan(INTERVAL_MS + TIMEOUT_MS + SLACK_MS);
+
+    const d = await download(server.url, 'DE', 'readme');
+    expect(d).toMatchObject({ status: 302, mirror: 'fr-far' });
+    for (const key of ALL_FILES.filter((k) => k !== 'readme')) expect(await choice(server.url, 'DE', key)).toBe('de-near');
+
+    // The mirror itself stays up; the file is listed as missing on its health record.
+    const health = server.control.healthOf('de-near')!;
+    expect(health.health).toBe('up');
+    expect(health.missing).toEqual([CFILES.readme.path]);
+    const rows = await mirrorsJson(server.url);
+    expect(rows['de-near']!.status).toBe('up');
+    expect(rows['de-near']!.files).toBe(ALL_FILES.length - 1);
+    const file = (await (await fetch(`${server.url}/api/v1/files/${CFILES.readme.path}`, { headers: { 'X-Forwarded-For': CLIENT_IPS.SE.ip } })).json()) as {
+      mirrors: { id: string }[];
+    };
+    expect(file.mirrors.map((m) => m.id).sort()).toEqual(['fr-far', 'us-far']);
+
+    // Still off a few rounds later.
+    await sleep(INTERVAL_MS * 3);
+    expect(await choice(server.url, 'DE', 'readme')).toBe('fr-far');
+    expect(await choice(server.url, 'DE', 'app10')).toBe('de-near');
+  });
+});
+
+describe('a lagging mirror', () => {
+  let net: ControlNetwork;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    net = await startControlNetwork();
+    server = await net.startServer();
+    await allUp(server, MIRRORS);
+  });
+  afterAll(async () => {
+    await net?.close();
+  });
+
+  it('within maxLag stays up and routed, its lag shown', async () => {
+    await net.setTrace('de-near', TRACE_TIME - 30);
+    expect(await waitFor(() => server.control.healthOf('de-near')?.lagSeconds === 30, { timeoutMs: 3_000 })).toBeDefined();
+    await sleep(60);
+    const rows = await mirrorsJson(server.url);
+    expect(rows['de-near']).toMatchObject({ status: 'up', lagSeconds: 30, lastSync: new Date((TRACE_TIME - 30) * 1000).toISOString() });
+    expect(await choice(server.url, 'DE')).toBe('de-near');
+  });
+
+  it('2 h behind the origin with maxLag 1h is syncing and gets no downloads; fixing its trace brings it back', async () => {
+    const t0 = performance.now();
+    await net.setTrace('de-near', TRACE_TIME - 7_200);
+    const out = await waitFor(async () => (await choice(server.url, 'DE')) !== 'de-near', { since: t0, timeoutMs: 5_000, everyMs: 5 });
+    expect(out).toBeDefined();
+    console.info(`[controlPlane.health] lagging mirror out after ${out!.toFixed(0)} ms`);
+    expect(out!).toBeLessThan(INTERVAL_MS + TIMEOUT_MS + SLACK_MS);
+    const rows = await mirrorsJson(server.url);
+    expect(rows['de-near']).toMatchObject({ status: 'syncing', lagSeconds: 7_200 });
+    for (const key of ALL_FILES) expect((await download(server.url, 'DE', key)).mirror).toBe('fr-far');
+    // A lagging mirror still answers probes: it is not down, only not synced.
+    expect(server.control.healthOf('de-near')!.health).toBe('up');
+
+    const t1 = performance.now();
+    await net.setTrace('de-near', TRACE_TIME);
+    const back = await waitFor(async () => (await choice(server.url, 'DE')) === 'de-near', { since: t1, timeoutMs: 5_000, everyMs: 5 });
+    expect(back).toBeDefined();
+    expect(back!).toBeLessThan(INTERVAL_MS + TIMEOUT_MS + SLACK_MS);
+    const after = await mirrorsJson(server.url);
+    expect(after['de-near']).toMatchObject({ status: 'up', lagSeconds: 0 });
+  });
+});
+
+describe('a stalling mirror', () => {
+  let net: ControlNetwork;
+  let server: RunningServer;
+  let slowBody: Server;
+  const held = new Set<ServerResponse>();
+
+  beforeAll(async () => {
+    net = await startControlNetwork();
+    // Sends headers and a few bytes of every body, then nothing: a wedged disk behind a live web server.
+    slowBody = createServer((_req, res) => {
+      held.add(res);
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '1000' });
+      res.write('17672');
+    });
+    await new Promise<void>((resolve) => slowBody.listen(0, '127.0.0.1', resolve));
+    net.mirrorEntries.push({
+      id: 'se-slow-body',
+      name: 'Slow body',
+      baseUrl: `http://127.0.0.1:${(slowBody.address() as AddressInfo).port}/`,
+      country: 'SE',
+      lat: 59.33,
+      lon: 18.07,
+      content: { include: ['pub/**'] },
+    });
+    server = await net.startServer();
+    await allUp(server, MIRRORS);
+  });
+  afterAll(async () => {
+    for (const res of held) res.destroy();
+    slowBody?.closeAllConnections();
+    await new Promise<void>((resolve) => (slowBody ? slowBody.close(() => resolve()) : resolve()));
+    await net?.close();
+  });
+
+  it('that accepts and never answers is down with a timeout reason, within the window', async () => {
+    expect(await choice(server.url, 'DE')).toBe('de-near');
+    const t0 = performance.now();
+    await net.mirrors['de-near']!.setMode('stall');
+    const elapsed = await waitFor(async () => (await choice(server.url, 'DE')) !== 'de-near', { since: t0, timeoutMs: 5_000, everyMs: 5 });
+    expect(elapsed).toBeDefined();
+    console.info(`[controlPlane.health] stalled mirror out after ${elapsed!.toFixed(0)} ms`);
+    expect(elapsed!).toBeLessThan(WINDOW_MS + SLACK_MS);
+    const rows = await mirrorsJson(server.url);
+    expect(rows['de-near']!.status).toBe('down');
+    expect(rows['de-near']!.reason).toMatch(/^(timeout after 150 ms|stalled body)$/);
+
+    await net.mirrors['de-near']!.setMode('ok');
+    expect(await waitFor(async () => (await choice(server.url, 'DE')) === 'de-near', { timeoutMs: 5_000 })).toBeDefined();
+  });
+
+  it('whose body stalls after the headers is down with reason "stalled body"', async () => {
+    expect(await waitFor(() => server.control.healthOf('se-slow-body')?.health === 'down', { timeoutMs: 5_000 })).toBeDefined();
+    const rows = await mirrorsJson(server.url);
+    expect(rows['se-slow-body']).toMatchObject({ status: 'down', reason: 'stalled body' });
+    expect(await choice(server.url, 'SE')).not.toBe('se-slow-body');
+  });
+
+  it('that answers 404 to everything (its trace too) is down with reason "HTTP 404"', async () => {
+    await net.mirrors['de-near']!.setMode('404');
+    expect(await waitFor(async () => (await choice(server.url, 'DE')) !== 'de-near', { timeoutMs: 5_000 })).toBeDefined();
+    const rows = await mirrorsJson(server.url);
+    expect(rows['de-near']).toMatchObject({ status: 'down', reason: 'HTTP 404' });
+    await net.mirrors['de-near']!.setMode('ok');
+  });
+});
