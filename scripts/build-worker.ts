@@ -28,15 +28,7 @@ export const FORBIDDEN_PACKAGES = [
  * http/offers.ts for `fields`) uses node:fs/node:path only to check config file paths at load time.
  * Remove an entry once the module stops importing it; any other node: import fails the build.
  */
-const STUBBED: Record<string, Record<string, string>> = {
-  'src/config/schema.ts': {
-    'node:fs': 'export function statSync() { throw new Error("node:fs is not available at the edge"); }',
-    'node:path': [
-      'const unavailable = () => { throw new Error("node:path is not available at the edge"); };',
-      'export default { resolve: unavailable, extname: unavailable, join: unavailable, dirname: unavailable };',
-    ].join('\n'),
-  },
-};
+const STUBBED: Record<string, Record<string, string>> = {};
 
 export interface BuildWorkerOptions {
   /** Default dist/worker.js. */

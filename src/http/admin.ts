@@ -2,7 +2,7 @@
 import type { Context, Hono } from 'hono';
 import { stream } from 'hono/streaming';
 import { z } from 'zod';
-import { fields } from '../config/schema.js';
+import { fields } from '../config/fields.js';
 import type { AdminService } from '../control/adminService.js';
 import type { MirrorSpec } from '../core/model.js';
 import { encodeSnapshot } from '../core/snapshotCodec.js';

@@ -48,7 +48,7 @@ export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices)
     const started = performance.now();
     const decision = decide(snapshot, path, client, {
       nowMs: services.clock(),
-      preferMirror: c.req.query('mirror'),
+      preferMirror: c.req.query('mirror') ?? rememberedMirror(c),
       explain: answer === 'mirrorlist',
       // A redirect needs the pick and the Link alternatives only; lists and metalinks want all.
       limit: answer === 'redirect' ? snapshot.routing.maxAlternatives + 1 : undefined,
@@ -80,6 +80,12 @@ export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices)
         return redirectAnswer(c, snapshot, decision, file, services);
     }
   });
+}
+
+/** The mirror a browser asked us to remember (the interstitial's cookie); decide() ignores it when unfit. */
+function rememberedMirror(c: Context<AppEnv>): string | undefined {
+  if ('forget' in c.req.query()) return undefined;
+  return /(?:^|;\s*)mirrorgate_mirror=([a-z0-9-]{1,64})(?:;|$)/.exec(c.req.header('cookie') ?? '')?.[1];
 }
 
 function answerFor(c: Context<AppEnv>): Answer {

@@ -1,7 +1,7 @@
 // POST /api/v1/offers: a provider offers a mirror; every requirement checked, each failed field named.
 import type { Hono } from 'hono';
 import { z } from 'zod';
-import { fields } from '../config/schema.js';
+import { fields } from '../config/fields.js';
 import type { AdminService, NewOffer } from '../control/adminService.js';
 import { fieldErrors } from './admin.js';
 import { HttpProblem } from './problem.js';

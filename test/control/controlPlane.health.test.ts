@@ -18,6 +18,7 @@ import {
   TIMEOUT_MS,
   TRACE_TIME,
   waitFor,
+  type CFileKey,
   type ControlNetwork,
 } from '../helpers/controlNetwork.js';
 
@@ -28,10 +29,22 @@ const WINDOW_MS = INTERVAL_MS * FAILURES_TO_DOWN + TIMEOUT_MS;
 /** The 50 ms change coalescing plus timer and event-loop scheduling on a busy 2-core test machine. */
 const SLACK_MS = 50 + 200;
 
-/** Waits until every mirror of the server has been probed up. */
+/** Waits until every mirror of the server has been probed up and a client in Germany is sent to de-near. */
 async function allUp(server: RunningServer, ids: readonly string[]): Promise<void> {
-  const ms = await waitFor(() => ids.every((id) => server.control.healthOf(id)?.health === 'up'), { timeoutMs: 5_000 });
-  if (ms === undefined) throw new Error(`mirrors not all up: ${ids.map((id) => `${id}=${server.control.healthOf(id)?.health}`).join(', ')}`);
+  const ms = await waitFor(
+    async () => ids.every((id) => server.control.healthOf(id)?.health === 'up') && (await choice(server.url, 'DE')) === 'de-near',
+    { timeoutMs: 5_000 },
+  );
+  if (ms === undefined) {
+    const facts = ids.map((id) => `${id}=${server.control.healthOf(id)?.health} (${server.control.healthOf(id)?.reason ?? ''})`);
+    throw new Error(`mirrors not all up and routed: ${facts.join(', ')}`);
+  }
+}
+
+/** Waits (up to 5 s) until a German client is sent to `id` for `key`; fails the test with the health facts if never. */
+async function routedTo(server: RunningServer, id: string, key: CFileKey = 'readme'): Promise<void> {
+  const ms = await waitFor(async () => (await choice(server.url, 'DE', key)) === id, { timeoutMs: 5_000 });
+  expect(ms, `never routed to ${id}: ${JSON.stringify(server.control.healthOf(id))}`).toBeDefined();
 }
 
 const MIRRORS = ['de-near', 'fr-far', 'us-far'];
@@ -53,7 +66,7 @@ describe('a dead mirror (connection refused)', () => {
   it(`gets no new downloads within interval × failuresToDown + timeout (${WINDOW_MS} ms), three times over`, async () => {
     const victim = net.mirrors['de-near']!;
     for (let trial = 0; trial < 3; trial++) {
-      expect(await choice(server.url, 'DE')).toBe('de-near');
+      await routedTo(server, 'de-near');
       // Kill it at a random point of the probe cycle.
       await sleep(Math.random() * INTERVAL_MS);
       const t0 = performance.now();
@@ -77,7 +90,7 @@ describe('a dead mirror (connection refused)', () => {
       expect(rows['fr-far']!.status).toBe('up');
 
       await victim.setMode('ok');
-      expect(await waitFor(async () => (await choice(server.url, 'DE')) === 'de-near', { timeoutMs: 5_000 })).toBeDefined();
+      await routedTo(server, 'de-near');
     }
     console.info(`[controlPlane.health] dead-mirror detection (ms): ${detections.map((d) => d.toFixed(0)).join(', ')} (promise ${WINDOW_MS} ms + ${SLACK_MS} ms slack)`);
   });
@@ -144,7 +157,7 @@ describe('a file a probe finds missing', () => {
   });
 
   it('is taken off that mirror by the next probe round, while its other files still go to it', async () => {
-    for (const key of ALL_FILES) expect(await choice(server.url, 'DE', key)).toBe('de-near');
+    for (const key of ALL_FILES) await routedTo(server, 'de-near', key);
     const t0 = performance.now();
     await net.removeFile('de-near', 'readme');
     const elapsed = await waitFor(async () => (await choice(server.url, 'DE', 'readme')) !== 'de-near', { since: t0, timeoutMs: 5_000, everyMs: 5 });
@@ -256,7 +269,7 @@ describe('a stalling mirror', () => {
   });
 
   it('that accepts and never answers is down with a timeout reason, within the window', async () => {
-    expect(await choice(server.url, 'DE')).toBe('de-near');
+    await routedTo(server, 'de-near');
     const t0 = performance.now();
     await net.mirrors['de-near']!.setMode('stall');
     const elapsed = await waitFor(async () => (await choice(server.url, 'DE')) !== 'de-near', { since: t0, timeoutMs: 5_000, everyMs: 5 });
@@ -268,7 +281,7 @@ describe('a stalling mirror', () => {
     expect(rows['de-near']!.reason).toMatch(/^(timeout after 150 ms|stalled body)$/);
 
     await net.mirrors['de-near']!.setMode('ok');
-    expect(await waitFor(async () => (await choice(server.url, 'DE')) === 'de-near', { timeoutMs: 5_000 })).toBeDefined();
+    await routedTo(server, 'de-near');
   });
 
   it('whose body stalls after the headers is down with reason "stalled body"', async () => {
@@ -279,6 +292,7 @@ describe('a stalling mirror', () => {
   });
 
   it('that answers 404 to everything (its trace too) is down with reason "HTTP 404"', async () => {
+    await routedTo(server, 'de-near');
     await net.mirrors['de-near']!.setMode('404');
     expect(await waitFor(async () => (await choice(server.url, 'DE')) !== 'de-near', { timeoutMs: 5_000 })).toBeDefined();
     const rows = await mirrorsJson(server.url);

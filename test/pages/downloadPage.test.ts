@@ -149,8 +149,7 @@ describe.skipIf(!launched.browser)('download page in Chromium', () => {
     expect(await page.locator('.status').innerText()).toMatch(/forgotten/);
   });
 
-  // Needs the download route to take preferMirror from the cookie when there is no ?mirror (see the page work's notes).
-  it.skip('sends a later download to the remembered mirror', async () => {
+  it('sends a later download to the remembered mirror', async () => {
     const { page, download } = await open({}, `/download/${FILE}?remember=1&mirror=polder-nl`);
     await download;
     await page.goto(`${server.url}/download/${FILE}`);

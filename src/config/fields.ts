@@ -1,0 +1,118 @@
+// Field rules shared by the YAML config and the admin API's JSON bodies; free of Node APIs so the Worker can bundle them.
+import ms from 'ms';
+import picomatch from 'picomatch';
+import { z } from 'zod';
+import { isCountryCode } from '../core/countries.js';
+
+export const MIRROR_ID = /^[a-z0-9-]+$/;
+// ms() alone also takes "30 sec" or "2 weeks"; a config should have one spelling, so the unit list is ours.
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+
+/**
+ * A duration as config and admin bodies write it: '250ms', '30s', '5m', '6h', '1d', or a number of seconds.
+ * Returns whole milliseconds, or undefined when the input is not a positive duration.
+ */
+export function parseDuration(input: unknown): number | undefined {
+  let millis: number | undefined;
+  if (typeof input === 'number') millis = input * 1000;
+  else if (typeof input === 'string' && DURATION.test(input)) millis = ms(input as ms.StringValue);
+  if (millis === undefined || !Number.isFinite(millis) || millis <= 0) return undefined;
+  return Math.round(millis);
+}
+
+/** Reason an http(s) URL is unacceptable as a base for redirects, or undefined when it is fine. */
+export function httpUrlProblem(url: URL): string | undefined {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `must be an http or https URL, got ${url.protocol}`;
+  if (url.username || url.password) return 'must not contain credentials';
+  if (url.search || url.hash) return 'must not have a query or fragment';
+  return undefined;
+}
+
+export function parseUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A base URL we redirect to or build links from; trailing '/' added ('add') or removed ('strip'). */
+export function baseUrl(slash: 'add' | 'strip') {
+  return z.string().transform((text, ctx) => {
+    const url = parseUrl(text);
+    const problem = url ? httpUrlProblem(url) : `invalid URL "${text}"`;
+    if (!url || problem) {
+      ctx.addIssue({ code: 'custom', message: problem ?? 'invalid URL', input: text });
+      return z.NEVER;
+    }
+    const href = url.href;
+    if (slash === 'add') return href.endsWith('/') ? href : `${href}/`;
+    return href.replace(/\/+$/, '');
+  });
+}
+
+/** A link shown to people (sponsor site): any http(s) URL, queries allowed. */
+export const linkUrl = z.string().refine(
+  (text) => {
+    const protocol = parseUrl(text)?.protocol;
+    return protocol === 'http:' || protocol === 'https:';
+  },
+  { message: 'must be an http or https URL' },
+);
+
+export const rsyncUrl = z.string().refine((text) => parseUrl(text)?.protocol === 'rsync:', {
+  message: 'must be an rsync:// URL',
+});
+
+export const duration = z
+  .union([z.string(), z.number()], { error: 'expected a duration like 250ms, 30s, 5m, 6h, 1d or a number of seconds' })
+  .transform((value, ctx) => {
+    const millis = parseDuration(value);
+    if (millis === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: typeof value === 'number' ? 'must be a positive number of seconds' : `invalid duration "${value}"`,
+        input: value,
+      });
+      return z.NEVER;
+    }
+    return millis;
+  });
+
+export const glob = z
+  .string()
+  .min(1)
+  .superRefine((pattern, ctx) => {
+    // Origin paths are relative, so a leading '/' can never match: almost surely a mistake.
+    if (pattern.startsWith('/')) {
+      ctx.addIssue({ code: 'custom', message: `glob "${pattern}" must be relative to the origin root (no leading "/")` });
+      return;
+    }
+    try {
+      picomatch(pattern, { strictBrackets: true });
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `invalid glob "${pattern}": ${(err as Error).message}` });
+    }
+  });
+
+export function countryCode() {
+  return z.string().transform((text, ctx) => {
+    const code = text.toUpperCase();
+    if (!isCountryCode(code)) {
+      ctx.addIssue({ code: 'custom', message: `unknown country code "${code}"`, input: text });
+      return z.NEVER;
+    }
+    return code;
+  });
+}
+
+/** Field rules shared with the admin API's bodies, so a mirror is validated alike in YAML and JSON. */
+export const fields = {
+  baseUrl: () => baseUrl('add'),
+  linkUrl,
+  rsyncUrl,
+  countryCode,
+  glob,
+  duration,
+  mirrorId: z.string().min(1).max(63).regex(MIRROR_ID, { message: 'must contain only a-z, 0-9 and "-"' }),
+};
