@@ -251,8 +251,13 @@ function cacheMtime(mtimeMs: number): number {
   return Math.floor(mtimeMs);
 }
 
+/**
+ * Same size and the same mtime to within a millisecond. Not floor-equality: a time set through
+ * a Date (utimes, tar, rsync --times) round-trips through floating point and can land a hair
+ * below the millisecond it names, which flooring would count as a change.
+ */
 function isCurrent(entry: CacheEntry, file: FoundFile): boolean {
-  return entry.size === file.size && entry.mtimeMs === cacheMtime(file.mtimeMs);
+  return entry.size === file.size && Math.abs(entry.mtimeMs - file.mtimeMs) < 1;
 }
 
 async function hashFile(file: FoundFile, onChunk: (bytes: number) => void): Promise<string> {

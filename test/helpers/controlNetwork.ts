@@ -434,3 +434,14 @@ export async function pingRedis(url: string): Promise<boolean> {
     redis.disconnect();
   }
 }
+
+/** Each mirror's health record as the server holds it, for assertion messages. */
+export function healthFacts(server: RunningServer): string {
+  return server.control
+    .mirrors()
+    .map((m) => {
+      const h = server.control.healthOf(m.id);
+      return `${m.id}: ${h ? `${h.health} f=${h.consecutiveFailures} s=${h.consecutiveSuccesses}${h.reason ? ` (${h.reason})` : ''}${h.lagSeconds ? ` lag=${h.lagSeconds}` : ''}${h.missing ? ` missing=${h.missing.join(',')}` : ''}` : 'unprobed'}`;
+    })
+    .join('; ');
+}
