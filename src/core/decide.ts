@@ -52,7 +52,8 @@ const SPILL_ID_HASH = 0x5bd1e995;
 let capacity = 0;
 let cMirror = new Int32Array(0);
 let cTier = new Uint8Array(0);
-let cDist = new Float64Array(0);
+/** Cosine of the angle to the client: larger is nearer, so ordering needs no acos. */
+let cDot = new Float64Array(0);
 let cWeight = new Float64Array(0);
 let cUsed = new Uint8Array(0);
 
@@ -61,7 +62,7 @@ function ensureCapacity(n: number): void {
   capacity = Math.max(n, capacity * 2, 64);
   cMirror = new Int32Array(capacity);
   cTier = new Uint8Array(capacity);
-  cDist = new Float64Array(capacity);
+  cDot = new Float64Array(capacity);
   cWeight = new Float64Array(capacity);
   cUsed = new Uint8Array(capacity);
 }
@@ -85,22 +86,20 @@ export function decide(snapshot: Snapshot, path: string, client: ClientFacts, op
 
   let n = 0;
   let secure = 0;
+  const files = snapshot.files;
+  const mtime = files.mtime(file);
   for (let p = 0; p < poolSize; p++) {
     const m = mirrors[pool ? pool[p]! : p]!;
-    const reason = exclusionFor(snapshot, m, file, client);
+    // The pool already passed the rules and the live state; only per-request checks remain.
+    const reason = pool ? poolExclusion(m, file, mtime, client) : exclusionFor(snapshot, m, file, client);
     if (reason) {
       if (explain) excluded.push({ mirror: m, reason });
       continue;
     }
     cMirror[n] = m.index;
     cTier[n] = tierOf(m, client);
-    if (located) {
-      const dot = cx * m.x + cy * m.y + cz * m.z;
-      cDist[n] = EARTH_RADIUS_KM * Math.acos(dot > 1 ? 1 : dot < -1 ? -1 : dot);
-    } else {
-      cDist[n] = 0;
-    }
-    cWeight[n] = m.state.drain ? m.spec.weight * drainFactor(m.state.drain, opts.nowMs) : m.spec.weight;
+    cDot[n] = located ? cx * m.x + cy * m.y + cz * m.z : 1;
+    cWeight[n] = m.drain ? m.weight * drainFactor(m.drain, opts.nowMs) : m.weight;
     if (m.https) secure++;
     n++;
   }
@@ -116,7 +115,7 @@ export function decide(snapshot: Snapshot, path: string, client: ClientFacts, op
       }
       cMirror[k] = cMirror[i]!;
       cTier[k] = cTier[i]!;
-      cDist[k] = cDist[i]!;
+      cDot[k] = cDot[i]!;
       cWeight[k] = cWeight[i]!;
       k++;
     }
@@ -138,6 +137,15 @@ export function decide(snapshot: Snapshot, path: string, client: ClientFacts, op
   return { file, outcome: 'mirror', chosen: ranked[0], ranked, candidateCount: n, excluded };
 }
 
+/** The per-request checks for a mirror from the class pool (rules and live state already hold). */
+function poolExclusion(m: SnapshotMirror, file: number, mtime: number | undefined, client: ClientFacts): ExclusionReason | undefined {
+  if (m.countryOnly && client.country !== m.country) return 'country-only';
+  if (m.missing !== undefined && m.missing.has(file)) return 'missing-file';
+  if (m.inventory !== undefined) return (m.inventory[file >>> 5]! & (1 << (file & 31))) !== 0 ? undefined : 'missing-file';
+  const lastSync = m.lastSync;
+  return lastSync === undefined || mtime === undefined || mtime <= lastSync ? undefined : 'missing-file';
+}
+
 function exclusionFor(snapshot: Snapshot, m: SnapshotMirror, file: number, client: ClientFacts): ExclusionReason | undefined {
   if (m.exclusion) return m.exclusion;
   if (m.spec.countryOnly && client.country !== m.spec.country) return 'country-only';
@@ -146,8 +154,8 @@ function exclusionFor(snapshot: Snapshot, m: SnapshotMirror, file: number, clien
 }
 
 function tierOf(m: SnapshotMirror, client: ClientFacts): Tier {
-  if (client.asn !== undefined && m.spec.asn.includes(client.asn)) return 0;
-  if (client.country !== undefined && client.country === m.spec.country) return 1;
+  if (client.asn !== undefined && m.asn.length !== 0 && m.asn.includes(client.asn)) return 0;
+  if (client.country !== undefined && client.country === m.country) return 1;
   if (client.continent !== undefined && client.continent === m.continent) return 2;
   return 3;
 }
@@ -156,32 +164,37 @@ function candidateAt(i: number, mirrors: readonly SnapshotMirror[], located: boo
   return {
     mirror: mirrors[cMirror[i]!]!,
     tier: cTier[i] as Tier,
-    distanceKm: located ? cDist[i]! : undefined,
+    distanceKm: located ? kmFromDot(cDot[i]!) : undefined,
     weight: cWeight[i]!,
   };
 }
 
-/** a is nearer than b: lower tier, then shorter distance, then lower mirror number (stable). */
-function nearer(a: number, b: number): boolean {
-  return cTier[a]! !== cTier[b]! ? cTier[a]! < cTier[b]! : cDist[a]! !== cDist[b]! ? cDist[a]! < cDist[b]! : cMirror[a]! < cMirror[b]!;
+function kmFromDot(dot: number): number {
+  return EARTH_RADIUS_KM * Math.acos(dot > 1 ? 1 : dot < -1 ? -1 : dot);
 }
 
-/** Up to `k` candidates other than `skip`, nearest first; a partial selection, as k is small on the redirect path. */
+/** a is nearer than b: lower tier, then shorter distance (larger cosine), then lower mirror number (stable). */
+function nearer(a: number, b: number): boolean {
+  return cTier[a]! !== cTier[b]! ? cTier[a]! < cTier[b]! : cDot[a]! !== cDot[b]! ? cDot[a]! > cDot[b]! : cMirror[a]! < cMirror[b]!;
+}
+
+/** Up to `k` candidates other than `skip`, nearest first: one pass keeping a small sorted list (k is small). */
 function nearestOthers(n: number, skip: number, k: number): number[] {
   const out: number[] = [];
   if (k <= 0) return out;
-  cUsed.fill(0, 0, n);
-  cUsed[skip] = 1;
-  if (k >= n - 1) {
-    for (let i = 0; i < n; i++) if (i !== skip) out.push(i);
-    return out.sort((a, b) => (nearer(a, b) ? -1 : nearer(b, a) ? 1 : 0));
-  }
-  while (out.length < k) {
-    let best = -1;
-    for (let i = 0; i < n; i++) if (!cUsed[i] && (best < 0 || nearer(i, best))) best = i;
-    if (best < 0) break;
-    cUsed[best] = 1;
-    out.push(best);
+  for (let i = 0; i < n; i++) {
+    if (i === skip) continue;
+    if (out.length === k && !nearer(i, out[k - 1]!)) continue;
+    let at: number;
+    if (out.length < k) at = out.push(i) - 1;
+    else out[(at = k - 1)] = i;
+    // Bubble the newcomer up to its place.
+    while (at > 0 && nearer(out[at]!, out[at - 1]!)) {
+      const t = out[at - 1]!;
+      out[at - 1] = out[at]!;
+      out[at] = t;
+      at--;
+    }
   }
   return out;
 }
@@ -203,17 +216,19 @@ function pickSticky(n: number, keyHash: number, bandKm: number, mirrors: readonl
     for (let i = 0; i < n; i++) if (!cUsed[i] && (first < 0 || nearer(i, first))) first = i;
     if (nearest < 0) nearest = first;
     const tier = cTier[first]!;
-    const limit = cDist[first]! + bandKm;
+    // The band edge as a cosine: within bandKm of the nearest, without an acos per candidate.
+    const edge = Math.acos(Math.min(1, Math.max(-1, cDot[first]!))) + bandKm / EARTH_RADIUS_KM;
+    const limit = edge >= Math.PI ? -2 : Math.cos(edge);
 
     let best = -1;
     let bestScore = Infinity;
     let spill = 0;
     for (let i = 0; i < n; i++) {
-      if (cUsed[i] || cTier[i] !== tier || cDist[i]! > limit) continue;
+      if (cUsed[i] || cTier[i] !== tier || cDot[i]! < limit) continue;
       cUsed[i] = 1;
       left--;
       const m = mirrors[cMirror[i]!]!;
-      spill += m.spec.weight - cWeight[i]!;
+      spill += m.weight - cWeight[i]!;
       if (cWeight[i]! <= 0) continue;
       const score = -Math.log(unitFrom(keyHash, m.idHash)) / cWeight[i]!;
       if (score < bestScore) {

@@ -32,6 +32,13 @@ export interface SnapshotMirror {
   readonly z: number;
   /** Hash of the id: rendezvous scores stay stable across instances and config order. */
   readonly idHash: number;
+  // Copies of nested facts the hot path reads for every candidate (one property load each).
+  readonly country: string;
+  readonly countryOnly: boolean;
+  readonly weight: number;
+  readonly drain: MirrorState['drain'];
+  readonly lastSync: number | undefined;
+  readonly asn: readonly number[];
   readonly ruleBit: number;
   /** Compiled inventory (bit per file), or undefined when only the rules are known. */
   readonly inventory: Uint32Array | undefined;
@@ -98,6 +105,12 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
       y: Math.cos(lat * DEG) * Math.sin(lon * DEG),
       z: Math.sin(lat * DEG),
       idHash: hashString(spec.id),
+      country: spec.country,
+      countryOnly: spec.countryOnly,
+      weight: spec.weight,
+      drain: state.drain,
+      lastSync: state.lastSync,
+      asn: spec.asn,
       ruleBit: rules.ruleKeys.indexOf(ruleKey(spec.content)),
       inventory: input.inventories.get(spec.id),
       missing: missingSet(state.missing, input.files),

@@ -309,3 +309,24 @@ describe('decide: properties', () => {
     );
   });
 });
+
+describe('decide: a limited ranking is the head of the full one', () => {
+  it('holds for random networks and limits', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ lat: fc.double({ min: -60, max: 70, noNaN: true }), lon: fc.double({ min: -180, max: 180, noNaN: true }), country: fc.constantFrom('DE', 'US', 'JP', 'FR'), weight: fc.integer({ min: 0, max: 50 }) }), { minLength: 1, maxLength: 40 }),
+        fc.ipV4(),
+        fc.integer({ min: 1, max: 12 }),
+        (rows, ip, limit) => {
+          const mirrors = rows.map((r, i) => mirror(`m${i}`, r));
+          const snap = snapshotOf({ files: [FILE], mirrors });
+          const full = decide(snap, FILE.path, { ...BERLIN, ip }, { nowMs: NOW });
+          const head = decide(snap, FILE.path, { ...BERLIN, ip }, { nowMs: NOW, limit });
+          expect(head.ranked.map((c) => c.mirror.spec.id)).toEqual(full.ranked.slice(0, limit).map((c) => c.mirror.spec.id));
+          expect(head.candidateCount).toBe(full.candidateCount);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
