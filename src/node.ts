@@ -20,6 +20,7 @@ import type { MirrorSpec } from './core/model.js';
 import { createTrustedProxies } from './geo/clientAddress.js';
 import { openLocator } from './geo/maxmindLocator.js';
 import { createApp } from './http/app.js';
+import { closeServer, exitOnSignals, nodeServerOptions, serverTimeouts } from './http/limits.js';
 import type { AppServices, Connection } from './http/services.js';
 
 export interface ServeOptions {
@@ -137,8 +138,9 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   const stopOriginWatch = watchOrigin(config.origin, config.dataDir, logger, (f) => builder.setFiles(f), 5_000);
 
   const port = opts.port ?? (env.PORT ? Number(env.PORT) : (config.port ?? 8080));
+  const timeouts = serverTimeouts(env);
   const server = await new Promise<ReturnType<typeof serveNode>>((resolve) => {
-    const s = serveNode({ fetch: app.fetch, port, hostname: opts.hostname }, () => resolve(s));
+    const s = serveNode({ fetch: app.fetch, port, hostname: opts.hostname, serverOptions: nodeServerOptions(timeouts) }, () => resolve(s));
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -157,10 +159,7 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
     close: async () => {
       stopOriginWatch();
       await control.stop();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-      });
+      await closeServer(server as Parameters<typeof closeServer>[0], timeouts.shutdownGraceMs);
       await stats.close();
       await store.close();
     },
@@ -171,9 +170,8 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
 if (import.meta.url === `file://${process.argv[1]}`) {
   serve().then(
     (running) => {
-      const stop = () => void running.close().then(() => process.exit(0));
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+      const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'mirrorgate' } });
+      exitOnSignals(() => running.close(), { log, graceMs: serverTimeouts(process.env).shutdownGraceMs });
     },
     (err: unknown) => {
       if (err instanceof ConfigError) {

@@ -119,6 +119,12 @@ export function formatDuration(ms: number): string {
   return next && !next.startsWith('0') ? `${amounts[first]} ${next}` : (amounts[first] ?? '0s');
 }
 
+/** A sync lag in whole seconds, as people read it; null when not measured. */
+export function formatLag(seconds: number | null | undefined): string | null {
+  if (seconds === null || seconds === undefined) return null;
+  return seconds < 1 ? '0s' : formatDuration(seconds * 1000);
+}
+
 /** UTC, to the second: the same on every staff member's machine. */
 export function formatTime(epochMs: number): string {
   return new Date(epochMs).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');

@@ -6,6 +6,7 @@ import { parseDownloadPath } from '../core/paths.js';
 import { DOWNLOAD_SCRIPT, STYLESHEET } from './assets/index.js';
 import { DOWNLOAD_PREFIX, rawDownloadPath, registerDownloadRoutes } from './download.js';
 import { HttpProblem } from './problem.js';
+import { requestLimits } from './limits.js';
 import { rateLimiter } from 'hono-rate-limiter';
 import { ConflictError, InvalidStateError, NotFoundError, UpstreamError } from '../control/errors.js';
 import { StoreUnavailableError } from '../store/store.js';
@@ -35,6 +36,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
       crossOriginResourcePolicy: 'same-origin',
     }),
   );
+  app.use(requestLimits());
   app.use(rejectBadTargets(services));
 
   const limits = services.rateLimits ?? { apiPerMinute: 300, offersPerHour: 20 };

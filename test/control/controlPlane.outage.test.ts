@@ -13,9 +13,11 @@ import {
   staffCall,
   startControlNetwork,
   startRedisServer,
+  startTcpProxy,
   waitFor,
   type ControlNetwork,
   type RedisServerProcess,
+  type TcpProxy,
 } from '../helpers/controlNetwork.js';
 
 const hasRedisServer = await haveProgram('redis-server');
@@ -150,5 +152,52 @@ describe.skipIf(skip)('two instances through a Redis outage', () => {
     await net.mirrors['us-far']!.setMode('down');
     const out = await Promise.all([a, b].map((s) => waitFor(async () => (await choice(s.url, 'US_EAST')) !== 'us-far', { timeoutMs: 5_000 })));
     for (const o of out) expect(o).toBeDefined();
+  });
+});
+
+describe.skipIf(skip)('one instance cut off from Redis while the other carries on', () => {
+  let net: ControlNetwork;
+  let redis: RedisServerProcess;
+  let proxy: TcpProxy;
+  let a: RunningServer;
+  let b: RunningServer;
+
+  beforeAll(async () => {
+    net = await startControlNetwork();
+    redis = await startRedisServer(net.dir);
+    proxy = await startTcpProxy(redis.port);
+    a = await net.startServer({ env: { REDIS_URL: `${redis.url}/0` } });
+    // B reaches the same Redis through a proxy the test can cut.
+    b = await net.startServer({ env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}/0` } });
+    const up = await waitFor(async () => (await choice(a.url, 'DE')) === 'de-near' && (await choice(b.url, 'DE')) === 'de-near', { timeoutMs: 5_000 });
+    if (up === undefined) throw new Error('de-near not routed on both instances');
+  });
+
+  afterAll(async () => {
+    await net?.close();
+    await proxy?.close();
+    await redis?.stop();
+  });
+
+  it('catches up on the changes it missed when it reconnects', async () => {
+    await proxy.cut();
+    expect(await waitFor(async () => (await readyz(b.url)).status === 503, { timeoutMs: 5_000 })).toBeDefined();
+    expect((await readyz(a.url)).status).toBe(200);
+
+    // Published while B cannot hear: a drain and a weight change.
+    expect((await staffCall(a.url, 'POST', '/admin/v1/mirrors/de-near/drain')).status).toBe(200);
+    expect((await staffCall(a.url, 'PATCH', '/admin/v1/mirrors/fr-far', { weight: 300 })).status).toBe(200);
+    await sleep(300);
+    expect(await choice(b.url, 'DE')).toBe('de-near');
+
+    const t0 = performance.now();
+    await proxy.restore();
+    const caughtUp = await waitFor(async () => (await choice(b.url, 'DE')) !== 'de-near', { since: t0, timeoutMs: 5_000, everyMs: 20 });
+    console.info(`[controlPlane.outage] B caught up on the missed drain ${caughtUp?.toFixed(0)} ms after it could reach Redis again`);
+    expect(caughtUp).toBeDefined();
+    expect((await readyz(b.url)).status).toBe(200);
+    const rows = await mirrorsJson(b.url);
+    expect(rows['de-near']!.status).toBe('draining');
+    expect(rows['fr-far']!.weight).toBe(300);
   });
 });

@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
+import { flushRedis, redisUrl, skipWithoutRedis } from '../helpers/adminNetwork.js';
 import {
   ALL_FILES,
   CFILES,
@@ -167,5 +168,138 @@ describe.skipIf(skip)('a scan after a probe found a file missing', () => {
     expect(r.json.report).toMatchObject({ expected: 5, current: 5, completion: 1 });
     expect(await waitFor(async () => (await choice(server.url, 'DE', 'readme')) === 'de-rsync', { timeoutMs: 1_000 })).toBeDefined();
     expect(server.control.healthOf('de-rsync')?.missing).toBeUndefined();
+  });
+});
+
+describe.skipIf(skip)('scans launch accepted mirrors, and run on their own', () => {
+  let net: ControlNetwork;
+  let server: RunningServer;
+  const daemons: Record<string, RsyncDaemon> = {};
+
+  beforeAll(async () => {
+    net = await startControlNetwork([
+      { id: 'de-near', country: 'DE', lat: 52.52, lon: 13.405 },
+      { id: 'fr-far', country: 'FR', lat: 48.857, lon: 2.352 },
+      // Not in the config: trees offered later through the offers API.
+      { id: 'se-full', country: 'SE', lat: 59.33, lon: 18.07 },
+      { id: 'no-partial', country: 'NO', lat: 59.91, lon: 10.75, holds: CURRENT, stale: STALE },
+      // In the config with an rsyncUrl, scanned by the scheduled loop only.
+      { id: 'gb-sched', country: 'GB', lat: 51.51, lon: -0.13, holds: CURRENT, stale: STALE },
+    ]);
+    for (const id of ['se-full', 'no-partial', 'gb-sched']) daemons[id] = await net.startRsyncDaemon(net.mirrors[id]!.root);
+    net.mirrorEntries.splice(
+      0,
+      net.mirrorEntries.length,
+      ...net.mirrorEntries.filter((m) => m.id !== 'se-full' && m.id !== 'no-partial'),
+    );
+    net.mirrorEntries.find((m) => m.id === 'gb-sched')!.rsyncUrl = daemons['gb-sched']!.url;
+    server = await net.startServer({
+      health: { enabled: false },
+      mutate: (c) => {
+        c.scan = { interval: '700ms', timeout: '20s', launchCompletion: 0.99 };
+      },
+    });
+  });
+  afterAll(async () => {
+    await net?.close();
+  });
+
+  async function offerAndAccept(id: string, country: string, lat: number, lon: number): Promise<void> {
+    const offered = await fetch(`${server.url}/api/v1/offers`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': '203.0.113.7' },
+      body: JSON.stringify({
+        contact: { name: 'Provider', email: 'ops@example.org' },
+        organisation: `Org ${id}`,
+        location: { country },
+        storageTB: 12,
+        bandwidthMbps: 1_000,
+        baseUrl: net.mirrors[id]!.baseUrl,
+        rsyncUrl: daemons[id]!.url,
+      }),
+    });
+    expect(offered.status).toBe(201);
+    const { id: offerId } = (await offered.json()) as { id: string };
+    const accepted = await staffCall(server.url, 'POST', `/admin/v1/offers/${offerId}/accept`, { mirror: { id, lat, lon, content: { include: ['pub/**'] } } });
+    expect(accepted.status, accepted.text).toBe(200);
+    expect(accepted.json.mirror).toMatchObject({ lifecycle: 'syncing', spec: { id, rsyncUrl: daemons[id]!.url } });
+  }
+
+  it('an accepted mirror is syncing, gets no downloads, and goes live when a scan shows it complete', async () => {
+    await offerAndAccept('se-full', 'SE', 59.33, 18.07);
+    expect((await mirrorsJson(server.url))['se-full']!.status).toBe('syncing');
+    expect(await choice(server.url, 'SE')).not.toBe('se-full');
+
+    const r = await staffCall(server.url, 'POST', '/admin/v1/mirrors/se-full/scan');
+    expect(r.status).toBe(200);
+    expect(r.json.report).toMatchObject({ expected: 5, current: 5, completion: 1 });
+    expect(await waitFor(async () => (await choice(server.url, 'SE')) === 'se-full', { timeoutMs: 1_000 })).toBeDefined();
+    expect((await staffCall(server.url, 'GET', '/admin/v1/mirrors/se-full')).json.lifecycle).toBe('active');
+    const audit = await staffCall(server.url, 'GET', '/admin/v1/audit?action=mirror.launch');
+    expect(audit.json.entries).toEqual(expect.arrayContaining([expect.objectContaining({ actor: 'scanner', target: 'mirror:se-full' })]));
+  });
+
+  it('one whose scan falls short of launchCompletion stays syncing', async () => {
+    await offerAndAccept('no-partial', 'NO', 59.91, 10.75);
+    const r = await staffCall(server.url, 'POST', '/admin/v1/mirrors/no-partial/scan');
+    expect(r.status).toBe(200);
+    expect(r.json.report.completion).toBe(0.4);
+    await sleep(100);
+    expect((await staffCall(server.url, 'GET', '/admin/v1/mirrors/no-partial')).json.lifecycle).toBe('syncing');
+    expect((await mirrorsJson(server.url))['no-partial']!.status).toBe('syncing');
+    expect(await choice(server.url, 'NO')).not.toBe('no-partial');
+  });
+
+  it('the scheduled scan loop scans mirrors with an rsyncUrl without being asked', async () => {
+    const scanned = await waitFor(async () => (await server.store.getInventory('gb-sched')) !== undefined, { timeoutMs: 5_000, everyMs: 50 });
+    expect(scanned).toBeDefined();
+    const stale = await waitFor(async () => (await choice(server.url, 'GB', 'app11')) !== 'gb-sched', { timeoutMs: 2_000 });
+    expect(stale).toBeDefined();
+    expect(await choice(server.url, 'GB', 'iso')).not.toBe('gb-sched');
+    expect(await choice(server.url, 'GB', 'readme')).toBe('gb-sched');
+    expect((await mirrorsJson(server.url))['gb-sched']).toMatchObject({ files: 2, share: 0.4 });
+  });
+});
+
+const REDIS_DB = 12;
+const skipRedis = skip || (await skipWithoutRedis(REDIS_DB, 'controlPlane.scan: a scan seen by a second instance'));
+
+describe.skipIf(skipRedis)('a scan on one instance sharing Redis', () => {
+  let net: ControlNetwork;
+  let a: RunningServer;
+  let b: RunningServer;
+
+  beforeAll(async () => {
+    await flushRedis(REDIS_DB);
+    net = await startControlNetwork([
+      { id: 'de-rsync', country: 'DE', lat: 52.52, lon: 13.405, holds: CURRENT, stale: STALE },
+      { id: 'fr-far', country: 'FR', lat: 48.857, lon: 2.352 },
+    ]);
+    const daemon = await net.startRsyncDaemon(net.mirrors['de-rsync']!.root);
+    net.mirrorEntries.find((m) => m.id === 'de-rsync')!.rsyncUrl = daemon.url;
+    const env = { REDIS_URL: redisUrl(REDIS_DB) };
+    a = await net.startServer({ env, health: { enabled: false } });
+    b = await net.startServer({ env, health: { enabled: false } });
+  });
+  afterAll(async () => {
+    await net?.close();
+    if (!skipRedis) await flushRedis(REDIS_DB).catch(() => {});
+  });
+
+  it('changes routing on the other instance within a second', async () => {
+    for (const key of ALL_FILES) expect(await choice(b.url, 'DE', key)).toBe('de-rsync');
+    const r = await staffCall(a.url, 'POST', '/admin/v1/mirrors/de-rsync/scan');
+    expect(r.status).toBe(200);
+    const t0 = performance.now();
+    // The instance that scanned answers by the new inventory as soon as it has answered the scan.
+    const onA = await choice(a.url, 'DE', 'app11');
+    const seen = await waitFor(async () => (await choice(b.url, 'DE', 'app11')) !== 'de-rsync', { since: t0, timeoutMs: 3_000, everyMs: 5 });
+    console.info(`[controlPlane.scan] scan on A reached B ${seen?.toFixed(0)} ms after A answered`);
+    expect(seen).toBeDefined();
+    expect(seen!).toBeLessThan(1_000);
+    for (const key of [...STALE, ...MISSING]) expect(await choice(b.url, 'DE', key), key).toBe('fr-far');
+    for (const key of CURRENT) expect(await choice(b.url, 'DE', key), key).toBe('de-rsync');
+    expect(onA).toBe('fr-far');
+    for (const key of [...STALE, ...MISSING]) expect(await choice(a.url, 'DE', key), key).toBe('fr-far');
   });
 });

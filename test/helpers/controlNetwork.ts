@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rename, rm, unlink, utimes, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -87,6 +87,14 @@ export interface ControlNetwork {
   setTrace(mirrorId: string, epochSeconds: number): Promise<void>;
   /** Deletes a mirror's copy of a file. */
   removeFile(mirrorId: string, key: CFileKey): Promise<void>;
+  /** Puts a copy of the origin's current version of a file on a mirror. */
+  placeFile(mirrorId: string, key: CFileKey): Promise<void>;
+  /** The origin's current version of each file (changed by changeOriginFile). */
+  originFiles: Record<CFileKey, { path: string; size: number; mtime: number }>;
+  /** Publishes a new version of a file at the origin (new size and mtime) and rewrites the manifest atomically. */
+  changeOriginFile(key: CFileKey, size: number, mtime: number): Promise<void>;
+  /** Writes the origin's trace file (epoch seconds). */
+  setOriginTrace(epochSeconds: number): Promise<void>;
   /** A real rsync daemon on loopback serving `root` as module `pub` (stopped by close()). */
   startRsyncDaemon(root: string): Promise<RsyncDaemon>;
   clearLogs(): void;
@@ -113,7 +121,18 @@ export async function startControlNetwork(plans: readonly ControlMirrorPlan[] = 
     for (const f of Object.values(CFILES)) await writeSized(originRoot, f.path, f.size, MTIME);
     await writeFile(path.join(originRoot, 'TIME'), `${TRACE_TIME}\n`);
     const manifest = path.join(dir, 'origin.jsonl');
-    await writeFile(manifest, Object.values(CFILES).map((f) => `${JSON.stringify({ path: f.path, size: f.size, mtime: MTIME })}\n`).join(''));
+    const originFiles = Object.fromEntries(Object.entries(CFILES).map(([k, f]) => [k, { path: f.path, size: f.size, mtime: MTIME }])) as ControlNetwork['originFiles'];
+    const writeManifest = async (): Promise<void> => {
+      const tmp = `${manifest}.new`;
+      await writeFile(tmp, Object.values(originFiles).map((f) => `${JSON.stringify(f)}\n`).join(''));
+      await rename(tmp, manifest);
+    };
+    await writeManifest();
+    const writeTrace = async (root: string, epochSeconds: number): Promise<void> => {
+      const file = path.join(root, 'TIME');
+      await writeFile(`${file}.new`, `${epochSeconds}\n`);
+      await rename(`${file}.new`, file);
+    };
     const origin = new LoopbackFileServer('origin', originRoot);
     await origin.start();
     fileServers.push(origin);
@@ -173,13 +192,24 @@ export async function startControlNetwork(plans: readonly ControlMirrorPlan[] = 
         await server.close();
       },
       async setTrace(mirrorId, epochSeconds) {
-        const file = path.join(mirrors[mirrorId]!.root, 'TIME');
-        const tmp = `${file}.new`;
-        await writeFile(tmp, `${epochSeconds}\n`);
-        await rename(tmp, file);
+        await writeTrace(mirrors[mirrorId]!.root, epochSeconds);
       },
       async removeFile(mirrorId, key) {
         await unlink(path.join(mirrors[mirrorId]!.root, ...CFILES[key].path.split('/')));
+      },
+      async placeFile(mirrorId, key) {
+        const f = originFiles[key];
+        await writeSized(mirrors[mirrorId]!.root, f.path, f.size, f.mtime);
+      },
+      originFiles,
+      async changeOriginFile(key, size, mtime) {
+        const f = originFiles[key];
+        await writeSized(originRoot, f.path, size, mtime);
+        originFiles[key] = { path: f.path, size, mtime };
+        await writeManifest();
+      },
+      async setOriginTrace(epochSeconds) {
+        await writeTrace(originRoot, epochSeconds);
       },
       async startRsyncDaemon(root) {
         const daemon = await startRsyncDaemon(path.join(dir, `rsyncd-${daemons.size}`), root);
@@ -248,7 +278,7 @@ export interface MirrorRow {
 }
 
 let mirrorsCalls = 0;
-/** GET /mirrors as JSON; each call from another documentation address so the public rate limit never bites. */
+/** GET /mirrors as JSON; each call from another client address (X-Forwarded-For) so the public rate limit never bites. */
 export async function mirrorsJson(base: string): Promise<Record<string, MirrorRow>> {
   const n = mirrorsCalls++;
   const res = await fetch(`${base}/mirrors`, {
@@ -444,4 +474,54 @@ export function healthFacts(server: RunningServer): string {
       return `${m.id}: ${h ? `${h.health} f=${h.consecutiveFailures} s=${h.consecutiveSuccesses}${h.reason ? ` (${h.reason})` : ''}${h.lagSeconds ? ` lag=${h.lagSeconds}` : ''}${h.missing ? ` missing=${h.missing.join(',')}` : ''}` : 'unprobed'}`;
     })
     .join('; ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// A TCP proxy, to cut one instance off Redis while the others keep it
+
+export interface TcpProxy {
+  port: number;
+  /** Drops every connection and refuses new ones. */
+  cut(): Promise<void>;
+  /** Listens again on the same port. */
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  const sockets = new Set<Socket>();
+  let server: TcpServer | undefined;
+  let port = 0;
+  const listen = async (): Promise<void> => {
+    const s = createTcpServer((client) => {
+      const upstream = connect({ host: '127.0.0.1', port: targetPort });
+      sockets.add(client);
+      sockets.add(upstream);
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+        sockets.delete(client);
+        sockets.delete(upstream);
+      };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(port, '127.0.0.1', () => resolve());
+    });
+    port = (s.address() as AddressInfo).port;
+    server = s;
+  };
+  const cut = async (): Promise<void> => {
+    const s = server;
+    server = undefined;
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  };
+  await listen();
+  return { port, cut, restore: listen, close: cut };
 }

@@ -3,7 +3,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { MirrorView } from '../../control/adminService.js';
 import type { AdminClient } from '../client.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
-import { countOf, formatAgo, formatDuration, formatPercent, formatTime, keyValues, table } from '../format.js';
+import { countOf, formatAgo, formatDuration, formatLag, formatPercent, formatTime, keyValues, table } from '../format.js';
 import { collect, printJson, remote, seg, withClient, type RemoteOptions } from './remote.js';
 
 /** API field → flag, so a refused body names the flag to fix. */
@@ -288,7 +288,7 @@ export function mirrorTable(views: readonly MirrorView[]): string {
     { header: 'CC', value: (v) => v.spec.country },
     { header: 'WEIGHT', value: (v) => v.spec.weight, align: 'right' },
     { header: 'SHARE', value: (v) => (v.summary ? formatPercent(v.summary.share) : null), align: 'right' },
-    { header: 'LAG', value: (v) => { const lag = lagOf(v); return lag === null ? null : formatDuration(lag * 1000); }, align: 'right' },
+    { header: 'LAG', value: (v) => formatLag(lagOf(v)), align: 'right' },
     { header: 'NAME', value: (v) => v.spec.name },
     { header: 'URL', value: (v) => v.spec.baseUrl },
   ]);
@@ -330,7 +330,7 @@ export function describeMirror(view: MirrorView, now = Date.now()): string {
     h?.checkedAt !== undefined ? ['checked', `${formatTime(h.checkedAt)} (${formatAgo(h.checkedAt, now)})`] : undefined,
     h?.latencyMs !== undefined ? ['latency', `${Math.round(h.latencyMs)} ms`] : undefined,
     ['last sync', lastSync !== undefined ? `${formatTime(lastSync)} (${formatAgo(lastSync, now)})` : null],
-    ['lag', lag === null ? null : formatDuration(lag * 1000)],
+    ['lag', formatLag(lag)],
     view.summary ? ['carries', `${countOf(view.summary.files, 'file', 'files')} (${formatPercent(view.summary.share)} of the origin)`] : undefined,
     h?.missing?.length ? ['missing', `${countOf(h.missing.length, 'file', 'files')} found missing by probes since the last scan`] : undefined,
   ]);

@@ -6,7 +6,7 @@ import type { ScanReport } from '../../control/scan.js';
 import type { HealthRecord } from '../../store/store.js';
 import type { AdminClient } from '../client.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
-import { clean, countOf, formatCount, formatDuration, formatPercent, formatTime, table } from '../format.js';
+import { clean, countOf, formatCount, formatDuration, formatLag, formatPercent, formatTime, table } from '../format.js';
 import { listMirrors } from './mirrors.js';
 import { printJson, remote, seg, withClient, type RemoteOptions } from './remote.js';
 
@@ -152,7 +152,7 @@ export function probeTable(outcomes: readonly ProbeOutcome[]): string {
     { header: 'HEALTH', value: (o) => o.health?.health ?? 'not probed' },
     { header: 'LATENCY', value: (o) => (o.health?.latencyMs !== undefined ? `${Math.round(o.health.latencyMs)} ms` : null), align: 'right' },
     { header: 'LAST SYNC', value: (o) => (o.health?.lastSync !== undefined ? formatTime(o.health.lastSync * 1000) : null) },
-    { header: 'LAG', value: (o) => (o.health?.lagSeconds !== undefined ? formatDuration(o.health.lagSeconds * 1000) : null), align: 'right' },
+    { header: 'LAG', value: (o) => formatLag(o.health?.lagSeconds), align: 'right' },
     { header: 'MISSING', value: (o) => o.health?.missing?.length ?? 0, align: 'right' },
     { header: 'REASON', value: (o) => o.health?.reason },
   ]);
