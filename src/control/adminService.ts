@@ -18,17 +18,8 @@ export interface MirrorView {
   summary: MirrorSummary | null;
 }
 
-export interface NewOffer {
-  contact: { name: string; email: string };
-  organisation: string;
-  location: { country: string; city?: string };
-  peerings?: string;
-  storageTB: number;
-  bandwidthMbps: number;
-  baseUrl?: string;
-  rsyncUrl?: string;
-  note?: string;
-}
+/** What a provider submits; the rest of an Offer (id, status, decision) is ours to fill. */
+export type NewOffer = Omit<Offer, 'id' | 'createdAt' | 'status' | 'decidedAt' | 'decidedBy' | 'decisionNote' | 'mirrorId'>;
 
 export class AdminService {
   constructor(
