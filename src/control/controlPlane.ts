@@ -12,6 +12,9 @@ import { Prober, readOriginTrace } from './prober.js';
 import { scanMirror, type ScanResult } from './scan.js';
 import type { SnapshotBuilder } from './snapshotBuilder.js';
 
+/** How many earlier-missing files one probe looks at again. */
+const RECHECK_MISSING = 5;
+
 export interface ControlLog {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
@@ -81,6 +84,7 @@ export class ControlPlane {
     if (this.pendingReload) clearTimeout(this.pendingReload);
     this.unsubscribe?.();
     this.unstatus?.();
+    await this.prober.close();
   }
 
   /** The effective mirrors (config + staff changes), as the snapshot has them. */
@@ -194,7 +198,13 @@ export class ControlPlane {
   private startLoops(): void {
     const { config } = this.opts;
     if (config.health.enabled) {
-      const probeTick = () => void this.withLease('probe', config.health.intervalMs * 2, () => this.probeAll());
+      // A round that outlasts the interval (a stalled origin) is not stacked on by the next tick.
+      let probing = false;
+      const probeTick = () => {
+        if (probing) return;
+        probing = true;
+        void this.withLease('probe', config.health.intervalMs * 2, () => this.probeAll()).finally(() => (probing = false));
+      };
       probeTick();
       const t = setInterval(probeTick, config.health.intervalMs);
       t.unref();
@@ -221,14 +231,20 @@ export class ControlPlane {
     const snapshot = builder.current();
     const originTrace = await readOriginTrace(config.origin.baseUrl, config.origin.trace, config.health.timeoutMs);
     const round = this.probeRound++;
+    const rechecked = new Map<string, string[]>();
     const targets = snapshot.mirrors
       .filter((m) => !ids || ids.includes(m.spec.id))
-      .map((m) => ({
-        id: m.spec.id,
-        baseUrl: m.spec.baseUrl,
-        tracePath: config.origin.trace,
-        samples: chooseSamples(snapshot.files, (f) => mirrorCarries(snapshot, m, f), config.health.sampleFiles, round),
-      }));
+      .map((m) => {
+        const samples = chooseSamples(snapshot.files, (f) => mirrorCarries(snapshot, m, f), config.health.sampleFiles, round);
+        // Files found missing earlier are looked at again, so a brief 404 (mid-sync) does not
+        // keep a file off a mirror that has no rsyncUrl to be rescanned.
+        const again = (this.health.get(m.spec.id)?.missing ?? []).slice(0, RECHECK_MISSING).flatMap((path) => {
+          const f = snapshot.files.lookup(path);
+          return f < 0 ? [] : [{ path, size: snapshot.files.size(f) }];
+        });
+        rechecked.set(m.spec.id, again.map((s) => s.path));
+        return { id: m.spec.id, baseUrl: m.spec.baseUrl, tracePath: config.origin.trace, samples: [...samples, ...again] };
+      });
     const results = new Map<string, HealthRecord>();
     await this.prober.probeAll(targets, async (target, outcome: ProbeOutcome) => {
       const prev = this.health.get(target.id);
@@ -237,8 +253,11 @@ export class ControlPlane {
         successesToUp: config.health.successesToUp,
         originTraceTime: originTrace,
       });
-      // Files found missing stay off the mirror until the next scan says otherwise.
-      const missing = new Set([...(prev?.missing ?? []), ...(outcome.missing ?? [])]);
+      // Files found missing stay off the mirror until a scan, or a probe that reaches the
+      // mirror, finds them again.
+      const missing = new Set(prev?.missing ?? []);
+      if (outcome.ok) for (const path of rechecked.get(target.id) ?? []) missing.delete(path);
+      for (const path of outcome.missing ?? []) missing.add(path);
       const record: HealthRecord = { ...next, ...(missing.size ? { missing: [...missing] } : {}) };
       results.set(target.id, record);
       this.opts.onProbe?.(target.id, outcome.ok);

@@ -47,7 +47,7 @@ export function mirrorSummaries(snapshot: Snapshot): MirrorSummary[] {
       sponsor: s.sponsor ? { name: s.sponsor.name, url: s.sponsor.url ?? null, logo: s.sponsor.logo ? `/logos/${s.id}` : null } : null,
       lastSync: m.state.lastSync !== undefined ? new Date(m.state.lastSync * 1000).toISOString() : null,
       lagSeconds: m.state.lagSeconds ?? null,
-      latencyMs: latencyOf(m.state),
+      latencyMs: m.state.latencyMs !== undefined ? Math.round(m.state.latencyMs * 10) / 10 : null,
       share: total ? carried / total : 0,
       files: carried,
     };
@@ -57,7 +57,3 @@ export function mirrorSummaries(snapshot: Snapshot): MirrorSummary[] {
 }
 
 /** MirrorState gains latencyMs with the prober; read it defensively until then. */
-function latencyOf(state: object): number | null {
-  const v = (state as { latencyMs?: unknown }).latencyMs;
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
-}

@@ -16,6 +16,7 @@ export interface HealthFacts {
   reason?: string;
   lagSeconds?: number;
   lastSync?: number;
+  latencyMs?: number;
   missing?: readonly string[];
 }
 
@@ -66,6 +67,7 @@ export function mirrorStates(
     if (h?.reason !== undefined) state.reason = h.reason;
     if (h?.lagSeconds !== undefined) state.lagSeconds = h.lagSeconds;
     if (h?.lastSync !== undefined) state.lastSync = h.lastSync;
+    if (h?.latencyMs !== undefined) state.latencyMs = h.latencyMs;
     if (h?.missing?.length) state.missing = h.missing;
     if (o?.drain) state.drain = o.drain;
     if (o?.lifecycle === 'syncing') state.launching = true;

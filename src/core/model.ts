@@ -66,6 +66,8 @@ export interface MirrorState {
   health: Health;
   /** Why the mirror is down (probe failure reason). */
   reason?: string;
+  /** Moving average of probe latency, when probed. */
+  latencyMs?: number;
   /** Seconds the mirror's copy lags behind the origin, when measured. */
   lagSeconds?: number;
   /** Epoch seconds of the mirror's last completed sync, when known. */

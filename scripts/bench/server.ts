@@ -1,0 +1,99 @@
+// A server under test, in its own process: `bare` (node:http answering a fixed 302, the Node ceiling),
+// `hono` (Hono on @hono/node-server answering a fixed 302: the adapter and router alone), or `mirrorgate`
+// (the demo network through src/node.ts serve(); LOG_LEVEL and REDIS_URL from the environment).
+//
+// Tells its parent the port over IPC; answers CPU questions; SIGTERM closes it cleanly (so --cpu-prof writes its profile).
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { serve as serveNode } from '@hono/node-server';
+import { Hono } from 'hono';
+import { isScalar, parseDocument, visit } from 'yaml';
+import { serve } from '../../src/node.js';
+import { answerCpuQuestions, ROOT, send } from './util.js';
+
+const FIXED_LOCATION = 'https://mirror.mainbruecke-hosting.example/pub/debian-cd/12.8.0/amd64/iso-cd/debian-12.8.0-amd64-netinst.iso';
+
+/**
+ * The demo config with its state in a temporary folder (the bench must not write into var/),
+ * relative paths made absolute so the copy can live anywhere.
+ */
+export async function benchConfig(dir: string): Promise<string> {
+  const source = path.join(ROOT, 'config', 'mirrorgate.yaml');
+  const doc = parseDocument(await readFile(source, 'utf8'));
+  visit(doc, {
+    Scalar(_key, node) {
+      if (isScalar(node) && typeof node.value === 'string' && /^\.\.?\//.test(node.value)) {
+        node.value = path.resolve(path.dirname(source), node.value);
+      }
+    },
+  });
+  doc.set('dataDir', path.join(dir, 'var'));
+  const file = path.join(dir, 'mirrorgate.yaml');
+  await writeFile(file, doc.toString());
+  return file;
+}
+
+async function main(): Promise<void> {
+  const mode = process.argv[2] ?? 'mirrorgate';
+  answerCpuQuestions();
+  let close: () => Promise<void>;
+  let port: number;
+
+  if (mode === 'bare') {
+    const server = createServer((_req, res) => {
+      res.writeHead(302, { Location: FIXED_LOCATION, 'Cache-Control': 'no-store' });
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+    close = () => new Promise((resolve) => server.close(() => resolve()));
+  } else if (mode === 'hono') {
+    const app = new Hono();
+    app.get('/download/*', (c) => {
+      c.header('Cache-Control', 'no-store');
+      return c.redirect(FIXED_LOCATION, 302);
+    });
+    const server = await new Promise<ReturnType<typeof serveNode>>((resolve) => {
+      const s = serveNode({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    });
+    port = (server.address() as AddressInfo).port;
+    close = () => new Promise((resolve) => server.close(() => resolve()));
+  } else {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-bench-'));
+    const running = await serve({
+      configPath: await benchConfig(dir),
+      port: 0,
+      hostname: '127.0.0.1',
+      logLevel: process.env.LOG_LEVEL ?? 'silent',
+      env: process.env,
+    });
+    port = running.port;
+    close = async () => {
+      await running.close();
+      await rm(dir, { recursive: true, force: true });
+    };
+  }
+
+  let closing = false;
+  process.once('SIGTERM', () => {
+    if (closing) return;
+    closing = true;
+    close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
+  // The parent went away: do not linger as an orphan server.
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  send({ type: 'ready', port });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err: unknown) => {
+    send({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    process.exit(1);
+  });
+}
