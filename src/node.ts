@@ -52,7 +52,8 @@ export function mirrorSpecs(config: Config): MirrorSpec[] {
 async function readConfigInventories(mirrors: MirrorSpec[], log: pino.Logger): Promise<Map<string, InventoryEntry[]>> {
   const out = new Map<string, InventoryEntry[]>();
   for (const m of mirrors) {
-    if (!m.content.manifest) continue;
+    // An http(s) manifest is fetched by scans, not read at start.
+    if (!m.content.manifest || isUrl(m.content.manifest)) continue;
     try {
       const { files, problems } = await readMirrorManifest(m.content.manifest);
       for (const p of problems) log.warn({ mirror: m.id, problem: formatManifestProblem(p) }, 'mirror manifest line skipped');
@@ -63,6 +64,8 @@ async function readConfigInventories(mirrors: MirrorSpec[], log: pino.Logger): P
   }
   return out;
 }
+
+const isUrl = (s: string) => /^https?:\/\//i.test(s);
 
 function nodeConnection(c: Context): Connection {
   const env = c.env as Partial<HttpBindings> | undefined;

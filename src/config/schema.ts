@@ -153,9 +153,32 @@ export function mirrorSchema(sc: SchemaContext) {
         // A mirror that carries nothing is a typo, not a configuration.
         include: z.array(glob).min(1).default(() => ['**']),
         exclude: z.array(glob).default(() => []),
-        manifest: localPath(sc, 'file').optional(),
+        // A local file read at start, or an http(s) URL fetched by scans (JSON lines, gzip allowed).
+        manifest: manifestSource(sc).optional(),
       })
       .prefault({}),
+  });
+}
+
+/** A mirror manifest: a local file read at start, or an http(s) URL that scans fetch. */
+function manifestSource(sc: SchemaContext) {
+  const local = localPath(sc, 'file');
+  return z.string().min(1).transform((text, ctx) => {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+      const url = parseUrl(text);
+      const problem = !url ? `invalid URL "${text}"` : url.protocol !== 'http:' && url.protocol !== 'https:' ? `must be a local file or an http(s) URL, got ${url.protocol}` : undefined;
+      if (problem) {
+        ctx.addIssue({ code: 'custom', message: problem, input: text });
+        return z.NEVER;
+      }
+      return url!.href;
+    }
+    const parsed = local.safeParse(text);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, input: text });
+      return z.NEVER;
+    }
+    return parsed.data;
   });
 }
 

@@ -12,6 +12,13 @@ import { Prober, readOriginTrace } from './prober.js';
 import { scanMirror, type ScanResult } from './scan.js';
 import type { SnapshotBuilder } from './snapshotBuilder.js';
 
+/** Where a scan learns a mirror's files: its rsync module, else an http(s) manifest it publishes. */
+function scanSource(m: MirrorSpec): { rsyncUrl: string } | { manifestUrl: string } | undefined {
+  if (m.rsyncUrl) return { rsyncUrl: m.rsyncUrl };
+  const manifest = m.content.manifest;
+  return manifest && /^https?:\/\//i.test(manifest) ? { manifestUrl: manifest } : undefined;
+}
+
 /** How many earlier-missing files one probe looks at again. */
 const RECHECK_MISSING = 5;
 
@@ -270,11 +277,11 @@ export class ControlPlane {
     return results;
   }
 
-  /** Scan every mirror that has an rsyncUrl (or just `ids`), keeping the previous inventory on failure. */
+  /** Scan every mirror that can be scanned (or just `ids`), keeping the previous inventory on failure. */
   async scanAll(ids?: readonly string[], onProgress?: (id: string, entries: number) => void): Promise<Map<string, ScanResult | Error>> {
     const out = new Map<string, ScanResult | Error>();
     for (const m of this.mirrors()) {
-      if (ids ? !ids.includes(m.id) : !m.rsyncUrl) continue;
+      if (ids ? !ids.includes(m.id) : !scanSource(m)) continue;
       try {
         out.set(m.id, await this.scan(m.id, (n) => onProgress?.(m.id, n)));
       } catch (err) {
@@ -288,12 +295,13 @@ export class ControlPlane {
     const { config, builder, store, log } = this.opts;
     const mirror = this.mirrors().find((m) => m.id === id);
     if (!mirror) throw new NotFoundError(`no mirror "${id}"`);
-    if (!mirror.rsyncUrl) throw new InvalidStateError(`mirror "${id}" has no rsyncUrl to scan`);
+    const source = scanSource(mirror);
+    if (!source) throw new InvalidStateError(`mirror "${id}" has no rsyncUrl (or http(s) content.manifest) to scan`);
     if (this.scanning.has(id)) throw new ConflictError(`a scan of "${id}" is already running`);
     this.scanning.add(id);
     try {
       const result = await scanMirror(
-        { id, rsyncUrl: mirror.rsyncUrl, content: mirror.content },
+        { id, ...source, content: mirror.content },
         builder.current().files,
         { onProgress, timeoutMs: config.scan.timeoutMs },
       );
