@@ -1,10 +1,9 @@
 // The remote commands as staff and providers run them: the real bin launcher in a child process against a real server (and a real rsync daemon for scans).
 // Each command is a fresh Node process (about a second to start), so the tests get generous timeouts.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -14,6 +13,7 @@ import { main } from '../../src/cli/main.js';
 import type { MirrorView } from '../../src/control/adminService.js';
 import { serve, type RunningServer } from '../../src/node.js';
 import type { AuditEntry, Offer } from '../../src/store/store.js';
+import { startRsyncDaemon, type RsyncDaemon } from '../helpers/rsyncDaemon.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const bin = path.join(repoRoot, 'bin/mirrorgate.js');
@@ -32,7 +32,8 @@ const ORIGIN = [
 let dir: string;
 let server: RunningServer;
 let deadPort: number;
-let rsyncd: ChildProcess | undefined;
+/** A real rsync daemon serving the mirror tree as a module of a random name (see its url). */
+let rsyncd: RsyncDaemon | undefined;
 /** Every output of every run, to check that no token is ever printed. */
 const transcript: string[] = [];
 
@@ -77,79 +78,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/**
- * A real rsync daemon on loopback serving `root` as a module of a random name, in its own process
- * group so it can be killed with its children. The name proves the daemon we reach is ours: another
- * test run may grab the same free port between our check and rsync's bind.
- */
-async function startRsyncDaemon(root: string): Promise<string> {
-  const module = `mg${randomBytes(4).toString('hex')}`;
-  for (let attempt = 1; ; attempt++) {
-    const home = path.join(dir, `rsyncd-${attempt}`);
-    await mkdir(home, { recursive: true });
-    const port = await freePort();
-    // As root the daemon would switch to "nobody"; stay root so it reads the test tree as written.
-    const asRoot = process.getuid?.() === 0 ? 'uid = root\ngid = root\n' : '';
-    const configFile = path.join(home, 'rsyncd.conf');
-    await writeFile(
-      configFile,
-      [
-        'use chroot = no',
-        'reverse lookup = no',
-        `pid file = ${path.join(home, 'rsyncd.pid')}`,
-        `lock file = ${path.join(home, 'rsyncd.lock')}`,
-        `log file = ${path.join(home, 'rsyncd.log')}`,
-        asRoot,
-        `[${module}]`,
-        `path = ${root}`,
-        'read only = yes',
-        '',
-      ].join('\n'),
-    );
-    const child = spawn('rsync', ['--daemon', '--no-detach', `--port=${port}`, `--config=${configFile}`, '--address=127.0.0.1'], {
-      detached: true,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-    const url = `rsync://127.0.0.1:${port}/${module}/`;
-    const deadline = Date.now() + 10_000;
-    while (child.exitCode === null && !(await canConnect(port)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (child.exitCode === null && (await listsModule(url))) {
-      rsyncd = child;
-      return url;
-    }
-    killGroup(child);
-    if (attempt === 3) throw new Error(`rsync daemon did not serve ${url}: ${stderr}`);
-  }
-}
-
-function listsModule(url: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    execFile('rsync', ['--list-only', '--no-motd', '--timeout=10', url], (err) => resolve(!err));
-  });
-}
-
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
-}
-
 async function postOffer(organisation: string, country: string): Promise<string> {
   const res = await fetch(`${server.url}/api/v1/offers`, {
     method: 'POST',
@@ -179,7 +107,8 @@ beforeAll(async () => {
     await utimes(local, MTIME, MTIME);
   }
   await writeFile(path.join(dir, 'manifest.jsonl'), ORIGIN.map((f) => JSON.stringify({ ...f, mtime: MTIME })).join('\n') + '\n');
-  const rsyncUrl = await startRsyncDaemon(tree);
+  rsyncd = await startRsyncDaemon(dir, tree);
+  const rsyncUrl = rsyncd.url;
   // Nothing listens here: mirrors and origin need not serve files, and probes fail fast.
   deadPort = await freePort();
   const config = path.join(dir, 'mirrorgate.yaml');
@@ -208,7 +137,7 @@ mirrors:
 
 afterAll(async () => {
   await server?.close();
-  if (rsyncd) killGroup(rsyncd);
+  rsyncd?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
   // Never printed, on any path.
   for (const text of transcript) {
@@ -506,7 +435,7 @@ describe('scan and probe', { timeout: 90_000 }, () => {
 
     const none = await cli(['scan', 'beta']);
     expect(none.code).toBe(1);
-    expect(none.stderr).toBe('scan of beta failed: mirror "beta" has no rsyncUrl to scan\n');
+    expect(none.stderr).toBe('scan of beta failed: mirror "beta" has no rsyncUrl (or http(s) content.manifest) to scan\n');
     expect((await cli(['scan', 'nope'])).code).toBe(6);
   });
 

@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile, utimes } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -10,6 +9,7 @@ import { RsyncError, rsyncList } from '../../src/control/rsyncListing.js';
 import { httpManifestList, scanMirror, type ScanTarget } from '../../src/control/scan.js';
 import { FileIndex } from '../../src/core/fileIndex.js';
 import type { InventoryEntry, OriginFile } from '../../src/core/model.js';
+import { startRsyncDaemon as startDaemon, type RsyncDaemon } from '../helpers/rsyncDaemon.js';
 
 const MTIME = 1_767_225_600; // 2026-01-01T00:00:00Z
 
@@ -51,7 +51,8 @@ const MIRROR_TREE: Placed[] = [
 ];
 
 let dir: string;
-const children = new Set<ChildProcess>();
+/** Every daemon started here, stopped in afterAll. */
+const daemons = new Set<RsyncDaemon>();
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-scan-'));
@@ -60,20 +61,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of children) killGroup(child);
+  for (const daemon of daemons) daemon.stop();
+  daemons.clear();
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Kills a process we spawned with `detached: true`, with every child it forked (rsyncd forks one per connection). */
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
-  children.delete(child);
-}
 
 async function writeTree(root: string, placed: readonly Placed[]): Promise<void> {
   for (const f of placed) {
@@ -92,58 +83,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-interface Daemon {
-  url: string;
-  process: ChildProcess;
+/** A real rsync daemon on loopback serving `root` (module name: see `url`), in its own process group, stopped in afterAll. */
+async function startRsyncDaemon(name: string, root: string): Promise<RsyncDaemon> {
+  const daemon = await startDaemon(path.join(dir, name), root);
+  daemons.add(daemon);
+  return daemon;
 }
 
-/** A real rsync daemon on loopback serving `root` as module `pub`, in its own process group. */
-async function startRsyncDaemon(name: string, root: string): Promise<Daemon> {
-  const home = path.join(dir, name);
-  await mkdir(home, { recursive: true });
-  const port = await freePort();
-  // As root the daemon would switch to "nobody"; stay root so it reads the test tree as written.
-  const asRoot = process.getuid?.() === 0 ? 'uid = root\ngid = root\n' : '';
-  const config = [
-    'use chroot = no',
-    'reverse lookup = no',
-    `pid file = ${path.join(home, 'rsyncd.pid')}`,
-    `lock file = ${path.join(home, 'rsyncd.lock')}`,
-    `log file = ${path.join(home, 'rsyncd.log')}`,
-    asRoot,
-    '[pub]',
-    `path = ${root}`,
-    'read only = yes',
-    '',
-  ].join('\n');
-  const configFile = path.join(home, 'rsyncd.conf');
-  await writeFile(configFile, config);
-  const child = spawn('rsync', ['--daemon', '--no-detach', `--port=${port}`, `--config=${configFile}`, '--address=127.0.0.1'], {
-    detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.add(child);
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`rsync daemon exited with ${child.exitCode}: ${stderr}`);
-    if (await canConnect(port)) break;
-    if (Date.now() > deadline) throw new Error(`rsync daemon did not listen on ${port}: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { url: `rsync://127.0.0.1:${port}/pub/`, process: child };
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
+/** `text` as a literal inside a RegExp. */
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** A stand-in rsync binary: a shell script given the body to run (it gets rsync's arguments). */
@@ -158,7 +107,7 @@ function sortByPath(entries: InventoryEntry[]): InventoryEntry[] {
 }
 
 describe('scanMirror over a real rsync daemon', () => {
-  let daemon: Daemon;
+  let daemon: RsyncDaemon;
   const files = FileIndex.from(ORIGIN);
   const target = (url: string): ScanTarget => ({ id: 'acme-de', rsyncUrl: url, content: TARGET_CONTENT });
 
@@ -211,7 +160,7 @@ describe('scanMirror over a real rsync daemon', () => {
   });
 
   it('rejects for a module the daemon does not have, with the daemon’s own words', async () => {
-    const url = daemon.url.replace(/pub\/$/, 'nope/');
+    const url = daemon.url.replace(/[^/]+\/$/, 'nope/');
     const error = await scanMirror(target(url), files, { timeoutMs: 20_000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(/exit code 5 \(error starting client-server protocol\).*Unknown module 'nope'/s);
@@ -234,9 +183,9 @@ describe('scanMirror when the daemon goes away during the scan', () => {
       (e: Error) => e.message,
     );
     await new Promise((r) => setTimeout(r, 300));
-    killGroup(daemon.process);
+    daemon.stop();
     const outcome = await settled;
-    expect(outcome).toMatch(/^scan of mirror dying via rsync:\/\/127\.0\.0\.1:\d+\/pub\/ failed after 0 entries: rsync listing of .* failed with exit code \d+/);
+    expect(outcome).toMatch(new RegExp(`^scan of mirror dying via ${escapeRegExp(daemon.url)} failed after 0 entries: rsync listing of .* failed with exit code \\d+`));
   });
 });
 

@@ -1,6 +1,6 @@
 // A small loopback network for control-plane tests: an origin and a few mirrors (LoopbackFileServer from
 // network.ts) whose trees, trace files and failure modes tests change at will, Mirrorgate servers with
-// short probe intervals and a store of the test's choosing, plus real rsync daemons and redis-servers.
+// short probe intervals and a store of the test's choosing, plus real rsync daemons (rsyncDaemon.ts) and redis-servers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rename, rm, unlink, utimes, writeFile } from 'node:fs/promises';
@@ -12,8 +12,10 @@ import { stringify } from 'yaml';
 import { serve, type RunningServer } from '../../src/node.js';
 import { CLIENT_IPS, type ClientIpKey } from './clientIps.js';
 import { encodePath, freePort, LoopbackFileServer, STAFF_TOKEN } from './network.js';
+import { startRsyncDaemon, type RsyncDaemon } from './rsyncDaemon.js';
 
 export { freePort, STAFF_TOKEN };
+export type { RsyncDaemon };
 
 /** Every origin file's mtime (2026-01-01T00:00:00Z). */
 export const MTIME = 1_767_225_600;
@@ -95,7 +97,7 @@ export interface ControlNetwork {
   changeOriginFile(key: CFileKey, size: number, mtime: number): Promise<void>;
   /** Writes the origin's trace file (epoch seconds). */
   setOriginTrace(epochSeconds: number): Promise<void>;
-  /** A real rsync daemon on loopback serving `root` as module `pub` (stopped by close()). */
+  /** A real rsync daemon on loopback serving `root` as a module of a random name (see `url`; stopped by close()). */
   startRsyncDaemon(root: string): Promise<RsyncDaemon>;
   clearLogs(): void;
   close(): Promise<void>;
@@ -330,74 +332,6 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** Whether CI demands the test run (then a missing Redis or binary is a failure, not a skip). */
 export const IN_CI = process.env.CI === 'true';
-
-// ---------------------------------------------------------------------------------------------
-// rsync daemon (the approach of test/control/scan.test.ts)
-
-export interface RsyncDaemon {
-  url: string;
-  process: ChildProcess;
-  stop(): void;
-}
-
-export function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/** Kills a process spawned with `detached: true`, with every child it forked. */
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
-}
-
-async function startRsyncDaemon(home: string, root: string): Promise<RsyncDaemon> {
-  await mkdir(home, { recursive: true });
-  const port = await freePort();
-  const asRoot = process.getuid?.() === 0 ? 'uid = root\ngid = root\n' : '';
-  const config = [
-    'use chroot = no',
-    'reverse lookup = no',
-    `pid file = ${path.join(home, 'rsyncd.pid')}`,
-    `lock file = ${path.join(home, 'rsyncd.lock')}`,
-    `log file = ${path.join(home, 'rsyncd.log')}`,
-    asRoot,
-    '[pub]',
-    `path = ${root}`,
-    'read only = yes',
-    '',
-  ].join('\n');
-  const configFile = path.join(home, 'rsyncd.conf');
-  await writeFile(configFile, config);
-  const child = spawn('rsync', ['--daemon', '--no-detach', `--port=${port}`, `--config=${configFile}`, '--address=127.0.0.1'], {
-    detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-  const daemon: RsyncDaemon = { url: `rsync://127.0.0.1:${port}/pub/`, process: child, stop: () => killGroup(child) };
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`rsync daemon exited with ${child.exitCode}: ${stderr}`);
-    if (await canConnect(port)) break;
-    if (Date.now() > deadline) {
-      daemon.stop();
-      throw new Error(`rsync daemon did not listen on ${port}: ${stderr}`);
-    }
-    await sleep(50);
-  }
-  return daemon;
-}
 
 /** Whether a program is on PATH. */
 export async function haveProgram(name: string, args: string[] = ['--version']): Promise<boolean> {
