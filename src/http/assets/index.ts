@@ -117,6 +117,69 @@ meter { display: block; width: 6rem; height: .6rem; margin: .2rem 0; }
   table.mirrors tbody th { grid-column: 1 / -1; font-size: 1.05rem; }
   table.mirrors td::before { content: attr(data-label); display: block; color: var(--muted); font-size: .8rem; }
 }
+
+/* Console: sign-in, staff and provider pages */
+body:has(table.staff-mirrors) { --page: 84rem; }
+.console-bar { display: flex; flex-wrap: wrap; justify-content: space-between; align-items: center; gap: .5rem 1rem; padding: .25rem 0 .6rem; margin: 0 0 .5rem; border-bottom: 1px solid var(--line); }
+.console-links { display: flex; flex-wrap: wrap; gap: .25rem 1.25rem; margin: 0; }
+.console-links a[aria-current=page] { color: var(--fg); font-weight: 700; text-decoration: none; }
+.console-who { display: flex; flex-wrap: wrap; align-items: baseline; gap: .25rem .75rem; margin: 0; }
+.link-button { font: inherit; background: none; border: 0; padding: 0; color: var(--accent); text-decoration: underline; text-underline-offset: .15em; cursor: pointer; }
+.flash { padding: .6rem .9rem; border-radius: .5rem; background: var(--code-bg); border-left: 4px solid var(--accent); margin: 0 0 1rem; overflow-wrap: anywhere; }
+.flash-done { background: var(--up-bg); color: var(--up-fg); border-left-color: currentColor; }
+.flash-error { background: var(--down-bg); color: var(--down-fg); border-left-color: currentColor; }
+button.button { border: 0; font: inherit; font-weight: 600; cursor: pointer; }
+.button-secondary { font: inherit; font-weight: 600; padding: .55rem 1.05rem; border-radius: .5rem; border: 1px solid var(--accent); background: var(--card); color: var(--accent); cursor: pointer; }
+.stack, .inline-form, .accept-form { margin: 0; }
+.stack { display: grid; gap: .4rem; max-width: 30rem; }
+.stack p { margin: 0; }
+.stack button { justify-self: start; margin-top: .25rem; }
+.stack input, .inline-form input, .inline-form select, .accept-form input { font: inherit; padding: .3rem .5rem; border-radius: .35rem; border: 1px solid var(--muted); background: var(--card); color: var(--fg); min-width: 0; }
+.stack input { width: 100%; padding: .5rem .6rem; }
+.inline-form { display: flex; flex-wrap: wrap; align-items: center; gap: .35rem; }
+.inline-form input[type=number] { width: 6.5rem; }
+.inline-form button { font: inherit; font-size: .9rem; padding: .3rem .7rem; border-radius: .35rem; border: 1px solid var(--accent); background: var(--card); color: var(--accent); font-weight: 600; cursor: pointer; }
+.drain-state { margin: 0 0 .35rem; font-size: .9rem; }
+table.staff-mirrors { margin: 0 0 1rem; }
+table.staff-mirrors td, table.staff-mirrors th { font-size: .95rem; }
+dl.glance { display: flex; flex-wrap: wrap; gap: .75rem 2.25rem; margin: 0; }
+dl.glance dt { color: var(--muted); font-size: .85rem; }
+dl.glance dd { margin: 0; font-size: 1.2rem; font-weight: 600; }
+dl.glance dd .meta { font-size: .8rem; font-weight: 400; }
+section h3 { font-size: 1.1rem; margin: 0 0 .5rem; }
+ul.offer-list { list-style: none; padding: 0; margin: 0; display: grid; gap: 1rem; }
+li.offer { border: 1px solid var(--line); border-radius: .6rem; padding: .75rem 1rem; }
+li.offer h3 { margin: 0 0 .5rem; }
+li.offer .note { white-space: pre-line; }
+.offer-actions { display: flex; flex-wrap: wrap; align-items: flex-end; gap: .75rem 1.5rem; margin-top: .75rem; padding-top: .75rem; border-top: 1px solid var(--line); }
+.accept-form { display: flex; flex-wrap: wrap; align-items: flex-end; gap: .5rem 1rem; }
+.accept-form p { display: flex; flex-direction: column; gap: .15rem; margin: 0; }
+.accept-form label { font-size: .85rem; color: var(--muted); }
+.accept-form input[name=baseUrl] { width: min(24rem, 75vw); }
+ul.choose { padding-left: 1.2rem; }
+.provider-mirror { display: block; margin: 0 0 1.5rem; }
+.provider-mirror > h2 { margin: 1.5rem 0 .75rem; font-size: 1.35rem; }
+.chart-figure { margin: 0 0 .5rem; }
+svg.chart { display: block; width: 100%; max-width: 640px; height: auto; }
+svg.chart .bar { fill: var(--accent); }
+svg.chart .chart-bar:hover .bar { fill: var(--fg); }
+svg.chart .chart-grid { stroke: var(--line); stroke-width: 1; }
+svg.chart .chart-label { fill: var(--muted); font-size: 12px; }
+svg.chart .chart-value { fill: var(--fg); font-size: 12px; font-variant-numeric: tabular-nums; }
+svg.chart .chart-empty { fill: var(--muted); font-size: 15px; }
+details.chart-data summary { cursor: pointer; color: var(--accent); padding: .25rem 0; }
+details.chart-data table { margin-top: .5rem; max-width: 30rem; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.sponsor-preview { margin: 0 0 .5rem; }
+.sponsor-preview .sponsor { border: 2px dashed var(--line); border-radius: .75rem; background: var(--card); margin: 0; }
+.sponsor-preview .sponsor-title { font-size: 1.5rem; margin: 0 0 1rem; }
+.sponsor-preview figcaption { text-align: center; margin-top: .35rem; }
+@media (max-width: 30rem) {
+  .sponsor-preview .sponsor-title { font-size: 1.3rem; }
+  /* The SVG scales down to the screen; its text must not shrink with it below reading size. */
+  svg.chart .chart-label, svg.chart .chart-value { font-size: 18px; }
+  svg.chart .chart-empty { font-size: 22px; }
+}
 `;
 
 // The download page's enhancements. Where JavaScript runs: a countdown (with Cancel) that then
