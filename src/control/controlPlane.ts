@@ -107,6 +107,21 @@ export class ControlPlane {
     return this.health.get(id);
   }
 
+  /**
+   * What we probed ourselves while the store was away is newer than what it holds: keep it,
+   * and write it back, so a mirror that died during an outage is not "up" again on return.
+   */
+  private async mergeHealth(stored: Map<string, HealthRecord>): Promise<Map<string, HealthRecord>> {
+    for (const [id, local] of this.health) {
+      const shared = stored.get(id);
+      if ((local.checkedAt ?? 0) <= (shared?.checkedAt ?? 0)) continue;
+      stored.set(id, local);
+      await this.opts.store.putHealth(id, local);
+      await this.opts.store.publish({ kind: 'health', mirror: id });
+    }
+    return stored;
+  }
+
   /** Re-read staff changes and rebuild; called after our own writes so they read back at once. */
   async reloadOverrides(): Promise<void> {
     this.overrides = await this.opts.store.getOverrides();
@@ -117,7 +132,7 @@ export class ControlPlane {
     const { store, builder, log } = this.opts;
     try {
       this.overrides = await store.getOverrides();
-      this.health = await store.getHealth();
+      this.health = await this.mergeHealth(await store.getHealth());
       this.publishMirrors();
       const scanned = new Set(await store.listInventories());
       for (const m of this.mirrors()) {
@@ -136,7 +151,7 @@ export class ControlPlane {
   }
 
   private pendingReload: NodeJS.Timeout | undefined;
-  private pendingKinds = new Set<'override' | 'health'>();
+  private pendingKinds = new Set<'override' | 'health' | 'local'>();
 
   private async apply(change: Change): Promise<void> {
     const { store, builder, log } = this.opts;
@@ -164,7 +179,7 @@ export class ControlPlane {
    * A probe round publishes one change per mirror; reloading and rebuilding once per burst
    * (within 50 ms) keeps 1,000 mirrors from costing 1,000 rebuilds on every instance.
    */
-  private coalesce(kind: 'override' | 'health'): void {
+  private coalesce(kind: 'override' | 'health' | 'local'): void {
     this.pendingKinds.add(kind);
     if (this.pendingReload) return;
     this.pendingReload = setTimeout(() => {
@@ -225,8 +240,16 @@ export class ControlPlane {
 
   private async withLease(name: string, ttlMs: number, job: () => Promise<unknown>): Promise<void> {
     try {
-      if (!(await this.opts.store.acquireLease(name, this.instanceId, ttlMs))) return;
-      await job();
+      let leader: boolean;
+      try {
+        leader = await this.opts.store.acquireLease(name, this.instanceId, ttlMs);
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError)) throw err;
+        // With the shared store away nobody can hold the lease, and results cannot be shared:
+        // every instance probes for itself so dead mirrors still leave its snapshot in time.
+        leader = name === 'probe';
+      }
+      if (leader) await job();
     } catch (err) {
       this.opts.log.error({ err: (err as Error).message, loop: name }, 'control loop failed');
     }
@@ -271,8 +294,15 @@ export class ControlPlane {
       this.health.set(target.id, record);
       if (outcome.ok) this.opts.log.info({ mirror: target.id, latencyMs: outcome.latencyMs, health: record.health }, 'probe ok');
       else this.opts.log.warn({ mirror: target.id, reason: outcome.reason, health: record.health }, 'probe failed');
-      await store.putHealth(target.id, record);
-      await store.publish({ kind: 'health', mirror: target.id });
+      try {
+        await store.putHealth(target.id, record);
+        await store.publish({ kind: 'health', mirror: target.id });
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError)) throw err;
+        // Not shared now, but this instance routes by what it just learned; the store catches
+        // up with the next round after it returns.
+        this.coalesce('local');
+      }
     });
     return results;
   }

@@ -11,6 +11,7 @@ import { rateLimiter } from 'hono-rate-limiter';
 import { ConflictError, InvalidStateError, NotFoundError, UpstreamError } from '../control/errors.js';
 import { StoreUnavailableError } from '../store/store.js';
 import { registerAdminRoutes } from './admin.js';
+import { registerConsoleRoutes } from './console.js';
 import { clientFacts } from './client.js';
 import { registerOfferRoutes } from './offers.js';
 import { registerPublicRoutes } from './public.js';
@@ -50,6 +51,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
   if (services.admin) {
     registerAdminRoutes(app, services, services.admin);
     registerOfferRoutes(app, services.admin);
+    registerConsoleRoutes(app, services);
   } else {
     app.all('/admin/*', () => {
       throw new HttpProblem(503, 'the control plane is not running on this instance');

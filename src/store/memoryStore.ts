@@ -311,7 +311,9 @@ export class MemoryStore implements Store {
     this.assertOpen();
     if (override === null) this.overrides.delete(mirror);
     else this.overrides.set(mirror, structuredClone(override));
-    this.markDirty('overrides');
+    // Staff changes are rare and audited: durable before the promise resolves, like the audit line.
+    this.dirty.add('overrides');
+    await this.flush();
   }
 
   async getHealth(): Promise<Map<string, HealthRecord>> {
@@ -379,7 +381,8 @@ export class MemoryStore implements Store {
   async putOffer(offer: Offer): Promise<void> {
     this.assertOpen();
     this.offers.set(offer.id, structuredClone(offer));
-    this.markDirty('offers');
+    this.dirty.add('offers');
+    await this.flush();
   }
 
   async addStats(batch: StatsBatch): Promise<void> {

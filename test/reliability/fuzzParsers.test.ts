@@ -127,7 +127,7 @@ describe('config files (parseConfig)', () => {
       fc.property(fc.array(mutation, { minLength: 1, maxLength: 5 }), fc.constantFrom('yaml', 'flow', 'json'), (muts, style) => {
         const doc = valid();
         for (const m of muts) mutate(doc, m);
-        const text = style === 'json' ? JSON.stringify(doc) : stringify(doc, style === 'flow' ? { defaultCollectionType: 'flow' } : undefined);
+        const text = style === 'json' ? JSON.stringify(doc) : stringify(doc, style === 'flow' ? { collectionStyle: 'flow' } : {});
         onlyConfigErrors(text);
       }),
       { numRuns: 500 },

@@ -2,6 +2,7 @@
 // client that never finishes cannot hold shutdown hostage; a corrupt state file at startup is
 // reported and set aside (kept, not overwritten) and the server starts anyway.
 import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type RunningServer } from '../../src/node.js';
@@ -108,6 +109,46 @@ describe('SIGTERM on a child-process server', () => {
     expect((await readdir(path.join(dataDir, 'state'))).filter((f) => f.startsWith('overrides.json.corrupt-'))).toHaveLength(1);
     await restarted.close();
     restarted = undefined;
+  }, 60_000);
+
+  it('crash (SIGKILL) right after an accepted change: the change and its audit entry survive; a torn temp file is swept', async () => {
+    const { file: configPath, port, dataDir } = await writeNetworkConfig(net, 'lifecycle-crash');
+    const stateDir = path.join(dataDir, 'state');
+    await mkdir(stateDir, { recursive: true });
+    // What a crash between write and rename leaves behind: never the only copy of anything.
+    await writeFile(path.join(stateDir, 'overrides.json.tmp-0badc0ffee00'), '{"version":1,"overr');
+
+    // The plug is pulled the moment the 200 arrives (in the socket's data handler); a run where the
+    // debounced write still won the race proves nothing, so up to three runs look for a lost change.
+    const lost: number[] = [];
+    for (let attempt = 0; attempt < 3 && lost.length === 0; attempt++) {
+      const weight = 61 + attempt;
+      const child = await startChildServer({ configPath, port });
+      children.push(child);
+      expect((await readdir(stateDir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+      const body = JSON.stringify({ weight });
+      const status = await new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port }, () =>
+          socket.write(`PATCH /admin/v1/mirrors/fr-paris HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${STAFF_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`),
+        );
+        socket.once('data', (chunk: Buffer) => {
+          child.proc.kill('SIGKILL');
+          socket.destroy();
+          resolve(chunk.toString('latin1').split('\r\n')[0]!);
+        });
+        socket.once('error', reject);
+      });
+      expect(status).toBe('HTTP/1.1 200 OK');
+      await child.exit;
+
+      // The audit entry was fsync'd before the answer: it is always there.
+      const audit = (await readFile(path.join(stateDir, 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; target: string; after?: { weight?: number } });
+      expect(audit.some((e) => e.action === 'mirror.update' && e.target === 'mirror:fr-paris' && e.after?.weight === weight)).toBe(true);
+      const overrides = JSON.parse(await readFile(path.join(stateDir, 'overrides.json'), 'utf8').catch(() => '{"overrides":{}}')) as { overrides: Record<string, { patch?: { weight?: number } }> };
+      if (overrides.overrides['fr-paris']?.patch?.weight !== weight) lost.push(weight);
+    }
+    // Every change answered 200 is on disk before the answer, like its audit entry.
+    expect(lost, 'accepted weights missing from overrides.json after the crash').toEqual([]);
   }, 60_000);
 
   it('a client that never finishes its request cannot hold shutdown past the grace period', async () => {
