@@ -1,10 +1,12 @@
-// Prints the edge's figures, measured in one run: Worker bundle size, workerd cold start, snapshot bytes, decode time and memory for two network sizes.
+// Prints the edge's figures, measured in one run: Worker bundle size, workerd cold start, snapshot bytes, decode time and memory for two network sizes,
+// and the same for the sharded snapshot (a core plus file shards on demand) that large networks need.
 // Usage: npx tsx scripts/edge-measure.ts [--skip-large] [--skip-workerd]
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { SnapshotBuilder } from '../src/control/snapshotBuilder.js';
@@ -12,6 +14,8 @@ import { FileIndex } from '../src/core/fileIndex.js';
 import type { InventoryEntry, MirrorSpec, OriginFile } from '../src/core/model.js';
 import type { Snapshot } from '../src/core/snapshot.js';
 import { decodeSnapshot, encodeSnapshot } from '../src/core/snapshotCodec.js';
+import { composeShardSnapshot, decodeCore, decodeShard, ShardCache, shardOf, type ShardSet } from '../src/core/snapshotShards.js';
+import { CORE_PATH, DEFAULT_SHARD_CACHE_BYTES, SHARD_PATH, ShardedSnapshotSource } from '../src/edge/shardedSource.js';
 import { startWorkerd, wranglerCompatibilityDate } from '../test/edge/workerd.js';
 import { buildWorker, kib } from './build-worker.js';
 
@@ -25,6 +29,13 @@ const gc = runInNewContext('gc') as () => void;
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 const ms = (n: number) => `${n.toFixed(n < 10 ? 2 : 0)} ms`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** Memory after dropped objects are really gone: array buffers are freed after the collection that finds them. */
+async function settle(): Promise<NodeJS.MemoryUsage> {
+  gc();
+  await new Promise((r) => setTimeout(r, 50));
+  gc();
+  return process.memoryUsage();
+}
 
 /** Deterministic pseudo-random numbers (mulberry32), so every run measures the same network. */
 function random(seed: number): () => number {
@@ -119,8 +130,7 @@ interface SnapshotFigures {
   ruleClasses: number;
 }
 
-function measureSnapshot(n: Network): SnapshotFigures {
-  const snapshot = syntheticSnapshot(n);
+async function measureSnapshot(snapshot: Snapshot, n: Network): Promise<SnapshotFigures> {
   let t = performance.now();
   const bytes = encodeSnapshot(snapshot);
   const encodeMs = performance.now() - t;
@@ -134,15 +144,163 @@ function measureSnapshot(n: Network): SnapshotFigures {
     times.push(performance.now() - t);
   }
   // Memory: what one decoded snapshot keeps beyond its bytes (the typed arrays are views on them).
-  gc();
-  const before = process.memoryUsage();
+  const before = await settle();
   let held: Snapshot | undefined = decodeSnapshot(bytes, Date.now());
-  gc();
-  const after = process.memoryUsage();
+  const after = await settle();
   const decodeHeapBytes = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
   held = undefined;
   void held;
   return { bytes: bytes.byteLength, encodeMs, decodeMs: median(times), decodeHeapBytes, inventories, ruleClasses };
+}
+
+interface ShardedFigures {
+  splitMs: number;
+  /** Re-split after one mirror's inventory changed (the cache keeps the layout and the other inventories). */
+  inventorySplitMs: number;
+  shards: number;
+  coreBytes: number;
+  shardBytesMedian: number;
+  shardBytesMax: number;
+  shardFilesMedian: number;
+  /** decodeShard + composeShardSnapshot of one shard, median. */
+  composeMs: number;
+  /** Re-composing a held shard for a new core (a probe or staff change), median. */
+  recomposeMs: number;
+  /** The core as a file-less snapshot: heap after decode. */
+  coreHeapBytes: number;
+  /** Heap + array buffers held by an isolate's source with its shard cache full. */
+  residentBytes: number;
+  cachedShards: number;
+  /** Measured heap per file beyond the shard bytes (what HEAP_BYTES_PER_FILE estimates). */
+  heapPerFile: number;
+}
+
+const silent = { info() {}, warn() {}, error() {} };
+
+/** A control plane as a fetch function over one split (core and shard routes, no auth, ETags). */
+function splitFetch(core: Uint8Array, set: ShardSet): typeof fetch {
+  return (async (input: RequestInfo | URL) => {
+    const path = new URL(String(input)).pathname;
+    if (path === CORE_PATH) return new Response(core as Uint8Array<ArrayBuffer>, { headers: { ETag: '"core"' } });
+    const k = Number(path.slice(SHARD_PATH.length));
+    return new Response(set.shards[k] as Uint8Array<ArrayBuffer>, { headers: { ETag: `"${set.info[k]!.hash}"` } });
+  }) as typeof fetch;
+}
+
+async function measureSharded(snapshot: Snapshot): Promise<ShardedFigures & { set: ShardSet; core: Uint8Array }> {
+  const cache = new ShardCache();
+  let t = performance.now();
+  const set = cache.shards(snapshot);
+  const splitMs = performance.now() - t;
+  // A scan's new inventory for one mirror: only its bits are split again, then every shard is re-encoded.
+  const rescanned = snapshot.mirrors.find((m) => m.inventory);
+  let inventorySplitMs = 0;
+  if (rescanned) {
+    const changed = { ...snapshot, mirrors: snapshot.mirrors.map((m) => (m === rescanned ? { ...m, inventory: m.inventory!.slice() } : m)) };
+    const other = new ShardCache();
+    other.shards(snapshot);
+    t = performance.now();
+    other.shards(changed);
+    inventorySplitMs = performance.now() - t;
+  }
+  const core = cache.core(snapshot);
+  const sizes = set.info.map((i) => i.bytes);
+  const files = set.info.map((i) => i.files);
+  const decodedCore = decodeCore(core);
+
+  const compose: number[] = [];
+  const recompose: number[] = [];
+  for (let k = 0; k < Math.min(set.count, 9); k++) {
+    t = performance.now();
+    const shard = decodeShard(set.shards[k]!);
+    composeShardSnapshot(decodedCore, shard, Date.now());
+    compose.push(performance.now() - t);
+    t = performance.now();
+    composeShardSnapshot(decodedCore, shard, Date.now());
+    recompose.push(performance.now() - t);
+  }
+
+  // Memory: an isolate's sharded source, its core loaded and its cache filled past the bound (32 MB).
+  const fetchImpl = splitFetch(core, set);
+  const firstPathOf = (k: number) => {
+    for (let f = 0; f < snapshot.files.count; f++) if (shardOf(snapshot.files.paths[f]!, set.count) === k) return snapshot.files.paths[f]!;
+    throw new Error(`shard ${k} is empty`);
+  };
+  const probes = Array.from({ length: set.count }, (_, k) => firstPathOf(k));
+  let before = await settle();
+  let source: ShardedSnapshotSource | undefined = new ShardedSnapshotSource({ controlUrl: 'http://control', ttlMs: 60_000, fetch: fetchImpl, log: silent });
+  await source.ensure(() => {});
+  source.current();
+  let after = await settle();
+  const coreHeapBytes = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
+  for (const p of probes) await source.forPaths([p], () => {});
+  after = await settle();
+  const residentBytes = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
+  const cachedShards = source.status().shardsCached;
+  source = undefined;
+
+  // Heap per file beyond the bytes, for one decoded and composed shard.
+  before = await settle();
+  const copy = set.shards[0]!.slice();
+  let held: unknown = composeShardSnapshot(decodedCore, decodeShard(copy), Date.now());
+  after = await settle();
+  const heapPerFile = (after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers) - copy.byteLength) / set.info[0]!.files;
+  held = undefined;
+  void held;
+
+  return {
+    splitMs,
+    inventorySplitMs,
+    shards: set.count,
+    coreBytes: core.byteLength,
+    shardBytesMedian: median(sizes),
+    shardBytesMax: Math.max(...sizes),
+    shardFilesMedian: median(files),
+    composeMs: median(compose),
+    recomposeMs: median(recompose),
+    coreHeapBytes,
+    residentBytes,
+    cachedShards,
+    heapPerFile,
+    set,
+    core,
+  };
+}
+
+/** The sharded Worker in workerd against a stand-in control plane serving one split: first answer, a shard miss, a hit. */
+async function measureShardedWorkerd(bundle: string, core: Uint8Array, set: ShardSet, paths: readonly string[]) {
+  const server = createServer((req, res) => {
+    const url = req.url ?? '';
+    if (url === CORE_PATH) return void res.writeHead(200, { ETag: '"core"' }).end(core);
+    const k = Number(url.slice(SHARD_PATH.length));
+    if (url.startsWith(SHARD_PATH) && set.shards[k]) return void res.writeHead(200, { ETag: `"${set.info[k]!.hash}"` }).end(set.shards[k]);
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const controlUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const date = await wranglerCompatibilityDate(ROOT);
+  const started = performance.now();
+  const w = await startWorkerd(bundle, [{ name: 'edge', bindings: { CONTROL_URL: controlUrl, SNAPSHOT_TOKEN: 't', LOG_LEVEL: 'error' } }], date);
+  const ask = async (p: string) => {
+    const t = performance.now();
+    const res = await fetch(`${w.urls.edge}/download/${p}`, { redirect: 'manual', headers: { 'CF-Connecting-IP': '192.0.2.1' } });
+    await res.arrayBuffer();
+    if (res.status !== 302) throw new Error(`workerd answered ${res.status} for ${p}`);
+    return performance.now() - t;
+  };
+  try {
+    await ask(paths[0]!);
+    const firstAnswer = performance.now() - started;
+    const misses: number[] = [];
+    for (const p of paths.slice(1, 8)) misses.push(await ask(p));
+    const hits: number[] = [];
+    for (let round = 0; round < 5; round++) for (const p of paths.slice(3, 8)) hits.push(await ask(p));
+    const ready = (await (await fetch(`${w.urls.edge}/readyz`)).json()) as Record<string, unknown>;
+    return { firstAnswer, miss: median(misses), hit: median(hits), ready };
+  } finally {
+    await w.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }
 
 async function measureWorkerd(bundle: string, snapshotBytes: Uint8Array, rounds: number) {
@@ -189,8 +347,10 @@ async function main() {
     const cases: Network[] = [small];
     if (!args.has('--skip-large')) cases.push({ files: 1_000_000, mirrors: 500, manifestShare: 0.2 });
     console.log('\nsnapshot                     | bytes      | encode  | decode (median) | heap after decode | bytes + heap | 2 × (refresh)');
+    const sharded: { n: Network; f: Awaited<ReturnType<typeof measureSharded>>; paths: string[] }[] = [];
     for (const n of cases) {
-      const f = measureSnapshot(n);
+      const snapshot = syntheticSnapshot(n);
+      const f = await measureSnapshot(snapshot, n);
       const resident = f.bytes + f.decodeHeapBytes;
       const label = `${n.files.toLocaleString('en')} files × ${n.mirrors} mirrors`;
       console.log(
@@ -202,10 +362,46 @@ async function main() {
       );
       const fits = 2 * resident < WORKER_MEMORY_LIMIT * 0.75;
       console.log(`  fits a 128 MiB Worker with room for a refresh: ${fits ? 'yes' : 'NO'}`);
+      const sf = await measureSharded(snapshot);
+      // One file of each of the first shards, for the workerd run.
+      const paths: string[] = [];
+      const seen = new Set<number>();
+      for (let i = 0; i < snapshot.files.count && paths.length < 8; i++) {
+        const k = shardOf(snapshot.files.paths[i]!, sf.shards);
+        if (seen.has(k)) continue;
+        seen.add(k);
+        paths.push(snapshot.files.paths[i]!);
+      }
+      sharded.push({ n, f: sf, paths });
+    }
+
+    console.log(`\nsharded snapshot (core + file shards on demand, shard cache ${mib(DEFAULT_SHARD_CACHE_BYTES)})`);
+    console.log('network                      | shards | split   | core     | shard (median / max)  | decode+compose | recompose | core heap | core + full cache');
+    for (const { n, f } of sharded) {
+      const label = `${n.files.toLocaleString('en')} files × ${n.mirrors} mirrors`;
+      console.log(
+        `${label.padEnd(28)} | ${String(f.shards).padStart(6)} | ${ms(f.splitMs).padStart(7)} | ${kib(f.coreBytes).padStart(8)} | ${`${mib(f.shardBytesMedian)} / ${mib(f.shardBytesMax)}`.padStart(21)} | ${ms(f.composeMs).padStart(14)} | ${ms(f.recomposeMs).padStart(9)} | ${mib(f.coreHeapBytes).padStart(9)} | ${mib(f.residentBytes).padStart(17)}`,
+      );
+      // Peak: the resident set plus one shard being loaded (its bytes as fetched, and decoded).
+      const peak = f.residentBytes + 2 * f.shardBytesMax;
+      console.log(
+        `  (${f.shardFilesMedian.toLocaleString('en')} files a shard; ${f.cachedShards} shards cached at the bound; ${f.heapPerFile.toFixed(0)} B heap per file beyond the shard bytes; peak while loading a shard ≈ ${mib(peak)})`,
+      );
+      console.log(`  control plane: first split ${ms(f.splitMs)}; after one mirror's new inventory ${ms(f.inventorySplitMs)}; a state change re-encodes the core only`);
+      console.log(`  fits a 128 MiB Worker: ${peak < WORKER_MEMORY_LIMIT * 0.75 ? 'yes' : 'NO'}`);
+    }
+    const large = sharded.find((x) => x.n.files >= 1_000_000);
+    if (large && !args.has('--skip-workerd')) {
+      const w = await measureShardedWorkerd(bundle.outfile, large.f.core, large.f.set, large.paths);
+      console.log(
+        `workerd, sharded 1,000,000 × 500: spawn → first download answer (core + one shard) ${ms(w.firstAnswer)}; ` +
+          `answer needing a new shard (median of 7) ${ms(w.miss)}; from a cached shard ${ms(w.hit)}; /readyz shards cached: ${String(w.ready.snapshotShardsCached)}`,
+      );
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+// Run as a script (not when imported for syntheticSnapshot).
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();

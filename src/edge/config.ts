@@ -14,7 +14,14 @@ export interface EdgeConfig {
   publicUrl?: string;
   logLevel: LogLevel;
   kv?: KvNamespaceLike;
+  /** single: one whole snapshot; sharded: a core plus file shards on demand; auto: sharded when the source has a core. */
+  snapshotMode: SnapshotMode;
+  /** Bytes of decoded file shards an isolate keeps (sharded mode). */
+  shardCacheBytes: number;
 }
+
+export const SNAPSHOT_MODES = ['auto', 'single', 'sharded'] as const;
+export type SnapshotMode = (typeof SNAPSHOT_MODES)[number];
 
 const httpUrl = z
   .url({ protocol: /^https?$/ })
@@ -29,6 +36,8 @@ const envSchema = z
     SNAPSHOT_TTL_SECONDS: z.coerce.number().positive().max(86_400).default(10),
     PUBLIC_URL: httpUrl.optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS).default('warn'),
+    SNAPSHOT_MODE: z.enum(SNAPSHOT_MODES).default('auto'),
+    SHARD_CACHE_MB: z.coerce.number().positive().max(96).default(32),
     SNAPSHOT: z.custom<KvNamespaceLike>((v) => typeof (v as KvNamespaceLike | undefined)?.get === 'function', 'not a KV namespace binding').optional(),
   })
   .superRefine((env, ctx) => {
@@ -60,6 +69,8 @@ export function parseEdgeEnv(env: WorkerEnv): EdgeConfigResult {
       publicUrl: e.PUBLIC_URL,
       logLevel: e.LOG_LEVEL,
       kv: e.SNAPSHOT,
+      snapshotMode: e.SNAPSHOT_MODE,
+      shardCacheBytes: Math.round(e.SHARD_CACHE_MB * 1024 * 1024),
     },
   };
 }

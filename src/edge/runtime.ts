@@ -27,6 +27,16 @@ export interface WorkerEnv {
   PUBLIC_URL?: string;
   /** debug | info | warn | error | silent; default warn. */
   LOG_LEVEL?: string;
-  /** Optional KV namespace holding the encoded snapshot under the key "snapshot". */
+  /**
+   * auto (default): use the control plane's (or KV's) sharded snapshot when it has one, else the whole
+   * snapshot; single: always the whole snapshot; sharded: always the core and file shards.
+   */
+  SNAPSHOT_MODE?: string;
+  /** Megabytes of decoded file shards an isolate keeps in sharded mode; default 32. */
+  SHARD_CACHE_MB?: string;
+  /**
+   * Optional KV namespace: the encoded snapshot under the key "snapshot", or (sharded) the core
+   * under "core" and shard k under "shard/k".
+   */
   SNAPSHOT?: KvNamespaceLike;
 }

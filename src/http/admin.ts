@@ -6,6 +6,7 @@ import { fields } from '../config/fields.js';
 import type { AdminService } from '../control/adminService.js';
 import type { MirrorSpec } from '../core/model.js';
 import { encodeSnapshot } from '../core/snapshotCodec.js';
+import { SHARD_TARGET_FILES, ShardCache } from '../core/snapshotShards.js';
 import { bearer } from './auth.js';
 import { HttpProblem } from './problem.js';
 import type { AccessToken, AppEnv, AppServices } from './services.js';
@@ -229,6 +230,32 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/vnd.mirrorgate.snapshot' });
   });
 
+  // The same snapshot split for large file sets (core/snapshotShards.ts): a small core (mirrors, states,
+  // routing, each shard's hash) that changes with every probe, and file shards an edge fetches on demand.
+  // Shards are re-split only when the files, rule classes or inventories change, not on a state change.
+  const shardCache = new ShardCache();
+  app.get('/admin/v1/snapshot/core', (c) => {
+    staff(c);
+    const snapshot = services.snapshot();
+    const target = shardTargetFiles();
+    const etag = `"mgc-${snapshot.version}-${snapshot.builtAtMs}-${target}"`;
+    c.header('ETag', etag);
+    if (c.req.header('if-none-match') === etag) return c.body(null, 304);
+    const bytes = shardCache.core(snapshot, target);
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/vnd.mirrorgate.snapshot-core+json' });
+  });
+  app.get('/admin/v1/snapshot/shards/:k', (c) => {
+    staff(c);
+    const set = shardCache.shards(services.snapshot(), shardTargetFiles());
+    const raw = c.req.param('k') ?? '';
+    const k = /^\d{1,9}$/.test(raw) ? Number(raw) : -1;
+    if (k < 0 || k >= set.count) throw new HttpProblem(404, `no shard ${raw} (this snapshot has ${set.count})`);
+    const etag = `"${set.info[k]!.hash}"`;
+    c.header('ETag', etag);
+    if (c.req.header('if-none-match') === etag) return c.body(null, 304);
+    return c.body(set.shards[k] as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/vnd.mirrorgate.snapshot' });
+  });
+
   app.get('/admin/v1/offers', async (c) => {
     staff(c);
     const status = c.req.query('status');
@@ -282,6 +309,17 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
 }
 
 const encoded = new WeakMap<object, Uint8Array>();
+
+/**
+ * Files per snapshot shard: MIRRORGATE_SNAPSHOT_SHARD_FILES on the control plane (tests lower it to
+ * get several shards from a small network), else SHARD_TARGET_FILES. Read per request, through
+ * globalThis, because this module also runs in the Worker bundle, which has no `process`.
+ */
+function shardTargetFiles(): number {
+  const raw = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.MIRRORGATE_SNAPSHOT_SHARD_FILES;
+  const n = raw === undefined ? Number.NaN : Number(raw);
+  return Number.isInteger(n) && n > 0 ? n : SHARD_TARGET_FILES;
+}
 
 function slug(organisation: string, country: string): string {
   const base = organisation.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50);
