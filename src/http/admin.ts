@@ -101,7 +101,8 @@ function readQuery<T extends z.ZodType>(c: Context, schema: T): z.output<T> {
   return parsed.data;
 }
 
-function toSpec(body: z.output<typeof newMirrorBody>): MirrorSpec {
+/** A validated new-mirror body as the MirrorSpec it describes, with the config file's defaults. */
+export function mirrorSpecFromBody(body: z.output<typeof newMirrorBody>): MirrorSpec {
   const spec: MirrorSpec = {
     id: body.id,
     name: body.name,
@@ -156,7 +157,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
   app.post('/admin/v1/mirrors', async (c) => {
     const token = staff(c);
     const body = await readBody(c, newMirrorBody);
-    return c.json(await admin.addMirror(token.name, toSpec(body)), 201);
+    return c.json(await admin.addMirror(token.name, mirrorSpecFromBody(body)), 201);
   });
   app.get('/admin/v1/mirrors/:id', (c) => {
     mayRead(c, id(c));
@@ -269,7 +270,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     if (!offer) throw new HttpProblem(404, `no offer "${id(c)}"`);
     const given: Partial<z.output<typeof newMirrorBody>> = body.mirror ?? {};
     const candidate = {
-      id: given.id ?? slug(offer.organisation, offer.location.country),
+      id: given.id ?? offerMirrorId(offer),
       name: given.name ?? offer.organisation,
       baseUrl: given.baseUrl ?? offer.baseUrl,
       country: given.country ?? offer.location.country,
@@ -279,7 +280,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     };
     const parsed = newMirrorBody.safeParse(candidate);
     if (!parsed.success) throw new HttpProblem(422, 'the offer lacks what a mirror needs; pass "mirror" fields', { fields: fieldErrors(parsed.error) });
-    return c.json(await admin.acceptOffer(token.name, id(c), toSpec(parsed.data), body.note));
+    return c.json(await admin.acceptOffer(token.name, id(c), mirrorSpecFromBody(parsed.data), body.note));
   });
   app.post('/admin/v1/offers/:id/reject', async (c) => {
     const token = staff(c);
@@ -321,7 +322,8 @@ function shardTargetFiles(): number {
   return Number.isInteger(n) && n > 0 ? n : SHARD_TARGET_FILES;
 }
 
-function slug(organisation: string, country: string): string {
-  const base = organisation.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50);
-  return `${base || 'mirror'}-${country.toLowerCase()}`;
+/** The mirror id an accepted offer gets unless staff choose one: organisation and country, slugged. */
+export function offerMirrorId(offer: { organisation: string; location: { country: string } }): string {
+  const base = offer.organisation.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50);
+  return `${base || 'mirror'}-${offer.location.country.toLowerCase()}`;
 }

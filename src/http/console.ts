@@ -4,16 +4,15 @@ import type { Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { rateLimiter } from 'hono-rate-limiter';
 import { ConflictError, InvalidStateError, NotFoundError } from '../control/errors.js';
-import type { MirrorSpec } from '../core/model.js';
 import { StoreUnavailableError } from '../store/store.js';
-import { fieldErrors, newMirrorBody } from './admin.js';
+import { fieldErrors, mirrorSpecFromBody, newMirrorBody, offerMirrorId } from './admin.js';
 import { bearer, timingSafeEqualString } from './auth.js';
 import { clientFacts } from './client.js';
 import { HttpProblem } from './problem.js';
 import type { AccessToken, AppEnv, AppServices } from './services.js';
 import { homeOf, loginPage, messagePage } from './views/loginPage.js';
 import { providerPage, type ProviderDay, type ProviderMirror } from './views/providerPage.js';
-import { DRAIN_RAMPS, offerMirrorId, staffPage, statusOf, type Flash } from './views/staffPage.js';
+import { DRAIN_RAMPS, staffPage, statusOf, type Flash } from './views/staffPage.js';
 
 export const SESSION_COOKIE = 'mirrorgate_session';
 const FLASH_COOKIE = 'mirrorgate_flash';
@@ -243,7 +242,7 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
       const problems = Object.entries(fieldErrors(parsed.error)).map(([k, v]) => `${k}: ${v}`);
       throw new HttpProblem(422, `The offer from ${offer.organisation} was not accepted: ${problems.join('; ')}.`);
     }
-    const result = await admin.acceptOffer(actor, offer.id, specOf(parsed.data));
+    const result = await admin.acceptOffer(actor, offer.id, mirrorSpecFromBody(parsed.data));
     return `Accepted the offer from ${offer.organisation}. Mirror ${result.mirror.spec.id} is syncing; it takes downloads once a scan shows it carries the files.`;
   });
 
@@ -327,22 +326,3 @@ function problemText(err: Error): string {
 }
 
 /** A validated new-mirror body as a spec, with the API's defaults. */
-function specOf(body: ReturnType<typeof newMirrorBody.parse>): MirrorSpec {
-  const spec: MirrorSpec = {
-    id: body.id,
-    name: body.name,
-    baseUrl: body.baseUrl,
-    country: body.country,
-    asn: body.asn ?? [],
-    weight: body.weight ?? 100,
-    countryOnly: body.countryOnly ?? false,
-    enabled: body.enabled ?? true,
-    content: { include: body.content?.include ?? ['**'], exclude: body.content?.exclude ?? [] },
-  };
-  if (body.rsyncUrl) spec.rsyncUrl = body.rsyncUrl;
-  if (body.lat !== undefined) spec.lat = body.lat;
-  if (body.lon !== undefined) spec.lon = body.lon;
-  if (body.bandwidthMbps !== undefined) spec.bandwidthMbps = body.bandwidthMbps;
-  if (body.sponsor) spec.sponsor = body.sponsor;
-  return spec;
-}

@@ -1,4 +1,5 @@
 // /staff: the network at a glance, per-mirror drain/undrain/weight controls, and pending offers — plain POST forms, no JavaScript needed.
+import { offerMirrorId } from '../admin.js';
 import { html } from 'hono/html';
 import type { MirrorView } from '../../control/adminService.js';
 import type { MirrorStatus } from '../../core/snapshot.js';
@@ -47,10 +48,6 @@ export function statusOf(view: MirrorView): MirrorStatus {
 }
 
 /** The mirror id an accepted offer gets unless staff choose another: organisation and country, as the API does. */
-export function offerMirrorId(offer: Pick<Offer, 'organisation' | 'location'>): string {
-  const base = offer.organisation.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50);
-  return `${base || 'mirror'}-${offer.location.country.toLowerCase()}`;
-}
 
 export function flashBlock(flash: Flash | null) {
   if (!flash) return '';
