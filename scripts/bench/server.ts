@@ -1,10 +1,13 @@
 // A server under test, in its own process: `bare` (node:http answering a fixed 302, the Node ceiling),
-// `hono` (Hono on @hono/node-server answering a fixed 302: the adapter and router alone), or `mirrorgate`
-// (the demo network through src/node.ts serve(); LOG_LEVEL and REDIS_URL from the environment).
+// `hono` (Hono on @hono/node-server answering a fixed 302: the adapter and router alone), `mirrorgate`
+// (the demo network through src/node.ts serve(); LOG_LEVEL and REDIS_URL from the environment), or the
+// what-if prototypes `fastpath` / `fastpath-geo-cache` (see fastpath.ts) that size the proposed fixes.
 //
-// Tells its parent the port over IPC; answers CPU questions; SIGTERM closes it cleanly (so --cpu-prof writes its profile).
+// Tells its parent the port over IPC; answers CPU questions; on request, runs V8's CPU profiler (the one
+// behind --cpu-prof) over just the load window and writes the .cpuprofile; SIGTERM closes it cleanly.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +15,7 @@ import { serve as serveNode } from '@hono/node-server';
 import { Hono } from 'hono';
 import { isScalar, parseDocument, visit } from 'yaml';
 import { serve } from '../../src/node.js';
+import { startFastPath } from './fastpath.js';
 import { answerCpuQuestions, ROOT, send } from './util.js';
 
 const FIXED_LOCATION = 'https://mirror.mainbruecke-hosting.example/pub/debian-cd/12.8.0/amd64/iso-cd/debian-12.8.0-amd64-netinst.iso';
@@ -39,6 +43,7 @@ export async function benchConfig(dir: string): Promise<string> {
 async function main(): Promise<void> {
   const mode = process.argv[2] ?? 'mirrorgate';
   answerCpuQuestions();
+  answerProfileRequests();
   let close: () => Promise<void>;
   let port: number;
 
@@ -61,6 +66,14 @@ async function main(): Promise<void> {
     });
     port = (server.address() as AddressInfo).port;
     close = () => new Promise((resolve) => server.close(() => resolve()));
+  } else if (mode === 'fastpath' || mode === 'fastpath-geo-cache') {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-bench-'));
+    const fast = await startFastPath(dir, mode === 'fastpath-geo-cache');
+    port = fast.port;
+    close = async () => {
+      await fast.close();
+      await rm(dir, { recursive: true, force: true });
+    };
   } else {
     const dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-bench-'));
     const running = await serve({
@@ -89,6 +102,32 @@ async function main(): Promise<void> {
   // The parent went away: do not linger as an orphan server.
   process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
   send({ type: 'ready', port });
+}
+
+/** 'profile-start' / 'profile-stop' (with a file to write): the CPU profile of exactly the window between them. */
+function answerProfileRequests(): void {
+  let session: Session | undefined;
+  process.on('message', (m: { type?: string; file?: string; intervalUs?: number }) => {
+    if (m?.type === 'profile-start') {
+      void (async () => {
+        session = new Session();
+        session.connect();
+        await session.post('Profiler.enable');
+        await session.post('Profiler.setSamplingInterval', { interval: m.intervalUs ?? 250 });
+        await session.post('Profiler.start');
+        send({ type: 'result', data: 'profiling' });
+      })();
+    } else if (m?.type === 'profile-stop' && session && m.file) {
+      const file = m.file;
+      void (async () => {
+        const { profile } = await session!.post('Profiler.stop');
+        session!.disconnect();
+        session = undefined;
+        await writeFile(file, JSON.stringify(profile));
+        send({ type: 'result', data: file });
+      })();
+    }
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

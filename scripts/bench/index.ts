@@ -1,0 +1,246 @@
+// `npm run bench`: Mirrorgate's figures, each printed beside a baseline measured in the same run. Never asserts.
+//
+//   npm run bench                      # the full run (~6–8 minutes on 2 cores)
+//   npm run bench -- --quick           # about a minute: shorter runs, 200,000 files instead of 1,000,000
+//   npm run bench -- --only http,cores # sections: http, cores, core, control
+//   npm run bench -- --json out.json   # also write every raw figure
+//
+// HTTP runs use autocannon in this process against servers in child processes (their own event loop and
+// core); the decision core, the snapshot and the control plane run in children of their own too.
+import { writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { kindCounts } from '../../load/scenarios.js';
+import type { ControlResult } from './control.js';
+import type { CoreResult } from './core.js';
+import { runLoad, scenarios, startServer, warmUp, type LoadResult, type ServerHandle, type ServerMode } from './http.js';
+import { BENCH_DIR, fmtInt, fmtMiB, fmtMs, fmtS, fmtUs, forkChild, loadAverage1, machineLine, pct, table } from './util.js';
+
+const REDIS_URL = 'redis://127.0.0.1:6379/15';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    json: { type: 'string' },
+    connections: { type: 'string', default: '16' },
+    repeat: { type: 'string' },
+  },
+});
+const quick = values.quick;
+const sections = new Set((values.only ?? 'http,cores,core,control').split(',').map((s) => s.trim()));
+const seconds = quick ? 3 : 10;
+const warmSeconds = quick ? 1 : 3;
+const connections = Number(values.connections);
+// Other work on a shared 2-core machine only ever slows a run down, so each HTTP figure is the best of a few runs.
+const repeat = Number(values.repeat ?? (quick ? 1 : 2));
+
+type Row = [area: string, measure: string, mirrorgate: string, baseline: string, ratio: string, goal: string];
+const rows: Row[] = [];
+const notes: string[] = [];
+const raw: Record<string, unknown> = {};
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+async function redisReady(): Promise<boolean> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 1_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    // Database 15 is the bench's own: start each run from an empty one.
+    await redis.flushdb();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function httpLine(label: string, r: LoadResult): string[] {
+  const statuses = Object.entries(r.statuses)
+    .sort()
+    .map(([code, n]) => `${code}:${((n / r.requests) * 100).toFixed(0)}%`)
+    .join(' ');
+  return [label, fmtInt(r.rps), fmtMs(r.p50), fmtMs(r.p99), r.serverCores.toFixed(2), r.loadgenCores.toFixed(2), fmtUs(r.serverCpuUsPerReq), statuses + (r.errors || r.timeouts || r.unexpected ? ` (errors ${r.errors}, timeouts ${r.timeouts}, off-mix ${r.unexpected})` : '')];
+}
+
+async function withServer<T>(mode: ServerMode, env: Record<string, string>, fn: (s: ServerHandle) => Promise<T>): Promise<T> {
+  const server = await startServer(mode, env);
+  try {
+    return await fn(server);
+  } finally {
+    await server.child.stop();
+  }
+}
+
+async function http(): Promise<void> {
+  const sc = await scenarios();
+  const counts = kindCounts(sc.mix);
+  log(`HTTP: ${seconds} s per run after ${warmSeconds} s warm-up, ${connections} connections; mix of ${sc.mix.length} distinct requests: ${Object.entries(counts).map(([k, n]) => `${k} ${((n / sc.mix.length) * 100).toFixed(0)}%`).join(', ')}`);
+  const detail: string[][] = [['server and load', 'req/s', 'p50', 'p99', 'server cores', 'loadgen cores', 'server CPU/req', 'statuses']];
+  const run = async (label: string, s: ServerHandle | ServerHandle[], requests = sc.mix, overallRate?: number) => {
+    const servers = Array.isArray(s) ? s : [s];
+    const urls = servers.map((x) => x.url);
+    await warmUp(urls, requests, warmSeconds, connections);
+    let r: LoadResult | undefined;
+    for (let i = 0; i < repeat; i++) {
+      const x = await runLoad({ urls, requests, connections, durationS: seconds, servers: servers.map((x) => x.child), ...(overallRate ? { overallRate } : {}) });
+      // Closed loop: the best throughput; open loop (fixed rate): the best p99.
+      if (!r || (overallRate ? x.p99 < r.p99 : x.rps > r.rps)) r = x;
+    }
+    detail.push(httpLine(label, r!));
+    raw[label] = r;
+    log(`  ${detail[detail.length - 1]!.join(' | ')}`);
+    return r!;
+  };
+
+  const bare = await withServer('bare', {}, (s) => run('bare node:http, fixed 302 (302 requests)', s, sc.redirects));
+  const hono = await withServer('hono', {}, (s) => run('Hono + @hono/node-server, fixed 302', s, sc.redirects));
+  const mem = await withServer('mirrorgate', { LOG_LEVEL: 'silent' }, async (s) => {
+    const redirects = await run('Mirrorgate memory, silent: 302 path', s, sc.redirects);
+    const mix = await run('Mirrorgate memory, silent: mix', s, sc.mix);
+    const half = Math.max(100, Math.floor(mix.rps / 2));
+    const halfRate = await run(`Mirrorgate memory, silent: mix, open loop at half of that`, s, sc.mix, half);
+    return { redirects, mix, halfRate, half };
+  });
+  // What-if prototypes (scripts/bench/fastpath.ts): the same core on node:http without Hono, to size the fixes proposed.
+  const fast = await withServer('fastpath', {}, (s) => run('what-if: same core on node:http, plain header object', s, sc.redirects));
+  const fastGeo = await withServer('fastpath-geo-cache', {}, (s) => run('what-if: … and client facts memoised', s, sc.redirects));
+  const info = await withServer('mirrorgate', { LOG_LEVEL: 'info' }, (s) => run('Mirrorgate memory, info logs → /dev/null: mix', s, sc.mix));
+
+  const hasRedis = await redisReady();
+  let redis: LoadResult | undefined;
+  if (hasRedis) {
+    redis = await withServer('mirrorgate', { LOG_LEVEL: 'silent', REDIS_URL }, (s) => run('Mirrorgate Redis, silent: mix', s, sc.mix));
+  } else {
+    notes.push(`Redis rows skipped: nothing answers at ${REDIS_URL}.`);
+  }
+
+  console.log(`\nHTTP runs (${seconds} s each, best of ${repeat}, ${connections} connections, autocannon in the parent process):`);
+  console.log(table(detail));
+
+  rows.push(['HTTP', '302 path, req/s (memory, silent)', fmtInt(mem.redirects.rps), `bare node:http 302: ${fmtInt(bare.rps)}`, pct(mem.redirects.rps / bare.rps), '≥ 80 %']);
+  rows.push(['HTTP', '302 path, p50 / p99 at saturation', `${fmtMs(mem.redirects.p50)} / ${fmtMs(mem.redirects.p99)}`, `bare: ${fmtMs(bare.p50)} / ${fmtMs(bare.p99)}`, '', '']);
+  rows.push(['HTTP', '302 path, server CPU per request', fmtUs(mem.redirects.serverCpuUsPerReq), `bare: ${fmtUs(bare.serverCpuUsPerReq)}; Hono fixed 302: ${fmtUs(hono.serverCpuUsPerReq)}`, `${(mem.redirects.serverCpuUsPerReq / bare.serverCpuUsPerReq).toFixed(1)} ×`, '']);
+  rows.push(['HTTP', 'Hono fixed 302 (adapter + router, no Mirrorgate code)', fmtInt(hono.rps), `bare: ${fmtInt(bare.rps)}`, pct(hono.rps / bare.rps), '']);
+  rows.push(['HTTP', 'what-if: the 302 path on node:http without Hono (fastpath.ts)', fmtInt(fast.rps), `bare: ${fmtInt(bare.rps)}`, pct(fast.rps / bare.rps), `${fmtUs(fast.serverCpuUsPerReq)}/req`]);
+  rows.push(['HTTP', 'what-if: … and client facts memoised per address', fmtInt(fastGeo.rps), `bare: ${fmtInt(bare.rps)}`, pct(fastGeo.rps / bare.rps), `${fmtUs(fastGeo.serverCpuUsPerReq)}/req`]);
+  rows.push(['HTTP', 'mix, req/s (memory, silent)', fmtInt(mem.mix.rps), `302 path: ${fmtInt(mem.redirects.rps)}`, pct(mem.mix.rps / mem.redirects.rps), '']);
+  rows.push(['HTTP', 'mix, p50 / p99 at saturation', `${fmtMs(mem.mix.p50)} / ${fmtMs(mem.mix.p99)}`, '', '', '']);
+  rows.push(['HTTP', `mix, p99 at half the saturating rate (asked ${fmtInt(mem.half)}, got ${fmtInt(mem.halfRate.rps)} req/s, open loop)`, fmtMs(mem.halfRate.p99), `p50 ${fmtMs(mem.halfRate.p50)}`, '', '≤ 5 ms']);
+  rows.push(['HTTP', 'mix with info logs to /dev/null (pino JSON, the default)', fmtInt(info.rps), `silent: ${fmtInt(mem.mix.rps)}`, pct(info.rps / mem.mix.rps), '']);
+  if (redis) rows.push(['HTTP', 'mix on Redis, req/s', fmtInt(redis.rps), `memory: ${fmtInt(mem.mix.rps)}`, `${((redis.rps / mem.mix.rps - 1) * 100).toFixed(1)} %`, 'within 10 %']);
+  const bareSaturated = bare.serverCores < 0.9;
+  if (bareSaturated) notes.push(`The bare server used ${bare.serverCores.toFixed(2)} of a core: the load generator (${bare.loadgenCores.toFixed(2)} cores) is the limit there, so the bare ceiling is understated and the "% of ceiling" overstated.`);
+  raw.httpSummary = { bare, hono, mem, fast, fastGeo, info, redis };
+}
+
+async function best(run: () => Promise<LoadResult>): Promise<LoadResult> {
+  let r = await run();
+  for (let i = 1; i < repeat; i++) {
+    const x = await run();
+    if (x.rps > r.rps) r = x;
+  }
+  return r;
+}
+
+async function cores(): Promise<void> {
+  if (!(await redisReady())) {
+    notes.push('Cores section skipped: no Redis.');
+    return;
+  }
+  const sc = await scenarios();
+  const one = await withServer('mirrorgate', { LOG_LEVEL: 'silent', REDIS_URL }, async (s) => {
+    await warmUp(s.url, sc.mix, warmSeconds, connections);
+    return best(() => runLoad({ urls: [s.url], requests: sc.mix, connections, durationS: seconds, servers: [s.child] }));
+  });
+  const a = await startServer('mirrorgate', { LOG_LEVEL: 'silent', REDIS_URL });
+  const b = await startServer('mirrorgate', { LOG_LEVEL: 'silent', REDIS_URL });
+  let two: LoadResult;
+  try {
+    await warmUp([a.url, b.url], sc.mix, warmSeconds, connections);
+    two = await best(() => runLoad({ urls: [a.url, b.url], requests: sc.mix, connections, durationS: seconds, servers: [a.child, b.child] }));
+  } finally {
+    await Promise.all([a.child.stop(), b.child.stop()]);
+  }
+  raw.cores = { one, two };
+  console.log('\nCores (mix, Redis, the same connections split over the processes):');
+  console.log(table([['servers', 'req/s', 'p50', 'p99', 'server cores', 'loadgen cores', 'server CPU/req', 'statuses'], httpLine('1 process', one), httpLine('2 processes, one port each', two)]));
+  rows.push(['Cores', '2 processes vs 1 (Redis, mix), req/s', fmtInt(two.rps), `1 process: ${fmtInt(one.rps)}`, `${(two.rps / one.rps).toFixed(2)} ×`, 'scaling 1 → 2 cores']);
+  notes.push(`Cores: ${cpus().length} cores hold both server processes, redis-server and the load generator (${two.loadgenCores.toFixed(2)} cores); the servers got ${two.serverCores.toFixed(2)} cores together (one process alone: ${one.serverCores.toFixed(2)}) and spent ${fmtUs(two.serverCpuUsPerReq)} of CPU per request (alone: ${fmtUs(one.serverCpuUsPerReq)}). Throughput per server core shows whether the processes themselves scale; the machine cannot give two servers two cores.`);
+}
+
+async function core(): Promise<void> {
+  const files = quick ? 200_000 : 1_000_000;
+  log(`Decision core and snapshot: ${fmtInt(files)} files × 500 mirrors (child process)…`);
+  const child = forkChild(path.join(BENCH_DIR, 'core.ts'), [...(quick ? ['--quick'] : []), '--files', String(files)]);
+  const r = (await child.next('result', 15 * 60_000)).data as CoreResult;
+  await child.stop();
+  raw.core = r;
+  const scale = `${fmtInt(r.files)} files × ${r.mirrors} mirrors`;
+  rows.push(['Decision', `decide() median, redirect options (limit maxAlternatives + 1), ${scale}`, fmtUs(r.decide.medianUs), `Map lookup of the path: ${fmtUs(r.lookup.medianUs)}`, `${(r.decide.medianUs / r.lookup.medianUs).toFixed(0)} ×`, '≤ 5 µs']);
+  rows.push(['Decision', 'decide() p99, redirect options', fmtUs(r.decide.p99Us), `Map lookup: ${fmtUs(r.lookup.p99Us)}`, '', '']);
+  rows.push(['Decision', 'decide() median / p99, full ranking (metalink, mirror list)', `${fmtUs(r.decideFullList.medianUs)} / ${fmtUs(r.decideFullList.p99Us)}`, '', '', '']);
+  rows.push(['Scale', `snapshot build: index + rule classes + ${r.inventories} inventories + states`, fmtS(r.build.totalMs), `reading the origin manifest before it: ${fmtS(r.build.readMs)}`, '', '≤ 10 s']);
+  rows.push(['Scale', 'RSS with the snapshot built: right after GC / after 5 s idle', `${fmtMiB(r.memory.rss)} / ${fmtMiB(r.memory.settledRss)}`, `Node with the modules loaded: ${fmtMiB(r.memory.baselineRss)}`, `+${fmtMiB(r.memory.settledRss - r.memory.baselineRss)}`, '≤ 400 MB']);
+  rows.push(['Scale', 'JS heap + array buffers held', fmtMiB(r.memory.heapUsed + r.memory.arrayBuffers), `floor, the paths in a Map<string, number>: ${fmtMiB(r.memory.mapFloorBytes)}`, `${((r.memory.heapUsed + r.memory.arrayBuffers) / r.memory.mapFloorBytes).toFixed(1)} ×`, '']);
+  rows.push(['Scale', 'peak RSS while loading and building', fmtMiB(r.memory.peakRss), '', '', '']);
+  rows.push(['Scale', 'rebuild after one staff change (drain; SnapshotBuilder.setMirrorsAndStates)', fmtMs(r.rebuild.stateChangeMs), `full build: ${fmtS(r.build.totalMs)}`, '', '≤ 100 ms']);
+  rows.push(['Scale', "rebuild after a staff edit of one mirror's include/exclude rules", fmtS(r.rebuild.rulesChangeMs), `state change: ${fmtMs(r.rebuild.stateChangeMs)}`, '', '(≤ 100 ms)']);
+  console.log(`\nSnapshot (${scale}; ${r.distinctRuleSets} distinct rule sets, ${r.ruleClasses} rule classes, ${r.inventories} partial inventories):`);
+  console.log(
+    table([
+      ['read manifest', 'index', 'rule classes', 'inventories', 'states', 'build total', 'RSS', 'heap', 'array buffers', 'path text'],
+      [fmtS(r.build.readMs), fmtS(r.build.indexMs), fmtS(r.build.rulesMs), fmtS(r.build.inventoriesMs), fmtMs(r.build.statesMs), fmtS(r.build.totalMs), fmtMiB(r.memory.rss), fmtMiB(r.memory.heapUsed), fmtMiB(r.memory.arrayBuffers), fmtMiB(r.memory.pathBytes)],
+    ]),
+  );
+  console.log(`decide(): pool ${r.decide.meanPool.toFixed(0)} mirrors on average (pre-filtered by rule class and live state), ${r.decide.meanCandidates.toFixed(0)} candidates after inventories, ${pct(r.decide.toOrigin)} to the origin; ${fmtInt(r.decide.samples)} timed calls each; mean ${fmtUs(r.decide.meanUs)} (redirect), ${fmtUs(r.decideFullList.meanUs)} (full).`);
+}
+
+async function control(): Promise<void> {
+  log('Control plane: probing loopback mirrors, scanning an rsync listing (child process)…');
+  const child = forkChild(path.join(BENCH_DIR, 'control.ts'), quick ? ['--quick'] : []);
+  const r = (await child.next('result', 15 * 60_000)).data as ControlResult;
+  await child.stop();
+  raw.control = r;
+  for (const p of r.probes) {
+    const label = p.delayMs ? `probe ${fmtInt(p.mirrors)} mirrors ${p.delayMs} ms away (Prober.probeAll, ${p.concurrency} at once)` : `probe ${fmtInt(p.mirrors)} loopback mirrors (Prober.probeAll, ${p.concurrency} at once)`;
+    const projected = p.mirrors < 1000 ? ` → ${fmtS((p.wallMs * 1000) / p.mirrors)} for 1,000` : '';
+    rows.push(['Control', label, fmtS(p.wallMs) + projected, `same ${fmtInt(p.requests)} requests, bare undici: ${fmtS(p.floorMs)}`, `${pct((p.wallMs * (1000 / p.mirrors)) / 30_000)} of 30 s`, 'inside one 30 s interval']);
+  }
+  const s = r.scan;
+  rows.push(['Control', `scan a ${fmtInt(s.entries)}-entry rsync listing (scanMirror, stand-in rsync)`, fmtS(s.wallMs), `reading its lines, no parsing: ${fmtS(s.floorMs)}`, `${fmtInt(s.entries / (s.wallMs / 1000))} entries/s`, '']);
+  rows.push(['Control', 'scan: peak RSS above the RSS before it', `+${fmtMiB(s.peakRss - s.rssBefore)}`, `listing: ${fmtMiB(s.listingBytes)} of text`, `peak ${fmtMiB(s.peakRss)}`, '']);
+  console.log(`\nScan: ${fmtInt(s.current)} current, ${fmtInt(s.stale)} stale, ${fmtInt(s.missing)} missing, ${fmtInt(s.foreign)} not in the origin. Probes: ${r.probes.map((p) => `${p.ok} ok / ${p.failed} down / ${p.withMissing} with a missing sample`).join('; ')}.`);
+}
+
+async function main(): Promise<void> {
+  const loadBefore = loadAverage1();
+  console.log(`Mirrorgate bench${quick ? ' (--quick)' : ''} — ${new Date().toISOString()}`);
+  console.log(machineLine());
+  if (loadBefore > 0.7) console.log(`note: the machine is busy (1-minute load ${loadBefore.toFixed(2)}); run again when it is quiet for figures worth keeping.`);
+  const started = performance.now();
+  if (sections.has('http')) await http();
+  if (sections.has('cores')) await cores();
+  if (sections.has('core')) await core();
+  if (sections.has('control')) await control();
+
+  console.log(`\nSummary (each figure beside a baseline measured in this run):`);
+  console.log(table([['area', 'measure', 'Mirrorgate', 'baseline (same run)', 'ratio', 'goal'], ...rows]));
+  for (const n of notes) console.log(`- ${n}`);
+  console.log(`\nTook ${fmtS(performance.now() - started)}; 1-minute load average ${loadBefore.toFixed(2)} before, ${loadAverage1().toFixed(2)} after.`);
+  if (values.json) await writeFile(values.json, JSON.stringify({ quick, machine: machineLine(), rows, notes, raw }, null, 2));
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
