@@ -229,6 +229,8 @@ async function main(): Promise<void> {
   if (sections.has('cores')) await cores();
   if (sections.has('core')) await core();
   if (sections.has('control')) await control();
+  // Leave database 15 empty (stats claims and counters from the Redis runs).
+  if (sections.has('http') || sections.has('cores')) await redisReady();
 
   console.log(`\nSummary (each figure beside a baseline measured in this run):`);
   console.log(table([['area', 'measure', 'Mirrorgate', 'baseline (same run)', 'ratio', 'goal'], ...rows]));

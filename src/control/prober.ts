@@ -37,7 +37,7 @@ export interface ProberOptions {
   log?: ProberLog;
 }
 
-export const DEFAULT_PROBE_CONCURRENCY = 32;
+export const DEFAULT_PROBE_CONCURRENCY = 128;
 /** A trace file is one line plus, for ftpsync, a few dozen; anything bigger is not a trace. */
 const MAX_TRACE_BYTES = 64 * 1024;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
