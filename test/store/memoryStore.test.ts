@@ -84,10 +84,17 @@ describe('MemoryStore files', () => {
 
   it('debounces snapshot writes and flushes them on close', async () => {
     const store = await open({ flushDelayMs: 60_000 });
-    await store.putOverride('a', override(1));
-    await expect(readFile(join(stateDir, 'overrides.json'), 'utf8')).rejects.toThrow(/ENOENT/);
+    await store.putHealth('a', healthRecord('up'));
+    await expect(readFile(join(stateDir, 'health.json'), 'utf8')).rejects.toThrow(/ENOENT/);
     await store.close();
+    expect(Object.keys(JSON.parse(await readFile(join(stateDir, 'health.json'), 'utf8')).health)).toEqual(['a']);
+  });
+
+  it('has a staff change on disk as soon as putOverride resolves (it is audited)', async () => {
+    const store = await open({ flushDelayMs: 60_000 });
+    await store.putOverride('a', override(1));
     expect(JSON.parse(await readFile(join(stateDir, 'overrides.json'), 'utf8')).overrides).toEqual({ a: override(1) });
+    await store.close();
   });
 
   it('writes gathered changes once the debounce delay passes, without close', async () => {
