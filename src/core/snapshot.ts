@@ -62,6 +62,19 @@ export interface Snapshot {
   readonly activeByClass: readonly Int32Array[];
   readonly origin: { readonly baseUrl: string };
   readonly routing: RoutingOptions;
+  /**
+   * Facts about the whole file set when this snapshot holds only part of it (an edge shard):
+   * what the status pages count, computed where the whole set is known.
+   */
+  readonly fileSet?: FileSetFacts;
+}
+
+export interface FileSetFacts {
+  readonly count: number;
+  /** Files each mirror (by id) carries now. */
+  readonly carried: Readonly<Record<string, number>>;
+  /** A few paths worth trying, for the landing page. */
+  readonly examples: readonly string[];
 }
 
 export interface SnapshotInput {

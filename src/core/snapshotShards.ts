@@ -2,8 +2,9 @@
 import { bitGet, bitSet, newBitset, type RuleClasses } from './availability.js';
 import { FileIndex } from './fileIndex.js';
 import { fmix32, hashString } from './hash.js';
+import { fileSetFacts } from './mirrorStatus.js';
 import type { MirrorSpec, MirrorState } from './model.js';
-import { buildSnapshot, type RoutingOptions, type Snapshot } from './snapshot.js';
+import { buildSnapshot, type FileSetFacts, type RoutingOptions, type Snapshot } from './snapshot.js';
 import { decodeSnapshot, encodeSnapshot, SnapshotFormatError } from './snapshotCodec.js';
 
 /**
@@ -50,6 +51,8 @@ export interface SnapshotCore {
   mirrors: { spec: MirrorSpec; state: MirrorState }[];
   /** Files in the whole snapshot (the shards' sum). */
   fileCount: number;
+  /** Whole-set facts for the status pages (carried files per mirror, examples); absent from older cores. */
+  fileSet?: FileSetFacts;
   /** Shard k holds the files with shardOf(path, shards.length) === k. */
   shards: CoreShard[];
 }
@@ -200,6 +203,7 @@ export function encodeCore(snapshot: Snapshot, shards: ShardSet): Uint8Array {
     routing: snapshot.routing,
     mirrors: snapshot.mirrors.map((m) => ({ spec: m.spec, state: m.state })),
     fileCount: snapshot.files.count,
+    fileSet: fileSetFacts(snapshot),
     shards: [...shards.info],
   };
   return new TextEncoder().encode(JSON.stringify(core));
@@ -255,7 +259,7 @@ export function composeShardSnapshot(core: SnapshotCore, shard: Uint8Array | Dec
     routing: core.routing,
     rules: s.rules,
   });
-  return { ...snapshot, builtAtMs: core.builtAtMs };
+  return { ...snapshot, builtAtMs: core.builtAtMs, ...(core.fileSet ? { fileSet: core.fileSet } : {}) };
 }
 
 /** The core alone, with an empty file set: for answers that need no file (mirror pages, logos, /readyz). */
@@ -274,7 +278,7 @@ export function composeCoreSnapshot(core: SnapshotCore, nowMs: number): Snapshot
     routing: core.routing,
     rules: { files, ruleKeys: [], fileClass: new Uint32Array(0), membership: [] },
   });
-  return { ...snapshot, builtAtMs: core.builtAtMs };
+  return { ...snapshot, builtAtMs: core.builtAtMs, ...(core.fileSet ? { fileSet: core.fileSet } : {}) };
 }
 
 /**

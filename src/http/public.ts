@@ -1,8 +1,7 @@
 // Public read-only pages and API: the landing page, /mirrors (and its sorting script), /api/v1/mirrors, /api/v1/files/{path}.
 import type { Hono } from 'hono';
-import type { FileIndex } from '../core/fileIndex.js';
 import { mirrorCarries, type Snapshot } from '../core/snapshot.js';
-import { mirrorSummaries, type MirrorSummary } from '../core/mirrorStatus.js';
+import { examplePaths, mirrorSummaries, type MirrorSummary } from '../core/mirrorStatus.js';
 import { parseDownloadPath } from '../core/paths.js';
 import { MIRRORS_SCRIPT } from './assets/index.js';
 import { HttpProblem } from './problem.js';
@@ -10,22 +9,6 @@ import type { AppEnv, AppServices } from './services.js';
 import { homePage, mirrorsPage, parseMirrorSort } from './views/mirrorsPage.js';
 
 const FILES_PREFIX = '/api/v1/files/';
-
-/** The largest file of each top-level folder: something worth trying on the landing page. */
-const examples = new WeakMap<FileIndex, string[]>();
-function examplePaths(files: FileIndex): string[] {
-  const hit = examples.get(files);
-  if (hit) return hit;
-  const largest = new Map<string, number>();
-  for (let f = 0; f < files.count; f++) {
-    const top = files.paths[f]!.split('/')[0]!;
-    const best = largest.get(top);
-    if (best === undefined || files.size(f) > files.size(best)) largest.set(top, f);
-  }
-  const paths = [...largest.values()].slice(0, 12).map((f) => files.paths[f]!);
-  examples.set(files, paths);
-  return paths;
-}
 
 /** Summaries as the public sees them: a logo link only where a logo is really served (it may have been rejected at load). */
 function publicSummaries(snapshot: Snapshot, services: AppServices): MirrorSummary[] {
@@ -35,14 +18,17 @@ function publicSummaries(snapshot: Snapshot, services: AppServices): MirrorSumma
 }
 
 export function registerPublicRoutes(app: Hono<AppEnv>, services: AppServices): void {
-  app.get('/', (c) => c.html(homePage(examplePaths(services.snapshot().files))));
+  app.get('/', (c) => {
+    const snapshot = services.snapshot();
+    return c.html(homePage(snapshot.fileSet?.examples ?? examplePaths(snapshot.files)));
+  });
 
   app.get('/mirrors', (c) => {
     const snapshot = services.snapshot();
     const mirrors = publicSummaries(snapshot, services);
     if ((c.req.header('accept') ?? '').includes('application/json')) return c.json({ mirrors });
     const sort = parseMirrorSort(c.req.query('sort'), c.req.query('dir'));
-    return c.html(mirrorsPage({ mirrors, fileCount: snapshot.files.count, nowMs: services.clock(), sort }));
+    return c.html(mirrorsPage({ mirrors, fileCount: snapshot.fileSet?.count ?? snapshot.files.count, nowMs: services.clock(), sort }));
   });
 
   app.get('/api/v1/mirrors', (c) => c.json({ mirrors: publicSummaries(services.snapshot(), services) }));

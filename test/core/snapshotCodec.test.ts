@@ -59,3 +59,31 @@ describe('snapshot codec', () => {
     );
   });
 });
+
+describe('mirror summaries count carried files', () => {
+  it('by class, by inventory and file by file alike', async () => {
+    const { mirrorSummaries } = await import('../../src/core/mirrorStatus.js');
+    const { mirrorCarries } = await import('../../src/core/snapshot.js');
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.nat(50)), { minLength: 1, maxLength: 60 }), fc.nat(), (rows, seed) => {
+        const files = FileIndex.from(rows.map(([dir, n], i) => ({ path: `${dir}/f${i}`, size: n + 1, mtime: 100 + (n % 7) })));
+        const b = new SnapshotBuilder({
+          mirrors: [spec('r', 'DE', ['a/**', 'b/**']), spec('i', 'DE', ['**']), spec('s', 'DE', ['c/**'])],
+          files,
+          originBaseUrl: 'https://o.example/',
+          routing: { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 3600 },
+          clock: () => 0,
+        });
+        b.setInventory('i', [...files.files()].filter((_, k) => (k + seed) % 3 !== 0));
+        b.setState('s', { health: 'up', lastSync: 103, missing: [files.paths[seed % files.count]!] });
+        const snap = b.current();
+        for (const summary of mirrorSummaries(snap)) {
+          const m = snap.mirrors[snap.byId.get(summary.id)!]!;
+          let expected = 0;
+          for (let f = 0; f < files.count; f++) if (mirrorCarries(snap, m, f)) expected++;
+          expect(summary.files).toBe(expected);
+        }
+      }),
+    );
+  });
+});

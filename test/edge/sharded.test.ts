@@ -219,6 +219,16 @@ describe('the sharded snapshot in workerd', () => {
     expect(needed.size).toBeLessThan(SHARDS);
   });
 
+  it('counts what each mirror carries of the whole file set on /api/v1/mirrors, as Node does', async (ctx) => {
+    needWorkerd(ctx);
+    const pick = (body: string) =>
+      (JSON.parse(body) as { mirrors: { id: string; files: number; share: number; status: string }[] }).mirrors.map(({ id, files, share, status }) => ({ id, files, share, status }));
+    const [node, edge] = await Promise.all([rawRequest(net.url, '/api/v1/mirrors'), rawRequest(edgeUrl(), '/api/v1/mirrors')]);
+    expect(edge.status).toBe(200);
+    expect(pick(edge.body)).toEqual(pick(node.body));
+    expect(pick(edge.body).some((m) => m.files > 0)).toBe(true);
+  });
+
   it('reports its shards in /readyz', async (ctx) => {
     needWorkerd(ctx);
     const r = await readyz(edgeUrl());

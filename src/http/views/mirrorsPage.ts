@@ -157,7 +157,7 @@ function mirrorRow(m: MirrorSummary, nowMs: number) {
 `;
 }
 
-export function homePage(examples: string[]) {
+export function homePage(examples: readonly string[]) {
   return page({
     title: 'Downloads',
     body: html`<h1>Mirrorgate</h1>
