@@ -88,7 +88,9 @@ export function parseConfig(
 }
 
 function formatProblem(problem: Problem, subject: string): string {
-  return `${problem.path.length > 0 ? problem.path.join('.') : subject}: ${problem.message}`;
+  // A key that is empty or holds dots or spaces is quoted, so the path still reads as one.
+  const key = (k: string | number) => (typeof k === 'number' || /^[A-Za-z0-9_-]+$/.test(k) ? String(k) : JSON.stringify(k));
+  return `${problem.path.length > 0 ? problem.path.map(key).join('.') : subject}: ${problem.message}`;
 }
 
 function issuesToProblems(issues: z.core.$ZodIssue[]): Problem[] {

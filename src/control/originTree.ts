@@ -252,12 +252,12 @@ function cacheMtime(mtimeMs: number): number {
 }
 
 /**
- * Same size and the same mtime to within a millisecond. Not floor-equality: a time set through
- * a Date (utimes, tar, rsync --times) round-trips through floating point and can land a hair
- * below the millisecond it names, which flooring would count as a change.
+ * Same size and the same mtime to within a millisecond either way. Not equality: a time copied
+ * through a Date (utimes, tar, rsync --times) is rounded to the millisecond and then round-trips
+ * through floating point, so it can land just below or above the millisecond it came from.
  */
 function isCurrent(entry: CacheEntry, file: FoundFile): boolean {
-  return entry.size === file.size && Math.abs(entry.mtimeMs - file.mtimeMs) < 1;
+  return entry.size === file.size && Math.abs(entry.mtimeMs - cacheMtime(file.mtimeMs)) <= 1;
 }
 
 async function hashFile(file: FoundFile, onChunk: (bytes: number) => void): Promise<string> {
