@@ -29,16 +29,18 @@ export function originUrl(snapshot: Snapshot, path: string): string {
 }
 
 export function rankedMirrors(decision: Decision, path: string, limit = Infinity): RankedMirror[] {
-  return decision.ranked.slice(0, limit).map((c, i) => present(c, path, i + 1));
+  const encoded = encodePathForUrl(path);
+  return decision.ranked.slice(0, limit).map((c, i) => present(c, encoded, i + 1));
 }
 
-function present(c: Candidate, path: string, priority: number): RankedMirror {
+/** `encodedPath` is already percent-encoded: encoded once per answer, not once per mirror. */
+function present(c: Candidate, encodedPath: string, priority: number): RankedMirror {
   const spec = c.mirror.spec;
   const distance = c.distanceKm === undefined ? null : Math.round(c.distanceKm);
   return {
     id: spec.id,
     name: spec.name,
-    url: targetUrl(spec.baseUrl, path),
+    url: spec.baseUrl + encodedPath,
     country: spec.country,
     https: c.mirror.https,
     distanceKm: distance,

@@ -59,14 +59,16 @@ export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices)
 
     c.header('Cache-Control', 'no-store');
     c.header('Vary', 'Accept');
-    const file = snapshot.files.file(decision.file);
     c.set('mirror', chosenId);
     // A redirect or a page sends the client to a mirror: that is a download (HEAD is only a look).
     if ((answer === 'redirect' || answer === 'page') && c.req.method === 'GET') {
       const atMs = services.clock();
-      services.events?.download?.({ ip: client.ip, path: file.path, mirror: chosenId, country: client.country ?? '--', size: file.size, atMs });
+      services.events?.download?.({ ip: client.ip, path, mirror: chosenId, country: client.country ?? '--', size: snapshot.files.size(decision.file), atMs });
       if (answer === 'page' && decision.chosen?.mirror.spec.sponsor) services.events?.impression?.(chosenId, atMs);
     }
+    // The 302 needs only the path and the digest; the other answers show the whole file record.
+    if (answer === 'redirect') return redirectAnswer(c, snapshot, decision, path, services);
+    const file = snapshot.files.file(decision.file);
     switch (answer) {
       case 'sha256':
         return sha256Answer(c, file);
@@ -76,8 +78,6 @@ export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices)
         return metalinkAnswer(c, snapshot, decision, file, services);
       case 'page':
         return pageAnswer(c, snapshot, decision, file, services);
-      case 'redirect':
-        return redirectAnswer(c, snapshot, decision, file, services);
     }
   });
 }
@@ -108,16 +108,16 @@ function requestClient(c: Context<AppEnv>, services: AppServices): ClientFacts {
   return other;
 }
 
-function redirectAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, file: OriginFile, services: AppServices) {
-  const ranked = rankedMirrors(decision, file.path, snapshot.routing.maxAlternatives + 1);
-  const location = ranked[0]?.url ?? originUrl(snapshot, file.path);
+function redirectAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, path: string, services: AppServices) {
+  const ranked = rankedMirrors(decision, path, snapshot.routing.maxAlternatives + 1);
+  const location = ranked[0]?.url ?? originUrl(snapshot, path);
   const links = ranked
     .slice(1)
     .map((r, i) => `<${r.url}>; rel=duplicate; pri=${i + 1}; geo=${r.country.toLowerCase()}`);
   links.push(`<${metalinkUrl(c, services)}>; rel=describedby; type="application/metalink4+xml"`);
   c.header('Link', links.join(', '));
-  if (file.sha256) {
-    const b64 = snapshot.files.sha256Base64(decision.file)!;
+  const b64 = snapshot.files.sha256Base64(decision.file);
+  if (b64) {
     c.header('Digest', `SHA-256=${b64}`);
     c.header('Repr-Digest', `sha-256=:${b64}:`);
   }
