@@ -1,4 +1,5 @@
 // The edge's sharded routing snapshot: a small core refreshed every TTL, file shards fetched on demand and kept in an LRU bounded by bytes.
+import { conditionalGet } from './controlPlaneFetch.js';
 import type { Snapshot } from '../core/snapshot.js';
 import {
   composeCoreSnapshot,
@@ -259,22 +260,20 @@ export class ShardedSnapshotSource {
       // KV has no conditional read: skip the decode when the bytes are the ones we hold.
       if (held && held.hash === hash) return held;
     } else {
-      const headers: Record<string, string> = { Accept: 'application/vnd.mirrorgate.snapshot' };
-      if (this.opts.token) headers.Authorization = `Bearer ${this.opts.token}`;
-      if (held) headers['If-None-Match'] = `"${held.hash}"`;
-      const res = await this.fetchImpl(`${this.opts.controlUrl}${SHARD_PATH}${k}`, { headers, signal: AbortSignal.timeout(this.timeoutMs) });
-      if (res.status === 304 && held) {
-        await res.body?.cancel();
+      const got = await conditionalGet(this.fetchImpl, `${this.opts.controlUrl}${SHARD_PATH}${k}`, {
+        accept: 'application/vnd.mirrorgate.snapshot',
+        token: this.opts.token,
+        etag: held ? `"${held.hash}"` : undefined,
+        timeoutMs: this.timeoutMs,
+      });
+      if (got.kind === 'not-modified' && held) {
         // The control plane's current copy is the one we hold (our core may be older or newer than it).
-        held.hash = unquote(res.headers.get('etag')) ?? held.hash;
+        held.hash = unquote(got.etag ?? null) ?? held.hash;
         return held;
       }
-      if (res.status !== 200) {
-        await res.body?.cancel();
-        throw new Error(`control plane answered ${res.status} for ${SHARD_PATH}${k}`);
-      }
-      bytes = new Uint8Array(await res.arrayBuffer());
-      hash = unquote(res.headers.get('etag')) ?? contentHash(bytes);
+      if (got.kind !== 'bytes') throw new Error(`control plane answered ${got.kind === 'status' ? got.status : 304} for ${SHARD_PATH}${k}`);
+      bytes = got.bytes;
+      hash = unquote(got.etag ?? null) ?? contentHash(bytes);
     }
     const shard = decodeShard(bytes);
     this.state.shardLoads++;
@@ -316,26 +315,20 @@ export class ShardedSnapshotSource {
   }
 
   private async fetchCore(): Promise<Uint8Array | undefined> {
-    const headers: Record<string, string> = { Accept: 'application/vnd.mirrorgate.snapshot-core+json' };
-    if (this.opts.token) headers.Authorization = `Bearer ${this.opts.token}`;
-    if (this.coreEtag && this.holding) headers['If-None-Match'] = this.coreEtag;
-    const res = await this.fetchImpl(`${this.opts.controlUrl}${CORE_PATH}`, { headers, signal: AbortSignal.timeout(this.timeoutMs) });
-    if (res.status === 304) {
-      await res.body?.cancel();
-      return undefined;
-    }
-    if (res.status === 404 && !this.holding) {
-      await res.body?.cancel();
+    const got = await conditionalGet(this.fetchImpl, `${this.opts.controlUrl}${CORE_PATH}`, {
+      accept: 'application/vnd.mirrorgate.snapshot-core+json',
+      token: this.opts.token,
+      etag: this.holding ? this.coreEtag : undefined,
+      timeoutMs: this.timeoutMs,
+    });
+    if (got.kind === 'not-modified') return undefined;
+    if (got.kind === 'status' && got.status === 404 && !this.holding) {
       this.noCore = true;
       throw new NoCoreError(`control plane has no ${CORE_PATH} (an older Mirrorgate)`);
     }
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      throw new Error(`control plane answered ${res.status} for ${CORE_PATH}`);
-    }
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    this.coreEtag = res.headers.get('etag') ?? undefined;
-    return bytes;
+    if (got.kind === 'status') throw new Error(`control plane answered ${got.status} for ${CORE_PATH}`);
+    this.coreEtag = got.etag;
+    return got.bytes;
   }
 
   private async readCoreKv(kv: KvNamespaceLike): Promise<Uint8Array | undefined> {

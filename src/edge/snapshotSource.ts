@@ -1,4 +1,5 @@
 // Keeps the edge's routing snapshot: loaded from the control plane (or KV), decoded once, refreshed in the background, served stale on failure.
+import { conditionalGet } from './controlPlaneFetch.js';
 import type { Snapshot } from '../core/snapshot.js';
 import { decodeSnapshot } from '../core/snapshotCodec.js';
 import type { KvNamespaceLike } from './runtime.js';
@@ -120,24 +121,16 @@ export class SnapshotSource {
   }
 
   private async fetchControlPlane(): Promise<Uint8Array | undefined> {
-    const headers: Record<string, string> = { Accept: 'application/vnd.mirrorgate.snapshot' };
-    if (this.opts.token) headers.Authorization = `Bearer ${this.opts.token}`;
-    if (this.etag && this.snapshot) headers['If-None-Match'] = this.etag;
-    const res = await this.fetchImpl(`${this.opts.controlUrl}${SNAPSHOT_PATH}`, {
-      headers,
-      signal: AbortSignal.timeout(this.timeoutMs),
+    const got = await conditionalGet(this.fetchImpl, `${this.opts.controlUrl}${SNAPSHOT_PATH}`, {
+      accept: 'application/vnd.mirrorgate.snapshot',
+      token: this.opts.token,
+      etag: this.snapshot ? this.etag : undefined,
+      timeoutMs: this.timeoutMs,
     });
-    if (res.status === 304) {
-      await res.body?.cancel();
-      return undefined;
-    }
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      throw new Error(`control plane answered ${res.status} for ${SNAPSHOT_PATH}`);
-    }
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    this.etag = res.headers.get('etag') ?? undefined;
-    return bytes;
+    if (got.kind === 'not-modified') return undefined;
+    if (got.kind === 'status') throw new Error(`control plane answered ${got.status} for ${SNAPSHOT_PATH}`);
+    this.etag = got.etag;
+    return got.bytes;
   }
 
   private async readKv(kv: KvNamespaceLike): Promise<Uint8Array | undefined> {
