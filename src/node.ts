@@ -1,5 +1,6 @@
 // Node entry: load the config, build the services, serve the app, run the control loops.
 import { mkdir } from 'node:fs/promises';
+import { createServer, type RequestListener, type ServerOptions } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve as serveNode, type HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
@@ -20,6 +21,7 @@ import type { MirrorSpec } from './core/model.js';
 import { createTrustedProxies } from './geo/clientAddress.js';
 import { openLocator } from './geo/maxmindLocator.js';
 import { createApp } from './http/app.js';
+import { nodeRedirect } from './http/nodeRedirect.js';
 import { closeServer, exitOnSignals, nodeServerOptions, serverTimeouts } from './http/limits.js';
 import type { AppServices, Connection } from './http/services.js';
 
@@ -76,6 +78,24 @@ function nodeConnection(c: Context): Connection {
     https: socket?.encrypted === true,
     rawTarget: incoming?.url,
   };
+}
+
+/**
+ * node:http's createServer with the plain-302 fast path in front of the Hono listener. A fault in
+ * the fast path is logged and the request handed to the app, which answers it the ordinary way.
+ */
+function withRedirectFastPath(services: AppServices, log: pino.Logger): typeof createServer {
+  const redirect = nodeRedirect(services);
+  return ((options: ServerOptions, app: RequestListener) =>
+    createServer(options, (req, res) => {
+      try {
+        if (redirect(req, res)) return;
+      } catch (err) {
+        log.error({ err, path: req.url }, 'redirect fast path failed; answering through the app');
+        if (res.headersSent) return void res.destroy();
+      }
+      app(req, res);
+    })) as typeof createServer;
 }
 
 export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
@@ -143,7 +163,10 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   const port = opts.port ?? (env.PORT ? Number(env.PORT) : (config.port ?? 8080));
   const timeouts = serverTimeouts(env);
   const server = await new Promise<ReturnType<typeof serveNode>>((resolve) => {
-    const s = serveNode({ fetch: app.fetch, port, hostname: opts.hostname, serverOptions: nodeServerOptions(timeouts) }, () => resolve(s));
+    const s = serveNode(
+      { fetch: app.fetch, port, hostname: opts.hostname, serverOptions: nodeServerOptions(timeouts), createServer: withRedirectFastPath(services, logger) },
+      () => resolve(s),
+    );
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -74,8 +74,25 @@ export class Metrics {
   }
 
   observeDecision(seconds: number, outcome: string, mirror: string): void {
-    this.decision.observe({ outcome }, seconds);
-    this.redirects.inc({ mirror, outcome });
+    this.decisionBy(outcome).observe(seconds);
+    this.redirectsBy(mirror, outcome).inc();
+  }
+
+  // prom-client's labels() hashes the label set on every call; a download answer needs only a cached child.
+  private readonly decisionChildren = new Map<string, ReturnType<Histogram<'outcome'>['labels']>>();
+  private readonly redirectChildren = new Map<string, ReturnType<Counter<'mirror' | 'outcome'>['labels']>>();
+
+  private decisionBy(outcome: string) {
+    let child = this.decisionChildren.get(outcome);
+    if (!child) this.decisionChildren.set(outcome, (child = this.decision.labels(outcome)));
+    return child;
+  }
+
+  private redirectsBy(mirror: string, outcome: string) {
+    const key = `${mirror}\n${outcome}`;
+    let child = this.redirectChildren.get(key);
+    if (!child) this.redirectChildren.set(key, (child = this.redirects.labels(mirror, outcome)));
+    return child;
   }
 
   observeProbe(mirror: string, ok: boolean): void {

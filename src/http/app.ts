@@ -1,12 +1,12 @@
 // createApp: the one Hono app every runtime serves, wired from the services it is handed.
 import { Hono, type Context } from 'hono';
 import { requestId } from 'hono/request-id';
-import { secureHeaders } from 'hono/secure-headers';
 import { parseDownloadPath } from '../core/paths.js';
 import { DOWNLOAD_SCRIPT, STYLESHEET } from './assets/index.js';
 import { DOWNLOAD_PREFIX, rawDownloadPath, registerDownloadRoutes } from './download.js';
 import { HttpProblem } from './problem.js';
 import { requestLimits } from './limits.js';
+import { securityHeaders } from './securityHeaders.js';
 import { rateLimiter } from 'hono-rate-limiter';
 import { ConflictError, InvalidStateError, NotFoundError, UpstreamError } from '../control/errors.js';
 import { StoreUnavailableError } from '../store/store.js';
@@ -22,21 +22,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
 
   app.use(requestId());
   app.use(accessLog(services));
-  app.use(
-    secureHeaders({
-      contentSecurityPolicy: {
-        defaultSrc: ["'none'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'"],
-        formAction: ["'self'"],
-        baseUri: ["'none'"],
-        frameAncestors: ["'none'"],
-      },
-      referrerPolicy: 'strict-origin-when-cross-origin',
-      crossOriginResourcePolicy: 'same-origin',
-    }),
-  );
+  app.use(securityHeaders());
   app.use(requestLimits());
   app.use(rejectBadTargets(services));
 

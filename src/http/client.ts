@@ -1,28 +1,70 @@
 // From an HTTP request to the client facts the decision needs: address, scheme, and place.
 import type { Context } from 'hono';
+import { LRUCache } from 'lru-cache';
 import type { ClientFacts } from '../core/model.js';
-import { normalizeAddress, resolveClientAddress } from '../geo/clientAddress.js';
+import { normalizeAddress, resolveClientAddress, type TrustedProxies } from '../geo/clientAddress.js';
+import type { Locator } from '../geo/locator.js';
 import type { AppServices } from './services.js';
+
+/** Distinct (peer, forwarding headers) combinations remembered; a download client usually asks many times. */
+const REMEMBERED_CLIENTS = 10_000;
+/** Longer keys are not remembered: a huge X-Forwarded-For must not pin kilobytes per entry. */
+const MAX_KEY_LENGTH = 256;
+
+/**
+ * Client facts from the transport inputs, memoised: parsing the addresses and walking the
+ * GeoIP tree cost tens of µs, and the same client asks again and again (a package manager
+ * fetches dozens of files). The facts are a pure function of the inputs and the GeoIP
+ * database, so a remembered answer is never stale while the database is the same.
+ */
+export class ClientResolver {
+  private readonly remembered = new LRUCache<string, ClientFacts>({ max: REMEMBERED_CLIENTS });
+
+  constructor(
+    private readonly locator: Locator,
+    private readonly trusted: TrustedProxies,
+  ) {}
+
+  facts(peer: string, xForwardedFor: string | undefined, xForwardedProto: string | undefined, peerHttps: boolean): ClientFacts {
+    const key = `${peerHttps ? 's' : 'p'}${peer}|${xForwardedFor ?? ''}|${xForwardedProto ?? ''}`;
+    const known = this.remembered.get(key);
+    if (known) return known;
+    const { ip, https } = resolveClientAddress(peer, xForwardedFor, xForwardedProto, peerHttps, this.trusted);
+    const facts = this.forAddress(ip, https);
+    if (key.length <= MAX_KEY_LENGTH) this.remembered.set(key, facts);
+    return facts;
+  }
+
+  /** Facts for an address already in canonical form. Frozen: one object answers many requests. */
+  forAddress(ip: string, https: boolean): ClientFacts {
+    return Object.freeze({ ip, https, ...this.locator.lookup(ip) });
+  }
+}
+
+// One resolver per set of services, made on first use, so every runtime and test wiring gets it for free.
+const resolvers = new WeakMap<AppServices, ClientResolver>();
+
+export function clientResolver(services: AppServices): ClientResolver {
+  let r = resolvers.get(services);
+  if (!r) {
+    r = new ClientResolver(services.locator, services.trustedProxies);
+    resolvers.set(services, r);
+  }
+  return r;
+}
 
 export function clientFacts(c: Context, services: AppServices): ClientFacts {
   const conn = services.connection(c);
-  const { ip, https } = resolveClientAddress(
-    conn.peer,
-    c.req.header('x-forwarded-for'),
-    c.req.header('x-forwarded-proto'),
-    conn.https,
-    services.trustedProxies,
-  );
   const place = services.requestPlace?.(c);
-  return place ? { ip, https, ...place } : factsFor(ip, https, services);
+  if (place) {
+    const { ip, https } = resolveClientAddress(conn.peer, c.req.header('x-forwarded-for'), c.req.header('x-forwarded-proto'), conn.https, services.trustedProxies);
+    return { ip, https, ...place };
+  }
+  return clientResolver(services).facts(conn.peer, c.req.header('x-forwarded-for'), c.req.header('x-forwarded-proto'), conn.https);
 }
 
 /** Facts for an address given explicitly (staff's ?fromip=), or undefined when it is not an address. */
 export function factsForAddress(text: string, https: boolean, services: AppServices): ClientFacts | undefined {
   const ip = normalizeAddress(text);
-  return ip === undefined ? undefined : factsFor(ip, https, services);
-}
-
-function factsFor(ip: string, https: boolean, services: AppServices): ClientFacts {
-  return { ip, https, ...services.locator.lookup(ip) };
+  return ip === undefined ? undefined : clientResolver(services).forAddress(ip, https);
 }

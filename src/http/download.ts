@@ -12,9 +12,9 @@ import type { AppEnv, AppServices } from './services.js';
 import { downloadPage } from './views/downloadPage.js';
 import { metalink } from './views/metalink.js';
 import { mirrorListPage } from './views/mirrorList.js';
+import { METALINK_SUFFIX, redirectHeaders } from './redirect.js';
 
 export const DOWNLOAD_PREFIX = '/download/';
-const METALINK_SUFFIX = '.meta4';
 
 type Answer = 'redirect' | 'page' | 'mirrorlist' | 'metalink' | 'sha256';
 
@@ -57,8 +57,6 @@ export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices)
     services.events?.decided?.((performance.now() - started) / 1000, decision.outcome, decision.outcome === 'not-found' ? 'none' : chosenId);
     if (decision.outcome === 'not-found') throw new HttpProblem(404, 'not in the file set');
 
-    c.header('Cache-Control', 'no-store');
-    c.header('Vary', 'Accept');
     c.set('mirror', chosenId);
     // A redirect or a page sends the client to a mirror: that is a download (HEAD is only a look).
     if ((answer === 'redirect' || answer === 'page') && c.req.method === 'GET') {
@@ -68,6 +66,8 @@ export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices)
     }
     // The 302 needs only the path and the digest; the other answers show the whole file record.
     if (answer === 'redirect') return redirectAnswer(c, snapshot, decision, path, services);
+    c.header('Cache-Control', 'no-store');
+    c.header('Vary', 'Accept');
     const file = snapshot.files.file(decision.file);
     switch (answer) {
       case 'sha256':
@@ -109,20 +109,9 @@ function requestClient(c: Context<AppEnv>, services: AppServices): ClientFacts {
 }
 
 function redirectAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, path: string, services: AppServices) {
-  const ranked = rankedMirrors(decision, path, snapshot.routing.maxAlternatives + 1);
-  const location = ranked[0]?.url ?? originUrl(snapshot, path);
-  const links = ranked
-    .slice(1)
-    .map((r, i) => `<${r.url}>; rel=duplicate; pri=${i + 1}; geo=${r.country.toLowerCase()}`);
-  links.push(`<${metalinkUrl(c, services)}>; rel=describedby; type="application/metalink4+xml"`);
-  c.header('Link', links.join(', '));
-  const b64 = snapshot.files.sha256Base64(decision.file);
-  if (b64) {
-    c.header('Digest', `SHA-256=${b64}`);
-    c.header('Repr-Digest', `sha-256=:${b64}:`);
-  }
-  c.header('X-Mirrorgate-Mirror', ranked[0]?.id ?? 'origin');
-  return c.redirect(location, 302);
+  const headers = redirectHeaders(snapshot, decision, path, services.publicUrl);
+  for (let i = 0; i < headers.length; i += 2) c.header(headers[i]!, headers[i + 1]!);
+  return c.body(null, 302);
 }
 
 function pageAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, file: OriginFile, services: AppServices) {
@@ -212,9 +201,4 @@ function rfc8187(value: string): string {
 function sha256Answer(c: Context<AppEnv>, file: OriginFile) {
   if (!file.sha256) throw new HttpProblem(404, 'no sha-256 is known for this file');
   return c.text(`${file.sha256}  ${fileName(file.path)}\n`);
-}
-
-/** Absolute, on our public URL: aria2 and other RFC 6249 clients do not resolve relative links. */
-function metalinkUrl(c: Context<AppEnv>, services: AppServices): string {
-  return `${services.publicUrl}${new URL(c.req.url).pathname}${METALINK_SUFFIX}`;
 }

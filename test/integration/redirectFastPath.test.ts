@@ -1,0 +1,93 @@
+// The Node fast path for plain 302s (src/http/nodeRedirect.ts) against the app's own redirect route
+// (?direct goes through Hono): the same request must get the same answer, header for header, and the
+// same events. Through the real server on loopback.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLIENT_IPS, EUROPE_NO_COUNTRY_IP } from '../helpers/clientIps.js';
+import { encodePath, FILES, rawRequest, startMirrorNetwork, type FileKey, type MirrorNetwork } from '../helpers/network.js';
+
+let net: MirrorNetwork;
+
+beforeAll(async () => {
+  net = await startMirrorNetwork();
+});
+
+afterAll(async () => {
+  await net?.close();
+});
+
+/** Headers that differ between any two responses, or that belong to the framing rather than the answer. */
+const PER_RESPONSE = new Set(['date', 'x-request-id', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
+
+async function answer(url: string, headers: Record<string, string>, method = 'GET') {
+  const res = await fetch(url, { method, headers, redirect: 'manual' });
+  await res.arrayBuffer();
+  const kept: Record<string, string> = {};
+  res.headers.forEach((value, name) => {
+    if (!PER_RESPONSE.has(name)) kept[name] = value;
+  });
+  return { status: res.status, headers: kept, requestId: res.headers.get('x-request-id') };
+}
+
+async function redirectCount(): Promise<number> {
+  const text = await (await fetch(`${net.url}/metrics`)).text();
+  let n = 0;
+  for (const line of text.split('\n')) if (line.startsWith('mirrorgate_redirects_total{')) n += Number(line.split(' ').pop());
+  return n;
+}
+
+const clients = [...Object.values(CLIENT_IPS).map((c) => c.ip), EUROPE_NO_COUNTRY_IP.ip, '10.1.2.3'];
+const keys = Object.keys(FILES) as FileKey[];
+
+describe('the Node fast path for plain redirects', () => {
+  it('answers every file, for clients all over the map, exactly as the app route does', async () => {
+    for (const key of keys) {
+      for (const ip of clients) {
+        const url = `${net.url}/download/${encodePath(FILES[key])}`;
+        const headers = { 'X-Forwarded-For': ip, Accept: '*/*' };
+        const fast = await answer(url, headers);
+        const app = await answer(`${url}?direct`, headers);
+        expect(fast.status, `${key} from ${ip}`).toBe(302);
+        expect(fast, `${key} from ${ip}`).toEqual({ ...app, requestId: fast.requestId });
+        const head = await answer(url, headers, 'HEAD');
+        expect(head.headers, `HEAD ${key} from ${ip}`).toEqual(fast.headers);
+      }
+    }
+  });
+
+  it('names the same metalink however the path was spelled', async () => {
+    const spelled = `${net.url}/download/pub/%52EADME.txt`;
+    const fast = await answer(spelled, { Accept: '*/*' });
+    expect(fast.status).toBe(302);
+    expect(fast.headers.link).toContain(`<${net.url}/download/pub/README.txt.meta4>; rel=describedby`);
+  });
+
+  it('echoes a well-formed X-Request-Id and makes one otherwise, as the app does', async () => {
+    const url = `${net.url}/download/${encodePath(FILES.readme)}`;
+    expect((await answer(url, { 'X-Request-Id': 'trace-42=abc' })).requestId).toBe('trace-42=abc');
+    const made = (await answer(url, { 'X-Request-Id': 'no spaces allowed' })).requestId;
+    expect(made).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('counts each answer once, as a download for GET and not for HEAD', async () => {
+    const url = `${net.url}/download/${encodePath(FILES.tarball)}`;
+    const before = await redirectCount();
+    await answer(url, { 'X-Forwarded-For': CLIENT_IPS.DE.ip });
+    await answer(url, { 'X-Forwarded-For': CLIENT_IPS.DE.ip }, 'HEAD');
+    expect((await redirectCount()) - before).toBe(2);
+  });
+
+  it('leaves pages, lists, metalinks, errors and remembered mirrors to the app', async () => {
+    const base = `${net.url}/download/${encodePath(FILES.readme)}`;
+    expect((await answer(base, { Accept: 'text/html' })).status).toBe(200);
+    expect((await answer(`${base}.meta4`, {})).headers['content-type']).toContain('metalink4');
+    expect((await answer(`${net.url}/download/no/such/file`, {})).status).toBe(404);
+    expect((await answer(`${net.url}/download/a%5Cb`, {})).status).toBe(400);
+    for (const target of ['/download/pub/../etc/passwd', '/download/pub/%2e%2e/etc/passwd']) {
+      expect((await rawRequest(net.url, target)).status, target).toBe(400);
+    }
+    const remembered = Object.keys(net.mirrors)[0]!;
+    const withCookie = await answer(base, { Cookie: `mirrorgate_mirror=${remembered}`, 'X-Forwarded-For': CLIENT_IPS.US_EAST.ip });
+    const asked = await answer(`${base}?mirror=${remembered}`, { 'X-Forwarded-For': CLIENT_IPS.US_EAST.ip });
+    expect(withCookie.headers['x-mirrorgate-mirror']).toBe(asked.headers['x-mirrorgate-mirror']);
+  });
+});
