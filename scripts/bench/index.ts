@@ -15,6 +15,7 @@ import { Redis } from 'ioredis';
 import { kindCounts } from '../../load/scenarios.js';
 import type { ControlResult } from './control.js';
 import type { CoreResult } from './core.js';
+import type { LoadRequest } from '../../load/scenarios.js';
 import { runLoad, scenarios, startServer, warmUp, type LoadResult, type ServerHandle, type ServerMode } from './http.js';
 import { BENCH_DIR, fmtInt, fmtMiB, fmtMs, fmtS, fmtUs, forkChild, loadAverage1, machineLine, pct, table } from './util.js';
 
@@ -101,16 +102,20 @@ async function http(): Promise<void> {
 
   const bare = await withServer('bare', {}, (s) => run('bare node:http, fixed 302 (302 requests)', s, sc.redirects));
   const hono = await withServer('hono', {}, (s) => run('Hono + @hono/node-server, fixed 302', s, sc.redirects));
+  // The same 302s through the Hono app (?direct skips the Node fast path, src/http/nodeRedirect.ts).
+  const viaApp = sc.redirects.map((r) => ({ ...r, path: `${r.path}?direct` }));
   const mem = await withServer('mirrorgate', { LOG_LEVEL: 'silent' }, async (s) => {
     const redirects = await run('Mirrorgate memory, silent: 302 path', s, sc.redirects);
+    const sample = await typicalRedirectHeaders(s.url, sc.redirects);
+    const app = await run('Mirrorgate memory, silent: the same 302s through the Hono app (?direct)', s, viaApp);
     const mix = await run('Mirrorgate memory, silent: mix', s, sc.mix);
     const half = Math.max(100, Math.floor(mix.rps / 2));
     const halfRate = await run(`Mirrorgate memory, silent: mix, open loop at half of that`, s, sc.mix, half);
-    return { redirects, mix, halfRate, half };
+    return { redirects, app, mix, halfRate, half, sample };
   });
-  // What-if prototypes (scripts/bench/fastpath.ts): the same core on node:http without Hono, to size the fixes proposed.
-  const fast = await withServer('fastpath', {}, (s) => run('what-if: same core on node:http, plain header object', s, sc.redirects));
-  const fastGeo = await withServer('fastpath-geo-cache', {}, (s) => run('what-if: … and client facts memoised', s, sc.redirects));
+  const bareFull = await withServer('bare-full', { BENCH_FIXED_HEADERS: JSON.stringify(mem.sample.headers) }, (s) =>
+    run(`bare node:http, fixed 302 with a Mirrorgate 302's ${fmtInt(mem.sample.bytes)} bytes of headers`, s, sc.redirects),
+  );
   const info = await withServer('mirrorgate', { LOG_LEVEL: 'info' }, (s) => run('Mirrorgate memory, info logs → /dev/null: mix', s, sc.mix));
 
   const hasRedis = await redisReady();
@@ -128,8 +133,8 @@ async function http(): Promise<void> {
   rows.push(['HTTP', '302 path, p50 / p99 at saturation', `${fmtMs(mem.redirects.p50)} / ${fmtMs(mem.redirects.p99)}`, `bare: ${fmtMs(bare.p50)} / ${fmtMs(bare.p99)}`, '', '']);
   rows.push(['HTTP', '302 path, server CPU per request', fmtUs(mem.redirects.serverCpuUsPerReq), `bare: ${fmtUs(bare.serverCpuUsPerReq)}; Hono fixed 302: ${fmtUs(hono.serverCpuUsPerReq)}`, `${(mem.redirects.serverCpuUsPerReq / bare.serverCpuUsPerReq).toFixed(1)} ×`, '']);
   rows.push(['HTTP', 'Hono fixed 302 (adapter + router, no Mirrorgate code)', fmtInt(hono.rps), `bare: ${fmtInt(bare.rps)}`, pct(hono.rps / bare.rps), '']);
-  rows.push(['HTTP', 'what-if: the 302 path on node:http without Hono (fastpath.ts)', fmtInt(fast.rps), `bare: ${fmtInt(bare.rps)}`, pct(fast.rps / bare.rps), `${fmtUs(fast.serverCpuUsPerReq)}/req`]);
-  rows.push(['HTTP', 'what-if: … and client facts memoised per address', fmtInt(fastGeo.rps), `bare: ${fmtInt(bare.rps)}`, pct(fastGeo.rps / bare.rps), `${fmtUs(fastGeo.serverCpuUsPerReq)}/req`]);
+  rows.push(['HTTP', `302 path vs bare node:http sending the same ${fmtInt(mem.sample.bytes)} bytes of headers`, fmtInt(mem.redirects.rps), `bare, same headers: ${fmtInt(bareFull.rps)} (${fmtUs(bareFull.serverCpuUsPerReq)}/req)`, pct(mem.redirects.rps / bareFull.rps), '']);
+  rows.push(['HTTP', 'the same 302s through the Hono app (?direct), req/s', fmtInt(mem.app.rps), `fast path: ${fmtInt(mem.redirects.rps)}`, pct(mem.app.rps / mem.redirects.rps), `${fmtUs(mem.app.serverCpuUsPerReq)}/req`]);
   rows.push(['HTTP', 'mix, req/s (memory, silent)', fmtInt(mem.mix.rps), `302 path: ${fmtInt(mem.redirects.rps)}`, pct(mem.mix.rps / mem.redirects.rps), '']);
   rows.push(['HTTP', 'mix, p50 / p99 at saturation', `${fmtMs(mem.mix.p50)} / ${fmtMs(mem.mix.p99)}`, '', '', '']);
   rows.push(['HTTP', `mix, p99 at half the saturating rate (asked ${fmtInt(mem.half)}, got ${fmtInt(mem.halfRate.rps)} req/s, open loop)`, fmtMs(mem.halfRate.p99), `p50 ${fmtMs(mem.halfRate.p50)}`, '', '≤ 5 ms']);
@@ -137,7 +142,22 @@ async function http(): Promise<void> {
   if (redis) rows.push(['HTTP', 'mix on Redis, req/s', fmtInt(redis.rps), `memory: ${fmtInt(mem.mix.rps)}`, `${((redis.rps / mem.mix.rps - 1) * 100).toFixed(1)} %`, 'within 10 %']);
   const bareSaturated = bare.serverCores < 0.9;
   if (bareSaturated) notes.push(`The bare server used ${bare.serverCores.toFixed(2)} of a core: the load generator (${bare.loadgenCores.toFixed(2)} cores) is the limit there, so the bare ceiling is understated and the "% of ceiling" overstated.`);
-  raw.httpSummary = { bare, hono, mem, fast, fastGeo, info, redis };
+  raw.httpSummary = { bare, bareFull, hono, mem, info, redis };
+}
+
+/** The headers of one 302 from the running server (framing headers left out), and their size on the wire. */
+async function typicalRedirectHeaders(url: string, requests: readonly LoadRequest[]): Promise<{ headers: string[]; bytes: number }> {
+  const r = requests.find((x) => x.status === 302)!;
+  const res = await fetch(`${url}${r.path}`, { method: r.method, headers: r.headers, redirect: 'manual' });
+  await res.arrayBuffer();
+  const headers: string[] = [];
+  let bytes = 0;
+  res.headers.forEach((value, name) => {
+    if (['date', 'connection', 'keep-alive', 'transfer-encoding'].includes(name)) return;
+    headers.push(name, value);
+    bytes += name.length + value.length + 4;
+  });
+  return { headers, bytes };
 }
 
 async function best(run: () => Promise<LoadResult>): Promise<LoadResult> {

@@ -3,7 +3,7 @@
 //
 //   npm run bench:profile                    # the full mix, memory store, LOG_LEVEL=silent, 15 s
 //   npm run bench:profile -- --redirects     # the 302 path alone
-//   npm run bench:profile -- --redirects --mode fastpath-geo-cache   # the what-if prototype (fastpath.ts)
+//   npm run bench:profile -- --redirects --mode bare   # the bare node:http ceiling, for comparison
 //   npm run bench:profile -- --seconds 30 --top 40 --log info --save /tmp/server.cpuprofile   # keep it for DevTools
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,7 +1,8 @@
 // A server under test, in its own process: `bare` (node:http answering a fixed 302, the Node ceiling),
-// `hono` (Hono on @hono/node-server answering a fixed 302: the adapter and router alone), `mirrorgate`
-// (the demo network through src/node.ts serve(); LOG_LEVEL and REDIS_URL from the environment), or the
-// what-if prototypes `fastpath` / `fastpath-geo-cache` (see fastpath.ts) that size the proposed fixes.
+// `bare-full` (the same, but carrying the headers of a real Mirrorgate 302, given as JSON in
+// BENCH_FIXED_HEADERS: the ceiling for an answer of that size), `hono` (Hono on @hono/node-server
+// answering a fixed 302: the adapter and router alone), or `mirrorgate` (the demo network through
+// src/node.ts serve(); LOG_LEVEL and REDIS_URL from the environment).
 //
 // Tells its parent the port over IPC; answers CPU questions; on request, runs V8's CPU profiler (the one
 // behind --cpu-prof) over just the load window and writes the .cpuprofile; SIGTERM closes it cleanly.
@@ -15,7 +16,6 @@ import { serve as serveNode } from '@hono/node-server';
 import { Hono } from 'hono';
 import { isScalar, parseDocument, visit } from 'yaml';
 import { serve } from '../../src/node.js';
-import { startFastPath } from './fastpath.js';
 import { answerCpuQuestions, ROOT, send } from './util.js';
 
 const FIXED_LOCATION = 'https://mirror.mainbruecke-hosting.example/pub/debian-cd/12.8.0/amd64/iso-cd/debian-12.8.0-amd64-netinst.iso';
@@ -47,9 +47,10 @@ async function main(): Promise<void> {
   let close: () => Promise<void>;
   let port: number;
 
-  if (mode === 'bare') {
+  if (mode === 'bare' || mode === 'bare-full') {
+    const headers: string[] = mode === 'bare' ? ['location', FIXED_LOCATION, 'cache-control', 'no-store'] : (JSON.parse(process.env.BENCH_FIXED_HEADERS ?? '[]') as string[]);
     const server = createServer((_req, res) => {
-      res.writeHead(302, { Location: FIXED_LOCATION, 'Cache-Control': 'no-store' });
+      res.writeHead(302, headers);
       res.end();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -66,14 +67,6 @@ async function main(): Promise<void> {
     });
     port = (server.address() as AddressInfo).port;
     close = () => new Promise((resolve) => server.close(() => resolve()));
-  } else if (mode === 'fastpath' || mode === 'fastpath-geo-cache') {
-    const dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-bench-'));
-    const fast = await startFastPath(dir, mode === 'fastpath-geo-cache');
-    port = fast.port;
-    close = async () => {
-      await fast.close();
-      await rm(dir, { recursive: true, force: true });
-    };
   } else {
     const dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-bench-'));
     const running = await serve({
