@@ -26,6 +26,64 @@ const MAX_ENTRY_LENGTH = 64;
 const V4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/;
 const BRACKETED_V6 = /^\[([^\]]+)\](?::\d{1,5})?$/;
 
+// --- IPv4 as an integer: the common case on the hot path, without ipaddr.js objects -------------
+
+/**
+ * A dotted four-part decimal IPv4 address as an unsigned 32-bit number, or -1. Accepts exactly
+ * what ipaddr.IPv4.isValidFourPartDecimal does (no leading zeros, no spaces, each part ≤ 255).
+ */
+export function ipv4Number(s: string): number {
+  const len = s.length;
+  if (len < 7 || len > 15) return -1;
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let parts = 0;
+  for (let i = 0; i <= len; i++) {
+    const c = i === len ? 0x2e : s.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || part > 255 || ++parts > 4) return -1;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      // "0" alone is a part; "01" is octal to some parsers and refused by all of ours.
+      if (digits === 1 && part === 0) return -1;
+      part = part * 10 + (c - 0x30);
+      digits++;
+    } else {
+      return -1;
+    }
+  }
+  return parts === 4 ? value : -1;
+}
+
+/** IPv4 ranges as [base, mask] integer pairs. */
+type V4Range = readonly [base: number, mask: number];
+
+function v4Range(addr: ipaddr.IPv4, bits: number): V4Range {
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  const [a, b, c, d] = addr.octets as [number, number, number, number];
+  return [(((a << 24) | (b << 16) | (c << 8) | d) & mask) >>> 0, mask];
+}
+
+function inV4(n: number, ranges: readonly V4Range[]): boolean {
+  for (const [base, mask] of ranges) if (((n & mask) >>> 0) === base) return true;
+  return false;
+}
+
+/** ipaddr.js's own table of special IPv4 ranges, as integers; public = in none, or as112/amt (as isPublicAddress says). */
+const V4_NOT_PUBLIC: readonly V4Range[] = Object.entries((ipaddr.IPv4.prototype as unknown as { SpecialRanges: Record<string, [ipaddr.IPv4, number][]> }).SpecialRanges)
+  .filter(([name]) => name !== 'as112' && name !== 'amt')
+  .flatMap(([, ranges]) => ranges.map(([addr, bits]) => v4Range(addr, bits)));
+
+/** "::ffff:a.b.c.d", as a dual-stack socket reports an IPv4 peer: the IPv4 part, or -1. */
+function mappedIpv4Number(s: string): number {
+  return s.length > 7 && s.charCodeAt(0) === 0x3a && s.slice(0, 7).toLowerCase() === '::ffff:' ? ipv4Number(s.slice(7)) : -1;
+}
+
+// --- The general parser ------------------------------------------------------------------------
+
 /** Parse one address as written in a header or by a socket; undefined when it is not one. */
 function parseAddr(text: string): Addr | undefined {
   let s = text.trim();
@@ -61,25 +119,36 @@ function format(addr: Addr): string {
 
 /** The canonical text of an address (IPv4-mapped → IPv4, IPv6 compressed lower-case), or undefined if it is not one. */
 export function normalizeAddress(text: string): string | undefined {
+  return canonical(text);
+}
+
+/** The canonical text of an address: plain and socket-mapped IPv4 without ipaddr.js, the rest through parseAddr. */
+function canonical(text: string): string | undefined {
+  if (ipv4Number(text) >= 0) return text;
+  const mapped = mappedIpv4Number(text);
+  if (mapped >= 0) return text.slice(7);
   const addr = parseAddr(text);
   return addr ? format(addr) : undefined;
 }
 
 /** Build the trusted-proxy set from config; plain addresses count as /32 or /128. Throws naming the bad entry. */
 export function createTrustedProxies(cidrs: string[]): TrustedProxies {
-  const v4: Range[] = [];
+  const v4: V4Range[] = [];
   const v6: Range[] = [];
   for (const entry of cidrs) {
     const range = parseRange(entry);
     if (!range) throw new Error(`trustedProxies: "${entry}" is not an IP address or CIDR range`);
-    (range[0].kind() === 'ipv4' ? v4 : v6).push(range);
+    if (range[0].kind() === 'ipv4') v4.push(v4Range(range[0] as ipaddr.IPv4, range[1]));
+    else v6.push(range);
   }
   return {
     has(ip: string): boolean {
+      const n = ipv4Number(ip);
+      if (n >= 0) return inV4(n, v4);
       const addr = parseAddr(ip);
       if (!addr) return false;
-      const ranges = addr.kind() === 'ipv4' ? v4 : v6;
-      return ranges.some((r) => addr.match(r));
+      if (addr.kind() === 'ipv4') return inV4(ipv4Number(addr.toString()), v4);
+      return v6.some((r) => addr.match(r));
     },
   };
 }
@@ -126,10 +195,9 @@ export function resolveClientAddress(
   peerHttps: boolean,
   trusted: TrustedProxies,
 ): ClientAddress {
-  const peerAddr = parseAddr(peer);
+  const peerText = canonical(peer);
   // A socket always has a valid peer; only a broken adapter gets here. Answer with an address that geolocates nowhere.
-  if (!peerAddr) return { ip: '0.0.0.0', https: peerHttps };
-  const peerText = format(peerAddr);
+  if (peerText === undefined) return { ip: '0.0.0.0', https: peerHttps };
   if (!trusted.has(peerText)) return { ip: peerText, https: peerHttps };
 
   let client = peerText;
@@ -139,9 +207,9 @@ export function resolveClientAddress(
       const hop = hops[i]!;
       // Empty items come from joining an empty header or a trailing comma, not from a proxy.
       if (hop.trim() === '') continue;
-      const addr = parseAddr(hop);
-      if (!addr) break;
-      client = format(addr);
+      const text = canonical(hop);
+      if (text === undefined) break;
+      client = text;
       if (!trusted.has(client)) break;
     }
   }
@@ -157,6 +225,8 @@ export function resolveClientAddress(
 
 /** False for addresses that cannot belong to a client on the internet (private, loopback, link-local, CGNAT, documentation, reserved, …). */
 export function isPublicAddress(ip: string): boolean {
+  const n = ipv4Number(ip);
+  if (n >= 0) return !inV4(n, V4_NOT_PUBLIC);
   const addr = parseAddr(ip);
   if (!addr) return false;
   const range = addr.range();

@@ -1,8 +1,10 @@
 import { isIP } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import ipaddr from 'ipaddr.js';
 import {
   createTrustedProxies,
+  ipv4Number,
   isPublicAddress,
   normalizeAddress,
   resolveClientAddress,
@@ -176,5 +178,42 @@ describe('isPublicAddress', () => {
     ['', false],
   ])('%s → %s', (ip, expected) => {
     expect(isPublicAddress(ip)).toBe(expected);
+  });
+});
+
+// The IPv4 fast path (integers, no ipaddr.js objects) must agree with ipaddr.js on every input.
+describe('the IPv4 fast path agrees with ipaddr.js', () => {
+  const dottedish = fc.oneof(
+    fc.tuple(fc.nat(300), fc.nat(300), fc.nat(300), fc.nat(300)).map((p) => p.join('.')),
+    fc.ipV4(),
+    fc.ipV4Extended(),
+    fc.array(fc.constantFrom('0', '1', '9', '.', '00', '255', '256', '01', ' ', 'x', ':', '::ffff:'), { maxLength: 10 }).map((a) => a.join('')),
+  );
+
+  it('ipv4Number accepts exactly the four-part decimal addresses, with their value', () => {
+    fc.assert(
+      fc.property(dottedish, (s) => {
+        const valid = ipaddr.IPv4.isValidFourPartDecimal(s);
+        const n = ipv4Number(s);
+        expect(n >= 0, s).toBe(valid);
+        if (valid) expect(n, s).toBe(ipaddr.IPv4.parse(s).toByteArray().reduce((v, b) => v * 256 + b, 0));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('isPublicAddress, normalizeAddress and trusted ranges match the ipaddr.js reading', () => {
+    const ranges = createTrustedProxies(['100.64.0.0/10', '8.8.8.8', '0.0.0.0/1', '::ffff:192.168.0.0/112']);
+    fc.assert(
+      fc.property(fc.oneof(fc.ipV4(), fc.ipV4().map((ip) => `::ffff:${ip}`)), (ip) => {
+        const v4 = ipaddr.parse(ip.replace(/^::ffff:/, '')) as ipaddr.IPv4;
+        const range = v4.range();
+        expect(isPublicAddress(ip), ip).toBe(range === 'unicast' || range === 'as112' || range === 'amt');
+        expect(normalizeAddress(ip), ip).toBe(v4.toString());
+        const inRanges = [ipaddr.parseCIDR('100.64.0.0/10'), ipaddr.parseCIDR('8.8.8.8/32'), ipaddr.parseCIDR('0.0.0.0/1'), ipaddr.parseCIDR('192.168.0.0/16')].some((r) => v4.match(r as [ipaddr.IPv4, number]));
+        expect(ranges.has(ip), ip).toBe(inRanges);
+      }),
+      { numRuns: 20_000 },
+    );
   });
 });
