@@ -1,8 +1,8 @@
 // Reads origin manifests and mirror inventories (JSON Lines) line by line, keeping every good line and naming every bad one.
 
 import { open } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { z } from 'zod';
+import { decodeSha256, FileIndex, FileIndexBuilder } from '../core/fileIndex.js';
 import type { InventoryEntry, OriginFile } from '../core/model.js';
 import { validateOriginPath } from '../core/paths.js';
 
@@ -24,6 +24,12 @@ export interface OriginManifest {
   problems: ManifestProblem[];
 }
 
+/** An origin manifest read straight into the index: no object per file on the way. */
+export interface OriginIndexManifest {
+  index: FileIndex;
+  problems: ManifestProblem[];
+}
+
 export interface MirrorManifest {
   files: InventoryEntry[];
   problems: ManifestProblem[];
@@ -37,17 +43,17 @@ export function formatManifestProblem(problem: ManifestProblem): string {
 // Epoch values above this are milliseconds: 1e11 seconds is the year 5138, while 1e11 ms is 1973.
 const MILLISECONDS_THRESHOLD = 1e11;
 
+/** Epoch seconds from an epoch number in seconds or milliseconds. */
+function epochSeconds(value: number): number {
+  return value > MILLISECONDS_THRESHOLD ? value / 1000 : value;
+}
+
 const mtimeSchema = z
   .union([z.number().nonnegative(), z.iso.datetime({ offset: true }), z.iso.date()], {
     error: 'expected epoch seconds or milliseconds, or an ISO-8601 date-time with a time zone',
   })
   .transform((value, ctx) => {
-    const seconds =
-      typeof value === 'number'
-        ? value > MILLISECONDS_THRESHOLD
-          ? value / 1000
-          : value
-        : Date.parse(value) / 1000;
+    const seconds = typeof value === 'number' ? epochSeconds(value) : Date.parse(value) / 1000;
     if (!Number.isFinite(seconds) || seconds < 0) {
       ctx.addIssue({ code: 'custom', message: 'not a date on or after 1970-01-01' });
       return z.NEVER;
@@ -61,13 +67,16 @@ const sizeSchema = z.int({ error: 'expected a non-negative integer' }).nonnegati
 
 const pathSchema = z.string({ error: 'expected a string' });
 
+// The schema's own test, shared with the hand-written check so both accept the same hashes.
+const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
+
 const originLineSchema = z.object({
   path: pathSchema,
   size: sizeSchema,
   mtime: mtimeSchema.optional(),
   sha256: z
     .string({ error: 'expected 64 hex characters' })
-    .regex(/^[0-9a-fA-F]{64}$/, { error: 'expected 64 hex characters' })
+    .regex(SHA256_HEX, { error: 'expected 64 hex characters' })
     .transform((hex) => hex.toLowerCase())
     .optional(),
 });
@@ -78,49 +87,116 @@ const mirrorLineSchema = z.object({
   mtime: mtimeSchema.optional(),
 });
 
-/** How one kind of manifest line is checked and turned into its domain object. */
-interface LineKind<S extends z.ZodType<{ path: string }>, T> {
-  schema: S;
-  toItem(line: z.output<S>, path: string): T;
+/** Which kind of manifest a line belongs to: origin lines carry a sha256, inventory lines do not. */
+export type LineKind = 'origin' | 'mirror';
+
+/** A good line's fields; `path` is as written (not yet validated). */
+export interface LineFields {
+  path: string;
+  size: number;
+  mtime: number | undefined;
+  /** The line had a sha256, decoded into the caller's hash buffer. */
+  sha256: boolean;
 }
 
-const originLine: LineKind<typeof originLineSchema, OriginFile> = {
-  schema: originLineSchema,
-  // Built by hand so absent keys stay absent: results compare and serialise cleanly.
-  toItem(line: z.output<typeof originLineSchema>, path: string): OriginFile {
-    const file: OriginFile = { path, size: line.size };
-    if (line.mtime !== undefined) file.mtime = line.mtime;
-    if (line.sha256 !== undefined) file.sha256 = line.sha256;
-    return file;
-  },
-};
+/**
+ * The common line shape checked by hand: zod costs microseconds a line, which is seconds on a
+ * million-line manifest. Accepts only lines the schema accepts, with the same result; anything
+ * else (ISO dates, nulls, a problem to word) is undefined and goes to the schema. A sha256 is
+ * decoded into `hash` (32 bytes).
+ */
+export function quickLineFields(json: Record<string, unknown>, kind: LineKind, hash: Uint8Array): LineFields | undefined {
+  const path = json.path;
+  if (typeof path !== 'string') return undefined;
+  const size = json.size;
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return undefined;
+  let mtime = json.mtime;
+  if (mtime !== undefined) {
+    if (typeof mtime !== 'number' || !Number.isFinite(mtime) || mtime < 0) return undefined;
+    mtime = Math.floor(epochSeconds(mtime));
+  }
+  let sha256 = false;
+  if (kind === 'origin' && json.sha256 !== undefined) {
+    // Decoding checks the digits too, in the one pass: the schema's regex alone costs more.
+    if (typeof json.sha256 !== 'string' || !decodeSha256(json.sha256, hash)) return undefined;
+    sha256 = true;
+  }
+  return { path, size, mtime: mtime as number | undefined, sha256 };
+}
 
-const mirrorLine: LineKind<typeof mirrorLineSchema, InventoryEntry> = {
-  schema: mirrorLineSchema,
-  toItem(line: z.output<typeof mirrorLineSchema>, path: string): InventoryEntry {
-    const entry: InventoryEntry = { path, size: line.size };
-    if (line.mtime !== undefined) entry.mtime = line.mtime;
-    return entry;
-  },
-};
+/** The schema's verdict on a line: its fields (a sha256 decoded into `hash`), or the problem worded field by field. */
+export function schemaLineFields(json: Record<string, unknown>, kind: LineKind, hash: Uint8Array): LineFields | string {
+  if (kind === 'mirror') {
+    const parsed = mirrorLineSchema.safeParse(json);
+    if (!parsed.success) return parsed.error.issues.map(describeIssue).join('; ');
+    return { path: parsed.data.path, size: parsed.data.size, mtime: parsed.data.mtime, sha256: false };
+  }
+  const parsed = originLineSchema.safeParse(json);
+  if (!parsed.success) return parsed.error.issues.map(describeIssue).join('; ');
+  const { sha256 } = parsed.data;
+  return { path: parsed.data.path, size: parsed.data.size, mtime: parsed.data.mtime, sha256: sha256 !== undefined && decodeSha256(sha256, hash) };
+}
 
 /**
- * Accumulates the lines of one manifest: shared by the streaming file readers and the
- * in-memory text parsers so both judge a line exactly alike.
+ * Where good lines go. keep() returns the line a duplicate path was first seen on, or 0 when it
+ * kept the file; `hash` holds the sha256 bytes when fields.sha256.
  */
-class ManifestLineParser<S extends z.ZodType<{ path: string }>, T> {
-  readonly items: T[] = [];
-  readonly problems: ManifestProblem[] = [];
+interface LineSink {
+  keep(fields: LineFields, hash: Uint8Array, line: number): number;
+}
+
+/** Origin lines straight into the index columns. */
+class IndexSink implements LineSink {
+  readonly builder = new FileIndexBuilder();
+  // File number -> the line it came from, to name both lines of a duplicate.
+  private readonly lines: number[] = [];
+
+  keep(fields: LineFields, hash: Uint8Array, line: number): number {
+    const i = this.builder.add(fields.path, fields.size, fields.mtime, fields.sha256 ? hash : undefined);
+    if (i < 0) return this.lines[this.builder.lookup(fields.path)]!;
+    this.lines.push(line);
+    return 0;
+  }
+}
+
+/** Mirror inventory lines as entries. */
+class InventorySink implements LineSink {
+  readonly entries: InventoryEntry[] = [];
   // Path -> line it was first seen on, to name both lines of a duplicate.
   private readonly seen = new Map<string, number>();
 
+  keep(fields: LineFields, _hash: Uint8Array, line: number): number {
+    const first = this.seen.get(fields.path);
+    if (first !== undefined) return first;
+    this.seen.set(fields.path, line);
+    // Built by hand so absent keys stay absent: results compare and serialise cleanly.
+    const entry: InventoryEntry = { path: fields.path, size: fields.size };
+    if (fields.mtime !== undefined) entry.mtime = fields.mtime;
+    this.entries.push(entry);
+    return 0;
+  }
+}
+
+/**
+ * Judges the lines of one manifest in order: shared by the streaming file readers and the
+ * in-memory text parsers so both judge a line exactly alike.
+ */
+class ManifestLineParser {
+  readonly problems: ManifestProblem[] = [];
+  private line = 0;
+  // The current line's sha256 bytes, reused from line to line.
+  private readonly hash = new Uint8Array(32);
+
   constructor(
-    private readonly kind: LineKind<S, T>,
+    private readonly kind: LineKind,
+    private readonly sink: LineSink,
     private readonly name: string,
     private readonly onProblem: ((problem: ManifestProblem) => void) | undefined,
   ) {}
 
-  push(text: string, line: number): void {
+  /** The next line's text, without its line break. */
+  push(text: string): void {
+    const line = ++this.line;
     // Editors on Windows save JSONL with a byte-order mark that JSON.parse refuses.
     if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     if (isBlankOrComment(text)) return;
@@ -135,26 +211,21 @@ class ManifestLineParser<S extends z.ZodType<{ path: string }>, T> {
       this.problem(line, 'expected a JSON object');
       return;
     }
-    const parsed = this.kind.schema.safeParse(json);
-    if (!parsed.success) {
-      this.problem(line, parsed.error.issues.map(describeIssue).join('; '));
+    const object = json as Record<string, unknown>;
+    const fields = quickLineFields(object, this.kind, this.hash) ?? schemaLineFields(object, this.kind, this.hash);
+    if (typeof fields === 'string') {
+      this.problem(line, fields);
       return;
     }
-    let path = parsed.data.path;
     // Manifests made with `find /srv/pub` style tools often carry a leading slash; it means the same file.
-    if (path.charCodeAt(0) === 0x2f) path = path.slice(1);
-    const invalid = validateOriginPath(path);
+    if (fields.path.charCodeAt(0) === 0x2f) fields.path = fields.path.slice(1);
+    const invalid = validateOriginPath(fields.path);
     if (invalid !== undefined) {
       this.problem(line, `path: ${invalid}`);
       return;
     }
-    const firstLine = this.seen.get(path);
-    if (firstLine !== undefined) {
-      this.problem(line, `path: duplicate of line ${firstLine}`);
-      return;
-    }
-    this.seen.set(path, line);
-    this.items.push(this.kind.toItem(parsed.data, path));
+    const firstLine = this.sink.keep(fields, this.hash, line);
+    if (firstLine !== 0) this.problem(line, `path: duplicate of line ${firstLine}`);
   }
 
   private problem(line: number, reason: string): void {
@@ -179,30 +250,79 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return `${where}: ${issue.message}`;
 }
 
-function parseText<S extends z.ZodType<{ path: string }>, T>(
-  kind: LineKind<S, T>,
-  text: string,
-  name: string,
-  opts: ManifestOptions | undefined,
-): { files: T[]; problems: ManifestProblem[] } {
-  const parser = new ManifestLineParser(kind, name, opts?.onProblem);
+/**
+ * Cuts streamed text into lines where node:readline does (`\n`, `\r\n`, or a lone `\r`), so line
+ * numbers match what readers of the file see; calls onLine synchronously, without readline's
+ * await per line.
+ */
+class LineSplitter {
+  private rest = '';
+
+  constructor(private readonly onLine: (text: string) => void) {}
+
+  push(chunk: string): void {
+    // A chunk without a break only lengthens the current line: keeps a huge line linear, not quadratic.
+    if (chunk.indexOf('\n') === -1 && chunk.indexOf('\r') === -1) {
+      this.rest += chunk;
+      return;
+    }
+    const text = this.rest === '' ? chunk : this.rest + chunk;
+    this.rest = text.slice(splitLines(text, false, this.onLine));
+  }
+
+  end(): void {
+    splitLines(this.rest, true, this.onLine);
+    this.rest = '';
+  }
+}
+
+/** Calls onLine for each complete line of `text` and returns where the unfinished rest starts. */
+function splitLines(text: string, final: boolean, onLine: (text: string) => void): number {
   let start = 0;
-  let line = 1;
+  let cr = text.indexOf('\r');
+  for (;;) {
+    const lf = text.indexOf('\n', start);
+    if (cr !== -1 && (lf === -1 || cr < lf - 1)) {
+      // A CR that is not part of a CRLF ends a line of its own, as in readline. At the very end
+      // of a chunk it waits: the next chunk may open with the LF of a CRLF.
+      if (cr === text.length - 1 && !final) break;
+      onLine(text.slice(start, cr));
+      start = cr + 1;
+      cr = text.indexOf('\r', start);
+      continue;
+    }
+    if (lf === -1) break;
+    onLine(text.slice(start, cr !== -1 && cr === lf - 1 ? cr : lf));
+    start = lf + 1;
+    if (cr !== -1 && cr < start) cr = text.indexOf('\r', start);
+  }
+  if (final && start < text.length) {
+    onLine(text.slice(start));
+    start = text.length;
+  }
+  return start;
+}
+
+/** Parses in-memory text, split on `\n` only (a CR before it is blank space to the line judge). */
+function parseText(parser: ManifestLineParser, text: string): void {
+  let start = 0;
   while (start < text.length) {
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
-    parser.push(text.slice(start, end), line);
+    parser.push(text.slice(start, end));
     start = end + 1;
-    line++;
   }
-  return { files: parser.items, problems: parser.problems };
 }
 
-async function readManifestFile<S extends z.ZodType<{ path: string }>, T>(
-  kind: LineKind<S, T>,
-  file: string,
-  opts: ManifestOptions | undefined,
-): Promise<{ files: T[]; problems: ManifestProblem[] }> {
+/** Feeds streamed text to the parser line by line. */
+async function parseStream(text: AsyncIterable<string>, parser: ManifestLineParser): Promise<void> {
+  const lines = new LineSplitter((line) => parser.push(line));
+  for await (const chunk of text) lines.push(chunk);
+  lines.end();
+}
+
+/** Streams a manifest file through the parser without holding its text in memory. */
+async function readManifestFile(file: string, parser: ManifestLineParser): Promise<void> {
   let handle;
   try {
     handle = await open(file, 'r');
@@ -211,38 +331,65 @@ async function readManifestFile<S extends z.ZodType<{ path: string }>, T>(
     const why = code === 'ENOENT' ? 'no such file' : (error as Error).message;
     throw new Error(`cannot read manifest ${file}: ${why}`, { cause: error });
   }
-  const parser = new ManifestLineParser(kind, file, opts?.onProblem);
   // The stream owns the handle from here and closes it when it ends or fails.
   const input = handle.createReadStream({ encoding: 'utf8', highWaterMark: 256 * 1024 });
-  const lines = createInterface({ input, crlfDelay: Infinity });
-  let line = 0;
   try {
-    for await (const text of lines) parser.push(text, ++line);
+    await parseStream(input as AsyncIterable<string>, parser);
   } catch (error) {
     throw new Error(`cannot read manifest ${file}: ${(error as Error).message}`, { cause: error });
   } finally {
-    lines.close();
     input.destroy();
   }
-  return { files: parser.items, problems: parser.problems };
 }
 
-/** Reads an origin manifest (`{"path","size","mtime"?,"sha256"?}` per line) without holding its text in memory. */
-export function readOriginManifest(file: string, opts?: ManifestOptions): Promise<OriginManifest> {
-  return readManifestFile(originLine, file, opts);
+/**
+ * Reads an origin manifest (`{"path","size","mtime"?,"sha256"?}` per line) straight into a
+ * FileIndex: the way to load a large one, holding neither its text nor an object per file.
+ */
+export async function readOriginIndex(file: string, opts?: ManifestOptions): Promise<OriginIndexManifest> {
+  const sink = new IndexSink();
+  const parser = new ManifestLineParser('origin', sink, file, opts?.onProblem);
+  await readManifestFile(file, parser);
+  return { index: sink.builder.build(), problems: parser.problems };
+}
+
+/**
+ * readOriginIndex for text from elsewhere (an HTTP body, decoded): any chunking, lines cut as in
+ * a file; `name` labels problems. Errors of the stream pass through as they are.
+ */
+export async function readOriginIndexFrom(text: AsyncIterable<string>, name: string, opts?: ManifestOptions): Promise<OriginIndexManifest> {
+  const sink = new IndexSink();
+  const parser = new ManifestLineParser('origin', sink, name, opts?.onProblem);
+  await parseStream(text, parser);
+  return { index: sink.builder.build(), problems: parser.problems };
+}
+
+/** Reads an origin manifest as OriginFile objects (first copy of each path, in file order). */
+export async function readOriginManifest(file: string, opts?: ManifestOptions): Promise<OriginManifest> {
+  const { index, problems } = await readOriginIndex(file, opts);
+  return { files: [...index.files()], problems };
 }
 
 /** Reads a mirror inventory (`{"path","size","mtime"?}` per line) without holding its text in memory. */
-export function readMirrorManifest(file: string, opts?: ManifestOptions): Promise<MirrorManifest> {
-  return readManifestFile(mirrorLine, file, opts);
+export async function readMirrorManifest(file: string, opts?: ManifestOptions): Promise<MirrorManifest> {
+  const sink = new InventorySink();
+  const parser = new ManifestLineParser('mirror', sink, file, opts?.onProblem);
+  await readManifestFile(file, parser);
+  return { files: sink.entries, problems: parser.problems };
 }
 
 /** Parses an origin manifest already in memory (fetched over HTTP, or in a Worker); `name` labels problems. */
 export function parseOriginManifestText(text: string, name: string, opts?: ManifestOptions): OriginManifest {
-  return parseText(originLine, text, name, opts);
+  const sink = new IndexSink();
+  const parser = new ManifestLineParser('origin', sink, name, opts?.onProblem);
+  parseText(parser, text);
+  return { files: [...sink.builder.build().files()], problems: parser.problems };
 }
 
 /** Parses a mirror inventory already in memory; `name` labels problems. */
 export function parseMirrorManifestText(text: string, name: string, opts?: ManifestOptions): MirrorManifest {
-  return parseText(mirrorLine, text, name, opts);
+  const sink = new InventorySink();
+  const parser = new ManifestLineParser('mirror', sink, name, opts?.onProblem);
+  parseText(parser, text);
+  return { files: sink.entries, problems: parser.problems };
 }

@@ -2,7 +2,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FileIndex } from '../core/fileIndex.js';
-import { formatManifestProblem, readOriginManifest } from './manifest.js';
+import { formatManifestProblem, readOriginIndex } from './manifest.js';
 import { indexOriginTree } from './originTree.js';
 
 export interface OriginSource {
@@ -18,10 +18,11 @@ export interface OriginLog {
 
 export async function loadOriginIndex(source: OriginSource, dataDir: string, log: OriginLog): Promise<FileIndex> {
   if (source.manifest) {
-    const { files, problems } = await readOriginManifest(source.manifest);
+    // Straight into the index: a million-line manifest never becomes a million objects.
+    const { index, problems } = await readOriginIndex(source.manifest);
     for (const p of problems) log.warn({ problem: formatManifestProblem(p) }, 'origin manifest line skipped');
-    log.info({ files: files.length, skipped: problems.length, manifest: source.manifest }, 'origin manifest loaded');
-    return FileIndex.from(files);
+    log.info({ files: index.count, skipped: problems.length, manifest: source.manifest }, 'origin manifest loaded');
+    return index;
   }
   if (source.root) {
     let lastLog = 0;

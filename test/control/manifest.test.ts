@@ -2,15 +2,24 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   formatManifestProblem,
   parseMirrorManifestText,
   parseOriginManifestText,
   readMirrorManifest,
+  readOriginIndex,
+  readOriginIndexFrom,
   readOriginManifest,
+  quickLineFields,
+  schemaLineFields,
   type ManifestProblem,
 } from '../../src/control/manifest.js';
+import { FileIndex } from '../../src/core/fileIndex.js';
+import type { OriginFile } from '../../src/core/model.js';
+import { validateOriginPath } from '../../src/core/paths.js';
 
 const HASH = 'ab'.repeat(32);
 
@@ -156,3 +165,208 @@ describe('text parsers', () => {
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+// --- The streamed index (performance issue #7) against the path it replaced -------------------
+
+/**
+ * The pre-#7 origin load, kept as a reference: readline's lines, the zod schema alone, one
+ * OriginFile per good line, then FileIndex.from. Shares only the schema with the code under test.
+ */
+async function referenceLoad(chunks: Iterable<string>, name: string): Promise<{ files: OriginFile[]; problems: ManifestProblem[] }> {
+  const texts: string[] = [];
+  for await (const text of createInterface({ input: Readable.from(chunks), crlfDelay: Infinity })) texts.push(text);
+  const files: OriginFile[] = [];
+  const problems: ManifestProblem[] = [];
+  const seen = new Map<string, number>();
+  const problem = (line: number, reason: string) => problems.push({ file: name, line, reason });
+  texts.forEach((raw, i) => {
+    const line = i + 1;
+    const text = line === 1 && raw.startsWith('\uFEFF') ? raw.slice(1) : raw;
+    if (/^[ \t\r]*(#|$)/.test(text)) return;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      return problem(line, `malformed JSON: ${(error as Error).message}`);
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) return problem(line, 'expected a JSON object');
+    const fields = schemaLineFields(json as Record<string, unknown>, 'origin', new Uint8Array(32));
+    if (typeof fields === 'string') return problem(line, fields);
+    const path = fields.path.startsWith('/') ? fields.path.slice(1) : fields.path;
+    const invalid = validateOriginPath(path);
+    if (invalid !== undefined) return problem(line, `path: ${invalid}`);
+    const first = seen.get(path);
+    if (first !== undefined) return problem(line, `path: duplicate of line ${first}`);
+    seen.set(path, line);
+    const file: OriginFile = { path, size: fields.size };
+    if (fields.mtime !== undefined) file.mtime = fields.mtime;
+    if (fields.sha256) file.sha256 = (json as { sha256: string }).sha256.toLowerCase();
+    files.push(file);
+  });
+  return { files, problems };
+}
+
+async function* chunksOf(parts: readonly string[]): AsyncIterable<string> {
+  for (const p of parts) yield p;
+}
+
+/**
+ * `text` cut at the given offsets (any order, duplicates allowed), without empty chunks: a file
+ * stream never yields one, and readline, the reference, forgets a chunk-final CR across one.
+ */
+function cut(text: string, at: readonly number[]): string[] {
+  const points = [...new Set(at.map((a) => a % (text.length + 1)))].sort((a, b) => a - b);
+  const parts: string[] = [];
+  let start = 0;
+  for (const p of points) {
+    parts.push(text.slice(start, p));
+    start = p;
+  }
+  parts.push(text.slice(start));
+  return parts.filter((p) => p !== '');
+}
+
+function expectSameIndex(actual: FileIndex, expected: FileIndex): void {
+  expect(actual.count).toBe(expected.count);
+  expect([...actual.files()]).toEqual([...expected.files()]);
+  const a = actual.columns();
+  const e = expected.columns();
+  expect(a.paths).toEqual(e.paths);
+  expect(Buffer.from(a.sizes.buffer, a.sizes.byteOffset, a.sizes.byteLength)).toEqual(Buffer.from(e.sizes.buffer, e.sizes.byteOffset, e.sizes.byteLength));
+  expect(Buffer.from(a.mtimes.buffer, a.mtimes.byteOffset, a.mtimes.byteLength)).toEqual(Buffer.from(e.mtimes.buffer, e.mtimes.byteOffset, e.mtimes.byteLength));
+  expect(a.hashes).toEqual(e.hashes);
+  expect(a.hashKnown).toEqual(e.hashKnown);
+  for (const path of e.paths) expect(actual.lookup(path)).toBe(expected.lookup(path));
+}
+
+const mixedLines = [
+  ...originLines,
+  `{"path":"日本/ファイル.txt","size":9}`, // duplicate of a unicode path
+  `{"path":"emoji/😀 file.bin","size":10,"sha256":"${'0F'.repeat(32)}"}`,
+  `{"path":"lone\\ud800surrogate","size":1}`,
+  `{"path":"dup","size":1,"mtime":1,"sha256":"${'cd'.repeat(32)}"}`,
+  `{"path":"/dup","size":2,"sha256":"${'ef'.repeat(32)}"}`,
+  `{"path":"dup","size":3,"sha256":"nothex"}`, // a bad hash is reported before the duplicate
+  `{"path":"no-hash","size":11,"mtime":null}`,
+  `{"path":"null-hash","size":11,"sha256":null}`,
+  `{"path":"iso-date","size":12,"mtime":"2024-02-03"}`,
+  `{"path":"huge","size":9007199254740992}`,
+  `{"path":"inf","size":1,"mtime":1e400}`,
+  `{"size":1}`,
+  `{"path":"escaped\\"quote\\u00e9","size":13,"mtime":1700000000.9}`,
+  `{"path":"short-hash","size":1,"sha256":"${'a'.repeat(63)}"}`,
+  `{"path":"keys-in-any-order","sha256":"${'12'.repeat(32)}","mtime":5,"size":14}`,
+];
+
+describe('readOriginIndex', () => {
+  it('builds the index the old path built, and reports the same problems the same way', async () => {
+    const file = join(dir, 'mixed.jsonl');
+    const text = `${mixedLines.join('\n')}\n`;
+    await writeFile(file, text);
+    const seen: ManifestProblem[] = [];
+    const { index, problems } = await readOriginIndex(file, { onProblem: (p) => seen.push(p) });
+    const reference = await referenceLoad([text], file);
+    expectSameIndex(index, FileIndex.from(reference.files));
+    expect(problems).toEqual(reference.problems);
+    expect(seen).toEqual(problems);
+    // Spot checks, so the reference is not the only judge.
+    expect(index.sha256Hex(index.lookup('emoji/😀 file.bin'))).toBe('0f'.repeat(32));
+    expect(index.file(index.lookup('dup'))).toEqual({ path: 'dup', size: 1, mtime: 1, sha256: 'cd'.repeat(32) });
+    expect(index.sha256Hex(index.lookup('last'))).toBeUndefined();
+    expect(index.mtime(index.lookup('iso-date'))).toBe(Date.UTC(2024, 1, 3) / 1000);
+    expect(index.mtime(index.lookup('escaped"quoteé'))).toBe(1_700_000_000);
+    const dupLine = mixedLines.indexOf(`{"path":"dup","size":1,"mtime":1,"sha256":"${'cd'.repeat(32)}"}`) + 1;
+    expect(problems.filter((p) => p.line > dupLine).map((p) => p.reason)).toEqual([
+      `path: duplicate of line ${dupLine}`,
+      'sha256: expected 64 hex characters',
+      'mtime: expected epoch seconds or milliseconds, or an ISO-8601 date-time with a time zone',
+      'sha256: expected 64 hex characters',
+      'size: expected a non-negative integer',
+      'mtime: expected epoch seconds or milliseconds, or an ISO-8601 date-time with a time zone',
+      'path: expected a string',
+      'sha256: expected 64 hex characters',
+    ]);
+  });
+
+  it('agrees with readOriginManifest and FileIndex.from of its files', async () => {
+    const file = join(dir, 'mixed2.jsonl');
+    await writeFile(file, mixedLines.join('\r\n'));
+    const viaFiles = await readOriginManifest(file);
+    const direct = await readOriginIndex(file);
+    expectSameIndex(direct.index, FileIndex.from(viaFiles.files));
+    expect(direct.problems).toEqual(viaFiles.problems);
+  });
+
+  it('rejects a missing or unreadable file with an error naming it', async () => {
+    await expect(readOriginIndex(join(dir, 'nope.jsonl'))).rejects.toThrow(/cannot read manifest .*nope\.jsonl: no such file/);
+    await expect(readOriginIndex(dir)).rejects.toThrow(dir);
+  });
+
+  it('equals the old path on any lines, line breaks and chunking (readline cuts the reference)', async () => {
+    const { default: fc } = await import('fast-check');
+    const hex = fc.constantFrom('ab'.repeat(32), 'AB'.repeat(32), 'aB'.repeat(32), 'g'.repeat(64), 'a'.repeat(63), '');
+    const value = fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constantFrom(-1, -0, 1.5, 2 ** 53, 1e12 + 0.5, 1e21, '2026-01-01', '2026-01-01T00:00:00Z', 'x'), hex);
+    const path = fc.oneof(fc.constantFrom('a', '/a', 'a/b', '/a/b', '日本/ファイル', 'ü', '😀', 'a/../b', 'a\\b', '.', '', 'a\ud800'), fc.string({ maxLength: 6 }));
+    const object = fc.record(
+      { path: fc.oneof(path, path, value), size: fc.oneof(fc.nat(), fc.nat(), value), mtime: fc.oneof(fc.nat({ max: 2e12 }), value), sha256: fc.oneof(hex, value), extra: value },
+      { requiredKeys: [] },
+    );
+    const line = fc.oneof(
+      object.map((o) => JSON.stringify(o)),
+      object.map((o) => JSON.stringify(o)),
+      fc.string({ unit: 'binary', maxLength: 30 }),
+      fc.constantFrom('', ' ', '# c', '{', '[]', 'null', '\uFEFF{"path":"b","size":2}', '{"path":"a","size":1}'),
+    );
+    const eol = fc.constantFrom('\n', '\n', '\r\n', '\r');
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(line, eol), { maxLength: 25 }), fc.array(fc.nat(), { maxLength: 8 }), async (rows, at) => {
+        const text = rows.map(([l, e]) => l + e).join('');
+        const parts = cut(text, at);
+        const { index, problems } = await readOriginIndexFrom(chunksOf(parts), 'fuzz.jsonl');
+        const reference = await referenceLoad(parts, 'fuzz.jsonl');
+        expectSameIndex(index, FileIndex.from(reference.files));
+        expect(problems).toEqual(reference.problems);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('cuts lines where readline does, whatever the chunking', async () => {
+    // Every line is the same path, so each duplicate problem names the lines both readers counted.
+    const text = 'a\r\nb\rc\n\r\rd\r\ne\r';
+    let n = 0;
+    const json = text.replace(/[a-e]/g, () => `{"path":"p","size":${++n}}`);
+    for (let i = 0; i <= json.length; i++) {
+      for (let j = i; j <= json.length; j += 3) {
+        const parts = cut(json, [i, j]);
+        const got = await readOriginIndexFrom(chunksOf(parts), 'x');
+        const want = await referenceLoad(parts, 'x');
+        expect([...got.index.files()]).toEqual(want.files);
+        expect(got.problems).toEqual(want.problems);
+      }
+    }
+    const { problems } = await readOriginIndexFrom(chunksOf([json]), 'x');
+    expect(problems.map((p) => p.line)).toEqual([2, 3, 6, 7]);
+  });
+});
+
+describe('quickLineFields', () => {
+  it('accepts only what the schema accepts, with the same fields and hash bytes', async () => {
+    const { default: fc } = await import('fast-check');
+    const number = fc.oneof(fc.integer(), fc.double(), fc.constantFrom(-0, 2 ** 53, 2 ** 53 - 1, 1e11, 1e11 + 1, 1e400, -1e400, Number.NaN));
+    const text = fc.oneof(fc.string({ maxLength: 5 }), fc.constantFrom('ab'.repeat(32), 'AB'.repeat(32), 'g'.repeat(64), '2026-01-01', '2026-01-01T00:00:00Z', 'é'.repeat(64)));
+    const value = fc.oneof(number, text, fc.constantFrom(null, true, [], {}, undefined));
+    const object = fc.record({ path: fc.oneof(fc.string(), value), size: fc.oneof(fc.nat(), value), mtime: fc.oneof(fc.nat(), value), sha256: value }, { requiredKeys: [] });
+    fc.assert(
+      fc.property(object, fc.constantFrom('origin' as const, 'mirror' as const), (json, kind) => {
+        const quickHash = new Uint8Array(32);
+        const quick = quickLineFields(json, kind, quickHash);
+        if (quick === undefined) return;
+        const schemaHash = new Uint8Array(32);
+        expect(schemaLineFields(json, kind, schemaHash)).toEqual(quick);
+        if (quick.sha256) expect(quickHash).toEqual(schemaHash);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
