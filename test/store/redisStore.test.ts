@@ -173,11 +173,15 @@ describe.skipIf(unreachable !== undefined)('RedisStore on the shared Redis', () 
       admin.disconnect();
       expect(await store.getOverrides()).toEqual(new Map([['good', override(1)]]));
       expect(await store.getInventory('junk')).toBeUndefined();
-      expect(errors).toEqual([
-        expect.objectContaining({ field: 'broken' }),
-        expect.objectContaining({ field: 'wrong' }),
-        expect.objectContaining({ key: `${prefix}inv:junk` }),
-      ]);
+      // A Redis hash has no order once it outgrows a listpack (and the server seeds its hashing at start).
+      expect(errors).toHaveLength(3);
+      expect(errors).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ field: 'broken' }),
+          expect.objectContaining({ field: 'wrong' }),
+          expect.objectContaining({ key: `${prefix}inv:junk` }),
+        ]),
+      );
     });
 
     it('is opened by openStore for a redis:// URL', async () => {
