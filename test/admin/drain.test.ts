@@ -132,7 +132,10 @@ describe('drain on one instance', () => {
     // binomial noise on 240 clients is ±0.03 (1σ).
     expect(Math.abs(earlyShare - expected(early.atMs)), `early share ${earlyShare} vs expected ${expected(early.atMs)}`).toBeLessThan(0.12);
     expect(Math.abs(lateShare - expected(late.atMs)), `late share ${lateShare} vs expected ${expected(late.atMs)}`).toBeLessThan(0.12);
-    expect(earlyShare).toBeGreaterThan(lateShare + 0.3);
+    // The fall between the samples, against what the ramp predicts for the moments they really took
+    // (on a loaded machine a sample can land later than planned; the ramp is judged where it was read).
+    expect(earlyShare - lateShare).toBeGreaterThan(expected(early.atMs) - expected(late.atMs) - 0.15);
+    expect(earlyShare).toBeGreaterThan(lateShare);
     // Sticky while ramping: a client moved away is never sent back.
     for (const ip of clients) if (late.choice.get(ip) === 'de-berlin') expect(early.choice.get(ip)).toBe('de-berlin');
     // The share handed over really moved to other mirrors, not to the origin.
