@@ -46,50 +46,344 @@ export interface RuleClasses {
   readonly membership: readonly Uint32Array[];
 }
 
+/** Groups the files by the rule sets `ruleKeys` (in that bit order) cover. */
 export function computeRuleClasses(files: FileIndex, ruleKeys: readonly string[]): RuleClasses {
-  // Each distinct glob is tested once per file, however many rule sets share it.
-  const globs: string[] = [];
-  const globNumber = (g: string) => {
-    const at = globs.indexOf(g);
-    return at >= 0 ? at : globs.push(g) - 1;
-  };
-  const sets = ruleKeys.map((key) => {
-    const [include, exclude] = JSON.parse(key) as [string[], string[]];
-    return { include: include.map(globNumber), exclude: exclude.map(globNumber) };
-  });
-  const matchers = globs.map(compileGlob);
-  const hits = new Uint8Array(globs.length);
-
-  const fileClass = new Uint32Array(files.count);
-  const membership: Uint32Array[] = [];
-  const classByKey = new Map<string, number>();
-  const bits = newBitset(ruleKeys.length);
-  for (let f = 0; f < files.count; f++) {
-    const path = files.paths[f]!;
-    for (let g = 0; g < matchers.length; g++) hits[g] = matchers[g]!(path) ? 1 : 0;
-    bits.fill(0);
-    for (let r = 0; r < sets.length; r++) {
-      const set = sets[r]!;
-      if (set.include.some((g) => hits[g]) && !set.exclude.some((g) => hits[g])) bitSet(bits, r);
-    }
-    const key = bits.join(',');
-    let cls = classByKey.get(key);
-    if (cls === undefined) {
-      cls = membership.length;
-      classByKey.set(key, cls);
-      membership.push(bits.slice());
-    }
-    fileClass[f] = cls;
-  }
-  return { files, ruleKeys, fileClass, membership };
+  // All files in one class that no rule set covers yet, then split by every key.
+  const none: RuleClasses = { files, ruleKeys: [], fileClass: new Uint32Array(files.count), membership: [new Uint32Array(0)] };
+  return extendRuleClasses(none, ruleKeys);
 }
 
-const GLOB_CHARS = /[*?[\]{}()!+@\\]/;
+/**
+ * Reuses `previous` when it was computed over the same file index: as it is when it covers every
+ * rule key, extended by the new keys otherwise. Keys no mirror uses any more stay (a superset is
+ * still correct) until they outnumber the used ones; then, or for a new file index, everything is
+ * recomputed with the keys sorted, so instances that start from the same config agree bit for bit.
+ */
+export function ruleClassesFor(
+  files: FileIndex,
+  mirrors: readonly MirrorSpec[],
+  previous?: RuleClasses,
+): RuleClasses {
+  const keys = [...new Set(mirrors.map((m) => ruleKey(m.content)))].sort();
+  if (!previous || previous.files !== files) return computeRuleClasses(files, keys);
+  const known = new Set(previous.ruleKeys);
+  const added = keys.filter((k) => !known.has(k));
+  if (added.length === 0) return previous;
+  const unused = previous.ruleKeys.length - (keys.length - added.length);
+  if (unused > keys.length) return computeRuleClasses(files, keys);
+  return extendRuleClasses(previous, added);
+}
 
 /**
- * A glob as a predicate. The shapes real mirror configs use ("project/**", "**\/*.iso", "**")
- * become plain string tests, which is what keeps a million-file build in seconds;
- * everything else goes to picomatch.
+ * The rule classes of `within` split by rule keys it does not know yet, appended after its own so
+ * its membership bits keep their meaning. Only the added rule sets are evaluated: one mirror's rule
+ * edit costs a pass over its few globs, not over every rule set of the network.
+ *
+ * Files are told apart by their glob-hit signature (one bit per distinct glob of `ruleKeys`, plus
+ * the class in `within`), and the rule sets are evaluated once per signature, not per file: a
+ * million files show only a few hundred signatures. A first build and a rule edit run the same
+ * code (no branch between them), so an edit meets code the first build already optimised.
+ */
+export function extendRuleClasses(within: RuleClasses, ruleKeys: readonly string[]): RuleClasses {
+  const { files } = within;
+  const { globs, sets } = parseRuleKeys(ruleKeys);
+  const parts = pathParts(files);
+  const hitWords = (globs.length + 31) >>> 5;
+  const ids = new SignatureIds(hitWords + 1);
+  const fileClass = signatureOfFiles(files, parts, planGlobs(globs, parts), within.fileClass, ids);
+
+  const offset = within.ruleKeys.length;
+  const classOfSignature = new Uint32Array(ids.count);
+  const classByMembership = new Map<string, number>();
+  const membership: Uint32Array[] = [];
+  for (let id = 0; id < ids.count; id++) {
+    const signature = ids.signature(id);
+    const bits = newBitset(offset + ruleKeys.length);
+    bits.set(within.membership[signature[hitWords]!]!);
+    for (let r = 0; r < sets.length; r++) if (covers(sets[r]!, signature)) bitSet(bits, offset + r);
+    const key = bits.join(',');
+    let cls = classByMembership.get(key);
+    if (cls === undefined) {
+      cls = membership.push(bits) - 1;
+      classByMembership.set(key, cls);
+    }
+    classOfSignature[id] = cls;
+  }
+  renumber(fileClass, classOfSignature);
+  return { files, ruleKeys: [...within.ruleKeys, ...ruleKeys], fileClass, membership };
+}
+
+/**
+ * Each file's signature id: its glob hits (those its first segment and extension imply, then those
+ * that need a look at the whole path) followed by its class in `outerClass`.
+ */
+function signatureOfFiles(
+  files: FileIndex,
+  parts: PathParts,
+  plans: GlobPlans,
+  outerClass: Uint32Array,
+  ids: SignatureIds,
+): Uint32Array {
+  const out = new Uint32Array(files.count);
+  const signature = new Uint32Array(ids.words);
+  // In chunks: a function called many times is optimised as a whole and stays so for the next
+  // build, where one call looping a million times would be optimised mid-loop, anew each build.
+  for (let from = 0; from < files.count; from += SIGNATURE_CHUNK) {
+    signaturesOf(files, parts, plans, outerClass, ids, signature, out, from, Math.min(files.count, from + SIGNATURE_CHUNK));
+  }
+  return out;
+}
+
+const SIGNATURE_CHUNK = 8192;
+
+/** The hot loop of a build: signature ids of files `from` to `to` into `out`. */
+function signaturesOf(
+  files: FileIndex,
+  parts: PathParts,
+  plans: GlobPlans,
+  outerClass: Uint32Array,
+  ids: SignatureIds,
+  signature: Uint32Array,
+  out: Uint32Array,
+  from: number,
+  to: number,
+): void {
+  const hitWords = ids.words - 1;
+  for (let f = from; f < to; f++) {
+    const plan = plans.bySegment[parts.segmentOf[f]!]!;
+    const extensionHits = plans.byExtension[parts.extensionOf[f]!]!;
+    for (let w = 0; w < hitWords; w++) signature[w] = plan.hits[w]! | extensionHits[w]!;
+    const tests = plan.tests;
+    for (let i = 0; i < tests.length; i++) {
+      const g = tests[i]!;
+      if (plans.matchers[g]!(files.paths[f]!)) bitSet(signature, g);
+    }
+    signature[hitWords] = outerClass[f]!;
+    out[f] = ids.idOf(signature);
+  }
+}
+
+/**
+ * Signature ids to classes, in place. Both number in order of first sight, so equal configs number
+ * alike. A function of its own so its million-step loop is optimised however its caller fares.
+ */
+function renumber(fileClass: Uint32Array, classOfSignature: Uint32Array): void {
+  for (let f = 0; f < fileClass.length; f++) fileClass[f] = classOfSignature[fileClass[f]!]!;
+}
+
+/** A rule set with its globs as numbers into one shared list: each distinct glob is tested once per file. */
+interface RuleSet {
+  readonly include: readonly number[];
+  readonly exclude: readonly number[];
+}
+
+function parseRuleKeys(ruleKeys: readonly string[]): { globs: readonly string[]; sets: RuleSet[] } {
+  const globs = new Numbering();
+  const sets = ruleKeys.map((key) => {
+    const [include, exclude] = JSON.parse(key) as [string[], string[]];
+    return { include: include.map((g) => globs.of(g)), exclude: exclude.map((g) => globs.of(g)) };
+  });
+  return { globs: globs.names, sets };
+}
+
+/** Covered = some include glob matches and no exclude glob does (the rule scan.ts applies too). */
+function covers(set: RuleSet, hits: Uint32Array): boolean {
+  return set.include.some((g) => bitGet(hits, g)) && !set.exclude.some((g) => bitGet(hits, g));
+}
+
+/**
+ * The glob hits of the paths under one first segment: the sure ones, and the globs left to test
+ * per path. Typed arrays only, so the hot loop meets the same shapes in every build (no deopt).
+ */
+interface SegmentPlan {
+  readonly hits: Uint32Array;
+  readonly tests: Uint32Array;
+}
+
+/** Plans by first segment and hits by extension (numbered as in PathParts), predicates by glob number. */
+interface GlobPlans {
+  readonly matchers: readonly ((path: string) => boolean)[];
+  readonly bySegment: readonly SegmentPlan[];
+  readonly byExtension: readonly Uint32Array[];
+}
+
+/**
+ * A path is tested only against the globs that can match it and do not surely. A glob with a
+ * plain first segment ("debian/**", "tails/*\/amd64/**") can only match under that segment, and
+ * "debian/**" matches all there; "**\/*.iso" matches exactly the paths with extension "iso".
+ * The rest are tested on every path.
+ */
+function planGlobs(globs: readonly string[], parts: PathParts): GlobPlans {
+  const always = newBitset(globs.length);
+  const anywhere: number[] = [];
+  const bySegment = new Map<string, number[]>();
+  const byExtension = new Map<string, Uint32Array>();
+  globs.forEach((glob, bit) => {
+    const segment = literalFirstSegment(glob);
+    const extension = fileExtension(glob);
+    if (glob === '**') bitSet(always, bit);
+    else if (extension !== undefined) {
+      let hits = byExtension.get(extension);
+      if (!hits) byExtension.set(extension, (hits = newBitset(globs.length)));
+      bitSet(hits, bit);
+    } else if (segment === undefined) anywhere.push(bit);
+    else bySegment.set(segment, [...(bySegment.get(segment) ?? []), bit]);
+  });
+  const elsewhere: SegmentPlan = { hits: always, tests: Uint32Array.from(anywhere) };
+  const noHits = newBitset(globs.length);
+  return {
+    matchers: globs.map(compileGlob),
+    bySegment: parts.segments.map((segment) => {
+      const bits = bySegment.get(segment);
+      if (!bits) return elsewhere;
+      const hits = always.slice();
+      const tests = [...anywhere];
+      for (const bit of bits) {
+        if (globs[bit] === `${segment}/**`) bitSet(hits, bit);
+        else tests.push(bit);
+      }
+      return { hits, tests: Uint32Array.from(tests) };
+    }),
+    byExtension: parts.extensions.map((extension) => byExtension.get(extension) ?? noHits),
+  };
+}
+
+/**
+ * The first segment of a glob when it is plain text, so the glob can only match paths with that
+ * first segment. None for a glob with "|" anywhere: picomatch reads it as an alternative of the whole.
+ */
+function literalFirstSegment(glob: string): string | undefined {
+  if (glob.includes('|')) return undefined;
+  const slash = glob.indexOf('/');
+  const first = slash < 0 ? glob : glob.slice(0, slash);
+  return first === '' || first === '.' || first === '..' || GLOB_CHARS.test(first) ? undefined : first;
+}
+
+/**
+ * "iso" for "**\/*.iso": a glob that matches exactly the paths with that extension (PathParts),
+ * as its compileGlob fast shape does (endsWith ".iso").
+ */
+function fileExtension(glob: string): string | undefined {
+  if (!glob.startsWith('**/*.') || GLOB_CHARS.test(glob.slice(5))) return undefined;
+  const extension = glob.slice(5);
+  return extension.includes('.') || extension.includes('/') ? undefined : extension;
+}
+
+/** Each file's first segment and extension ("iso" of "a/b.iso") as numbers into the distinct ones. */
+interface PathParts {
+  readonly segments: readonly string[];
+  readonly segmentOf: Uint32Array;
+  readonly extensions: readonly string[];
+  readonly extensionOf: Uint32Array;
+}
+
+// The extension of a name without a dot: "/" is in no extension.
+const NO_EXTENSION = '/';
+
+// Once per file index: every later rule edit reads two numbers instead of slicing a million paths.
+const pathPartsOf = new WeakMap<FileIndex, PathParts>();
+
+function pathParts(files: FileIndex): PathParts {
+  let parts = pathPartsOf.get(files);
+  if (parts) return parts;
+  const segments = new Numbering();
+  const extensions = new Numbering();
+  const segmentOf = new Uint32Array(files.count);
+  const extensionOf = new Uint32Array(files.count);
+  for (let f = 0; f < files.count; f++) {
+    const path = files.paths[f]!;
+    const slash = path.indexOf('/');
+    segmentOf[f] = segments.of(slash < 0 ? path : path.slice(0, slash));
+    const dot = path.lastIndexOf('.');
+    extensionOf[f] = extensions.of(dot > path.lastIndexOf('/') ? path.slice(dot + 1) : NO_EXTENSION);
+  }
+  parts = { segments: segments.names, segmentOf, extensions: extensions.names, extensionOf };
+  pathPartsOf.set(files, parts);
+  return parts;
+}
+
+/** Distinct strings numbered in order of first sight. */
+class Numbering {
+  readonly names: string[] = [];
+  private readonly numbers = new Map<string, number>();
+
+  of(name: string): number {
+    let n = this.numbers.get(name);
+    if (n === undefined) this.numbers.set(name, (n = this.names.push(name) - 1));
+    return n;
+  }
+}
+
+/** Fixed-width signatures → dense ids (0, 1, 2… in order of first sight), by open addressing: no string per lookup. */
+class SignatureIds {
+  private keys: Uint32Array;
+  private slots: Int32Array;
+  count = 0;
+
+  // Small at first, so growing runs (and is seen by the optimiser) within the first few files
+  // rather than mid-build, where its first run would throw away the optimised hot loop.
+  constructor(readonly words: number) {
+    this.keys = new Uint32Array(2 * words);
+    this.slots = new Int32Array(4).fill(-1);
+  }
+
+  signature(id: number): Uint32Array {
+    return this.keys.subarray(id * this.words, (id + 1) * this.words);
+  }
+
+  idOf(signature: Uint32Array): number {
+    const mask = this.slots.length - 1;
+    for (let s = hashWords(signature) & mask; ; s = (s + 1) & mask) {
+      const id = this.slots[s]!;
+      if (id < 0) return this.add(signature, s);
+      if (this.equals(id, signature)) return id;
+    }
+  }
+
+  private equals(id: number, signature: Uint32Array): boolean {
+    const at = id * this.words;
+    for (let w = 0; w < this.words; w++) if (this.keys[at + w] !== signature[w]) return false;
+    return true;
+  }
+
+  private add(signature: Uint32Array, slot: number): number {
+    const id = this.count++;
+    if (this.keys.length < this.count * this.words) {
+      const keys = new Uint32Array(this.keys.length * 2);
+      keys.set(this.keys);
+      this.keys = keys;
+    }
+    this.keys.set(signature, id * this.words);
+    this.slots[slot] = id;
+    if (this.count * 2 > this.slots.length) this.rehash();
+    return id;
+  }
+
+  private rehash(): void {
+    this.slots = new Int32Array(this.slots.length * 2).fill(-1);
+    const mask = this.slots.length - 1;
+    for (let id = 0; id < this.count; id++) {
+      let s = hashWords(this.signature(id)) & mask;
+      while (this.slots[s]! >= 0) s = (s + 1) & mask;
+      this.slots[s] = id;
+    }
+  }
+}
+
+function hashWords(words: Uint32Array): number {
+  let h = 0x811c9dc5;
+  for (let w = 0; w < words.length; w++) h = Math.imul(h ^ words[w]!, 0x01000193) ^ (h >>> 15);
+  return h >>> 0;
+}
+
+// "|" too: picomatch reads "a|b/**" as an alternative, not as the directory "a|b".
+const GLOB_CHARS = /[*?[\]{}()!+@\\|]/;
+
+/**
+ * A glob as a predicate. The shapes real mirror configs use ("project/**", "**\/*.iso", "**",
+ * "*\/testing/**", "**\/debug/**", "tails/*\/amd64/**") become plain string tests, which is what
+ * keeps a million-file build fast; everything else goes to picomatch. Like the origin paths they
+ * test (validateOriginPath), the fast shapes assume no empty, "." or ".." segments.
  */
 export function compileGlob(glob: string): (path: string) => boolean {
   if (glob === '**') return () => true;
@@ -102,18 +396,64 @@ export function compileGlob(glob: string): (path: string) => boolean {
     const suffix = glob.slice(4);
     return (path) => path.endsWith(suffix);
   }
-  return picomatch(glob, { dot: true });
+  return segmentGlob(glob) ?? picomatch(glob, { dot: true });
 }
 
-/** Reuses `previous` when it was computed over the same file index and covers every rule key. */
-export function ruleClassesFor(
-  files: FileIndex,
-  mirrors: readonly MirrorSpec[],
-  previous?: RuleClasses,
-): RuleClasses {
-  const keys = [...new Set(mirrors.map((m) => ruleKey(m.content)))].sort();
-  if (previous && previous.files === files && keys.every((k) => previous.ruleKeys.includes(k))) return previous;
-  return computeRuleClasses(files, keys);
+/**
+ * Globs of whole segments, each plain text or "*", with "**" only first and/or last
+ * ("**\/debug/**", "*\/testing/**"), matched segment by segment; undefined for other shapes.
+ */
+function segmentGlob(glob: string): ((path: string) => boolean) | undefined {
+  const parts = glob.split('/');
+  const atAnyDepth = parts[0] === '**';
+  if (atAnyDepth) parts.shift();
+  const withAnyBelow = parts.length > 0 && parts[parts.length - 1] === '**';
+  if (withAnyBelow) parts.pop();
+  const plain = (s: string) => s !== '' && s !== '.' && s !== '..' && !GLOB_CHARS.test(s);
+  if (parts.length === 0 || !parts.every((s) => s === '*' || plain(s))) return undefined;
+  const matchesFrom = (path: string, start: number) => {
+    const end = segmentsEnd(path, start, parts);
+    return end === path.length || (end >= 0 && withAnyBelow);
+  };
+  if (!atAnyDepth) return (path) => matchesFrom(path, 0);
+  const first = parts[0]!;
+  if (first === '*') {
+    return (path) => {
+      for (let s = 0; s >= 0; s = nextSegment(path, s)) if (matchesFrom(path, s)) return true;
+      return false;
+    };
+  }
+  // Jump straight to where the first plain segment occurs.
+  return (path) => {
+    for (let s = path.indexOf(first); s >= 0; s = path.indexOf(first, s + 1)) {
+      if ((s === 0 || path.charCodeAt(s - 1) === SLASH) && matchesFrom(path, s)) return true;
+    }
+    return false;
+  };
+}
+
+const SLASH = 0x2f;
+
+/** Start of the segment after the one at `at`, or -1 at the last. */
+function nextSegment(path: string, at: number): number {
+  const slash = path.indexOf('/', at);
+  return slash < 0 ? -1 : slash + 1;
+}
+
+/** Where `parts` matched segment by segment from `start` end (a "/" or the path's end), or -1. */
+function segmentsEnd(path: string, start: number, parts: readonly string[]): number {
+  let at = start;
+  let end = -1;
+  for (const part of parts) {
+    if (at > path.length) return -1;
+    end = path.indexOf('/', at);
+    if (end < 0) end = path.length;
+    if (part === '*') {
+      if (end === at) return -1;
+    } else if (end - at !== part.length || !path.startsWith(part, at)) return -1;
+    at = end + 1;
+  }
+  return end;
 }
 
 /**
