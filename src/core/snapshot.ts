@@ -4,6 +4,7 @@ import { countryInfo } from './countries.js';
 import type { FileIndex } from './fileIndex.js';
 import { hashString } from './hash.js';
 import type { Continent, ExclusionReason, MirrorSpec, MirrorState } from './model.js';
+import { routingTablesFor } from './routingTables.js';
 
 /** What /mirrors shows: the one-word state of a mirror. */
 export type MirrorStatus = 'up' | 'down' | 'draining' | 'syncing' | 'disabled' | 'unknown';
@@ -135,6 +136,8 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
       mirrors.filter((m) => !m.exclusion && m.ruleBit >= 0 && bitGet(classBits, m.ruleBit)).map((m) => m.index),
     ),
   );
+  // decide()'s column tables, made here rather than on the first request after a swap.
+  routingTablesFor(mirrors, input.previous?.mirrors);
   return {
     version: input.version,
     builtAtMs: input.nowMs,

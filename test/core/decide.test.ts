@@ -30,6 +30,7 @@ function snapshotOf(opts: {
   states?: Record<string, MirrorState>;
   inventories?: Record<string, InventoryEntry[]>;
   nowMs?: number;
+  routing?: Partial<typeof ROUTING>;
 }): Snapshot {
   const files = FileIndex.from(opts.files);
   return buildSnapshot({
@@ -40,7 +41,7 @@ function snapshotOf(opts: {
     states: new Map(Object.entries(opts.states ?? {})),
     inventories: new Map(Object.entries(opts.inventories ?? {}).map(([id, e]) => [id, compileInventory(e, files)])),
     origin: { baseUrl: 'https://origin.example/pub/' },
-    routing: ROUTING,
+    routing: { ...ROUTING, ...opts.routing },
   });
 }
 
@@ -328,5 +329,43 @@ describe('decide: a limited ranking is the head of the full one', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('decide: edges of the band and of the snapshot', () => {
+  it('terminates with bandKm 0, picking the nearest, even where cos(acos(d)) rounds above d', () => {
+    // Seen from Berlin, this point's cosine d has cos(acos(d)) > d: a band edge of exactly 0 km
+    // once left the nearest mirror out of its own band, and the band loop spun forever.
+    const far = mirror('far', { country: 'NZ', lat: -60, lon: -126 });
+    const farther = mirror('farther', { country: 'NZ', lat: -70, lon: -150 });
+    const snap = snapshotOf({ files: [FILE], mirrors: [farther, far], routing: { bandKm: 0 } });
+    for (let i = 0; i < 50; i++) {
+      const d = decide(snap, FILE.path, { ...BERLIN, ip: `192.0.2.${i}` }, { nowMs: NOW, limit: 9 });
+      expect(pick(d)).toBe('far');
+      expect(d.ranked.map((c) => c.mirror.spec.id)).toEqual(['far', 'farther']);
+    }
+  });
+
+  it('reads the mirrors of the snapshot it is given, also a copy with other mirror objects', () => {
+    const a = mirror('a', { lat: 52.5, lon: 13.4 });
+    const b = mirror('b', { country: 'FR', lat: 48.85, lon: 2.35 });
+    const snap = snapshotOf({ files: [FILE], mirrors: [a, b], inventories: { a: [{ path: FILE.path, size: FILE.size, mtime: FILE.mtime! }] } });
+    expect(pick(decide(snap, FILE.path, BERLIN, { nowMs: NOW, limit: 9 }))).toBe('a');
+    // As scripts do to simulate a rescan: the same snapshot, mirror a's inventory now without the file.
+    const rescanned = { ...snap, mirrors: snap.mirrors.map((m) => (m.spec.id === 'a' ? { ...m, inventory: new Uint32Array(m.inventory!.length) } : m)) };
+    const d = decide(rescanned, FILE.path, BERLIN, { nowMs: NOW, limit: 9 });
+    expect(pick(d)).toBe('b');
+    expect(d.candidateCount).toBe(1);
+    expect(pick(decide(snap, FILE.path, BERLIN, { nowMs: NOW, limit: 9 }))).toBe('a');
+  });
+
+  it('counts the candidates of a limited redirect exactly, when asked, after later decisions', () => {
+    const mirrors = Array.from({ length: 30 }, (_, i) => mirror(`m${i}`, { country: i % 3 ? 'DE' : 'FR', lat: 45 + i * 0.3, lon: 5 + i * 0.2 }));
+    const snap = snapshotOf({ files: [FILE, { ...FILE, path: 'other' }], mirrors });
+    const limited = decide(snap, FILE.path, BERLIN, { nowMs: NOW, limit: 3 });
+    decide(snap, 'other', { ...BERLIN, country: 'FR', https: true }, { nowMs: NOW, limit: 3 });
+    expect(limited.ranked).toHaveLength(3);
+    expect(limited.candidateCount).toBe(30);
+    expect(limited.candidateCount).toBe(decide(snap, FILE.path, BERLIN, { nowMs: NOW }).candidateCount);
   });
 });
