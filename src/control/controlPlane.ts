@@ -336,6 +336,8 @@ export class ControlPlane {
         { onProgress, timeoutMs: config.scan.timeoutMs },
       );
       await store.putInventory(id, result.record);
+      // Route by it here at once: our own copy of the change notice may come after the scan's answer.
+      builder.setInventory(id, result.record.entries);
       // A fresh inventory supersedes what probes found missing.
       const h = this.health.get(id);
       if (h?.missing) {
