@@ -48,12 +48,10 @@ describe('openLocator with the bundled GeoLite2-City', () => {
     expect(locator.lookup(ip)).toEqual({});
   });
 
-  it('is fast enough for the hot path', () => {
-    const ips = Object.values(CLIENT_IPS).map((c) => c.ip);
-    const start = performance.now();
-    for (let i = 0; i < 20_000; i++) locator.lookup(ips[i % ips.length]!);
-    // Generous bound for slow CI; typical is a few microseconds per lookup.
-    expect(performance.now() - start).toBeLessThan(2000);
+  it('answers the same facts however often it is asked (its record cache changes nothing)', () => {
+    const clients = Object.values(CLIENT_IPS);
+    const first = clients.map((c) => locator.lookup(c.ip));
+    for (let round = 0; round < 3; round++) expect(clients.map((c) => locator.lookup(c.ip))).toEqual(first);
   });
 });
 
