@@ -22,6 +22,7 @@ import { createTrustedProxies } from './geo/clientAddress.js';
 import { openLocator } from './geo/maxmindLocator.js';
 import { createApp } from './http/app.js';
 import { nodeRedirect } from './http/nodeRedirect.js';
+import { keepLinkFieldsApart } from './http/nodeLinkFields.js';
 import { closeServer, exitOnSignals, nodeServerOptions, serverTimeouts } from './http/limits.js';
 import type { AppServices, Connection } from './http/services.js';
 
@@ -94,6 +95,7 @@ function withRedirectFastPath(services: AppServices, log: pino.Logger): typeof c
         log.error({ err, path: req.url }, 'redirect fast path failed; answering through the app');
         if (res.headersSent) return void res.destroy();
       }
+      keepLinkFieldsApart(res);
       app(req, res);
     })) as typeof createServer;
 }
@@ -137,8 +139,14 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   const locator = await openLocator(config.geoip);
   const logos = await loadLogos(mirrors, logger);
 
+  const port = opts.port ?? (env.PORT ? Number(env.PORT) : (config.port ?? 8080));
+  // Without a configured publicUrl, links name the port we really listen on (known once listening).
+  let publicUrl = config.publicUrl ?? `http://localhost:${port}`;
+  if (!config.publicUrl) logger.warn({ publicUrl }, 'publicUrl is not set; absolute links use http://localhost and the listening port');
   const services: AppServices = {
-    publicUrl: config.publicUrl,
+    get publicUrl() {
+      return publicUrl;
+    },
     snapshot: () => builder.current(),
     locator,
     trustedProxies: createTrustedProxies(config.trustedProxies),
@@ -162,7 +170,6 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   const app = createApp(services);
   const stopOriginWatch = watchOrigin(config.origin, config.dataDir, logger, (f) => builder.setFiles(f), 5_000);
 
-  const port = opts.port ?? (env.PORT ? Number(env.PORT) : (config.port ?? 8080));
   const timeouts = serverTimeouts(env);
   const server = await new Promise<ReturnType<typeof serveNode>>((resolve) => {
     const s = serveNode(
@@ -173,6 +180,7 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host === '[::]' || host === '0.0.0.0' ? 'localhost' : host}:${address.port}`;
+  if (!config.publicUrl) publicUrl = `http://localhost:${address.port}`;
   logger.info({ url, config: config.file, files: files.count, mirrors: mirrors.length }, 'mirrorgate listening');
 
   return {

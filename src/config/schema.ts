@@ -239,7 +239,8 @@ const routingSchema = z.strictObject({
 export function configSchema(sc: SchemaContext) {
   return z
     .strictObject({
-      publicUrl: baseUrl('strip'),
+      // Unset: http://localhost:<the port we listen on> (the demo); every real deployment sets it.
+      publicUrl: baseUrl('strip').optional(),
       port: z.int().min(0).max(65_535).optional(),
       // Created at startup, so it need not exist yet.
       dataDir: localPath(sc, 'none').prefault('./var'),

@@ -13,6 +13,7 @@ import { downloadPage } from './views/downloadPage.js';
 import { metalink } from './views/metalink.js';
 import { mirrorListPage } from './views/mirrorList.js';
 import { METALINK_SUFFIX, redirectHeaders } from './redirect.js';
+import { DOWNLOAD_CORP } from './securityHeaders.js';
 
 export const DOWNLOAD_PREFIX = '/download/';
 
@@ -110,7 +111,7 @@ function requestClient(c: Context<AppEnv>, services: AppServices): ClientFacts {
 
 function redirectAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, path: string, services: AppServices) {
   const headers = redirectHeaders(snapshot, decision, path, services.publicUrl);
-  for (let i = 0; i < headers.length; i += 2) c.header(headers[i]!, headers[i + 1]!);
+  for (let i = 0; i < headers.length; i += 2) c.header(headers[i]!, headers[i + 1]!, { append: headers[i] === 'link' });
   return c.body(null, 302);
 }
 
@@ -118,6 +119,7 @@ function pageAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, 
   const ranked = rankedMirrors(decision, file.path);
   const chosen = ranked[0];
   c.header('X-Mirrorgate-Mirror', chosen?.id ?? 'origin');
+  c.header(...DOWNLOAD_CORP);
   // "Remember my choice": a preference cookie naming a configured mirror (ids are [a-z0-9-]+, so it needs no quoting).
   const configured = (id: string | undefined) => (id ? snapshot.mirrors.find((m) => m.spec.id === id)?.spec : undefined);
   const cookieAttrs = `Path=/; HttpOnly; SameSite=Lax${services.publicUrl.startsWith('https:') ? '; Secure' : ''}`;

@@ -7,6 +7,13 @@ import type { MiddlewareHandler } from 'hono';
  * same-origin resources), written out once so both answer paths share it and the hot path
  * does not rebuild it per request.
  */
+/**
+ * Downloads may be embedded by other sites (a project page showing an image or a video through
+ * /download/…): a same-origin CORP on the redirect or the interstitial would block that, so every
+ * redirect and the download page say cross-origin. Everything else stays same-origin.
+ */
+export const DOWNLOAD_CORP: readonly [name: string, value: string] = ['cross-origin-resource-policy', 'cross-origin'];
+
 export const SECURITY_HEADERS: readonly (readonly [name: string, value: string])[] = [
   ['content-security-policy', "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"],
   ['cross-origin-opener-policy', 'same-origin'],
@@ -32,13 +39,14 @@ export const SECURITY_HEADERS: readonly (readonly [name: string, value: string])
  * is ~560 bytes lighter, which is most of what a 302 costs to send on loopback-class links.
  */
 export const REDIRECT_SECURITY_HEADERS: readonly (readonly [name: string, value: string])[] = SECURITY_HEADERS.filter(([name]) =>
-  ['cross-origin-resource-policy', 'referrer-policy', 'strict-transport-security', 'x-content-type-options'].includes(name),
-);
+  ['referrer-policy', 'strict-transport-security', 'x-content-type-options'].includes(name),
+).concat([DOWNLOAD_CORP]);
 
 /**
  * Sets the security headers on every response after its handler ran: the full set, or the
  * redirect subset on a 3xx with a Location. A handler's own Content-Security-Policy (the logo
- * route's sandbox) is kept: it is the stricter one there.
+ * route's sandbox) is kept: it is the stricter one there, and so is a handler's own
+ * Cross-Origin-Resource-Policy (the download page's cross-origin).
  */
 export function securityHeaders(): MiddlewareHandler {
   return async (c, next) => {
@@ -46,7 +54,7 @@ export function securityHeaders(): MiddlewareHandler {
     const headers = c.res.headers;
     const redirect = c.res.status >= 300 && c.res.status < 400 && headers.has('location');
     for (const [name, value] of redirect ? REDIRECT_SECURITY_HEADERS : SECURITY_HEADERS) {
-      if (name === 'content-security-policy' && headers.has(name)) continue;
+      if ((name === 'content-security-policy' || name === 'cross-origin-resource-policy') && headers.has(name)) continue;
       headers.set(name, value);
     }
   };

@@ -245,7 +245,7 @@ mirrors:
     }
     interface ExpectedConfig {
       file: string;
-      publicUrl: string;
+      publicUrl?: string;
       port?: number;
       dataDir: string;
       store: string;
