@@ -120,6 +120,7 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
       maxAlternatives: config.routing.maxAlternatives,
       maxLagSeconds: config.health.maxLagMs / 1000,
     },
+    consistency: config.consistencyGroups,
   });
   const storeUrl = env.REDIS_URL || config.store;
   const store = await openStore({ store: storeUrl, dataDir: config.dataDir, log: logger });

@@ -470,6 +470,43 @@ export function compileInventory(entries: Iterable<InventoryEntry>, files: FileI
 }
 
 /**
+ * An inventory in one pass: the files it holds current (compileInventory's bits) and, when it lists
+ * some in another version, every file it lists at all (so ?mirrorlist can say "stale copy").
+ */
+export function compileInventoryListing(entries: Iterable<InventoryEntry>, files: FileIndex): { current: Uint32Array; listed: Uint32Array | undefined } {
+  const current = newBitset(files.count);
+  let listed: Uint32Array | undefined;
+  for (const e of entries) {
+    const f = files.lookup(e.path);
+    if (f < 0) continue;
+    if (files.isCurrent(f, e.size, e.mtime)) bitSet(current, f);
+    else bitSet((listed ??= newBitset(files.count)), f);
+  }
+  if (listed) for (let w = 0; w < listed.length; w++) listed[w] = listed[w]! | current[w]!;
+  return { current, listed };
+}
+
+/**
+ * What an inventory lists, carried over to a new origin index with its current bits (`current`,
+ * already rebased): a file it held whose origin copy changed is now a stale copy there.
+ * Undefined when it lists nothing but its current files.
+ */
+export function rebaseListing(current: Uint32Array, listed: Uint32Array | undefined, oldCurrent: Uint32Array, from: FileIndex, to: FileIndex): Uint32Array | undefined {
+  if (from === to) return listed;
+  const held = listed ?? oldCurrent;
+  const out = newBitset(to.count);
+  let stale = false;
+  for (let f = 0; f < to.count; f++) {
+    const old = from.lookup(to.paths[f]!);
+    if (old >= 0 && bitGet(held, old)) {
+      bitSet(out, f);
+      if (!bitGet(current, f)) stale = true;
+    }
+  }
+  return stale ? out : undefined;
+}
+
+/**
  * Carries an inventory over to a new origin index: a file keeps its bit only when the origin
  * copy did not change, because a file changed at the origin is not on a mirror until seen there.
  */

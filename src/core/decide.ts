@@ -20,7 +20,7 @@ import {
   type PoolGroups,
   type RoutingTables,
 } from './routingTables.js';
-import { drainFactor, mirrorCarries, type Snapshot, type SnapshotMirror } from './snapshot.js';
+import { drainFactor, mirrorCarries, whyNotCarried, type Snapshot, type SnapshotMirror } from './snapshot.js';
 
 /** 0 same ASN, 1 same country, 2 same continent, 3 elsewhere (or unknown). */
 export type Tier = 0 | 1 | 2 | 3;
@@ -269,7 +269,7 @@ function explainQuery(snapshot: Snapshot, t: RoutingTables, place: Place, file: 
 function exclusionFor(snapshot: Snapshot, m: SnapshotMirror, file: number, client: ClientFacts): ExclusionReason | undefined {
   if (m.exclusion) return m.exclusion;
   if (m.spec.countryOnly && client.country !== m.spec.country) return 'country-only';
-  if (!mirrorCarries(snapshot, m, file)) return 'missing-file';
+  if (!mirrorCarries(snapshot, m, file)) return whyNotCarried(snapshot, m, file);
   return undefined;
 }
 

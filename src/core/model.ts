@@ -23,6 +23,16 @@ export interface OriginFile {
   mtime?: number;
   /** Lower-case hex. */
   sha256?: string;
+  /** Piece hashes, so a client re-fetches only a corrupt piece (Metalink <pieces>). */
+  pieces?: FilePieces;
+}
+
+/** A file's sha-256 per `length` bytes (the last piece may be shorter). */
+export interface FilePieces {
+  /** Bytes per piece: a power of two from 16 KiB to 1 GiB. */
+  length: number;
+  /** The pieces' digests in file order, lower-case hex, 64 characters each, concatenated (one string, not thousands). */
+  sha256: string;
 }
 
 /** One line of a mirror inventory: what a mirror really holds. */
@@ -46,6 +56,8 @@ export interface MirrorSpec {
   /** Always ends with '/'. */
   baseUrl: string;
   rsyncUrl?: string;
+  /** Its trace file, relative to baseUrl, when not where the origin's is (`origin.trace`). */
+  trace?: string;
   country: string;
   /** When absent, the country's centroid is used. */
   lat?: number;
@@ -78,6 +90,12 @@ export interface MirrorState {
   launching?: boolean;
   /** Files a probe found missing or wrong since the last scan: off this mirror at once. */
   missing?: readonly string[];
+  /**
+   * Derived, never stored: leaders of consistency groups (a suite's Release, a repomd.xml) held back
+   * because their folder is not whole on this mirror. The snapshot builder writes it so an edge can
+   * honour it without the whole file set.
+   */
+  heldBack?: readonly string[];
 }
 
 /** Why a mirror is not a candidate for one request; shown in ?mirrorlist. */
@@ -88,5 +106,9 @@ export type ExclusionReason =
   | 'down'
   | 'lagging'
   | 'missing-file'
+  /** It holds another version of the file (listed with another size or mtime, or synced before the change). */
+  | 'stale-copy'
+  /** It holds the file, but not all of the file's consistency group (a mirror mid-sync). */
+  | 'incomplete-group'
   | 'country-only'
   | 'http-only';

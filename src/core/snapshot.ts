@@ -1,5 +1,6 @@
 // Compiles mirrors, their live state, the origin index and inventories into one immutable routing snapshot.
 import { bitGet, ruleClassesFor, ruleKey, type RuleClasses } from './availability.js';
+import { consistencyGroupsFor, heldBackLeaders, type ConsistencyRule } from './consistency.js';
 import { countryInfo } from './countries.js';
 import type { FileIndex } from './fileIndex.js';
 import { hashString } from './hash.js';
@@ -43,8 +44,15 @@ export interface SnapshotMirror {
   readonly ruleBit: number;
   /** Compiled inventory (bit per file), or undefined when only the rules are known. */
   readonly inventory: Uint32Array | undefined;
-  /** File numbers a probe found missing since the last scan. */
+  /**
+   * Files the inventory lists in any version, when that differs from `inventory` (some are stale
+   * copies): only the ?mirrorlist reasons read it.
+   */
+  readonly listed: Uint32Array | undefined;
+  /** File numbers off this mirror whatever it holds: found missing by a probe, or `heldBack`. */
   readonly missing: ReadonlySet<number> | undefined;
+  /** Leaders of consistency groups not whole on this mirror (see consistency.ts). */
+  readonly heldBack: ReadonlySet<number> | undefined;
   /** Set when the mirror is out for every request (disabled, down, lagging, fully drained). */
   readonly exclusion: ExclusionReason | undefined;
 }
@@ -86,6 +94,14 @@ export interface SnapshotInput {
   states: ReadonlyMap<string, MirrorState>;
   /** Inventories compiled against `files` (see compileInventory / rebaseInventory). */
   inventories: ReadonlyMap<string, Uint32Array>;
+  /** Per inventory, the files it lists in any version, where some are not current (see compileListing). */
+  listings?: ReadonlyMap<string, Uint32Array>;
+  /**
+   * Consistency groups to hold leaders back by. Given (the control plane), the held-back leaders are
+   * computed and written into each mirror's state as `heldBack` paths; left out (an edge decoding a
+   * snapshot or a shard, which may not have the whole file set), those paths are used as they are.
+   */
+  consistency?: readonly ConsistencyRule[];
   origin: { baseUrl: string };
   routing: RoutingOptions;
   /** The snapshot being replaced; its rule classes are reused when still valid. */
@@ -99,13 +115,27 @@ const DEG = Math.PI / 180;
 export function buildSnapshot(input: SnapshotInput): Snapshot {
   const rules = input.rules ?? ruleClassesFor(input.files, input.mirrors, input.previous?.rules);
   const byId = new Map<string, number>();
+  const groups = input.consistency ? consistencyGroupsFor(input.files, input.consistency) : undefined;
   const mirrors = input.mirrors.map((spec, index): SnapshotMirror => {
     byId.set(spec.id, index);
-    const state = input.states.get(spec.id) ?? { health: 'unknown' };
+    let state = input.states.get(spec.id) ?? { health: 'unknown' };
     const place = countryInfo(spec.country);
     const lat = spec.lat ?? place?.lat ?? 0;
     const lon = spec.lon ?? place?.lon ?? 0;
     const exclusion = baseExclusion(spec, state, input.routing, input.nowMs);
+    const ruleBit = rules.ruleKeys.indexOf(ruleKey(spec.content));
+    const inventory = input.inventories.get(spec.id);
+    const probeMissing = missingSet(state.missing, input.files);
+    let heldBack: ReadonlySet<number> | undefined;
+    if (groups) {
+      heldBack = heldBackLeaders(groups, rules, { ruleBit, inventory, missing: probeMissing, lastSync: state.lastSync });
+      // Written into the state so the snapshot codecs carry it to the edge as paths.
+      const paths = heldBack ? [...heldBack].sort((a, b) => a - b).map((f) => input.files.paths[f]!) : undefined;
+      if (paths || state.heldBack) state = { ...state, heldBack: paths };
+      if (!paths) delete (state as { heldBack?: unknown }).heldBack;
+    } else {
+      heldBack = missingSet(state.heldBack, input.files);
+    }
     return {
       index,
       spec,
@@ -125,9 +155,11 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
       drain: state.drain,
       lastSync: state.lastSync,
       asn: spec.asn,
-      ruleBit: rules.ruleKeys.indexOf(ruleKey(spec.content)),
-      inventory: input.inventories.get(spec.id),
-      missing: missingSet(state.missing, input.files),
+      ruleBit,
+      inventory,
+      listed: inventory ? input.listings?.get(spec.id) : undefined,
+      missing: union(probeMissing, heldBack),
+      heldBack,
       exclusion,
     };
   });
@@ -183,6 +215,12 @@ function missingSet(paths: readonly string[] | undefined, files: FileIndex): Rea
   return set.size ? set : undefined;
 }
 
+function union(a: ReadonlySet<number> | undefined, b: ReadonlySet<number> | undefined): ReadonlySet<number> | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return new Set([...a, ...b]);
+}
+
 /** Remaining share of a draining mirror: 1 → 0 linearly over the ramp, 0 at once without one. */
 export function drainFactor(drain: { startMs: number; overMs: number }, nowMs: number): number {
   if (drain.overMs <= 0) return 0;
@@ -196,9 +234,31 @@ export function drainFactor(drain: { startMs: number; overMs: number }, nowMs: n
  * is not older than the file).
  */
 export function mirrorCarries(snapshot: Snapshot, m: SnapshotMirror, f: number): boolean {
+  return m.missing?.has(f) !== true && holdsCurrent(snapshot, m, f);
+}
+
+/**
+ * Why mirror m does not carry file f (it does not: see mirrorCarries). `stale-copy` when it holds
+ * another version (its inventory lists the path, or the file changed at the origin after its last
+ * sync); `incomplete-group` when it holds this one but not the rest of the file's consistency group.
+ */
+export function whyNotCarried(snapshot: Snapshot, m: SnapshotMirror, f: number): 'missing-file' | 'stale-copy' | 'incomplete-group' {
+  const cls = snapshot.rules.fileClass[f]!;
+  if (m.ruleBit < 0 || !bitGet(snapshot.rules.membership[cls]!, m.ruleBit)) return 'missing-file';
+  if (m.heldBack?.has(f) && holdsCurrent(snapshot, m, f) && !probeFoundMissing(m, f)) return 'incomplete-group';
+  if (probeFoundMissing(m, f)) return 'missing-file';
+  if (m.inventory) return bitGet(m.inventory, f) ? 'missing-file' : m.listed && bitGet(m.listed, f) ? 'stale-copy' : 'missing-file';
+  return 'stale-copy';
+}
+
+function probeFoundMissing(m: SnapshotMirror, f: number): boolean {
+  return m.missing?.has(f) === true && m.heldBack?.has(f) !== true;
+}
+
+/** mirrorCarries before probe findings and groups: the rules and the inventory (or the last sync). */
+function holdsCurrent(snapshot: Snapshot, m: SnapshotMirror, f: number): boolean {
   const cls = snapshot.rules.fileClass[f]!;
   if (m.ruleBit < 0 || !bitGet(snapshot.rules.membership[cls]!, m.ruleBit)) return false;
-  if (m.missing?.has(f)) return false;
   if (m.inventory) return bitGet(m.inventory, f);
   const lastSync = m.state.lastSync;
   if (lastSync === undefined) return true;

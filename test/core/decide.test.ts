@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileInventory } from '../../src/core/availability.js';
+import { compileInventoryListing } from '../../src/core/availability.js';
+import { DEFAULT_CONSISTENCY_RULES, type ConsistencyRule } from '../../src/core/consistency.js';
 import { decide, type Decision } from '../../src/core/decide.js';
 import { FileIndex } from '../../src/core/fileIndex.js';
 import type { ClientFacts, InventoryEntry, MirrorSpec, MirrorState, OriginFile } from '../../src/core/model.js';
@@ -31,15 +32,19 @@ function snapshotOf(opts: {
   inventories?: Record<string, InventoryEntry[]>;
   nowMs?: number;
   routing?: Partial<typeof ROUTING>;
+  consistency?: readonly ConsistencyRule[];
 }): Snapshot {
   const files = FileIndex.from(opts.files);
+  const compiled = Object.entries(opts.inventories ?? {}).map(([id, e]) => [id, compileInventoryListing(e, files)] as const);
   return buildSnapshot({
+    consistency: opts.consistency,
+    listings: new Map(compiled.flatMap(([id, c]) => (c.listed ? [[id, c.listed] as const] : []))),
     version: 1,
     nowMs: opts.nowMs ?? NOW,
     files,
     mirrors: opts.mirrors,
     states: new Map(Object.entries(opts.states ?? {})),
-    inventories: new Map(Object.entries(opts.inventories ?? {}).map(([id, e]) => [id, compileInventory(e, files)])),
+    inventories: new Map(compiled.map(([id, c]) => [id, c.current])),
     origin: { baseUrl: 'https://origin.example/pub/' },
     routing: { ...ROUTING, ...opts.routing },
   });
@@ -106,7 +111,18 @@ describe('decide: the order of SPEC "Choice, in order"', () => {
     });
     const d = decide(snap, FILE.path, BERLIN, { nowMs: NOW, explain: true });
     expect(d.outcome).toBe('origin');
-    expect(d.excluded.map((e) => e.reason)).toEqual(['missing-file', 'missing-file']);
+    // Both hold another version: the inventory lists it with another size; the other synced before it changed.
+    expect(d.excluded.map((e) => e.reason)).toEqual(['stale-copy', 'stale-copy']);
+  });
+
+  it('tells a missing file (rules leave it out, the inventory lacks it) from a stale copy', () => {
+    const mirrors = [mirror('no-isos', { content: { include: ['**'], exclude: ['**/*.iso'] } }), mirror('lacks-it')];
+    const snap = snapshotOf({ files: [FILE, { path: 'other', size: 1 }], mirrors, inventories: { 'lacks-it': [{ path: 'other', size: 1 }] } });
+    const d = decide(snap, FILE.path, BERLIN, { nowMs: NOW, explain: true });
+    expect(d.excluded.map((e) => [e.mirror.spec.id, e.reason])).toEqual([
+      ['no-isos', 'missing-file'],
+      ['lacks-it', 'missing-file'],
+    ]);
   });
 
   it('answers not-found for paths outside the file set', () => {
@@ -367,5 +383,102 @@ describe('decide: edges of the band and of the snapshot', () => {
     expect(limited.ranked).toHaveLength(3);
     expect(limited.candidateCount).toBe(30);
     expect(limited.candidateCount).toBe(decide(snap, FILE.path, BERLIN, { nowMs: NOW }).candidateCount);
+  });
+});
+
+describe('consistency groups: a repository index goes only where its whole folder is current', () => {
+  const T = 1_700_000_000;
+  const suite: OriginFile[] = [
+    { path: 'debian/dists/stable/InRelease', size: 10, mtime: T },
+    { path: 'debian/dists/stable/Release', size: 9, mtime: T },
+    { path: 'debian/dists/stable/main/binary-amd64/Packages.gz', size: 500, mtime: T },
+    { path: 'debian/dists/stable/main/i18n/Translation-en.gz', size: 300, mtime: T - 100 },
+    { path: 'debian/pool/main/h/hello/hello_1.0_amd64.deb', size: 4000, mtime: T - 1000 },
+    { path: 'fedora/44/x86_64/os/repodata/repomd.xml', size: 7, mtime: T },
+    { path: 'fedora/44/x86_64/os/repodata/abc-primary.xml.zst', size: 70, mtime: T },
+    { path: 'fedora/44/x86_64/os/Packages/h/hello.rpm', size: 700, mtime: T - 1000 },
+  ];
+  const current = (except: string[] = [], sizeOf: (f: OriginFile) => number = (f) => f.size): InventoryEntry[] =>
+    suite.filter((f) => !except.includes(f.path)).map((f) => ({ path: f.path, size: except.includes(f.path) ? f.size + 1 : sizeOf(f), mtime: f.mtime }));
+  const inRelease = 'debian/dists/stable/InRelease';
+  const packages = 'debian/dists/stable/main/binary-amd64/Packages.gz';
+
+  it('a mirror caught mid-sync (new InRelease, old Packages.gz) gets no InRelease, Release or repomd.xml it cannot back', () => {
+    const mirrors = [mirror('midsync', { lat: 52.5, lon: 13.4 }), mirror('whole', { country: 'FR', lat: 48.85, lon: 2.35 })];
+    const snap = snapshotOf({
+      files: suite,
+      mirrors,
+      consistency: DEFAULT_CONSISTENCY_RULES,
+      inventories: {
+        midsync: current().map((e) => (e.path === packages || e.path.endsWith('primary.xml.zst') ? { ...e, size: 1 } : e)),
+        whole: current(),
+      },
+    });
+    for (const leader of [inRelease, 'debian/dists/stable/Release', 'fedora/44/x86_64/os/repodata/repomd.xml']) {
+      const d = decide(snap, leader, BERLIN, { nowMs: NOW, explain: true });
+      expect(pick(d), leader).toBe('whole');
+      expect(d.excluded.map((e) => [e.mirror.spec.id, e.reason]), leader).toEqual([['midsync', 'incomplete-group']]);
+    }
+    // The files it does hold current still go to it, nearest first.
+    expect(pick(decide(snap, 'debian/dists/stable/main/i18n/Translation-en.gz', BERLIN, { nowMs: NOW }))).toBe('midsync');
+    expect(pick(decide(snap, 'debian/pool/main/h/hello/hello_1.0_amd64.deb', BERLIN, { nowMs: NOW }))).toBe('midsync');
+    const pkg = decide(snap, packages, BERLIN, { nowMs: NOW, explain: true });
+    expect(pkg.excluded.map((e) => [e.mirror.spec.id, e.reason])).toEqual([['midsync', 'stale-copy']]);
+    // The held-back leaders travel in the state as paths, for an edge without the whole file set.
+    expect(snap.mirrors[0]!.state.heldBack).toEqual(['debian/dists/stable/InRelease', 'debian/dists/stable/Release', 'fedora/44/x86_64/os/repodata/repomd.xml']);
+    expect(snap.mirrors[1]!.state.heldBack).toBeUndefined();
+  });
+
+  it('by rules and last sync: a mirror excluding part of a suite, or synced before a member changed, gets no Release', () => {
+    const mirrors = [
+      mirror('no-i18n', { content: { include: ['**'], exclude: ['**/i18n/**'] } }),
+      mirror('old-sync', { country: 'FR', lat: 48.85, lon: 2.35 }),
+      mirror('fresh', { country: 'PL', lat: 52.2, lon: 21 }),
+    ];
+    const snap = snapshotOf({
+      files: suite,
+      mirrors,
+      consistency: DEFAULT_CONSISTENCY_RULES,
+      states: { 'old-sync': { health: 'up', lastSync: T - 50 }, fresh: { health: 'up', lastSync: T + 10 } },
+    });
+    const d = decide(snap, inRelease, BERLIN, { nowMs: NOW, explain: true });
+    expect(pick(d)).toBe('fresh');
+    expect(Object.fromEntries(d.excluded.map((e) => [e.mirror.spec.id, e.reason]))).toEqual({ 'no-i18n': 'incomplete-group', 'old-sync': 'stale-copy' });
+    // Without groups configured, the partial mirror is the nearest holder of InRelease.
+    expect(pick(decide(snapshotOf({ files: suite, mirrors, consistency: [], states: { 'old-sync': { health: 'up', lastSync: T - 50 } } }), inRelease, BERLIN, { nowMs: NOW }))).toBe('no-i18n');
+  });
+
+  it('a probe finding one member missing holds the leaders back at once', () => {
+    const snap = snapshotOf({
+      files: suite,
+      mirrors: [mirror('probed'), mirror('far', { country: 'US', lat: 40.7, lon: -74 })],
+      consistency: DEFAULT_CONSISTENCY_RULES,
+      states: { probed: { health: 'up', missing: [packages] } },
+    });
+    expect(pick(decide(snap, inRelease, BERLIN, { nowMs: NOW }))).toBe('far');
+    expect(pick(decide(snap, 'fedora/44/x86_64/os/repodata/repomd.xml', BERLIN, { nowMs: NOW }))).toBe('probed');
+  });
+
+  it('property: whatever the inventories, a leader only ever goes to a mirror holding every member current', () => {
+    const ids = ['a', 'b', 'c', 'd'];
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.constantFrom('ok', 'stale', 'gone'), { minLength: suite.length, maxLength: suite.length }), { minLength: ids.length, maxLength: ids.length }), (plans) => {
+        const inventories = Object.fromEntries(
+          ids.map((id, k) => [id, suite.flatMap((f, i) => (plans[k]![i] === 'gone' ? [] : [{ path: f.path, size: plans[k]![i] === 'stale' ? f.size + 1 : f.size, mtime: f.mtime }]))]),
+        );
+        const snap = snapshotOf({ files: suite, mirrors: ids.map((id) => mirror(id)), consistency: DEFAULT_CONSISTENCY_RULES, inventories });
+        for (const leader of [inRelease, 'fedora/44/x86_64/os/repodata/repomd.xml']) {
+          const folder = leader.slice(0, leader.lastIndexOf('/') + 1);
+          const d = decide(snap, leader, BERLIN, { nowMs: NOW });
+          for (const c of d.ranked) {
+            const k = ids.indexOf(c.mirror.spec.id);
+            suite.forEach((f, i) => {
+              if (f.path.startsWith(folder)) expect(plans[k]![i], `${c.mirror.spec.id} ${f.path}`).toBe('ok');
+            });
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -4,7 +4,7 @@
 // pickSticky can loop forever (cos(acos(d)) > d leaves the nearest out of its own band).
 import { hashString, unitFrom } from '../../src/core/hash.js';
 import type { ClientFacts, ExclusionReason } from '../../src/core/model.js';
-import { drainFactor, mirrorCarries, type Snapshot, type SnapshotMirror } from '../../src/core/snapshot.js';
+import { drainFactor, mirrorCarries, whyNotCarried, type Snapshot, type SnapshotMirror } from '../../src/core/snapshot.js';
 
 /** 0 same ASN, 1 same country, 2 same continent, 3 elsewhere (or unknown). */
 export type Tier = 0 | 1 | 2 | 3;
@@ -152,7 +152,8 @@ function poolExclusion(m: SnapshotMirror, file: number, mtime: number | undefine
 function exclusionFor(snapshot: Snapshot, m: SnapshotMirror, file: number, client: ClientFacts): ExclusionReason | undefined {
   if (m.exclusion) return m.exclusion;
   if (m.spec.countryOnly && client.country !== m.spec.country) return 'country-only';
-  if (!mirrorCarries(snapshot, m, file)) return 'missing-file';
+  // The reason's wording (stale-copy, incomplete-group) is snapshot.ts's, shared on purpose.
+  if (!mirrorCarries(snapshot, m, file)) return whyNotCarried(snapshot, m, file);
   return undefined;
 }
 
