@@ -4,6 +4,7 @@ import path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import ms from 'ms';
 import { z } from 'zod';
+import { routePrefixProblem, targetPrefixProblem, type SiteRoute } from '../core/siteRoutes.js';
 import { MIRROR_ID, baseUrl, countryCode, duration, glob, linkUrl, parseDuration, parseUrl, rsyncUrl } from './fields.js';
 
 export { fields, parseDuration } from './fields.js';
@@ -235,6 +236,41 @@ const routingSchema = z.strictObject({
   maxAlternatives: z.int().min(0).default(DEFAULT_ROUTING.maxAlternatives),
 });
 
+/** A path that must pass `problem` (core/siteRoutes.ts), so the schema and the router agree on what a route may take. */
+function routePath(problem: (text: string) => string | undefined) {
+  return z.string().superRefine((text, ctx) => {
+    const message = problem(text);
+    if (message) ctx.addIssue({ code: 'custom', message, input: text });
+  });
+}
+
+/** Whole-site mirrors (our addition): a path prefix sent to full-copy mirrors or always to the origin. */
+const siteRouteSchema = z
+  .strictObject({
+    prefix: routePath(routePrefixProblem),
+    to: z.enum(['mirrors', 'origin']),
+    mirrors: z.array(z.string().regex(MIRROR_ID, { message: 'must be a mirror id' })).optional(),
+    targetPrefix: routePath(targetPrefixProblem).optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.to === 'mirrors' && (r.mirrors === undefined || r.mirrors.length === 0)) {
+      ctx.addIssue({ code: 'custom', path: ['mirrors'], message: 'list the ids of the mirrors that carry a full copy of the site' });
+    }
+    if (r.to === 'origin' && r.mirrors !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['mirrors'], message: 'a route to the origin takes no mirrors' });
+    }
+  })
+  .transform((r): SiteRoute => ({ prefix: r.prefix, to: r.to, mirrors: [...new Set(r.mirrors ?? [])], targetPrefix: r.targetPrefix ?? r.prefix }));
+
+const siteRoutesSchema = z.array(siteRouteSchema).superRefine((routes, ctx) => {
+  const seen = new Map<string, number>();
+  routes.forEach((r, i) => {
+    const first = seen.get(r.prefix);
+    if (first === undefined) seen.set(r.prefix, i);
+    else ctx.addIssue({ code: 'custom', path: [i, 'prefix'], message: `duplicate prefix "${r.prefix}" (also routes.${first}.prefix)` });
+  });
+});
+
 /** The whole config; the parsed result carries `file` (the config's absolute path) besides the YAML keys. */
 export function configSchema(sc: SchemaContext) {
   return z
@@ -261,6 +297,7 @@ export function configSchema(sc: SchemaContext) {
       routing: routingSchema.prefault({}),
       scan: scanSchema.prefault({}),
       mirrors: z.array(mirrorSchema(sc)).default(() => []),
+      routes: siteRoutesSchema.default(() => []),
     })
     .transform((config) => ({ file: sc.file, ...config }));
 }
@@ -304,6 +341,14 @@ export function crossFieldProblems(raw: unknown, sc: SchemaContext): Problem[] {
     const hasLon = mirror.lon !== undefined;
     if (hasLat && !hasLon) problems.push({ path: ['mirrors', i, 'lon'], message: 'required when lat is set' });
     if (hasLon && !hasLat) problems.push({ path: ['mirrors', i, 'lat'], message: 'required when lon is set' });
+  });
+
+  asList(root.routes)?.forEach((entry, i) => {
+    asList(asMap(entry)?.mirrors)?.forEach((id, j) => {
+      if (typeof id === 'string' && !firstIndexOfId.has(id)) {
+        problems.push({ path: ['routes', i, 'mirrors', j], message: `unknown mirror id "${id}"` });
+      }
+    });
   });
 
   const origin = asMap(root.origin);

@@ -15,6 +15,7 @@ import { registerConsoleRoutes } from './console.js';
 import { clientFacts } from './client.js';
 import { registerOfferRoutes } from './offers.js';
 import { registerPublicRoutes } from './public.js';
+import { registerSiteRoutes } from './siteRoutes.js';
 import type { AppEnv, AppServices } from './services.js';
 
 export function createApp(services: AppServices): Hono<AppEnv> {
@@ -66,6 +67,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
     return c.body(logo.body as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': logo.contentType });
   });
 
+  registerSiteRoutes(app, services);
   app.notFound((c) => problemResponse(c, new HttpProblem(404, 'not found')));
   app.onError((err, c) => {
     if (err instanceof HttpProblem) return problemResponse(c, err);
