@@ -28,7 +28,7 @@ export function originUrl(snapshot: Snapshot, path: string): string {
   return targetUrl(snapshot.origin.baseUrl, path);
 }
 
-export function rankedMirrors(decision: Decision, path: string, limit = Infinity): RankedMirror[] {
+export function rankedMirrors(decision: Pick<Decision, 'ranked'>, path: string, limit = Infinity): RankedMirror[] {
   const encoded = encodePathForUrl(path);
   return decision.ranked.slice(0, limit).map((c, i) => present(c, encoded, i + 1));
 }

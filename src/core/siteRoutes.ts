@@ -103,7 +103,7 @@ function compiledFor(snapshot: Snapshot): CompiledRoutes {
 
 /** The site routes a snapshot carries (none unless the control plane put them in its routing options). */
 export function siteRoutesOf(snapshot: Snapshot): readonly SiteRoute[] {
-  return (snapshot.routing as SiteRoutingOptions).siteRoutes ?? [];
+  return snapshot.routing.siteRoutes ?? [];
 }
 
 export interface SiteRouteMatch {

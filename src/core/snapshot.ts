@@ -1,7 +1,8 @@
 // Compiles mirrors, their live state, the origin index and inventories into one immutable routing snapshot.
 import { bitGet, ruleClassesFor, ruleKey, type RuleClasses } from './availability.js';
-import { consistencyGroupsFor, heldBackLeaders, type ConsistencyRule } from './consistency.js';
+import { consistencyGroupsFor, heldBackLeaders, type ConsistencyGroups, type ConsistencyRule } from './consistency.js';
 import { countryInfo } from './countries.js';
+import type { SiteRoute } from './siteRoutes.js';
 import type { FileIndex } from './fileIndex.js';
 import { hashString } from './hash.js';
 import type { Continent, ExclusionReason, MirrorSpec, MirrorState } from './model.js';
@@ -17,6 +18,8 @@ export interface RoutingOptions {
   maxAlternatives: number;
   /** A mirror lagging more than this is `syncing` and gets no downloads. */
   maxLagSeconds: number;
+  /** Whole-site routes (config `routes`, see siteRoutes.ts): they travel with the routing to the edge. */
+  siteRoutes?: readonly SiteRoute[];
 }
 
 export interface SnapshotMirror {
@@ -71,6 +74,8 @@ export interface Snapshot {
   readonly activeByClass: readonly Int32Array[];
   readonly origin: { readonly baseUrl: string };
   readonly routing: RoutingOptions;
+  /** The consistency groups of the file set, where this snapshot computed them (the control plane). */
+  readonly consistency?: ConsistencyGroups;
   /**
    * Facts about the whole file set when this snapshot holds only part of it (an edge shard):
    * what the status pages count, computed where the whole set is known.
@@ -180,6 +185,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     activeByClass,
     origin: input.origin,
     routing: input.routing,
+    ...(groups ? { consistency: groups } : {}),
   };
 }
 

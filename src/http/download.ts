@@ -12,6 +12,8 @@ import type { AppEnv, AppServices } from './services.js';
 import { downloadPage } from './views/downloadPage.js';
 import { metalink } from './views/metalink.js';
 import { mirrorListPage } from './views/mirrorList.js';
+import { repositoryListPage } from './views/repositoryList.js';
+import { rankRepositoryMirrors } from '../core/repositories.js';
 import { METALINK_SUFFIX, redirectHeaders } from './redirect.js';
 import { DOWNLOAD_CORP } from './securityHeaders.js';
 
@@ -30,7 +32,10 @@ export function rawDownloadPath(c: Context<AppEnv>, services: AppServices): stri
 
 export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices): void {
   app.get(`${DOWNLOAD_PREFIX}*`, (c) => {
-    const parsed = parseDownloadPath(rawDownloadPath(c, services));
+    const raw = rawDownloadPath(c, services);
+    // A folder URL (ending in "/", or the root): a repository mirror list.
+    if (raw === '' || raw.endsWith('/')) return folderAnswer(c, services, raw);
+    const parsed = parseDownloadPath(raw);
     if (!parsed.ok) throw new HttpProblem(400, parsed.reason);
 
     const snapshot = services.snapshot();
@@ -56,7 +61,11 @@ export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices)
     });
     const chosenId = decision.chosen?.mirror.spec.id ?? 'origin';
     services.events?.decided?.((performance.now() - started) / 1000, decision.outcome, decision.outcome === 'not-found' ? 'none' : chosenId);
-    if (decision.outcome === 'not-found') throw new HttpProblem(404, 'not in the file set');
+    if (decision.outcome === 'not-found') {
+      // apt's mirror+http asks for the list at the folder URL without its slash, with Accept: text/*.
+      if (answer === 'mirrorlist' || wantsPlainText(c)) return repositoryListAnswer(c, services, path);
+      throw new HttpProblem(404, 'not in the file set');
+    }
 
     c.set('mirror', chosenId);
     // A redirect or a page sends the client to a mirror: that is a download (HEAD is only a look).
@@ -167,7 +176,7 @@ function mirrorListAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Deci
       excluded: decision.excluded.map((e) => ({ id: e.mirror.spec.id, reason: e.reason })),
     });
   }
-  if (accept.includes('text/plain') && !accept.includes('text/html')) {
+  if (wantsPlainText(c)) {
     // apt's mirror+http list format; the origin closes the list so apt always has a source.
     const lines = ranked.map((r) => `${r.url}\tpriority:${r.priority}`);
     lines.push(`${originUrl(snapshot, file.path)}\tpriority:${ranked.length + 1}`);
@@ -180,6 +189,65 @@ function mirrorListAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Deci
       mirrors: ranked,
       excluded: decision.excluded.map((e) => ({ id: e.mirror.spec.id, name: e.mirror.spec.name, reason: e.reason })),
       originUrl: originUrl(snapshot, file.path),
+    }),
+  );
+}
+
+/** text/plain or text/* (apt's Accept for the mirror list), and neither HTML nor JSON. */
+function wantsPlainText(c: Context<AppEnv>): boolean {
+  const accept = c.req.header('accept') ?? '';
+  return (accept.includes('text/plain') || accept.includes('text/*')) && !accept.includes('text/html') && !accept.includes('application/json');
+}
+
+/** A folder URL: its repository mirror list when asked for one (?mirrorlist, or text/* as apt asks). */
+function folderAnswer(c: Context<AppEnv>, services: AppServices, raw: string) {
+  let folder = '';
+  if (raw !== '') {
+    const parsed = parseDownloadPath(raw.slice(0, -1));
+    if (!parsed.ok) throw new HttpProblem(400, parsed.reason);
+    folder = parsed.path;
+  }
+  if ('mirrorlist' in c.req.query() || wantsPlainText(c)) return repositoryListAnswer(c, services, folder);
+  throw new HttpProblem(404, 'a folder: add ?mirrorlist for the mirrors holding its repository');
+}
+
+/**
+ * The mirrors holding every repository index below `folder` current: apt's mirror+http list
+ * (`<base URL>\tpriority:N`, the origin last), JSON, or HTML. 404 when no Release or repomd.xml is below it.
+ */
+function repositoryListAnswer(c: Context<AppEnv>, services: AppServices, folder: string) {
+  const snapshot = services.snapshot();
+  const client = requestClient(c, services);
+  const repo = rankRepositoryMirrors(snapshot, folder, client, services.clock());
+  if (repo.leaders.length === 0) throw new HttpProblem(404, 'no repository here: no Release, InRelease or repodata/repomd.xml below this folder');
+  const base = folder === '' ? '' : `${folder}/`;
+  const mirrors = rankedMirrors(repo, base);
+  const origin = originUrl(snapshot, base);
+  c.header('Cache-Control', 'no-store');
+  c.header('Vary', 'Accept');
+  const accept = c.req.header('accept') ?? '';
+  if (accept.includes('application/json')) {
+    return c.json({
+      folder: base,
+      client: clientSummary(client),
+      mirrors: mirrors.map(({ id, name, url, country, distanceKm, score }) => ({ id, name, url, country, distanceKm, score })),
+      excluded: repo.excluded.map((e) => ({ id: e.mirror.spec.id, reason: e.reason })),
+      origin,
+    });
+  }
+  if (wantsPlainText(c)) {
+    const lines = mirrors.map((r) => `${r.url}\tpriority:${r.priority}`);
+    lines.push(`${origin}\tpriority:${mirrors.length + 1}`);
+    return c.text(`${lines.join('\n')}\n`);
+  }
+  return c.html(
+    repositoryListPage({
+      folder: `/${base}`,
+      client: clientSummary(client),
+      mirrors,
+      excluded: repo.excluded.map((e) => ({ id: e.mirror.spec.id, name: e.mirror.spec.name, reason: e.reason })),
+      originUrl: origin,
+      listUrl: `${services.publicUrl}${DOWNLOAD_PREFIX}${base}`,
     }),
   );
 }

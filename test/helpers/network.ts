@@ -584,7 +584,7 @@ export async function startMirrorNetwork(opts: { plans?: readonly MirrorPlan[] }
       server,
       config: server.config,
       configPath,
-      rawConfig: () => baseConfig(server.config.publicUrl ?? server.url, server.config.dataDir),
+      rawConfig: () => baseConfig(server.config.publicUrl, server.config.dataDir),
       mirrors,
       origin,
       originManifest,
