@@ -119,9 +119,9 @@ export function formatDuration(ms: number): string {
   return next && !next.startsWith('0') ? `${amounts[first]} ${next}` : (amounts[first] ?? '0s');
 }
 
-/** A sync lag in whole seconds, as people read it; null when not measured. */
-export function formatLag(seconds: number | null | undefined): string | null {
-  if (seconds === null || seconds === undefined) return null;
+/** A sync lag in whole seconds, as people read it; "unknown" when not measured (no trace file, or not probed yet), never blank or 0. */
+export function formatLag(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return 'unknown';
   return seconds < 1 ? '0s' : formatDuration(seconds * 1000);
 }
 

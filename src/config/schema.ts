@@ -5,6 +5,7 @@ import ipaddr from 'ipaddr.js';
 import ms from 'ms';
 import { z } from 'zod';
 import { routePrefixProblem, targetPrefixProblem, type SiteRoute } from '../core/siteRoutes.js';
+import { isRelativeTracePath } from '../core/health.js';
 import { MIRROR_ID, baseUrl, countryCode, duration, glob, linkUrl, parseDuration, parseUrl, rsyncUrl } from './fields.js';
 
 export { fields, parseDuration } from './fields.js';
@@ -119,14 +120,15 @@ function localPath(sc: SchemaContext, kind: PathKind, extensions?: string[]) {
     });
 }
 
-/** Path of the origin's timestamp file, joined to origin.baseUrl by probes. */
-const tracePath = z
+/** Path of the origin's timestamp file, joined to origin.baseUrl by probes (and to each mirror's baseUrl for its copy). */
+const tracePath = z.string().min(1).refine(isRelativeTracePath, { message: 'must be a path relative to origin.baseUrl, like TIME' });
+/** One trace path, or candidates tried in order (the first a mirror answers with a time wins). */
+const tracePaths = z.union([tracePath, z.array(tracePath).min(1, { message: 'list at least one path' })]);
+/** A mirror's own trace path when it is not where origin.trace says, e.g. project/trace/<host> or lastsync. */
+const mirrorTracePath = z
   .string()
   .min(1)
-  .refine(
-    (p) => !p.startsWith('/') && !/[?#\\]/.test(p) && !p.includes('://') && !p.split('/').includes('..'),
-    { message: 'must be a path relative to origin.baseUrl, like TIME' },
-  );
+  .refine(isRelativeTracePath, { message: 'must be a path relative to the mirror\'s baseUrl, like project/trace/ftp.example.org' });
 
 export function mirrorSchema(sc: SchemaContext) {
   return z.strictObject({
@@ -134,6 +136,7 @@ export function mirrorSchema(sc: SchemaContext) {
     name: z.string().min(1),
     baseUrl: baseUrl('add'),
     rsyncUrl: rsyncUrl.optional(),
+    trace: mirrorTracePath.optional(),
     country: countryCode(),
     lat: z.number().min(-90).max(90).optional(),
     lon: z.number().min(-180).max(180).optional(),
@@ -291,7 +294,7 @@ export function configSchema(sc: SchemaContext) {
         baseUrl: baseUrl('add'),
         manifest: localPath(sc, 'file').optional(),
         root: localPath(sc, 'dir').optional(),
-        trace: tracePath.default('TIME'),
+        trace: tracePaths.default('TIME'),
       }),
       health: healthSchema.prefault({}),
       routing: routingSchema.prefault({}),

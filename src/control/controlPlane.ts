@@ -273,7 +273,8 @@ export class ControlPlane {
           return f < 0 ? [] : [{ path, size: snapshot.files.size(f) }];
         });
         rechecked.set(m.spec.id, again.map((s) => s.path));
-        return { id: m.spec.id, baseUrl: m.spec.baseUrl, tracePath: config.origin.trace, samples: [...samples, ...again] };
+        // A mirror's own trace path replaces the origin's candidates: staff said where it is.
+        return { id: m.spec.id, baseUrl: m.spec.baseUrl, tracePath: m.spec.trace ?? config.origin.trace, samples: [...samples, ...again] };
       });
     const results = new Map<string, HealthRecord>();
     await this.prober.probeAll(targets, async (target, outcome: ProbeOutcome) => {
@@ -292,8 +293,11 @@ export class ControlPlane {
       results.set(target.id, record);
       this.opts.onProbe?.(target.id, outcome.ok);
       this.health.set(target.id, record);
-      if (outcome.ok) this.opts.log.info({ mirror: target.id, latencyMs: outcome.latencyMs, health: record.health }, 'probe ok');
-      else this.opts.log.warn({ mirror: target.id, reason: outcome.reason, health: record.health }, 'probe failed');
+      if (outcome.ok) {
+        // No trace is no failure (trace files are optional): up, with lag unknown.
+        const lag = outcome.traceProblem !== undefined ? { lag: 'unknown', trace: outcome.traceProblem } : {};
+        this.opts.log.info({ mirror: target.id, latencyMs: outcome.latencyMs, health: record.health, ...lag }, 'probe ok');
+      } else this.opts.log.warn({ mirror: target.id, reason: outcome.reason, health: record.health }, 'probe failed');
       try {
         await store.putHealth(target.id, record);
         await store.publish({ kind: 'health', mirror: target.id });

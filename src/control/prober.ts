@@ -1,4 +1,4 @@
-// Probes mirrors over HTTP: reads each mirror's trace file and checks a few sample files, turning every failure into a short, human reason.
+// Probes mirrors over HTTP: reads each mirror's trace file (optional) and checks a few sample files, turning every failure into a short, human reason.
 import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import { parseTraceTime, type ProbeOutcome } from '../core/health.js';
 import { encodePathForUrl } from '../core/paths.js';
@@ -11,8 +11,12 @@ export interface ProbeTarget {
   id: string;
   /** Ends with '/'. */
   baseUrl: string;
-  /** Relative to baseUrl, e.g. "TIME" (config `origin.trace`). */
-  tracePath: string;
+  /**
+   * Where the mirror's trace file may be, relative to baseUrl, tried in order (config: the
+   * mirror's `trace`, else `origin.trace`). The first readable one gives the lag; none at all is
+   * not a failure (lag unknown) as long as the mirror serves its samples.
+   */
+  tracePath: string | readonly string[];
   /** Files the mirror should carry, with their origin sizes (see chooseSamples). */
   samples: SampleFile[];
 }
@@ -27,7 +31,7 @@ export interface ProberOptions {
   request?: typeof undiciRequest;
   /** Epoch ms for `ProbeOutcome.at`; latency is measured on the monotonic clock regardless. */
   clock?: () => number;
-  /** Deadline for a whole probe: trace and every sample. */
+  /** Deadline for a whole probe: trace candidates and every sample. */
   timeoutMs: number;
   /** Probes in flight at once in probeAll. */
   concurrency?: number;
@@ -53,6 +57,19 @@ class ProbeFailure extends Error {
 }
 
 const noopLog: ProberLog = { warn() {} };
+
+function asList(paths: string | readonly string[]): readonly string[] {
+  return typeof paths === 'string' ? [paths] : paths;
+}
+
+/** Why no trace was read: "no trace file (HTTP 404)", "trace file unreadable", or per path when there were several. */
+function traceProblem(paths: readonly string[], problems: readonly string[]): string {
+  if (problems.length === 0) return 'no trace file (none configured)';
+  const absent = problems.every((p) => p.startsWith('HTTP '));
+  if (problems.length === 1) return absent ? `no trace file (${problems[0]})` : problems[0] === 'unreadable' ? 'trace file unreadable' : `no trace file (${problems[0]})`;
+  const each = problems.map((p, i) => `${paths[i]}: ${p}`).join(', ');
+  return absent ? `no trace file (${each})` : `no readable trace file (${each})`;
+}
 
 /**
  * Drops a body we will not read without waiting for it (a stalled error page must not turn
@@ -114,10 +131,8 @@ export class Prober {
     const phase = { body: false };
     try {
       const started = performance.now();
-      const trace = await this.fetchText(target.baseUrl + encodePathForUrl(target.tracePath), deadline.signal, phase);
-      const latencyMs = Math.round((trace.headersAfterMs - started) * 10) / 10;
-      const traceTime = parseTraceTime(trace.text);
-      if (traceTime === undefined) return { ok: false, reason: 'trace file unreadable', at };
+      const trace = await this.readTrace(target.baseUrl, asList(target.tracePath), deadline.signal, phase);
+      const latencyMs = trace.headersAfterMs === undefined ? undefined : Math.round((trace.headersAfterMs - started) * 10) / 10;
 
       const samples = this.sampleFiles === undefined ? target.samples : target.samples.slice(0, this.sampleFiles);
       const missing: string[] = [];
@@ -131,7 +146,23 @@ export class Prober {
           problems.push(problem);
         }
       }
-      const outcome: ProbeOutcome = { ok: true, at, latencyMs, traceTime };
+
+      const outcome: ProbeOutcome = { ok: true, at };
+      if (trace.time !== undefined) {
+        outcome.traceTime = trace.time;
+      } else {
+        // No trace: the samples must vouch for the mirror, and with none to check, its base URL.
+        // A host answering 404 to everything would otherwise be "up" and sent every download.
+        if (samples.length > 0 && missing.length === samples.length) {
+          return { ok: false, reason: `${trace.problem}; ${problems.join('; ')}`, at };
+        }
+        if (samples.length === 0) {
+          const status = await this.checkBase(target.baseUrl, deadline.signal, phase);
+          if (status !== undefined) return { ok: false, reason: `${trace.problem}; base URL answers HTTP ${status}`, at };
+        }
+        outcome.traceProblem = trace.problem;
+      }
+      if (latencyMs !== undefined) outcome.latencyMs = latencyMs;
       if (missing.length > 0) {
         outcome.missing = missing;
         outcome.reason = problems.join('; ');
@@ -169,19 +200,19 @@ export class Prober {
     await Promise.all(Array.from({ length: Math.min(this.concurrency, targets.length) }, worker));
   }
 
-  /** The origin's trace time in epoch seconds, or undefined (logged) when it cannot be read. */
-  async readOriginTrace(originBaseUrl: string, tracePath: string): Promise<number | undefined> {
+  /** The origin's trace time in epoch seconds (the first readable of `tracePaths`), or undefined (logged) when none can be read. */
+  async readOriginTrace(originBaseUrl: string, tracePaths: string | readonly string[]): Promise<number | undefined> {
+    const paths = asList(tracePaths);
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new Error('origin trace deadline')), this.timeoutMs);
     const phase = { body: false };
     try {
-      const { text } = await this.fetchText(originBaseUrl + encodePathForUrl(tracePath), deadline.signal, phase);
-      const time = parseTraceTime(text);
-      if (time === undefined) this.log.warn({ tracePath }, 'origin trace file unreadable; lag unknown');
-      return time;
+      const trace = await this.readTrace(originBaseUrl, paths, deadline.signal, phase);
+      if (trace.time === undefined) this.log.warn({ tracePaths: paths, reason: trace.problem }, 'origin trace not readable; lag unknown');
+      return trace.time;
     } catch (err) {
       const reason = this.reasonFor(err, deadline.signal.aborted, phase.body);
-      this.log.warn({ tracePath, reason }, 'origin trace not fetched; lag unknown');
+      this.log.warn({ tracePaths: paths, reason }, 'origin trace not fetched; lag unknown');
       return undefined;
     } finally {
       clearTimeout(timer);
@@ -193,18 +224,52 @@ export class Prober {
     await this.agent.destroy();
   }
 
-  /** GET a small text file: 200 only, one same-host redirect followed. */
-  private async fetchText(
-    url: string,
+  /**
+   * Tries each trace path in turn; the first that reads as a time wins. A 4xx, a redirect we do
+   * not follow or a body that is no time means "no trace there" and the next path is tried; a 5xx,
+   * a timeout or a refused connection is the mirror failing and ends the probe (thrown).
+   */
+  private async readTrace(
+    baseUrl: string,
+    tracePaths: readonly string[],
     signal: AbortSignal,
     phase: { body: boolean },
-  ): Promise<{ text: string; headersAfterMs: number }> {
-    const res = await this.send('GET', url, signal, phase);
-    const headersAfterMs = performance.now();
-    if (res.statusCode !== 200) {
-      discard(res.body);
-      throw new ProbeFailure(`HTTP ${res.statusCode}`);
+  ): Promise<{ time?: number; problem: string; headersAfterMs?: number }> {
+    let headersAfterMs: number | undefined;
+    const problems: string[] = [];
+    for (const tracePath of tracePaths) {
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await this.send('GET', baseUrl + encodePathForUrl(tracePath), signal, phase);
+      } catch (err) {
+        // Only redirects fail this way: some servers send a missing path to a page elsewhere.
+        if (!(err instanceof ProbeFailure)) throw err;
+        headersAfterMs ??= performance.now();
+        problems.push(err.reason);
+        continue;
+      }
+      headersAfterMs ??= performance.now();
+      const status = res.statusCode;
+      if (status >= 400 && status < 500) {
+        discard(res.body);
+        problems.push(`HTTP ${status}`);
+        continue;
+      }
+      if (status < 200 || status > 299) {
+        discard(res.body);
+        throw new ProbeFailure(`HTTP ${status}`);
+      }
+      let time: number | undefined;
+      if (status === 200) time = parseTraceTime(await this.readSmallBody(res, phase));
+      else discard(res.body);
+      if (time !== undefined) return { time, problem: '', headersAfterMs };
+      problems.push('unreadable');
     }
+    return { problem: traceProblem(tracePaths, problems), ...(headersAfterMs !== undefined ? { headersAfterMs } : {}) };
+  }
+
+  /** The first MAX_TRACE_BYTES of a body as text; a trace is small, so a bigger body is cut off. */
+  private async readSmallBody(res: Dispatcher.ResponseData, phase: { body: boolean }): Promise<string> {
     phase.body = true;
     const chunks: Buffer[] = [];
     let size = 0;
@@ -212,13 +277,30 @@ export class Prober {
       chunks.push(chunk);
       size += chunk.length;
       if (size >= MAX_TRACE_BYTES) {
-        // Only the first line matters; stop reading a runaway body.
+        // Only the first lines matter; stop reading a runaway body.
         res.body.destroy();
         break;
       }
     }
     phase.body = false;
-    return { text: Buffer.concat(chunks).subarray(0, MAX_TRACE_BYTES).toString('utf8'), headersAfterMs };
+    return Buffer.concat(chunks).subarray(0, MAX_TRACE_BYTES).toString('utf8');
+  }
+
+  /**
+   * For a mirror with neither a trace nor samples to check: its base URL must answer 2xx or 3xx
+   * (a listing, or a redirect to one, as web servers give a folder). undefined when it does, else
+   * the status; HEAD first, GET when HEAD is not allowed. Redirects as for samples: one, same host.
+   */
+  private async checkBase(baseUrl: string, signal: AbortSignal, phase: { body: boolean }): Promise<number | undefined> {
+    let status = 0;
+    for (const method of ['HEAD', 'GET'] as const) {
+      const res = await this.send(method, baseUrl, signal, phase);
+      discard(res.body);
+      status = res.statusCode;
+      if (status !== 405 && status !== 501) break;
+    }
+    if (status >= 500) throw new ProbeFailure(`HTTP ${status}`);
+    return status >= 200 && status < 400 ? undefined : status;
   }
 
   /** HEAD one sample: undefined when present with the origin's size, else the problem. */
@@ -310,13 +392,13 @@ export class Prober {
  */
 export async function readOriginTrace(
   originBaseUrl: string,
-  tracePath: string,
+  tracePaths: string | readonly string[],
   timeoutMs = 5_000,
   log?: ProberLog,
 ): Promise<number | undefined> {
   const prober = new Prober({ timeoutMs, ...(log ? { log } : {}) });
   try {
-    return await prober.readOriginTrace(originBaseUrl, tracePath);
+    return await prober.readOriginTrace(originBaseUrl, tracePaths);
   } finally {
     await prober.close();
   }

@@ -14,8 +14,14 @@ export interface MirrorSummary {
   bandwidthMbps: number | null;
   countryOnly: boolean;
   sponsor: { name: string; url: string | null; logo: string | null } | null;
+  /** From the mirror's trace file; null when it has none we can read (trace files are optional) or before a probe. */
   lastSync: string | null;
   lagSeconds: number | null;
+  /**
+   * The lag as it reads: its seconds, or "unknown" when not measured, so a script never takes a
+   * missing lag for zero. Always set here; optional only for summaries built by hand.
+   */
+  lag?: number | 'unknown';
   /** Median probe round trip in ms, when probes have measured it. */
   latencyMs: number | null;
   /** Share of the origin's files it carries now, 0..1. */
@@ -49,7 +55,8 @@ export function mirrorSummaries(snapshot: Snapshot): MirrorSummary[] {
       countryOnly: s.countryOnly,
       sponsor: s.sponsor ? { name: s.sponsor.name, url: s.sponsor.url ?? null, logo: s.sponsor.logo ? `/logos/${s.id}` : null } : null,
       lastSync: m.state.lastSync !== undefined ? new Date(m.state.lastSync * 1000).toISOString() : null,
-      lagSeconds: m.state.lagSeconds ?? null,
+      lagSeconds: lagOf(m.state.lagSeconds),
+      lag: lagOf(m.state.lagSeconds) ?? 'unknown',
       latencyMs: m.state.latencyMs !== undefined ? Math.round(m.state.latencyMs * 10) / 10 : null,
       share: total ? carried / total : 0,
       files: carried,
@@ -59,7 +66,10 @@ export function mirrorSummaries(snapshot: Snapshot): MirrorSummary[] {
   return summaries;
 }
 
-/** MirrorState gains latencyMs with the prober; read it defensively until then. */
+/** A lag worth showing: a finite, non-negative number of seconds, else null (unknown). */
+function lagOf(seconds: number | undefined): number | null {
+  return seconds !== undefined && Number.isFinite(seconds) && seconds >= 0 ? seconds : null;
+}
 
 const classSizes = new WeakMap<Uint32Array, Uint32Array>();
 

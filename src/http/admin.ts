@@ -4,6 +4,7 @@ import { stream } from 'hono/streaming';
 import { z } from 'zod';
 import { fields } from '../config/fields.js';
 import type { AdminService } from '../control/adminService.js';
+import { isRelativeTracePath } from '../core/health.js';
 import type { MirrorSpec } from '../core/model.js';
 import { encodeSnapshot } from '../core/snapshotCodec.js';
 import { SHARD_TARGET_FILES, ShardCache } from '../core/snapshotShards.js';
@@ -21,6 +22,10 @@ const mirrorFields = {
   name: z.string().min(1).max(200),
   baseUrl: fields.baseUrl(),
   rsyncUrl: fields.rsyncUrl.optional(),
+  trace: z
+    .string()
+    .refine(isRelativeTracePath, { message: "must be a path relative to the mirror's baseUrl, like project/trace/ftp.example.org" })
+    .optional(),
   country: fields.countryCode(),
   lat: z.number().min(-90).max(90).optional(),
   lon: z.number().min(-180).max(180).optional(),
@@ -39,6 +44,7 @@ export const mirrorPatchBody = z
     name: mirrorFields.name.optional(),
     baseUrl: mirrorFields.baseUrl.optional(),
     rsyncUrl: mirrorFields.rsyncUrl.nullable(),
+    trace: mirrorFields.trace.nullable(),
     country: mirrorFields.country.optional(),
     lat: mirrorFields.lat.nullable(),
     lon: mirrorFields.lon.nullable(),
@@ -115,6 +121,7 @@ export function mirrorSpecFromBody(body: z.output<typeof newMirrorBody>): Mirror
     content: { include: body.content?.include ?? ['**'], exclude: body.content?.exclude ?? [] },
   };
   if (body.rsyncUrl) spec.rsyncUrl = body.rsyncUrl;
+  if (body.trace) spec.trace = body.trace;
   if (body.lat !== undefined) spec.lat = body.lat;
   if (body.lon !== undefined) spec.lon = body.lon;
   if (body.bandwidthMbps !== undefined) spec.bandwidthMbps = body.bandwidthMbps;

@@ -34,6 +34,7 @@ const mirrorPatch = z
     baseUrl: z.string(),
     // null clears an optional field the config file sets (e.g. a sponsor removed at runtime).
     rsyncUrl: z.string().nullable(),
+    trace: z.string().nullable(),
     country: z.string(),
     lat: z.number().nullable(),
     lon: z.number().nullable(),

@@ -318,12 +318,13 @@ describe('a stalling mirror', () => {
     expect(await choice(server.url, 'SE')).not.toBe('se-slow-body');
   });
 
-  it('that answers 404 to everything (its trace too) is down with reason "HTTP 404"', async () => {
+  it('that answers 404 to everything (its trace too) is down: no trace, and no sample vouches for it', async () => {
     await routedTo(server, 'de-near');
     await net.mirrors['de-near']!.setMode('404');
     expect(await waitFor(async () => (await choice(server.url, 'DE')) !== 'de-near', { timeoutMs: 5_000 })).toBeDefined();
     const rows = await mirrorsJson(server.url);
-    expect(rows['de-near']).toMatchObject({ status: 'down', reason: 'HTTP 404' });
+    expect(rows['de-near']!.status).toBe('down');
+    expect(rows['de-near']!.reason).toMatch(/^no trace file \(HTTP 404\); sample missing: pub\/[^;]+; sample missing: pub\//);
     await net.mirrors['de-near']!.setMode('ok');
   });
 });

@@ -136,9 +136,11 @@ describe('Prober.probe', () => {
     expect(outcome).toMatchObject({ ok: true, traceTime: Date.UTC(2026, 10, 22, 10, 0, 1) / 1000 });
   });
 
-  it('fails on a trace it cannot read', async () => {
-    const server = await serve(mirrorHandler({}, '<html>Welcome to nginx!</html>'));
-    expect(await prober().probe(target(server.url('/')))).toMatchObject({ ok: false, reason: 'trace file unreadable' });
+  it('takes a trace it cannot read for no trace: up, lag unknown, when the samples answer', async () => {
+    const server = await serve(mirrorHandler({ '/a.iso': 10 }, '<html>Welcome to nginx!</html>'));
+    const outcome = await prober().probe(target(server.url('/'), [{ path: 'a.iso', size: 10 }]));
+    expect(outcome).toEqual({ ok: true, at: 1_700_000_000_000, latencyMs: outcome.latencyMs, traceProblem: 'trace file unreadable' });
+    expect(outcome.latencyMs).toBeGreaterThanOrEqual(0);
   });
 
   it('says "connection refused" for a closed port', async () => {
@@ -168,12 +170,16 @@ describe('Prober.probe', () => {
     expect(performance.now() - started).toBeLessThan(1_000);
   });
 
-  it('says "HTTP 404" when the mirror has no trace file', async () => {
+  it('fails a mirror answering 404 to everything: no trace, and nothing else vouches for it', async () => {
     const server = await serve((_req, res) => {
       res.writeHead(404);
       res.end();
     });
-    expect(await prober().probe(target(server.url('/')))).toMatchObject({ ok: false, reason: 'HTTP 404' });
+    expect(await prober().probe(target(server.url('/')))).toMatchObject({ ok: false, reason: 'no trace file (HTTP 404); base URL answers HTTP 404' });
+    expect(await prober().probe(target(server.url('/'), [{ path: 'a', size: 1 }]))).toMatchObject({
+      ok: false,
+      reason: 'no trace file (HTTP 404); sample missing: a',
+    });
   });
 
   it('times out on a server that never answers, within the deadline plus slack', async () => {
@@ -313,11 +319,156 @@ describe('Prober.probe', () => {
   });
 });
 
+/**
+ * A mirror serving `files` (raw request path → size, for HEAD and GET) and `text` files (raw path →
+ * body), 404 for anything else; `root` is what its base URL answers.
+ */
+function siteHandler(opts: { files?: Record<string, number>; text?: Record<string, string>; root?: number; headRoot?: number }): Handler {
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const text = opts.text?.[url];
+    if (text !== undefined) {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      return void res.end(text);
+    }
+    const size = opts.files?.[url];
+    if (size !== undefined) {
+      res.writeHead(200, { 'content-length': size });
+      return void res.end();
+    }
+    if (url === '/' && opts.root !== undefined) {
+      const status = req.method === 'HEAD' && opts.headRoot !== undefined ? opts.headRoot : opts.root;
+      res.writeHead(status, status >= 300 && status < 400 ? { location: '/index.html' } : {});
+      return void res.end();
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' });
+    res.end('not found\n');
+  };
+}
+
+describe('Prober.probe: trace files are optional', () => {
+  const A = { path: 'a.iso', size: 10 };
+  const B = { path: 'b.iso', size: 20 };
+
+  it('keeps a mirror without a trace file up, lag unknown, when its samples answer', async () => {
+    const server = await serve(siteHandler({ files: { '/a.iso': 10, '/b.iso': 20 } }));
+    const outcome = await prober().probe(target(server.url('/'), [A, B]));
+    expect(outcome).toMatchObject({ ok: true, traceProblem: 'no trace file (HTTP 404)' });
+    expect(outcome.traceTime).toBeUndefined();
+    expect(outcome.missing).toBeUndefined();
+    expect(server.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /TIME', 'HEAD /a.iso', 'HEAD /b.iso']);
+  });
+
+  it('without a trace, takes off the samples that are missing and keeps the mirror up on the rest', async () => {
+    const server = await serve(siteHandler({ files: { '/a.iso': 10, '/b.iso': 19 } }));
+    const outcome = await prober().probe(target(server.url('/'), [A, B]));
+    expect(outcome).toMatchObject({ ok: true, missing: ['b.iso'], reason: 'size mismatch: b.iso (mirror 19, origin 20)' });
+  });
+
+  it('without a trace, fails when no sample answers with the right size', async () => {
+    const server = await serve(siteHandler({ files: { '/a.iso': 9 } }));
+    expect(await prober().probe(target(server.url('/'), [A, B]))).toMatchObject({
+      ok: false,
+      reason: 'no trace file (HTTP 404); size mismatch: a.iso (mirror 9, origin 10); sample missing: b.iso',
+    });
+  });
+
+  it('still fails on a 5xx, trace or not', async () => {
+    const server = await serve((req, res) => {
+      res.writeHead(req.url === '/TIME' ? 404 : 502);
+      res.end();
+    });
+    expect(await prober().probe(target(server.url('/'), [A]))).toMatchObject({ ok: false, reason: 'HTTP 502' });
+  });
+
+  it('takes a 403 or a redirect elsewhere for the trace as no trace', async () => {
+    const forbidden = await serve((req, res) => {
+      if (req.url === '/a.iso') return void res.writeHead(200, { 'content-length': 10 }).end();
+      res.writeHead(403);
+      res.end();
+    });
+    expect(await prober().probe(target(forbidden.url('/'), [A]))).toMatchObject({ ok: true, traceProblem: 'no trace file (HTTP 403)' });
+    const redirecting = await serve((req, res) => {
+      if (req.url === '/a.iso') return void res.writeHead(200, { 'content-length': 10 }).end();
+      res.writeHead(302, { location: 'http://www.example.invalid/404.html' });
+      res.end();
+    });
+    expect(await prober().probe(target(redirecting.url('/'), [A]))).toMatchObject({
+      ok: true,
+      traceProblem: 'no trace file (redirect to another host (www.example.invalid))',
+    });
+  });
+
+  describe('with no samples to check (an empty share)', () => {
+    it.each([
+      ['a listing (200)', { root: 200 }],
+      ['a redirect (302)', { root: 302 }],
+      ['GET where HEAD is not allowed', { root: 200, headRoot: 405 }],
+    ])('counts a base URL answering with %s as up', async (_name, opts) => {
+      const server = await serve(siteHandler({ ...opts, text: { '/index.html': 'hello' } }));
+      expect(await prober().probe(target(server.url('/')))).toMatchObject({ ok: true, traceProblem: 'no trace file (HTTP 404)' });
+    });
+
+    it('fails when the base URL answers 4xx, and names it', async () => {
+      const server = await serve(siteHandler({ root: 403 }));
+      expect(await prober().probe(target(server.url('/')))).toMatchObject({ ok: false, reason: 'no trace file (HTTP 404); base URL answers HTTP 403' });
+    });
+
+    it('does not look at the base URL when a trace was read', async () => {
+      const server = await serve(siteHandler({ text: { '/TIME': `${TRACE_TIME}\n` } }));
+      expect(await prober().probe(target(server.url('/')))).toMatchObject({ ok: true, traceTime: TRACE_TIME });
+      expect(server.requests.map((r) => r.url)).toEqual(['/TIME']);
+    });
+  });
+
+  it('tries candidate trace paths in order and takes the first that reads as a time', async () => {
+    const server = await serve(siteHandler({ files: { '/pub/a.iso': 10 }, text: { '/pub/lastsync': `${TRACE_TIME}\n`, '/pub/TIME': 'garbage' } }));
+    const outcome = await prober().probe({ id: 'arch', baseUrl: server.url('/pub/'), tracePath: ['TIME', 'lastsync', 'never-asked'], samples: [A] });
+    expect(outcome).toMatchObject({ ok: true, traceTime: TRACE_TIME });
+    expect(server.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /pub/TIME', 'GET /pub/lastsync', 'HEAD /pub/a.iso']);
+  });
+
+  it('names every candidate when none is there', async () => {
+    const server = await serve(siteHandler({ files: { '/a.iso': 10 }, text: { '/lastsync': 'soon' } }));
+    expect(await prober().probe({ id: 'x', baseUrl: server.url('/'), tracePath: ['TIME', 'project/trace/ftp.example.org'], samples: [A] })).toMatchObject({
+      ok: true,
+      traceProblem: 'no trace file (TIME: HTTP 404, project/trace/ftp.example.org: HTTP 404)',
+    });
+    expect(await prober().probe({ id: 'x', baseUrl: server.url('/'), tracePath: ['TIME', 'lastsync'], samples: [A] })).toMatchObject({
+      ok: true,
+      traceProblem: 'no readable trace file (TIME: HTTP 404, lastsync: unreadable)',
+    });
+  });
+
+  it('reads an Arch lastsync and a Debian ftpsync trace (key lines only) at their own paths', async () => {
+    const debian = [
+      'Date: Wed, 02 Dec 2026 19:33:08 +0000',
+      'Date-Started: Wed, 02 Dec 2026 19:21:46 +0000',
+      'Archive serial: 2026120201',
+      'Used ftpsync version: 20180513',
+      'Running on host: ftp.example.org',
+      '',
+    ].join('\n');
+    const server = await serve(siteHandler({ text: { '/arch/lastsync': '1795000123\n', '/debian/project/trace/ftp.example.org': debian }, root: 200 }));
+    expect(await prober().probe({ id: 'arch', baseUrl: server.url('/arch/'), tracePath: 'lastsync', samples: [] })).toMatchObject({ ok: true, traceTime: 1_795_000_123 });
+    expect(await prober().probe({ id: 'deb', baseUrl: server.url('/debian/'), tracePath: 'project/trace/ftp.example.org', samples: [] })).toMatchObject({
+      ok: true,
+      traceTime: Date.UTC(2026, 11, 2, 19, 33, 8) / 1000,
+    });
+  });
+});
+
 describe('Prober.readOriginTrace', () => {
   it('reads the origin trace time', async () => {
     const server = await serve(mirrorHandler({}, '2026-11-22T10:00:01Z\n'));
     expect(await prober().readOriginTrace(server.url('/pub/'), 'project/trace/TIME')).toBe(Date.UTC(2026, 10, 22, 10, 0, 1) / 1000);
     expect(server.requests[0]!.url).toBe('/pub/project/trace/TIME');
+  });
+
+  it('tries the candidate paths in order', async () => {
+    const server = await serve(siteHandler({ text: { '/lastsync': `${TRACE_TIME}\n` } }));
+    expect(await prober().readOriginTrace(server.url('/'), ['TIME', 'lastsync'])).toBe(TRACE_TIME);
+    expect(server.requests.map((r) => r.url)).toEqual(['/TIME', '/lastsync']);
   });
 
   it('works without a Prober at hand', async () => {

@@ -12,6 +12,7 @@ export const MIRROR_FLAGS: Record<string, string> = {
   name: '--name',
   baseUrl: '--base-url',
   rsyncUrl: '--rsync-url',
+  trace: '--trace',
   country: '--country',
   lat: '--lat',
   lon: '--lon',
@@ -34,6 +35,8 @@ interface MirrorFieldOptions extends RemoteOptions {
   baseUrl?: string;
   /** false: --no-rsync-url (edit). */
   rsyncUrl?: string | false;
+  /** false: --no-trace (edit). */
+  trace?: string | false;
   country?: string;
   lat?: number;
   lon?: number;
@@ -96,6 +99,7 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
     withClient(ctx, opts, async (client) => {
       const patch: Record<string, unknown> = mirrorBody(opts);
       if (opts.rsyncUrl === false) patch.rsyncUrl = null;
+      if (opts.trace === false) patch.trace = null;
       if (opts.sponsor === false) patch.sponsor = null;
       if (opts.disabled === undefined) delete patch.enabled;
       if (opts.sponsorUrl !== undefined && opts.sponsorName === undefined && opts.sponsor !== false) {
@@ -200,6 +204,7 @@ function mirrorFieldOptions(cmd: Command, adding: boolean): Command {
   text('--country <cc>', 'ISO 3166-1 alpha-2 country code');
   cmd
     .option('--rsync-url <url>', 'rsync:// URL for inventory scans')
+    .option('--trace <path>', 'its trace file relative to the base URL when not at origin.trace, e.g. lastsync or project/trace/<host>')
     .option('--lat <degrees>', 'latitude (default: the country\'s centroid)', parseNumber('a latitude'))
     .option('--lon <degrees>', 'longitude', parseNumber('a longitude'))
     .option('--asn <n>', 'autonomous system numbers it serves best (repeat, or comma-separated)', parseAsns)
@@ -215,6 +220,7 @@ function mirrorFieldOptions(cmd: Command, adding: boolean): Command {
   } else {
     cmd
       .addOption(new Option('--no-rsync-url', 'remove its rsync URL'))
+      .addOption(new Option('--no-trace', 'look for its trace file at origin.trace again'))
       .addOption(new Option('--no-country-only', 'serve clients of every country'))
       .addOption(new Option('--no-sponsor', 'remove its sponsor'));
   }
@@ -226,6 +232,7 @@ function mirrorBody(opts: MirrorFieldOptions): Record<string, unknown> {
   if (opts.name !== undefined) body.name = opts.name;
   if (opts.baseUrl !== undefined) body.baseUrl = opts.baseUrl;
   if (typeof opts.rsyncUrl === 'string') body.rsyncUrl = opts.rsyncUrl;
+  if (typeof opts.trace === 'string') body.trace = opts.trace;
   if (opts.country !== undefined) body.country = opts.country;
   if (opts.lat !== undefined) body.lat = opts.lat;
   if (opts.lon !== undefined) body.lon = opts.lon;
@@ -316,6 +323,7 @@ export function describeMirror(view: MirrorView, now = Date.now()): string {
     ['source', view.source === 'config' ? 'config file' : 'added at runtime'],
     ['base URL', s.baseUrl],
     ['rsync URL', s.rsyncUrl ?? null],
+    s.trace ? ['trace file', s.trace] : undefined,
     ['country', s.country + (s.lat !== undefined && s.lon !== undefined ? ` (${s.lat}, ${s.lon})` : '')],
     ['ASN', s.asn.length ? s.asn.map((a) => `AS${a}`).join(', ') : null],
     ['weight', s.weight],

@@ -150,7 +150,7 @@ function mirrorRow(m: MirrorSummary, nowMs: number) {
 <td data-label="Status"><span class="badge badge-${m.status}">${STATUS_LABEL[m.status] ?? m.status}</span>${m.reason ? html`<br><span class="meta">${m.reason}</span>` : ''}</td>
 <td data-label="Last sync">${
     Number.isFinite(lastSyncMs) ? html`<time datetime="${m.lastSync}" title="${m.lastSync}">${timeAgo(lastSyncMs, nowMs)}</time>` : html`<span class="meta">not known</span>`
-  }${m.lagSeconds !== null ? html`<br><span class="meta">lag ${formatDuration(m.lagSeconds)}</span>` : ''}</td>
+  }<br><span class="meta">${m.lagSeconds !== null && Number.isFinite(m.lagSeconds) ? `lag ${formatDuration(m.lagSeconds)}` : 'lag unknown'}</span></td>
 <td data-label="Share">${(m.share * 100).toFixed(1)}%<meter min="0" max="1" value="${m.share}" aria-hidden="true"></meter><span class="meta">${m.files.toLocaleString('en')} files</span></td>
 <td data-label="Latency">${m.latencyMs !== null ? `${Math.round(m.latencyMs)} ms` : html`<span aria-hidden="true">–</span><span class="visually-hidden">not measured</span>`}</td>
 </tr>
