@@ -5,6 +5,7 @@ import ipaddr from 'ipaddr.js';
 import ms from 'ms';
 import { z } from 'zod';
 import { routePrefixProblem, targetPrefixProblem, type SiteRoute } from '../core/siteRoutes.js';
+import { DEFAULT_CONSISTENCY_RULES } from '../core/consistency.js';
 import { isRelativeTracePath } from '../core/health.js';
 import { MIRROR_ID, baseUrl, countryCode, duration, glob, linkUrl, parseDuration, parseUrl, rsyncUrl } from './fields.js';
 
@@ -274,12 +275,22 @@ const siteRoutesSchema = z.array(siteRouteSchema).superRefine((routes, ctx) => {
   });
 });
 
+/** Folders whose leader files (a suite's Release, a repomd.xml) go to a mirror only with everything below them. */
+const consistencyGroupsSchema = z.array(
+  z.strictObject({
+    folder: glob,
+    leaders: z
+      .array(z.string().regex(/^[^/\\\0]+$/, 'a leader is a file name in the folder, without "/"'))
+      .min(1, 'name at least one leader file'),
+  }),
+);
+
 /** The whole config; the parsed result carries `file` (the config's absolute path) besides the YAML keys. */
 export function configSchema(sc: SchemaContext) {
   return z
     .strictObject({
-      // Unset: http://localhost:<the port we listen on> (the demo); every real deployment sets it.
-      publicUrl: baseUrl('strip').optional(),
+      // A loopback publicUrl (the demo's) follows the port we really listen on; see node.ts.
+      publicUrl: baseUrl('strip'),
       port: z.int().min(0).max(65_535).optional(),
       // Created at startup, so it need not exist yet.
       dataDir: localPath(sc, 'none').prefault('./var'),
@@ -298,6 +309,7 @@ export function configSchema(sc: SchemaContext) {
       }),
       health: healthSchema.prefault({}),
       routing: routingSchema.prefault({}),
+      consistencyGroups: consistencyGroupsSchema.default(() => DEFAULT_CONSISTENCY_RULES.map((r) => ({ folder: r.folder, leaders: [...r.leaders] }))),
       scan: scanSchema.prefault({}),
       mirrors: z.array(mirrorSchema(sc)).default(() => []),
       routes: siteRoutesSchema.default(() => []),

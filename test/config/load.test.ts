@@ -1,4 +1,6 @@
 // Config loading: normalization and defaults of a valid file, and every problem of a bad one named as path: reason.
+import type { SiteRoute } from '../../src/core/siteRoutes.js';
+import { DEFAULT_CONSISTENCY_RULES } from '../../src/core/consistency.js';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -138,6 +140,8 @@ mirrors:
         sampleFiles: 0, enabled: true,
       },
       routing: { bandKm: 150.5, maxAlternatives: 3 },
+      consistencyGroups: DEFAULT_CONSISTENCY_RULES,
+      routes: [],
       scan: { intervalMs: 21_600_000, timeoutMs: 1_800_000, launchCompletion: 0.99 },
       mirrors: [
         {
@@ -204,6 +208,8 @@ mirrors:
         sampleFiles: 3, enabled: true,
       },
       routing: { bandKm: 300, maxAlternatives: 8 },
+      consistencyGroups: DEFAULT_CONSISTENCY_RULES,
+      routes: [],
       scan: { intervalMs: 21_600_000, timeoutMs: 1_800_000, launchCompletion: 0.99 },
       mirrors: [],
     });
@@ -232,6 +238,7 @@ mirrors:
       name: string;
       baseUrl: string;
       rsyncUrl?: string;
+      trace?: string;
       country: string;
       lat?: number;
       lon?: number;
@@ -245,14 +252,14 @@ mirrors:
     }
     interface ExpectedConfig {
       file: string;
-      publicUrl?: string;
+      publicUrl: string;
       port?: number;
       dataDir: string;
       store: string;
       trustedProxies: string[];
       geoip: { city?: string; asn?: string };
       tokens: { token: string; role: 'staff' | 'provider'; mirrors: string[]; name: string }[];
-      origin: { baseUrl: string; manifest?: string; root?: string; trace: string };
+      origin: { baseUrl: string; manifest?: string; root?: string; trace: string | string[] };
       health: {
         intervalMs: number;
         timeoutMs: number;
@@ -263,6 +270,8 @@ mirrors:
         enabled: boolean;
       };
       routing: { bandKm: number; maxAlternatives: number };
+      consistencyGroups: { folder: string; leaders: string[] }[];
+      routes: SiteRoute[];
       scan: { intervalMs: number; timeoutMs: number; launchCompletion: number };
       mirrors: ExpectedMirror[];
     }
