@@ -2,7 +2,7 @@
 
 import { open } from 'node:fs/promises';
 import { z } from 'zod';
-import { decodeSha256, FileIndex, FileIndexBuilder } from '../core/fileIndex.js';
+import { decodeSha256, FileIndex, FileIndexBuilder, isPieceLength, MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, pieceCount, type PieceHashes } from '../core/fileIndex.js';
 import type { InventoryEntry, OriginFile } from '../core/model.js';
 import { validateOriginPath } from '../core/paths.js';
 
@@ -12,6 +12,8 @@ export interface ManifestProblem {
   /** 1-based. */
   line: number;
   reason: string;
+  /** The line's file was kept all the same: only its piece hashes were dropped. */
+  kept?: boolean;
 }
 
 export interface ManifestOptions {
@@ -81,6 +83,20 @@ const originLineSchema = z.object({
     .optional(),
 });
 
+const PIECE_LENGTH_ERROR = `expected a power of two from ${MIN_PIECE_LENGTH} to ${MAX_PIECE_LENGTH}`;
+
+// Checked apart from the line: bad piece hashes drop the pieces, never the file.
+const piecesSchema = z.object(
+  {
+    length: z.int({ error: PIECE_LENGTH_ERROR }).refine(isPieceLength, { error: PIECE_LENGTH_ERROR }),
+    sha256: z.array(
+      z.string({ error: 'expected 64 hex characters' }).regex(SHA256_HEX, { error: 'expected 64 hex characters' }),
+      { error: 'expected an array of 64-hex-character strings' },
+    ),
+  },
+  { error: 'expected {"length": <bytes>, "sha256": [<hex>, …]}' },
+);
+
 const mirrorLineSchema = z.object({
   path: pathSchema,
   size: sizeSchema,
@@ -97,6 +113,10 @@ export interface LineFields {
   mtime: number | undefined;
   /** The line had a sha256, decoded into the caller's hash buffer. */
   sha256: boolean;
+  /** The line's piece hashes, decoded; absent when it has none (or none to have: an empty file). */
+  pieces?: PieceHashes;
+  /** Why the line's piece hashes were dropped; the file itself is good. */
+  piecesProblem?: string;
 }
 
 /**
@@ -121,7 +141,49 @@ export function quickLineFields(json: Record<string, unknown>, kind: LineKind, h
     if (typeof json.sha256 !== 'string' || !decodeSha256(json.sha256, hash)) return undefined;
     sha256 = true;
   }
-  return { path, size, mtime: mtime as number | undefined, sha256 };
+  const fields: LineFields = { path, size, mtime: mtime as number | undefined, sha256 };
+  if (kind === 'origin' && json.pieces !== undefined) {
+    const pieces = quickPieces(json.pieces, size);
+    if (pieces === false) return undefined;
+    if (pieces !== undefined) fields.pieces = pieces;
+  }
+  return fields;
+}
+
+/**
+ * Piece hashes checked and decoded by hand (a line may carry thousands): the pieces, undefined
+ * for an empty file's empty list, or false for anything the schema would word as a problem.
+ */
+function quickPieces(value: unknown, size: number): PieceHashes | undefined | false {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const { length, sha256 } = value as Record<string, unknown>;
+  if (typeof length !== 'number' || !isPieceLength(length) || !Array.isArray(sha256)) return false;
+  const count = pieceCount(size, length);
+  if (sha256.length !== count) return false;
+  const hashes = new Uint8Array(count * 32);
+  for (let k = 0; k < count; k++) {
+    const hex: unknown = sha256[k];
+    if (typeof hex !== 'string' || !decodeSha256(hex, hashes.subarray(k * 32, k * 32 + 32))) return false;
+  }
+  return count === 0 ? undefined : { length, hashes };
+}
+
+/** The schema's verdict on a line's piece hashes: decoded, undefined (none to have), or the problem. */
+function schemaPieces(value: unknown, size: number): PieceHashes | undefined | string {
+  const parsed = piecesSchema.safeParse(value);
+  if (!parsed.success) {
+    // One issue is enough to fix a list of thousands; say how many more there are.
+    const [first, ...rest] = parsed.error.issues;
+    const more = rest.length > 0 ? ` (and ${rest.length} more)` : '';
+    return `${describeIssue({ ...first!, path: ['pieces', ...first!.path] })}${more}`;
+  }
+  const { length, sha256 } = parsed.data;
+  const count = pieceCount(size, length);
+  if (sha256.length !== count) return `pieces.sha256: expected ${count} hashes (size ${size} in pieces of ${length}), got ${sha256.length}`;
+  if (count === 0) return undefined;
+  const hashes = new Uint8Array(count * 32);
+  sha256.forEach((hex, k) => decodeSha256(hex, hashes.subarray(k * 32, k * 32 + 32)));
+  return { length, hashes };
 }
 
 /** The schema's verdict on a line: its fields (a sha256 decoded into `hash`), or the problem worded field by field. */
@@ -134,7 +196,13 @@ export function schemaLineFields(json: Record<string, unknown>, kind: LineKind, 
   const parsed = originLineSchema.safeParse(json);
   if (!parsed.success) return parsed.error.issues.map(describeIssue).join('; ');
   const { sha256 } = parsed.data;
-  return { path: parsed.data.path, size: parsed.data.size, mtime: parsed.data.mtime, sha256: sha256 !== undefined && decodeSha256(sha256, hash) };
+  const fields: LineFields = { path: parsed.data.path, size: parsed.data.size, mtime: parsed.data.mtime, sha256: sha256 !== undefined && decodeSha256(sha256, hash) };
+  if (json.pieces !== undefined) {
+    const pieces = schemaPieces(json.pieces, fields.size);
+    if (typeof pieces === 'string') fields.piecesProblem = pieces;
+    else if (pieces !== undefined) fields.pieces = pieces;
+  }
+  return fields;
 }
 
 /**
@@ -152,7 +220,7 @@ class IndexSink implements LineSink {
   private readonly lines: number[] = [];
 
   keep(fields: LineFields, hash: Uint8Array, line: number): number {
-    const i = this.builder.add(fields.path, fields.size, fields.mtime, fields.sha256 ? hash : undefined);
+    const i = this.builder.add(fields.path, fields.size, fields.mtime, fields.sha256 ? hash : undefined, fields.pieces);
     if (i < 0) return this.lines[this.builder.lookup(fields.path)]!;
     this.lines.push(line);
     return 0;
@@ -226,10 +294,13 @@ class ManifestLineParser {
     }
     const firstLine = this.sink.keep(fields, this.hash, line);
     if (firstLine !== 0) this.problem(line, `path: duplicate of line ${firstLine}`);
+    // Bad piece hashes cost the file its piece hashes only: clients still get it, checked whole.
+    else if (fields.piecesProblem !== undefined) this.problem(line, `${fields.piecesProblem}; file kept without piece hashes`, true);
   }
 
-  private problem(line: number, reason: string): void {
-    const problem = { file: this.name, line, reason };
+  private problem(line: number, reason: string, kept?: boolean): void {
+    const problem: ManifestProblem = { file: this.name, line, reason };
+    if (kept) problem.kept = true;
     this.problems.push(problem);
     this.onProblem?.(problem);
   }
@@ -343,8 +414,11 @@ async function readManifestFile(file: string, parser: ManifestLineParser): Promi
 }
 
 /**
- * Reads an origin manifest (`{"path","size","mtime"?,"sha256"?}` per line) straight into a
- * FileIndex: the way to load a large one, holding neither its text nor an object per file.
+ * Reads an origin manifest (`{"path","size","mtime"?,"sha256"?,"pieces"?}` per line) straight
+ * into a FileIndex: the way to load a large one, holding neither its text nor an object per file.
+ * `pieces` is `{"length": <bytes, a power of two from 16 KiB to 1 GiB>, "sha256": [<hex>, …]}`
+ * with ceil(size / length) hashes; a line whose pieces are bad keeps its file without them, and
+ * says why in a problem marked `kept`.
  */
 export async function readOriginIndex(file: string, opts?: ManifestOptions): Promise<OriginIndexManifest> {
   const sink = new IndexSink();

@@ -1,17 +1,21 @@
-// Indexes a local origin directory into OriginFiles, hashing each file's content once and remembering the hash across runs.
+// Indexes a local origin directory into OriginFiles, hashing each file's content (whole and by piece) once and remembering the hashes across runs.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, realpath, rename, stat, unlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import type { OriginFile } from '../core/model.js';
+import { isPieceLength, MAX_PIECE_LENGTH, pieceCount } from '../core/fileIndex.js';
+import type { FilePieces, OriginFile } from '../core/model.js';
 import { validateOriginPath } from '../core/paths.js';
 
 export interface IndexOriginTreeOptions {
-  /** JSON file remembering sha-256 per path with the size and mtime it was computed for. */
+  /** JSON file remembering sha-256 (and piece hashes) per path with the size and mtime they were computed for. */
   cacheFile?: string;
+  /** Piece length for a file of this size, or undefined for none; default pieceLengthFor. */
+  pieceLength?(size: number): number | undefined;
   /** Called after the cache is applied, as chunks are hashed and as each file finishes. */
   onProgress?(done: number, total: number, bytesDone: number, bytesTotal: number): void;
   /** Files hashed at once; default 4. */
@@ -30,20 +34,48 @@ const DEFAULT_HASH_CONCURRENCY = 4;
 const HASH_READ_SIZE = 1024 * 1024;
 // Save what was hashed so far this often, so a crash mid-way through terabytes loses little.
 const CHECKPOINT_INTERVAL_MS = 60_000;
+const MIN_TREE_PIECE_LENGTH = 1024 * 1024;
+// A few thousand pieces at most: 32 bytes each in the index, the snapshot and every metalink.
+const MAX_TREE_PIECES = 1024;
 
-const cacheSchema = z.object({
+/**
+ * The piece length origin.root uses: 1 MiB for files up to 1 GiB, then the smallest power of
+ * two giving at most 1024 pieces (2 MiB for 2 GiB, 4 MiB for 4 GiB…); none for a file of one
+ * piece or less, whose whole-file hash says as much.
+ */
+export function pieceLengthFor(size: number): number | undefined {
+  let length = MIN_TREE_PIECE_LENGTH;
+  while (length < MAX_PIECE_LENGTH && pieceCount(size, length) > MAX_TREE_PIECES) length *= 2;
+  return size > length ? length : undefined;
+}
+
+/**
+ * Cache version 2 is JSON written one entry a line, so neither writing nor reading it needs the
+ * whole file as one string (piece hashes make it large): `{"version":2,"files":{`, then
+ * `"<path>":{…},` per file, then `}}`. Version 1 (one line, no piece hashes) is still read.
+ */
+const CACHE_HEADER = '{"version":2,"files":{';
+const CACHE_FOOTER = '}}';
+
+const entrySchema = z
+  .object({
+    size: z.number(),
+    mtimeMs: z.number(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    // null: hashed before piece hashes existed (a version 1 entry); absent: none wanted.
+    pieces: z
+      .object({ length: z.number().refine(isPieceLength), sha256: z.string().regex(/^(?:[0-9a-f]{64})+$/) })
+      .nullable()
+      .optional(),
+  })
+  .refine((e) => !e.pieces || e.pieces.sha256.length === 64 * pieceCount(e.size, e.pieces.length));
+type CacheEntry = z.infer<typeof entrySchema>;
+type HashCache = Record<string, CacheEntry>;
+
+const cacheV1Schema = z.object({
   version: z.literal(1),
-  files: z.record(
-    z.string(),
-    z.object({
-      size: z.number(),
-      mtimeMs: z.number(),
-      sha256: z.string().regex(/^[0-9a-f]{64}$/),
-    }),
-  ),
+  files: z.record(z.string(), z.object({ size: z.number(), mtimeMs: z.number(), sha256: z.string().regex(/^[0-9a-f]{64}$/) })),
 });
-type HashCache = z.infer<typeof cacheSchema>['files'];
-type CacheEntry = HashCache[string];
 
 // Only what indexing needs: a tree may hold a million files, and a full Stats each would add up.
 interface FoundFile {
@@ -68,6 +100,11 @@ export async function indexOriginTree(root: string, opts: IndexOriginTreeOptions
     throw new Error(`cannot index origin tree ${root}: ${(error as Error).message}`, { cause: error });
   }
   const problems: string[] = [];
+  const lengthFor = (size: number) => {
+    const length = (opts.pieceLength ?? pieceLengthFor)(size);
+    // One piece would only repeat the whole-file hash.
+    return length !== undefined && isPieceLength(length) && size > length ? length : undefined;
+  };
   const cacheFile = opts.cacheFile === undefined ? undefined : await resolveCacheFile(opts.cacheFile);
   const cache = cacheFile === undefined ? {} : await loadCache(cacheFile, problems);
 
@@ -80,7 +117,8 @@ export async function indexOriginTree(root: string, opts: IndexOriginTreeOptions
   for (const file of found) bytesTotal += file.size;
 
   const files: OriginFile[] = new Array<OriginFile>(total);
-  const nextCache: HashCache = {};
+  // No prototype: a file may be called __proto__.
+  const nextCache: HashCache = Object.create(null) as HashCache;
   const toHash: number[] = [];
   let done = 0;
   let bytesDone = 0;
@@ -88,8 +126,9 @@ export async function indexOriginTree(root: string, opts: IndexOriginTreeOptions
     const file = found[i]!;
     files[i] = toOriginFile(file);
     const cached = cache[file.path];
-    if (cached !== undefined && isCurrent(cached, file)) {
+    if (cached !== undefined && isCurrent(cached, file) && hasWantedPieces(cached, lengthFor(file.size))) {
       files[i]!.sha256 = cached.sha256;
+      if (cached.pieces) files[i]!.pieces = { length: cached.pieces.length, sha256: cached.pieces.sha256 };
       nextCache[file.path] = cached;
       done++;
       bytesDone += file.size;
@@ -102,7 +141,7 @@ export async function indexOriginTree(root: string, opts: IndexOriginTreeOptions
   opts.onProgress?.(done, total, bytesDone, bytesTotal);
 
   // The same inode reached through a symlink is hashed once.
-  const byInode = new Map<string, Promise<string | undefined>>();
+  const byInode = new Map<string, Promise<FileHashes | undefined>>();
   let lastCheckpoint = Date.now();
   let checkpoint: Promise<void> | undefined;
 
@@ -111,7 +150,7 @@ export async function indexOriginTree(root: string, opts: IndexOriginTreeOptions
     const inodeKey = `${file.inode}:${file.size}:${file.mtimeMs}`;
     let pending = byInode.get(inodeKey);
     if (pending === undefined) {
-      pending = hashFile(file, (chunk) => {
+      pending = hashFile(file, lengthFor(file.size), (chunk) => {
         bytesDone += chunk;
         opts.onProgress?.(done, total, bytesDone, bytesTotal);
       }).catch((error: unknown) => {
@@ -122,12 +161,17 @@ export async function indexOriginTree(root: string, opts: IndexOriginTreeOptions
     } else {
       bytesDone += file.size;
     }
-    const sha256 = await pending;
+    const hashes = await pending;
     done++;
     opts.onProgress?.(done, total, bytesDone, bytesTotal);
-    if (sha256 === undefined) return;
-    files[index]!.sha256 = sha256;
-    nextCache[file.path] = { size: file.size, mtimeMs: cacheMtime(file.mtimeMs), sha256 };
+    if (hashes === undefined) return;
+    files[index]!.sha256 = hashes.sha256;
+    const entry: CacheEntry = { size: file.size, mtimeMs: cacheMtime(file.mtimeMs), sha256: hashes.sha256 };
+    if (hashes.pieces) {
+      files[index]!.pieces = hashes.pieces;
+      entry.pieces = hashes.pieces;
+    }
+    nextCache[file.path] = entry;
     cacheDirty = true;
     if (cacheFile !== undefined && checkpoint === undefined && Date.now() - lastCheckpoint > CHECKPOINT_INTERVAL_MS) {
       lastCheckpoint = Date.now();
@@ -260,39 +304,121 @@ function isCurrent(entry: CacheEntry, file: FoundFile): boolean {
   return entry.size === file.size && Math.abs(entry.mtimeMs - cacheMtime(file.mtimeMs)) <= 1;
 }
 
-async function hashFile(file: FoundFile, onChunk: (bytes: number) => void): Promise<string> {
+/**
+ * Whether a current entry has the piece hashes wanted now: any it has are kept whatever their
+ * length; one hashed before piece hashes existed (null) is kept without them rather than
+ * re-reading terabytes at an upgrade; one written when none were wanted is hashed again if
+ * some are now.
+ */
+function hasWantedPieces(entry: CacheEntry, wanted: number | undefined): boolean {
+  return entry.pieces !== undefined || wanted === undefined;
+}
+
+interface FileHashes {
+  sha256: string;
+  pieces?: FilePieces;
+}
+
+/** The whole-file sha-256 and, when `pieceLength` is set, each piece's, in one read. */
+async function hashFile(file: FoundFile, pieceLength: number | undefined, onChunk: (bytes: number) => void): Promise<FileHashes> {
   const hash = createHash('sha256');
+  const count = pieceLength === undefined ? 0 : pieceCount(file.size, pieceLength);
+  const pieces = count > 0 ? Buffer.alloc(32 * count) : undefined;
+  let piece = createHash('sha256');
+  let pieceFill = 0;
+  let done = 0;
+  const finishPiece = () => {
+    // More pieces than the size allows: the file grew under us (the stat below says so too).
+    if (done === count) throw new Error('changed while hashing');
+    piece.digest().copy(pieces!, 32 * done++);
+    piece = createHash('sha256');
+    pieceFill = 0;
+  };
   for await (const chunk of createReadStream(file.absolute, { highWaterMark: HASH_READ_SIZE })) {
-    hash.update(chunk as Buffer);
-    onChunk((chunk as Buffer).length);
+    const bytes = chunk as Buffer;
+    hash.update(bytes);
+    if (pieces !== undefined) {
+      // Reads need not fall on piece boundaries: split each at them.
+      for (let at = 0; at < bytes.length; ) {
+        const take = Math.min(bytes.length - at, pieceLength! - pieceFill);
+        piece.update(bytes.subarray(at, at + take));
+        pieceFill += take;
+        at += take;
+        if (pieceFill === pieceLength) finishPiece();
+      }
+    }
+    onChunk(bytes.length);
   }
+  if (pieces !== undefined && pieceFill > 0) finishPiece();
   const after = await stat(file.absolute);
   // A file rewritten while we read it has no single hash; leave it unhashed until it settles.
-  if (after.size !== file.size || after.mtimeMs !== file.mtimeMs) {
+  if (after.size !== file.size || after.mtimeMs !== file.mtimeMs || done !== count) {
     throw new Error('changed while hashing');
   }
-  return hash.digest('hex');
+  const result: FileHashes = { sha256: hash.digest('hex') };
+  if (pieces !== undefined) result.pieces = { length: pieceLength!, sha256: pieces.toString('hex') };
+  return result;
 }
 
 async function loadCache(cacheFile: string, problems: string[]): Promise<HashCache> {
-  let text: string;
+  let handle;
   try {
-    text = await readFile(cacheFile, 'utf8');
+    handle = await open(cacheFile, 'r');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
       problems.push(`${cacheFile}: cannot read hash cache: ${(error as Error).message}`);
     }
     return {};
   }
+  const input = handle.createReadStream({ encoding: 'utf8' });
   try {
-    const parsed = cacheSchema.safeParse(JSON.parse(text));
-    if (parsed.success) return parsed.data.files;
+    const cache = await readCacheLines(createInterface({ input, crlfDelay: Infinity }));
+    if (cache !== undefined) return cache;
   } catch {
     // fall through: a corrupt cache only costs a rehash
+  } finally {
+    input.destroy();
   }
   problems.push(`${cacheFile}: hash cache unreadable, rehashing everything`);
   return {};
 }
+
+/** The entries of a cache file's lines, or undefined when they are not a whole cache of a known version. */
+async function readCacheLines(lines: AsyncIterable<string>): Promise<HashCache | undefined> {
+  const cache: HashCache = Object.create(null) as HashCache;
+  let state: 'start' | 'entries' | 'end' = 'start';
+  for await (const line of lines) {
+    if (state === 'end') {
+      if (line.trim() !== '') return undefined;
+    } else if (state === 'start') {
+      if (line !== CACHE_HEADER) return readCacheV1(line);
+      state = 'entries';
+    } else if (line === CACHE_FOOTER) {
+      state = 'end';
+    } else {
+      const one = JSON.parse(`{${line.endsWith(',') ? line.slice(0, -1) : line}}`) as Record<string, unknown>;
+      const keys = Object.keys(one);
+      if (keys.length !== 1) return undefined;
+      const entry = entrySchema.safeParse(one[keys[0]!]);
+      if (!entry.success) return undefined;
+      cache[keys[0]!] = entry.data;
+    }
+  }
+  // No footer: a file cut short. Written by rename only, so not ours: rehash.
+  return state === 'end' ? cache : undefined;
+}
+
+/** A version 1 cache (one JSON line): its hashes stand, marked as hashed before piece hashes existed. */
+function readCacheV1(line: string): HashCache | undefined {
+  const parsed = cacheV1Schema.safeParse(JSON.parse(line));
+  if (!parsed.success) return undefined;
+  const cache: HashCache = Object.create(null) as HashCache;
+  for (const [path, entry] of Object.entries(parsed.data.files)) cache[path] = { ...entry, pieces: null };
+  return cache;
+}
+
+// Entries are written in batches of about this many characters.
+const CACHE_WRITE_BATCH = 1024 * 1024;
 
 /** Write-temp, fsync, rename: a crash leaves either the old cache or the new one, never half of one. */
 async function writeCache(cacheFile: string, files: HashCache): Promise<void> {
@@ -301,7 +427,17 @@ async function writeCache(cacheFile: string, files: HashCache): Promise<void> {
   const temp = `${cacheFile}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const handle = await open(temp, 'w');
   try {
-    await handle.writeFile(JSON.stringify({ version: 1, files }));
+    let batch = `${CACHE_HEADER}\n`;
+    let first = true;
+    for (const path of Object.keys(files)) {
+      batch += `${first ? '' : ',\n'}${JSON.stringify(path)}:${JSON.stringify(files[path])}`;
+      first = false;
+      if (batch.length >= CACHE_WRITE_BATCH) {
+        await handle.write(batch);
+        batch = '';
+      }
+    }
+    await handle.write(`${batch}${first ? '' : '\n'}${CACHE_FOOTER}\n`);
     await handle.sync();
   } catch (error) {
     await handle.close();

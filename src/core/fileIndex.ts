@@ -1,7 +1,11 @@
-// The origin file set as compact parallel arrays: file number → path, size, mtime, sha-256.
-import type { OriginFile } from './model.js';
+// The origin file set as compact parallel arrays: file number → path, size, mtime, sha-256, and piece hashes where known.
+import type { FilePieces, OriginFile } from './model.js';
 
 const HASH_BYTES = 32;
+/** Smallest and largest piece length a file's piece hashes may use (powers of two between). */
+export const MIN_PIECE_LENGTH = 16 * 1024;
+// aria2 keeps the piece length in an int32: 2^30 is the largest power of two it can take.
+export const MAX_PIECE_LENGTH = 2 ** 30;
 const LOWER_HEX_64 = /^[0-9a-f]{64}$/;
 // Room for this many files before the builder's columns first grow.
 const INITIAL_CAPACITY = 1024;
@@ -14,6 +18,38 @@ export interface FileColumns {
   /** 32 bytes per file. */
   hashes: Uint8Array;
   hashKnown: Uint8Array;
+  /** Piece hashes of the few files that have them; absent when none has. */
+  pieces?: PieceColumns;
+}
+
+/**
+ * A sparse side table: most files have no piece hashes, so they cost nothing here. Row r holds
+ * file `files[r]` (ascending), its piece length and pieces starts[r]..starts[r + 1] of `hashes`.
+ */
+export interface PieceColumns {
+  files: Uint32Array;
+  /** Bytes; a power of two from MIN_PIECE_LENGTH to MAX_PIECE_LENGTH. */
+  lengths: Uint32Array;
+  /** Piece numbers, one more entry than rows; starts[rows] is the piece count. */
+  starts: Uint32Array;
+  /** 32 bytes per piece. */
+  hashes: Uint8Array;
+}
+
+/** A file's piece hashes as bytes: `hashes` holds 32 bytes per piece, in file order. */
+export interface PieceHashes {
+  length: number;
+  hashes: Uint8Array;
+}
+
+/** True for a piece length piece hashes may use: a power of two from 16 KiB to 1 GiB. */
+export function isPieceLength(length: number): boolean {
+  return Number.isInteger(length) && length >= MIN_PIECE_LENGTH && length <= MAX_PIECE_LENGTH && (length & (length - 1)) === 0;
+}
+
+/** How many pieces of `length` bytes a file of `size` bytes has (the last one may be short). */
+export function pieceCount(size: number, length: number): number {
+  return Math.ceil(size / length);
 }
 
 // Builds a FileIndex from its private parts; set in FileIndex's static block so the constructor stays private.
@@ -32,6 +68,7 @@ export class FileIndex {
   private readonly mtimes: Float64Array;
   private readonly hashes: Uint8Array;
   private readonly hashKnown: Uint8Array;
+  private readonly pieces: PieceColumns | undefined;
 
   static {
     assemble = (cols, byPath) => new FileIndex(cols, byPath);
@@ -45,11 +82,14 @@ export class FileIndex {
     this.mtimes = cols.mtimes;
     this.hashes = cols.hashes;
     this.hashKnown = cols.hashKnown;
+    this.pieces = cols.pieces !== undefined && cols.pieces.files.length > 0 ? cols.pieces : undefined;
   }
 
   /** The raw columns, for the snapshot codec (shared, not copied: treat as read-only). */
   columns(): FileColumns {
-    return { paths: this.paths, sizes: this.sizes, mtimes: this.mtimes, hashes: this.hashes, hashKnown: this.hashKnown };
+    const cols: FileColumns = { paths: this.paths, sizes: this.sizes, mtimes: this.mtimes, hashes: this.hashes, hashKnown: this.hashKnown };
+    if (this.pieces !== undefined) cols.pieces = this.pieces;
+    return cols;
   }
 
   /** Rebuilds an index from columns made by columns() (each path once), without re-parsing hex hashes. */
@@ -61,14 +101,15 @@ export class FileIndex {
 
   /**
    * Builds an index; later duplicates of a path are ignored (manifest readers report them).
-   * Only a lower-case 64-digit sha256 counts as known, as OriginFile promises.
+   * Only a lower-case 64-digit sha256 counts as known, as OriginFile promises; piece hashes
+   * only when all of them are lower-case hex, as many as the size and piece length call for.
    */
   static from(files: Iterable<OriginFile>): FileIndex {
     const builder = new FileIndexBuilder();
     const hash = new Uint8Array(HASH_BYTES);
     for (const f of files) {
       const known = f.sha256 !== undefined && LOWER_HEX_64.test(f.sha256) && decodeSha256(f.sha256, hash);
-      builder.add(f.path, f.size, f.mtime, known ? hash : undefined);
+      builder.add(f.path, f.size, f.mtime, known ? hash : undefined, f.pieces === undefined ? undefined : decodePieces(f.pieces, f.size));
     }
     return builder.build();
   }
@@ -105,12 +146,49 @@ export class FileIndex {
     return bytesToBase64(this.hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES));
   }
 
-  file(i: number): OriginFile {
+  /** The row of file i in the piece table, or -1 when it has no piece hashes. */
+  private pieceRow(i: number): number {
+    const table = this.pieces;
+    if (table === undefined) return -1;
+    // Binary search: the table is sparse and sorted, and a Map would cost an entry per row.
+    const files = table.files;
+    let lo = 0;
+    let hi = files.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const f = files[mid]!;
+      if (f === i) return mid;
+      if (f < i) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** File i's piece length and count, or undefined when it has no piece hashes. */
+  pieceInfo(i: number): { length: number; count: number } | undefined {
+    const r = this.pieceRow(i);
+    if (r < 0) return undefined;
+    const table = this.pieces!;
+    return { length: table.lengths[r]!, count: table.starts[r + 1]! - table.starts[r]! };
+  }
+
+  /** File i's piece hashes as bytes (a view into the index: read-only), or undefined. */
+  pieceHashes(i: number): PieceHashes | undefined {
+    const r = this.pieceRow(i);
+    if (r < 0) return undefined;
+    const table = this.pieces!;
+    return { length: table.lengths[r]!, hashes: table.hashes.subarray(table.starts[r]! * HASH_BYTES, table.starts[r + 1]! * HASH_BYTES) };
+  }
+
+  /** File i as a record; `pieces: false` leaves out the piece hashes (thousands of them for a large file). */
+  file(i: number, opts?: { pieces?: boolean }): OriginFile {
     const f: OriginFile = { path: this.paths[i]!, size: this.sizes[i]! };
     const mtime = this.mtime(i);
     if (mtime !== undefined) f.mtime = mtime;
     const sha256 = this.sha256Hex(i);
     if (sha256 !== undefined) f.sha256 = sha256;
+    const pieces = opts?.pieces === false ? undefined : this.pieceHashes(i);
+    if (pieces !== undefined) f.pieces = { length: pieces.length, sha256: bytesToHex(pieces.hashes) };
     return f;
   }
 
@@ -138,6 +216,11 @@ export class FileIndexBuilder {
   private mtimes = new Float64Array(INITIAL_CAPACITY);
   private hashes = new Uint8Array(INITIAL_CAPACITY * HASH_BYTES);
   private hashKnown = new Uint8Array(INITIAL_CAPACITY);
+  // The piece table grows apart from the columns: most files add nothing to it.
+  private pieceFiles: number[] = [];
+  private pieceLengths: number[] = [];
+  private pieceStarts: number[] = [0];
+  private pieceBytes = new Uint8Array(0);
   private built = false;
 
   get count(): number {
@@ -151,9 +234,14 @@ export class FileIndexBuilder {
 
   /**
    * Adds a file and returns its number, or -1 when the path is already in: the first one wins.
-   * `sha256` is the hash's 32 bytes (see decodeSha256), copied.
+   * `sha256` is the hash's 32 bytes (see decodeSha256), copied; so are `pieces`, which must
+   * have a valid length (isPieceLength) and exactly pieceCount(size, length) hashes: a
+   * RangeError otherwise, since callers check both before. A file of no bytes has no pieces.
    */
-  add(path: string, size: number, mtime: number | undefined, sha256?: Uint8Array): number {
+  add(path: string, size: number, mtime: number | undefined, sha256?: Uint8Array, pieces?: PieceHashes): number {
+    if (pieces !== undefined && (!isPieceLength(pieces.length) || pieces.hashes.length !== pieceCount(size, pieces.length) * HASH_BYTES)) {
+      throw new RangeError(`FileIndexBuilder: ${path}: piece hashes do not fit a size of ${size} bytes in pieces of ${pieces.length}`);
+    }
     if (this.built) throw new Error('FileIndexBuilder: add after build');
     const i = this.paths.length;
     if (this.byPath.putIfAbsent(path, i) !== -1) return -1;
@@ -168,7 +256,18 @@ export class FileIndexBuilder {
       for (let b = 0; b < HASH_BYTES; b++) hashes[at + b] = sha256[b]!;
       this.hashKnown[i] = 1;
     }
+    if (pieces !== undefined && pieces.hashes.length > 0) this.addPieces(i, pieces);
     return i;
+  }
+
+  private addPieces(i: number, pieces: PieceHashes): void {
+    const at = this.pieceStarts[this.pieceStarts.length - 1]! * HASH_BYTES;
+    const need = at + pieces.hashes.length;
+    if (need > this.pieceBytes.length) this.pieceBytes = withCapacity(this.pieceBytes, Math.max(need, 2 * this.pieceBytes.length, 64 * 1024));
+    this.pieceBytes.set(pieces.hashes, at);
+    this.pieceFiles.push(i);
+    this.pieceLengths.push(pieces.length);
+    this.pieceStarts.push(need / HASH_BYTES);
   }
 
   /** The finished index; the builder is spent afterwards. */
@@ -184,9 +283,19 @@ export class FileIndexBuilder {
       hashes: this.hashes.slice(0, n * HASH_BYTES),
       hashKnown: this.hashKnown.slice(0, n),
     };
+    if (this.pieceFiles.length > 0) {
+      const pieceCount = this.pieceStarts[this.pieceStarts.length - 1]!;
+      cols.pieces = {
+        files: Uint32Array.from(this.pieceFiles),
+        lengths: Uint32Array.from(this.pieceLengths),
+        starts: Uint32Array.from(this.pieceStarts),
+        hashes: this.pieceBytes.slice(0, pieceCount * HASH_BYTES),
+      };
+    }
     const index = assemble(cols, this.byPath);
     this.sizes = this.mtimes = new Float64Array(0);
-    this.hashes = this.hashKnown = new Uint8Array(0);
+    this.hashes = this.hashKnown = this.pieceBytes = new Uint8Array(0);
+    this.pieceFiles = this.pieceLengths = this.pieceStarts = [];
     return index;
   }
 
@@ -325,6 +434,38 @@ export function decodeSha256(hex: string, out: Uint8Array): boolean {
   // A non-digit sets bits above the low nibble.
   return bad < 0x10;
 }
+
+/**
+ * OriginFile pieces as bytes: undefined unless the length is valid and the hex holds exactly
+ * the piece count's lower-case 64-digit hashes, as OriginFile promises.
+ */
+function decodePieces(pieces: FilePieces, size: number): PieceHashes | undefined {
+  if (!isPieceLength(pieces.length) || typeof pieces.sha256 !== 'string') return undefined;
+  const count = pieceCount(size, pieces.length);
+  if (pieces.sha256.length !== count * 2 * HASH_BYTES || !LOWER_HEX.test(pieces.sha256)) return undefined;
+  const hashes = new Uint8Array(count * HASH_BYTES);
+  const one = new Uint8Array(HASH_BYTES);
+  for (let k = 0; k < count; k++) {
+    decodeSha256(pieces.sha256.slice(k * 2 * HASH_BYTES, (k + 1) * 2 * HASH_BYTES), one);
+    hashes.set(one, k * HASH_BYTES);
+  }
+  return { length: pieces.length, hashes };
+}
+
+const LOWER_HEX = /^[0-9a-f]*$/;
+
+/** Lower-case hex of any number of bytes, as one flat string (a piece list can run to thousands of hashes). */
+export function bytesToHex(bytes: Uint8Array): string {
+  const codes = new Uint8Array(2 * bytes.length);
+  for (let b = 0; b < bytes.length; b++) {
+    const byte = bytes[b]!;
+    codes[2 * b] = HEX_CODES[byte >> 4]!;
+    codes[2 * b + 1] = HEX_CODES[byte & 15]!;
+  }
+  return asciiDecoder.decode(codes);
+}
+
+const asciiDecoder = new TextDecoder();
 
 // btoa exists on Node 20 and Workers alike; Buffer does not exist on Workers.
 function bytesToBase64(bytes: Uint8Array): string {

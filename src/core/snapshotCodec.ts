@@ -1,6 +1,6 @@
 // A routing snapshot as bytes: what the control plane publishes and an edge instance (Workers) decodes.
 import { type RuleClasses } from './availability.js';
-import { FileIndex } from './fileIndex.js';
+import { FileIndex, isPieceLength, pieceCount, type PieceColumns } from './fileIndex.js';
 import type { MirrorSpec, MirrorState } from './model.js';
 import { buildSnapshot, type RoutingOptions, type Snapshot } from './snapshot.js';
 
@@ -8,7 +8,9 @@ import { buildSnapshot, type RoutingOptions, type Snapshot } from './snapshot.js
  * Layout: "MGS1", u32 header length, the JSON header, then 8-byte aligned sections of raw
  * typed arrays. Typed arrays are viewed in place on decode, so a large file set costs one
  * copy of the bytes, not a parse per number. Paths are one UTF-8 blob split on "\n"
- * (origin paths never hold control characters).
+ * (origin paths never hold control characters). Piece hashes, when any file has them, are four
+ * more sections (the index's side table as it is); a decoder that does not know them skips them,
+ * and bytes without them decode to a file set without piece hashes.
  */
 const MAGIC = 0x3153474d; // "MGS1" little-endian
 
@@ -23,7 +25,8 @@ interface Header {
   builtAtMs: number;
   origin: { baseUrl: string };
   routing: RoutingOptions;
-  mirrors: { spec: MirrorSpec; state: MirrorState; inventory?: string }[];
+  /** inventory / listed: names of the sections with the mirror's inventory bits and, where some copies are stale, its listing bits. */
+  mirrors: { spec: MirrorSpec; state: MirrorState; inventory?: string; listed?: string }[];
   ruleKeys: string[];
   fileCount: number;
   classCount: number;
@@ -40,6 +43,13 @@ export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
   add('mtimes', cols.mtimes);
   add('hashes', cols.hashes);
   add('hashKnown', cols.hashKnown);
+  // Only when present: a file set without piece hashes keeps the bytes (and shard ETags) it had.
+  if (cols.pieces) {
+    add('pieceFiles', cols.pieces.files);
+    add('pieceLengths', cols.pieces.lengths);
+    add('pieceStarts', cols.pieces.starts);
+    add('pieceHashes', cols.pieces.hashes);
+  }
   add('fileClass', snapshot.rules.fileClass);
   const words = snapshot.rules.membership[0]?.length ?? 0;
   const membership = new Uint32Array(snapshot.rules.membership.length * words);
@@ -51,6 +61,11 @@ export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
     if (m.inventory) {
       entry.inventory = `inv:${m.spec.id}`;
       add(entry.inventory, m.inventory);
+    }
+    // Which files it lists in another version: ?mirrorlist says stale-copy for those, at the edge too.
+    if (m.inventory && m.listed) {
+      entry.listed = `listed:${m.spec.id}`;
+      add(entry.listed, m.listed);
     }
     return entry;
   });
@@ -127,12 +142,14 @@ export function decodeSnapshot(bytes: Uint8Array, nowMs: number): Snapshot {
   const pathText = new TextDecoder().decode(u8('paths'));
   const paths = header.fileCount === 0 ? [] : pathText.split('\n');
   if (paths.length !== header.fileCount) throw new SnapshotFormatError('snapshot path count mismatch');
+  const sizes = f64('sizes');
   const files = FileIndex.fromColumns({
     paths,
-    sizes: f64('sizes'),
+    sizes,
     mtimes: f64('mtimes'),
     hashes: u8('hashes'),
     hashKnown: u8('hashKnown'),
+    ...(byName.has('pieceFiles') ? { pieces: checkedPieces({ files: u32('pieceFiles'), lengths: u32('pieceLengths'), starts: u32('pieceStarts'), hashes: u8('pieceHashes') }, sizes) } : {}),
   });
   const membershipFlat = u32('membership');
   const words = header.classCount ? membershipFlat.length / header.classCount : 0;
@@ -144,9 +161,11 @@ export function decodeSnapshot(bytes: Uint8Array, nowMs: number): Snapshot {
   };
   const states = new Map<string, MirrorState>();
   const inventories = new Map<string, Uint32Array>();
+  const listings = new Map<string, Uint32Array>();
   for (const m of header.mirrors) {
     states.set(m.spec.id, m.state);
     if (m.inventory) inventories.set(m.spec.id, u32(m.inventory));
+    if (m.inventory && m.listed) listings.set(m.spec.id, u32(m.listed));
   }
   const snapshot = buildSnapshot({
     version: header.version,
@@ -155,11 +174,27 @@ export function decodeSnapshot(bytes: Uint8Array, nowMs: number): Snapshot {
     mirrors: header.mirrors.map((m) => m.spec),
     states,
     inventories,
+    listings,
     origin: header.origin,
     routing: header.routing,
     rules,
   });
   return { ...snapshot, builtAtMs: header.builtAtMs };
+}
+
+/** The piece table as decoded, after checking it fits the files: a bad one must not read out of bounds later. */
+function checkedPieces(p: PieceColumns, sizes: Float64Array): PieceColumns {
+  const rows = p.files.length;
+  const bad = (why: string) => new SnapshotFormatError(`snapshot piece table ${why}`);
+  if (p.lengths.length !== rows || p.starts.length !== rows + 1 || p.starts[0] !== 0) throw bad('has mismatched columns');
+  if (p.hashes.length !== p.starts[rows]! * 32) throw bad('has the wrong number of hashes');
+  for (let r = 0; r < rows; r++) {
+    const f = p.files[r]!;
+    if (f >= sizes.length || (r > 0 && f <= p.files[r - 1]!)) throw bad('names files out of order or range');
+    const count = p.starts[r + 1]! - p.starts[r]!;
+    if (!isPieceLength(p.lengths[r]!) || count < 1 || count !== pieceCount(sizes[f]!, p.lengths[r]!)) throw bad(`does not fit file ${f}`);
+  }
+  return p;
 }
 
 function align8(n: number): number {

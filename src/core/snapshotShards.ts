@@ -1,6 +1,6 @@
 // A routing snapshot split for the edge: a small core (mirrors, live state, routing) and file shards fetched on demand.
 import { bitGet, bitSet, newBitset, type RuleClasses } from './availability.js';
-import { FileIndex } from './fileIndex.js';
+import { FileIndex, type PieceColumns } from './fileIndex.js';
 import { fmix32, hashString } from './hash.js';
 import { fileSetFacts } from './mirrorStatus.js';
 import type { MirrorSpec, MirrorState } from './model.js';
@@ -10,7 +10,8 @@ import { decodeSnapshot, encodeSnapshot, SnapshotFormatError } from './snapshotC
 /**
  * How many files a shard should hold at most. 20,000 files of a large network encode to about
  * 2.5 MB (paths, sizes, mtimes, hashes, rule classes and a bit per inventoried mirror), so an edge
- * isolate keeps a dozen shards in a 32 MB cache and decodes one in a few milliseconds.
+ * isolate keeps a dozen shards in a 32 MB cache and decodes one in a few milliseconds. Piece
+ * hashes come on top, 32 bytes a piece (up to 32 KiB for a 1 GiB file hashed by origin.root).
  */
 export const SHARD_TARGET_FILES = 20_000;
 
@@ -64,11 +65,13 @@ export interface ShardSet {
   readonly info: readonly CoreShard[];
 }
 
-/** A decoded shard: its files, the global rule classes restricted to them, and inventories numbered within it. */
+/** A decoded shard: its files, the global rule classes restricted to them, and inventories (and listings) numbered within it. */
 export interface DecodedShard {
   readonly files: FileIndex;
   readonly rules: RuleClasses;
   readonly inventories: ReadonlyMap<string, Uint32Array>;
+  /** Per inventory with stale copies, the files it lists in any version (see SnapshotInput.listings). */
+  readonly listings: ReadonlyMap<string, Uint32Array>;
   readonly bytes: number;
 }
 
@@ -109,7 +112,8 @@ export function shardLayout(files: FileIndex, targetFiles = SHARD_TARGET_FILES):
   const members = Array.from({ length: n }, (_, k) => new Int32Array(counts[k]!));
   for (let f = 0; f < files.count; f++) members[shardOfFile[f]!]![localOfFile[f]!] = f;
   const cols = files.columns();
-  const shardFiles = members.map((list) => {
+  const pieces = cols.pieces ? shardPieces(cols.pieces, n, shardOfFile, localOfFile) : [];
+  const shardFiles = members.map((list, k) => {
     const count = list.length;
     const paths = new Array<string>(count);
     const sizes = new Float64Array(count);
@@ -124,9 +128,40 @@ export function shardLayout(files: FileIndex, targetFiles = SHARD_TARGET_FILES):
       hashes.set(cols.hashes.subarray(f * 32, f * 32 + 32), i * 32);
       hashKnown[i] = cols.hashKnown[f]!;
     }
-    return FileIndex.fromColumns({ paths, sizes, mtimes, hashes, hashKnown });
+    const shardPieceTable = pieces[k];
+    return FileIndex.fromColumns({ paths, sizes, mtimes, hashes, hashKnown, ...(shardPieceTable ? { pieces: shardPieceTable } : {}) });
   });
   return { files, count: n, members, shardOfFile, localOfFile, shardFiles };
+}
+
+/**
+ * The piece table split by shard, renumbered to the shard's files (undefined for a shard
+ * without any). Rows stay in file order: local numbers rise with global ones within a shard.
+ */
+function shardPieces(table: PieceColumns, n: number, shardOfFile: Int32Array, localOfFile: Int32Array): (PieceColumns | undefined)[] {
+  const rows = new Int32Array(n);
+  const pieces = new Float64Array(n);
+  for (let r = 0; r < table.files.length; r++) {
+    const k = shardOfFile[table.files[r]!]!;
+    rows[k]!++;
+    pieces[k]! += table.starts[r + 1]! - table.starts[r]!;
+  }
+  const out = Array.from({ length: n }, (_, k): PieceColumns | undefined =>
+    rows[k] === 0 ? undefined : { files: new Uint32Array(rows[k]!), lengths: new Uint32Array(rows[k]!), starts: new Uint32Array(rows[k]! + 1), hashes: new Uint8Array(pieces[k]! * 32) },
+  );
+  const filled = new Int32Array(n);
+  for (let r = 0; r < table.files.length; r++) {
+    const f = table.files[r]!;
+    const part = out[shardOfFile[f]!]!;
+    const row = filled[shardOfFile[f]!]!++;
+    part.files[row] = localOfFile[f]!;
+    part.lengths[row] = table.lengths[r]!;
+    const from = part.starts[row]!;
+    const count = table.starts[r + 1]! - table.starts[r]!;
+    part.starts[row + 1] = from + count;
+    part.hashes.set(table.hashes.subarray(table.starts[r]! * 32, table.starts[r + 1]! * 32), from * 32);
+  }
+  return out;
 }
 
 /** The global rule classes restricted to each shard: its files' classes, the global membership and rule keys. */
@@ -154,8 +189,16 @@ export function shardInventory(layout: ShardLayout, bits: Uint32Array): Uint32Ar
   return out;
 }
 
-/** Encodes the shards of a layout with its rule classes and the split inventories (mirror id → per-shard bits). */
-export function encodeShards(layout: ShardLayout, rules: readonly RuleClasses[], inventories: ReadonlyMap<string, readonly Uint32Array[]>): ShardSet {
+/**
+ * Encodes the shards of a layout with its rule classes and the split inventories (mirror id →
+ * per-shard bits), and the split listings of the inventories that have some stale copies.
+ */
+export function encodeShards(
+  layout: ShardLayout,
+  rules: readonly RuleClasses[],
+  inventories: ReadonlyMap<string, readonly Uint32Array[]>,
+  listings: ReadonlyMap<string, readonly Uint32Array[]> = new Map(),
+): ShardSet {
   const ids = [...inventories.keys()];
   const shards: Uint8Array[] = [];
   const info: CoreShard[] = [];
@@ -168,6 +211,7 @@ export function encodeShards(layout: ShardLayout, rules: readonly RuleClasses[],
       mirrors: ids.map(stubSpec),
       states: new Map(),
       inventories: new Map(ids.map((id) => [id, inventories.get(id)![k]!])),
+      listings: new Map([...listings].filter(([id]) => inventories.has(id)).map(([id, parts]) => [id, parts[k]!])),
       origin: SHARD_ORIGIN,
       routing: SHARD_ROUTING,
       rules: rules[k]!,
@@ -189,8 +233,13 @@ export function encodeShards(layout: ShardLayout, rules: readonly RuleClasses[],
 export function splitFiles(snapshot: Snapshot, targetFiles = SHARD_TARGET_FILES): ShardSet {
   const layout = shardLayout(snapshot.files, targetFiles);
   const inventories = new Map<string, Uint32Array[]>();
-  for (const m of snapshot.mirrors) if (m.inventory) inventories.set(m.spec.id, shardInventory(layout, m.inventory));
-  return encodeShards(layout, shardRules(layout, snapshot.rules), inventories);
+  const listings = new Map<string, Uint32Array[]>();
+  for (const m of snapshot.mirrors) {
+    if (!m.inventory) continue;
+    inventories.set(m.spec.id, shardInventory(layout, m.inventory));
+    if (m.listed) listings.set(m.spec.id, shardInventory(layout, m.listed));
+  }
+  return encodeShards(layout, shardRules(layout, snapshot.rules), inventories, listings);
 }
 
 /** The core of a snapshot whose files were split into `shards`, as UTF-8 JSON. */
@@ -233,8 +282,12 @@ export function decodeCore(bytes: Uint8Array): SnapshotCore {
 export function decodeShard(bytes: Uint8Array): DecodedShard {
   const s = decodeSnapshot(bytes, 0);
   const inventories = new Map<string, Uint32Array>();
-  for (const m of s.mirrors) if (m.inventory) inventories.set(m.spec.id, m.inventory);
-  return { files: s.files, rules: s.rules, inventories, bytes: bytes.byteLength };
+  const listings = new Map<string, Uint32Array>();
+  for (const m of s.mirrors) {
+    if (m.inventory) inventories.set(m.spec.id, m.inventory);
+    if (m.inventory && m.listed) listings.set(m.spec.id, m.listed);
+  }
+  return { files: s.files, rules: s.rules, inventories, listings, bytes: bytes.byteLength };
 }
 
 /**
@@ -255,6 +308,7 @@ export function composeShardSnapshot(core: SnapshotCore, shard: Uint8Array | Dec
     mirrors: core.mirrors.map((m) => m.spec),
     states,
     inventories: s.inventories,
+    listings: s.listings,
     origin: core.origin,
     routing: core.routing,
     rules: s.rules,
@@ -326,6 +380,7 @@ export class ShardCache {
   private layout: ShardLayout | undefined;
   private rules: { of: RuleClasses; parts: RuleClasses[] } | undefined;
   private inventories = new Map<string, { of: Uint32Array; parts: Uint32Array[] }>();
+  private listings = new Map<string, { of: Uint32Array; parts: Uint32Array[] }>();
   private set: ShardSet | undefined;
   private readonly cores = new WeakMap<Snapshot, { target: number; bytes: Uint8Array }>();
 
@@ -336,6 +391,7 @@ export class ShardCache {
       layout = this.layout = shardLayout(snapshot.files, targetFiles);
       this.rules = undefined;
       this.inventories = new Map();
+      this.listings = new Map();
       changed = true;
     }
     if (this.rules?.of !== snapshot.rules) {
@@ -343,21 +399,28 @@ export class ShardCache {
       changed = true;
     }
     const inventories = new Map<string, { of: Uint32Array; parts: Uint32Array[] }>();
-    for (const m of snapshot.mirrors) {
-      if (!m.inventory) continue;
-      const held = this.inventories.get(m.spec.id);
-      if (held?.of === m.inventory) inventories.set(m.spec.id, held);
+    const listings = new Map<string, { of: Uint32Array; parts: Uint32Array[] }>();
+    const reuse = (held: Map<string, { of: Uint32Array; parts: Uint32Array[] }>, into: typeof held, id: string, bits: Uint32Array) => {
+      const was = held.get(id);
+      if (was?.of === bits) into.set(id, was);
       else {
-        inventories.set(m.spec.id, { of: m.inventory, parts: shardInventory(layout, m.inventory) });
+        into.set(id, { of: bits, parts: shardInventory(layout, bits) });
         changed = true;
       }
+    };
+    for (const m of snapshot.mirrors) {
+      if (!m.inventory) continue;
+      reuse(this.inventories, inventories, m.spec.id, m.inventory);
+      if (m.listed) reuse(this.listings, listings, m.spec.id, m.listed);
     }
-    // A mirror's inventory dropped, or the mirrors reordered (the order is part of the shard bytes).
-    const before = [...this.inventories.keys()].join('\n');
-    if ([...inventories.keys()].join('\n') !== before) changed = true;
+    // A mirror's inventory or listing dropped, or the mirrors reordered (the order is part of the shard bytes).
+    if ([...inventories.keys()].join('\n') !== [...this.inventories.keys()].join('\n')) changed = true;
+    if ([...listings.keys()].join('\n') !== [...this.listings.keys()].join('\n')) changed = true;
     this.inventories = inventories;
+    this.listings = listings;
     if (changed || !this.set) {
-      this.set = encodeShards(layout, this.rules.parts, new Map([...inventories].map(([id, v]) => [id, v.parts])));
+      const parts = (m: Map<string, { parts: Uint32Array[] }>) => new Map([...m].map(([id, v]) => [id, v.parts]));
+      this.set = encodeShards(layout, this.rules.parts, parts(inventories), parts(listings));
     }
     return this.set;
   }

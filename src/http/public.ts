@@ -47,6 +47,9 @@ export function registerPublicRoutes(app: Hono<AppEnv>, services: AppServices): 
     const mirrors = snapshot.mirrors
       .filter((m) => mirrorCarries(snapshot, m, f))
       .map((m) => ({ id: m.spec.id, status: m.status, url: m.spec.baseUrl }));
-    return c.json({ ...snapshot.files.file(f), mirrors });
+    // Piece hashes belong in the metalink; here only their shape, so a large file's record stays small.
+    const file = snapshot.files.file(f, { pieces: false });
+    const pieces = snapshot.files.pieceInfo(f);
+    return c.json({ ...file, ...(pieces ? { pieces } : {}), mirrors });
   });
 }

@@ -201,6 +201,8 @@ async function referenceLoad(chunks: Iterable<string>, name: string): Promise<{ 
     const file: OriginFile = { path, size: fields.size };
     if (fields.mtime !== undefined) file.mtime = fields.mtime;
     if (fields.sha256) file.sha256 = (json as { sha256: string }).sha256.toLowerCase();
+    if (fields.pieces) file.pieces = { length: fields.pieces.length, sha256: (json as { pieces: { sha256: string[] } }).pieces.sha256.join('').toLowerCase() };
+    if (fields.piecesProblem) problems.push({ file: name, line, reason: `${fields.piecesProblem}; file kept without piece hashes`, kept: true });
     files.push(file);
   });
   return { files, problems };
@@ -236,6 +238,7 @@ function expectSameIndex(actual: FileIndex, expected: FileIndex): void {
   expect(Buffer.from(a.mtimes.buffer, a.mtimes.byteOffset, a.mtimes.byteLength)).toEqual(Buffer.from(e.mtimes.buffer, e.mtimes.byteOffset, e.mtimes.byteLength));
   expect(a.hashes).toEqual(e.hashes);
   expect(a.hashKnown).toEqual(e.hashKnown);
+  expect(a.pieces).toEqual(e.pieces);
   for (const path of e.paths) expect(actual.lookup(path)).toBe(expected.lookup(path));
 }
 
@@ -256,7 +259,30 @@ const mixedLines = [
   `{"path":"escaped\\"quote\\u00e9","size":13,"mtime":1700000000.9}`,
   `{"path":"short-hash","size":1,"sha256":"${'a'.repeat(63)}"}`,
   `{"path":"keys-in-any-order","sha256":"${'12'.repeat(32)}","mtime":5,"size":14}`,
+  ...pieceLines(),
 ];
+
+/** Lines with piece hashes: good ones (either case), and bad ones that keep their file. */
+function pieceLines(): string[] {
+  const h = (n: number, digit = 'a') => Array.from({ length: n }, (_, k) => `${digit}${k % 10}`.repeat(32));
+  const line = (path: string, size: number, pieces: unknown, extra = '') => `{"path":"${path}","size":${size}${extra},"pieces":${JSON.stringify(pieces)}}`;
+  return [
+    line('pieces/good.iso', 50_000, { length: 16_384, sha256: h(4) }, `,"sha256":"${HASH}"`),
+    line('pieces/upper.iso', 16_385, { length: 16_384, sha256: h(2, 'B') }),
+    line('pieces/exact.iso', 32_768, { length: 16_384, sha256: h(2) }),
+    line('pieces/empty.iso', 0, { length: 16_384, sha256: [] }),
+    line('pieces/one-too-few.iso', 50_000, { length: 16_384, sha256: h(3) }),
+    line('pieces/not-a-power.iso', 50_000, { length: 20_000, sha256: h(3) }),
+    line('pieces/too-small.iso', 50_000, { length: 8_192, sha256: h(7) }),
+    line('pieces/bad-hex.iso', 50_000, { length: 16_384, sha256: [...h(3), 'xyz'] }),
+    line('pieces/many-bad.iso', 50_000, { length: 16_384, sha256: ['1', '2', '3', '4'] }),
+    line('pieces/not-an-object.iso', 5, 'abc'),
+    line('pieces/null.iso', 5, null),
+    line('pieces/iso-date.iso', 20_000, { length: 16_384, sha256: h(2) }, ',"mtime":"2024-02-03"'),
+    line('pieces/bad-size.iso', -5, { length: 16_384, sha256: h(1) }),
+    line('pieces/good.iso', 50_000, { length: 16_384, sha256: h(1) }),
+  ];
+}
 
 describe('readOriginIndex', () => {
   it('builds the index the old path built, and reports the same problems the same way', async () => {
@@ -285,7 +311,30 @@ describe('readOriginIndex', () => {
       'mtime: expected epoch seconds or milliseconds, or an ISO-8601 date-time with a time zone',
       'path: expected a string',
       'sha256: expected 64 hex characters',
+      ...[
+        'pieces.sha256: expected 4 hashes (size 50000 in pieces of 16384), got 3',
+        'pieces.length: expected a power of two from 16384 to 1073741824',
+        'pieces.length: expected a power of two from 16384 to 1073741824',
+        'pieces.sha256.3: expected 64 hex characters',
+        'pieces.sha256.0: expected 64 hex characters (and 3 more)',
+        'pieces: expected {"length": <bytes>, "sha256": [<hex>, …]}',
+        'pieces: expected {"length": <bytes>, "sha256": [<hex>, …]}',
+      ].map((reason) => `${reason}; file kept without piece hashes`),
+      'size: expected a non-negative integer',
+      `path: duplicate of line ${mixedLines.indexOf(pieceLines()[0]!) + 1}`,
     ]);
+    expect(problems.filter((p) => p.kept).map((p) => p.line)).toEqual([5, 6, 7, 8, 9, 10, 11].map((k) => mixedLines.indexOf(pieceLines()[0]!) + k));
+    // Piece hashes as given, in lower case; the files whose pieces were bad are kept without them.
+    const good = index.file(index.lookup('pieces/good.iso'));
+    expect(good.sha256).toBe(HASH);
+    expect(good.pieces).toEqual({ length: 16_384, sha256: ['a0', 'a1', 'a2', 'a3'].map((x) => x.repeat(32)).join('') });
+    expect(index.file(index.lookup('pieces/upper.iso')).pieces?.sha256).toBe(`${'b0'.repeat(32)}${'b1'.repeat(32)}`);
+    expect(index.pieceInfo(index.lookup('pieces/exact.iso'))).toEqual({ length: 16_384, count: 2 });
+    expect(index.pieceInfo(index.lookup('pieces/iso-date.iso'))).toEqual({ length: 16_384, count: 2 });
+    for (const path of ['pieces/empty.iso', 'pieces/one-too-few.iso', 'pieces/not-a-power.iso', 'pieces/bad-hex.iso', 'pieces/null.iso']) {
+      expect(index.file(index.lookup(path)), path).toEqual({ path, size: path === 'pieces/empty.iso' ? 0 : path === 'pieces/null.iso' ? 5 : 50_000 });
+    }
+    expect(index.lookup('pieces/bad-size.iso')).toBe(-1);
   });
 
   it('agrees with readOriginManifest and FileIndex.from of its files', async () => {
@@ -307,8 +356,19 @@ describe('readOriginIndex', () => {
     const hex = fc.constantFrom('ab'.repeat(32), 'AB'.repeat(32), 'aB'.repeat(32), 'g'.repeat(64), 'a'.repeat(63), '');
     const value = fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constantFrom(-1, -0, 1.5, 2 ** 53, 1e12 + 0.5, 1e21, '2026-01-01', '2026-01-01T00:00:00Z', 'x'), hex);
     const path = fc.oneof(fc.constantFrom('a', '/a', 'a/b', '/a/b', '日本/ファイル', 'ü', '😀', 'a/../b', 'a\\b', '.', '', 'a\ud800'), fc.string({ maxLength: 6 }));
+    const pieces = fc.oneof(
+      value,
+      fc.record({ length: fc.constantFrom(16_384, 32_768, 20_000, 8_192, '16384'), sha256: fc.oneof(fc.array(hex, { maxLength: 3 }), value) }, { requiredKeys: [] }),
+    );
     const object = fc.record(
-      { path: fc.oneof(path, path, value), size: fc.oneof(fc.nat(), fc.nat(), value), mtime: fc.oneof(fc.nat({ max: 2e12 }), value), sha256: fc.oneof(hex, value), extra: value },
+      {
+        path: fc.oneof(path, path, value),
+        size: fc.oneof(fc.nat(), fc.nat(), fc.constantFrom(0, 1, 16_384, 16_385, 40_000), value),
+        mtime: fc.oneof(fc.nat({ max: 2e12 }), value),
+        sha256: fc.oneof(hex, value),
+        pieces,
+        extra: value,
+      },
       { requiredKeys: [] },
     );
     const line = fc.oneof(
@@ -356,7 +416,12 @@ describe('quickLineFields', () => {
     const number = fc.oneof(fc.integer(), fc.double(), fc.constantFrom(-0, 2 ** 53, 2 ** 53 - 1, 1e11, 1e11 + 1, 1e400, -1e400, Number.NaN));
     const text = fc.oneof(fc.string({ maxLength: 5 }), fc.constantFrom('ab'.repeat(32), 'AB'.repeat(32), 'g'.repeat(64), '2026-01-01', '2026-01-01T00:00:00Z', 'é'.repeat(64)));
     const value = fc.oneof(number, text, fc.constantFrom(null, true, [], {}, undefined));
-    const object = fc.record({ path: fc.oneof(fc.string(), value), size: fc.oneof(fc.nat(), value), mtime: fc.oneof(fc.nat(), value), sha256: value }, { requiredKeys: [] });
+    const pieceHash = fc.constantFrom('ab'.repeat(32), 'AB'.repeat(32), 'g'.repeat(64), 'a'.repeat(63));
+    const pieces = fc.oneof(value, fc.record({ length: fc.oneof(number, fc.constantFrom(16_384, 32_768, 2 ** 30, 2 ** 31)), sha256: fc.oneof(value, fc.array(fc.oneof(pieceHash, value), { maxLength: 3 })) }, { requiredKeys: [] }));
+    const object = fc.record(
+      { path: fc.oneof(fc.string(), value), size: fc.oneof(fc.nat(), fc.constantFrom(0, 1, 16_384, 16_385, 32_769), value), mtime: fc.oneof(fc.nat(), value), sha256: value, pieces },
+      { requiredKeys: [] },
+    );
     fc.assert(
       fc.property(object, fc.constantFrom('origin' as const, 'mirror' as const), (json, kind) => {
         const quickHash = new Uint8Array(32);

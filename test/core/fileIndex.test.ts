@@ -131,3 +131,68 @@ describe('FileIndex.from', () => {
     expect(FileIndex.from([]).count).toBe(0);
   });
 });
+
+describe('piece hashes', () => {
+  const KiB = 1024;
+  /** `count` distinct 64-digit hashes, concatenated. */
+  const hexes = (count: number, seed = 0) => Array.from({ length: count }, (_, k) => ((seed * 31 + k) % 256).toString(16).padStart(2, '0').repeat(32)).join('');
+
+  it('keeps them sparse: only files that have them are in the side table, in file order', () => {
+    const files: OriginFile[] = [
+      { path: 'small', size: 10 },
+      { path: 'iso', size: 100 * KiB + 1, sha256: A, pieces: { length: 16 * KiB, sha256: hexes(7) } },
+      { path: 'plain', size: 5 * 1024 * KiB, mtime: 9 },
+      { path: 'img', size: 64 * KiB, pieces: { length: 32 * KiB, sha256: hexes(2, 5) } },
+    ];
+    const index = FileIndex.from(files);
+    expect([...index.files()]).toEqual(files);
+    const table = index.columns().pieces!;
+    expect([...table.files]).toEqual([1, 3]);
+    expect([...table.lengths]).toEqual([16 * KiB, 32 * KiB]);
+    expect([...table.starts]).toEqual([0, 7, 9]);
+    expect(table.hashes).toHaveLength(9 * 32);
+    expect(index.pieceInfo(1)).toEqual({ length: 16 * KiB, count: 7 });
+    expect(index.pieceInfo(0)).toBeUndefined();
+    expect(index.pieceInfo(2)).toBeUndefined();
+    expect(Buffer.from(index.pieceHashes(3)!.hashes).toString('hex')).toBe(hexes(2, 5));
+    expect(index.file(1, { pieces: false })).toEqual({ path: 'iso', size: 100 * KiB + 1, sha256: A });
+    expect([...FileIndex.fromColumns(index.columns()).files()]).toEqual(files);
+    // A file set without any has no table at all.
+    expect(FileIndex.from([{ path: 'a', size: 1 }]).columns().pieces).toBeUndefined();
+  });
+
+  it('FileIndex.from drops pieces that do not fit, keeping the file', () => {
+    const size = 40 * KiB; // three 16 KiB pieces
+    const bad: OriginFile['pieces'][] = [
+      { length: 16 * KiB, sha256: hexes(2) }, // too few
+      { length: 16 * KiB, sha256: hexes(4) }, // too many
+      { length: 24 * KiB, sha256: hexes(2) }, // not a power of two
+      { length: 8 * KiB, sha256: hexes(5) }, // below 16 KiB
+      { length: 2 ** 31, sha256: hexes(1) }, // above 1 GiB
+      { length: 16 * KiB, sha256: hexes(3, 5).toUpperCase() }, // not lower case
+      { length: 16 * KiB, sha256: `${hexes(3).slice(1)}g` },
+    ];
+    for (const pieces of bad) {
+      const index = FileIndex.from([{ path: 'f', size, pieces }]);
+      expect(index.file(0), JSON.stringify(pieces?.length)).toEqual({ path: 'f', size });
+    }
+    expect(FileIndex.from([{ path: 'f', size, pieces: { length: 16 * KiB, sha256: hexes(3) } }]).pieceInfo(0)).toEqual({ length: 16 * KiB, count: 3 });
+    // An empty file has no pieces to hash.
+    expect(FileIndex.from([{ path: 'e', size: 0, pieces: { length: 16 * KiB, sha256: '' } }]).file(0)).toEqual({ path: 'e', size: 0 });
+  });
+
+  it('the builder refuses pieces that do not fit the size, and copies the ones it takes', () => {
+    const b = new FileIndexBuilder();
+    expect(() => b.add('a', 40 * KiB, undefined, undefined, { length: 16 * KiB, hashes: new Uint8Array(64) })).toThrow(RangeError);
+    expect(() => b.add('a', 40 * KiB, undefined, undefined, { length: 3000, hashes: new Uint8Array(32) })).toThrow(RangeError);
+    const hashes = new Uint8Array(96).fill(7);
+    expect(b.add('a', 40 * KiB, undefined, undefined, { length: 16 * KiB, hashes })).toBe(0);
+    hashes.fill(0);
+    // Many files with pieces grow the table past its first size.
+    for (let i = 1; i < 3000; i++) b.add(`f${i}`, 20 * KiB, undefined, undefined, { length: 16 * KiB, hashes: new Uint8Array(64).fill(i & 0xff) });
+    const index = b.build();
+    expect(index.pieceHashes(0)!.hashes).toEqual(new Uint8Array(96).fill(7));
+    expect(index.pieceHashes(2999)!.hashes).toEqual(new Uint8Array(64).fill(2999 & 0xff));
+    expect(index.columns().pieces!.hashes).toHaveLength(96 + 2999 * 64);
+  });
+});

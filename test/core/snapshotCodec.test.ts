@@ -45,6 +45,39 @@ describe('snapshot codec', () => {
     );
   });
 
+  it('carries piece hashes (a sparse table), and leaves no trace of them when no file has any', () => {
+    const KiB = 1024;
+    const hex = (count: number, seed: number) => Array.from({ length: count }, (_, k) => ((seed + 7 * k) & 0xff).toString(16).padStart(2, '0').repeat(32)).join('');
+    const withPieces = [
+      { path: 'debian/a.iso', size: 100 * KiB, mtime: 100, sha256: 'ab'.repeat(32), pieces: { length: 16 * KiB, sha256: hex(7, 1) } },
+      { path: 'debian/b.txt', size: 3 },
+      { path: 'fedora/c.img', size: 64 * KiB + 1, pieces: { length: 32 * KiB, sha256: hex(3, 9) } },
+    ];
+    const snapshotOf = (files: FileIndex) =>
+      new SnapshotBuilder({ mirrors: [spec('de', 'DE', ['**'])], files, originBaseUrl: 'https://o.example/', routing: { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 3600 }, clock: () => 1000 }).current();
+    const original = snapshotOf(FileIndex.from(withPieces));
+    const bytes = encodeSnapshot(original);
+    const decoded = decodeSnapshot(bytes, 1000);
+    expect([...decoded.files.files()]).toEqual(withPieces);
+    expect(decoded.files.pieceInfo(2)).toEqual({ length: 32 * KiB, count: 3 });
+    expect(sectionNames(bytes)).toEqual(expect.arrayContaining(['pieceFiles', 'pieceLengths', 'pieceStarts', 'pieceHashes']));
+    expect(sectionNames(encodeSnapshot(snapshotOf(FileIndex.from(withPieces.map(({ pieces: _, ...f }) => f)))))).not.toContain('pieceFiles');
+
+    // A piece table that does not fit its files is refused, never read out of bounds later.
+    for (const [section, at, value] of [
+      ['pieceFiles', 0, 9],
+      ['pieceFiles', 4, 0],
+      ['pieceLengths', 0, 3000],
+      ['pieceStarts', 4, 6],
+      ['pieceStarts', 8, 99],
+    ] as const) {
+      const broken = bytes.slice();
+      const s = section32(broken, section);
+      s[at / 4] = value;
+      expect(() => decodeSnapshot(broken, 1000), `${section}[${at / 4}] = ${value}`).toThrow(SnapshotFormatError);
+    }
+  });
+
   it('rejects bytes that are not a snapshot, never crashing', () => {
     expect(() => decodeSnapshot(new Uint8Array([1, 2, 3]), 0)).toThrow(SnapshotFormatError);
     expect(() => decodeSnapshot(new TextEncoder().encode('MGS1garbage-garbage'), 0)).toThrow(SnapshotFormatError);
@@ -59,6 +92,24 @@ describe('snapshot codec', () => {
     );
   });
 });
+
+/** The section names of encoded snapshot bytes. */
+function sectionNames(bytes: Uint8Array): string[] {
+  return header(bytes).sections.map((x) => x.name);
+}
+
+function header(bytes: Uint8Array): { sections: { name: string; offset: number; length: number }[]; bodyStart: number } {
+  const length = new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true);
+  const parsed = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length))) as { sections: { name: string; offset: number; length: number }[] };
+  return { ...parsed, bodyStart: (8 + length + 7) & ~7 };
+}
+
+/** A section of (8-aligned) snapshot bytes as 32-bit words, to break on purpose. */
+function section32(bytes: Uint8Array, name: string): Uint32Array {
+  const h = header(bytes);
+  const s = h.sections.find((x) => x.name === name)!;
+  return new Uint32Array(bytes.buffer, bytes.byteOffset + h.bodyStart + s.offset, s.length / 4);
+}
 
 describe('mirror summaries count carried files', () => {
   it('by class, by inventory and file by file alike', async () => {

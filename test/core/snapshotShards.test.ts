@@ -88,7 +88,16 @@ const fileArb = fc.record({
   size: fc.integer({ min: 1, max: 1e9 }),
   mtime: fc.option(fc.integer({ min: 1_700_000_000, max: 1_700_100_000 }), { nil: undefined }),
   hashed: fc.boolean(),
+  pieces: fc.boolean(),
 });
+
+/** Piece hashes for a file of `size` bytes: at most 8 pieces, made-up digests told apart by file and piece. */
+function piecesFor(size: number, i: number): OriginFile['pieces'] {
+  let length = 16 * 1024;
+  while (Math.ceil(size / length) > 8) length *= 2;
+  const count = Math.ceil(size / length);
+  return { length, sha256: Array.from({ length: count }, (_, k) => ((i * 8 + k) % 256).toString(16).padStart(2, '0').repeat(32)).join('') };
+}
 
 const mirrorArb = fc.record({
   country: fc.constantFrom(...COUNTRIES),
@@ -123,6 +132,7 @@ function buildNetwork(n: Network): SnapshotBuilder {
     size: f.size,
     ...(f.mtime !== undefined ? { mtime: f.mtime } : {}),
     ...(f.hashed ? { sha256: (i % 256).toString(16).padStart(2, '0').repeat(32) } : {}),
+    ...(f.pieces ? { pieces: piecesFor(f.size, i) } : {}),
   }));
   const specs = n.mirrors.map((m, i) =>
     mirror(`m${i}`, {
@@ -335,6 +345,29 @@ describe('shard hashes and the control plane cache', () => {
     flipped[500]! ^= 1;
     expect(contentHash(flipped)).not.toBe(h);
     expect(contentHash(bytes.subarray(1))).not.toBe(contentHash(bytes.subarray(0, 1000)));
+  });
+
+  it('shards carry piece hashes: each file its own, renumbered within the shard', () => {
+    const files: OriginFile[] = Array.from({ length: 50 }, (_, i) => ({
+      path: `pub/f${i}.iso`,
+      size: 100_000 + i,
+      ...(i % 3 === 0 ? { pieces: piecesFor(100_000 + i, i) } : {}),
+    }));
+    const b = new SnapshotBuilder({ mirrors: [mirror('de')], files: FileIndex.from(files), originBaseUrl: 'https://o.example/', routing: ROUTING, clock: () => NOW });
+    const { core, shards } = splitSnapshot(b.current(), 8);
+    const c = decodeCore(core);
+    expect(shards).toHaveLength(8);
+    let withPieces = 0;
+    for (const f of files) {
+      const part = shardSnapshotFor(c, shards, f.path);
+      const g = part.files.lookup(f.path);
+      expect(part.files.file(g)).toEqual(f);
+      if (f.pieces) withPieces++;
+    }
+    expect(withPieces).toBe(17);
+    // A shard whose files have no pieces has no piece table.
+    const bare = splitSnapshot(new SnapshotBuilder({ mirrors: [mirror('de')], files: FileIndex.from(files.map(({ pieces: _, ...f }) => f)), originBaseUrl: 'https://o.example/', routing: ROUTING, clock: () => NOW }).current(), 8);
+    for (const bytes of bare.shards) expect(decodeShard(bytes).files.columns().pieces).toBeUndefined();
   });
 
   it('the core alone has the mirrors and states but no files', () => {

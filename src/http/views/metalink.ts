@@ -1,7 +1,7 @@
-// Metalink v4 (RFC 5854): size, sha-256 and one <url> per candidate, for aria2c and friends.
-import { html } from 'hono/html';
+// Metalink v4 (RFC 5854): size, sha-256, piece hashes and one <url> per candidate, for aria2c and friends.
+import { html, raw } from 'hono/html';
 import { fileName, type RankedMirror } from '../../core/present.js';
-import type { OriginFile } from '../../core/model.js';
+import type { FilePieces, OriginFile } from '../../core/model.js';
 
 export interface MetalinkModel {
   file: OriginFile;
@@ -21,7 +21,15 @@ export function metalink(m: MetalinkModel) {
   <published>${m.publishedAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}</published>
   <file name="${fileName(m.file.path)}">
     <size>${m.file.size}</size>
-${m.file.sha256 ? html`    <hash type="sha-256">${m.file.sha256}</hash>\n` : ''}${urls}  </file>
+${m.file.sha256 ? html`    <hash type="sha-256">${m.file.sha256}</hash>\n` : ''}${m.file.pieces ? pieces(m.file.pieces) : ''}${urls}  </file>
 </metalink>
 `;
+}
+
+/** RFC 5854 §4.2.10: the piece hashes in order, so a client re-fetches only a piece that fails. */
+function pieces(p: FilePieces) {
+  // One string for thousands of hashes instead of a template per hash; only hex digits of our own index go in raw.
+  if (!/^(?:[0-9a-f]{64})+$/.test(p.sha256) || !Number.isSafeInteger(p.length)) return '';
+  const hashes = p.sha256.replace(/[0-9a-f]{64}/g, '      <hash>$&</hash>\n');
+  return html`    <pieces length="${p.length}" type="sha-256">\n${raw(hashes)}    </pieces>\n`;
 }
