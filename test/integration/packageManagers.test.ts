@@ -12,6 +12,7 @@ import { serve, type RunningServer } from '../../src/node.js';
 import { flushRedis, redisUrl, skipWithoutRedis } from '../helpers/adminNetwork.js';
 import { mirrorsJson, waitFor } from '../helpers/controlNetwork.js';
 import { freePort, LoopbackFileServer } from '../helpers/network.js';
+import { launchChromium } from '../helpers/browser.js';
 import { buildDebianArchive, buildRpmRepo, copyFiles, listTree, sh, sha256 } from '../helpers/packageRepos.js';
 
 const REDIS_DB = 9;
@@ -292,4 +293,29 @@ describe('download tools on the same network', () => {
       }
     }
   });
+});
+
+describe('Chromium on the download page', () => {
+  it('the interstitial starts the download by itself, from a whole copy, with the origin bytes', async (ctx) => {
+    const launched = await launchChromium();
+    if (!launched.browser) return ctx.skip();
+    const browser = launched.browser;
+    try {
+      const context = await browser.newContext({ acceptDownloads: true });
+      const page = await context.newPage();
+      const path2 = `debian/${archive.debs['2.0']!}`;
+      const download = page.waitForEvent('download', { timeout: 20_000 });
+      const res = await page.goto(`${b.url}/download/${path2}`);
+      expect(res?.status()).toBe(200);
+      expect(res?.headers()['cross-origin-resource-policy']).toBe('cross-origin');
+      const started = await download;
+      expect(started.url().startsWith(mirrors.corrupt!.baseUrl)).toBe(false);
+      const saved = path.join(dir, 'chromium.deb');
+      await started.saveAs(saved);
+      expect(sha256(await readFile(saved))).toBe(originTree.find((f) => f.path === path2)!.sha256);
+      await context.close();
+    } finally {
+      await browser.close();
+    }
+  }, 40_000);
 });
