@@ -20,8 +20,8 @@ export async function loadOriginIndex(source: OriginSource, dataDir: string, log
   if (source.manifest) {
     // Straight into the index: a million-line manifest never becomes a million objects.
     const { index, problems } = await readOriginIndex(source.manifest);
-    for (const p of problems) log.warn({ problem: formatManifestProblem(p) }, 'origin manifest line skipped');
-    log.info({ files: index.count, skipped: problems.length, manifest: source.manifest }, 'origin manifest loaded');
+    for (const p of problems) log.warn({ problem: formatManifestProblem(p) }, p.kept ? 'origin manifest line kept without piece hashes' : 'origin manifest line skipped');
+    log.info({ files: index.count, skipped: problems.filter((p) => !p.kept).length, manifest: source.manifest }, 'origin manifest loaded');
     return index;
   }
   if (source.root) {

@@ -78,7 +78,8 @@ export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices)
     if (answer === 'redirect') return redirectAnswer(c, snapshot, decision, path, services);
     c.header('Cache-Control', 'no-store');
     c.header('Vary', 'Accept');
-    const file = snapshot.files.file(decision.file);
+    // Piece hashes (up to 64 KiB of hex for a big file) only for the metalink that lists them.
+    const file = snapshot.files.file(decision.file, { pieces: answer === 'metalink' });
     switch (answer) {
       case 'sha256':
         return sha256Answer(c, file);
