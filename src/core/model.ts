@@ -112,3 +112,14 @@ export type ExclusionReason =
   | 'incomplete-group'
   | 'country-only'
   | 'http-only';
+
+/** A whole-site route (config `routes`): a path prefix outside /download/ sent to full-copy mirrors or the origin. */
+export interface SiteRoute {
+  /** Path prefix on Mirrorgate: starts and ends with '/', e.g. "/browse/". */
+  readonly prefix: string;
+  readonly to: 'mirrors' | 'origin';
+  /** For `to: mirrors`: ids of the mirrors whose baseUrl serves a full copy of the site. */
+  readonly mirrors: readonly string[];
+  /** What replaces `prefix` in the target's path; the prefix itself by default, so the whole path is kept. */
+  readonly targetPrefix: string;
+}

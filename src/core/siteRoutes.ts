@@ -6,25 +6,13 @@
 // (`to: origin`, for write features). Routes travel in the snapshot's routing options (`siteRoutes`), so the
 // edge, which decodes the same snapshot, gives the same answers.
 import { hashString, unitFrom } from './hash.js';
-import type { ClientFacts } from './model.js';
+import type { ClientFacts, SiteRoute } from './model.js';
 import type { RoutingOptions, Snapshot, SnapshotMirror } from './snapshot.js';
 
-export interface SiteRoute {
-  /** Path prefix on Mirrorgate: starts and ends with '/', e.g. "/browse/". */
-  readonly prefix: string;
-  readonly to: 'mirrors' | 'origin';
-  /** For `to: mirrors`: ids of the mirrors whose baseUrl serves a full copy of the site. */
-  readonly mirrors: readonly string[];
-  /** What replaces `prefix` in the target's path; the prefix itself by default, so the whole path is kept. */
-  readonly targetPrefix: string;
-}
+export type { SiteRoute };
 
-/**
- * The routing options as the control plane fills them for site routes. RoutingOptions (snapshot.ts)
- * has no `siteRoutes` field yet; the options object is carried as a whole (JSON in the snapshot
- * codec header and the edge core), so the field travels with it.
- */
-export type SiteRoutingOptions = RoutingOptions & { readonly siteRoutes?: readonly SiteRoute[] };
+/** Kept for callers that spelled the routing options with routes; RoutingOptions carries `siteRoutes` itself. */
+export type SiteRoutingOptions = RoutingOptions;
 
 /**
  * Mirrorgate's own paths: a route may not take any path under them (nor a prefix of them). Those

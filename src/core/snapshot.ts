@@ -2,10 +2,9 @@
 import { bitGet, ruleClassesFor, ruleKey, type RuleClasses } from './availability.js';
 import { consistencyGroupsFor, heldBackLeaders, type ConsistencyGroups, type ConsistencyRule } from './consistency.js';
 import { countryInfo } from './countries.js';
-import type { SiteRoute } from './siteRoutes.js';
 import type { FileIndex } from './fileIndex.js';
 import { hashString } from './hash.js';
-import type { Continent, ExclusionReason, MirrorSpec, MirrorState } from './model.js';
+import type { Continent, ExclusionReason, MirrorSpec, MirrorState, SiteRoute } from './model.js';
 import { routingTablesFor } from './routingTables.js';
 
 /** What /mirrors shows: the one-word state of a mirror. */
