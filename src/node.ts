@@ -137,7 +137,7 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   await control.start();
   const admin = new AdminService(store, control, builder, new Set(mirrors.map((m) => m.id)));
   const stats = new StatsRecorder({ store, log: logger });
-  const locator = await openLocator(config.geoip);
+  const locator = await openLocator({ ...config.geoip, log: logger });
   const logos = await loadLogos(mirrors, logger);
 
   const port = opts.port ?? (env.PORT ? Number(env.PORT) : (config.port ?? 8080));
@@ -150,6 +150,7 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
     },
     snapshot: () => builder.current(),
     locator,
+    geoInfo: () => locator.info(),
     trustedProxies: createTrustedProxies(config.trustedProxies),
     connection: nodeConnection,
     logo: (id) => logos.get(id),
@@ -195,6 +196,7 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
     // In-flight requests finish, then stats are flushed and the store closed.
     close: async () => {
       stopOriginWatch();
+      locator.close();
       await control.stop();
       await closeServer(server as Parameters<typeof closeServer>[0], timeouts.shutdownGraceMs);
       await stats.close();

@@ -296,7 +296,7 @@ export function configSchema(sc: SchemaContext) {
       dataDir: localPath(sc, 'none').prefault('./var'),
       store: storeUrl.default('memory'),
       trustedProxies: z.array(proxyRange).default(() => [...DEFAULT_TRUSTED_PROXIES]),
-      // city unset means "use the bundled GeoLite2 City"; that default belongs to the geo adapter.
+      // Either unset means the bundled DB-IP City Lite / ip-location-db ASN data; that default belongs to the geo adapter.
       geoip: z
         .strictObject({ city: localPath(sc, 'file').optional(), asn: localPath(sc, 'file').optional() })
         .prefault({}),

@@ -53,7 +53,8 @@ export function createApp(services: AppServices): Hono<AppEnv> {
   app.get('/readyz', (c) => {
     const r = services.readiness?.() ?? { ready: true };
     const snap = services.snapshot();
-    const body = { status: r.ready ? 'ready' : 'degraded', snapshotVersion: snap.version, files: snap.files.count, mirrors: snap.mirrors.length, ...r.detail };
+    const geoip = services.geoInfo?.();
+    const body = { status: r.ready ? 'ready' : 'degraded', snapshotVersion: snap.version, files: snap.files.count, mirrors: snap.mirrors.length, ...r.detail, ...(geoip ? { geoip } : {}) };
     return c.json(body, r.ready ? 200 : 503);
   });
   app.get('/assets/mirrorgate.css', (c) => assetResponse(c, STYLESHEET, 'text/css; charset=utf-8'));

@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import type { AdminService } from '../control/adminService.js';
 import type { Snapshot } from '../core/snapshot.js';
 import type { TrustedProxies } from '../geo/clientAddress.js';
-import type { Locator, Location } from '../geo/locator.js';
+import type { GeoInfo, Locator, Location } from '../geo/locator.js';
 
 /** Per-request variables: the request id and the mirror we sent the client to (for the access log). */
 export type AppEnv = { Variables: { mirror: string; requestId: string } };
@@ -54,6 +54,8 @@ export interface AppServices {
   tokens: readonly AccessToken[];
   logger: LogLike;
   clock(): number;
+  /** The geography data in use (source, build date), stated on /readyz; Node only. */
+  geoInfo?(): GeoInfo;
   /** Readiness detail for /readyz; ready unless the runtime says otherwise. */
   readiness?(): { ready: boolean; detail?: Record<string, unknown> };
   /** The control plane's staff operations; without it /admin and offers answer 503. */
