@@ -21,8 +21,8 @@ import type { MirrorSpec } from './core/model.js';
 import { createTrustedProxies } from './geo/clientAddress.js';
 import { openLocator } from './geo/maxmindLocator.js';
 import { createApp } from './http/app.js';
-import { nodeRedirect } from './http/nodeRedirect.js';
-import { keepLinkFieldsApart } from './http/nodeLinkFields.js';
+import { fastRedirect } from './node/fastPath.js';
+import { keepLinkFieldsApart } from './node/linkFields.js';
 import { closeServer, exitOnSignals, nodeServerOptions, serverTimeouts } from './http/limits.js';
 import type { AppServices, Connection } from './http/services.js';
 
@@ -68,6 +68,14 @@ async function readConfigInventories(mirrors: MirrorSpec[], log: pino.Logger): P
   return out;
 }
 
+/** A loopback publicUrl (the demo's http://localhost:8080) with the port we listen on; any other as configured. */
+export function withListeningPort(publicUrl: string, port: number): string {
+  const url = new URL(publicUrl);
+  if (!['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) || port === 0) return publicUrl;
+  url.port = String(port);
+  return url.href.replace(/\/+$/, '');
+}
+
 const isUrl = (s: string) => /^https?:\/\//i.test(s);
 
 function nodeConnection(c: Context): Connection {
@@ -86,7 +94,7 @@ function nodeConnection(c: Context): Connection {
  * the fast path is logged and the request handed to the app, which answers it the ordinary way.
  */
 function withRedirectFastPath(services: AppServices, log: pino.Logger): typeof createServer {
-  const redirect = nodeRedirect(services);
+  const redirect = fastRedirect(services);
   return ((options: ServerOptions, app: RequestListener) =>
     createServer(options, (req, res) => {
       try {
@@ -119,6 +127,7 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
       bandKm: config.routing.bandKm,
       maxAlternatives: config.routing.maxAlternatives,
       maxLagSeconds: config.health.maxLagMs / 1000,
+      siteRoutes: config.routes,
     },
     consistency: config.consistencyGroups,
   });
@@ -141,9 +150,8 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   const logos = await loadLogos(mirrors, logger);
 
   const port = opts.port ?? (env.PORT ? Number(env.PORT) : (config.port ?? 8080));
-  // Without a configured publicUrl, links name the port we really listen on (known once listening).
-  let publicUrl = config.publicUrl ?? `http://localhost:${port}`;
-  if (!config.publicUrl) logger.warn({ publicUrl }, 'publicUrl is not set; absolute links use http://localhost and the listening port');
+  // A loopback publicUrl can only mean this machine: links name the port we really listen on (known once listening).
+  let publicUrl = withListeningPort(config.publicUrl, port);
   const services: AppServices = {
     get publicUrl() {
       return publicUrl;
@@ -182,7 +190,7 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host === '[::]' || host === '0.0.0.0' ? 'localhost' : host}:${address.port}`;
-  if (!config.publicUrl) publicUrl = `http://localhost:${address.port}`;
+  publicUrl = withListeningPort(config.publicUrl, address.port);
   logger.info({ url, config: config.file, files: files.count, mirrors: mirrors.length }, 'mirrorgate listening');
 
   return {

@@ -3,7 +3,9 @@ import { Hono, type Context } from 'hono';
 import { requestId } from 'hono/request-id';
 import { parseDownloadPath } from '../core/paths.js';
 import { DOWNLOAD_SCRIPT, STYLESHEET } from './assets/index.js';
-import { DOWNLOAD_PREFIX, rawDownloadPath, registerDownloadRoutes } from './download.js';
+import { downloadPathProblem, rawDownloadPath } from './download/intent.js';
+import { registerDownloadRoutes, requestTarget } from './download/route.js';
+import { logRequest } from './download/outcome.js';
 import { HttpProblem } from './problem.js';
 import { requestLimits } from './limits.js';
 import { securityHeaders } from './securityHeaders.js';
@@ -101,14 +103,15 @@ function problemResponse(c: Context, p: HttpProblem) {
  * target is checked first: traversal in any encoding is a 400 on every route, never a redirect.
  */
 function rejectBadTargets(services: AppServices) {
-  return async (c: Context, next: () => Promise<void>) => {
+  return async (c: Context<AppEnv>, next: () => Promise<void>) => {
     const raw = services.connection(c).rawTarget;
     if (raw !== undefined) {
       const q = raw.indexOf('?');
       const path = q >= 0 ? raw.slice(0, q) : raw;
-      if (path.startsWith(DOWNLOAD_PREFIX)) {
-        const parsed = parseDownloadPath(rawDownloadPath(c, services));
-        if (!parsed.ok) throw new HttpProblem(400, parsed.reason);
+      const download = rawDownloadPath(requestTarget(c, services));
+      if (download !== undefined) {
+        const problem = downloadPathProblem(download);
+        if (problem) throw new HttpProblem(400, problem);
       } else if (hasDotSegment(path)) {
         throw new HttpProblem(400, 'path traversal');
       }
@@ -123,18 +126,8 @@ function hasDotSegment(path: string): boolean {
 
 function accessLog(services: AppServices) {
   return async (c: Context<AppEnv>, next: () => Promise<void>) => {
-    const start = performance.now();
+    const startedAt = performance.now();
     await next();
-    services.logger.info(
-      {
-        reqId: c.get('requestId'),
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        mirror: c.get('mirror'),
-        ms: Math.round((performance.now() - start) * 100) / 100,
-      },
-      'request',
-    );
+    logRequest(services.logger, { reqId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, mirror: c.get('mirror'), startedAt });
   };
 }

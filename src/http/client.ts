@@ -15,17 +15,27 @@ const MAX_KEY_LENGTH = 256;
  * Client facts from the transport inputs, memoised: parsing the addresses and walking the
  * GeoIP tree cost tens of µs, and the same client asks again and again (a package manager
  * fetches dozens of files). The facts are a pure function of the inputs and the GeoIP
- * database, so a remembered answer is never stale while the database is the same.
+ * data, so a remembered answer is never stale while the data is the same: a reload (the
+ * locator's generation) forgets them all.
  */
 export class ClientResolver {
   private readonly remembered = new LRUCache<string, ClientFacts>({ max: REMEMBERED_CLIENTS });
+  private generation: number | undefined;
 
   constructor(
     private readonly locator: Locator,
     private readonly trusted: TrustedProxies,
-  ) {}
+  ) {
+    this.generation = locator.generation?.();
+  }
 
   facts(peer: string, xForwardedFor: string | undefined, xForwardedProto: string | undefined, peerHttps: boolean): ClientFacts {
+    // A reloaded GeoIP file makes every remembered answer stale.
+    const generation = this.locator.generation?.();
+    if (generation !== this.generation) {
+      this.remembered.clear();
+      this.generation = generation;
+    }
     const key = `${peerHttps ? 's' : 'p'}${peer}|${xForwardedFor ?? ''}|${xForwardedProto ?? ''}`;
     const known = this.remembered.get(key);
     if (known) return known;

@@ -72,7 +72,7 @@ export const SHARED_CASES: readonly SharedCase[] = [
   { name: 'over 1024 bytes', target: `/download/${'a/'.repeat(600)}x`, client: 'DE', expect: { status: 400 } },
 ];
 
-/** What Node needs to place a client: its address via a trusted proxy (loopback), located by the bundled GeoLite2. */
+/** What Node needs to place a client: its address via a trusted proxy (loopback), located by the default geography data. */
 export function nodeHeaders(c: SharedCase): Record<string, string> {
   return { 'X-Forwarded-For': CLIENT_IPS[c.client].ip, Accept: c.accept ?? TOOL };
 }
@@ -80,7 +80,7 @@ export function nodeHeaders(c: SharedCase): Record<string, string> {
 /** request.cf as Cloudflare would send it for this client (coordinates are strings there). */
 export function cfBlob(client: ClientIpKey): Record<string, unknown> {
   const ip = CLIENT_IPS[client];
-  return { country: ip.country, continent: ip.continent, latitude: String(ip.lat), longitude: String(ip.lon), colo: 'TST' };
+  return { country: ip.country, continent: ip.continent, latitude: String(ip.lat), longitude: String(ip.lon), asn: ip.asn, colo: 'TST' };
 }
 
 /** What the Worker sees from Cloudflare for the same client: CF-Connecting-IP and request.cf. */

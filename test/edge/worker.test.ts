@@ -176,7 +176,7 @@ describe('the Worker in workerd', () => {
     const edge = await askEdge(c, { ...json, 'X-Forwarded-For': CLIENT_IPS.JP.ip });
     expect(edge.status).toBe(200);
     const edgeList = JSON.parse(edge.body) as { client: Record<string, unknown> };
-    expect(edgeList.client).toEqual({ ip: CLIENT_IPS.GB.ip, https: false, country: 'GB', continent: 'EU', lat: CLIENT_IPS.GB.lat, lon: CLIENT_IPS.GB.lon });
+    expect(edgeList.client).toEqual({ ip: CLIENT_IPS.GB.ip, https: false, country: 'GB', continent: 'EU', lat: CLIENT_IPS.GB.lat, lon: CLIENT_IPS.GB.lon, asn: CLIENT_IPS.GB.asn });
     // Ranking, distances, scores and exclusions agree to the last digit.
     expect(edgeList).toEqual(JSON.parse(node.body));
   });

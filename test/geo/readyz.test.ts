@@ -93,5 +93,7 @@ describe('/readyz geoip', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect((await readyz(s)).geoip.asn).toMatchObject({ builtAt: new Date(1_790_000_000_000).toISOString() });
+    // The same client, whose facts were memoised before the reload, gets the new answer too.
+    expect(await client(s, CLIENT_IPS.GB.ip)).toMatchObject({ country: 'GB', asn: 64497 });
   });
 });

@@ -95,7 +95,8 @@ describe.skipIf(!launched.browser)('download page in Chromium', () => {
     expect(meta.length).toBeGreaterThan(1);
     const km = meta.map((t) => Number(/([\d,]+) km/.exec(t)![1]!.replace(/,/g, '')));
     expect(km).toEqual([...km].sort((a, b) => a - b));
-    expect(meta[0]).toBe('Netherlands · 576 km');
+    // The Berlin client is placed by the bundled DB-IP City Lite data; Amsterdam is the nearest other mirror.
+    expect(meta[0]).toMatch(/^Netherlands · 5\d\d km$/);
     // Without JavaScript the remember checkbox would do nothing, so it is not shown.
     expect(await page.locator('#remember').isVisible()).toBe(false);
 

@@ -1,10 +1,9 @@
 // The 302 a download tool gets: Location, RFC 6249 Link alternatives, digests. Shared by the Hono route
 // and the Node fast path so both send the same answer.
-import type { Decision } from '../core/decide.js';
-import { encodePathForUrl } from '../core/paths.js';
-import type { Snapshot } from '../core/snapshot.js';
-
-export const METALINK_SUFFIX = '.meta4';
+import type { Decision } from '../../core/decide.js';
+import { encodePathForUrl } from '../../core/paths.js';
+import { METALINK_SUFFIX } from './intent.js';
+import type { Snapshot } from '../../core/snapshot.js';
 
 /**
  * The redirect's own headers as a flat [name, value, name, value, …] list (what node:http's

@@ -1,0 +1,53 @@
+// One file's decision and what it is recorded as (metrics, stats, impressions, the access log): shared by both transports.
+import { decide, type Decision } from '../../core/decide.js';
+import type { ClientFacts } from '../../core/model.js';
+import type { Snapshot } from '../../core/snapshot.js';
+import type { DownloadEvents, LogLike } from '../services.js';
+import type { Answer } from './intent.js';
+
+export interface DownloadOutcome {
+  readonly decision: Decision;
+  /** The chosen mirror's id, or "origin". */
+  readonly mirror: string;
+  /** Seconds the pure decision took. */
+  readonly seconds: number;
+}
+
+/** The decision for one file, as much of the ranking as the answer needs. */
+export function decideFile(snapshot: Snapshot, path: string, answer: Answer, client: ClientFacts, nowMs: number, preferMirror: string | undefined): DownloadOutcome {
+  const started = performance.now();
+  const decision = decide(snapshot, path, client, {
+    nowMs,
+    preferMirror,
+    explain: answer === 'mirrorlist',
+    // A redirect needs the pick and the Link alternatives only; lists and metalinks want all.
+    limit: answer === 'redirect' ? snapshot.routing.maxAlternatives + 1 : undefined,
+  });
+  return { decision, mirror: decision.chosen?.mirror.spec.id ?? 'origin', seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Records an answered file request: the decision for metrics; a download when a redirect or a page
+ * sends a client to a mirror (HEAD is only a look); a logo impression when a page shows a sponsor.
+ */
+export function observeFile(
+  events: DownloadEvents | undefined,
+  o: { outcome: DownloadOutcome; answer: Answer; method: string; client: ClientFacts; path: string; size: number; atMs: number },
+): void {
+  const { decision, mirror } = o.outcome;
+  events?.decided?.(o.outcome.seconds, decision.outcome, mirror);
+  if ((o.answer !== 'redirect' && o.answer !== 'page') || o.method !== 'GET') return;
+  events?.download?.({ ip: o.client.ip, path: o.path, mirror, country: o.client.country ?? '--', size: o.size, atMs: o.atMs });
+  if (o.answer === 'page' && decision.chosen?.mirror.spec.sponsor) events?.impression?.(mirror, o.atMs);
+}
+
+/** The access log line every request gets, from either transport. */
+export function logRequest(logger: LogLike, line: { reqId: string | undefined; method: string; path: string; status: number; mirror: string | undefined; startedAt: number }): void {
+  logger.info(
+      { reqId: line.reqId, method: line.method, path: line.path, status: line.status, mirror: line.mirror, ms: Math.round((performance.now() - line.startedAt) * 100) / 100 },
+      'request',
+  );
+}
+
+/** Incoming request ids we echo, as hono/request-id accepts them; anything else gets a fresh one. */
+export const REQUEST_ID = /^[\w\-=]{1,255}$/;

@@ -1,0 +1,216 @@
+// /download/{path}: the Hono transport of the download pipeline (intent → decision → answer → record): a 302, the
+// interstitial page, a mirror list, a metalink, a hash, or a folder's repository list. The Node fast path
+// (src/node/fastPath.ts) answers plain 302s with the same intent, decision, headers and records.
+import type { Context, Hono } from 'hono';
+import type { Decision } from '../../core/decide.js';
+import type { ClientFacts, OriginFile } from '../../core/model.js';
+import { clientSummary, fileName, originUrl, rankedMirrors } from '../../core/present.js';
+import { rankRepositoryMirrors } from '../../core/repositories.js';
+import type { Snapshot } from '../../core/snapshot.js';
+import { bearer } from '../auth.js';
+import { clientFacts, factsForAddress } from '../client.js';
+import { HttpProblem } from '../problem.js';
+import { DOWNLOAD_CORP } from '../securityHeaders.js';
+import type { AppEnv, AppServices } from '../services.js';
+import { downloadPage } from '../views/downloadPage.js';
+import { metalink } from '../views/metalink.js';
+import { mirrorListPage } from '../views/mirrorList.js';
+import { repositoryListPage } from '../views/repositoryList.js';
+import { classifyDownload, DOWNLOAD_PREFIX, REMEMBER_COOKIE, rememberedMirrorId, wantsPlainText, type Query } from './intent.js';
+import { decideFile, observeFile } from './outcome.js';
+import { redirectHeaders } from './redirect.js';
+
+/** The request target as sent (before URL normalisation removes dot segments), when the runtime has it. */
+export function requestTarget(c: Context<AppEnv>, services: AppServices): string {
+  const raw = services.connection(c).rawTarget;
+  if (raw !== undefined) return raw;
+  const url = new URL(c.req.url);
+  return url.pathname + url.search;
+}
+
+export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices): void {
+  app.get(`${DOWNLOAD_PREFIX}*`, (c) => {
+    const snapshot = services.snapshot();
+    const accept = c.req.header('accept') ?? '';
+    const intent = classifyDownload({ target: requestTarget(c, services), accept, cookie: c.req.header('cookie') ?? '' }, snapshot);
+    switch (intent.kind) {
+      case 'invalid':
+        throw new HttpProblem(400, intent.reason);
+      case 'missing':
+        services.events?.decided?.(0, 'not-found', 'none');
+        throw new HttpProblem(404, 'not in the file set');
+      case 'folder':
+        if (!intent.list) throw new HttpProblem(404, 'a folder: add ?mirrorlist for the mirrors holding its repository');
+        return repositoryListAnswer(c, services, intent.folder, intent.query);
+    }
+
+    const { path, answer } = intent;
+    const client = requestClient(c, services, intent.query);
+    const outcome = decideFile(snapshot, path, answer, client, services.clock(), intent.preferMirror);
+    const { decision } = outcome;
+    observeFile(services.events, { outcome, answer, method: c.req.method, client, path, size: snapshot.files.size(intent.file), atMs: services.clock() });
+    c.set('mirror', outcome.mirror);
+    // The 302 needs only the path and the digest; the other answers show the whole file record.
+    if (answer === 'redirect') return redirectAnswer(c, snapshot, decision, path, services);
+    c.header('Cache-Control', 'no-store');
+    c.header('Vary', 'Accept');
+    // Piece hashes (up to 64 KiB of hex for a big file) only for the metalink that lists them.
+    const file = snapshot.files.file(intent.file, { pieces: answer === 'metalink' });
+    switch (answer) {
+      case 'sha256':
+        return sha256Answer(c, file);
+      case 'mirrorlist':
+        return mirrorListAnswer(c, snapshot, decision, file, client, accept);
+      case 'metalink':
+        return metalinkAnswer(c, snapshot, decision, file, services);
+      case 'page':
+        return pageAnswer(c, snapshot, decision, file, services, intent.query);
+    }
+  });
+}
+
+/** The requester, or, for staff asking with ?fromip=, the address they want to see the answer for. */
+function requestClient(c: Context<AppEnv>, services: AppServices, query: Query): ClientFacts {
+  const client = clientFacts(c, services);
+  const fromip = query.get('fromip');
+  if (fromip === null) return client;
+  if (bearer(c, services.tokens)?.role !== 'staff') throw new HttpProblem(403, 'fromip is for staff tokens only');
+  const other = factsForAddress(fromip, client.https, services);
+  if (!other) throw new HttpProblem(400, 'fromip is not an IP address');
+  return other;
+}
+
+function redirectAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, path: string, services: AppServices) {
+  const headers = redirectHeaders(snapshot, decision, path, services.publicUrl);
+  for (let i = 0; i < headers.length; i += 2) c.header(headers[i]!, headers[i + 1]!, { append: headers[i] === 'link' });
+  return c.body(null, 302);
+}
+
+function pageAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, file: OriginFile, services: AppServices, query: Query) {
+  const ranked = rankedMirrors(decision, file.path);
+  const chosen = ranked[0];
+  c.header('X-Mirrorgate-Mirror', chosen?.id ?? 'origin');
+  c.header(...DOWNLOAD_CORP);
+  // "Remember my choice": a preference cookie naming a configured mirror (ids are [a-z0-9-]+, so it needs no quoting).
+  const configured = (id: string | undefined) => (id ? snapshot.mirrors.find((m) => m.spec.id === id)?.spec : undefined);
+  const cookieAttrs = `Path=/; HttpOnly; SameSite=Lax${services.publicUrl.startsWith('https:') ? '; Secure' : ''}`;
+  let remembered = configured(rememberedMirrorId(c.req.header('cookie') ?? ''));
+  const forget = query.has('forget');
+  let notice: string | null = null;
+  if (forget) {
+    c.header('Set-Cookie', `${REMEMBER_COOKIE}=; Max-Age=0; ${cookieAttrs}`);
+    remembered = undefined;
+    notice = 'Your choice is forgotten. Use the direct link to download.';
+  } else if (query.has('remember') && configured(query.get('mirror') ?? undefined)) {
+    remembered = configured(query.get('mirror') ?? undefined);
+    c.header('Set-Cookie', `${REMEMBER_COOKIE}=${remembered!.id}; Max-Age=31536000; ${cookieAttrs}`);
+    notice = `Saved: this browser asks for ${remembered!.name} first from now on.`;
+  }
+  // start=0: a preference change after the download already began (the no-JavaScript "remember" button).
+  const autoStart = !forget && query.get('start') !== '0';
+  const offerRemember = chosen && query.get('mirror') === chosen.id && remembered?.id !== chosen.id ? { id: chosen.id, name: chosen.name } : null;
+  return c.html(
+    downloadPage({
+      file,
+      target: chosen?.url ?? originUrl(snapshot, file.path),
+      chosen,
+      others: ranked.slice(1),
+      selfPath: new URL(c.req.url).pathname,
+      delaySeconds: services.interstitialDelaySeconds ?? 3,
+      logoUrl: chosen?.sponsor?.logo && services.logo(chosen.id) ? `/logos/${encodeURIComponent(chosen.id)}` : null,
+      remembered: remembered ? { id: remembered.id, name: remembered.name } : null,
+      autoStart,
+      notice: autoStart ? null : notice,
+      offerRemember,
+    }),
+  );
+}
+
+function mirrorListAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, file: OriginFile, client: ClientFacts, accept: string) {
+  const ranked = rankedMirrors(decision, file.path);
+  if (accept.includes('application/json')) {
+    return c.json({
+      file,
+      client: clientSummary(client),
+      mirrors: ranked.map(({ id, name, url, country, distanceKm, score }) => ({ id, name, url, country, distanceKm, score })),
+      excluded: decision.excluded.map((e) => ({ id: e.mirror.spec.id, reason: e.reason })),
+    });
+  }
+  if (wantsPlainText(accept)) {
+    // apt's mirror+http list format; the origin closes the list so apt always has a source.
+    const lines = ranked.map((r) => `${r.url}\tpriority:${r.priority}`);
+    lines.push(`${originUrl(snapshot, file.path)}\tpriority:${ranked.length + 1}`);
+    return c.text(`${lines.join('\n')}\n`);
+  }
+  return c.html(
+    mirrorListPage({
+      file,
+      client: clientSummary(client),
+      mirrors: ranked,
+      excluded: decision.excluded.map((e) => ({ id: e.mirror.spec.id, name: e.mirror.spec.name, reason: e.reason })),
+      originUrl: originUrl(snapshot, file.path),
+    }),
+  );
+}
+
+/**
+ * The mirrors holding every repository index below `folder` current: apt's mirror+http list
+ * (`<base URL>\tpriority:N`, the origin last), JSON, or HTML. 404 when no Release or repomd.xml is below it.
+ */
+function repositoryListAnswer(c: Context<AppEnv>, services: AppServices, folder: string, query: Query) {
+  const snapshot = services.snapshot();
+  const client = requestClient(c, services, query);
+  const repo = rankRepositoryMirrors(snapshot, folder, client, services.clock());
+  if (repo.leaders.length === 0) throw new HttpProblem(404, 'no repository here: no Release, InRelease or repodata/repomd.xml below this folder');
+  const base = folder === '' ? '' : `${folder}/`;
+  const mirrors = rankedMirrors(repo, base);
+  const origin = originUrl(snapshot, base);
+  c.header('Cache-Control', 'no-store');
+  c.header('Vary', 'Accept');
+  const accept = c.req.header('accept') ?? '';
+  if (accept.includes('application/json')) {
+    return c.json({
+      folder: base,
+      client: clientSummary(client),
+      mirrors: mirrors.map(({ id, name, url, country, distanceKm, score }) => ({ id, name, url, country, distanceKm, score })),
+      excluded: repo.excluded.map((e) => ({ id: e.mirror.spec.id, reason: e.reason })),
+      origin,
+    });
+  }
+  if (wantsPlainText(accept)) {
+    const lines = mirrors.map((r) => `${r.url}\tpriority:${r.priority}`);
+    lines.push(`${origin}\tpriority:${mirrors.length + 1}`);
+    return c.text(`${lines.join('\n')}\n`);
+  }
+  return c.html(
+    repositoryListPage({
+      folder: `/${base}`,
+      client: clientSummary(client),
+      mirrors,
+      excluded: repo.excluded.map((e) => ({ id: e.mirror.spec.id, name: e.mirror.spec.name, reason: e.reason })),
+      originUrl: origin,
+      listUrl: `${services.publicUrl}${DOWNLOAD_PREFIX}${base}`,
+    }),
+  );
+}
+
+async function metalinkAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, file: OriginFile, services: AppServices) {
+  const xml = await metalink({
+    file,
+    mirrors: rankedMirrors(decision, file.path),
+    originUrl: originUrl(snapshot, file.path),
+    publishedAt: new Date(services.clock()),
+  });
+  c.header('Content-Disposition', `inline; filename*=UTF-8''${rfc8187(`${fileName(file.path)}.meta4`)}`);
+  return c.body(xml.toString(), 200, { 'Content-Type': 'application/metalink4+xml; charset=utf-8' });
+}
+
+/** RFC 8187 ext-value: encodeURIComponent leaves ' ( ) * ! which attr-char does not allow. */
+function rfc8187(value: string): string {
+  return encodeURIComponent(value).replace(/['()*!]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+function sha256Answer(c: Context<AppEnv>, file: OriginFile) {
+  if (!file.sha256) throw new HttpProblem(404, 'no sha-256 is known for this file');
+  return c.text(`${file.sha256}  ${fileName(file.path)}\n`);
+}

@@ -1,0 +1,58 @@
+// Node only: the plain 302 answered straight on node:http, before Hono. Most of a mirror network's traffic is
+// tools asking for a file; this transport spares them the Fetch API objects, the router and the middleware
+// chain. It runs the same pipeline as the Hono route (src/http/download/): the same intent, decision,
+// headers and records; whatever is not a plain redirect goes on to the app unchanged.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { clientResolver } from '../http/client.js';
+import { classifyDownload, DOWNLOAD_PREFIX } from '../http/download/intent.js';
+import { decideFile, logRequest, observeFile, REQUEST_ID } from '../http/download/outcome.js';
+import { redirectHeaders } from '../http/download/redirect.js';
+import { MAX_URL_BYTES } from '../http/limits.js';
+import { REDIRECT_SECURITY_HEADERS } from '../http/securityHeaders.js';
+import type { AppServices } from '../http/services.js';
+
+/**
+ * Returns a handler that answers a download redirect and returns true, or returns false without
+ * touching the response. It answers GET and HEAD whose intent is a redirect for a file of the
+ * file set; everything else (pages, lists, metalinks, 400s, 404s, staff's ?fromip=) is the app's.
+ */
+export function fastRedirect(services: AppServices): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const clients = clientResolver(services);
+  const security = REDIRECT_SECURITY_HEADERS.flat();
+  const { events, logger } = services;
+
+  return (req, res) => {
+    const method = req.method;
+    if (method !== 'GET' && method !== 'HEAD') return false;
+    const target = req.url ?? '';
+    if (!target.startsWith(DOWNLOAD_PREFIX) || target.length > MAX_URL_BYTES) return false;
+    const headers = req.headers;
+    const snapshot = services.snapshot();
+    const intent = classifyDownload({ target, accept: headers.accept ?? '', cookie: headers.cookie ?? '' }, snapshot);
+    // ?fromip= needs the staff token check the app does.
+    if (intent.kind !== 'file' || intent.answer !== 'redirect' || intent.query.has('fromip')) return false;
+
+    const startedAt = performance.now();
+    const socket = req.socket as typeof req.socket & { encrypted?: boolean };
+    const client = clients.facts(socket.remoteAddress ?? '0.0.0.0', headerText(headers['x-forwarded-for']), headerText(headers['x-forwarded-proto']), socket.encrypted === true);
+    const now = services.clock();
+    const outcome = decideFile(snapshot, intent.path, 'redirect', client, now, intent.preferMirror);
+    observeFile(events, { outcome, answer: 'redirect', method, client, path: intent.path, size: snapshot.files.size(intent.file), atMs: now });
+
+    const incomingId = headers['x-request-id'];
+    const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
+    const out = redirectHeaders(snapshot, outcome.decision, intent.path, services.publicUrl);
+    out.push('x-request-id', requestId);
+    for (let i = 0; i < security.length; i++) out.push(security[i]!);
+    out.push('content-length', '0');
+    res.writeHead(302, out);
+    res.end();
+    logRequest(logger, { reqId: requestId, method, path: DOWNLOAD_PREFIX + intent.path, status: 302, mirror: outcome.mirror, startedAt });
+    return true;
+  };
+}
+
+function headerText(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(', ') : v;
+}
