@@ -34,6 +34,8 @@ export interface ServeOptions {
   env?: Record<string, string | undefined>;
   /** Silence request logs (tests). */
   logLevel?: string;
+  /** Answer plain 302s on node:http before Hono (default; env MIRRORGATE_FAST_PATH=off turns it off, for comparisons). */
+  fastPath?: boolean;
 }
 
 export interface RunningServer {
@@ -93,8 +95,8 @@ function nodeConnection(c: Context): Connection {
  * node:http's createServer with the plain-302 fast path in front of the Hono listener. A fault in
  * the fast path is logged and the request handed to the app, which answers it the ordinary way.
  */
-function withRedirectFastPath(services: AppServices, log: pino.Logger): typeof createServer {
-  const redirect = fastRedirect(services);
+function withRedirectFastPath(services: AppServices, log: pino.Logger, enabled: boolean): typeof createServer {
+  const redirect = enabled ? fastRedirect(services) : () => false;
   return ((options: ServerOptions, app: RequestListener) =>
     createServer(options, (req, res) => {
       try {
@@ -183,7 +185,7 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   const timeouts = serverTimeouts(env);
   const server = await new Promise<ReturnType<typeof serveNode>>((resolve) => {
     const s = serveNode(
-      { fetch: app.fetch, port, hostname: opts.hostname, serverOptions: nodeServerOptions(timeouts), createServer: withRedirectFastPath(services, logger) },
+      { fetch: app.fetch, port, hostname: opts.hostname, serverOptions: nodeServerOptions(timeouts), createServer: withRedirectFastPath(services, logger, opts.fastPath ?? env.MIRRORGATE_FAST_PATH !== 'off') },
       () => resolve(s),
     );
   });

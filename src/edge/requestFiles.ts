@@ -12,7 +12,7 @@ const METALINK_SUFFIX = '.meta4';
  * every other request and for a path the app refuses with 400 (it needs no file to say so).
  *
  * `rawTarget` is the request target as received (see edgeApp.targetOf); the app takes the path
- * from it in the same way (http/download.ts rawDownloadPath, http/public.ts).
+ * from it in the same way (http/download/intent.ts rawDownloadPath, http/public.ts).
  */
 export function requestFilePaths(method: string, pathname: string, rawTarget: string): string[] {
   if (method !== 'GET' && method !== 'HEAD') return [];

@@ -1,5 +1,5 @@
 // The security headers every response carries, as one constant list: the Hono middleware and the
-// Node redirect fast path (nodeRedirect.ts) send exactly the same set.
+// Node redirect fast path (src/node/fastPath.ts) send exactly the same set.
 import type { MiddlewareHandler } from 'hono';
 
 /**

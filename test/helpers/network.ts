@@ -416,6 +416,8 @@ export interface StartOptions {
   mutate?: (config: RawConfig) => void;
   /** Serve the exact same config file as the main server. */
   sameConfig?: boolean;
+  /** Environment of the server (e.g. MIRRORGATE_FAST_PATH=off). */
+  env?: Record<string, string>;
 }
 
 export interface MirrorNetwork {
@@ -568,8 +570,8 @@ export async function startMirrorNetwork(opts: { plans?: readonly MirrorPlan[] }
       await writeFile(file, stringify(config));
       return file;
     };
-    const startOn = async (configPath: string, port: number): Promise<RunningServer> => {
-      const running = await serve({ configPath, port, hostname: '127.0.0.1', logLevel: 'silent', env: {} });
+    const startOn = async (configPath: string, port: number, env: Record<string, string> = {}): Promise<RunningServer> => {
+      const running = await serve({ configPath, port, hostname: '127.0.0.1', logLevel: 'silent', env });
       toClose.unshift(() => running.close());
       return running;
     };
@@ -593,7 +595,7 @@ export async function startMirrorNetwork(opts: { plans?: readonly MirrorPlan[] }
       async startServer(startOpts: StartOptions = {}) {
         const port = await freePort();
         const file = startOpts.sameConfig ? configPath : await writeConfig(port, startOpts.mutate);
-        return startOn(file, port);
+        return startOn(file, port, startOpts.env);
       },
       async addOriginFile(relPath: string, data: Buffer) {
         const local = await writeFixture(originRoot, relPath, data, FIXTURE_MTIME);

@@ -1,14 +1,18 @@
-// The Node fast path for plain 302s (src/http/nodeRedirect.ts) against the app's own redirect route
-// (?direct goes through Hono): the same request must get the same answer, header for header, and the
-// same events. Through the real server on loopback.
+// The Node fast path for plain 302s (src/node/fastPath.ts) against the app's own redirect route (a second
+// instance on the same config with MIRRORGATE_FAST_PATH=off): the same request must get the same answer,
+// header for header, and the same events. Through real servers on loopback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_IPS, EUROPE_NO_COUNTRY_IP } from '../helpers/clientIps.js';
+import type { RunningServer } from '../../src/node.js';
 import { encodePath, FILES, rawRequest, startMirrorNetwork, type FileKey, type MirrorNetwork } from '../helpers/network.js';
 
 let net: MirrorNetwork;
+/** The same config, every request answered by the Hono app. */
+let appOnly: RunningServer;
 
 beforeAll(async () => {
   net = await startMirrorNetwork();
+  appOnly = await net.startServer({ sameConfig: true, env: { MIRRORGATE_FAST_PATH: 'off' } });
 });
 
 afterAll(async () => {
@@ -45,9 +49,12 @@ describe('the Node fast path for plain redirects', () => {
         const url = `${net.url}/download/${encodePath(FILES[key])}`;
         const headers = { 'X-Forwarded-For': ip, Accept: '*/*' };
         const fast = await answer(url, headers);
-        const app = await answer(`${url}?direct`, headers);
+        const app = await answer(url.replace(net.url, appOnly.url), headers);
+        // Each instance names itself in the metalink link (a loopback publicUrl follows the listening port).
+        if (app.headers.link) app.headers.link = app.headers.link.split(appOnly.url).join(net.url);
         expect(fast.status, `${key} from ${ip}`).toBe(302);
         expect(fast, `${key} from ${ip}`).toEqual({ ...app, requestId: fast.requestId });
+        expect(await answer(`${url}?direct`, headers), `?direct ${key} from ${ip}`).toEqual({ ...fast, requestId: expect.any(String) });
         const head = await answer(url, headers, 'HEAD');
         expect(head.headers, `HEAD ${key} from ${ip}`).toEqual(fast.headers);
       }
