@@ -8,7 +8,7 @@ export interface Overlay {
   added?: boolean;
   deleted?: boolean;
   drain?: { startMs: number; overMs: number };
-  lifecycle?: 'syncing' | 'active' | 'retired';
+  lifecycle?: 'pending' | 'syncing' | 'active' | 'retired';
 }
 
 export interface HealthFacts {
@@ -53,7 +53,7 @@ function applyPatch(base: MirrorSpec, patch: Overlay['patch']): MirrorSpec {
   return merged as unknown as MirrorSpec;
 }
 
-/** The live state the snapshot reads: probe facts plus the staff's drain and launch state. */
+/** The live state the snapshot reads: probe facts plus the staff's drain and launch state (syncing, pending). */
 export function mirrorStates(
   mirrors: readonly MirrorSpec[],
   health: ReadonlyMap<string, HealthFacts>,
@@ -71,6 +71,11 @@ export function mirrorStates(
     if (h?.missing?.length) state.missing = h.missing;
     if (o?.drain) state.drain = o.drain;
     if (o?.lifecycle === 'syncing') state.launching = true;
+    // Added by hand: out of rotation until a probe has shown it up (a dead URL must never get a download).
+    if (o?.lifecycle === 'pending' && state.health !== 'up') {
+      state.launching = true;
+      state.pending = true;
+    }
     states.set(m.id, state);
   }
   return states;

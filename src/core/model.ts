@@ -88,6 +88,8 @@ export interface MirrorState {
   drain?: { startMs: number; overMs: number };
   /** Accepted but not yet launched: scanned and probed, never routed. */
   launching?: boolean;
+  /** Added by hand and not yet shown up by a probe (launching is set too): status `pending`. */
+  pending?: boolean;
   /** Files a probe found missing or wrong since the last scan: off this mirror at once. */
   missing?: readonly string[];
   /**

@@ -10,10 +10,13 @@ import {
   type StatsDay,
   auditEntrySchema,
   healthFileSchema,
+  logosFileSchema,
   offersFileSchema,
   overridesFileSchema,
+  sessionsFileSchema,
   statsBatchSchema,
   statsFileSchema,
+  tokensFileSchema,
 } from './schemas.js';
 import { addBatch, matchesAudit, summarizeStats } from './queries.js';
 import {
@@ -24,7 +27,10 @@ import {
   type InventoryRecord,
   type MirrorOverride,
   type Offer,
+  type SessionRecord,
   type StatsBatch,
+  type StoredLogo,
+  type TokenRecord,
   type StatsQuery,
   type StatsResult,
   type Store,
@@ -43,13 +49,16 @@ export interface MemoryStoreOptions {
 }
 
 /** The snapshot files, rewritten whole (debounced) on change. */
-type SnapshotKind = 'overrides' | 'health' | 'offers' | 'stats';
+type SnapshotKind = 'overrides' | 'health' | 'offers' | 'stats' | 'tokens' | 'sessions' | 'logos';
 
 const SNAPSHOT_FILES: Record<SnapshotKind, string> = {
   overrides: 'overrides.json',
   health: 'health.json',
   offers: 'offers.json',
   stats: 'stats.json',
+  tokens: 'tokens.json',
+  sessions: 'sessions.json',
+  logos: 'logos.json',
 };
 const AUDIT_FILE = 'audit.jsonl';
 const INVENTORY_DIR = 'inventories';
@@ -114,6 +123,9 @@ export class MemoryStore implements Store {
   private readonly statsDays = new Map<string, StatsDay>();
   private readonly inventories = new Map<string, InventoryRecord>();
   private readonly audit: AuditEntry[] = [];
+  private readonly tokens = new Map<string, TokenRecord>();
+  private readonly sessions = new Map<string, SessionRecord>();
+  private readonly logos = new Map<string, StoredLogo>();
   private readonly listeners = new Set<(change: Change) => void>();
 
   private readonly dirty = new Set<SnapshotKind>();
@@ -156,6 +168,13 @@ export class MemoryStore implements Store {
     for (const offer of offers?.offers ?? []) this.offers.set(offer.id, offer);
     const stats = await this.loadJson('stats.json', statsFileSchema);
     for (const [day, counters] of Object.entries(stats?.days ?? {})) this.statsDays.set(day, counters);
+    const tokens = await this.loadJson('tokens.json', tokensFileSchema);
+    for (const token of tokens?.tokens ?? []) this.tokens.set(token.id, token);
+    const sessions = await this.loadJson('sessions.json', sessionsFileSchema);
+    const now = this.clock();
+    for (const [key, session] of Object.entries(sessions?.sessions ?? {})) if (session.expiresAt > now) this.sessions.set(key, session);
+    const logos = await this.loadJson('logos.json', logosFileSchema);
+    for (const [mirror, logo] of Object.entries(logos?.logos ?? {})) this.logos.set(mirror, logo);
     await this.loadAudit();
     await this.loadInventories();
   }
@@ -259,6 +278,12 @@ export class MemoryStore implements Store {
         return JSON.stringify({ version: 1, offers: [...this.offers.values()] });
       case 'stats':
         return JSON.stringify({ version: 1, days: Object.fromEntries(this.statsDays) });
+      case 'tokens':
+        return JSON.stringify({ version: 1, tokens: [...this.tokens.values()] });
+      case 'sessions':
+        return JSON.stringify({ version: 1, sessions: Object.fromEntries(this.sessions) });
+      case 'logos':
+        return JSON.stringify({ version: 1, logos: Object.fromEntries(this.logos) });
     }
   }
 
@@ -411,6 +436,86 @@ export class MemoryStore implements Store {
     });
     this.auditChain = run.catch(() => undefined);
     return run;
+  }
+
+  /** Merged entries go where their time puts them; the file is rewritten whole (rare: a store restore). */
+  mergeAudit(entries: readonly AuditEntry[]): Promise<number> {
+    try {
+      this.assertOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const run = this.auditChain.then(async () => {
+      const known = new Set(this.audit.map((e) => e.id));
+      const added: AuditEntry[] = [];
+      for (const entry of entries) {
+        if (known.has(entry.id)) continue;
+        known.add(entry.id);
+        added.push(structuredClone(entry));
+      }
+      if (added.length === 0) return 0;
+      const merged = [...this.audit, ...added].sort((a, b) => a.at - b.at);
+      await this.auditHandle?.close();
+      this.auditHandle = undefined;
+      await writeFileAtomic(this.stateDir, AUDIT_FILE, merged.map((entry) => JSON.stringify(entry) + '\n').join(''));
+      this.audit.splice(0, this.audit.length, ...merged);
+      return added.length;
+    });
+    this.auditChain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  async getTokens(): Promise<TokenRecord[]> {
+    return structuredClone([...this.tokens.values()]).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+  }
+
+  async putToken(token: TokenRecord): Promise<void> {
+    this.assertOpen();
+    this.tokens.set(token.id, structuredClone(token));
+    // A revocation must hold after a crash: durable before it is acknowledged.
+    this.dirty.add('tokens');
+    await this.flush();
+  }
+
+  async getSession(key: string): Promise<SessionRecord | undefined> {
+    const session = this.sessions.get(key);
+    if (session === undefined) return undefined;
+    if (session.expiresAt <= this.clock()) {
+      this.sessions.delete(key);
+      this.markDirty('sessions');
+      return undefined;
+    }
+    return structuredClone(session);
+  }
+
+  async putSession(key: string, session: SessionRecord | null): Promise<void> {
+    this.assertOpen();
+    const now = this.clock();
+    for (const [k, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(k);
+    if (session === null) this.sessions.delete(key);
+    else this.sessions.set(key, structuredClone(session));
+    this.dirty.add('sessions');
+    await this.flush();
+  }
+
+  async getLogos(): Promise<Map<string, StoredLogo>> {
+    return structuredClone(this.logos);
+  }
+
+  async putLogo(mirror: string, logo: StoredLogo | null): Promise<void> {
+    this.assertOpen();
+    if (logo === null) this.logos.delete(mirror);
+    else this.logos.set(mirror, structuredClone(logo));
+    this.dirty.add('logos');
+    await this.flush();
+  }
+
+  /** The files under dataDir are the whole truth and cannot be lost behind our back: one epoch for ever. */
+  async epoch(): Promise<string> {
+    return 'memory';
   }
 
   async listAudit(query: AuditQuery): Promise<AuditEntry[]> {

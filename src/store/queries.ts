@@ -129,6 +129,7 @@ export function matchesAudit(entry: AuditEntry, query: AuditQuery): boolean {
   return (
     (query.actor === undefined || entry.actor === query.actor) &&
     (query.target === undefined || entry.target === query.target) &&
+    (query.targets === undefined || query.targets.includes(entry.target)) &&
     (query.action === undefined || entry.action === query.action) &&
     (query.since === undefined || entry.at >= query.since) &&
     (query.until === undefined || entry.at <= query.until)

@@ -1,4 +1,5 @@
 // The shared store on Redis, so several instances agree on overrides, health, inventories, offers, stats and audit, and hear each other's changes.
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Redis, type RedisOptions, ReplyError } from 'ioredis';
 import { gzipInventory, readInventory } from './inventoryCodec.js';
@@ -9,7 +10,10 @@ import {
   healthRecordSchema,
   mirrorOverrideSchema,
   offerSchema,
+  sessionRecordSchema,
   statsBatchSchema,
+  storedLogoSchema,
+  tokenRecordSchema,
 } from './schemas.js';
 import { downloadField, fileField, matchesAudit, summarizeStats } from './queries.js';
 import {
@@ -20,7 +24,10 @@ import {
   type InventoryRecord,
   type MirrorOverride,
   type Offer,
+  type SessionRecord,
   type StatsBatch,
+  type StoredLogo,
+  type TokenRecord,
   type StatsQuery,
   type StatsResult,
   type Store,
@@ -86,6 +93,10 @@ function keyLayout(prefix: string) {
     statsDays: `${prefix}stats:days`,
     audit: `${prefix}audit`,
     changes: `${prefix}changes`,
+    tokens: `${prefix}tokens`,
+    logos: `${prefix}logos`,
+    epoch: `${prefix}epoch`,
+    session: (key: string): string => `${prefix}session:${key}`,
     inventory: (mirror: string): string => `${prefix}inv:${mirror}`,
     downloads: (day: string): string => `${prefix}stats:dl:${day}`,
     bytes: (day: string): string => `${prefix}stats:bytes:${day}`,
@@ -466,6 +477,95 @@ export class RedisStore implements Store {
       end = `(${last[0]}`;
     }
     return found;
+  }
+
+  /**
+   * Rewrites the stream with the missing entries in time order, under WATCH: an entry appended
+   * meanwhile (by any instance) aborts the rewrite, which then starts again with it included.
+   */
+  async mergeAudit(entries: readonly AuditEntry[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const added = await this.run(async (redis) => {
+        await redis.watch(this.keys.audit);
+        try {
+          const existing: AuditEntry[] = [];
+          for (const [id, fields] of await redis.xrange(this.keys.audit, '-', '+')) {
+            const text = fields[fields.indexOf('entry') + 1];
+            const entry = text === undefined ? undefined : this.parseValue(this.keys.audit, id, text, auditEntrySchema);
+            if (entry !== undefined) existing.push(entry);
+          }
+          const known = new Set(existing.map((e) => e.id));
+          const missing: AuditEntry[] = [];
+          for (const entry of entries) {
+            if (known.has(entry.id)) continue;
+            known.add(entry.id);
+            missing.push(entry);
+          }
+          if (missing.length === 0) {
+            await redis.unwatch();
+            return 0;
+          }
+          const merged = [...existing, ...missing].sort((a, b) => a.at - b.at);
+          const multi = redis.multi().del(this.keys.audit);
+          for (const entry of merged) multi.xadd(this.keys.audit, '*', 'entry', JSON.stringify(entry));
+          const done = await multi.exec();
+          return done === null ? undefined : missing.length;
+        } catch (err) {
+          await redis.unwatch().catch(() => undefined);
+          throw err;
+        }
+      });
+      if (added !== undefined) return added;
+    }
+    throw new StoreUnavailableError('the audit log kept changing while it was being restored; try again');
+  }
+
+  // ---- tokens and logos: one hash each; sessions: a key each, expiring with the session ----
+
+  async getTokens(): Promise<TokenRecord[]> {
+    const values = await this.run((redis) => redis.hgetall(this.keys.tokens));
+    return [...this.parseValues(this.keys.tokens, values, tokenRecordSchema).values()].sort(
+      (a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1),
+    );
+  }
+
+  async putToken(token: TokenRecord): Promise<void> {
+    await this.run((redis) => redis.hset(this.keys.tokens, token.id, JSON.stringify(token)));
+  }
+
+  async getSession(key: string): Promise<SessionRecord | undefined> {
+    const text = await this.run((redis) => redis.get(this.keys.session(key)));
+    if (text === null) return undefined;
+    const session = this.parseValue(this.keys.session('…'), 'value', text, sessionRecordSchema);
+    return session !== undefined && session.expiresAt > Date.now() ? session : undefined;
+  }
+
+  async putSession(key: string, session: SessionRecord | null): Promise<void> {
+    const redisKey = this.keys.session(key);
+    if (session === null) {
+      await this.run((redis) => redis.del(redisKey));
+      return;
+    }
+    const ttl = Math.max(1, Math.round(session.expiresAt - Date.now()));
+    await this.run((redis) => redis.set(redisKey, JSON.stringify(session), 'PX', ttl));
+  }
+
+  async getLogos(): Promise<Map<string, StoredLogo>> {
+    const values = await this.run((redis) => redis.hgetall(this.keys.logos));
+    return this.parseValues(this.keys.logos, values, storedLogoSchema);
+  }
+
+  async putLogo(mirror: string, logo: StoredLogo | null): Promise<void> {
+    await this.run((redis) =>
+      logo === null ? redis.hdel(this.keys.logos, mirror) : redis.hset(this.keys.logos, mirror, JSON.stringify(logo)),
+    );
+  }
+
+  /** Created with the data (SET NX): after a FLUSHALL or a restart without persistence it is a new one. */
+  async epoch(): Promise<string> {
+    const [, current] = await this.exec((redis) => redis.multi().set(this.keys.epoch, randomUUID(), 'NX').get(this.keys.epoch));
+    return String(current);
   }
 
   // ---- changes: PUBLISH on one channel; every instance's subscriber (ours too) hears each once ----

@@ -8,7 +8,10 @@ import type {
   InventoryRecord,
   MirrorOverride,
   Offer,
+  SessionRecord,
   StatsBatch,
+  StoredLogo,
+  TokenRecord,
 } from './store.js';
 
 const health = z.enum(['up', 'down', 'unknown']);
@@ -57,7 +60,8 @@ export const mirrorOverrideSchema: z.ZodType<MirrorOverride> = z.object({
   added: z.boolean().optional(),
   deleted: z.boolean().optional(),
   drain: z.object({ startMs: z.number(), overMs: z.number() }).optional(),
-  lifecycle: z.enum(['syncing', 'active', 'retired']).optional(),
+  lifecycle: z.enum(['pending', 'syncing', 'active', 'retired']).optional(),
+  weightCeiling: z.number().optional(),
   updatedAt: z.number(),
   updatedBy: z.string(),
 });
@@ -79,6 +83,34 @@ export const offerSchema: z.ZodType<Offer> = z.object({
   decidedBy: z.string().optional(),
   decisionNote: z.string().optional(),
   mirrorId: z.string().optional(),
+  statusKeyHash: z.string().optional(),
+});
+
+export const tokenRecordSchema: z.ZodType<TokenRecord> = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: z.string(),
+  mirrors: z.array(z.string()),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  createdAt: z.number(),
+  createdBy: z.string(),
+  revokedAt: z.number().optional(),
+  revokedBy: z.string().optional(),
+  offer: z.string().optional(),
+});
+
+export const sessionRecordSchema: z.ZodType<SessionRecord> = z.object({
+  tokenRef: z.string(),
+  createdAt: z.number(),
+  expiresAt: z.number(),
+});
+
+export const storedLogoSchema: z.ZodType<StoredLogo> = z.object({
+  contentType: z.string(),
+  body: z.string(),
+  sha256: z.string(),
+  updatedAt: z.number(),
+  updatedBy: z.string(),
 });
 
 export const auditEntrySchema: z.ZodType<AuditEntry> = z.object({
@@ -96,6 +128,8 @@ export const changeSchema: z.ZodType<Change> = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('health'), mirror: z.string() }),
   z.object({ kind: z.literal('inventory'), mirror: z.string() }),
   z.object({ kind: z.literal('offer'), id: z.string() }),
+  z.object({ kind: z.literal('token'), id: z.string() }),
+  z.object({ kind: z.literal('logo'), mirror: z.string() }),
 ]);
 
 /** The first line of a stored inventory: everything but the entries. */
@@ -143,6 +177,9 @@ export const healthFileSchema = z.object({
   health: z.record(z.string(), healthRecordSchema),
 });
 export const offersFileSchema = z.object({ version: z.literal(1), offers: z.array(offerSchema) });
+export const tokensFileSchema = z.object({ version: z.literal(1), tokens: z.array(tokenRecordSchema) });
+export const sessionsFileSchema = z.object({ version: z.literal(1), sessions: z.record(z.string(), sessionRecordSchema) });
+export const logosFileSchema = z.object({ version: z.literal(1), logos: z.record(z.string(), storedLogoSchema) });
 export const statsFileSchema = z.object({
   version: z.literal(1),
   days: z.record(isoDay, statsDaySchema),

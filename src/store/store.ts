@@ -23,8 +23,12 @@ export interface HealthRecord {
 /** The fields of a mirror staff may change at runtime; null clears an optional one. */
 export type MirrorPatch = { [K in keyof Omit<MirrorSpec, 'id'>]?: MirrorSpec[K] | (undefined extends MirrorSpec[K] ? null : never) };
 
-/** Where a mirror is in the join process of the network. */
-export type Lifecycle = 'syncing' | 'active' | 'retired';
+/**
+ * Where a mirror is in the join process of the network: `pending` (added by hand, no downloads
+ * until a probe shows it up), `syncing` (accepted from an offer, until a scan shows it complete),
+ * `active`, `retired`.
+ */
+export type Lifecycle = 'pending' | 'syncing' | 'active' | 'retired';
 
 /**
  * Staff changes to one mirror, overlaid on the config file's mirror of the same id.
@@ -37,6 +41,8 @@ export interface MirrorOverride {
   /** Draining from startMs, share ramping to zero over overMs (0 = at once). */
   drain?: { startMs: number; overMs: number };
   lifecycle?: Lifecycle;
+  /** The highest weight the mirror's provider may set (staff set it); see AdminService.weightCeiling. */
+  weightCeiling?: number;
   updatedAt: number;
   updatedBy: string;
 }
@@ -68,6 +74,8 @@ export interface Offer {
   decisionNote?: string;
   /** The mirror created on acceptance. */
   mirrorId?: string;
+  /** SHA-256 (hex) of the secret in the provider's status link; the secret itself is never stored. */
+  statusKeyHash?: string;
 }
 
 /** Counters added in one batch; keys are the dimensions, values increments. */
@@ -114,6 +122,8 @@ export interface AuditEntry {
 export interface AuditQuery {
   actor?: string;
   target?: string;
+  /** Any of these targets (a provider's mirrors); combined with `target` when both are given. */
+  targets?: readonly string[];
   action?: string;
   since?: number;
   until?: number;
@@ -125,7 +135,51 @@ export type Change =
   | { kind: 'override'; mirror: string }
   | { kind: 'health'; mirror: string }
   | { kind: 'inventory'; mirror: string }
-  | { kind: 'offer'; id: string };
+  | { kind: 'offer'; id: string }
+  | { kind: 'token'; id: string }
+  | { kind: 'logo'; mirror: string };
+
+/**
+ * A bearer token issued at runtime. Only the SHA-256 of the token is kept; revoked tokens stay
+ * listed (with revokedAt) so the audit trail can name them.
+ */
+export interface TokenRecord {
+  /** Short random id, for listing and revoking; not secret. */
+  id: string;
+  /** The actor name audit entries carry. */
+  name: string;
+  role: string;
+  /** A provider token's mirrors; empty for staff. */
+  mirrors: string[];
+  /** SHA-256 of the token, lower-case hex. */
+  hash: string;
+  createdAt: number;
+  createdBy: string;
+  revokedAt?: number;
+  revokedBy?: string;
+  /** The offer whose acceptance issued it. */
+  offer?: string;
+}
+
+/** A console session: the cookie holds a random id; the store keeps this under the id's SHA-256. */
+export interface SessionRecord {
+  /** Whose session: "config:<token name>" or "runtime:<token id>"; resolved on every request. */
+  tokenRef: string;
+  createdAt: number;
+  /** Absolute: the session ends then, however active it was. */
+  expiresAt: number;
+}
+
+/** A sponsor logo uploaded at runtime, already sanitised: every instance (and the edge) serves these bytes. */
+export interface StoredLogo {
+  contentType: string;
+  /** The bytes, base64. */
+  body: string;
+  /** SHA-256 (hex) of the bytes: the logo's version. */
+  sha256: string;
+  updatedAt: number;
+  updatedBy: string;
+}
 
 export interface StoreStatus {
   /** False while the backing service is unreachable: reads serve the last known state, writes fail. */
@@ -172,6 +226,27 @@ export interface Store {
   /** Append-only: there is no way to change or delete an entry. */
   appendAudit(entry: AuditEntry): Promise<void>;
   listAudit(query: AuditQuery): Promise<AuditEntry[]>;
+
+  getTokens(): Promise<TokenRecord[]>;
+  /** Adds or replaces by id (revoking is a put with revokedAt). */
+  putToken(token: TokenRecord): Promise<void>;
+
+  /** Sessions are kept under a key (the SHA-256 of the cookie's id); an expired one reads as absent. */
+  getSession(key: string): Promise<SessionRecord | undefined>;
+  /** null ends the session. */
+  putSession(key: string, session: SessionRecord | null): Promise<void>;
+
+  getLogos(): Promise<Map<string, StoredLogo>>;
+  /** null removes the uploaded logo. */
+  putLogo(mirror: string, logo: StoredLogo | null): Promise<void>;
+
+  /**
+   * An id of the store's current data, created with it: a different answer than before means the
+   * data was lost (Redis restarted empty or was flushed) and instances should write back what they hold.
+   */
+  epoch(): Promise<string>;
+  /** Adds the entries whose id the log lacks, keeping the log in time order; resolves to how many were added. */
+  mergeAudit(entries: readonly AuditEntry[]): Promise<number>;
 
   /** Tell every instance (this one included) about a change. */
   publish(change: Change): Promise<void>;

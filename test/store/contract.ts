@@ -8,7 +8,10 @@ import type {
   InventoryRecord,
   MirrorOverride,
   Offer,
+  SessionRecord,
   Store,
+  StoredLogo,
+  TokenRecord,
 } from '../../src/store/store.js';
 
 export interface StoreHarness {
@@ -53,6 +56,26 @@ export const auditEntry = (n: number, extra: Partial<AuditEntry> = {}): AuditEnt
   actor: n % 2 === 0 ? 'ops' : 'acme',
   action: n % 3 === 0 ? 'mirror.drain' : 'mirror.update',
   target: `mirror:m${n % 4}`,
+  ...extra,
+});
+
+export const tokenRecord = (id: string, extra: Partial<TokenRecord> = {}): TokenRecord => ({
+  id,
+  name: `provider-${id}`,
+  role: 'provider',
+  mirrors: ['acme-de'],
+  hash: id.padEnd(64, '0').replace(/[^0-9a-f]/g, 'a'),
+  createdAt: 1_700_000_000_000,
+  createdBy: 'ops',
+  ...extra,
+});
+
+export const storedLogo = (sha: string, extra: Partial<StoredLogo> = {}): StoredLogo => ({
+  contentType: 'image/svg+xml',
+  body: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg"><title>${sha}</title></svg>`).toString('base64'),
+  sha256: sha,
+  updatedAt: 1_700_000_000_000,
+  updatedBy: 'acme',
   ...extra,
 });
 
@@ -195,6 +218,55 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
       });
     });
 
+    describe('tokens', () => {
+      it('lists by creation, replaces by id (a revocation), and hands out copies', async () => {
+        await store.putToken(tokenRecord('t2', { createdAt: 2 }));
+        await store.putToken(tokenRecord('t1', { createdAt: 1, role: 'staff', mirrors: [] }));
+        expect((await store.getTokens()).map((t) => t.id)).toEqual(['t1', 't2']);
+        const revoked = tokenRecord('t2', { createdAt: 2, revokedAt: 5, revokedBy: 'ops', offer: 'o1' });
+        await store.putToken(revoked);
+        expect((await store.getTokens())[1]).toEqual(revoked);
+        const read = await store.getTokens();
+        read[0]!.name = 'mallory';
+        expect((await store.getTokens())[0]!.name).toBe('provider-t1');
+      });
+    });
+
+    describe('sessions', () => {
+      it('keeps a session until it is ended or expires', async () => {
+        const now = Date.now();
+        const session: SessionRecord = { tokenRef: 'runtime:t1', createdAt: now, expiresAt: now + 60_000 };
+        expect(await store.getSession('k1')).toBeUndefined();
+        await store.putSession('k1', session);
+        await store.putSession('k2', { tokenRef: 'config:ops', createdAt: now, expiresAt: now + 400 });
+        expect(await store.getSession('k1')).toEqual(session);
+        expect(await store.getSession('k2')).toMatchObject({ tokenRef: 'config:ops' });
+        await store.putSession('k1', null);
+        expect(await store.getSession('k1')).toBeUndefined();
+        await sleep(600);
+        expect(await store.getSession('k2')).toBeUndefined();
+      });
+    });
+
+    describe('logos', () => {
+      it('puts, replaces and removes one uploaded logo per mirror', async () => {
+        await store.putLogo('acme-de', storedLogo('aa'));
+        await store.putLogo('other', storedLogo('bb', { contentType: 'image/png' }));
+        await store.putLogo('acme-de', storedLogo('cc'));
+        expect(await store.getLogos()).toEqual(new Map([['acme-de', storedLogo('cc')], ['other', storedLogo('bb', { contentType: 'image/png' })]]));
+        await store.putLogo('other', null);
+        expect([...(await store.getLogos()).keys()]).toEqual(['acme-de']);
+      });
+    });
+
+    describe('epoch', () => {
+      it('stays the same while the data lives', async () => {
+        const first = await store.epoch();
+        expect(first).toMatch(/\S/);
+        expect(await store.epoch()).toBe(first);
+      });
+    });
+
     describe('stats', () => {
       beforeEach(async () => {
         await store.addStats({
@@ -315,6 +387,25 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         expect(await ids({ actor: 'nobody' })).toEqual([]);
       });
 
+      it('filters by any of several targets (a provider scope)', async () => {
+        const ids = (await store.listAudit({ targets: ['mirror:m1', 'mirror:m2'] })).map((e) => e.id);
+        expect(ids).toEqual(['a10', 'a9', 'a6', 'a5', 'a2', 'a1']);
+        expect(await store.listAudit({ targets: [] })).toEqual([]);
+      });
+
+      it('merges back missing entries in time order, never duplicating or changing one', async () => {
+        const older = auditEntry(0, { id: 'restored-old', at: auditEntry(3).at + 1 });
+        const newer = auditEntry(0, { id: 'restored-new', at: auditEntry(12).at + 1 });
+        const changed = { ...auditEntry(7), actor: 'mallory' };
+        expect(await store.mergeAudit([newer, older, changed, auditEntry(2)])).toBe(2);
+        const all = await store.listAudit({});
+        expect(all.map((e) => e.id)).toEqual(['restored-new', 'a12', 'a11', 'a10', 'a9', 'a8', 'a7', 'a6', 'a5', 'a4', 'restored-old', 'a3', 'a2', 'a1']);
+        expect(all.find((e) => e.id === 'a7')!.actor).toBe(auditEntry(7).actor);
+        expect(await store.mergeAudit([older])).toBe(0);
+        await store.appendAudit(auditEntry(13));
+        expect((await store.listAudit({ limit: 1 }))[0]!.id).toBe('a13');
+      });
+
       it('is append-only: no way to change or delete an entry', async () => {
         const methods = new Set<string>();
         for (let proto: object | null = store; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
@@ -342,6 +433,8 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
           { kind: 'health', mirror: 'b' },
           { kind: 'inventory', mirror: 'c' },
           { kind: 'offer', id: 'o1' },
+          { kind: 'token', id: 't1' },
+          { kind: 'logo', mirror: 'd' },
         ];
         for (const change of changes) await store.publish(change);
         await settle(() => {
@@ -351,8 +444,8 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
 
         stopFirst();
         await store.publish({ kind: 'override', mirror: 'z' });
-        await settle(() => expect(second).toHaveLength(5));
-        expect(first).toHaveLength(4);
+        await settle(() => expect(second).toHaveLength(7));
+        expect(first).toHaveLength(6);
       });
 
       it('delivers asynchronously, never inside publish()', async () => {
@@ -426,6 +519,11 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
       });
       await store.appendAudit(auditEntry(1));
       await store.appendAudit(auditEntry(2));
+      await store.putToken(tokenRecord('t1', { revokedAt: 9, revokedBy: 'ops' }));
+      const session: SessionRecord = { tokenRef: 'runtime:t1', createdAt: Date.now(), expiresAt: Date.now() + 60_000 };
+      await store.putSession('k1', session);
+      await store.putLogo('acme-de', storedLogo('aa'));
+      const epoch = await store.epoch();
       await store.close();
 
       const again = await harness.reopen();
@@ -441,6 +539,10 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
       expect(stats.totals).toEqual({ downloads: 2, bytes: 20, impressions: 1 });
       expect(stats.topFiles).toEqual([{ path: 'f.iso', downloads: 2 }]);
       expect(await again.listAudit({})).toEqual([auditEntry(2), auditEntry(1)]);
+      expect(await again.getTokens()).toEqual([tokenRecord('t1', { revokedAt: 9, revokedBy: 'ops' })]);
+      expect(await again.getSession('k1')).toEqual(session);
+      expect(await again.getLogos()).toEqual(new Map([['acme-de', storedLogo('aa')]]));
+      expect(await again.epoch()).toBe(epoch);
 
       // And it goes on writing after the restart.
       await again.appendAudit(auditEntry(3));

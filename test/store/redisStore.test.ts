@@ -132,6 +132,19 @@ describe.skipIf(unreachable !== undefined)('RedisStore on the shared Redis', () 
       expect(await a.getInventory('acme-de')).toEqual(bigInventory(3));
     });
 
+    it('agree on one epoch, and both see a new one once the data is gone', async () => {
+      const prefix = `${RUN_PREFIX}epoch:`;
+      const a = await open(prefix);
+      const b = await open(prefix);
+      stores.push(a, b);
+      const [first, second] = await Promise.all([a.epoch(), b.epoch()]);
+      expect(second).toBe(first);
+      await dropKeys(prefix); // what FLUSHALL, or a restart without persistence, does
+      const after = await b.epoch();
+      expect(after).not.toBe(first);
+      expect(await a.epoch()).toBe(after);
+    });
+
     it('keep deployments with different prefixes apart', async () => {
       const a = await open(`${RUN_PREFIX}left:`);
       const b = await open(`${RUN_PREFIX}right:`);
