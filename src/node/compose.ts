@@ -1,0 +1,166 @@
+// Node only: builds every service of one instance from its config — store, snapshot builder, control plane,
+// admin, stats, GeoIP, logos — and the app, without listening. src/node.ts listens; tests and tools may not.
+import { mkdir } from 'node:fs/promises';
+import type { Hono } from 'hono';
+import pino from 'pino';
+import type { Config } from '../config/load.js';
+import { AdminService } from '../control/adminService.js';
+import { ControlPlane } from '../control/controlPlane.js';
+import { loadLogos } from '../control/logos.js';
+import { formatManifestProblem, readMirrorManifest } from '../control/manifest.js';
+import { Metrics } from '../control/metrics.js';
+import { loadOriginIndex, watchOrigin } from '../control/origin.js';
+import { SnapshotBuilder } from '../control/snapshotBuilder.js';
+import { StatsRecorder } from '../control/statsRecorder.js';
+import type { InventoryEntry, MirrorSpec } from '../core/model.js';
+import { createTrustedProxies } from '../geo/clientAddress.js';
+import { openLocator } from '../geo/maxmindLocator.js';
+import { createApp } from '../http/app.js';
+import type { AppEnv, AppServices } from '../http/services.js';
+import { openStore } from '../store/openStore.js';
+import type { Store } from '../store/store.js';
+import { nodeConnection } from './server.js';
+
+export interface ComposeOptions {
+  env: Record<string, string | undefined>;
+  logLevel?: string;
+  /** The port clients reach us on, as far as known before listening (a loopback publicUrl follows it). */
+  port: number;
+}
+
+/** One instance, built and running its control loops, not yet listening. */
+export interface Composition {
+  config: Config;
+  services: AppServices;
+  app: Hono<AppEnv>;
+  builder: SnapshotBuilder;
+  store: Store;
+  control: ControlPlane;
+  stats: StatsRecorder;
+  logger: pino.Logger;
+  /** Once listening: a loopback publicUrl names the port really listened on. */
+  listeningOn(port: number): void;
+  /** Stops the control loops and watchers, flushes stats, closes the store (after the server closed). */
+  close(): Promise<void>;
+}
+
+export function mirrorSpecs(config: Config): MirrorSpec[] {
+  return config.mirrors.map((m) => ({ ...m, asn: [...m.asn], content: { ...m.content } }));
+}
+
+/** A loopback publicUrl (the demo's http://localhost:8080) with the port we listen on; any other as configured. */
+export function withListeningPort(publicUrl: string, port: number): string {
+  const url = new URL(publicUrl);
+  if (!['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) || port === 0) return publicUrl;
+  url.port = String(port);
+  return url.href.replace(/\/+$/, '');
+}
+
+export async function compose(config: Config, opts: ComposeOptions): Promise<Composition> {
+  const { env } = opts;
+  // Buffered, asynchronous writes: a synchronous write per access-log line costs a download ~15 µs.
+  // pino flushes the buffer when the process exits; close() flushes it too.
+  const logger = pino({ level: opts.logLevel ?? env.LOG_LEVEL ?? 'info', base: { service: 'mirrorgate' } }, pino.destination({ dest: 1, sync: false }));
+  await mkdir(config.dataDir, { recursive: true });
+
+  const files = await loadOriginIndex(config.origin, config.dataDir, logger);
+  const mirrors = mirrorSpecs(config);
+  const builder = new SnapshotBuilder({
+    mirrors,
+    files,
+    originBaseUrl: config.origin.baseUrl,
+    routing: {
+      bandKm: config.routing.bandKm,
+      maxAlternatives: config.routing.maxAlternatives,
+      maxLagSeconds: config.health.maxLagMs / 1000,
+      siteRoutes: config.routes,
+    },
+    consistency: config.consistencyGroups,
+  });
+  const store = await openStore({ store: env.REDIS_URL || config.store, dataDir: config.dataDir, log: logger });
+  const metrics = new Metrics(() => builder.current(), store);
+  const control = new ControlPlane({
+    config,
+    onProbe: (mirror, ok) => metrics.observeProbe(mirror, ok),
+    configMirrors: mirrors,
+    configInventories: await readConfigInventories(mirrors, logger),
+    store,
+    builder,
+    log: logger,
+  });
+  await control.start();
+  const admin = new AdminService(store, control, builder, new Set(mirrors.map((m) => m.id)));
+  const stats = new StatsRecorder({ store, log: logger });
+  const locator = await openLocator({ ...config.geoip, log: logger });
+  const logos = await loadLogos(mirrors, logger);
+
+  // A loopback publicUrl can only mean this machine: links name the port we really listen on.
+  let publicUrl = withListeningPort(config.publicUrl, opts.port);
+  const services: AppServices = {
+    get publicUrl() {
+      return publicUrl;
+    },
+    snapshot: () => builder.current(),
+    locator,
+    geoInfo: () => locator.info(),
+    trustedProxies: createTrustedProxies(config.trustedProxies),
+    connection: nodeConnection,
+    logo: (id) => logos.get(id),
+    tokens: config.tokens,
+    logger,
+    clock: Date.now,
+    admin,
+    events: {
+      download: (e) => stats.download(e),
+      impression: (mirror, atMs) => stats.impression(mirror, atMs),
+      decided: (seconds, outcome, mirror) => metrics.observeDecision(seconds, outcome, mirror),
+    },
+    metrics,
+    readiness: () => {
+      const s = store.status();
+      return { ready: s.available, detail: { store: store.kind, storeAvailable: s.available, ...(s.detail ? { storeDetail: s.detail } : {}) } };
+    },
+  };
+  const app = createApp(services);
+  const stopOriginWatch = watchOrigin(config.origin, config.dataDir, logger, (f) => builder.setFiles(f), 5_000);
+  logger.debug({ files: files.count, mirrors: mirrors.length }, 'services composed');
+
+  return {
+    config,
+    services,
+    app,
+    builder,
+    store,
+    control,
+    stats,
+    logger,
+    listeningOn: (port) => {
+      publicUrl = withListeningPort(config.publicUrl, port);
+    },
+    close: async () => {
+      stopOriginWatch();
+      locator.close();
+      await control.stop();
+      await stats.close();
+      await store.close();
+      logger.flush();
+    },
+  };
+}
+
+/** Reads each mirror's configured manifest; a bad line is logged and skipped, an unreadable file falls back to rules. */
+async function readConfigInventories(mirrors: MirrorSpec[], log: pino.Logger): Promise<Map<string, InventoryEntry[]>> {
+  const out = new Map<string, InventoryEntry[]>();
+  for (const m of mirrors) {
+    // An http(s) manifest is fetched by scans, not read at start.
+    if (!m.content.manifest || /^https?:\/\//i.test(m.content.manifest)) continue;
+    try {
+      const { files, problems } = await readMirrorManifest(m.content.manifest);
+      for (const p of problems) log.warn({ mirror: m.id, problem: formatManifestProblem(p) }, 'mirror manifest line skipped');
+      out.set(m.id, files);
+    } catch (err) {
+      log.error({ mirror: m.id, err: (err as Error).message }, 'mirror manifest unreadable; using its include/exclude rules');
+    }
+  }
+  return out;
+}

@@ -1,0 +1,199 @@
+// Node only: the HTTP server around the app — timeouts for slow clients, the fast path in front of Hono,
+// Link fields kept apart, and an orderly shutdown on close() or a signal.
+import { createServer, type RequestListener, type ServerOptions } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve as serveNode, type HttpBindings } from '@hono/node-server';
+import type { Context, Hono } from 'hono';
+import type { AppEnv, AppServices, Connection, LogLike } from '../http/services.js';
+import { fastRedirect } from './fastPath.js';
+import { keepLinkFieldsApart } from './linkFields.js';
+
+/** Node's defaults leave a slow client minutes (headers) or forever (Node < 18) to trickle a request in. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** How long close() lets in-flight requests run before it cuts their connections. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+
+export interface ServerTimeouts {
+  /** A client must have sent all request headers within this (slowloris). */
+  headersTimeoutMs: number;
+  /** …and the whole request, body included, within this. */
+  requestTimeoutMs: number;
+  /** How often Node checks the two above (its default, 30 s, would make a short timeout meaningless). */
+  connectionsCheckingIntervalMs: number;
+  shutdownGraceMs: number;
+}
+
+function positiveMs(env: Record<string, string | undefined>, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}: expected a positive number of milliseconds, got ${JSON.stringify(raw)}`);
+  return Math.round(n);
+}
+
+/**
+ * Timeouts from the environment: MIRRORGATE_HEADERS_TIMEOUT_MS, MIRRORGATE_REQUEST_TIMEOUT_MS,
+ * MIRRORGATE_SHUTDOWN_GRACE_MS (tests shorten them; the defaults suit production).
+ */
+export function serverTimeouts(env: Record<string, string | undefined>): ServerTimeouts {
+  const headersTimeoutMs = positiveMs(env, 'MIRRORGATE_HEADERS_TIMEOUT_MS', DEFAULT_HEADERS_TIMEOUT_MS);
+  // Node insists that headers come no later than the whole request.
+  const requestTimeoutMs = Math.max(headersTimeoutMs, positiveMs(env, 'MIRRORGATE_REQUEST_TIMEOUT_MS', DEFAULT_REQUEST_TIMEOUT_MS));
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    connectionsCheckingIntervalMs: Math.max(50, Math.min(1_000, Math.floor(headersTimeoutMs / 4))),
+    shutdownGraceMs: positiveMs(env, 'MIRRORGATE_SHUTDOWN_GRACE_MS', DEFAULT_SHUTDOWN_GRACE_MS),
+  };
+}
+
+/** Options for node:http createServer. */
+export function nodeServerOptions(t: ServerTimeouts) {
+  return {
+    headersTimeout: t.headersTimeoutMs,
+    requestTimeout: t.requestTimeoutMs,
+    connectionsCheckingInterval: t.connectionsCheckingIntervalMs,
+    // Node's default, stated: a request line plus headers over 16 KB is answered 431.
+    maxHeaderSize: 16 * 1024,
+  };
+}
+
+interface ClosableServer {
+  close(callback?: (err?: Error) => void): unknown;
+  closeIdleConnections?(): void;
+  closeAllConnections?(): void;
+}
+
+/**
+ * Stops accepting connections and resolves once every in-flight request has been answered;
+ * connections still busy after `graceMs` (a client that never finishes its request) are cut.
+ */
+export function closeServer(server: ClosableServer, graceMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    // Keep-alive connections that finish a response while we wait must not stay open for another request.
+    const sweep = setInterval(() => server.closeIdleConnections?.(), 100);
+    const cut = setTimeout(() => server.closeAllConnections?.(), graceMs);
+    sweep.unref();
+    cut.unref();
+    server.close(() => {
+      clearInterval(sweep);
+      clearTimeout(cut);
+      resolve();
+    });
+    server.closeIdleConnections?.();
+  });
+}
+
+export interface ShutdownLog {
+  info(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/**
+ * SIGTERM / SIGINT: finish in-flight requests, flush, close, exit 0 (1 if closing failed).
+ * A second signal, or closing taking far longer than the grace period, exits at once.
+ */
+export function exitOnSignals(
+  close: () => Promise<void>,
+  opts: { log: ShutdownLog; graceMs: number; exit?: (code: number) => void; signals?: NodeJS.Signals[] },
+): () => void {
+  const exit = opts.exit ?? ((code: number) => process.exit(code));
+  const signals = opts.signals ?? ['SIGTERM', 'SIGINT'];
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      opts.log.error({ signal }, 'second signal while shutting down; exiting now');
+      exit(1);
+      return;
+    }
+    stopping = true;
+    opts.log.info({ signal }, 'shutting down: finishing in-flight requests, flushing state');
+    const hard = setTimeout(() => {
+      opts.log.error({ signal, afterMs: opts.graceMs * 2 + 5_000 }, 'shutdown did not finish in time; exiting');
+      exit(1);
+    }, opts.graceMs * 2 + 5_000);
+    hard.unref();
+    close().then(
+      () => {
+        clearTimeout(hard);
+        opts.log.info({}, 'shut down cleanly');
+        exit(0);
+      },
+      (err: unknown) => {
+        clearTimeout(hard);
+        opts.log.error({ err: (err as Error)?.message ?? String(err) }, 'shutdown failed');
+        exit(1);
+      },
+    );
+  };
+  for (const s of signals) process.on(s, onSignal);
+  return () => {
+    for (const s of signals) process.off(s, onSignal);
+  };
+}
+
+/** The transport facts of a request served by @hono/node-server. */
+export function nodeConnection(c: Context): Connection {
+  const env = c.env as Partial<HttpBindings> | undefined;
+  const incoming = env?.incoming;
+  const socket = incoming?.socket as (HttpBindings['incoming']['socket'] & { encrypted?: boolean }) | undefined;
+  return {
+    peer: socket?.remoteAddress ?? '0.0.0.0',
+    https: socket?.encrypted === true,
+    rawTarget: incoming?.url,
+  };
+}
+
+/**
+ * node:http's createServer with the plain-302 fast path in front of the Hono listener. A fault in
+ * the fast path is logged and the request handed to the app, which answers it the ordinary way.
+ */
+function withRedirectFastPath(services: AppServices, log: LogLike, enabled: boolean): typeof createServer {
+  const redirect = enabled ? fastRedirect(services) : () => false;
+  return ((options: ServerOptions, app: RequestListener) =>
+    createServer(options, (req, res) => {
+      try {
+        if (redirect(req, res)) return;
+      } catch (err) {
+        log.error({ err, path: req.url }, 'redirect fast path failed; answering through the app');
+        if (res.headersSent) return void res.destroy();
+      }
+      keepLinkFieldsApart(res);
+      app(req, res);
+    })) as typeof createServer;
+}
+
+export interface Listening {
+  url: string;
+  port: number;
+  /** In-flight requests finish (or are cut after the grace period). */
+  close(): Promise<void>;
+}
+
+/** Serves the app (and the fast path) on a port; resolves once listening. */
+export async function listen(
+  app: Hono<AppEnv>,
+  services: AppServices,
+  opts: { port: number; hostname?: string; timeouts: ServerTimeouts; fastPath: boolean },
+): Promise<Listening> {
+  const server = await new Promise<ReturnType<typeof serveNode>>((resolve) => {
+    const s = serveNode(
+      {
+        fetch: app.fetch,
+        port: opts.port,
+        hostname: opts.hostname,
+        serverOptions: nodeServerOptions(opts.timeouts),
+        createServer: withRedirectFastPath(services, services.logger, opts.fastPath),
+      },
+      () => resolve(s),
+    );
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host === '[::]' || host === '0.0.0.0' ? 'localhost' : host}:${address.port}`,
+    port: address.port,
+    close: () => closeServer(server as Parameters<typeof closeServer>[0], opts.timeouts.shutdownGraceMs),
+  };
+}
