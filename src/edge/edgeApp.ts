@@ -2,7 +2,12 @@
 import type { Context, Hono } from 'hono';
 import { placeFromCf, placelessLocator } from '../geo/cfLocator.js';
 import { createTrustedProxies } from '../geo/clientAddress.js';
-import { createApp } from '../http/app.js';
+import { controlPlaneElsewhere, createApp } from '../http/app.js';
+import { registerDownloadRoutes } from '../http/download/route.js';
+import { registerPublicRoutes } from '../http/public.js';
+
+/** What the edge serves: downloads and public pages; staff routes live on the control plane. */
+const EDGE_AUDIENCES = [registerDownloadRoutes, registerPublicRoutes, controlPlaneElsewhere];
 import type { Snapshot } from '../core/snapshot.js';
 import type { AccessToken, AppEnv, AppServices, Connection, LogLike } from '../http/services.js';
 import { parseEdgeEnv, type EdgeConfig } from './config.js';
@@ -115,7 +120,7 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
     async fetch(request, ctx) {
       const url = new URL(request.url);
       // The app is built on the first request: its rate limiters start timers, which Workers allow only inside a request.
-      app ??= createApp(edgeServices(config, url.origin, current, () => (mode === 'sharded' ? shardedReadiness(sharded!) : singleReadiness(source)), logos, clock, log));
+      app ??= createApp(edgeServices(config, url.origin, current, () => (mode === 'sharded' ? shardedReadiness(sharded!) : singleReadiness(source)), logos, clock, log), EDGE_AUDIENCES);
       if (url.pathname === '/healthz') return app.fetch(request, env, ctx);
 
       const background = (p: Promise<unknown>) => ctx.waitUntil(p);

@@ -1,10 +1,10 @@
-// createApp: the one Hono app every runtime serves, wired from the services it is handed.
+// createApp: the one Hono app every runtime serves, wired from the services it is handed and made of the
+// audiences the runtime serves (downloads, public pages, staff): the Worker bundles only what it mounts.
 import { Hono, type Context } from 'hono';
 import { requestId } from 'hono/request-id';
-import { parseDownloadPath } from '../core/paths.js';
 import { DOWNLOAD_SCRIPT, STYLESHEET } from './assets/index.js';
 import { downloadPathProblem, rawDownloadPath } from './download/intent.js';
-import { registerDownloadRoutes, requestTarget } from './download/route.js';
+import { requestTarget } from './download/route.js';
 import { logRequest } from './download/outcome.js';
 import { HttpProblem } from './problem.js';
 import { requestLimits } from './limits.js';
@@ -12,15 +12,21 @@ import { securityHeaders } from './securityHeaders.js';
 import { rateLimiter } from 'hono-rate-limiter';
 import { ConflictError, InvalidStateError, NotFoundError, UpstreamError } from '../control/errors.js';
 import { StoreUnavailableError } from '../store/store.js';
-import { registerAdminRoutes } from './admin.js';
-import { registerConsoleRoutes } from './console.js';
 import { clientFacts } from './client.js';
-import { registerOfferRoutes } from './offers.js';
-import { registerPublicRoutes } from './public.js';
 import { registerSiteRoutes } from './siteRoutes.js';
 import type { AppEnv, AppServices } from './services.js';
 
-export function createApp(services: AppServices): Hono<AppEnv> {
+/** One audience's routes (registerDownloadRoutes, registerPublicRoutes, registerStaffRoutes, …). */
+export type Audience = (app: Hono<AppEnv>, services: AppServices) => void;
+
+/** Where staff routes are not served (the edge): /admin answers 503, never a 404 that looks like a typo. */
+export const controlPlaneElsewhere: Audience = (app) => {
+  app.all('/admin/*', () => {
+    throw new HttpProblem(503, 'the control plane is not running on this instance');
+  });
+};
+
+export function createApp(services: AppServices, audiences: readonly Audience[]): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.use(requestId());
@@ -35,17 +41,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
   app.use('/mirrors', rateLimiter<AppEnv>({ windowMs: 60_000, limit: limits.apiPerMinute, keyGenerator: byClient, standardHeaders: 'draft-6' }));
   app.on('POST', '/api/v1/offers', rateLimiter<AppEnv>({ windowMs: 3_600_000, limit: limits.offersPerHour, keyGenerator: byClient, standardHeaders: 'draft-6', message: { error: 'too many offers from this address; try again later' } }));
 
-  registerDownloadRoutes(app, services);
-  registerPublicRoutes(app, services);
-  if (services.admin) {
-    registerAdminRoutes(app, services, services.admin);
-    registerOfferRoutes(app, services.admin);
-    registerConsoleRoutes(app, services);
-  } else {
-    app.all('/admin/*', () => {
-      throw new HttpProblem(503, 'the control plane is not running on this instance');
-    });
-  }
+  for (const register of audiences) register(app, services);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/metrics', async (c) => {
@@ -70,6 +66,7 @@ export function createApp(services: AppServices): Hono<AppEnv> {
     return c.body(logo.body as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': logo.contentType });
   });
 
+  // Whole-site routes take what no audience answered (they never cover Mirrorgate's own paths).
   registerSiteRoutes(app, services);
   app.notFound((c) => problemResponse(c, new HttpProblem(404, 'not found')));
   app.onError((err, c) => {

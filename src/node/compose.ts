@@ -16,6 +16,9 @@ import type { InventoryEntry, MirrorSpec } from '../core/model.js';
 import { createTrustedProxies } from '../geo/clientAddress.js';
 import { openLocator } from '../geo/maxmindLocator.js';
 import { createApp } from '../http/app.js';
+import { registerDownloadRoutes } from '../http/download/route.js';
+import { registerPublicRoutes } from '../http/public.js';
+import { registerStaffRoutes } from '../http/staff.js';
 import type { AppEnv, AppServices } from '../http/services.js';
 import { openStore } from '../store/openStore.js';
 import type { Store } from '../store/store.js';
@@ -121,7 +124,7 @@ export async function compose(config: Config, opts: ComposeOptions): Promise<Com
       return { ready: s.available, detail: { store: store.kind, storeAvailable: s.available, ...(s.detail ? { storeDetail: s.detail } : {}) } };
     },
   };
-  const app = createApp(services);
+  const app = createApp(services, [registerDownloadRoutes, registerPublicRoutes, registerStaffRoutes]);
   const stopOriginWatch = watchOrigin(config.origin, config.dataDir, logger, (f) => builder.setFiles(f), 5_000);
   logger.debug({ files: files.count, mirrors: mirrors.length }, 'services composed');
 

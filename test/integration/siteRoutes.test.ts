@@ -22,6 +22,9 @@ import type { KvNamespaceLike, WorkerContext, WorkerRequest } from '../../src/ed
 import { createTrustedProxies } from '../../src/geo/clientAddress.js';
 import { openLocator } from '../../src/geo/maxmindLocator.js';
 import { createApp } from '../../src/http/app.js';
+import { registerDownloadRoutes } from '../../src/http/download/route.js';
+import { registerPublicRoutes } from '../../src/http/public.js';
+import { registerStaffRoutes } from '../../src/http/staff.js';
 import type { AppServices, Connection, LogLike } from '../../src/http/services.js';
 import { CLIENT_IPS, type ClientIpKey } from '../helpers/clientIps.js';
 import { LoopbackFileServer } from '../helpers/network.js';
@@ -105,7 +108,7 @@ routes:
     logger: silent,
     clock: Date.now,
   };
-  const app = createApp(services);
+  const app = createApp(services, [registerDownloadRoutes, registerPublicRoutes, registerStaffRoutes]);
   const server = await new Promise<ReturnType<typeof serveNode>>((resolve) => {
     const s = serveNode({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });

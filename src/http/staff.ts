@@ -1,0 +1,14 @@
+// The staff and provider audience: admin API, offers, and the sign-in console, where the control plane runs.
+import type { Hono } from 'hono';
+import { registerAdminRoutes } from './admin.js';
+import { controlPlaneElsewhere } from './app.js';
+import { registerConsoleRoutes } from './console.js';
+import { registerOfferRoutes } from './offers.js';
+import type { AppEnv, AppServices } from './services.js';
+
+export function registerStaffRoutes(app: Hono<AppEnv>, services: AppServices): void {
+  if (!services.admin) return controlPlaneElsewhere(app, services);
+  registerAdminRoutes(app, services, services.admin);
+  registerOfferRoutes(app, services.admin);
+  registerConsoleRoutes(app, services);
+}
