@@ -1,5 +1,5 @@
 // Column copies of the per-mirror facts decide() reads, built once per mirror list, and each rule class's pool laid out by tier.
-import type { SnapshotMirror } from './snapshot.js';
+import type { SnapshotMirror } from './snapshotMirror.js';
 
 /** The mirror serves https. */
 export const HTTPS = 1;
