@@ -1,8 +1,8 @@
 // Field rules shared by the YAML config and the admin API's JSON bodies; free of Node APIs so the Worker can bundle them.
 import ms from 'ms';
-import picomatch from 'picomatch';
 import { z } from 'zod';
 import { isCountryCode } from '../core/countries.js';
+import { globProblem } from '../core/globMatch.js';
 
 export const MIRROR_ID = /^[a-z0-9-]+$/;
 // ms() alone also takes "30 sec" or "2 weeks"; a config should have one spelling, so the unit list is ours.
@@ -79,6 +79,14 @@ export const duration = z
     return millis;
   });
 
+/** Most globs one include or exclude list may hold: each is evaluated over the whole file set. */
+export const MAX_GLOBS = 64;
+
+/**
+ * A content glob in the dialect of core/globMatch.ts, within its limits (length, alternatives,
+ * segments, wildcards, and work on a fixed set of probe paths): matched in linear time, and the
+ * same verdict on every instance, since nothing here reads a clock.
+ */
 export const glob = z
   .string()
   .min(1)
@@ -88,12 +96,12 @@ export const glob = z
       ctx.addIssue({ code: 'custom', message: `glob "${pattern}" must be relative to the origin root (no leading "/")` });
       return;
     }
-    try {
-      picomatch(pattern, { strictBrackets: true });
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `invalid glob "${pattern}": ${(err as Error).message}` });
-    }
+    const problem = globProblem(pattern);
+    if (problem) ctx.addIssue({ code: 'custom', message: `invalid glob "${pattern.length > 80 ? `${pattern.slice(0, 80)}…` : pattern}": ${problem}` });
   });
+
+/** An include or exclude list. */
+export const globList = () => z.array(glob).max(MAX_GLOBS);
 
 export function countryCode() {
   return z.string().transform((text, ctx) => {
@@ -113,6 +121,7 @@ export const fields = {
   rsyncUrl,
   countryCode,
   glob,
+  globList,
   duration,
   mirrorId: z.string().min(1).max(63).regex(MIRROR_ID, { message: 'must contain only a-z, 0-9 and "-"' }),
 };

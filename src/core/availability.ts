@@ -1,6 +1,6 @@
 // Which mirror may carry which file: include/exclude rule classes and compiled inventories.
-import picomatch from 'picomatch';
 import type { FileIndex } from './fileIndex.js';
+import { compileLinearGlob, linearGlob } from './globMatch.js';
 import type { InventoryEntry, MirrorSpec } from './model.js';
 
 /** A set of file numbers (or mirror numbers) as 32-bit words. */
@@ -48,9 +48,26 @@ export interface RuleClasses {
 
 /** Groups the files by the rule sets `ruleKeys` (in that bit order) cover. */
 export function computeRuleClasses(files: FileIndex, ruleKeys: readonly string[]): RuleClasses {
+  return runSteps(computeRuleClassesSteps(files, ruleKeys));
+}
+
+/**
+ * A build as steps: the generator yields after each chunk of files (its argument, the files done so far)
+ * and returns the rule classes, so a caller may spread it over several turns of the event loop and
+ * give up on it (SnapshotBuilder does); the synchronous functions here simply run it to its end.
+ */
+export type RuleClassSteps = Generator<number, RuleClasses, void>;
+
+function runSteps(steps: RuleClassSteps): RuleClasses {
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  return step.value;
+}
+
+export function computeRuleClassesSteps(files: FileIndex, ruleKeys: readonly string[]): RuleClassSteps {
   // All files in one class that no rule set covers yet, then split by every key.
   const none: RuleClasses = { files, ruleKeys: [], fileClass: new Uint32Array(files.count), membership: [new Uint32Array(0)] };
-  return extendRuleClasses(none, ruleKeys);
+  return extendRuleClassesSteps(none, ruleKeys);
 }
 
 /**
@@ -64,14 +81,23 @@ export function ruleClassesFor(
   mirrors: readonly MirrorSpec[],
   previous?: RuleClasses,
 ): RuleClasses {
+  return runSteps(ruleClassesForSteps(files, mirrors, previous));
+}
+
+/** ruleClassesFor as steps (see RuleClassSteps); finishes at once when `previous` covers every rule key. */
+export function* ruleClassesForSteps(
+  files: FileIndex,
+  mirrors: readonly MirrorSpec[],
+  previous?: RuleClasses,
+): RuleClassSteps {
   const keys = [...new Set(mirrors.map((m) => ruleKey(m.content)))].sort();
-  if (!previous || previous.files !== files) return computeRuleClasses(files, keys);
+  if (!previous || previous.files !== files) return yield* computeRuleClassesSteps(files, keys);
   const known = new Set(previous.ruleKeys);
   const added = keys.filter((k) => !known.has(k));
   if (added.length === 0) return previous;
   const unused = previous.ruleKeys.length - (keys.length - added.length);
-  if (unused > keys.length) return computeRuleClasses(files, keys);
-  return extendRuleClasses(previous, added);
+  if (unused > keys.length) return yield* computeRuleClassesSteps(files, keys);
+  return yield* extendRuleClassesSteps(previous, added);
 }
 
 /**
@@ -85,12 +111,16 @@ export function ruleClassesFor(
  * code (no branch between them), so an edit meets code the first build already optimised.
  */
 export function extendRuleClasses(within: RuleClasses, ruleKeys: readonly string[]): RuleClasses {
+  return runSteps(extendRuleClassesSteps(within, ruleKeys));
+}
+
+export function* extendRuleClassesSteps(within: RuleClasses, ruleKeys: readonly string[]): RuleClassSteps {
   const { files } = within;
   const { globs, sets } = parseRuleKeys(ruleKeys);
   const parts = pathParts(files);
   const hitWords = (globs.length + 31) >>> 5;
   const ids = new SignatureIds(hitWords + 1);
-  const fileClass = signatureOfFiles(files, parts, planGlobs(globs, parts), within.fileClass, ids);
+  const fileClass = yield* signatureOfFiles(files, parts, planGlobs(globs, parts), within.fileClass, ids);
 
   const offset = within.ruleKeys.length;
   const classOfSignature = new Uint32Array(ids.count);
@@ -117,19 +147,22 @@ export function extendRuleClasses(within: RuleClasses, ruleKeys: readonly string
  * Each file's signature id: its glob hits (those its first segment and extension imply, then those
  * that need a look at the whole path) followed by its class in `outerClass`.
  */
-function signatureOfFiles(
+function* signatureOfFiles(
   files: FileIndex,
   parts: PathParts,
   plans: GlobPlans,
   outerClass: Uint32Array,
   ids: SignatureIds,
-): Uint32Array {
+): Generator<number, Uint32Array, void> {
   const out = new Uint32Array(files.count);
   const signature = new Uint32Array(ids.words);
   // In chunks: a function called many times is optimised as a whole and stays so for the next
   // build, where one call looping a million times would be optimised mid-loop, anew each build.
+  // Between chunks the caller may hand the event loop back (a step of the generator).
   for (let from = 0; from < files.count; from += SIGNATURE_CHUNK) {
-    signaturesOf(files, parts, plans, outerClass, ids, signature, out, from, Math.min(files.count, from + SIGNATURE_CHUNK));
+    const to = Math.min(files.count, from + SIGNATURE_CHUNK);
+    signaturesOf(files, parts, plans, outerClass, ids, signature, out, from, to);
+    yield to;
   }
   return out;
 }
@@ -175,20 +208,23 @@ function renumber(fileClass: Uint32Array, classOfSignature: Uint32Array): void {
 interface RuleSet {
   readonly include: readonly number[];
   readonly exclude: readonly number[];
+  /** False when a glob is outside the dialect (globMatch.ts): such a set covers nothing, excludes or not. */
+  readonly valid: boolean;
 }
 
 function parseRuleKeys(ruleKeys: readonly string[]): { globs: readonly string[]; sets: RuleSet[] } {
   const globs = new Numbering();
   const sets = ruleKeys.map((key) => {
     const [include, exclude] = JSON.parse(key) as [string[], string[]];
-    return { include: include.map((g) => globs.of(g)), exclude: exclude.map((g) => globs.of(g)) };
+    const valid = [...include, ...exclude].every(isCompilable);
+    return { include: include.map((g) => globs.of(g)), exclude: exclude.map((g) => globs.of(g)), valid };
   });
   return { globs: globs.names, sets };
 }
 
 /** Covered = some include glob matches and no exclude glob does (the rule scan.ts applies too). */
 function covers(set: RuleSet, hits: Uint32Array): boolean {
-  return set.include.some((g) => bitGet(hits, g)) && !set.exclude.some((g) => bitGet(hits, g));
+  return set.valid && set.include.some((g) => bitGet(hits, g)) && !set.exclude.some((g) => bitGet(hits, g));
 }
 
 /**
@@ -382,7 +418,7 @@ const GLOB_CHARS = /[*?[\]{}()!+@\\|]/;
 /**
  * A glob as a predicate. The shapes real mirror configs use ("project/**", "**\/*.iso", "**",
  * "*\/testing/**", "**\/debug/**", "tails/*\/amd64/**") become plain string tests, which is what
- * keeps a million-file build fast; everything else goes to picomatch. Like the origin paths they
+ * keeps a million-file build fast; everything else goes to the linear matcher. Like the origin paths they
  * test (validateOriginPath), the fast shapes assume no empty, "." or ".." segments.
  */
 export function compileGlob(glob: string): (path: string) => boolean {
@@ -396,7 +432,13 @@ export function compileGlob(glob: string): (path: string) => boolean {
     const suffix = glob.slice(4);
     return (path) => path.endsWith(suffix);
   }
-  return segmentGlob(glob) ?? picomatch(glob, { dot: true });
+  // Everything else: an automaton that never backtracks (globMatch.ts); a glob outside its dialect matches nothing.
+  return segmentGlob(glob) ?? linearGlob(glob);
+}
+
+/** Whether compileGlob reads `glob` as written (a fast shape, or in globMatch.ts's dialect). */
+function isCompilable(glob: string): boolean {
+  return glob === '**' || segmentGlob(glob) !== undefined || compileLinearGlob(glob) !== undefined;
 }
 
 /**
