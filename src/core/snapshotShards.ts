@@ -1,5 +1,5 @@
 // A routing snapshot split for the edge: a small core (mirrors, live state, routing) and file shards fetched on demand.
-import { bitGet, bitSet, newBitset, type RuleClasses } from './availability.js';
+import { bitGet, bitSet, newBitset, ruleKey, type RuleClasses } from './availability.js';
 import { FileIndex, type PieceColumns } from './fileIndex.js';
 import { fmix32, hashString } from './hash.js';
 import { fileSetFacts } from './mirrorStatus.js';
@@ -15,7 +15,8 @@ import { decodeSnapshot, encodeSnapshot, SnapshotFormatError } from './snapshotC
  */
 export const SHARD_TARGET_FILES = 20_000;
 
-export const CORE_FORMAT = 'mirrorgate-core/1';
+/** /2: shards name rule keys by tag (ruleKeyTag), resolved against the core's mirrors (resolveRuleKeys). */
+export const CORE_FORMAT = 'mirrorgate-core/2';
 
 /**
  * Shards for a file count: the smallest power of two with at most `target` files per shard.
@@ -200,6 +201,10 @@ export function encodeShards(
   listings: ReadonlyMap<string, readonly Uint32Array[]> = new Map(),
 ): ShardSet {
   const ids = [...inventories.keys()];
+  // Rule keys are the mirrors' include/exclude globs as JSON: hundreds of KB for a large network, the
+  // same in every shard. Shards carry a 16-digit tag per key instead; the edge maps tags back to keys
+  // through the core's mirrors (resolveRuleKeys), which have every key a routable mirror can have.
+  const tagged = rules.length ? rules[0]!.ruleKeys.map(ruleKeyTag) : [];
   const shards: Uint8Array[] = [];
   const info: CoreShard[] = [];
   for (let k = 0; k < layout.count; k++) {
@@ -214,7 +219,7 @@ export function encodeShards(
       listings: new Map([...listings].filter(([id]) => inventories.has(id)).map(([id, parts]) => [id, parts[k]!])),
       origin: SHARD_ORIGIN,
       routing: SHARD_ROUTING,
-      rules: rules[k]!,
+      rules: { ...rules[k]!, ruleKeys: tagged },
     });
     const bytes = encodeSnapshot(shard);
     shards.push(bytes);
@@ -298,7 +303,8 @@ export function decodeShard(bytes: Uint8Array): DecodedShard {
  * and so carries nothing there: never routed to a file we cannot show it has.
  */
 export function composeShardSnapshot(core: SnapshotCore, shard: Uint8Array | DecodedShard, nowMs: number): Snapshot {
-  const s = shard instanceof Uint8Array ? decodeShard(shard) : shard;
+  const decoded = shard instanceof Uint8Array ? decodeShard(shard) : shard;
+  const s = { ...decoded, rules: { ...decoded.rules, ruleKeys: resolveRuleKeys(decoded.rules.ruleKeys, core.mirrors) } };
   const states = new Map<string, MirrorState>();
   for (const m of core.mirrors) states.set(m.spec.id, m.state);
   const snapshot = buildSnapshot({
@@ -314,6 +320,25 @@ export function composeShardSnapshot(core: SnapshotCore, shard: Uint8Array | Dec
     rules: s.rules,
   });
   return { ...snapshot, builtAtMs: core.builtAtMs, ...(core.fileSet ? { fileSet: core.fileSet } : {}) };
+}
+
+/** What a shard carries for a rule key: "h:" and a content hash of the key (a real key is JSON and starts with "["). */
+export function ruleKeyTag(key: string): string {
+  return `h:${contentHash(new TextEncoder().encode(key))}`;
+}
+
+/**
+ * A shard's rule keys (tags) as the keys of the core's mirrors, in the shard's bit order. A tag no
+ * core mirror has (its mirror is gone, or changed its rules since the split) stays a tag, which
+ * no mirror's key equals: such a mirror carries nothing in that shard until the shard is renewed.
+ */
+export function resolveRuleKeys(shardKeys: readonly string[], mirrors: readonly { spec: MirrorSpec }[]): string[] {
+  const byTag = new Map<string, string>();
+  for (const m of mirrors) {
+    const key = ruleKey(m.spec.content);
+    byTag.set(ruleKeyTag(key), key);
+  }
+  return shardKeys.map((t) => byTag.get(t) ?? t);
 }
 
 /** The core alone, with an empty file set: for answers that need no file (mirror pages, logos, /readyz). */

@@ -1,9 +1,10 @@
-// The edge's sharded routing snapshot: a small core refreshed every TTL, file shards fetched on demand and kept in an LRU bounded by bytes.
+// The edge's sharded routing snapshot: a small core kept fresh (see freshness.ts), file shards fetched by content hash on demand and kept in an LRU bounded by bytes.
+import { ShardComposer } from './composeShard.js';
 import { conditionalGet } from './controlPlaneFetch.js';
+import { DEFAULT_WAIT_MS, Freshness, type FreshnessStatus } from './freshness.js';
 import type { Snapshot } from '../core/snapshot.js';
 import {
   composeCoreSnapshot,
-  composeShardSnapshot,
   contentHash,
   decodeCore,
   decodeShard,
@@ -11,28 +12,50 @@ import {
   type DecodedShard,
   type SnapshotCore,
 } from '../core/snapshotShards.js';
-import type { KvNamespaceLike } from './runtime.js';
+import type { CacheLike, KvNamespaceLike } from './runtime.js';
 import type { LogLike } from '../http/services.js';
 
 export const CORE_PATH = '/admin/v1/snapshot/core';
 export const SHARD_PATH = '/admin/v1/snapshot/shards/';
 export const CORE_KV_KEY = 'core';
+/** Shard k as the README's KV script published it before shards were keyed by hash (still read as a fallback). */
 export const shardKvKey = (k: number) => `shard/${k}`;
+/** A shard's bytes by content hash: immutable, so KV reads may be cached at the edge for long. */
+export const shardHashKvKey = (hash: string) => `shard/${hash}`;
+/** How long KV (cacheTtl) and the Cache API keep a shard by hash: its bytes never change under that key. */
+export const SHARD_CACHE_TTL_SECONDS = 7 * 86_400;
 
-/** Default bound of the shard cache: a dozen 20,000-file shards of a large network. */
+/** Default bound of the shard cache (megabytes of measured heap, see shardCost). */
 export const DEFAULT_SHARD_CACHE_BYTES = 32 * 1024 * 1024;
+
 /**
- * What a decoded file costs beyond its share of the shard bytes (the path as a JS string and its
- * entry in the path index): scripts/edge-measure.ts measures 170–180 bytes.
+ * What a held shard costs in the isolate's heap, estimated from what scripts/edge-measure.ts measures
+ * (decode and compose of a 1,000,000-file × 500-mirror network's shards, against V8's own heap and
+ * array-buffer counts): its bytes (the typed arrays are views on them), each file's path as a JS string
+ * and path-table slot (about 1.2 bytes per path byte, so PER_FILE covers paths of ~60 bytes), and the
+ * composed snapshot's per-mirror copies and column tables.
  */
-const HEAP_BYTES_PER_FILE = 180;
+export const SHARD_HEAP = { perFile: 104, perMirror: 120, fixed: 4096 } as const;
+
+export function shardCost(bytes: number, files: number, mirrors: number): number {
+  return bytes + files * SHARD_HEAP.perFile + mirrors * SHARD_HEAP.perMirror + SHARD_HEAP.fixed;
+}
 
 export interface ShardedSourceOptions {
   controlUrl?: string;
   token?: string;
   kv?: KvNamespaceLike;
-  /** How long the core is served before a background check for a newer one. */
+  /** A core confirmed longer ago than this is not used while a refresh answers within waitMs (freshness.ts). */
   ttlMs: number;
+  /** How long a request waits for a refresh of a core older than the TTL; default 300 ms. */
+  waitMs?: number;
+  /**
+   * A cache shared by the isolates of a location (the Workers Cache API, caches.default): shards
+   * are put and found there by content hash, so a cold isolate seldom asks the control plane.
+   */
+  sharedCache?: CacheLike;
+  /** Base URL of the shared cache's keys (the Worker's own origin); default https://mirrorgate.invalid */
+  sharedCacheKeyBase?: () => string;
   /** A failed first load (of the core, or of a shard we have no copy of) is retried at most this often. */
   retryMs?: number;
   timeoutMs?: number;
@@ -58,7 +81,14 @@ export interface ShardedSourceStatus {
   shardCacheBytes: number;
   /** Shard bodies fetched (200s and KV reads that decoded). */
   shardLoads: number;
+  /** Where shards not held came from: the shared cache (Cache API), the control plane, KV. */
+  shardsFromSharedCache: number;
+  shardsFromControlPlane: number;
+  shardsFromKv: number;
+  /** Requests answered from a shard held in the isolate. */
+  shardHits: number;
   coreBytes?: number;
+  freshness: FreshnessStatus;
 }
 
 interface CoreHolding {
@@ -68,6 +98,7 @@ interface CoreHolding {
   /** When the core was installed: drains are judged then, for every shard alike (as one decoded snapshot is). */
   installedAtMs: number;
   snapshot: Snapshot | undefined;
+  composer: ShardComposer;
 }
 
 interface ShardEntry {
@@ -87,8 +118,9 @@ export class NoCoreError extends Error {
 }
 
 /**
- * One per isolate. `ensure()` loads the core (awaited only for the very first one, then refreshed in
- * the background past the TTL, stale on failure, as SnapshotSource does for a whole snapshot).
+ * One per isolate. `ensure()` loads the core (awaited for the very first one; afterwards kept fresh
+ * as freshness.ts says: refreshed ahead in the background, waited for up to waitMs once past the TTL,
+ * the old core kept on failure).
  * `forPaths()` returns the composed snapshot of the shard holding a path, loading it on a miss;
  * a cached shard whose hash the current core no longer names is served while a newer copy loads
  * behind it, unless the path is not in it (a file added since), which waits for the new copy.
@@ -96,8 +128,7 @@ export class NoCoreError extends Error {
 export class ShardedSnapshotSource {
   private holding: CoreHolding | undefined;
   private coreEtag: string | undefined;
-  private inFlight: Promise<void> | undefined;
-  private lastAttemptMs = Number.NEGATIVE_INFINITY;
+  private readonly freshness: Freshness;
   private generation = 0;
   /** Shards by number, least recently used first. */
   private readonly lru = new Map<number, ShardEntry>();
@@ -120,7 +151,19 @@ export class ShardedSnapshotSource {
     this.retryMs = opts.retryMs ?? 1000;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.cacheBytes = opts.cacheBytes ?? DEFAULT_SHARD_CACHE_BYTES;
-    this.state = { source: opts.kv ? 'kv' : 'control-plane', mode: 'sharded', shardsCached: 0, shardCacheBytes: 0, shardLoads: 0 };
+    this.freshness = new Freshness({ ttlMs: opts.ttlMs, waitMs: opts.waitMs ?? DEFAULT_WAIT_MS, clock: this.clock });
+    this.state = {
+      source: opts.kv ? 'kv' : 'control-plane',
+      mode: 'sharded',
+      shardsCached: 0,
+      shardCacheBytes: 0,
+      shardLoads: 0,
+      shardsFromSharedCache: 0,
+      shardsFromControlPlane: 0,
+      shardsFromKv: 0,
+      shardHits: 0,
+      freshness: this.freshness.status(),
+    };
   }
 
   /** The core as a snapshot with no files (mirror pages, logos, /readyz), or undefined before the first core. */
@@ -136,7 +179,7 @@ export class ShardedSnapshotSource {
   }
 
   status(): ShardedSourceStatus {
-    return { ...this.state, shardsCached: this.lru.size, shardCacheBytes: this.lruBytes };
+    return { ...this.state, shardsCached: this.lru.size, shardCacheBytes: this.lruBytes, freshness: this.freshness.status() };
   }
 
   /** The shard numbers held, least recently used first (tests, /readyz). */
@@ -144,34 +187,40 @@ export class ShardedSnapshotSource {
     return [...this.lru.keys()];
   }
 
-  /** True once a core is loaded (loading the first one if need be); refreshes in `background` past the TTL. */
+  /**
+   * True once a core is loaded (loading the first one if need be). Past the TTL it waits (up to the
+   * wait budget) for a refresh; before that, it refreshes ahead in `background`.
+   */
   async ensure(background: (p: Promise<unknown>) => void): Promise<boolean> {
     if (!this.holding) {
-      if (!this.inFlight && this.clock() - this.lastAttemptMs < this.retryMs) return false;
+      if (!this.freshness.running() && this.clock() - this.freshness.lastAttemptMs() < this.retryMs) return false;
       await this.refresh();
       return this.holding !== undefined;
     }
-    const age = this.clock() - Math.max(this.state.checkedAtMs ?? 0, this.lastAttemptMs);
-    if (age >= this.opts.ttlMs && !this.inFlight) background(this.refresh());
+    await this.freshness.beforeAnswer(this.check, this.failed, background);
     return true;
+  }
+
+  /** Milliseconds since the held core was confirmed current (when that check was sent). */
+  ageMs(): number | undefined {
+    return this.freshness.ageMs();
   }
 
   /** One check for a newer core; never rejects. */
   refresh(): Promise<void> {
-    this.inFlight ??= this.checkCore()
-      .catch((err: unknown) => {
-        const message = err instanceof Error ? err.message : String(err);
-        this.state.lastError = message;
-        this.state.lastErrorAtMs = this.clock();
-        if (!(err instanceof NoCoreError)) {
-          this.opts.log.warn({ err: message, source: this.state.source, stale: this.holding !== undefined }, 'snapshot core refresh failed');
-        }
-      })
-      .finally(() => {
-        this.inFlight = undefined;
-      });
-    return this.inFlight;
+    return this.freshness.run(this.check, this.failed);
   }
+
+  private readonly check = () => this.checkCore();
+
+  private readonly failed = (err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    this.state.lastError = message;
+    this.state.lastErrorAtMs = this.clock();
+    if (!(err instanceof NoCoreError)) {
+      this.opts.log.warn({ err: message, source: this.state.source, stale: this.holding !== undefined }, 'snapshot core refresh failed');
+    }
+  };
 
   /**
    * The snapshot to answer a request about `paths[0]` with: the composed snapshot of its shard. When
@@ -194,7 +243,7 @@ export class ShardedSnapshotSource {
   private composed(entry: ShardEntry): Snapshot {
     const h = this.holding!;
     if (!entry.composed || entry.composedFor !== h.generation) {
-      entry.composed = composeShardSnapshot(h.core, entry.shard, h.installedAtMs);
+      entry.composed = h.composer.compose(entry.shard);
       entry.composedFor = h.generation;
     }
     return entry.composed;
@@ -209,27 +258,30 @@ export class ShardedSnapshotSource {
       // Most recently used last.
       this.lru.delete(k);
       this.lru.set(k, entry);
-      if (entry.hash === want) return entry;
+      if (entry.hash === want) {
+        this.state.shardHits++;
+        return entry;
+      }
       // Out of date: at most one reload per shard per TTL (a core and a shard may disagree for a while).
       const mayReload = this.clock() - entry.lastAttemptMs >= this.opts.ttlMs;
       if (entry.shard.files.lookup(path) >= 0) {
-        if (mayReload) background(this.loadShard(k, entry));
+        if (mayReload) background(this.loadShard(k, entry, want, background));
         return entry;
       }
-      return mayReload ? ((await this.loadShard(k, entry)) ?? entry) : entry;
+      return mayReload ? ((await this.loadShard(k, entry, want, background)) ?? entry) : entry;
     }
     const failedAt = this.shardFailedAt.get(k);
     if (failedAt !== undefined && this.clock() - failedAt < this.retryMs && !this.shardLoads.has(k)) return undefined;
-    return this.loadShard(k, undefined);
+    return this.loadShard(k, undefined, want, background);
   }
 
   /** Loads shard k (one load per shard at a time); undefined on failure (logged). */
-  private loadShard(k: number, held: ShardEntry | undefined): Promise<ShardEntry | undefined> {
+  private loadShard(k: number, held: ShardEntry | undefined, want: string, background: (p: Promise<unknown>) => void): Promise<ShardEntry | undefined> {
     let p = this.shardLoads.get(k);
     if (!p) {
       if (held) held.lastAttemptMs = this.clock();
       const n = this.holding!.core.shards.length;
-      p = this.fetchShard(k, held)
+      p = this.fetchShard(k, held, want, background)
         .then((entry) => {
           this.shardFailedAt.delete(k);
           // A core with another shard count may have come in while this load ran: the shard still
@@ -249,31 +301,53 @@ export class ShardedSnapshotSource {
     return p;
   }
 
-  private async fetchShard(k: number, held: ShardEntry | undefined): Promise<ShardEntry> {
-    let bytes: Uint8Array;
+  /**
+   * The bytes of shard k as the core names it (`want`, its content hash): from KV by hash (then by
+   * number, for older publishers), else from the shared cache by hash, else from the control plane
+   * (conditional on the copy held), whose answer is put in the shared cache under its own hash.
+   */
+  private async fetchShard(k: number, held: ShardEntry | undefined, want: string, background: (p: Promise<unknown>) => void): Promise<ShardEntry> {
+    let bytes: Uint8Array | undefined;
     let hash: string;
     if (this.opts.kv) {
-      const value = await this.opts.kv.get(shardKvKey(k), 'arrayBuffer');
-      if (!value) throw new Error(`KV key "${shardKvKey(k)}" is empty`);
-      bytes = new Uint8Array(value);
-      hash = contentHash(bytes);
+      const kv = this.opts.kv;
+      const byHash = await kv.get(shardHashKvKey(want), { type: 'arrayBuffer', cacheTtl: SHARD_CACHE_TTL_SECONDS });
+      if (byHash) {
+        bytes = new Uint8Array(byHash);
+        hash = want;
+      } else {
+        const value = await kv.get(shardKvKey(k), { type: 'arrayBuffer' });
+        if (!value) throw new Error(`KV keys "${shardHashKvKey(want)}" and "${shardKvKey(k)}" are empty`);
+        bytes = new Uint8Array(value);
+        hash = contentHash(bytes);
+      }
       // KV has no conditional read: skip the decode when the bytes are the ones we hold.
       if (held && held.hash === hash) return held;
+      this.state.shardsFromKv++;
     } else {
-      const got = await conditionalGet(this.fetchImpl, `${this.opts.controlUrl}${SHARD_PATH}${k}`, {
-        accept: 'application/vnd.mirrorgate.snapshot',
-        token: this.opts.token,
-        etag: held ? `"${held.hash}"` : undefined,
-        timeoutMs: this.timeoutMs,
-      });
-      if (got.kind === 'not-modified' && held) {
-        // The control plane's current copy is the one we hold (our core may be older or newer than it).
-        held.hash = unquote(got.etag ?? null) ?? held.hash;
-        return held;
+      const cached = await this.fromSharedCache(want);
+      if (cached) {
+        bytes = cached;
+        hash = want;
+        this.state.shardsFromSharedCache++;
+      } else {
+        const got = await conditionalGet(this.fetchImpl, `${this.opts.controlUrl}${SHARD_PATH}${k}`, {
+          accept: 'application/vnd.mirrorgate.snapshot',
+          token: this.opts.token,
+          etag: held ? `"${held.hash}"` : undefined,
+          timeoutMs: this.timeoutMs,
+        });
+        if (got.kind === 'not-modified' && held) {
+          // The control plane's current copy is the one we hold (our core may be older or newer than it).
+          held.hash = unquote(got.etag ?? null) ?? held.hash;
+          return held;
+        }
+        if (got.kind !== 'bytes') throw new Error(`control plane answered ${got.kind === 'status' ? got.status : 304} for ${SHARD_PATH}${k}`);
+        bytes = got.bytes;
+        hash = unquote(got.etag ?? null) ?? contentHash(bytes);
+        this.state.shardsFromControlPlane++;
+        this.toSharedCache(hash, bytes, background);
       }
-      if (got.kind !== 'bytes') throw new Error(`control plane answered ${got.kind === 'status' ? got.status : 304} for ${SHARD_PATH}${k}`);
-      bytes = got.bytes;
-      hash = unquote(got.etag ?? null) ?? contentHash(bytes);
     }
     const shard = decodeShard(bytes);
     this.state.shardLoads++;
@@ -281,12 +355,48 @@ export class ShardedSnapshotSource {
       k,
       hash,
       shard,
-      cost: bytes.byteLength + shard.files.count * HEAP_BYTES_PER_FILE,
+      cost: shardCost(bytes.byteLength, shard.files.count, this.holding?.core.mirrors.length ?? 0),
       composed: undefined,
       composedFor: -1,
       lastAttemptMs: this.clock(),
     };
     return entry;
+  }
+
+  private sharedCacheKey(hash: string): string {
+    const base = this.opts.sharedCacheKeyBase?.() ?? 'https://mirrorgate.invalid';
+    return `${base}/__mirrorgate/shards/${hash}`;
+  }
+
+  /** A shard's bytes from the shared cache, or undefined (no cache, a miss, or a cache error: the control plane answers then). */
+  private async fromSharedCache(hash: string): Promise<Uint8Array | undefined> {
+    const cache = this.opts.sharedCache;
+    if (!cache) return undefined;
+    try {
+      const res = await cache.match(this.sharedCacheKey(hash));
+      if (!res || res.status !== 200) {
+        await res?.body?.cancel();
+        return undefined;
+      }
+      return new Uint8Array(await res.arrayBuffer());
+    } catch (err) {
+      this.opts.log.warn({ err: err instanceof Error ? err.message : String(err), hash }, 'shared cache read failed');
+      return undefined;
+    }
+  }
+
+  private toSharedCache(hash: string, bytes: Uint8Array, background: (p: Promise<unknown>) => void): void {
+    const cache = this.opts.sharedCache;
+    if (!cache) return;
+    // The Response copies the bytes (Fetch's body extraction), so the decoded shard keeps its own.
+    const res = new Response(bytes as Uint8Array<ArrayBuffer>, {
+      headers: { 'Content-Type': 'application/vnd.mirrorgate.snapshot', 'Cache-Control': `public, max-age=${SHARD_CACHE_TTL_SECONDS}, immutable`, ETag: `"${hash}"` },
+    });
+    background(
+      cache.put(this.sharedCacheKey(hash), res).catch((err: unknown) => {
+        this.opts.log.warn({ err: err instanceof Error ? err.message : String(err), hash }, 'shared cache write failed');
+      }),
+    );
   }
 
   private insert(entry: ShardEntry): void {
@@ -306,10 +416,11 @@ export class ShardedSnapshotSource {
   }
 
   private async checkCore(): Promise<void> {
-    this.lastAttemptMs = this.clock();
+    // When the check is sent: what it returns is at least this fresh (freshness.ts).
+    const sentAt = this.clock();
     const bytes = this.opts.kv ? await this.readCoreKv(this.opts.kv) : await this.fetchCore();
     if (bytes) this.install(bytes);
-    this.state.checkedAtMs = this.clock();
+    this.state.checkedAtMs = sentAt;
     delete this.state.lastError;
     delete this.state.lastErrorAtMs;
   }
@@ -332,7 +443,7 @@ export class ShardedSnapshotSource {
   }
 
   private async readCoreKv(kv: KvNamespaceLike): Promise<Uint8Array | undefined> {
-    const value = await kv.get(CORE_KV_KEY, 'arrayBuffer');
+    const value = await kv.get(CORE_KV_KEY, { type: 'arrayBuffer' });
     if (!value) {
       if (!this.holding) this.noCore = true;
       throw new NoCoreError(`KV key "${CORE_KV_KEY}" is empty`);
@@ -354,7 +465,8 @@ export class ShardedSnapshotSource {
       this.shardFailedAt.clear();
     }
     this.noCore = false;
-    this.holding = { core, generation: ++this.generation, installedAtMs: this.clock(), snapshot: undefined };
+    const installedAtMs = this.clock();
+    this.holding = { core, generation: ++this.generation, installedAtMs, snapshot: undefined, composer: new ShardComposer(core, installedAtMs) };
     this.state.version = core.version;
     this.state.builtAtMs = core.builtAtMs;
     this.state.files = core.fileCount;

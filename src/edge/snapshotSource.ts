@@ -1,5 +1,6 @@
-// Keeps the edge's routing snapshot: loaded from the control plane (or KV), decoded once, refreshed in the background, served stale on failure.
+// Keeps the edge's routing snapshot: loaded from the control plane (or KV), decoded once, kept fresh (freshness.ts), served stale on failure.
 import { conditionalGet } from './controlPlaneFetch.js';
+import { DEFAULT_WAIT_MS, Freshness, type FreshnessStatus } from './freshness.js';
 import type { Snapshot } from '../core/snapshot.js';
 import { decodeSnapshot } from '../core/snapshotCodec.js';
 import type { KvNamespaceLike } from './runtime.js';
@@ -15,8 +16,10 @@ export interface SnapshotSourceOptions {
   token?: string;
   /** When present, the snapshot is read from this namespace instead of the control plane. */
   kv?: KvNamespaceLike;
-  /** How long a snapshot is served before a background check for a newer one. */
+  /** A snapshot confirmed longer ago than this is not used while a refresh answers within waitMs. */
   ttlMs: number;
+  /** How long a request waits for that refresh; default 300 ms. */
+  waitMs?: number;
   /** A failed first load is retried at most this often (protects a control plane that is down). */
   retryMs?: number;
   /** Per attempt. */
@@ -37,19 +40,19 @@ export interface SnapshotSourceStatus {
   lastErrorAtMs?: number;
   decodeMs?: number;
   bytes?: number;
+  freshness?: FreshnessStatus;
 }
 
 /**
- * One per isolate (module scope). `current()` is synchronous for the hot path; `ensure()` is awaited
- * only until the very first snapshot exists; afterwards requests never wait: a check runs in the
- * background (ctx.waitUntil) once the snapshot is older than the TTL, and a failed check keeps
- * the last good snapshot.
+ * One per isolate (module scope). `current()` is synchronous for the hot path; `ensure()` loads the
+ * very first snapshot, and afterwards keeps it fresh as freshness.ts says (a check ahead of the TTL
+ * in the background; past the TTL, a wait of at most waitMs for one); a failed check keeps the
+ * last good snapshot.
  */
 export class SnapshotSource {
   private snapshot: Snapshot | undefined;
   private etag: string | undefined;
-  private inFlight: Promise<void> | undefined;
-  private lastAttemptMs = Number.NEGATIVE_INFINITY;
+  private readonly freshness: Freshness;
   private readonly state: SnapshotSourceStatus;
   private readonly fetchImpl: typeof fetch;
   private readonly clock: () => number;
@@ -64,6 +67,7 @@ export class SnapshotSource {
     this.clock = opts.clock ?? Date.now;
     this.retryMs = opts.retryMs ?? 1000;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.freshness = new Freshness({ ttlMs: opts.ttlMs, waitMs: opts.waitMs ?? DEFAULT_WAIT_MS, clock: this.clock });
     this.state = { source: opts.kv ? 'kv' : 'control-plane' };
   }
 
@@ -72,7 +76,12 @@ export class SnapshotSource {
   }
 
   status(): SnapshotSourceStatus {
-    return { ...this.state };
+    return { ...this.state, freshness: this.freshness.status() };
+  }
+
+  /** Milliseconds since the held snapshot was confirmed current (when that check was sent). */
+  ageMs(): number | undefined {
+    return this.freshness.ageMs();
   }
 
   /** Called with every newly decoded snapshot (not on 304s). */
@@ -82,40 +91,39 @@ export class SnapshotSource {
 
   /**
    * The snapshot to answer this request with, loading the first one if need be (undefined when none
-   * could be loaded). When the snapshot is older than the TTL, a refresh is handed to `background`.
+   * could be loaded). Past the TTL it waits (up to waitMs) for a refresh; before, refreshes in `background`.
    */
   async ensure(background: (p: Promise<unknown>) => void): Promise<Snapshot | undefined> {
     if (!this.snapshot) {
       // Concurrent first requests share one load; after a failure, retry no more often than retryMs.
-      if (!this.inFlight && this.clock() - this.lastAttemptMs < this.retryMs) return undefined;
+      if (!this.freshness.running() && this.clock() - this.freshness.lastAttemptMs() < this.retryMs) return undefined;
       await this.refresh();
       return this.snapshot;
     }
-    const age = this.clock() - Math.max(this.state.checkedAtMs ?? 0, this.lastAttemptMs);
-    if (age >= this.opts.ttlMs && !this.inFlight) background(this.refresh());
+    await this.freshness.beforeAnswer(this.checkOnce, this.failed, background);
     return this.snapshot;
   }
 
   /** One check for a newer snapshot; never rejects (failures are logged and kept in status()). */
   refresh(): Promise<void> {
-    this.inFlight ??= this.check()
-      .catch((err: unknown) => {
-        const message = err instanceof Error ? err.message : String(err);
-        this.state.lastError = message;
-        this.state.lastErrorAtMs = this.clock();
-        this.opts.log.warn({ err: message, source: this.state.source, stale: this.snapshot !== undefined }, 'snapshot refresh failed');
-      })
-      .finally(() => {
-        this.inFlight = undefined;
-      });
-    return this.inFlight;
+    return this.freshness.run(this.checkOnce, this.failed);
   }
 
+  private readonly checkOnce = () => this.check();
+
+  private readonly failed = (err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    this.state.lastError = message;
+    this.state.lastErrorAtMs = this.clock();
+    this.opts.log.warn({ err: message, source: this.state.source, stale: this.snapshot !== undefined }, 'snapshot refresh failed');
+  };
+
   private async check(): Promise<void> {
-    this.lastAttemptMs = this.clock();
+    // When the check is sent: what it returns is at least this fresh (freshness.ts).
+    const sentAt = this.clock();
     const bytes = this.opts.kv ? await this.readKv(this.opts.kv) : await this.fetchControlPlane();
     if (bytes) this.install(bytes);
-    this.state.checkedAtMs = this.clock();
+    this.state.checkedAtMs = sentAt;
     delete this.state.lastError;
     delete this.state.lastErrorAtMs;
   }
@@ -134,7 +142,7 @@ export class SnapshotSource {
   }
 
   private async readKv(kv: KvNamespaceLike): Promise<Uint8Array | undefined> {
-    const value = await kv.get(SNAPSHOT_KV_KEY, 'arrayBuffer');
+    const value = await kv.get(SNAPSHOT_KV_KEY, { type: 'arrayBuffer' });
     if (!value) throw new Error(`KV key "${SNAPSHOT_KV_KEY}" is empty`);
     const bytes = new Uint8Array(value);
     // KV has no conditional read: skip the decode when the header names the snapshot we already hold.

@@ -235,19 +235,21 @@ describe('ShardedSnapshotSource', () => {
     expect((await source.forPaths([other], bg.hand))?.files.lookup(other)).toBeGreaterThanOrEqual(0);
   });
 
-  it('reads "core" and "shard/k" from KV, decoding a shard only when its bytes changed', async () => {
+  it('reads "core" and "shard/<hash>" from KV (cached at the location), decoding a shard only when its bytes changed', async () => {
     const b = builder();
     const cache = new ShardCache();
     const store = new Map<string, ArrayBuffer>();
+    let byNumber = false;
     const publish = () => {
       const s = b.current();
       const set = cache.shards(s, TARGET);
       const buf = (u: Uint8Array) => u.buffer.slice(u.byteOffset, u.byteOffset + u.byteLength) as ArrayBuffer;
       store.set('core', buf(cache.core(s, TARGET)));
-      set.shards.forEach((bytes, k) => store.set(`shard/${k}`, buf(bytes)));
+      // As the README's KV script publishes them; before shards were keyed by hash, by number.
+      set.shards.forEach((bytes, k) => store.set(byNumber ? `shard/${k}` : `shard/${set.info[k]!.hash}`, buf(bytes)));
     };
-    const reads: string[] = [];
-    const kv: KvNamespaceLike = { get: async (key) => (reads.push(key), store.get(key) ?? null) };
+    const reads: { key: string; cacheTtl?: number }[] = [];
+    const kv: KvNamespaceLike = { get: async (key, options) => (reads.push({ key, cacheTtl: options.cacheTtl }), store.get(key) ?? null) };
     let now = 0;
     const source = new ShardedSnapshotSource({ kv, ttlMs: 1000, clock: () => now, log: silent });
     const bg = background();
@@ -268,7 +270,24 @@ describe('ShardedSnapshotSource', () => {
     await source.forPaths([p], bg.hand);
     await bg.settle();
     expect(source.status().shardLoads).toBe(2);
-    expect(reads.filter((r) => r.startsWith('shard/'))).toHaveLength(2);
+    const shardReads = reads.filter((r) => r.key.startsWith('shard/'));
+    expect(shardReads).toHaveLength(2);
+    const hashes = source.core()!.shards.map((x) => x.hash);
+    // Read by hash, and kept at the location for long: the bytes under a hash never change.
+    for (const r of shardReads) expect(hashes.map((h) => `shard/${h}`).concat(shardReads[0]!.key)).toContain(r.key);
+    expect(shardReads.every((r) => (r.cacheTtl ?? 0) >= 86_400)).toBe(true);
+
+    // An older publisher (keys by number): still read, after the miss by hash.
+    store.clear();
+    byNumber = true;
+    b.setInventory('fr-two', FILES.slice(0, 8));
+    publish();
+    now = 3000;
+    await source.ensure(bg.hand);
+    await bg.settle();
+    const q = FILES.find((f) => shardOf(f.path, source.core()!.shards.length) !== shardOf(p, source.core()!.shards.length))!.path;
+    expect((await source.forPaths([q], bg.hand))?.files.lookup(q)).toBeGreaterThanOrEqual(0);
+    expect(reads.slice(-2).map((r) => r.key)).toEqual([`shard/${source.core()!.shards[shardOf(q, source.core()!.shards.length)]!.hash}`, `shard/${shardOf(q, source.core()!.shards.length)}`]);
   });
 });
 

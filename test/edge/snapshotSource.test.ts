@@ -30,10 +30,12 @@ function builder(): SnapshotBuilder {
 }
 
 /** A stand-in control plane: GET /admin/v1/snapshot with the staff token, ETag and 304, like src/http/admin.ts. */
-async function controlPlane(b: SnapshotBuilder) {
+async function controlPlane(b: SnapshotBuilder, opts: { delayMs?: number } = {}) {
   const seen: { auth?: string; ifNoneMatch?: string }[] = [];
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer(async (req, res) => {
     seen.push({ auth: req.headers.authorization, ifNoneMatch: req.headers['if-none-match'] });
+    // Only later checks are slow: the first load is not what the wait budget is about.
+    if (opts.delayMs && seen.length > 1) await new Promise((r) => setTimeout(r, opts.delayMs));
     if (req.url !== SNAPSHOT_PATH) return void res.writeHead(404).end();
     if (req.headers.authorization !== `Bearer ${TOKEN}`) return void res.writeHead(401).end();
     const s = b.current();
@@ -60,11 +62,11 @@ function background() {
 }
 
 describe('SnapshotSource (control plane)', () => {
-  it('loads once, then checks in the background past the TTL, with If-None-Match', async () => {
+  it('loads once, checks ahead of the TTL in the background (If-None-Match), and past the TTL waits for the check', async () => {
     const b = builder();
     const cp = await controlPlane(b);
     let now = 0;
-    const source = new SnapshotSource({ controlUrl: cp.url, token: TOKEN, ttlMs: 10_000, clock: () => now, log: silent });
+    const source = new SnapshotSource({ controlUrl: cp.url, token: TOKEN, ttlMs: 10_000, waitMs: 5_000, clock: () => now, log: silent });
     const installed: number[] = [];
     source.onChange((s) => installed.push(s.version));
     const bg = background();
@@ -73,25 +75,46 @@ describe('SnapshotSource (control plane)', () => {
     expect(first?.version).toBe(b.current().version);
     expect(cp.seen).toEqual([{ auth: `Bearer ${TOKEN}`, ifNoneMatch: undefined }]);
 
-    now = 9_999;
+    now = 7_499;
     expect(await source.ensure(bg.hand)).toBe(first);
     await bg.settle();
     expect(cp.seen).toHaveLength(1);
 
-    now = 10_000;
-    expect(await source.ensure(bg.hand)).toBe(first); // served at once, checked behind it
+    now = 7_500; // three quarters of the TTL: served at once, checked behind it
+    expect(await source.ensure(bg.hand)).toBe(first);
     await bg.settle();
     expect(cp.seen).toHaveLength(2);
     expect(cp.seen[1]!.ifNoneMatch).toBe(`"mgs-${first!.version}-${first!.builtAtMs}"`);
     expect(installed).toEqual([first!.version]); // 304: nothing decoded
+    expect(source.status().checkedAtMs).toBe(7_500); // when the check was sent
 
+    // An idle spell, and a change meanwhile: the next request waits for the check and answers from the new snapshot.
     b.setState('fr-two', { health: 'down' });
-    now = 20_000;
-    await source.ensure(bg.hand);
-    await bg.settle();
-    expect(source.current()?.version).toBe(b.current().version);
+    now = 60_000;
+    const next = await source.ensure(bg.hand);
+    expect(next?.version).toBe(b.current().version);
     expect(installed).toEqual([first!.version, b.current().version]);
-    expect(source.status()).toMatchObject({ source: 'control-plane', version: b.current().version, checkedAtMs: 20_000 });
+    expect(source.status()).toMatchObject({ source: 'control-plane', version: b.current().version, checkedAtMs: 60_000 });
+    expect(source.status().freshness).toMatchObject({ waits: 1, staleAnswers: 0 });
+  });
+
+  it('past the TTL, answers from the old snapshot when the check takes longer than the wait budget', async () => {
+    const b = builder();
+    const cp = await controlPlane(b, { delayMs: 400 });
+    let now = 0;
+    const source = new SnapshotSource({ controlUrl: cp.url, token: TOKEN, ttlMs: 1_000, waitMs: 50, clock: () => now, log: silent });
+    const bg = background();
+    const first = await source.ensure(bg.hand);
+    b.setState('fr-two', { health: 'down' });
+    now = 5_000;
+    expect(await source.ensure(bg.hand)).toBe(first); // the check is still out: the old snapshot answers
+    expect(source.status().freshness).toMatchObject({ waits: 1, staleAnswers: 1 });
+    // A request while that check is still out waits no longer: the attempt's budget is spent.
+    now = 5_050;
+    expect(await source.ensure(bg.hand)).toBe(first);
+    expect(source.status().freshness).toMatchObject({ waits: 1, staleAnswers: 2 });
+    await bg.settle();
+    expect((await source.ensure(bg.hand))?.version).toBe(b.current().version);
   });
 
   it('serves the last snapshot while the control plane is unreachable, and says so', async () => {
@@ -186,7 +209,7 @@ describe('SnapshotSource (KV)', () => {
 describe('edge env', () => {
   it('names each problem by its binding', () => {
     expect(parseEdgeEnv({})).toEqual({ ok: false, problems: ['CONTROL_URL: required unless a SNAPSHOT KV namespace is bound'] });
-    expect(parseEdgeEnv({ CONTROL_URL: 'https://c.example' })).toEqual({ ok: false, problems: ['SNAPSHOT_TOKEN: required to fetch the snapshot from CONTROL_URL (a staff token)'] });
+    expect(parseEdgeEnv({ CONTROL_URL: 'https://c.example' })).toEqual({ ok: false, problems: ['SNAPSHOT_TOKEN: required to fetch the snapshot from CONTROL_URL (an edge or staff token)'] });
     const bad = parseEdgeEnv({ CONTROL_URL: 'ftp://c.example', SNAPSHOT_TOKEN: 't', SNAPSHOT_TTL_SECONDS: 'soon' });
     expect(bad.ok).toBe(false);
     expect(!bad.ok && bad.problems.map((p) => p.split(':')[0])).toEqual(['CONTROL_URL', 'SNAPSHOT_TTL_SECONDS']);
