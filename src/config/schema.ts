@@ -197,7 +197,7 @@ function tokenSchema(sc: SchemaContext) {
       }
       return resolved.value;
     }),
-    role: z.enum(['staff', 'provider']),
+    role: z.enum(['staff', 'provider', 'edge']),
     mirrors: z.array(z.string()).default(() => []),
     name: z.string().min(1),
   });
@@ -401,6 +401,9 @@ export function crossFieldProblems(raw: unknown, sc: SchemaContext): Problem[] {
     const listed = asList(token.mirrors);
     if (token.role === 'staff' && listed && listed.length > 0) {
       problems.push({ path: ['tokens', i, 'mirrors'], message: 'a staff token sees every mirror; do not list mirrors' });
+    }
+    if (token.role === 'edge' && listed && listed.length > 0) {
+      problems.push({ path: ['tokens', i, 'mirrors'], message: 'an edge token reads the snapshot of every mirror; do not list mirrors' });
     }
     if (token.role === 'provider') {
       if (!listed || listed.length === 0) {

@@ -9,6 +9,7 @@ import type { MirrorSpec } from '../core/model.js';
 import { encodeSnapshot } from '../core/snapshotCodec.js';
 import { SHARD_TARGET_FILES, ShardCache } from '../core/snapshotShards.js';
 import { bearer } from './auth.js';
+import { registerEdgeIngestRoutes, snapshotReader } from './edgeIngest.js';
 import { HttpProblem } from './problem.js';
 import type { AccessToken, AppEnv, AppServices } from './services.js';
 
@@ -137,6 +138,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
   const who = (c: Context): AccessToken => {
     const token = bearer(c, services.tokens);
     if (!token) throw new HttpProblem(401, c.req.header('authorization') ? 'invalid token' : 'a bearer token is required');
+    if (token.role === 'edge') throw new HttpProblem(403, 'an edge token may only read the routing snapshot and post download counts');
     return token;
   };
   const staff = (c: Context): AccessToken => {
@@ -225,7 +227,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
 
   // The routing snapshot for edge instances: versioned, cached per snapshot, 304 when unchanged.
   app.get('/admin/v1/snapshot', (c) => {
-    staff(c);
+    snapshotReader(c, services);
     const snapshot = services.snapshot();
     const etag = `"mgs-${snapshot.version}-${snapshot.builtAtMs}"`;
     c.header('ETag', etag);
@@ -243,7 +245,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
   // Shards are re-split only when the files, rule classes or inventories change, not on a state change.
   const shardCache = new ShardCache();
   app.get('/admin/v1/snapshot/core', (c) => {
-    staff(c);
+    snapshotReader(c, services);
     const snapshot = services.snapshot();
     const target = shardTargetFiles();
     const etag = `"mgc-${snapshot.version}-${snapshot.builtAtMs}-${target}"`;
@@ -253,7 +255,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/vnd.mirrorgate.snapshot-core+json' });
   });
   app.get('/admin/v1/snapshot/shards/:k', (c) => {
-    staff(c);
+    snapshotReader(c, services);
     const set = shardCache.shards(services.snapshot(), shardTargetFiles());
     const raw = c.req.param('k') ?? '';
     const k = /^\d{1,9}$/.test(raw) ? Number(raw) : -1;
@@ -263,6 +265,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     if (c.req.header('if-none-match') === etag) return c.body(null, 304);
     return c.body(set.shards[k] as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/vnd.mirrorgate.snapshot' });
   });
+  registerEdgeIngestRoutes(app, services);
 
   app.get('/admin/v1/offers', async (c) => {
     staff(c);

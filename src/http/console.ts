@@ -57,7 +57,8 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
   /** Who is asking: an Authorization header, else the session cookie. */
   const viewerOf = (c: Context): AccessToken | undefined => {
     const fromHeader = bearer(c, services.tokens);
-    if (fromHeader) return fromHeader;
+    // An edge token is for the Worker's snapshot reads and counts: it is nobody's console.
+    if (fromHeader) return fromHeader.role === 'edge' ? undefined : fromHeader;
     const session = getCookie(c, SESSION_COOKIE);
     return session ? matchToken(session, services.tokens) : undefined;
   };
@@ -140,7 +141,7 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
     const form = await c.req.parseBody();
     const presented = typeof form.token === 'string' ? form.token.trim() : '';
     const token = presented ? matchToken(presented, services.tokens) : undefined;
-    if (!token) {
+    if (!token || token.role === 'edge') {
       return c.html(loginPage({ error: presented ? 'That token was not recognised. Check it and try again.' : 'Enter your access token.' }), 401);
     }
     setCookie(c, SESSION_COOKIE, token.token, { httpOnly: true, sameSite: 'Strict', path: '/', secure, maxAge: SESSION_SECONDS });

@@ -8,7 +8,8 @@ import type { GeoInfo, Locator, Location } from '../geo/locator.js';
 /** Per-request variables: the request id and the mirror we sent the client to (for the access log). */
 export type AppEnv = { Variables: { mirror: string; requestId: string } };
 
-export type Role = 'staff' | 'provider';
+/** edge: a Worker's token, which reads the routing snapshot and posts download counts, and nothing else. */
+export type Role = 'staff' | 'provider' | 'edge';
 
 export interface AccessToken {
   token: string;

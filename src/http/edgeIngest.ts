@@ -1,0 +1,79 @@
+// POST /admin/v1/stats/downloads: download counts from edge isolates, recorded by the control plane's own rules (once per client and file per ten minutes).
+import type { Context, Hono } from 'hono';
+import { z } from 'zod';
+import { bearer } from './auth.js';
+import { HttpProblem } from './problem.js';
+import type { AccessToken, AppEnv, AppServices } from './services.js';
+
+export const EDGE_DOWNLOADS_PATH = '/admin/v1/stats/downloads';
+/** Events one POST may carry; an isolate sends more in several. */
+export const MAX_EDGE_EVENTS = 5_000;
+/** An edge may hold counts while the control plane is away; older ones would land on a day already reported. */
+const MAX_EVENT_AGE_MS = 7 * 86_400_000;
+/** Isolates' clocks are Cloudflare's; a little skew is allowed, the future is not. */
+const MAX_EVENT_SKEW_MS = 60_000;
+
+const mirrorOrOrigin = z.string().regex(/^[a-z0-9-]{1,64}$/, { message: 'must be a mirror id or "origin"' });
+const atMs = z.number().int().nonnegative();
+const downloadEvent = z.strictObject({
+  ip: z.string().min(1).max(64),
+  path: z.string().min(1).max(1024),
+  mirror: mirrorOrOrigin,
+  country: z.string().regex(/^([A-Z]{2}|--)$/, { message: 'must be an ISO country code or "--"' }),
+  size: z.number().finite().nonnegative(),
+  atMs,
+});
+const impressionEvent = z.strictObject({ mirror: mirrorOrOrigin, atMs, count: z.int().min(1).max(1_000_000) });
+export const edgeDownloadsBody = z.strictObject({
+  downloads: z.array(downloadEvent).max(MAX_EDGE_EVENTS).default([]),
+  impressions: z.array(impressionEvent).max(MAX_EDGE_EVENTS).default([]),
+});
+export type EdgeDownloadsBatch = z.input<typeof edgeDownloadsBody>;
+
+/**
+ * A token that may read the routing snapshot: staff, or an `edge` token (which may do that and post
+ * download counts, and nothing else: the admin routes refuse it everywhere else).
+ */
+export function snapshotReader(c: Context, services: AppServices): AccessToken {
+  const token = bearer(c, services.tokens);
+  if (!token) throw new HttpProblem(401, c.req.header('authorization') ? 'invalid token' : 'a bearer token is required');
+  if (token.role !== 'staff' && token.role !== 'edge') throw new HttpProblem(403, 'this needs an edge or staff token');
+  return token;
+}
+
+export function registerEdgeIngestRoutes(app: Hono<AppEnv>, services: AppServices): void {
+  app.post(EDGE_DOWNLOADS_PATH, async (c) => {
+    snapshotReader(c, services);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await c.req.text());
+    } catch {
+      throw new HttpProblem(400, 'body is not valid JSON');
+    }
+    const parsed = edgeDownloadsBody.safeParse(raw);
+    if (!parsed.success) {
+      const fields: Record<string, string> = {};
+      for (const issue of parsed.error.issues) fields[issue.path.join('.') || '(body)'] ??= issue.message;
+      throw new HttpProblem(422, 'invalid body', { fields });
+    }
+    const events = services.events;
+    if (!events?.download) throw new HttpProblem(503, 'this instance does not record download statistics');
+    const now = services.clock();
+    const inWindow = (at: number) => at >= now - MAX_EVENT_AGE_MS && at <= now + MAX_EVENT_SKEW_MS;
+    let downloads = 0;
+    let impressions = 0;
+    // The same hooks the control plane's own downloads go through: StatsRecorder drops a client's repeat
+    // of a file within ten minutes, here and (claimed in the store) across instances and isolates.
+    for (const e of parsed.data.downloads) {
+      if (!inWindow(e.atMs)) continue;
+      events.download(e);
+      downloads++;
+    }
+    for (const i of parsed.data.impressions) {
+      if (!inWindow(i.atMs) || !events.impression) continue;
+      for (let n = 0; n < i.count; n++) events.impression(i.mirror, i.atMs);
+      impressions += i.count;
+    }
+    return c.json({ downloads, impressions, dropped: parsed.data.downloads.length - downloads }, 202);
+  });
+}
