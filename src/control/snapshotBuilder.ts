@@ -1,5 +1,14 @@
 // Holds the routing inputs (mirrors, live state, origin index, inventories) and swaps in a new snapshot on change.
-import { compileInventoryListing, rebaseInventory, rebaseListing } from '../core/availability.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import {
+  compileInventoryListing,
+  rebaseInventory,
+  rebaseListing,
+  ruleClassesFor,
+  ruleClassesForSteps,
+  ruleKey,
+  type RuleClasses,
+} from '../core/availability.js';
 import type { ConsistencyRule } from '../core/consistency.js';
 import { FileIndex } from '../core/fileIndex.js';
 import type { InventoryEntry, MirrorSpec, MirrorState } from '../core/model.js';
@@ -13,6 +22,19 @@ export interface SnapshotBuilderOptions {
   /** Consistency groups (config `consistencyGroups`); default none. */
   consistency?: readonly ConsistencyRule[];
   clock?: () => number;
+  /**
+   * How long a rebuild of rule classes for new include/exclude rules may run (wall time, default
+   * 30 s) before it is abandoned; it runs in slices, answering requests between them.
+   */
+  rebuildBudgetMs?: number;
+  /** Longest slice of such a rebuild before the event loop gets a turn (default 10 ms). */
+  rebuildSliceMs?: number;
+  log?: { error(obj: object, msg?: string): void };
+}
+
+/** What applyMirrorsAndStates did: rule keys whose classes were given up on (their mirrors carry nothing by rules). */
+export interface ApplyResult {
+  abandoned: string[];
 }
 
 /**
@@ -33,6 +55,14 @@ export class SnapshotBuilder {
   private readonly routing: RoutingOptions;
   private readonly clock: () => number;
   private snapshot: Snapshot;
+  /** The rule classes every build uses; may lack keys being computed or given up on (their mirrors carry nothing by rules meanwhile). */
+  private rules: RuleClasses;
+  /** Rule keys whose rebuild ran past the budget: not tried again while some mirror still has them. */
+  private readonly abandoned = new Set<string>();
+  private ruleWork: Promise<ApplyResult> | undefined;
+  private readonly rebuildBudgetMs: number;
+  private readonly rebuildSliceMs: number;
+  private readonly log: SnapshotBuilderOptions['log'];
   private readonly listeners = new Set<(s: Snapshot) => void>();
 
   constructor(opts: SnapshotBuilderOptions) {
@@ -42,6 +72,10 @@ export class SnapshotBuilder {
     this.routing = opts.routing;
     this.consistency = opts.consistency ?? [];
     this.clock = opts.clock ?? Date.now;
+    this.rebuildBudgetMs = opts.rebuildBudgetMs ?? 30_000;
+    this.rebuildSliceMs = opts.rebuildSliceMs ?? 10;
+    this.log = opts.log;
+    this.rules = ruleClassesFor(this.files, this.mirrors);
     this.snapshot = this.build(0);
   }
 
@@ -64,12 +98,15 @@ export class SnapshotBuilder {
       else this.listings.delete(id);
     }
     this.files = files;
+    // The origin's files are the operator's, not a staff edit: computed here and now.
+    this.rules = ruleClassesFor(files, this.mirrors);
     this.publish();
   }
 
   setMirrors(mirrors: readonly MirrorSpec[]): void {
     this.forgetInventoriesBut(mirrors);
     this.mirrors = mirrors;
+    this.rules = ruleClassesFor(this.files, mirrors, this.rules);
     this.publish();
   }
 
@@ -86,13 +123,83 @@ export class SnapshotBuilder {
     this.publish();
   }
 
-  /** Mirrors and their states together, in one rebuild (staff changes, store reloads). */
+  /** Mirrors and their states together, in one rebuild, new rule classes included, all at once. */
   setMirrorsAndStates(mirrors: readonly MirrorSpec[], states: ReadonlyMap<string, MirrorState>): void {
+    this.takeMirrorsAndStates(mirrors, states);
+    this.rules = ruleClassesFor(this.files, mirrors, this.rules);
+    this.publish();
+  }
+
+  /**
+   * Mirrors and their states as the control plane applies them (staff changes, store reloads): at
+   * once when their include/exclude rules are known. New rules are evaluated in slices of
+   * `rebuildSliceMs`, requests answered between them; meanwhile the mirrors with new rules carry
+   * nothing by rules (never a download to a mirror whose rules are not known yet). A rebuild still
+   * running after `rebuildBudgetMs` is abandoned and logged: its mirrors keep carrying nothing by
+   * rules (their inventories still count) until their rules change. Resolves when the snapshot in
+   * use has these mirrors with every rule key evaluated or given up on.
+   */
+  applyMirrorsAndStates(mirrors: readonly MirrorSpec[], states: ReadonlyMap<string, MirrorState>): Promise<ApplyResult> {
+    this.takeMirrorsAndStates(mirrors, states);
+    for (const key of [...this.abandoned]) if (!mirrors.some((m) => ruleKey(m.content) === key)) this.abandoned.delete(key);
+    this.publish();
+    if (this.missingKeys().length === 0) return Promise.resolve({ abandoned: [] });
+    this.ruleWork ??= this.buildRules().finally(() => (this.ruleWork = undefined));
+    return this.ruleWork;
+  }
+
+  private takeMirrorsAndStates(mirrors: readonly MirrorSpec[], states: ReadonlyMap<string, MirrorState>): void {
     this.forgetInventoriesBut(mirrors);
     this.states.clear();
     for (const [id, s] of states) this.states.set(id, s);
     this.mirrors = mirrors;
-    this.publish();
+  }
+
+  /** Rule keys of the current mirrors that the rule classes lack and nobody gave up on. */
+  private missingKeys(): string[] {
+    const known = new Set(this.rules.files === this.files ? this.rules.ruleKeys : []);
+    return [...new Set(this.mirrors.map((m) => ruleKey(m.content)))].filter((k) => !known.has(k) && !this.abandoned.has(k));
+  }
+
+  /** Evaluates missing rule keys in slices until none is missing (mirrors may change meanwhile), or gives up. */
+  private async buildRules(): Promise<ApplyResult> {
+    const started = performance.now();
+    const abandoned: string[] = [];
+    while (this.missingKeys().length > 0) {
+      const files = this.files;
+      const target = this.mirrors.filter((m) => !this.abandoned.has(ruleKey(m.content)));
+      const steps = ruleClassesForSteps(files, target, this.rules.files === files ? this.rules : undefined);
+      let result: RuleClasses | undefined;
+      for (let slice = performance.now(); ; ) {
+        const step = steps.next();
+        if (step.done) {
+          result = step.value;
+          break;
+        }
+        if (performance.now() - slice < this.rebuildSliceMs) continue;
+        if (performance.now() - started > this.rebuildBudgetMs) break;
+        await nextTurn();
+        // The mirrors that needed it may have changed back meanwhile.
+        if (this.missingKeys().length === 0) return { abandoned };
+        slice = performance.now();
+      }
+      if (!result) {
+        const keys = this.missingKeys();
+        for (const key of keys) this.abandoned.add(key);
+        abandoned.push(...keys);
+        const ids = this.mirrors.filter((m) => keys.includes(ruleKey(m.content))).map((m) => m.id);
+        this.log?.error(
+          { mirrors: ids, budgetMs: this.rebuildBudgetMs, files: files.count },
+          'rule classes for new include/exclude rules took too long; abandoned: these mirrors get no downloads by rules until their rules change',
+        );
+        break;
+      }
+      // An origin refresh meanwhile made this result stale: setFiles computed the classes itself.
+      if (files !== this.files) continue;
+      this.rules = result;
+      this.publish();
+    }
+    return { abandoned };
   }
 
   removeInventory(mirrorId: string): void {
@@ -129,6 +236,7 @@ export class SnapshotBuilder {
       origin: { baseUrl: this.originBaseUrl },
       routing: this.routing,
       previous,
+      rules: this.rules,
     });
   }
 }
