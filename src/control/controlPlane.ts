@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import { nextHealth, type ProbeOutcome } from '../core/health.js';
 import { effectiveMirrors, mirrorStates } from '../core/mirrors.js';
 import type { InventoryEntry, MirrorSpec } from '../core/model.js';
+import { ruleKey } from '../core/availability.js';
 import { chooseSamples } from '../core/samples.js';
 import { mirrorCarries } from '../core/snapshot.js';
 import { StoreUnavailableError, type Change, type HealthRecord, type MirrorOverride, type Store } from '../store/store.js';
@@ -125,7 +126,7 @@ export class ControlPlane {
   /** Re-read staff changes and rebuild; called after our own writes so they read back at once. */
   async reloadOverrides(): Promise<void> {
     this.overrides = await this.opts.store.getOverrides();
-    this.publishMirrors();
+    await this.publishMirrors();
   }
 
   async reloadAll(): Promise<void> {
@@ -133,7 +134,7 @@ export class ControlPlane {
     try {
       this.overrides = await store.getOverrides();
       this.health = await this.mergeHealth(await store.getHealth());
-      this.publishMirrors();
+      await this.publishMirrors();
       const scanned = new Set(await store.listInventories());
       for (const m of this.mirrors()) {
         if (scanned.has(m.id)) {
@@ -190,7 +191,7 @@ export class ControlPlane {
         try {
           if (kinds.has('override')) this.overrides = await this.opts.store.getOverrides();
           if (kinds.has('health')) this.health = await this.opts.store.getHealth();
-          this.publishMirrors();
+          await this.publishMirrors();
         } catch (err) {
           this.opts.log.error({ err: (err as Error).message }, 'reloading shared state failed; serving the last snapshot');
         }
@@ -198,11 +199,19 @@ export class ControlPlane {
     }, 50);
   }
 
-  /** Rebuild from the overlay and health we hold; schedules a rebuild when a drain ramp ends. */
-  private publishMirrors(): void {
+  /**
+   * Rebuild from the overlay and health we hold; schedules a rebuild when a drain ramp ends. New
+   * include/exclude rules are evaluated in slices, and given up on past the builder's budget.
+   */
+  private async publishMirrors(): Promise<void> {
     const mirrors = this.mirrors();
-    this.opts.builder.setMirrorsAndStates(mirrors, mirrorStates(mirrors, this.health, this.overrides));
+    const applied = this.opts.builder.applyMirrorsAndStates(mirrors, mirrorStates(mirrors, this.health, this.overrides));
     this.scheduleRampEnd();
+    const { abandoned } = await applied;
+    if (abandoned.length > 0) {
+      const ids = mirrors.filter((m) => abandoned.includes(ruleKey(m.content))).map((m) => m.id);
+      this.opts.log.error({ mirrors: ids }, 'evaluating new include/exclude rules took too long and was abandoned: these mirrors get no downloads by their rules until the rules change');
+    }
   }
 
   private scheduleRampEnd(): void {
