@@ -13,7 +13,7 @@ const UNIT = [
 
 /** Real clients end to end: Chromium, workerd, apt, aria2c, curl, wget against running servers. */
 const E2E = [
-  'test/pages/{accessibility,console,downloadPage,mirrorsPage}.test.ts',
+  'test/pages/{accessibility,console,downloadPage,folders,mirrorsPage}.test.ts',
   'test/edge/{worker,sharded}.test.ts',
   'test/integration/{clients,packageManagers,pieces}.test.ts',
 ];

@@ -7,6 +7,9 @@ import { downloadPathProblem, rawDownloadPath } from './download/intent.js';
 import { requestTarget } from './download/route.js';
 import { logRequest } from './download/outcome.js';
 import { HttpProblem } from './problem.js';
+import { errorPage } from './views/errorPage.js';
+import { nearestFolder } from '../core/folders.js';
+import { parseDownloadPath } from '../core/paths.js';
 import { requestLimits } from './limits.js';
 import { securityHeaders } from './securityHeaders.js';
 import { rateLimiter } from 'hono-rate-limiter';
@@ -68,15 +71,15 @@ export function createApp(services: AppServices, audiences: readonly Audience[])
 
   // Whole-site routes take what no audience answered (they never cover Mirrorgate's own paths).
   registerSiteRoutes(app, services);
-  app.notFound((c) => problemResponse(c, new HttpProblem(404, 'not found')));
+  app.notFound((c) => problemResponse(c, services, new HttpProblem(404, 'not found')));
   app.onError((err, c) => {
-    if (err instanceof HttpProblem) return problemResponse(c, err);
-    if (err instanceof NotFoundError) return problemResponse(c, new HttpProblem(404, err.message));
-    if (err instanceof ConflictError || err instanceof InvalidStateError) return problemResponse(c, new HttpProblem(409, err.message));
-    if (err instanceof UpstreamError) return problemResponse(c, new HttpProblem(502, err.message));
+    if (err instanceof HttpProblem) return problemResponse(c, services, err);
+    if (err instanceof NotFoundError) return problemResponse(c, services, new HttpProblem(404, err.message));
+    if (err instanceof ConflictError || err instanceof InvalidStateError) return problemResponse(c, services, new HttpProblem(409, err.message));
+    if (err instanceof UpstreamError) return problemResponse(c, services, new HttpProblem(502, err.message));
     if (err instanceof StoreUnavailableError) {
       c.header('Retry-After', '5');
-      return problemResponse(c, new HttpProblem(503, `${err.message}; changes cannot be saved right now, downloads still work`));
+      return problemResponse(c, services, new HttpProblem(503, `${err.message}; changes cannot be saved right now, downloads still work`));
     }
     services.logger.error({ err, reqId: c.get('requestId'), path: c.req.path }, 'unhandled error');
     return c.text('internal error', 500);
@@ -89,9 +92,20 @@ function assetResponse(c: Context, body: string, type: string) {
 }
 
 /** Errors answer in the form the client reads: JSON for APIs and JSON clients, short text otherwise. */
-function problemResponse(c: Context, p: HttpProblem) {
-  const wantsJson = (c.req.header('accept') ?? '').includes('application/json') || c.req.path.startsWith('/api/') || c.req.path.startsWith('/admin/');
+/**
+ * The one place an expected failure becomes a response: JSON for APIs and JSON clients, an HTML page in
+ * the site's layout for browsers (with the folder above a missing download), plain text for tools.
+ */
+function problemResponse(c: Context, services: AppServices, p: HttpProblem) {
+  const accept = c.req.header('accept') ?? '';
+  const wantsJson = accept.includes('application/json') || c.req.path.startsWith('/api/') || c.req.path.startsWith('/admin/');
   if (wantsJson) return c.json({ error: p.message, ...p.details }, p.status);
+  if (accept.includes('text/html')) {
+    const download = rawDownloadPath(c.req.path);
+    const parsed = download === undefined ? undefined : parseDownloadPath(download.replace(/\/$/, ''));
+    const folderAbove = download === undefined ? undefined : parsed?.ok ? nearestFolder(services.snapshot().files, parsed.path) : '';
+    return c.html(errorPage({ status: p.status, message: p.message, folderAbove }), p.status);
+  }
   return c.text(`${p.status === 404 ? 'Not found' : 'Error'}: ${p.message}\n`, p.status);
 }
 

@@ -83,6 +83,11 @@ ul.choices a { font-weight: 500; }
 
 /* Mirror status */
 table { border-collapse: collapse; width: 100%; }
+.table-wrap { overflow-x: auto; }
+table.listing td:first-child, table.listing caption, h1.path { overflow-wrap: anywhere; word-break: break-all; }
+table.listing td:not(:first-child) { white-space: nowrap; }
+nav.crumbs, p.wrap { overflow-wrap: anywhere; }
+nav.crumbs { margin-bottom: .5rem; }
 th, td { text-align: left; vertical-align: top; padding: .5rem .6rem; border-bottom: 1px solid var(--line); }
 thead th { white-space: nowrap; font-size: .9rem; }
 caption { text-align: left; color: var(--muted); padding: .25rem 0 .5rem; }
@@ -180,6 +185,36 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
   svg.chart .chart-label, svg.chart .chart-value { font-size: 18px; }
   svg.chart .chart-empty { font-size: 22px; }
 }
+.badge-pending { background: var(--warn-bg); color: var(--warn-fg); }
+.flash-warn { background: var(--warn-bg); color: var(--warn-fg); border-left-color: currentColor; }
+.wrap { overflow-wrap: anywhere; }
+fieldset.plain { border: 0; margin: 0; padding: 0; min-width: 0; display: flex; flex-wrap: wrap; align-items: center; gap: .35rem; }
+.accept-form fieldset.plain { align-items: flex-end; gap: .5rem 1rem; }
+.accept-form p.check { flex-direction: row; align-items: center; gap: .4rem; }
+.accept-form p.check input { width: 1.1rem; height: 1.1rem; accent-color: var(--accent); }
+.token-value { width: 100%; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; padding: .5rem .6rem; border-radius: .35rem; border: 1px solid var(--muted); background: var(--code-bg); color: var(--fg); }
+.manage-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 15rem), 1fr)); gap: 1rem 1.5rem; }
+.manage h4 { margin: 0 0 .35rem; font-size: 1rem; }
+.manage p { margin: 0 0 .5rem; }
+.manage .inline-form + .inline-form { margin-top: .5rem; }
+.manage input[type=file] { font: inherit; font-size: .9rem; max-width: 100%; }
+.manage .stack button, .manage .inline-form button { font: inherit; font-size: .9rem; padding: .3rem .7rem; border-radius: .35rem; border: 1px solid var(--accent); background: var(--card); color: var(--accent); font-weight: 600; cursor: pointer; }
+ul.audit-list { padding-left: 1.2rem; margin: 0; overflow-wrap: anywhere; }
+ul.audit-list li { margin: 0 0 .3rem; }
+/* Offer form */
+.offer-form { max-width: 36rem; gap: .9rem; }
+.offer-form .field { display: grid; gap: .2rem; }
+.offer-form label { font-weight: 600; }
+.offer-form .help { margin: 0; }
+.offer-form input, .offer-form textarea { font: inherit; width: 100%; padding: .5rem .6rem; border-radius: .35rem; border: 1px solid var(--muted); background: var(--card); color: var(--fg); }
+.offer-form .field-error input, .offer-form .field-error textarea { border: 2px solid var(--down-fg); }
+.field-message { margin: 0; color: var(--down-fg); font-weight: 600; }
+#offer-problems ul { margin: .35rem 0 0; padding-left: 1.2rem; }
+#offer-problems a { color: inherit; }
+/* ?mirrorlist */
+ol.ranked, ul.excluded { padding-left: 1.4rem; margin: 0; }
+ol.ranked li, ul.excluded li { margin: 0 0 .35rem; overflow-wrap: anywhere; }
+code.reason { font-size: .8rem; white-space: nowrap; }
 `;
 
 // The download page's enhancements. Where JavaScript runs: a countdown (with Cancel) that then

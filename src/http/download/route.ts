@@ -16,6 +16,9 @@ import { downloadPage } from '../views/downloadPage.js';
 import { metalink } from '../views/metalink.js';
 import { mirrorListPage } from '../views/mirrorList.js';
 import { repositoryListPage } from '../views/repositoryList.js';
+import { folderPage } from '../views/folderPage.js';
+import { folderEntries } from '../../core/folders.js';
+import { encodePathForUrl } from '../../core/paths.js';
 import { classifyDownload, DOWNLOAD_PREFIX, REMEMBER_COOKIE, rememberedMirrorId, wantsPlainText, type Query } from './intent.js';
 import { decideFile, observeFile } from './outcome.js';
 import { redirectHeaders } from './redirect.js';
@@ -37,10 +40,12 @@ export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices)
       case 'invalid':
         throw new HttpProblem(400, intent.reason);
       case 'missing':
+        // A folder named without its slash: where its listing is, as web servers answer it.
+        if (folderEntries(snapshot.files, intent.path)) return c.redirect(`${DOWNLOAD_PREFIX}${encodePathForUrl(intent.path)}/`, 301);
         services.events?.decided?.(0, 'not-found', 'none');
         throw new HttpProblem(404, 'not in the file set');
       case 'folder':
-        if (!intent.list) throw new HttpProblem(404, 'a folder: add ?mirrorlist for the mirrors holding its repository');
+        if (!intent.list) return folderAnswer(c, snapshot, intent.folder, accept);
         return repositoryListAnswer(c, services, intent.folder, intent.query);
     }
 
@@ -67,6 +72,23 @@ export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices)
         return pageAnswer(c, snapshot, decision, file, services, intent.query);
     }
   });
+}
+
+/** A folder URL: its subfolders and files (name, size, date, checksum), as HTML or JSON. */
+function folderAnswer(c: Context<AppEnv>, snapshot: Snapshot, folder: string, accept: string) {
+  const entries = folderEntries(snapshot.files, folder);
+  if (!entries) throw new HttpProblem(404, 'no such folder in the file set');
+  const files = entries.files.map((f) => {
+    const file = snapshot.files.file(f, { pieces: false });
+    return { name: fileName(file.path), ...file };
+  });
+  const folders = entries.folders;
+  c.header('Vary', 'Accept');
+  if (accept.includes('application/json')) {
+    const base = folder === '' ? '' : `${folder}/`;
+    return c.json({ folder: base, folders: folders.map((name) => ({ name, path: `${base}${name}/` })), files });
+  }
+  return c.html(folderPage({ folder, folders: [...folders], files }));
 }
 
 /** The requester, or, for staff asking with ?fromip=, the address they want to see the answer for. */

@@ -5,9 +5,6 @@ import type { OriginFile } from '../../core/model.js';
 import { countryName, displayHost, formatKm, safeHttpUrl } from './format.js';
 import { page } from './layout.js';
 
-/** The preference cookie set by "remember my choice"; the download route reads it too. */
-export const REMEMBER_COOKIE = 'mirrorgate_mirror';
-
 export interface DownloadPageModel {
   file: OriginFile;
   /** Where the download goes: the pick's URL, or the origin's. */
