@@ -7,11 +7,28 @@ import type { InventoryEntry, MirrorSpec } from '../core/model.js';
 import { ruleKey } from '../core/availability.js';
 import { chooseSamples } from '../core/samples.js';
 import { mirrorCarries } from '../core/snapshot.js';
-import { StoreUnavailableError, type Change, type HealthRecord, type MirrorOverride, type Store } from '../store/store.js';
+import {
+  StoreUnavailableError,
+  type AuditEntry,
+  type Change,
+  type HealthRecord,
+  type MirrorOverride,
+  type Offer,
+  type Store,
+} from '../store/store.js';
 import { ConflictError, InvalidStateError, NotFoundError, UpstreamError } from './errors.js';
+import { UploadedLogos, type Logo } from './logos.js';
 import { Prober, readOriginTrace } from './prober.js';
 import { scanMirror, type ScanResult } from './scan.js';
+import { SessionService } from './sessions.js';
 import type { SnapshotBuilder } from './snapshotBuilder.js';
+import { TokenRegistry } from './tokens.js';
+
+/** Audit entries an instance keeps a copy of, newest first, to write back if the store loses its data. */
+const AUDIT_KEPT = 20_000;
+/** How often an instance on Redis checks that the store still holds its data (the epoch), and reads new audit entries. */
+const EPOCH_CHECK_MS = 1_000;
+const AUDIT_REFRESH_MS = 5_000;
 
 /** Where a scan learns a mirror's files: its rsync module, else an http(s) manifest it publishes. */
 function scanSource(m: MirrorSpec): { rsyncUrl: string } | { manifestUrl: string } | undefined {
@@ -62,10 +79,24 @@ export class ControlPlane {
   private unstatus: (() => void) | undefined;
   private rampTimer: NodeJS.Timeout | undefined;
   private scanning = new Set<string>();
+  /** Tokens this instance accepts: the config's and those issued at runtime. */
+  readonly tokens: TokenRegistry;
+  readonly sessions: SessionService;
+  /** Sponsor logos uploaded at runtime. */
+  readonly uploadedLogos = new UploadedLogos();
+  /** The offers as last read: what the console shows while the store is unreachable, and writes back after a loss. */
+  private offers = new Map<string, Offer>();
+  /** A copy of the newest audit entries (insertion order = oldest first). */
+  private readonly auditKept = new Map<string, AuditEntry>();
+  /** The store's epoch as this instance last saw it; undefined until first read. */
+  private knownEpoch: string | undefined;
+  private restoring: Promise<void> | undefined;
 
   constructor(opts: ControlPlaneOptions) {
     this.opts = opts;
     this.clock = opts.clock ?? Date.now;
+    this.tokens = new TokenRegistry(opts.config.tokens);
+    this.sessions = new SessionService(opts.store, this.tokens, this.clock);
     this.prober = new Prober({
       timeoutMs: opts.config.health.timeoutMs,
       sampleFiles: opts.config.health.sampleFiles,
@@ -82,7 +113,10 @@ export class ControlPlane {
       if (s.available) void this.reloadAll();
     });
     await this.reloadAll();
-    if (this.opts.loops !== false) this.startLoops();
+    if (this.opts.loops !== false) {
+      this.startLoops();
+      if (store.kind === 'redis') this.watchEpoch();
+    }
   }
 
   async stop(): Promise<void> {
@@ -106,6 +140,165 @@ export class ControlPlane {
 
   healthOf(id: string): HealthRecord | undefined {
     return this.health.get(id);
+  }
+
+  /** The config file's mirror of this id, before runtime changes. */
+  configMirror(id: string): MirrorSpec | undefined {
+    return this.opts.configMirrors.find((m) => m.id === id);
+  }
+
+  /** The effective spec a mirror would have with `next` as its override (to tell a real change from a no-op). */
+  previewSpec(id: string, next: MirrorOverride): MirrorSpec | undefined {
+    return effectiveMirrors(this.opts.configMirrors, new Map([...this.overrides, [id, next]])).find((m) => m.id === id);
+  }
+
+  /** An uploaded logo, when the mirror has one. */
+  logo(id: string): Logo | undefined {
+    return this.uploadedLogos.get(id);
+  }
+
+  /** The offers as last read from the store (newest changes applied as their notices arrive). */
+  cachedOffers(): Offer[] {
+    return [...this.offers.values()].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+  }
+
+  /** This instance's copy of the audit log, newest first. */
+  keptAudit(): AuditEntry[] {
+    return [...this.auditKept.values()].reverse();
+  }
+
+  /** Remembers an audit entry (ours, or one read from the store) for writing back after a loss. */
+  noteAudit(entry: AuditEntry): void {
+    this.auditKept.delete(entry.id);
+    this.auditKept.set(entry.id, entry);
+    while (this.auditKept.size > AUDIT_KEPT) this.auditKept.delete(this.auditKept.keys().next().value!);
+  }
+
+  private async refreshAudit(limit: number): Promise<void> {
+    const entries = await this.opts.store.listAudit({ limit });
+    // Oldest first, so the copy stays in time order.
+    for (const entry of entries.reverse()) if (!this.auditKept.has(entry.id)) this.noteAudit(entry);
+  }
+
+  /**
+   * Notices a store that lost its data (a new epoch: Redis restarted empty, or was flushed) and
+   * writes back what this instance holds. Called before every change and reload, and every second
+   * on Redis, so a change is never made on (nor read from) an emptied store before the write-back.
+   */
+  async ensureEpoch(): Promise<void> {
+    if (this.restoring) return this.restoring;
+    const epoch = await this.opts.store.epoch();
+    if (this.knownEpoch === undefined || epoch === this.knownEpoch) {
+      this.knownEpoch = epoch;
+      return;
+    }
+    const before = this.knownEpoch;
+    this.restoring = this.restore(before, epoch).finally(() => {
+      this.restoring = undefined;
+    });
+    return this.restoring;
+  }
+
+  private watchEpoch(): void {
+    let last = 0;
+    const tick = () => {
+      void (async () => {
+        if (!this.opts.store.status().available) return;
+        try {
+          await this.ensureEpoch();
+          if (this.clock() - last >= AUDIT_REFRESH_MS) {
+            last = this.clock();
+            await this.refreshAudit(500);
+          }
+        } catch (err) {
+          if (!(err instanceof StoreUnavailableError)) this.opts.log.error({ err: (err as Error).message }, 'checking the shared store failed');
+        }
+      })();
+    };
+    const t = setInterval(tick, EPOCH_CHECK_MS);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  /** Writes back, item by item, whatever the store lacks or holds an older copy of. */
+  private async restore(before: string, epoch: string): Promise<void> {
+    const { store, log } = this.opts;
+    log.error(
+      { epochBefore: before, epoch },
+      'THE SHARED STORE LOST ITS DATA (Redis came back empty or was flushed): writing back what this instance holds. Run Redis with persistence (appendonly yes).',
+    );
+    const restored = { overrides: 0, health: 0, offers: 0, tokens: 0, logos: 0, sessions: 0, audit: 0 };
+    const storedOverrides = await store.getOverrides();
+    for (const [id, o] of this.overrides) {
+      const there = storedOverrides.get(id);
+      if (there && there.updatedAt >= o.updatedAt) continue;
+      await store.putOverride(id, o);
+      restored.overrides++;
+    }
+    const storedHealth = await store.getHealth();
+    for (const [id, h] of this.health) {
+      if ((storedHealth.get(id)?.checkedAt ?? -1) >= (h.checkedAt ?? 0)) continue;
+      await store.putHealth(id, h);
+      restored.health++;
+    }
+    const storedOffers = new Map((await store.getOffers()).map((o) => [o.id, o]));
+    for (const o of this.offers.values()) {
+      const there = storedOffers.get(o.id);
+      if (there && (there.decidedAt ?? 0) >= (o.decidedAt ?? 0)) continue;
+      await store.putOffer(o);
+      restored.offers++;
+    }
+    const storedTokens = new Map((await store.getTokens()).map((t) => [t.id, t]));
+    for (const t of this.tokens.records()) {
+      const there = storedTokens.get(t.id);
+      // A revocation is never undone by a write-back.
+      if (there && (there.revokedAt !== undefined || t.revokedAt === undefined)) continue;
+      await store.putToken(t);
+      restored.tokens++;
+    }
+    const storedLogos = await store.getLogos();
+    for (const [mirror, logo] of this.uploadedLogos.entries()) {
+      if ((storedLogos.get(mirror)?.updatedAt ?? -1) >= logo.updatedAt) continue;
+      await store.putLogo(mirror, logo);
+      restored.logos++;
+    }
+    for (const [key, session] of this.sessions.held()) {
+      if (await store.getSession(key)) continue;
+      await store.putSession(key, session);
+      restored.sessions++;
+    }
+    restored.audit = await store.mergeAudit(this.keptAudit().reverse());
+    this.knownEpoch = epoch;
+    // Every instance reloads what was written back (and notices the new epoch itself).
+    for (const id of this.overrides.keys()) await store.publish({ kind: 'override', mirror: id });
+    for (const t of this.tokens.records()) await store.publish({ kind: 'token', id: t.id });
+    for (const [mirror] of this.uploadedLogos.entries()) await store.publish({ kind: 'logo', mirror });
+    log.error({ epoch, restored }, 'wrote back to the shared store what it had lost; statistics counted before the loss are gone, inventories return with the next scans');
+    // The inventories were lost with the rest: scan again what can be scanned (on the scan lease holder).
+    if (this.opts.loops !== false) {
+      const { config } = this.opts;
+      void this.withLease('scan', config.scan.timeoutMs + config.scan.intervalMs, () => this.scanAll());
+    }
+  }
+
+  /** Re-reads the runtime tokens; called on a token change anywhere. */
+  async reloadTokens(): Promise<void> {
+    this.tokens.setRuntime(await this.opts.store.getTokens());
+  }
+
+  async reloadLogo(mirror: string): Promise<void> {
+    this.uploadedLogos.set(mirror, (await this.opts.store.getLogos()).get(mirror));
+  }
+
+  async reloadOffer(id: string): Promise<void> {
+    const offer = await this.opts.store.getOffer(id);
+    if (offer) this.offers.set(id, offer);
+    else this.offers.delete(id);
+  }
+
+  /** Probes a mirror soon, off the caller's path: a mirror added by hand is pending until then. */
+  probeSoon(id: string): void {
+    void this.probeAll([id]).catch((err: unknown) => this.opts.log.warn({ mirror: id, err: (err as Error).message }, 'first probe of a new mirror failed'));
   }
 
   /**
@@ -132,9 +325,14 @@ export class ControlPlane {
   async reloadAll(): Promise<void> {
     const { store, builder, log } = this.opts;
     try {
+      await this.ensureEpoch();
       this.overrides = await store.getOverrides();
       this.health = await this.mergeHealth(await store.getHealth());
       await this.publishMirrors();
+      this.tokens.setRuntime(await store.getTokens());
+      this.uploadedLogos.replaceAll(await store.getLogos());
+      this.offers = new Map((await store.getOffers()).map((o) => [o.id, o]));
+      await this.refreshAudit(AUDIT_KEPT);
       const scanned = new Set(await store.listInventories());
       for (const m of this.mirrors()) {
         if (scanned.has(m.id)) {
@@ -169,6 +367,13 @@ export class ControlPlane {
           break;
         }
         case 'offer':
+          await this.reloadOffer(change.id);
+          break;
+        case 'token':
+          await this.reloadTokens();
+          break;
+        case 'logo':
+          await this.reloadLogo(change.mirror);
           break;
       }
     } catch (err) {
@@ -189,6 +394,8 @@ export class ControlPlane {
       this.pendingKinds = new Set();
       void (async () => {
         try {
+          // A change notice on an emptied store must not make us forget what we hold: write it back first.
+          await this.ensureEpoch();
           if (kinds.has('override')) this.overrides = await this.opts.store.getOverrides();
           if (kinds.has('health')) this.health = await this.opts.store.getHealth();
           await this.publishMirrors();
@@ -310,6 +517,7 @@ export class ControlPlane {
       try {
         await store.putHealth(target.id, record);
         await store.publish({ kind: 'health', mirror: target.id });
+        if (record.health === 'up') await this.activateIfPending(target.id);
       } catch (err) {
         if (!(err instanceof StoreUnavailableError)) throw err;
         // Not shared now, but this instance routes by what it just learned; the store catches
@@ -372,13 +580,34 @@ export class ControlPlane {
     }
   }
 
+  /** A mirror added by hand goes into rotation once a probe has shown it up. */
+  private async activateIfPending(id: string): Promise<void> {
+    const o = this.overrides.get(id);
+    if (o?.lifecycle !== 'pending') return;
+    const next: MirrorOverride = { ...o, lifecycle: 'active', updatedAt: this.clock(), updatedBy: 'prober' };
+    this.overrides.set(id, next);
+    await this.opts.store.putOverride(id, next);
+    const entry: AuditEntry = {
+      id: randomUUID(),
+      at: this.clock(),
+      actor: 'prober',
+      action: 'mirror.activate',
+      target: `mirror:${id}`,
+      before: { lifecycle: 'pending' },
+      after: { lifecycle: 'active' },
+    };
+    await this.opts.store.appendAudit(entry);
+    this.noteAudit(entry);
+    await this.opts.store.publish({ kind: 'override', mirror: id });
+  }
+
   /** An accepted mirror goes live once a scan shows it carries its share. */
   private async launchIfReady(id: string, result: ScanResult): Promise<void> {
     const o = this.overrides.get(id);
     if (o?.lifecycle !== 'syncing' || result.report.completion < this.opts.config.scan.launchCompletion) return;
     const next: MirrorOverride = { ...o, lifecycle: 'active', updatedAt: this.clock(), updatedBy: 'scanner' };
     await this.opts.store.putOverride(id, next);
-    await this.opts.store.appendAudit({
+    const entry: AuditEntry = {
       id: randomUUID(),
       at: this.clock(),
       actor: 'scanner',
@@ -386,7 +615,9 @@ export class ControlPlane {
       target: `mirror:${id}`,
       before: { lifecycle: 'syncing' },
       after: { lifecycle: 'active', completion: result.report.completion },
-    });
+    };
+    await this.opts.store.appendAudit(entry);
+    this.noteAudit(entry);
     await this.opts.store.publish({ kind: 'override', mirror: id });
   }
 }

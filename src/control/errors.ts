@@ -17,3 +17,6 @@ export class InvalidStateError extends Error {
 export class UpstreamError extends Error {
   override readonly name = 'UpstreamError';
 }
+
+/** The store's "unreachable" error, for layers that may not import the store itself. */
+export { StoreUnavailableError } from '../store/store.js';

@@ -1,11 +1,84 @@
-// Reads sponsor logos once, sanitising SVG and bounding raster sizes, so the app serves them from memory.
+// Sponsor logos: the config's files read once, and logos uploaded at runtime (kept in the store), all sanitised (SVG rebuilt, raster types checked) and served from memory.
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { MirrorSpec } from '../core/model.js';
-import type { Logo } from '../http/services.js';
+import type { StoredLogo } from '../store/store.js';
+
+/** A logo ready to serve (the http layer's Logo has this shape). */
+export interface Logo {
+  body: Uint8Array;
+  contentType: string;
+}
 
 /** Larger logos are skipped with a warning: a logo is a small picture, and every page shows one. */
 export const MAX_LOGO_BYTES = 256 * 1024;
+
+/** Uploads stay within the API's 64 KB request body (with room for a form's framing): plenty for a 240×80 logo. */
+export const MAX_UPLOADED_LOGO_BYTES = 60 * 1024;
+
+/** What an upload may be, by Content-Type: SVG, PNG or WebP. */
+export const UPLOAD_TYPES: Record<string, string> = {
+  'image/svg+xml': '.svg',
+  'image/png': '.png',
+  'image/webp': '.webp',
+};
+
+/** The sponsor.logo value of an uploaded logo: it names the version, so caches (the edge's) notice a new one. */
+export function uploadedLogoRef(sha256: string): string {
+  return `uploaded:${sha256.slice(0, 16)}`;
+}
+
+/** Checks an uploaded logo: its declared type must be SVG, PNG or WebP and its bytes must be that, within the size limit. */
+export function prepareUpload(bytes: Uint8Array, contentType: string): PreparedLogo {
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  const ext = UPLOAD_TYPES[type];
+  if (!ext) return { ok: false, reason: `a logo must be SVG, PNG or WebP (Content-Type image/svg+xml, image/png or image/webp), not ${JSON.stringify(type || 'none')}` };
+  if (bytes.byteLength === 0) return { ok: false, reason: 'the logo is empty' };
+  if (bytes.byteLength > MAX_UPLOADED_LOGO_BYTES) return { ok: false, reason: `the logo is larger than ${MAX_UPLOADED_LOGO_BYTES / 1024} KB` };
+  return prepareLogo(bytes, `upload${ext}`);
+}
+
+export function storedLogoOf(logo: Logo, actor: string, nowMs: number): StoredLogo {
+  const body = Buffer.from(logo.body.buffer, logo.body.byteOffset, logo.body.byteLength);
+  return {
+    contentType: logo.contentType,
+    body: body.toString('base64'),
+    sha256: createHash('sha256').update(body).digest('hex'),
+    updatedAt: nowMs,
+    updatedBy: actor,
+  };
+}
+
+/** The uploaded logos one instance serves, as the store holds them (reloaded when a logo changes anywhere). */
+export class UploadedLogos {
+  private readonly logos = new Map<string, { logo: Logo; stored: StoredLogo }>();
+
+  replaceAll(all: ReadonlyMap<string, StoredLogo>): void {
+    this.logos.clear();
+    for (const [mirror, stored] of all) this.set(mirror, stored);
+  }
+
+  set(mirror: string, stored: StoredLogo | undefined): void {
+    if (!stored) {
+      this.logos.delete(mirror);
+      return;
+    }
+    this.logos.set(mirror, { logo: { body: new Uint8Array(Buffer.from(stored.body, 'base64')), contentType: stored.contentType }, stored });
+  }
+
+  get(mirror: string): Logo | undefined {
+    return this.logos.get(mirror)?.logo;
+  }
+
+  stored(mirror: string): StoredLogo | undefined {
+    return this.logos.get(mirror)?.stored;
+  }
+
+  entries(): [string, StoredLogo][] {
+    return [...this.logos].map(([mirror, { stored }]) => [mirror, stored]);
+  }
+}
 
 const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
@@ -45,7 +118,7 @@ export async function loadLogos(
   const logos = new Map<string, Logo>();
   for (const m of mirrors) {
     const file = m.sponsor?.logo;
-    if (!file) continue;
+    if (!file || file.startsWith('uploaded:')) continue;
     try {
       // Size first, so a huge file is never read into memory.
       const { size } = await stat(file);

@@ -2,13 +2,16 @@
 import type { FileIndex } from './fileIndex.js';
 import { mirrorCarries, type FileSetFacts, type MirrorStatus, type Snapshot } from './snapshot.js';
 
+/** A mirror's one-word state as pages and the API show it: the snapshot's, or `pending` for one added by hand and not yet probed up. */
+export type SummaryStatus = MirrorStatus | 'pending';
+
 export interface MirrorSummary {
   id: string;
   name: string;
   url: string;
   country: string;
   continent: string | null;
-  status: MirrorStatus;
+  status: SummaryStatus;
   reason: string | null;
   weight: number;
   bandwidthMbps: number | null;
@@ -48,7 +51,8 @@ export function mirrorSummaries(snapshot: Snapshot): MirrorSummary[] {
       url: s.baseUrl,
       country: s.country,
       continent: m.continent ?? null,
-      status: m.status,
+      // A pending mirror is out of rotation like a syncing one, but for want of a first good probe.
+      status: m.state.pending && m.status === 'syncing' ? 'pending' : m.status,
       reason: m.state.reason ?? null,
       weight: s.weight,
       bandwidthMbps: s.bandwidthMbps ?? null,

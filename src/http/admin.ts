@@ -4,16 +4,21 @@ import { stream } from 'hono/streaming';
 import { z } from 'zod';
 import { fields } from '../config/fields.js';
 import type { AdminService } from '../control/adminService.js';
+import { AUDIT_ACTIONS } from '../core/auditActions.js';
+import type { Principal } from '../control/tokens.js';
 import { isRelativeTracePath } from '../core/health.js';
 import type { MirrorSpec } from '../core/model.js';
 import { encodeSnapshot } from '../core/snapshotCodec.js';
 import { SHARD_TARGET_FILES, ShardCache } from '../core/snapshotShards.js';
-import { bearer } from './auth.js';
+import { StoreUnavailableError } from '../control/errors.js';
+import { principalOf } from './auth.js';
 import { registerEdgeIngestRoutes, snapshotReader } from './edgeIngest.js';
 import { HttpProblem } from './problem.js';
-import type { AccessToken, AppEnv, AppServices } from './services.js';
+import type { AppEnv, AppServices } from './services.js';
 
 const sponsorBody = z.strictObject({ name: z.string().min(1).max(200), url: fields.linkUrl.optional() });
+/** In a PATCH each sponsor field is merged into the current sponsor (the logo stays); url null removes the link. */
+const sponsorPatchBody = z.strictObject({ name: z.string().min(1).max(200).optional(), url: fields.linkUrl.nullable().optional() });
 const contentBody = z.strictObject({
   include: z.array(fields.glob).min(1).optional(),
   exclude: z.array(fields.glob).optional(),
@@ -54,15 +59,25 @@ export const mirrorPatchBody = z
     bandwidthMbps: mirrorFields.bandwidthMbps.nullable(),
     countryOnly: mirrorFields.countryOnly,
     enabled: mirrorFields.enabled,
-    sponsor: sponsorBody.nullable().optional(),
+    sponsor: sponsorPatchBody.nullable().optional(),
     content: contentBody.optional(),
+    weightCeiling: z.int().min(0).max(1_000_000).optional(),
   })
   .refine((p) => Object.keys(p).length > 0, { message: 'nothing to change' });
+/** What a provider may change on its own mirror. */
+const providerPatchBody = z.strictObject({ weight: z.int().min(0).max(1_000_000) });
+const tokenBody = z.strictObject({
+  name: z.string().trim().min(1).max(100).regex(/^[\w.@:+-][\w .@:+-]*$/, { message: 'use letters, digits, spaces and . @ : + - _' }),
+  role: z.enum(['staff', 'provider'], { message: 'must be staff or provider' }),
+  mirrors: z.array(fields.mirrorId).max(1000).optional(),
+});
 const drainBody = z.strictObject({ over: fields.duration.optional() });
 const decisionBody = z.strictObject({ note: z.string().max(2000).optional() });
 const acceptBody = z.strictObject({
   note: z.string().max(2000).optional(),
   mirror: newMirrorBody.partial({ id: true, name: true, baseUrl: true, country: true }).optional(),
+  /** Issue the provider's token now; it is in this answer only. */
+  issueToken: z.boolean().optional(),
 });
 const isoDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a day as YYYY-MM-DD' });
 const statsQuery = z.strictObject({ mirror: z.string().optional(), from: isoDay.optional(), to: isoDay.optional() });
@@ -134,24 +149,45 @@ function today(offsetDays = 0): string {
   return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
 }
 
+/**
+ * An audit `action` as given: a full name (mirror.drain) or a short one (drain). Unknown names are
+ * refused with the list of valid ones, so a typo does not quietly match nothing.
+ */
+export function normalizeAuditAction(given: string): string {
+  if ((AUDIT_ACTIONS as readonly string[]).includes(given)) return given;
+  const short = AUDIT_ACTIONS.filter((a) => a.split('.')[1] === given);
+  if (short.length === 1) return short[0]!;
+  throw new HttpProblem(400, `unknown action "${given}"`, {
+    fields: { action: `must be one of ${AUDIT_ACTIONS.join(', ')} (or the part after the dot, e.g. ${AUDIT_ACTIONS.map((a) => a.split('.')[1]).filter((v, i, all) => all.indexOf(v) === i).slice(0, 4).join(', ')}, …)` },
+    actions: AUDIT_ACTIONS,
+  });
+}
+
+/** A read the store cannot answer while it is unreachable: a 503 that says so (nothing is being saved). */
+function unreadable(c: Context, what: string): HttpProblem {
+  c.header('Retry-After', '5');
+  return new HttpProblem(503, `the shared store is unreachable, so ${what} cannot be read right now; downloads still work`);
+}
+
 export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, admin: AdminService): void {
-  const who = (c: Context): AccessToken => {
-    const token = bearer(c, services.tokens);
+  const who = (c: Context): Principal => {
+    const token = principalOf(c, services);
     if (!token) throw new HttpProblem(401, c.req.header('authorization') ? 'invalid token' : 'a bearer token is required');
     if (token.role === 'edge') throw new HttpProblem(403, 'an edge token may only read the routing snapshot and post download counts');
     return token;
   };
-  const staff = (c: Context): AccessToken => {
+  const staff = (c: Context): Principal => {
     const token = who(c);
     if (token.role !== 'staff') throw new HttpProblem(403, 'this needs a staff token');
     return token;
   };
-  /** Staff see every mirror; a provider only its own. */
-  const mayRead = (c: Context, id: string): AccessToken => {
+  /** Staff see and run every mirror; a provider only its own. */
+  const mayRead = (c: Context, id: string): Principal => {
     const token = who(c);
     if (token.role === 'provider' && !token.mirrors.includes(id)) throw new HttpProblem(403, 'not one of your mirrors');
     return token;
   };
+  const owner = mayRead;
   const id = (c: Context) => c.req.param('id') ?? '';
 
   app.use('/admin/*', async (c, next) => {
@@ -173,10 +209,37 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     return c.json(admin.getMirror(id(c)));
   });
   app.patch('/admin/v1/mirrors/:id', async (c) => {
-    const token = staff(c);
+    const token = owner(c, id(c));
     admin.getMirror(id(c));
+    if (token.role === 'provider') {
+      // A provider may set its own mirror's weight, up to the ceiling staff allow; nothing else.
+      const body = await readBody(c, providerPatchBody);
+      const ceiling = admin.weightCeiling(id(c));
+      if (body.weight > ceiling) {
+        throw new HttpProblem(422, 'invalid body', { fields: { weight: `must be at most ${ceiling}, this mirror's ceiling; ask the network's staff to raise it` } });
+      }
+      return c.json(await admin.setWeightAsProvider(token.name, id(c), body.weight));
+    }
     const body = await readBody(c, mirrorPatchBody);
+    if (body.sponsor && body.sponsor.name === undefined && !admin.getMirror(id(c)).spec.sponsor) {
+      throw new HttpProblem(422, 'invalid body', { fields: { 'sponsor.name': 'is required: the mirror has no sponsor yet' } });
+    }
     return c.json(await admin.patchMirror(token.name, id(c), body));
+  });
+  app.put('/admin/v1/mirrors/:id/logo', async (c) => {
+    const token = owner(c, id(c));
+    admin.getMirror(id(c));
+    const type = c.req.header('content-type') ?? '';
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    try {
+      return c.json(await admin.setLogo(token.name, id(c), bytes, type));
+    } catch (err) {
+      if (err instanceof Error && err.name === 'InvalidLogoError') {
+        const wrongType = !/^image\/(svg\+xml|png|webp)\b/i.test(type.trim());
+        throw new HttpProblem(wrongType ? 415 : 422, err.message, { fields: { logo: err.message } });
+      }
+      throw err;
+    }
   });
   app.delete('/admin/v1/mirrors/:id', async (c) => {
     const token = staff(c);
@@ -184,13 +247,13 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     return c.body(null, 204);
   });
   app.post('/admin/v1/mirrors/:id/drain', async (c) => {
-    const token = staff(c);
+    const token = owner(c, id(c));
     admin.getMirror(id(c));
     const body = await readBody(c, drainBody, true);
     return c.json(await admin.drain(token.name, id(c), body.over ?? 0));
   });
   app.post('/admin/v1/mirrors/:id/undrain', async (c) => {
-    const token = staff(c);
+    const token = owner(c, id(c));
     return c.json(await admin.undrain(token.name, id(c)));
   });
   app.post('/admin/v1/mirrors/:id/launch', async (c) => {
@@ -198,11 +261,13 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     return c.json(await admin.launch(token.name, id(c)));
   });
   app.post('/admin/v1/mirrors/:id/probe', async (c) => {
-    const token = staff(c);
-    return c.json({ mirror: id(c), health: (await admin.probe(token.name, id(c))) ?? null });
+    const token = owner(c, id(c));
+    const health = (await admin.probe(token.name, id(c))) ?? null;
+    // ok: this probe reached the mirror (health changes only after several probes in a row).
+    return c.json({ mirror: id(c), ok: health !== null && health.consecutiveFailures === 0, health });
   });
   app.post('/admin/v1/mirrors/:id/scan', async (c) => {
-    const token = staff(c);
+    const token = owner(c, id(c));
     const mirror = id(c);
     admin.getMirror(mirror);
     if (!(c.req.header('accept') ?? '').includes('application/x-ndjson')) {
@@ -270,8 +335,10 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
   app.get('/admin/v1/offers', async (c) => {
     staff(c);
     const status = c.req.query('status');
-    const offers = await admin.listOffers();
-    return c.json({ offers: status ? offers.filter((o) => o.status === status) : offers });
+    // While the store is unreachable: this instance's last copy, said so.
+    const { offers, stale } = await admin.readOffers();
+    if (stale) c.header('Warning', '110 - "the shared store is unreachable; offers as this instance last read them"');
+    return c.json({ offers: status ? offers.filter((o) => o.status === status) : offers, ...(stale ? { stale: true } : {}) });
   });
   app.post('/admin/v1/offers/:id/accept', async (c) => {
     const token = staff(c);
@@ -287,10 +354,12 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
       ...Object.fromEntries(Object.entries(given).filter(([k]) => !['id', 'name', 'baseUrl', 'country'].includes(k))),
       ...(offer.rsyncUrl && !given.rsyncUrl ? { rsyncUrl: offer.rsyncUrl } : {}),
       ...(given.bandwidthMbps === undefined ? { bandwidthMbps: offer.bandwidthMbps } : {}),
+      // The mirror carries the offer's organisation as its sponsor unless staff name another.
+      ...(given.sponsor === undefined ? { sponsor: { name: offer.organisation } } : {}),
     };
     const parsed = newMirrorBody.safeParse(candidate);
     if (!parsed.success) throw new HttpProblem(422, 'the offer lacks what a mirror needs; pass "mirror" fields', { fields: fieldErrors(parsed.error) });
-    return c.json(await admin.acceptOffer(token.name, id(c), mirrorSpecFromBody(parsed.data), body.note));
+    return c.json(await admin.acceptOffer(token.name, id(c), mirrorSpecFromBody(parsed.data), body.note, { issueToken: body.issueToken === true }));
   });
   app.post('/admin/v1/offers/:id/reject', async (c) => {
     const token = staff(c);
@@ -309,14 +378,47 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     const from = q.from ?? today(-30);
     const to = q.to ?? today();
     if (from > to) throw new HttpProblem(400, 'from is after to');
-    return c.json({ from, to, mirrors: mirrors ?? null, ...(await admin.stats({ from, to, mirrors })) });
+    try {
+      return c.json({ from, to, mirrors: mirrors ?? null, ...(await admin.stats({ from, to, mirrors })) });
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw unreadable(c, 'statistics');
+      throw err;
+    }
   });
 
   app.get('/admin/v1/audit', async (c) => {
-    staff(c);
+    const token = who(c);
     const q = readQuery(c, auditQuery);
-    return c.json({ entries: await admin.listAudit(q) });
+    const query = {
+      ...q,
+      ...(q.action !== undefined ? { action: normalizeAuditAction(q.action) } : {}),
+      // A provider sees the entries about its own mirrors.
+      ...(token.role === 'provider' ? { targets: token.mirrors.map((m) => `mirror:${m}`) } : {}),
+    };
+    const { entries, stale } = await admin.readAudit(query);
+    if (stale) c.header('Warning', '110 - "the shared store is unreachable; the newest entries this instance holds"');
+    return c.json({ entries, ...(stale ? { stale: true } : {}) });
   });
+
+  // ---- tokens issued at runtime (config tokens are listed, never shown) ----
+
+  app.get('/admin/v1/tokens', (c) => {
+    staff(c);
+    return c.json({ tokens: admin.listTokens() });
+  });
+  app.post('/admin/v1/tokens', async (c) => {
+    const token = staff(c);
+    const body = await readBody(c, tokenBody);
+    if (body.role === 'provider' && !body.mirrors?.length) throw new HttpProblem(422, 'invalid body', { fields: { mirrors: 'a provider token needs at least one mirror' } });
+    if (body.role === 'staff' && body.mirrors?.length) throw new HttpProblem(422, 'invalid body', { fields: { mirrors: 'a staff token sees every mirror; do not list mirrors' } });
+    return c.json(await admin.issueToken(token.name, body), 201);
+  });
+  const revoke = async (c: Context) => {
+    const token = staff(c);
+    return c.json(await admin.revokeToken(token.name, c.req.param('id') ?? ''));
+  };
+  app.delete('/admin/v1/tokens/:id', revoke);
+  app.post('/admin/v1/tokens/:id/revoke', revoke);
 }
 
 const encoded = new WeakMap<object, Uint8Array>();

@@ -1,32 +1,52 @@
-// POST /api/v1/offers: a provider offers a mirror; every requirement checked, each failed field named.
-import type { Hono } from 'hono';
+// Offers: POST /api/v1/offers (JSON, or the /offer form) with every requirement checked and each failed field named in plain words, and the provider's secret status link.
+import type { Context, Hono } from 'hono';
 import { z } from 'zod';
 import { fields } from '../config/fields.js';
 import type { AdminService, NewOffer } from '../control/adminService.js';
 import { fieldErrors } from './admin.js';
 import { HttpProblem } from './problem.js';
 import type { AppEnv } from './services.js';
+import { OFFER_FIELDS, offerFormPage, offerStatusPage } from './views/offerPage.js';
 
 /** What a mirror must bring to join (the requirements of SPEC). */
 export const MIN_STORAGE_TB = 8;
 export const MIN_BANDWIDTH_MBPS = 150;
 
+// Messages in plain words, naming the field as people call it ("storage must be at least 8 TB"):
+// the form shows them as they are, and the API's 422 carries them under the JSON field names.
+const required = (what: string) => z.string({ error: `${what} is required` }).trim().min(1, { error: `${what} is required` });
 const offerSchema = z.strictObject({
-  contact: z.strictObject({
-    name: z.string().trim().min(1, { message: 'is required' }).max(200),
-    email: z.email({ message: 'must be a valid email address' }).max(320),
-  }),
-  organisation: z.string().trim().min(1, { message: 'is required' }).max(200),
-  location: z.strictObject({
-    country: fields.countryCode(),
-    city: z.string().trim().min(1).max(200).optional(),
-  }),
-  peerings: z.string().trim().max(2000).optional(),
-  storageTB: z.number({ message: 'must be a number of terabytes' }).min(MIN_STORAGE_TB, { message: `must be at least ${MIN_STORAGE_TB} TB` }).max(1_000_000),
-  bandwidthMbps: z.number({ message: 'must be a number of Mbps' }).min(MIN_BANDWIDTH_MBPS, { message: `must be at least ${MIN_BANDWIDTH_MBPS} Mbps` }).max(10_000_000),
-  baseUrl: fields.baseUrl().optional(),
-  rsyncUrl: fields.rsyncUrl.optional(),
-  note: z.string().max(5000).optional(),
+  contact: z.strictObject(
+    {
+      name: required('contact name').max(200, { error: 'contact name must be at most 200 characters' }),
+      email: z
+        .string({ error: 'contact email is required' })
+        .trim()
+        .min(1, { error: 'contact email is required' })
+        .pipe(z.email({ error: 'contact email must be an email address, like noc@example.org' }).max(320)),
+    },
+    { error: 'contact must have a name and an email' },
+  ),
+  organisation: required('organisation').max(200, { error: 'organisation must be at most 200 characters' }),
+  location: z.strictObject(
+    {
+      country: z.string({ error: 'country is required' }).trim().min(1, { error: 'country is required' }).pipe(fields.countryCode()),
+      city: z.string().trim().min(1, { error: 'city must not be empty' }).max(200, { error: 'city must be at most 200 characters' }).optional(),
+    },
+    { error: 'location must have a country' },
+  ),
+  peerings: z.string({ error: 'peerings must be text, like "DE-CIX, AMS-IX"' }).trim().max(2000, { error: 'peerings must be at most 2,000 characters' }).optional(),
+  storageTB: z
+    .number({ error: 'storage must be a number of terabytes' })
+    .min(MIN_STORAGE_TB, { error: `storage must be at least ${MIN_STORAGE_TB} TB` })
+    .max(1_000_000, { error: 'storage must be at most 1,000,000 TB' }),
+  bandwidthMbps: z
+    .number({ error: 'bandwidth must be a number of Mbps' })
+    .min(MIN_BANDWIDTH_MBPS, { error: `bandwidth must be at least ${MIN_BANDWIDTH_MBPS} Mbps` })
+    .max(10_000_000, { error: 'bandwidth must be at most 10,000,000 Mbps' }),
+  baseUrl: z.string({ error: 'download URL must be an http or https URL' }).pipe(fields.baseUrl()).optional(),
+  rsyncUrl: z.string({ error: 'rsync URL must be an rsync:// URL' }).pipe(fields.rsyncUrl).optional(),
+  note: z.string({ error: 'note must be text' }).max(5000, { error: 'note must be at most 5,000 characters' }).optional(),
 });
 
 /** Accepted spellings of each field (forms and scripts send flat or nested, British or American). */
@@ -89,17 +109,71 @@ export function normalizeOffer(raw: unknown): { value: Record<string, unknown>; 
   return { value, spelled };
 }
 
+/** The shared field rules word their problems for config files; said here as a provider reads them. */
+const PLAIN: Record<string, (reason: string) => string> = {
+  'location.country': (r) => (r.startsWith('country') ? r : 'country must be a two-letter country code, like DE or KE'),
+  baseUrl: (r) => (r.startsWith('download URL') ? r : `download URL ${/must/.test(r) ? r.slice(r.indexOf('must')) : 'must be an http or https URL'}, like https://mirror.example.org/pub/`),
+  rsyncUrl: () => 'rsync URL must be an rsync:// URL, like rsync://mirror.example.org/pub/',
+};
+
 export function parseOffer(raw: unknown): { ok: true; offer: NewOffer } | { ok: false; fields: Record<string, string> } {
   const { value, spelled } = normalizeOffer(raw);
   const parsed = offerSchema.safeParse(value);
   if (parsed.success) return { ok: true, offer: parsed.data as NewOffer };
   const out: Record<string, string> = {};
-  for (const [path, reason] of Object.entries(fieldErrors(parsed.error))) out[spelled.get(path) ?? path] = reason;
+  for (const issue of parsed.error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) out[[...issue.path, key].join('.')] ??= `${key} is not a field of an offer`;
+      continue;
+    }
+    const path = issue.path.length ? issue.path.join('.') : '(body)';
+    const key = spelled.get(path) ?? path;
+    out[key] ??= PLAIN[path]?.(issue.message) ?? issue.message;
+  }
   return { ok: false, fields: out };
 }
 
+const isForm = (c: Context) => /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(c.req.header('content-type') ?? '');
+
+/** Form values as typed: strings, blanks left out (an optional field left empty is not given). */
+async function formValues(c: Context): Promise<Record<string, string>> {
+  const body = await c.req.parseBody();
+  const values: Record<string, string> = {};
+  for (const f of OFFER_FIELDS) {
+    const v = body[f.name];
+    if (typeof v === 'string') values[f.name] = v;
+  }
+  return values;
+}
+
+/** Links to an offer's status for the holder of its key, relative to the URL the request reached. */
+function statusLinks(c: Context, id: string, key: string): { statusUrl: string; statusPage: string } {
+  const origin = new URL(c.req.url).origin;
+  const q = `?key=${encodeURIComponent(key)}`;
+  return { statusUrl: `${origin}/api/v1/offers/${encodeURIComponent(id)}${q}`, statusPage: `${origin}/offer/${encodeURIComponent(id)}${q}` };
+}
+
 export function registerOfferRoutes(app: Hono<AppEnv>, admin: AdminService): void {
+  app.get('/offer', (c) => c.html(offerFormPage({ values: {}, errors: {} })));
+
   app.post('/api/v1/offers', async (c) => {
+    if (isForm(c)) {
+      // The /offer form, sent without JavaScript: problems are shown on the form, success goes to the status page.
+      const values = await formValues(c);
+      const raw: Record<string, string> = {};
+      for (const [k, v] of Object.entries(values)) if (v.trim() !== '') raw[k] = v;
+      const result = parseOffer(raw);
+      if (!result.ok) {
+        const byApi: Record<string, string> = {};
+        for (const [spelled, reason] of Object.entries(result.fields)) {
+          const f = OFFER_FIELDS.find((x) => x.name === spelled || x.api === spelled);
+          byApi[f?.api ?? spelled] = reason;
+        }
+        return c.html(offerFormPage({ values, errors: byApi }), 422);
+      }
+      const { offer, statusKey } = await admin.createOffer(result.offer);
+      return c.redirect(`/offer/${encodeURIComponent(offer.id)}?key=${encodeURIComponent(statusKey)}&sent`, 303);
+    }
     let raw: unknown;
     try {
       raw = JSON.parse(await c.req.text());
@@ -108,7 +182,42 @@ export function registerOfferRoutes(app: Hono<AppEnv>, admin: AdminService): voi
     }
     const result = parseOffer(raw);
     if (!result.ok) throw new HttpProblem(422, 'the offer does not meet the requirements', { fields: result.fields });
-    const offer = await admin.createOffer(result.offer);
-    return c.json({ id: offer.id, status: offer.status, createdAt: new Date(offer.createdAt).toISOString() }, 201);
+    const { offer, statusKey } = await admin.createOffer(result.offer);
+    return c.json({ id: offer.id, status: offer.status, createdAt: new Date(offer.createdAt).toISOString(), ...statusLinks(c, offer.id, statusKey) }, 201);
+  });
+
+  /** The offer behind a status link; a wrong key reads as no offer, so ids reveal nothing. */
+  const forKey = async (c: Context) => {
+    const offer = await admin.offerForKey(c.req.param('id') ?? '', c.req.query('key') ?? '');
+    if (!offer) throw new HttpProblem(404, 'no such offer, or the key in the link is wrong');
+    return offer;
+  };
+
+  app.get('/api/v1/offers/:id', async (c) => {
+    const o = await forKey(c);
+    c.header('Cache-Control', 'no-store');
+    c.header('Referrer-Policy', 'no-referrer');
+    return c.json({
+      id: o.id,
+      status: o.status,
+      createdAt: new Date(o.createdAt).toISOString(),
+      decidedAt: o.decidedAt !== undefined ? new Date(o.decidedAt).toISOString() : null,
+      decisionNote: o.decisionNote ?? null,
+      mirrorId: o.mirrorId ?? null,
+      organisation: o.organisation,
+      location: o.location,
+      storageTB: o.storageTB,
+      bandwidthMbps: o.bandwidthMbps,
+      baseUrl: o.baseUrl ?? null,
+      rsyncUrl: o.rsyncUrl ?? null,
+    });
+  });
+
+  app.get('/offer/:id', async (c) => {
+    const o = await forKey(c);
+    c.header('Cache-Control', 'no-store');
+    c.header('Referrer-Policy', 'no-referrer');
+    const key = c.req.query('key') ?? '';
+    return c.html(offerStatusPage(o, `/api/v1/offers/${encodeURIComponent(o.id)}?key=${encodeURIComponent(key)}`, c.req.query('sent') !== undefined));
   });
 }

@@ -1,6 +1,6 @@
 // Expected failures as typed errors; app.ts maps them to a response in one place.
 
-export type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 502 | 503;
+export type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 502 | 503;
 
 export class HttpProblem extends Error {
   readonly status: ProblemStatus;

@@ -108,7 +108,7 @@ export async function compose(config: Config, opts: ComposeOptions): Promise<Com
     geoInfo: () => locator.info(),
     trustedProxies: createTrustedProxies(config.trustedProxies),
     connection: nodeConnection,
-    logo: (id) => logos.get(id),
+    logo: (id) => control.logo(id) ?? logos.get(id),
     tokens: config.tokens,
     logger,
     clock: Date.now,

@@ -74,3 +74,20 @@ export function timeAgo(thenMs: number, nowMs: number): string {
 export function formatKm(km: number): string {
   return `${km.toLocaleString('en')} km`;
 }
+
+/** "1 downloader", "2,345 downloaders". */
+export function plural(n: number, one: string, many: string): string {
+  return `${n.toLocaleString('en')} ${n === 1 ? one : many}`;
+}
+
+/** Bytes as people read them: "0 B", "12.3 MB", "4.5 TB" (decimal units, as disks and links are sold). */
+export function formatBytesShort(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return u === 0 ? `${Math.round(v)} B` : `${v >= 100 ? Math.round(v) : v.toFixed(1)} ${units[u]}`;
+}

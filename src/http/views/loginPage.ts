@@ -32,7 +32,7 @@ ${m.error ? html`<p class="flash flash-error" role="alert">${m.error}</p>` : ''}
 <form method="post" action="/login" class="stack">
   <label for="token">Access token</label>
   <input id="token" name="token" type="password" required autocomplete="current-password" spellcheck="false" autocapitalize="off" aria-describedby="token-help"${m.error ? html` aria-invalid="true"` : ''}>
-  <p id="token-help" class="meta">The session lasts 12 hours on this device. Scripts can send the same token as <code>Authorization: Bearer</code> instead.</p>
+  <p id="token-help" class="meta">The session lasts 12 hours on this device, until you sign out, or until the token is revoked. Scripts can send the same token as <code>Authorization: Bearer</code> instead.</p>
   <button type="submit" class="button">Sign in</button>
 </form>
 </section>`,
@@ -59,5 +59,23 @@ export function messagePage(title: string, message: string, viewer?: Viewer | nu
     body: html`<h1>${title}</h1>
 <p class="flash flash-error" role="alert">${message}</p>
 <p>${viewer ? html`Go to <a href="${homeOf(viewer)}">${viewer.role === 'staff' ? 'the staff page' : 'your provider page'}</a>, or <a href="/login">sign in with another token</a>.` : html`<a href="/login">Sign in</a>`}</p>`,
+  });
+}
+
+/** After an offer was accepted with a provider token: the token, shown this once. */
+export function tokenIssuedPage(m: { viewer: Viewer; done: string; token: string; name: string; mirrors: string[]; contact: string }) {
+  return page({
+    title: 'Offer accepted: provider token',
+    body: html`${consoleBar(m.viewer, 'staff')}
+<h1>Offer accepted</h1>
+<p class="flash flash-done" role="status">${m.done}</p>
+<section aria-labelledby="token-heading">
+<h2 id="token-heading">The provider's token</h2>
+<p>Send this token to ${m.contact} over a safe channel. <strong>It is shown only now</strong>: Mirrorgate keeps a hash of it, not the token. With it the provider signs in at <code>/login</code> to see its mirror (<code>${m.mirrors.join(', ')}</code>), upload its logo, drain it for maintenance and read its traffic.</p>
+<p><label for="issued-token">Token for ${m.name}</label></p>
+<p><input id="issued-token" class="token-value" readonly value="${m.token}" spellcheck="false" autocomplete="off" size="50"></p>
+<p class="meta">Revoke it any time with <code>mirrorgate tokens revoke ${m.name}</code>.</p>
+</section>
+<p><a href="/staff">Back to the network</a></p>`,
   });
 }

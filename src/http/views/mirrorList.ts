@@ -1,8 +1,28 @@
 // ?mirrorlist as HTML: the ranked candidates for one file and one client, and why others were left out.
 import { html } from 'hono/html';
 import { fileName, formatBytes, type RankedMirror } from '../../core/present.js';
-import type { OriginFile } from '../../core/model.js';
+import type { ExclusionReason, OriginFile } from '../../core/model.js';
+import { encodePathForUrl } from '../../core/paths.js';
+import { countryName } from './format.js';
 import { page } from './layout.js';
+
+/** Why a mirror was left out, as a downloader reads it; the code stays beside it for scripts and staff. */
+export const REASON_TEXT: Record<ExclusionReason, string> = {
+  disabled: 'is switched off by staff',
+  'not-launched': 'is new and not yet in service',
+  draining: 'is being drained for maintenance',
+  down: 'is not answering',
+  lagging: 'is behind with its sync',
+  'missing-file': "doesn't have this file",
+  'stale-copy': 'has an older version',
+  'incomplete-group': 'is part-way through a sync of this repository',
+  'country-only': 'serves only its own country',
+  'http-only': 'has no HTTPS, and you came over HTTPS',
+};
+
+export function reasonText(reason: string): string {
+  return (REASON_TEXT as Record<string, string>)[reason] ?? reason;
+}
 
 export interface MirrorListModel {
   file: OriginFile;
@@ -14,26 +34,33 @@ export interface MirrorListModel {
 
 export function mirrorListPage(m: MirrorListModel) {
   const name = fileName(m.file.path);
+  const self = `/download/${encodePathForUrl(m.file.path)}`;
   return page({
     title: `Mirrors for ${name}`,
-    body: html`<h1>Mirrors for ${name}</h1>
-<p>${formatBytes(m.file.size)}${m.file.sha256 ? html` · SHA-256 <code class="hash">${m.file.sha256}</code>` : ''}</p>
-<p>Ranked for ${m.client.ip}${m.client.country ? html` (${m.client.country})` : ''}.</p>
+    body: html`<h1 class="wrap">Mirrors for ${name}</h1>
+<section aria-labelledby="file-heading" class="mirrorlist-file">
+<h2 id="file-heading" class="visually-hidden">The file</h2>
+<dl class="facts">
+  <dt>Size</dt><dd>${formatBytes(m.file.size)}</dd>
+  ${m.file.sha256 ? html`<dt>SHA-256</dt><dd><code class="hash">${m.file.sha256}</code></dd>` : ''}
+  <dt>Checks</dt><dd><a href="${self}.meta4">Metalink</a> (every mirror and the hash, for aria2 and other download managers)${m.file.sha256 ? html` · <a href="${self}?sha256">SHA-256 checksum file</a>` : ''}</dd>
+</dl>
+<p class="meta">Ranked for ${m.client.ip}${m.client.country ? html` (${countryName(String(m.client.country))})` : ''}.</p>
+</section>
 ${
   m.mirrors.length
-    ? html`<table>
-<caption>Mirrors that carry the current file, best first</caption>
-<thead><tr><th scope="col">#</th><th scope="col">Mirror</th><th scope="col">Country</th><th scope="col">Distance</th><th scope="col">Score</th></tr></thead>
-<tbody>
+    ? html`<section aria-labelledby="ranked-heading"><h2 id="ranked-heading">Mirrors with the current file, best first</h2><ol class="ranked">
 ${m.mirrors.map(
-  (r) => html`<tr><td>${r.priority}</td><td><a href="${r.url}">${r.name}</a></td><td>${r.country}</td><td>${r.distanceKm !== null ? html`${r.distanceKm.toLocaleString('en')} km` : '–'}</td><td>${r.score}</td></tr>`,
+  (r) => html`<li><a href="${r.url}">${r.name}</a> <span class="meta">${countryName(r.country)}${r.distanceKm !== null ? html` · ${r.distanceKm.toLocaleString('en')} km` : ''} · score ${r.score}</span></li>`,
 )}
-</tbody></table>`
+</ol></section>`
     : html`<p>No mirror carries the current file yet: it is served from <a href="${m.originUrl}">the origin</a>.</p>`
 }
 ${
   m.excluded.length
-    ? html`<h2>Not used for this request</h2><ul>${m.excluded.map((e) => html`<li>${e.name}: ${e.reason}</li>`)}</ul>`
+    ? html`<section aria-labelledby="excluded-heading"><h2 id="excluded-heading">Not used for this download</h2><ul class="excluded">${m.excluded.map(
+        (e) => html`<li>${e.name} ${reasonText(e.reason)} <code class="reason">${e.reason}</code></li>`,
+      )}</ul></section>`
     : ''
 }`,
   });

@@ -1,7 +1,7 @@
 // /mirrors as HTML (every mirror's status, sponsor, sync, share and latency, sortable with or without JavaScript) and the landing page.
 import { html } from 'hono/html';
 import type { MirrorSummary } from '../../core/mirrorStatus.js';
-import type { MirrorStatus } from '../../core/snapshot.js';
+import type { SummaryStatus as MirrorStatus } from '../../core/mirrorStatus.js';
 import { continentName, countryName, formatDuration, safeHttpUrl, timeAgo } from './format.js';
 import { page } from './layout.js';
 
@@ -26,10 +26,11 @@ const SORT_LABELS: Record<SortKey, string> = {
 };
 
 /** Usable first: what a downloader gets now, then what will come back. */
-const STATUS_RANK: Record<MirrorStatus, number> = { up: 0, syncing: 1, draining: 2, unknown: 3, down: 4, disabled: 5 };
+const STATUS_RANK: Record<MirrorStatus, number> = { up: 0, syncing: 1, pending: 2, draining: 3, unknown: 4, down: 5, disabled: 6 };
 const STATUS_LABEL: Record<MirrorStatus, string> = {
   up: 'Up',
   syncing: 'Syncing',
+  pending: 'New, not checked yet',
   draining: 'Draining',
   unknown: 'Not checked yet',
   down: 'Down',

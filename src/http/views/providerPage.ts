@@ -1,11 +1,12 @@
 // /provider: a provider's mirrors — status, sync, share, downloads by day and by country (server-drawn SVG with table fallbacks), logo impressions, and the logo as downloaders see it.
 import { html, raw } from 'hono/html';
-import type { MirrorStatus } from '../../core/snapshot.js';
+import type { SummaryStatus as MirrorStatus } from '../../core/mirrorStatus.js';
+import type { AuditEntry } from '../../control/adminService.js';
 import { barChart, columnChart, type ChartDatum } from './chart.js';
-import { countryName, displayHost, formatDuration, safeHttpUrl, timeAgo } from './format.js';
+import { countryName, displayHost, formatBytesShort, formatDuration, plural, safeHttpUrl, timeAgo } from './format.js';
 import { page } from './layout.js';
 import { consoleBar, type Viewer } from './loginPage.js';
-import { STATUS_LABEL } from './staffPage.js';
+import { DRAIN_RAMPS, flashBlock, readOnlyBanner, STATUS_LABEL, type Flash } from './staffPage.js';
 
 export interface ProviderDay {
   /** YYYY-MM-DD */
@@ -29,6 +30,13 @@ export interface ProviderMirror {
   sponsor: { name: string; url: string | null } | null;
   /** Where its logo is served, when it is (loaded and sanitised). */
   logoUrl: string | null;
+  weight: number;
+  /** The highest weight the provider may set. */
+  weightCeiling: number;
+  drain: { startMs: number; overMs: number } | null;
+  /** It has an rsync URL (or an http manifest) a scan can read. */
+  scannable: boolean;
+  health: { health: string; reason: string | null; checkedAt: number | null } | null;
   /** Every day of the period, oldest first, zeros included. */
   days: ProviderDay[];
   /** Largest first, at most ten. */
@@ -46,6 +54,11 @@ export interface ProviderPageModel {
   from: string;
   to: string;
   nowMs: number;
+  flash?: Flash | null;
+  /** Newest first: changes to the viewer's mirrors; null when none are shown. */
+  audit?: AuditEntry[] | null;
+  /** The shared store is unreachable: controls off. */
+  readOnly?: boolean;
 }
 
 const dayLabel = (day: string) => new Date(`${day}T00:00:00Z`).toLocaleDateString('en', { day: 'numeric', month: 'short', timeZone: 'UTC' });
@@ -63,10 +76,37 @@ ${
 <ul class="choose">${m.choose.map((x) => html`<li><a href="/provider?mirror=${encodeURIComponent(x.id)}">${x.name}</a> <span class="meta">${x.id}</span></li>`)}</ul></section>`
     : ''
 }
+${readOnlyBanner(m.readOnly)}
+${flashBlock(m.flash ?? null)}
 ${!m.choose && m.mirrors.length === 0 ? html`<p>No mirror is assigned to this token. Ask the network's staff.</p>` : ''}
 ${m.statsError ? html`<p class="flash flash-error" role="alert">${m.statsError}</p>` : ''}
-${m.mirrors.map((x) => mirrorSection(x, m, m.mirrors.length > 1))}`,
+${m.mirrors.map((x) => mirrorSection(x, m, m.mirrors.length > 1))}
+${m.audit ? auditSection(m.audit, m.nowMs) : ''}`,
   });
+}
+
+/** What changed on these mirrors, and who changed it: the provider's view of the audit log. */
+function auditSection(entries: AuditEntry[], nowMs: number) {
+  return html`<section aria-labelledby="audit-heading" class="provider-audit">
+<h2 id="audit-heading">Recent changes</h2>
+${
+  entries.length
+    ? html`<ul class="audit-list">${entries.map(
+        (e) => html`<li><time datetime="${new Date(e.at).toISOString()}">${timeAgo(e.at, nowMs)}</time>: <strong>${e.actor}</strong> ${e.action.replace(/^[a-z]+\./, '')} <span class="meta">${e.target.replace(/^mirror:/, '')}</span>${changeText(e)}</li>`,
+      )}</ul>`
+    : html`<p>No changes yet.</p>`
+}
+</section>`;
+}
+
+/** "weight 100 → 50" for the fields an entry changed, when it says. */
+function changeText(e: AuditEntry) {
+  const before = (e.before && typeof e.before === 'object' ? e.before : {}) as Record<string, unknown>;
+  const after = (e.after && typeof e.after === 'object' ? e.after : {}) as Record<string, unknown>;
+  const keys = Object.keys(after).filter((k) => ['weight', 'enabled', 'lifecycle', 'logo', 'weightCeiling', 'drain', 'overMs'].includes(k));
+  if (!keys.length) return '';
+  const show = (v: unknown) => (v === undefined || v === null ? '–' : typeof v === 'object' ? 'set' : String(v));
+  return html` <span class="meta">(${keys.map((k, i) => html`${i ? ', ' : ''}${k} ${k in before ? html`${show(before[k])} → ` : ''}${show(after[k])}`)})</span>`;
 }
 
 function mirrorSection(x: ProviderMirror, m: ProviderPageModel, headed: boolean) {
@@ -89,10 +129,12 @@ ${headed ? html`<h2 id="${hid}-heading" class="mirror-heading">${x.name}</h2>` :
   <div><dt>Lag</dt><dd>${x.lagSeconds !== null ? formatDuration(x.lagSeconds) : html`<span class="meta">not known</span>`}</dd></div>
   <div><dt>Share of files</dt><dd>${(x.share * 100).toFixed(1)}% <span class="meta">${x.files.toLocaleString('en')} files</span></dd></div>
   <div><dt>Downloads, 30 days</dt><dd>${x.totals.downloads.toLocaleString('en')}</dd></div>
+  <div><dt>Served, 30 days</dt><dd>${formatBytesShort(x.totals.bytes)}</dd></div>
   <div><dt>Logo impressions, 30 days</dt><dd>${x.totals.impressions.toLocaleString('en')}</dd></div>
 </dl>
-<p class="meta">${x.id} · ${x.url} · ${countryName(x.country)}${x.draining ? ' · drained by staff: no new downloads' : ''}</p>
+<p class="meta wrap">${x.id} · ${x.url} · ${countryName(x.country)}${x.draining ? ' · drained: no new downloads' : ''}</p>
 </section>
+${manageSection(x, m)}
 <section aria-labelledby="${hid}-days">
 <h3 id="${hid}-days">Downloads by day</h3>
 <p class="meta">${period}, in UTC days. A client fetching the same file again within ten minutes counts once.</p>
@@ -123,10 +165,10 @@ ${logoPreview(x)}
 /** The download page's sponsor block, as downloaders see it (same classes, same markup, no frame). */
 function logoPreview(x: ProviderMirror) {
   const sponsor = x.sponsor;
-  if (!sponsor) return html`<p>This mirror has no sponsor configured, so downloaders read “Your download comes from ${x.name}”. Ask the network's staff to add your name, link and logo.</p>`;
+  if (!sponsor) return html`<p>This mirror has no sponsor configured, so downloaders read “Your download comes from ${x.name}”. Upload a logo below (it names you as sponsor), or ask the network's staff to add your name and link.</p>`;
   const sponsorUrl = safeHttpUrl(sponsor.url);
   const img = x.logoUrl ? html`<img src="${x.logoUrl}" alt="${sponsor.name} logo" width="240" height="80">` : '';
-  return html`<p class="meta">${x.totals.impressions.toLocaleString('en')} downloaders saw it in the last 30 days. Downloaders whose download comes from this mirror see:</p>
+  return html`<p class="meta">${plural(x.totals.impressions, 'downloader', 'downloaders')} saw it in the last 30 days. Downloaders whose download comes from this mirror see:</p>
 <figure class="sponsor-preview">
 <div class="sponsor">
   <p class="sponsor-title"><span class="kicker">Your download is sponsored by</span> <span class="sponsor-name">${sponsor.name}</span></p>
@@ -136,5 +178,56 @@ function logoPreview(x: ProviderMirror) {
 </div>
 <figcaption class="meta">Preview of the sponsor block on the download page.</figcaption>
 </figure>
-${x.logoUrl ? '' : html`<p class="flash flash-error">No logo is shown: none is configured, or it was refused when loaded (larger than 256 KB, or not a clean SVG, PNG, JPEG, WebP or GIF). Ask the network's staff.</p>`}`;
+${x.logoUrl ? '' : html`<p class="flash flash-error">No logo is shown: none is set, or it was refused (too large, or not a clean SVG, PNG, JPEG, WebP or GIF). Upload one below.</p>`}`;
+}
+
+/** The provider's controls: drain for maintenance, weight within the ceiling, probe or scan now, a new logo. */
+function manageSection(x: ProviderMirror, m: ProviderPageModel) {
+  const hid = `p-${x.id}`;
+  const id = encodeURIComponent(x.id);
+  const off = m.readOnly ? html` disabled` : '';
+  const weightMax = m.viewer.role === 'staff' ? 1_000_000 : x.weightCeiling;
+  const checked = x.health?.checkedAt ? html`; last checked <time datetime="${new Date(x.health.checkedAt).toISOString()}">${timeAgo(x.health.checkedAt, m.nowMs)}</time>` : '';
+  return html`<section aria-labelledby="${hid}-manage" class="manage">
+<h3 id="${hid}-manage">Manage this mirror</h3>
+<div class="manage-grid">
+<div>
+<h4>Maintenance</h4>
+${
+  x.drain
+    ? html`<p>Drained: it gets no new downloads.</p><form method="post" action="/provider/mirrors/${id}/undrain" class="inline-form"><button type="submit"${off}>Take downloads again<span class="visually-hidden"> on ${x.name}</span></button></form>`
+    : html`<p>Drain it before maintenance: new downloads go elsewhere within a second.</p>
+<form method="post" action="/provider/mirrors/${id}/drain" class="inline-form">
+  <label for="${hid}-over">Drain</label>
+  <select id="${hid}-over" name="over"${off}>${Object.entries(DRAIN_RAMPS).map(([value, r]) => html`<option value="${value}">${r.label}</option>`)}</select>
+  <button type="submit"${off}>Drain<span class="visually-hidden"> ${x.name}</span></button>
+</form>`
+}
+</div>
+<div>
+<h4>Weight</h4>
+<p>Its share among equally near mirrors. You may set up to ${weightMax.toLocaleString('en')}.</p>
+<form method="post" action="/provider/mirrors/${id}/weight" class="inline-form">
+  <label for="${hid}-weight">Weight</label>
+  <input id="${hid}-weight" name="weight" type="number" min="0" max="${weightMax}" step="1" inputmode="numeric" value="${x.weight}" required${off}>
+  <button type="submit"${off}>Save<span class="visually-hidden"> weight of ${x.name}</span></button>
+</form>
+</div>
+<div>
+<h4>Check now</h4>
+<p>Health: ${x.health ? html`${x.health.health}${x.health.reason ? html` <span class="meta">(${x.health.reason})</span>` : ''}` : 'not probed yet'}${checked}.</p>
+<form method="post" action="/provider/mirrors/${id}/probe" class="inline-form"><button type="submit"${off}>Probe now<span class="visually-hidden"> ${x.name}</span></button></form>
+${x.scannable ? html`<form method="post" action="/provider/mirrors/${id}/scan" class="inline-form"><button type="submit"${off}>Scan its files now<span class="visually-hidden"> on ${x.name}</span></button></form>` : ''}
+</div>
+<div>
+<h4>Logo</h4>
+<form method="post" action="/provider/mirrors/${id}/logo" enctype="multipart/form-data" class="stack">
+  <label for="${hid}-logo">New logo (SVG, PNG or WebP, up to 60 KB)</label>
+  <input id="${hid}-logo" name="logo" type="file" accept="image/svg+xml,image/png,image/webp,.svg,.png,.webp" required aria-describedby="${hid}-logo-help"${off}>
+  <p id="${hid}-logo-help" class="meta">Shown about 240×80 pixels on the download page. SVG is cleaned of scripts and links.</p>
+  <button type="submit"${off}>Upload<span class="visually-hidden"> a logo for ${x.name}</span></button>
+</form>
+</div>
+</div>
+</section>`;
 }
