@@ -29,23 +29,28 @@ const newMirror = {
   country: 'DE',
 };
 
-/** Staff-only actions, each with a body that would be valid for staff. */
+/**
+ * Staff-only actions (or another provider's mirror), each with a body that would be valid for staff.
+ * The provider token owns de-berlin: it may drain, undrain, probe, scan and weigh that one (below).
+ */
 const STAFF_ONLY: { method: string; target: string; body?: unknown }[] = [
   { method: 'POST', target: '/admin/v1/mirrors', body: newMirror },
-  { method: 'PATCH', target: '/admin/v1/mirrors/de-berlin', body: { weight: 1 } },
   { method: 'PATCH', target: '/admin/v1/mirrors/fr-paris', body: { weight: 1 } },
   { method: 'DELETE', target: '/admin/v1/mirrors/de-berlin' },
   { method: 'DELETE', target: '/admin/v1/mirrors/fr-paris' },
-  { method: 'POST', target: '/admin/v1/mirrors/de-berlin/drain', body: {} },
-  { method: 'POST', target: '/admin/v1/mirrors/de-berlin/drain', body: { over: '10m' } },
-  { method: 'POST', target: '/admin/v1/mirrors/de-berlin/undrain' },
+  { method: 'POST', target: '/admin/v1/mirrors/fr-paris/drain', body: {} },
+  { method: 'POST', target: '/admin/v1/mirrors/fr-paris/drain', body: { over: '10m' } },
+  { method: 'POST', target: '/admin/v1/mirrors/fr-paris/undrain' },
   { method: 'POST', target: '/admin/v1/mirrors/de-berlin/launch' },
-  { method: 'POST', target: '/admin/v1/mirrors/de-berlin/probe' },
-  { method: 'POST', target: '/admin/v1/mirrors/de-berlin/scan' },
+  { method: 'POST', target: '/admin/v1/mirrors/fr-paris/probe' },
+  { method: 'POST', target: '/admin/v1/mirrors/fr-paris/scan' },
+  { method: 'PUT', target: '/admin/v1/mirrors/fr-paris/logo' },
   { method: 'GET', target: '/admin/v1/offers' },
   { method: 'POST', target: '/admin/v1/offers/00000000-0000-0000-0000-000000000000/accept' },
   { method: 'POST', target: '/admin/v1/offers/00000000-0000-0000-0000-000000000000/reject' },
-  { method: 'GET', target: '/admin/v1/audit' },
+  { method: 'GET', target: '/admin/v1/tokens' },
+  { method: 'POST', target: '/admin/v1/tokens', body: { name: 'sneaky', role: 'staff' } },
+  { method: 'DELETE', target: '/admin/v1/tokens/ops' },
   { method: 'GET', target: '/admin/v1/snapshot' },
 ];
 
@@ -54,6 +59,7 @@ const ANY_TOKEN: { method: string; target: string }[] = [
   { method: 'GET', target: '/admin/v1/mirrors' },
   { method: 'GET', target: '/admin/v1/mirrors/de-berlin' },
   { method: 'GET', target: '/admin/v1/stats' },
+  { method: 'GET', target: '/admin/v1/audit' },
 ];
 
 const ALL_ROUTES = [...STAFF_ONLY, ...ANY_TOKEN];
@@ -112,7 +118,8 @@ describe('a provider token outside its role: 403', () => {
   it('checks the role before the body: a provider sending garbage gets 403, not 400/422', async () => {
     expect((await req('POST', '/admin/v1/mirrors', { token: PROVIDER_TOKEN, raw: '{not json' })).status).toBe(403);
     expect((await req('POST', '/admin/v1/mirrors', { token: PROVIDER_TOKEN, body: { id: 'BAD ID' } })).status).toBe(403);
-    expect((await req('PATCH', '/admin/v1/mirrors/de-berlin', { token: PROVIDER_TOKEN, body: { weight: -1 } })).status).toBe(403);
+    expect((await req('PATCH', '/admin/v1/mirrors/fr-paris', { token: PROVIDER_TOKEN, body: { weight: -1 } })).status).toBe(403);
+    expect((await req('PUT', '/admin/v1/mirrors/fr-paris/logo', { token: PROVIDER_TOKEN, raw: 'not a picture', headers: { 'Content-Type': 'text/plain' } })).status).toBe(403);
   });
 
   it('the refused actions changed nothing', async () => {
@@ -128,6 +135,44 @@ describe('a provider token outside its role: 403', () => {
     const audit = await staff.get('/admin/v1/audit?actor=spree');
     expect(audit.status).toBe(200);
     expect(audit.json.entries).toEqual([]);
+  });
+});
+
+describe('a provider runs its own mirror', () => {
+  it('drains, undrains, probes and sets a weight within its ceiling; nothing else in a PATCH', async () => {
+    const drained = await req('POST', '/admin/v1/mirrors/de-berlin/drain', { token: PROVIDER_TOKEN, body: {} });
+    expect(drained.status).toBe(200);
+    expect(drained.json.drain).toMatchObject({ overMs: 0 });
+    expect((await req('POST', '/admin/v1/mirrors/de-berlin/undrain', { token: PROVIDER_TOKEN })).json.drain).toBeNull();
+    const probed = await req('POST', '/admin/v1/mirrors/de-berlin/probe', { token: PROVIDER_TOKEN });
+    expect(probed.status).toBe(200);
+    expect(probed.json).toMatchObject({ mirror: 'de-berlin', ok: true });
+
+    const weighed = await req('PATCH', '/admin/v1/mirrors/de-berlin', { token: PROVIDER_TOKEN, body: { weight: 40 } });
+    expect(weighed.status).toBe(200);
+    expect(weighed.json).toMatchObject({ spec: { weight: 40 }, weightCeiling: 100 });
+    const above = await req('PATCH', '/admin/v1/mirrors/de-berlin', { token: PROVIDER_TOKEN, body: { weight: 101 } });
+    expect(above.status).toBe(422);
+    expect(above.json.fields.weight).toMatch(/at most 100/);
+    const other = await req('PATCH', '/admin/v1/mirrors/de-berlin', { token: PROVIDER_TOKEN, body: { enabled: false } });
+    expect(other.status).toBe(422);
+    expect((await req('PATCH', '/admin/v1/mirrors/de-berlin', { token: PROVIDER_TOKEN, body: { weight: 100 } })).status).toBe(200);
+
+    // Its audit log: entries about its own mirror only, under its token's name.
+    const audit = await req('GET', '/admin/v1/audit', { token: PROVIDER_TOKEN });
+    expect(audit.status).toBe(200);
+    const entries = audit.json.entries as { actor: string; action: string; target: string }[];
+    expect(entries.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(entries.map((e) => e.target))).toEqual(new Set(['mirror:de-berlin']));
+    expect(entries.map((e) => e.action)).toEqual(expect.arrayContaining(['mirror.drain', 'mirror.undrain', 'mirror.probe', 'mirror.update']));
+    expect(entries.every((e) => e.actor === 'spree')).toBe(true);
+  });
+
+  it('staff raise or lower the ceiling', async () => {
+    const staff = client(net.url, STAFF_TOKEN);
+    expect((await staff.patch('/admin/v1/mirrors/de-berlin', { weightCeiling: 150 })).json.weightCeiling).toBe(150);
+    expect((await req('PATCH', '/admin/v1/mirrors/de-berlin', { token: PROVIDER_TOKEN, body: { weight: 150 } })).status).toBe(200);
+    expect((await staff.patch('/admin/v1/mirrors/de-berlin', { weight: 100, weightCeiling: 100 })).status).toBe(200);
   });
 });
 

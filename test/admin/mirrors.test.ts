@@ -1,7 +1,7 @@
 // Staff manage mirrors through /admin/v1/mirrors: list, show, add, patch, delete — and every change
 // takes effect on the very next download. Happy paths, then errors (404/409/400/422, nothing half-applied).
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { client, lookChoice, ServerPool, STAFF_TOKEN, type Client } from '../helpers/adminNetwork.js';
 import { CLIENT_IPS } from '../helpers/clientIps.js';
 import { LoopbackFileServer, MIRROR_PLANS, startMirrorNetwork, type MirrorNetwork } from '../helpers/network.js';
@@ -86,13 +86,15 @@ describe('happy paths', () => {
     expect(r.json.source).toBe('config');
   });
 
-  it('POST adds a mirror (201) that gets downloads from a client near it at once', async () => {
+  it('POST adds a mirror (201), pending until its first probe (started at once) shows it up; then it gets downloads from a client near it', async () => {
     expect(await lookChoice(net.url, 'SE')).not.toBe('se-sto');
     const r = await staff.post('/admin/v1/mirrors', stockholm());
     expect(r.status).toBe(201);
     expect(r.json.spec).toMatchObject({ id: 'se-sto', country: 'SE', weight: 50, enabled: true, countryOnly: false, baseUrl: extra.baseUrl });
     expect(r.json.source).toBe('runtime');
-    expect(r.json.lifecycle).toBe('active');
+    expect(r.json.lifecycle).toBe('pending');
+    expect(r.json.weightCeiling).toBe(50);
+    await vi.waitFor(async () => expect((await staff.get('/admin/v1/mirrors/se-sto')).json.lifecycle).toBe('active'), { timeout: 10_000 });
 
     const res = await fetch(`${net.url}/download/pub/README.txt`, { headers: { Accept: '*/*', 'X-Forwarded-For': CLIENT_IPS.SE.ip }, redirect: 'manual' });
     expect(res.status).toBe(302);

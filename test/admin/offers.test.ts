@@ -73,7 +73,13 @@ describe('POST /api/v1/offers', () => {
   it('a valid offer → 201 with an id', async () => {
     const r = await offerFrom(validOffer());
     expect(r.status).toBe(201);
-    expect(r.json).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'offered', createdAt: expect.any(String) });
+    expect(r.json).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      status: 'offered',
+      createdAt: expect.any(String),
+      statusUrl: expect.stringMatching(/\/api\/v1\/offers\/[0-9a-f-]{36}\?key=[\w-]{32}$/),
+      statusPage: expect.stringMatching(/\/offer\/[0-9a-f-]{36}\?key=[\w-]{32}$/),
+    });
     expect(Number.isNaN(Date.parse(r.json.createdAt))).toBe(false);
     const row = await offerById(r.json.id);
     expect(row).toMatchObject({ status: 'offered', organisation: 'Kilimanjaro Networks', storageTB: 12, bandwidthMbps: 1000 });

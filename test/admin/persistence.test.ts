@@ -2,7 +2,7 @@
 // the audit log and the statistics, with the memory store (same dataDir) and with Redis (a fresh dataDir,
 // so the state can only have come from Redis).
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
 import {
   browserDownload,
@@ -65,6 +65,8 @@ async function makeChanges(s: RunningServer, tag: string): Promise<Before> {
   ok(drained);
   ok(await staff.delete('/admin/v1/mirrors/au-sydney'), 204);
   ok(await staff.post('/admin/v1/mirrors', { id: 'se-persist', name: 'Persisted Stockholm', baseUrl: extra.baseUrl, country: 'SE', lat: 59.33, lon: 18.07, weight: 60 }), 201);
+  // Pending until its first probe (started at once) shows it up.
+  await vi.waitFor(async () => expect((await staff.get('/admin/v1/mirrors/se-persist')).json.lifecycle).toBe('active'), { timeout: 10_000 });
   const offer = (org: string, n: number) =>
     call(s.url, 'POST', '/api/v1/offers', {
       body: { contact: { name: 'P', email: `p${n}@persist.example` }, organisation: org, location: { country: 'NZ' }, storageTB: 9, bandwidthMbps: 300, baseUrl: extra.baseUrl },
