@@ -24,7 +24,8 @@ export function parseDuration(input: unknown): number | undefined {
 export function httpUrlProblem(url: URL): string | undefined {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return `must be an http or https URL, got ${url.protocol}`;
   if (url.username || url.password) return 'must not contain credentials';
-  if (url.search || url.hash) return 'must not have a query or fragment';
+  // href keeps a bare "?" or "#" that search and hash report as empty: "https://m/pub/?" is a foot-gun too.
+  if (url.search || url.hash || url.href.includes('?') || url.href.includes('#')) return 'must not have a query or fragment';
   return undefined;
 }
 

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { routePrefixProblem, targetPrefixProblem, type SiteRoute } from '../core/siteRoutes.js';
 import { DEFAULT_CONSISTENCY_RULES } from '../core/consistency.js';
 import { isRelativeTracePath } from '../core/health.js';
+import { ALLOW_PRIVATE_KEY, fetchedUrls, privateAddressMessage } from './addressPolicy.js';
 import { MIRROR_ID, baseUrl, countryCode, duration, glob, linkUrl, parseDuration, parseUrl, rsyncUrl } from './fields.js';
 
 export { fields, parseDuration } from './fields.js';
@@ -275,6 +276,37 @@ const siteRoutesSchema = z.array(siteRouteSchema).superRefine((routes, ctx) => {
   });
 });
 
+/** What one client (an IPv4 address, or an IPv6 network of `ipv6Prefix` bits) may cost us: our addition. */
+const limitsSchema = z.strictObject({
+  /** IPv6 clients are counted by network: a host gets a /64, so counting addresses would count nothing. */
+  ipv6Prefix: z.int().min(32).max(128).default(64),
+  apiPerMinute: z.int().min(1).default(300),
+  offersPerHour: z.int().min(1).default(20),
+  /** Offers waiting for staff, from everyone and from one network. */
+  pendingOffers: z.int().min(1).default(500),
+  pendingOffersPerNetwork: z.int().min(1).default(3),
+  /** Wrong tokens (admin API, sign-in) one network may try per quarter hour. */
+  authFailures: z.int().min(1).default(10),
+});
+
+/** Who may read /metrics (it shows every mirror's counts): our addition; both unset leaves it open. */
+function metricsSchema(sc: SchemaContext) {
+  return z.strictObject({
+    token: z
+      .string()
+      .transform((raw, ctx) => {
+        const resolved = resolveToken(raw, sc.env);
+        if (!resolved.ok) {
+          ctx.addIssue({ code: 'custom', message: resolved.message, input: '<secret>' });
+          return z.NEVER;
+        }
+        return resolved.value;
+      })
+      .optional(),
+    allowFrom: z.array(proxyRange).optional(),
+  });
+}
+
 /** Folders whose leader files (a suite's Release, a repomd.xml) go to a mirror only with everything below them. */
 const consistencyGroupsSchema = z.array(
   z.strictObject({
@@ -313,6 +345,11 @@ export function configSchema(sc: SchemaContext) {
       scan: scanSchema.prefault({}),
       mirrors: z.array(mirrorSchema(sc)).default(() => []),
       routes: siteRoutesSchema.default(() => []),
+      limits: limitsSchema.prefault({}),
+      metrics: metricsSchema(sc).prefault({}),
+      // Explicit exceptions to the safety rules below (crossFieldProblems), for labs and tests.
+      allowPrivateMirrorAddresses: z.boolean().default(false),
+      allowFastProbes: z.boolean().default(false),
     })
     .transform((config) => ({ file: sc.file, ...config }));
 }
@@ -374,6 +411,8 @@ export function crossFieldProblems(raw: unknown, sc: SchemaContext): Problem[] {
     if (!hasManifest && !hasRoot) problems.push({ path: ['origin'], message: 'set one of manifest or root' });
   }
 
+  problems.push(...footGuns(root));
+
   const health = asMap(root.health);
   if (health) {
     const interval = health.interval === undefined ? DEFAULT_HEALTH.intervalMs : parseDuration(health.interval);
@@ -420,5 +459,53 @@ export function crossFieldProblems(raw: unknown, sc: SchemaContext): Problem[] {
     }
   });
 
+  return problems;
+}
+
+/** Probes more often than this hammer every mirror (and its logs) for nothing. */
+const MIN_PROBE_INTERVAL_MS = 1_000;
+
+/**
+ * Settings that parse but hurt: trusting every proxy, probing more than once a second, mirror URLs
+ * aimed at this machine, link-local networks or cloud metadata services (unless allowed).
+ */
+function footGuns(root: RawMap): Problem[] {
+  const problems: Problem[] = [];
+  asList(root.trustedProxies)?.forEach((entry, i) => {
+    if (typeof entry !== 'string') return;
+    try {
+      const [, bits] = ipaddr.isValidCIDR(entry) ? ipaddr.parseCIDR(entry) : [undefined, -1];
+      if (bits === 0) {
+        problems.push({ path: ['trustedProxies', i], message: `${entry} trusts every address: any client could claim any address in X-Forwarded-For; list only your proxies` });
+      }
+    } catch {
+      // reported by the schema
+    }
+  });
+
+  const health = asMap(root.health);
+  if (health && health.enabled !== false && root.allowFastProbes !== true && health.interval !== undefined) {
+    const interval = parseDuration(health.interval);
+    if (interval !== undefined && interval < MIN_PROBE_INTERVAL_MS) {
+      problems.push({ path: ['health', 'interval'], message: `probing every ${ms(interval)} hammers every mirror; at least 1s (allowFastProbes: true for tests)` });
+    }
+  }
+
+  if (root[ALLOW_PRIVATE_KEY] !== true) {
+    asList(root.mirrors)?.forEach((entry, i) => {
+      const mirror = asMap(entry);
+      if (!mirror) return;
+      const content = asMap(mirror.content);
+      const urls = fetchedUrls({
+        baseUrl: typeof mirror.baseUrl === 'string' ? mirror.baseUrl : undefined,
+        rsyncUrl: typeof mirror.rsyncUrl === 'string' ? mirror.rsyncUrl : undefined,
+        content: { manifest: typeof content?.manifest === 'string' ? content.manifest : undefined },
+      });
+      for (const [field, url] of urls) {
+        const message = privateAddressMessage(url);
+        if (message) problems.push({ path: ['mirrors', i, ...field.split('.')], message });
+      }
+    });
+  }
   return problems;
 }

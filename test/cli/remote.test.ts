@@ -115,6 +115,7 @@ beforeAll(async () => {
   await writeFile(
     config,
     `publicUrl: http://127.0.0.1
+allowPrivateMirrorAddresses: true
 dataDir: ${path.join(dir, 'var')}
 tokens:
   - { token: env:MG_STAFF, role: staff, name: ops-alice }

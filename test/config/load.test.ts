@@ -142,6 +142,10 @@ mirrors:
       routing: { bandKm: 150.5, maxAlternatives: 3 },
       consistencyGroups: DEFAULT_CONSISTENCY_RULES,
       routes: [],
+      limits: { ipv6Prefix: 64, apiPerMinute: 300, offersPerHour: 20, pendingOffers: 500, pendingOffersPerNetwork: 3, authFailures: 10 },
+      metrics: {},
+      allowPrivateMirrorAddresses: false,
+      allowFastProbes: false,
       scan: { intervalMs: 21_600_000, timeoutMs: 1_800_000, launchCompletion: 0.99 },
       mirrors: [
         {
@@ -210,6 +214,10 @@ mirrors:
       routing: { bandKm: 300, maxAlternatives: 8 },
       consistencyGroups: DEFAULT_CONSISTENCY_RULES,
       routes: [],
+      limits: { ipv6Prefix: 64, apiPerMinute: 300, offersPerHour: 20, pendingOffers: 500, pendingOffersPerNetwork: 3, authFailures: 10 },
+      metrics: {},
+      allowPrivateMirrorAddresses: false,
+      allowFastProbes: false,
       scan: { intervalMs: 21_600_000, timeoutMs: 1_800_000, launchCompletion: 0.99 },
       mirrors: [],
     });
@@ -272,6 +280,10 @@ mirrors:
       routing: { bandKm: number; maxAlternatives: number };
       consistencyGroups: { folder: string; leaders: string[] }[];
       routes: SiteRoute[];
+      limits: { ipv6Prefix: number; apiPerMinute: number; offersPerHour: number; pendingOffers: number; pendingOffersPerNetwork: number; authFailures: number };
+      metrics: { token?: string; allowFrom?: string[] };
+      allowPrivateMirrorAddresses: boolean;
+      allowFastProbes: boolean;
       scan: { intervalMs: number; timeoutMs: number; launchCompletion: number };
       mirrors: ExpectedMirror[];
     }

@@ -35,6 +35,7 @@ describe('scanning a mirror from its http(s) manifest', () => {
     await writeFile(
       path.join(dir, 'mirrorgate.yaml'),
       `publicUrl: http://127.0.0.1
+allowPrivateMirrorAddresses: true
 dataDir: ./var
 tokens: [{ token: env:MG_TOKEN, role: staff, name: ops }]
 origin: { baseUrl: "https://origin.example/", manifest: origin.jsonl }

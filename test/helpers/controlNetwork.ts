@@ -175,6 +175,9 @@ export async function startControlNetwork(plans: readonly ControlMirrorPlan[] = 
         const config: RawConfig = {
           publicUrl: `http://127.0.0.1:${port}`,
           dataDir: opts.dataDir ?? path.join(dir, `var-${i}`),
+          // Loopback mirrors probed every 200 ms: what a production config may not do.
+          allowPrivateMirrorAddresses: true,
+          allowFastProbes: true,
           origin: { baseUrl: origin.baseUrl, manifest },
           routing: { bandKm: 50 },
           tokens: [{ token: STAFF_TOKEN, role: 'staff', name: 'ops' }],

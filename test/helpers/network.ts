@@ -552,6 +552,8 @@ export async function startMirrorNetwork(opts: { plans?: readonly MirrorPlan[] }
     const baseConfig = (publicUrl: string, dataDir: string): RawConfig => ({
       publicUrl,
       dataDir,
+      // The test mirrors listen on 127.0.0.1, which a production config may not name.
+      allowPrivateMirrorAddresses: true,
       origin: { baseUrl: origin.baseUrl, manifest: originManifest },
       routing: { bandKm: 50 },
       tokens: [

@@ -99,6 +99,8 @@ beforeAll(async () => {
     const config = {
       publicUrl: `http://127.0.0.1:${port}`,
       dataDir: path.join(dir, `var-${n}`),
+      allowPrivateMirrorAddresses: true,
+      allowFastProbes: true,
       origin: { baseUrl: origin.baseUrl, manifest: path.join(dir, 'origin.jsonl') },
       // The mid-sync mirror is a day behind: lag alone must not be what keeps it out.
       health: { interval: '300ms', timeout: '250ms', failuresToDown: 2, successesToUp: 1, maxLag: '30d', sampleFiles: 2 },

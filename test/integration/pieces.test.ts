@@ -77,6 +77,7 @@ beforeAll(async () => {
   const config = {
     publicUrl: `http://127.0.0.1:${port}`,
     dataDir: path.join(dir, 'var'),
+    allowPrivateMirrorAddresses: true,
     origin: { baseUrl: origin.baseUrl, manifest },
     routing: { bandKm: 50 },
     tokens: [{ token: TOKEN, role: 'staff', name: 'ops' }],

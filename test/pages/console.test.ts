@@ -40,6 +40,7 @@ describe.skipIf(!launched.browser)('staff and provider console in Chromium', () 
     const config = {
       publicUrl: 'http://localhost:8080',
       dataDir: './var',
+      allowPrivateMirrorAddresses: true,
       trustedProxies: ['127.0.0.1/32', '::1/128'],
       tokens: [
         { token: 'env:CONSOLE_STAFF_TOKEN', role: 'staff', name: STAFF_NAME },
