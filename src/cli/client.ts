@@ -60,8 +60,13 @@ export class AdminClient {
     return this.call<T>('PATCH', path, { body, ctx });
   }
 
-  delete(path: string, ctx: CallContext = {}): Promise<void> {
-    return this.call<void>('DELETE', path, { ctx });
+  delete<T = void>(path: string, ctx: CallContext = {}): Promise<T> {
+    return this.call<T>('DELETE', path, { ctx });
+  }
+
+  /** PUTs raw bytes (a logo) with their Content-Type. */
+  putBytes<T>(path: string, bytes: Uint8Array, contentType: string, ctx: CallContext = {}): Promise<T> {
+    return this.call<T>('PUT', path, { raw: { bytes, contentType }, ctx });
   }
 
   /** POSTs and hands each line of an NDJSON answer to `onLine` as it arrives. */
@@ -101,11 +106,15 @@ export class AdminClient {
     await this.agent.close();
   }
 
-  private async call<T>(method: string, path: string, req: { query?: Query; body?: unknown; ctx: CallContext }): Promise<T> {
+  private async call<T>(
+    method: string,
+    path: string,
+    req: { query?: Query; body?: unknown; raw?: { bytes: Uint8Array; contentType: string }; ctx: CallContext },
+  ): Promise<T> {
     const signal = this.signal();
-    const res = await this.send(method, path, { query: req.query, body: req.body, accept: 'application/json', signal });
+    const res = await this.send(method, path, { query: req.query, body: req.body, raw: req.raw, accept: 'application/json', signal });
     const text = await this.readText(res, signal);
-    if (res.statusCode >= 300) throw this.problem(res.statusCode, text, req.ctx);
+    if (res.statusCode >= 300) throw this.problem(res.statusCode, text, req.ctx, method);
     if (res.statusCode === 204 || text === '') return undefined as T;
     try {
       return JSON.parse(text) as T;
@@ -118,14 +127,17 @@ export class AdminClient {
   private async send(
     method: string,
     path: string,
-    req: { query?: Query; body?: unknown; accept: string; signal: AbortSignal | undefined },
+    req: { query?: Query; body?: unknown; raw?: { bytes: Uint8Array; contentType: string }; accept: string; signal: AbortSignal | undefined },
   ): Promise<Awaited<ReturnType<typeof request>>> {
     const url = new URL(path.replace(/^\/+/, ''), this.base);
     for (const [key, value] of Object.entries(req.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
     const headers: Record<string, string> = { accept: req.accept, 'user-agent': 'mirrorgate-cli' };
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
-    let body: string | undefined;
-    if (req.body !== undefined) {
+    let body: string | Uint8Array | undefined;
+    if (req.raw !== undefined) {
+      body = req.raw.bytes;
+      headers['content-type'] = req.raw.contentType;
+    } else if (req.body !== undefined) {
       body = JSON.stringify(req.body);
       headers['content-type'] = 'application/json';
     }
@@ -153,8 +165,8 @@ export class AdminClient {
     return new CliError(`${what} ${this.url}: ${reason}`, EXIT.unreachable);
   }
 
-  /** Maps an error status to the CLI's message and exit code. */
-  private problem(status: number, text: string, ctx: CallContext): ApiError {
+  /** Maps an error status to the CLI's message and exit code; `method` tells a failed read from a refused change. */
+  private problem(status: number, text: string, ctx: CallContext, method = 'POST'): ApiError {
     let message = '';
     let fields: Record<string, string> = {};
     try {
@@ -186,7 +198,12 @@ export class AdminClient {
       case 422:
         return new ApiError(`${message || 'invalid request'} (${status})${fieldLines}`, EXIT.failed, status, fields);
       case 503:
-        return new ApiError(`the server cannot save changes right now: ${message || 'service unavailable'}`, EXIT.unavailable, status, fields);
+        // A read (stats, offers, audit) saves nothing: say that it cannot answer, not that it cannot save.
+        return method === 'GET'
+          ? new ApiError(`the server cannot answer this right now: ${message || 'service unavailable'}`, EXIT.unavailable, status, fields)
+          : new ApiError(`the server cannot save changes right now: ${message || 'service unavailable'}`, EXIT.unavailable, status, fields);
+      case 415:
+        return new ApiError(`${message || 'unsupported type'} (415)${fieldLines}`, EXIT.failed, status, fields);
       default:
         return new ApiError(`the server answered ${status}: ${message || 'no reason given'}${fieldLines}`, EXIT.failed, status, fields);
     }

@@ -8,6 +8,7 @@ import { addMirrorCommands } from './commands/mirrors.js';
 import { addOfferCommands } from './commands/offers.js';
 import { addReportCommands } from './commands/reports.js';
 import { addScanCommands } from './commands/scan.js';
+import { addTokenCommands } from './commands/tokens.js';
 import { CliError, EXIT, type CliContext, type CliIO } from './context.js';
 
 export { CliError, EXIT, type CliContext, type CliIO } from './context.js';
@@ -60,6 +61,7 @@ export function buildProgram(ctx: CliContext): Command {
   addOfferCommands(program, ctx);
   addScanCommands(program, ctx);
   addReportCommands(program, ctx);
+  addTokenCommands(program, ctx);
   return program;
 }
 

@@ -1,9 +1,11 @@
-// `mirrorgate mirrors …`: list, show, add, edit, remove, drain, undrain, weight, enable, disable and launch mirrors through the staff API.
+// `mirrorgate mirrors …`: list, show, add, edit, remove, drain, undrain, weight, enable, disable, launch and logo through the staff API.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { MirrorView } from '../../control/adminService.js';
 import type { AdminClient } from '../client.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
-import { countOf, formatAgo, formatDuration, formatLag, formatPercent, formatTime, keyValues, table } from '../format.js';
+import { clean, countOf, formatAgo, formatCount, formatDuration, formatLag, formatPercent, formatTime, keyValues, table } from '../format.js';
 import { collect, printJson, remote, seg, withClient, type RemoteOptions } from './remote.js';
 
 /** API field → flag, so a refused body names the flag to fix. */
@@ -103,10 +105,8 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
       if (opts.sponsor === false) patch.sponsor = null;
       if (opts.disabled === undefined) delete patch.enabled;
       if (opts.sponsorUrl !== undefined && opts.sponsorName === undefined && opts.sponsor !== false) {
-        // The API replaces the whole sponsor: keep the name it has.
-        const current = await client.get<MirrorView>(mirrorPath(id), {}, about(id));
-        if (!current.spec.sponsor) throw new CliError(`mirror "${id}" has no sponsor yet: --sponsor-url needs --sponsor-name`, EXIT.usage);
-        patch.sponsor = { name: current.spec.sponsor.name, url: opts.sponsorUrl };
+        // The API merges sponsor fields into the current sponsor (name and logo stay).
+        patch.sponsor = { url: opts.sponsorUrl };
       }
       if (Object.keys(patch).length === 0) throw new CliError('nothing to change: give at least one option (see mirrorgate mirrors edit --help)', EXIT.usage);
       const view = await client.patch<MirrorView>(mirrorPath(id), patch, about(id));
@@ -186,7 +186,10 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
   }
 
   remote(
-    mirrors.command('launch').description('put an accepted (syncing) mirror into service without waiting for a complete scan').argument('<id>', 'mirror id'),
+    mirrors
+      .command('launch')
+      .description('put an accepted (syncing) or pending mirror into service without waiting for a complete scan or a good probe')
+      .argument('<id>', 'mirror id'),
   ).action((id: string, opts: RemoteOptions) =>
     withClient(ctx, opts, async (client) => {
       const view = await client.post<MirrorView>(`${mirrorPath(id)}/launch`, undefined, about(id));
@@ -194,7 +197,31 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
       ctx.io.out(`${id}: launched (status ${statusOf(view)})\n`);
     }),
   );
+
+  remote(
+    mirrors
+      .command('logo')
+      .description("upload a mirror's sponsor logo (SVG, PNG or WebP, up to 60 KB; SVG is sanitised); every instance shows it at once")
+      .argument('<id>', 'mirror id')
+      .argument('<file>', 'the logo file (.svg, .png or .webp)'),
+  ).action((id: string, file: string, opts: RemoteOptions) =>
+    withClient(ctx, opts, async (client) => {
+      const type = LOGO_TYPES[path.extname(file).toLowerCase()];
+      if (!type) throw new CliError(`${clean(file)}: a logo must be an .svg, .png or .webp file`, EXIT.usage);
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(await readFile(file));
+      } catch (err) {
+        throw new CliError(`cannot read ${clean(file)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, EXIT.usage);
+      }
+      const view = await client.putBytes<MirrorView>(`${mirrorPath(id)}/logo`, bytes, type, { ...about(id), flags: { logo: '<file>' } });
+      if (opts.json) return printJson(ctx, view);
+      ctx.io.out(`${id}: logo set (${formatCount(bytes.byteLength)} bytes, ${type}); sponsor ${view.spec.sponsor?.name ?? '(none)'}\n`);
+    }),
+  );
 }
+
+const LOGO_TYPES: Record<string, string> = { '.svg': 'image/svg+xml', '.png': 'image/png', '.webp': 'image/webp' };
 
 /** The settings options of `add` (name, base URL and country required) and `edit` (all optional, plus --no-… to clear). */
 function mirrorFieldOptions(cmd: Command, adding: boolean): Command {
@@ -279,8 +306,23 @@ export function statusOf(view: MirrorView): string {
   if (view.summary) return view.summary.status;
   if (!view.spec.enabled) return 'disabled';
   if (view.drain) return 'draining';
-  if (view.lifecycle === 'syncing') return 'syncing';
+  if (view.lifecycle === 'syncing' || view.lifecycle === 'pending') return view.lifecycle;
   return view.health?.health ?? 'unknown';
+}
+
+/**
+ * Why a mirror has the status it has, honestly: "not probed yet", the last probe's failure while
+ * it is still `unknown` or `pending` ("connection refused, 1 failed probe"), a down mirror's reason.
+ */
+export function noteOf(view: MirrorView): string | null {
+  const h = view.health;
+  const status = statusOf(view);
+  if (!h || h.checkedAt === undefined) return view.spec.enabled ? 'not probed yet' : null;
+  const failed = h.consecutiveFailures > 0 ? `, ${countOf(h.consecutiveFailures, 'failed probe', 'failed probes')} in a row` : '';
+  if (h.reason && (status === 'unknown' || status === 'pending' || status === 'down' || h.consecutiveFailures > 0)) return `${h.reason}${failed}`;
+  if (status === 'pending') return 'waiting for a good probe';
+  if (status === 'syncing' && view.lifecycle === 'syncing') return 'accepted, waiting for a complete scan';
+  return h.reason ?? null;
 }
 
 function lagOf(view: MirrorView): number | null {
@@ -298,6 +340,7 @@ export function mirrorTable(views: readonly MirrorView[]): string {
     { header: 'LAG', value: (v) => formatLag(lagOf(v)), align: 'right' },
     { header: 'NAME', value: (v) => v.spec.name },
     { header: 'URL', value: (v) => v.spec.baseUrl },
+    { header: 'NOTE', value: noteOf },
   ]);
 }
 
@@ -317,7 +360,7 @@ export function describeMirror(view: MirrorView, now = Date.now()): string {
   return keyValues([
     ['id', s.id],
     ['name', s.name],
-    ['status', statusOf(view) + (view.summary?.reason ? ` (${view.summary.reason})` : '')],
+    ['status', statusOf(view) + (noteOf(view) ? ` (${noteOf(view)})` : '')],
     ['enabled', s.enabled ? 'yes' : 'no'],
     ['lifecycle', view.lifecycle],
     ['source', view.source === 'config' ? 'config file' : 'added at runtime'],
@@ -326,7 +369,7 @@ export function describeMirror(view: MirrorView, now = Date.now()): string {
     s.trace ? ['trace file', s.trace] : undefined,
     ['country', s.country + (s.lat !== undefined && s.lon !== undefined ? ` (${s.lat}, ${s.lon})` : '')],
     ['ASN', s.asn.length ? s.asn.map((a) => `AS${a}`).join(', ') : null],
-    ['weight', s.weight],
+    ['weight', `${s.weight} (a provider may set up to ${view.weightCeiling})`],
     ['bandwidth', s.bandwidthMbps !== undefined ? `${s.bandwidthMbps} Mbps` : null],
     ['country only', s.countryOnly ? 'yes' : 'no'],
     ['sponsor', s.sponsor ? s.sponsor.name + (s.sponsor.url ? ` <${s.sponsor.url}>` : '') : null],

@@ -1,7 +1,6 @@
 // `mirrorgate offers …`: review the mirrors providers offer, and accept (creating the mirror) or reject them.
 import { type Command, Option } from 'commander';
-import type { MirrorView } from '../../control/adminService.js';
-import type { Offer } from '../../store/store.js';
+import type { IssuedToken, MirrorView, OfferView as Offer } from '../../control/adminService.js';
 import type { AdminClient } from '../client.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
 import { clean, formatTime, table } from '../format.js';
@@ -27,6 +26,7 @@ const ACCEPT_FLAGS: Record<string, string> = {
 };
 
 interface AcceptOptions extends RemoteOptions {
+  issueToken?: boolean;
   mirrorId?: string;
   name?: string;
   baseUrl?: string;
@@ -45,8 +45,9 @@ export function addOfferCommands(program: Command, ctx: CliContext): void {
       .addOption(new Option('--status <status>', 'only offers in this state').choices(['offered', 'accepted', 'rejected'])),
   ).action((opts: RemoteOptions & { status?: string }) =>
     withClient(ctx, opts, async (client) => {
-      const body = await client.get<{ offers: Offer[] }>('admin/v1/offers', { status: opts.status });
+      const body = await client.get<{ offers: Offer[]; stale?: boolean }>('admin/v1/offers', { status: opts.status });
       if (opts.json) return printJson(ctx, body);
+      if (body.stale) ctx.io.err('the server cannot reach its shared store: these offers are as it last read them\n');
       if (body.offers.length === 0) return ctx.io.out(opts.status ? `no ${opts.status} offers\n` : 'no offers\n');
       ctx.io.out(offerTable([...body.offers].sort((a, b) => b.createdAt - a.createdAt)));
     }),
@@ -62,7 +63,8 @@ export function addOfferCommands(program: Command, ctx: CliContext): void {
       .option('--base-url <url>', 'download base URL (default: the one offered)')
       .option('--rsync-url <url>', 'rsync URL for scans (default: the one offered)')
       .option('--country <cc>', 'country (default: the one offered)')
-      .option('--note <text>', 'a note kept with the decision'),
+      .option('--note <text>', 'a note kept with the decision')
+      .option('--issue-token', "issue the provider's token for the new mirror (printed once)"),
   ).action((given: string, opts: AcceptOptions) =>
     withClient(ctx, opts, async (client) => {
       const id = await resolveOfferId(client, given);
@@ -72,8 +74,12 @@ export function addOfferCommands(program: Command, ctx: CliContext): void {
       if (opts.baseUrl !== undefined) mirror.baseUrl = opts.baseUrl;
       if (opts.rsyncUrl !== undefined) mirror.rsyncUrl = opts.rsyncUrl;
       if (opts.country !== undefined) mirror.country = opts.country;
-      const body = { ...(opts.note !== undefined && { note: opts.note }), ...(Object.keys(mirror).length > 0 && { mirror }) };
-      const result = await client.post<{ offer: Offer; mirror: MirrorView }>(`admin/v1/offers/${seg(id)}/accept`, body, {
+      const body = {
+        ...(opts.note !== undefined && { note: opts.note }),
+        ...(Object.keys(mirror).length > 0 && { mirror }),
+        ...(opts.issueToken && { issueToken: true }),
+      };
+      const result = await client.post<{ offer: Offer; mirror: MirrorView; token?: IssuedToken }>(`admin/v1/offers/${seg(id)}/accept`, body, {
         subject: `offer "${id}"`,
         flags: ACCEPT_FLAGS,
       });
@@ -85,6 +91,9 @@ export function addOfferCommands(program: Command, ctx: CliContext): void {
             ? `it gets downloads once a scan shows it complete (mirrorgate scan ${m}), or now with: mirrorgate mirrors launch ${m}\n`
             : ''),
       );
+      if (result.token) {
+        ctx.io.out(`provider token for ${clean(result.token.name)} (shown this once; only its hash is kept):\n${result.token.token}\n`);
+      }
     }),
   );
 
@@ -132,6 +141,9 @@ export function offerTable(offers: readonly Offer[]): string {
     { header: 'STORAGE', value: (o) => `${o.storageTB} TB`, align: 'right' },
     { header: 'BANDWIDTH', value: (o) => `${o.bandwidthMbps} Mbps`, align: 'right' },
     { header: 'CONTACT', value: (o) => `${o.contact.name} <${o.contact.email}>` },
+    { header: 'BASE URL', value: (o) => o.baseUrl },
+    { header: 'RSYNC URL', value: (o) => o.rsyncUrl },
+    { header: 'PEERINGS', value: (o) => o.peerings },
     { header: 'MIRROR', value: (o) => o.mirrorId },
   ]);
 }

@@ -1,8 +1,10 @@
 // `mirrorgate stats` and `mirrorgate audit`: downloads, bytes and logo impressions per mirror, country and day; who changed what, when.
 import { type Command, InvalidArgumentError } from 'commander';
-import type { AuditEntry, StatsResult } from '../../store/store.js';
+import type { AuditEntry } from '../../control/adminService.js';
+import { AUDIT_ACTIONS } from '../../core/auditActions.js';
+import type { StatsResult } from '../../store/store.js';
 import type { CliContext } from '../context.js';
-import { formatBytes, formatCount, formatTime, summarize, table } from '../format.js';
+import { clean, formatBytes, formatCount, formatTime, summarize, table } from '../format.js';
 import { collect, printJson, remote, withClient, type RemoteOptions } from './remote.js';
 
 export interface StatsAnswer extends StatsResult {
@@ -39,26 +41,36 @@ export function addReportCommands(program: Command, ctx: CliContext): void {
   remote(
     program
       .command('audit')
-      .description('the audit log, newest first: who changed what, when (staff)')
+      .description('the audit log, newest first: who changed what, when (staff; a provider token: its own mirrors)')
       .option('--actor <name>', "only changes by this token's name")
       .option('--target <target>', 'only changes to this target: mirror:<id>, offer:<id>, or a bare mirror id')
-      .option('--action <action>', 'only this action, e.g. mirror.drain, offer.accept')
+      .option('--action <action>', `only this action: ${AUDIT_ACTIONS.join(', ')}, or the part after the dot (drain, accept, …)`, parseAction)
       .option('--since <when>', 'from this time: ISO date/time, or e.g. 1h, 7d for that long ago', parseWhen)
       .option('--until <when>', 'up to this time, same forms', parseWhen)
       .option('--limit <n>', `at most this many entries (default ${DEFAULT_AUDIT_LIMIT})`, parseLimit),
   ).action((opts: RemoteOptions & { actor?: string; target?: string; action?: string; since?: number; until?: number; limit?: number }) =>
     withClient(ctx, opts, async (client) => {
       const target = opts.target === undefined || opts.target.includes(':') ? opts.target : `mirror:${opts.target}`;
-      const body = await client.get<{ entries: AuditEntry[] }>(
+      const body = await client.get<{ entries: AuditEntry[]; stale?: boolean }>(
         'admin/v1/audit',
         { actor: opts.actor, target, action: opts.action, since: opts.since, until: opts.until, limit: opts.limit ?? DEFAULT_AUDIT_LIMIT },
         { flags: { actor: '--actor', target: '--target', action: '--action', since: '--since', until: '--until', limit: '--limit' } },
       );
       if (opts.json) return printJson(ctx, body);
+      if (body.stale) ctx.io.err('the server cannot reach its shared store: these are the newest entries it holds itself\n');
       if (body.entries.length === 0) return ctx.io.out('no audit entries\n');
       ctx.io.out(auditTable(body.entries));
     }),
   );
+}
+
+/** A full action name, or its short name when that names exactly one; a typo lists the valid ones. */
+export function parseAction(value: string): string {
+  if ((AUDIT_ACTIONS as readonly string[]).includes(value)) return value;
+  const short = AUDIT_ACTIONS.filter((a) => a.split('.')[1] === value);
+  if (short.length === 1) return short[0]!;
+  const shortNames = [...new Set(AUDIT_ACTIONS.map((a) => a.split('.')[1]!))];
+  throw new InvalidArgumentError(`unknown action "${clean(value)}"; valid: ${AUDIT_ACTIONS.join(', ')} (or ${shortNames.join(', ')})`);
 }
 
 function parseDay(value: string): string {
@@ -141,6 +153,35 @@ export function auditTable(entries: readonly AuditEntry[]): string {
     { header: 'ACTOR', value: (e) => e.actor },
     { header: 'ACTION', value: (e) => e.action },
     { header: 'TARGET', value: (e) => e.target },
-    { header: 'CHANGE', value: (e) => summarize(e.after) },
+    { header: 'CHANGE', value: describeChange },
   ]);
+}
+
+/**
+ * What an entry changed, as `field: before → after` for each field both sides name (a weight
+ * change reads `weight: 100 → 50`); otherwise the after side, summarised.
+ */
+export function describeChange(e: AuditEntry, max = 80): string {
+  const before = isRecord(e.before) ? e.before : undefined;
+  const after = isRecord(e.after) ? e.after : undefined;
+  if (before && after) {
+    const keys = Object.keys(after).filter((k) => k in before);
+    if (keys.length) {
+      const parts = keys.map((k) => `${k}: ${cell(before[k])} → ${cell(after[k])}`);
+      const rest = Object.keys(after).filter((k) => !(k in before));
+      const text = clean([...parts, ...rest.map((k) => `${k}=${cell(after[k])}`)].join(', '));
+      return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+    }
+  }
+  return summarize(e.after, max);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function cell(v: unknown): string {
+  if (v === null || v === undefined) return '–';
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
 }

@@ -13,7 +13,14 @@ import { printJson, remote, seg, withClient, type RemoteOptions } from './remote
 export type ScanOutcome = { mirror: string; report: ScanReport } | { mirror: string; error: string };
 export interface ProbeOutcome {
   mirror: string;
+  /** This probe reached the mirror (its health changes only after several probes in a row). */
+  ok?: boolean;
   health: HealthRecord | null;
+}
+
+/** A probe that did not reach its mirror (older servers say so only in the record). */
+export function probeFailed(o: ProbeOutcome): boolean {
+  return o.ok === false || (o.ok === undefined && (o.health === null || o.health.consecutiveFailures > 0));
 }
 
 /** Probes wait on mirrors (up to the server's health timeout each), so a few run at once. */
@@ -74,9 +81,13 @@ export function addScanCommands(program: Command, ctx: CliContext): void {
       const outcomes = await inPool(ids, PROBE_CONCURRENCY, (mirror) =>
         client.post<ProbeOutcome>(`admin/v1/mirrors/${seg(mirror)}/probe`, undefined, { subject: `mirror "${mirror}"` }),
       );
+      // Scripts can rely on it: a mirror that did not answer this probe fails the command.
+      const failed = outcomes.filter(probeFailed);
+      if (failed.length) ctx.exitCode = EXIT.failed;
       if (opts.json) return printJson(ctx, id !== undefined ? outcomes[0] : outcomes);
       if (outcomes.length === 0) return ctx.io.out('no mirrors\n');
       ctx.io.out(probeTable(outcomes));
+      if (failed.length) ctx.io.err(`${countOf(failed.length, 'mirror', 'mirrors')} did not answer: ${failed.map((o) => o.mirror).join(', ')}\n`);
     }),
   );
 }
@@ -149,6 +160,7 @@ export function scanLine(mirror: string, r: ScanReport): string {
 export function probeTable(outcomes: readonly ProbeOutcome[]): string {
   return table(outcomes, [
     { header: 'MIRROR', value: (o) => o.mirror },
+    { header: 'PROBE', value: (o) => (probeFailed(o) ? 'FAILED' : 'ok') },
     { header: 'HEALTH', value: (o) => o.health?.health ?? 'not probed' },
     { header: 'LATENCY', value: (o) => (o.health?.latencyMs !== undefined ? `${Math.round(o.health.latencyMs)} ms` : null), align: 'right' },
     { header: 'LAST SYNC', value: (o) => (o.health?.lastSync !== undefined ? formatTime(o.health.lastSync * 1000) : null) },
