@@ -18,7 +18,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   http: ['core', 'config', 'geo', 'control'],
   edge: ['core', 'geo', 'http'],
   node: ['core', 'config', 'geo', 'store', 'control', 'http'],
-  cli: ['core', 'config', 'control', 'http'],
+  // The serve command starts the server itself.
+  cli: ['core', 'config', 'control', 'http', 'entry'],
 };
 
 /** Packages that would tie a layer to a runtime: core runs on Node and Workers alike. */

@@ -4,6 +4,8 @@ import { ConfigError, loadConfig, resolveConfigPath, type Config } from './confi
 import type { ControlPlane } from './control/controlPlane.js';
 import type { SnapshotBuilder } from './control/snapshotBuilder.js';
 import type { StatsRecorder } from './control/statsRecorder.js';
+import cluster from 'node:cluster';
+import { runClusterPrimary, workerCount, workerStore } from './node/cluster.js';
 import { compose } from './node/compose.js';
 import { exitOnSignals, listen, serverTimeouts } from './node/server.js';
 import type { Store } from './store/store.js';
@@ -37,7 +39,7 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   const env = opts.env ?? process.env;
   const config = await loadConfig(opts.configPath ?? resolveConfigPath(env), env);
   const port = opts.port ?? (env.PORT ? Number(env.PORT) : (config.port ?? 8080));
-  const instance = await compose(config, { env, logLevel: opts.logLevel, port });
+  const instance = await compose(config, { env, logLevel: opts.logLevel, port, store: workerStore(env) });
   const timeouts = serverTimeouts(env);
   const server = await listen(instance.app, instance.services, {
     port,
@@ -63,21 +65,34 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   };
 }
 
-// Run directly (npm start): serve, print config problems the way check-config does.
-if (import.meta.url === `file://${process.argv[1]}`) {
-  serve().then(
+/**
+ * Serves until SIGTERM/SIGINT: one process, or with `workers` (MIRRORGATE_WORKERS, `serve --workers`) a
+ * cluster whose primary forks that many workers, each of which lands here again and serves.
+ */
+export function main(opts: { configPath?: string; port?: number; workers?: string } = {}): void {
+  const workers = cluster.isPrimary ? workerCount(opts.workers ?? process.env.MIRRORGATE_WORKERS) : undefined;
+  if (workers !== undefined) {
+    runClusterPrimary({ workers, configPath: opts.configPath, env: process.env }).catch(startFailed);
+    return;
+  }
+  serve({ configPath: opts.configPath, port: opts.port }).then(
     (running) => {
       const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'mirrorgate' } });
       exitOnSignals(() => running.close(), { log, graceMs: serverTimeouts(process.env).shutdownGraceMs });
     },
-    (err: unknown) => {
-      if (err instanceof ConfigError) {
-        for (const p of err.problems) console.error(p);
-        console.error('mirrorgate: refusing to start with an invalid config');
-      } else {
-        console.error(err);
-      }
-      process.exit(1);
-    },
+    startFailed,
   );
 }
+
+function startFailed(err: unknown): never {
+  if (err instanceof ConfigError) {
+    for (const p of err.problems) console.error(p);
+    console.error('mirrorgate: refusing to start with an invalid config');
+  } else {
+    console.error(err);
+  }
+  process.exit(1);
+}
+
+// Run directly (npm start).
+if (import.meta.url === `file://${process.argv[1]}`) main();

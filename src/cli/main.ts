@@ -71,10 +71,11 @@ function addServeCommand(program: Command): void {
     .description('serve downloads, pages and the APIs (config from --config, MIRRORGATE_CONFIG or config/mirrorgate.yaml)')
     .option('--config <file>', 'config file')
     .option('--port <n>', 'port to listen on (overrides PORT and the config)', parsePort)
-    .action(async (opts: { config?: string; port?: number }) => {
+    .option('--workers <n|auto>', 'worker processes on the one port (default 1; "auto": one per core; or MIRRORGATE_WORKERS)')
+    .action(async (opts: { config?: string; port?: number; workers?: string }) => {
       // Imported on demand so config-only commands never load the server and its dependencies.
-      const { serve } = await import('../node.js');
-      await serve({ configPath: opts.config === undefined ? undefined : path.resolve(opts.config), port: opts.port });
+      const { main } = await import('../node.js');
+      main({ configPath: opts.config === undefined ? undefined : path.resolve(opts.config), port: opts.port, workers: opts.workers });
     });
 }
 

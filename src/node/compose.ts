@@ -1,5 +1,6 @@
 // Node only: builds every service of one instance from its config — store, snapshot builder, control plane,
 // admin, stats, GeoIP, logos — and the app, without listening. src/node.ts listens; tests and tools may not.
+import cluster from 'node:cluster';
 import { mkdir } from 'node:fs/promises';
 import type { Hono } from 'hono';
 import pino from 'pino';
@@ -29,6 +30,8 @@ export interface ComposeOptions {
   logLevel?: string;
   /** The port clients reach us on, as far as known before listening (a loopback publicUrl follows it). */
   port: number;
+  /** The store to use instead of opening one (a cluster worker's IpcStore). */
+  store?: Store;
 }
 
 /** One instance, built and running its control loops, not yet listening. */
@@ -63,7 +66,9 @@ export async function compose(config: Config, opts: ComposeOptions): Promise<Com
   const { env } = opts;
   // Buffered, asynchronous writes: a synchronous write per access-log line costs a download ~15 µs.
   // pino flushes the buffer when the process exits; close() flushes it too.
-  const logger = pino({ level: opts.logLevel ?? env.LOG_LEVEL ?? 'info', base: { service: 'mirrorgate' } }, pino.destination({ dest: 1, sync: false }));
+  // A cluster worker names itself in every line, so operators can tell the workers' logs apart.
+  const base = { service: 'mirrorgate', ...(cluster.isWorker && cluster.worker ? { worker: cluster.worker.id } : {}) };
+  const logger = pino({ level: opts.logLevel ?? env.LOG_LEVEL ?? 'info', base }, pino.destination({ dest: 1, sync: false }));
   await mkdir(config.dataDir, { recursive: true });
 
   const files = await loadOriginIndex(config.origin, config.dataDir, logger);
@@ -80,7 +85,7 @@ export async function compose(config: Config, opts: ComposeOptions): Promise<Com
     },
     consistency: config.consistencyGroups,
   });
-  const store = await openStore({ store: env.REDIS_URL || config.store, dataDir: config.dataDir, log: logger });
+  const store = opts.store ?? (await openStore({ store: env.REDIS_URL || config.store, dataDir: config.dataDir, log: logger }));
   const metrics = new Metrics(() => builder.current(), store);
   const control = new ControlPlane({
     config,

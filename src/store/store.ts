@@ -196,7 +196,8 @@ export class StoreUnavailableError extends Error {
 }
 
 export interface Store {
-  readonly kind: 'memory' | 'redis';
+  /** 'cluster': a worker's view of the store its cluster primary holds (src/store/ipcStore.ts). */
+  readonly kind: 'memory' | 'redis' | 'cluster';
 
   getOverrides(): Promise<Map<string, MirrorOverride>>;
   /** null removes the override (the config's mirror shows through again). */

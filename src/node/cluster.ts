@@ -1,0 +1,101 @@
+// Node only: every core. `mirrorgate serve --workers N|auto` (or MIRRORGATE_WORKERS) runs node:cluster workers on
+// one port. With Redis each worker is an ordinary instance. In memory mode the primary owns the one store
+// (persisted under dataDir) and every worker reaches it over IPC, as instances reach Redis: staff writes, health,
+// leases (one worker probes and scans at a time), stats claims (each download counted once) and the audit log
+// all go through it, and every change is announced to every worker.
+import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import pino from 'pino';
+import { loadConfig, resolveConfigPath } from '../config/load.js';
+import { ipcStore, type StoreChannel, type StoreMessage } from '../store/ipcStore.js';
+import { openStore } from '../store/openStore.js';
+import type { Store } from '../store/store.js';
+import type { StoreLog } from '../store/storeLog.js';
+import { hostStore } from './storeHost.js';
+
+/** How many workers `value` asks for: a positive whole number, or "auto" (one per available core). */
+export function workerCount(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '' || value === '1') return undefined;
+  if (value === 'auto') return availableParallelism();
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`workers: expected a whole number from 1 to 256 or "auto", got ${JSON.stringify(value)}`);
+  return n === 1 ? undefined : n;
+}
+
+/** The env key that tells a worker its store is the primary's. */
+const IPC_STORE = 'MIRRORGATE_CLUSTER_STORE';
+
+/** In a cluster worker of a memory-mode cluster: the store the primary holds; otherwise undefined. */
+export function workerStore(env: Record<string, string | undefined>, log?: StoreLog): Store | undefined {
+  if (!cluster.isWorker || env[IPC_STORE] !== 'ipc') return undefined;
+  const channel: StoreChannel = {
+    send: (m: StoreMessage) => process.send?.(m),
+    onMessage: (listener) => {
+      process.on('message', listener);
+      return () => process.off('message', listener);
+    },
+  };
+  return ipcStore(channel, log);
+}
+
+export interface ClusterOptions {
+  workers: number;
+  configPath?: string;
+  env: Record<string, string | undefined>;
+}
+
+/**
+ * The primary: forks the workers (each runs src/node.ts's serve()), restarts one that dies, and on SIGTERM or
+ * SIGINT stops them (each finishes its in-flight requests and flushes its stats) before closing the store.
+ */
+export async function runClusterPrimary(opts: ClusterOptions): Promise<void> {
+  const { env } = opts;
+  const log = pino({ level: env.LOG_LEVEL ?? 'info', base: { service: 'mirrorgate', role: 'primary' } });
+  const config = await loadConfig(opts.configPath ?? resolveConfigPath(env), env);
+  const redis = env.REDIS_URL || (config.store !== 'memory' ? config.store : undefined);
+  let host: ReturnType<typeof hostStore> | undefined;
+  let store: Store | undefined;
+  if (!redis) {
+    store = await openStore({ store: 'memory', dataDir: config.dataDir, log });
+    host = hostStore(store);
+  }
+  // Structured clone, so Maps, Sets and typed arrays cross as they are.
+  cluster.setupPrimary({ serialization: 'advanced' });
+  const workerEnv = { ...env, ...(redis ? {} : { [IPC_STORE]: 'ipc' }), MIRRORGATE_WORKERS: '1' };
+  let stopping = false;
+  const fork = (): Worker => {
+    const w = cluster.fork(workerEnv);
+    host?.attach(w);
+    return w;
+  };
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
+    fork();
+  });
+  for (let i = 0; i < opts.workers; i++) fork();
+  log.info({ workers: opts.workers, store: redis ? 'redis' : 'memory (held by the primary)' }, 'mirrorgate cluster started');
+
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping workers');
+    const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    let left = alive.length;
+    const done = async () => {
+      host?.close();
+      await store?.close();
+      log.info({}, 'cluster stopped');
+      process.exit(0);
+    };
+    if (left === 0) return void done();
+    for (const w of alive) {
+      w.once('exit', () => {
+        if (--left === 0) void done();
+      });
+      w.process.kill('SIGTERM');
+    }
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

@@ -1,0 +1,119 @@
+// Every core: `MIRRORGATE_WORKERS=2 npm start` as a real process tree (a node:cluster primary and two workers on one
+// port, memory store held by the primary). A drain reaches every worker at once, each download and each audit entry is
+// recorded once, and the state survives a SIGTERM and a restart.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, LoopbackFileServer } from '../helpers/network.js';
+import { put } from '../helpers/packageRepos.js';
+
+const TOKEN = 'staff-token-for-the-cluster-test';
+const FILE = 'pub/app-1.0.tar.gz';
+let dir: string;
+let port: number;
+let configPath: string;
+let primary: ChildProcess | undefined;
+let output = '';
+const mirrors: LoopbackFileServer[] = [];
+
+async function startCluster(): Promise<void> {
+  output = '';
+  primary = spawn(process.execPath, ['--import', 'tsx', 'src/node.ts'], {
+    env: { ...process.env, MIRRORGATE_CONFIG: configPath, MIRRORGATE_WORKERS: '2', PORT: String(port), LOG_LEVEL: 'info', REDIS_URL: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  primary.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  primary.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const deadline = Date.now() + 30_000;
+  // Both workers announce themselves; then the port answers.
+  while ((output.match(/mirrorgate listening/g) ?? []).length < 2) {
+    if (Date.now() > deadline || primary.exitCode !== null) throw new Error(`cluster did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function stopCluster(): Promise<number | null> {
+  if (!primary || primary.exitCode !== null) return primary?.exitCode ?? null;
+  const exited = new Promise<number | null>((resolve) => primary!.once('exit', (code) => resolve(code)));
+  primary.kill('SIGTERM');
+  return exited;
+}
+
+const url = (p: string) => `http://127.0.0.1:${port}${p}`;
+const staff = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
+
+/** A fresh connection per request, so the cluster hands them to both workers. */
+async function download(ip: string): Promise<string | null> {
+  const res = await fetch(url(`/download/${FILE}`), { headers: { 'X-Forwarded-For': ip, Connection: 'close' }, redirect: 'manual' });
+  await res.arrayBuffer();
+  return res.headers.get('x-mirrorgate-mirror');
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-cluster-'));
+  const originRoot = path.join(dir, 'origin');
+  await put(originRoot, FILE, Buffer.alloc(5_000, 7), 1_767_225_600);
+  const origin = new LoopbackFileServer('origin', originRoot);
+  await origin.start();
+  mirrors.push(origin);
+  const entries = [];
+  for (const id of ['de-a', 'de-b']) {
+    const m = new LoopbackFileServer(id, originRoot);
+    await m.start();
+    mirrors.push(m);
+    entries.push({ id, name: `Mirror ${id}`, baseUrl: m.baseUrl, country: 'DE' });
+  }
+  await writeFile(path.join(dir, 'origin.jsonl'), `${JSON.stringify({ path: FILE, size: 5_000, mtime: 1_767_225_600 })}\n`);
+  port = await freePort();
+  configPath = path.join(dir, 'mirrorgate.yaml');
+  await writeFile(
+    configPath,
+    stringify({
+      publicUrl: `http://127.0.0.1:${port}`,
+      dataDir: path.join(dir, 'var'),
+      origin: { baseUrl: origin.baseUrl, manifest: path.join(dir, 'origin.jsonl') },
+      health: { enabled: false },
+      allowPrivateMirrorAddresses: true,
+      tokens: [{ token: TOKEN, role: 'staff', name: 'ops' }],
+      mirrors: entries,
+    }),
+  );
+  await startCluster();
+}, 60_000);
+
+afterAll(async () => {
+  await stopCluster();
+  for (const m of mirrors) await m.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('a two-worker cluster in memory mode', () => {
+  it('a drain sent to one worker is honoured by every worker within a second', async () => {
+    const res = await fetch(url('/admin/v1/mirrors/de-a/drain'), { method: 'POST', headers: staff, body: '{}' });
+    expect(res.status, await res.text()).toBeLessThan(300);
+    await new Promise((r) => setTimeout(r, 1_000));
+    for (let i = 0; i < 40; i++) expect(await download(`198.51.100.${i + 1}`)).toBe('de-b');
+    // Both workers answered some of them (each names itself in its access log).
+    const served = new Set([...output.matchAll(/"worker":(\d+)[^\n]*"msg":"request"/g)].map((m) => m[1]));
+    expect(served.size).toBe(2);
+  });
+
+  it('counts each download once across workers, and audits the drain once', async () => {
+    // The same 40 clients again within ten minutes: no new downloads, whichever worker answers them.
+    for (let i = 0; i < 40; i++) await download(`198.51.100.${i + 1}`);
+    expect(await stopCluster()).toBe(0);
+    await startCluster();
+    const stats = (await (await fetch(url('/admin/v1/stats'), { headers: staff })).json()) as { totals: { downloads: number } };
+    expect(stats.totals.downloads).toBe(40);
+    const audit = (await (await fetch(url('/admin/v1/audit'), { headers: staff })).json()) as { entries?: { action: string; target: string }[] } | { action: string; target: string }[];
+    const entries = Array.isArray(audit) ? audit : (audit.entries ?? []);
+    expect(entries.filter((e) => e.target === 'mirror:de-a' && /drain/.test(e.action)), JSON.stringify(entries)).toHaveLength(1);
+  }, 60_000);
+
+  it('the drain survived the restart: state is the primary\'s, persisted under dataDir', async () => {
+    for (let i = 0; i < 10; i++) expect(await download(`203.0.113.${i + 1}`)).toBe('de-b');
+  });
+});
