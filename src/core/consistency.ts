@@ -4,9 +4,9 @@
 // same mirror; dnf does the same with repodata/repomd.xml and repodata/*. A mirror caught mid-sync
 // (new Release, old Packages.gz) would fail every client it gets ("File has unexpected size … Mirror
 // sync in progress?"). So the leaders of a group are held back from a mirror until every member is.
-import picomatch from 'picomatch';
 import { bitGet, type RuleClasses } from './availability.js';
 import type { FileIndex } from './fileIndex.js';
+import { linearGlob } from './globMatch.js';
 
 /** One kind of group, as configured: folders matching `folder` whose `leaders` stand for all files below. */
 export interface ConsistencyRule {
@@ -53,7 +53,8 @@ export function consistencyGroupsFor(files: FileIndex, rules: readonly Consisten
 
 export function compileConsistencyGroups(files: FileIndex, rules: readonly ConsistencyRule[]): ConsistencyGroups {
   // Folders holding a leader: found from the leaders' names, so the rest of the index is not globbed.
-  const matchers = rules.map((r) => ({ names: new Set(r.leaders), isFolder: picomatch(r.folder, { dot: true }) }));
+  // Linear-time matching, like the mirrors' content globs: no pattern can pin the CPU.
+  const matchers = rules.map((r) => ({ names: new Set(r.leaders), isFolder: linearGlob(r.folder) }));
   const leaderNames = new Set(rules.flatMap((r) => r.leaders));
   const folders = new Map<string, { leaders: number[]; members: number[] }>();
   const paths = files.paths;
