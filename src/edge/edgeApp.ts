@@ -1,22 +1,25 @@
-// The Worker's request path: createApp wired for Cloudflare (request.cf geography, CF-Connecting-IP, snapshot from the control plane).
+// The Worker's request path: createApp wired for Cloudflare (request.cf geography, CF-Connecting-IP, snapshot from the control plane), and the control plane's own paths passed through.
 import type { Context, Hono } from 'hono';
 import { placeFromCf, placelessLocator } from '../geo/cfLocator.js';
 import { createTrustedProxies } from '../geo/clientAddress.js';
 import { controlPlaneElsewhere, createApp } from '../http/app.js';
 import { registerDownloadRoutes } from '../http/download/route.js';
 import { registerPublicRoutes } from '../http/public.js';
-
-/** What the edge serves: downloads and public pages; staff routes live on the control plane. */
-const EDGE_AUDIENCES = [registerDownloadRoutes, registerPublicRoutes, controlPlaneElsewhere];
 import type { Snapshot } from '../core/snapshot.js';
 import type { AccessToken, AppEnv, AppServices, Connection, LogLike } from '../http/services.js';
 import { parseEdgeEnv, type EdgeConfig } from './config.js';
 import { consoleLog } from './consoleLog.js';
+import { DownloadCounter } from './downloadCounter.js';
+import { forwardToControlPlane, isControlPlanePath } from './forward.js';
+import type { FreshnessStatus } from './freshness.js';
 import { LogoCache } from './logoCache.js';
 import { requestFilePaths } from './requestFiles.js';
-import type { WorkerContext, WorkerEnv, WorkerRequest } from './runtime.js';
+import type { CacheLike, WorkerContext, WorkerEnv, WorkerRequest } from './runtime.js';
 import { ShardedSnapshotSource } from './shardedSource.js';
 import { SnapshotSource } from './snapshotSource.js';
+
+/** What the edge serves: downloads and public pages; staff routes live on the control plane (see forward.ts). */
+const EDGE_AUDIENCES = [registerDownloadRoutes, registerPublicRoutes, controlPlaneElsewhere];
 
 /** Seconds a client is told to wait while an isolate has no snapshot (or no shard for the file) yet. */
 const NO_SNAPSHOT_RETRY_SECONDS = 5;
@@ -25,6 +28,8 @@ export interface EdgeOptions {
   fetch?: typeof fetch;
   clock?: () => number;
   log?: LogLike;
+  /** The location's shared cache; default the Workers Cache API's caches.default where the runtime has one. */
+  sharedCache?: CacheLike;
 }
 
 export interface Edge {
@@ -35,19 +40,21 @@ export interface Edge {
   readonly sharded: ShardedSnapshotSource | undefined;
   /** Which of the two answers requests; undefined while auto has not loaded a first snapshot. */
   mode(): 'single' | 'sharded' | undefined;
+  /** Downloads answered here, on their way to the control plane. */
+  readonly counter: DownloadCounter | undefined;
 }
 
 /**
- * Cloudflare is the only proxy: the client is CF-Connecting-IP, so no X-Forwarded-For is
- * trusted, and the scheme is the request URL's.
+ * Cloudflare is the only proxy: the client is CF-Connecting-IP, which Cloudflare sets on every
+ * request. Neither X-Forwarded-For nor X-Real-IP is trusted (a client can send either), and the
+ * scheme is the request URL's.
  */
 export function edgeConnection(c: Context): Connection {
-  const url = c.req.url;
-  return {
-    peer: c.req.header('cf-connecting-ip') ?? c.req.header('x-real-ip') ?? '0.0.0.0',
-    https: url.startsWith('https:'),
-    rawTarget: targetOf(url),
-  };
+  return { peer: clientIpOf(c.req.raw), https: c.req.url.startsWith('https:'), rawTarget: targetOf(c.req.url) };
+}
+
+function clientIpOf(request: Request): string {
+  return request.headers.get('cf-connecting-ip') ?? '0.0.0.0';
 }
 
 /**
@@ -60,6 +67,11 @@ export function targetOf(url: string): string {
   return at < 0 ? '/' : url.slice(at);
 }
 
+/** The Workers Cache API's caches.default, where the runtime has one (workerd does; Node does not). */
+function workersCache(): CacheLike | undefined {
+  return (globalThis as { caches?: { default?: CacheLike } }).caches?.default;
+}
+
 export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
   const parsed = parseEdgeEnv(env);
   if (!parsed.ok) {
@@ -69,6 +81,7 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
     return {
       source: undefined,
       sharded: undefined,
+      counter: undefined,
       mode: () => undefined,
       fetch: async () => new Response('Error: this Worker is misconfigured; see its logs\n', { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' } }),
     };
@@ -76,11 +89,17 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
   const config = parsed.config;
   const clock = opts.clock ?? Date.now;
   const log = opts.log ?? consoleLog(config.logLevel);
-  const common = { controlUrl: config.controlUrl, token: config.snapshotToken, kv: config.kv, ttlMs: config.ttlMs, fetch: opts.fetch, clock, log };
+  /** The Worker's own origin: shared-cache keys live under it (a zone's Cache API holds its own hostnames' URLs). */
+  let origin: string | undefined;
+  const keyBase = () => config.publicUrl ?? origin ?? 'https://mirrorgate.invalid';
+  const sharedCache = config.shardSharedCache ? (opts.sharedCache ?? workersCache()) : undefined;
+  const common = { controlUrl: config.controlUrl, token: config.snapshotToken, kv: config.kv, ttlMs: config.ttlMs, waitMs: config.waitMs, fetch: opts.fetch, clock, log };
   const source = config.snapshotMode === 'sharded' ? undefined : new SnapshotSource(common);
-  const sharded = config.snapshotMode === 'single' ? undefined : new ShardedSnapshotSource({ ...common, cacheBytes: config.shardCacheBytes });
+  const sharded =
+    config.snapshotMode === 'single' ? undefined : new ShardedSnapshotSource({ ...common, cacheBytes: config.shardCacheBytes, sharedCache, sharedCacheKeyBase: keyBase });
   let mode: 'single' | 'sharded' | undefined = config.snapshotMode === 'auto' ? undefined : config.snapshotMode;
-  const logos = new LogoCache({ controlUrl: config.controlUrl, fetch: opts.fetch, clock, log });
+  const logos = new LogoCache({ controlUrl: config.controlUrl, kv: config.kv, sharedCache: opts.sharedCache ?? workersCache(), sharedCacheKeyBase: keyBase, fetch: opts.fetch, clock, log });
+  const counter = new DownloadCounter({ controlUrl: config.controlUrl, token: config.snapshotToken, flushMs: config.statsFlushMs, dataset: config.downloadsDataset, fetch: opts.fetch, clock, log });
   let app: Hono<AppEnv> | undefined;
 
   /** The mode answering this request once its first snapshot is loaded (auto: sharded when the source has a core). */
@@ -112,41 +131,55 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
     return mine;
   };
   const current = (): Snapshot | undefined => pinned ?? (mode === 'sharded' ? sharded!.current() : source?.current());
+  const readiness = (): SourceReadiness => (mode === 'sharded' ? shardedReadiness(sharded!) : singleReadiness(source));
+
+  const answer = async (request: WorkerRequest, url: URL, ctx: WorkerContext, background: (p: Promise<unknown>) => void): Promise<Response> => {
+    // Built on the first request that needs it, once per isolate: its rate limiters start timers, which
+    // Workers allow only inside a request; a request passed to the control plane never pays for it.
+    app ??= createApp(edgeServices(config, url.origin, current, readiness, logos, counter, clock, log), EDGE_AUDIENCES);
+    if (url.pathname === '/healthz') return app.fetch(request, env, ctx);
+
+    const active = await ready(background);
+    const base = active === 'sharded' ? sharded!.current() : active === 'single' ? source!.current() : undefined;
+    if (!base) return unavailable('this edge has no routing snapshot yet');
+
+    let snapshot = base;
+    if (active === 'sharded') {
+      const paths = requestFilePaths(request.method, url.pathname, targetOf(request.url));
+      if (paths.length) {
+        const forFile = await sharded!.forPaths(paths, background);
+        if (!forFile) return unavailable('this edge could not load the routing data for this file yet');
+        snapshot = forFile;
+      }
+    }
+    const logo = /^\/logos\/([^/]+)$/.exec(url.pathname);
+    if (logo && (request.method === 'GET' || request.method === 'HEAD')) {
+      const id = safeDecode(logo[1]!);
+      if (id !== undefined) await logos.prepare(base, id, background);
+    }
+    if (active === 'sharded' && (request.method === 'GET' || request.method === 'HEAD')) {
+      return dispatchPinned(snapshot, () => app!.fetch(request, env, ctx));
+    }
+    // Other methods (offers and /admin when not forwarded: 503 here) may read a body, so they never hold the turn; they need no file.
+    return app.fetch(request, env, ctx);
+  };
 
   return {
     source,
     sharded,
+    counter,
     mode: () => mode,
     async fetch(request, ctx) {
       const url = new URL(request.url);
-      // The app is built on the first request: its rate limiters start timers, which Workers allow only inside a request.
-      app ??= createApp(edgeServices(config, url.origin, current, () => (mode === 'sharded' ? shardedReadiness(sharded!) : singleReadiness(source)), logos, clock, log), EDGE_AUDIENCES);
-      if (url.pathname === '/healthz') return app.fetch(request, env, ctx);
-
+      origin ??= url.origin;
+      if (config.forwardControlPaths && config.controlUrl && isControlPlanePath(url.pathname)) {
+        return forwardToControlPlane(request, { controlUrl: config.controlUrl, clientIp: clientIpOf(request), fetch: opts.fetch });
+      }
       const background = (p: Promise<unknown>) => ctx.waitUntil(p);
-      const active = await ready(background);
-      const base = active === 'sharded' ? sharded!.current() : active === 'single' ? source!.current() : undefined;
-      if (!base) return unavailable('this edge has no routing snapshot yet');
-
-      let snapshot = base;
-      if (active === 'sharded') {
-        const paths = requestFilePaths(request.method, url.pathname, targetOf(request.url));
-        if (paths.length) {
-          const forFile = await sharded!.forPaths(paths, background);
-          if (!forFile) return unavailable('this edge could not load the routing data for this file yet');
-          snapshot = forFile;
-        }
-      }
-      const logo = /^\/logos\/([^/]+)$/.exec(url.pathname);
-      if (logo && (request.method === 'GET' || request.method === 'HEAD')) {
-        const id = safeDecode(logo[1]!);
-        if (id !== undefined) await logos.prepare(base, id);
-      }
-      if (active === 'sharded' && (request.method === 'GET' || request.method === 'HEAD')) {
-        return dispatchPinned(snapshot, () => app!.fetch(request, env, ctx));
-      }
-      // Other methods (offers, /admin: 503 here) may read a body, so they never hold the turn; they need no file.
-      return app.fetch(request, env, ctx);
+      const res = await answer(request, url, ctx, background);
+      // Counts the app recorded while answering go to the control plane behind the response.
+      counter.schedule(background);
+      return res;
     },
   };
 }
@@ -160,6 +193,7 @@ function unavailable(message: string): Response {
 
 interface SourceReadiness {
   checkedAtMs: number | undefined;
+  freshness: FreshnessStatus | undefined;
   detail: Record<string, unknown>;
 }
 
@@ -167,6 +201,7 @@ function singleReadiness(source: SnapshotSource | undefined): SourceReadiness {
   const s = source?.status();
   return {
     checkedAtMs: s?.checkedAtMs,
+    freshness: s?.freshness,
     detail: { snapshotSource: s?.source ?? 'none', ...(s?.lastError ? { snapshotLastError: s.lastError } : {}) },
   };
 }
@@ -175,6 +210,7 @@ function shardedReadiness(sharded: ShardedSnapshotSource): SourceReadiness {
   const s = sharded.status();
   return {
     checkedAtMs: s.checkedAtMs,
+    freshness: s.freshness,
     detail: {
       snapshotSource: s.source,
       snapshotMode: 'sharded',
@@ -183,6 +219,11 @@ function shardedReadiness(sharded: ShardedSnapshotSource): SourceReadiness {
       snapshotShards: s.shards ?? 0,
       snapshotShardsCached: s.shardsCached,
       snapshotShardCacheMiB: Math.round((s.shardCacheBytes / 1024 / 1024) * 10) / 10,
+      // Where the shards this isolate loaded came from, and how often a request found its shard held.
+      snapshotShardHits: s.shardHits,
+      snapshotShardsFromSharedCache: s.shardsFromSharedCache,
+      snapshotShardsFromControlPlane: s.shardsFromControlPlane,
+      snapshotShardsFromKv: s.shardsFromKv,
       ...(s.lastError ? { snapshotLastError: s.lastError } : {}),
     },
   };
@@ -194,6 +235,7 @@ function edgeServices(
   current: () => Snapshot | undefined,
   readinessOf: () => SourceReadiness,
   logos: LogoCache,
+  counter: DownloadCounter,
   clock: () => number,
   log: LogLike,
 ): AppServices {
@@ -215,18 +257,34 @@ function edgeServices(
     tokens,
     logger: log,
     clock,
+    events: counter.events,
     readiness: () => {
       const r = readinessOf();
-      const checkedAgeMs = r.checkedAtMs === undefined ? undefined : clock() - r.checkedAtMs;
-      // Still answering from the last snapshot, but say so once it is far behind its TTL.
-      const ready = checkedAgeMs !== undefined && checkedAgeMs <= Math.max(60_000, 10 * config.ttlMs);
+      const now = clock();
+      const checkedAgeMs = r.checkedAtMs === undefined ? undefined : now - r.checkedAtMs;
+      // Still answering from the last snapshot, but not ready once it is past the stale limit: monitors see it.
+      const ready = checkedAgeMs !== undefined && checkedAgeMs <= config.staleLimitMs;
+      const stats = counter.status();
+      const seconds = (ms: number | undefined) => (ms === undefined ? null : Math.round(ms / 100) / 10);
       return {
         ready,
         detail: {
           runtime: 'workers',
+          // How old the snapshot in use is: since the check that confirmed it was sent.
+          snapshotAgeSeconds: seconds(checkedAgeMs),
           snapshotCheckedAgeSeconds: checkedAgeMs === undefined ? null : Math.round(checkedAgeMs / 1000),
           snapshotTtlSeconds: config.ttlMs / 1000,
+          snapshotWaitBudgetMs: config.waitMs,
+          snapshotStaleLimitSeconds: config.staleLimitMs / 1000,
+          // Requests answered from a snapshot older than the TTL (no refresh within the wait budget), and waits.
+          snapshotStaleAnswers: r.freshness?.staleAnswers ?? 0,
+          snapshotRefreshWaits: r.freshness?.waits ?? 0,
+          ...(r.freshness?.lastWaitMs !== undefined ? { snapshotLastWaitMs: r.freshness.lastWaitMs } : {}),
           ...r.detail,
+          downloadsQueued: stats.queued,
+          downloadsPosted: stats.sent,
+          downloadsDropped: stats.dropped,
+          ...(stats.lastError ? { downloadsLastError: stats.lastError } : {}),
         },
       };
     },

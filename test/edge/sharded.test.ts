@@ -1,7 +1,5 @@
 // The sharded snapshot at the edge, in real workerd: a core plus file shards fetched on demand give Node's answers, and only the shards a request needs are fetched.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +10,7 @@ import { buildWorker } from '../../scripts/build-worker.js';
 import { CLIENT_IPS } from '../helpers/clientIps.js';
 import { encodePath, FILES, rawRequest, STAFF_TOKEN, startMirrorNetwork, type MirrorNetwork, type RawResponse } from '../helpers/network.js';
 import { cfBlob, edgeHeaders, nodeHeaders, SHARED_CASES, type SharedCase } from './sharedCases.js';
-import { startWorkerd, wranglerCompatibilityDate, type RunningWorkerd } from './workerd.js';
+import { countingProxy, startWorkerd, wranglerCompatibilityDate, type CountingProxy, type RunningWorkerd } from './workerd.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** One file per shard at most: the 8 fixture files spread over 8 shards (some empty, some shared). */
@@ -25,41 +23,6 @@ let proxy: CountingProxy;
 let workerd: RunningWorkerd | undefined;
 let skipReason = '';
 const savedShardFiles = process.env.MIRRORGATE_SNAPSHOT_SHARD_FILES;
-
-/**
- * Sits between the Workers and the control plane and writes down what they asked for. Each Worker's
- * CONTROL_URL is <proxy>/<name>: the proxy records the whole path and forwards it without the name.
- */
-interface CountingProxy {
-  url: string;
-  /** Path (with the Worker's prefix) and status of every request, in order. */
-  seen: { path: string; status: number }[];
-  close(): Promise<void>;
-}
-
-async function countingProxy(target: string): Promise<CountingProxy> {
-  const seen: CountingProxy['seen'] = [];
-  const upstream = new URL(target);
-  const server: Server = createServer((req, res) => {
-    const forward = (req.url ?? '/').replace(/^\/[a-z]+(?=\/)/, '');
-    const out = httpRequest(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: forward, headers: { ...req.headers, host: upstream.host } },
-      (up) => {
-        seen.push({ path: req.url ?? '', status: up.statusCode ?? 0 });
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    out.on('error', () => res.writeHead(502).end());
-    req.pipe(out);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 beforeAll(async () => {
   // Read by the control plane's /admin/v1/snapshot/core and /shards routes on every request.

@@ -233,10 +233,25 @@ describe('the Worker in workerd', () => {
     expect((await rawRequest(edgeUrl(), '/logos/no-such-mirror')).status).toBe(404);
   });
 
-  it('has no control plane of its own: /admin answers 503', async (ctx) => {
+  it("passes the control plane's own paths through (admin API, console, offers); 502 when it cannot be reached", async (ctx) => {
     needWorkerd(ctx);
-    const res = await rawRequest(edgeUrl(), '/admin/v1/mirrors', { headers: { Authorization: `Bearer ${STAFF_TOKEN}` } });
-    expect(res.status).toBe(503);
+    const staff = { Authorization: `Bearer ${STAFF_TOKEN}` };
+    const res = await rawRequest(edgeUrl(), '/admin/v1/mirrors', { headers: staff });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual(JSON.parse((await rawRequest(net.url, '/admin/v1/mirrors', { headers: staff })).body));
+    expect((await rawRequest(edgeUrl(), '/admin/v1/mirrors')).status).toBe(401);
+    const login = await rawRequest(edgeUrl(), '/login');
+    expect(login.status).toBe(200);
+    expect(login.body).toBe((await rawRequest(net.url, '/login')).body);
+    // An offer is the control plane's to check: its 422 names the fields (the edge has no offers route).
+    const offer = await fetch(`${edgeUrl()}/api/v1/offers`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ organisation: 'x' }) });
+    expect(offer.status).toBe(422);
+    expect(Object.keys(((await offer.json()) as { fields: Record<string, string> }).fields).length).toBeGreaterThan(1);
+    // The edge's own routes stay at the edge.
+    expect((await rawRequest(edgeUrl(), '/readyz')).body).toContain('"runtime":"workers"');
+    const away = await rawRequest(edgeUrl('edge-cold'), '/admin/v1/mirrors', { headers: staff });
+    expect(away.status).toBe(502);
+    expect(header(away, 'retry-after')).toBe('30');
   });
 
   it('takes a staff change on the control plane within its TTL (1 s here)', async (ctx) => {

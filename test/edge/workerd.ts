@@ -1,5 +1,8 @@
-// Runs the built Worker bundle in the real workerd runtime (npm workerd) on loopback, one socket per configured Worker.
+// Runs the built Worker bundle in the real workerd runtime (npm workerd) on loopback, one socket per configured Worker,
+// with stand-ins (Node HTTP servers speaking workerd's protocols) for a KV namespace and for the Cache API's storage.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -11,6 +14,10 @@ export interface EdgeWorkerSpec {
   name: string;
   /** Text bindings (what [vars] and secrets become). */
   bindings: Record<string, string>;
+  /** A KV namespace bound as SNAPSHOT, served by this stand-in. */
+  kv?: KvStandIn;
+  /** Where the Worker's Cache API (caches.default) keeps entries; several Workers may share one, as a location's isolates do. */
+  cache?: CacheStandIn;
 }
 
 export interface RunningWorkerd {
@@ -48,17 +55,23 @@ function constName(worker: string): string {
 
 /** A workerd config (Cap'n Proto text): each Worker may fetch loopback only (the control plane under test). */
 export function workerdConfig(workers: readonly (EdgeWorkerSpec & { address: string })[], compatibilityDate: string): string {
-  const services = workers.map((w) => `    (name = ${capnpString(w.name)}, worker = .${constName(w.name)}),`);
+  const services = workers.flatMap((w) => [
+    `    (name = ${capnpString(w.name)}, worker = .${constName(w.name)}),`,
+    ...(w.kv ? [`    (name = ${capnpString(`${w.name}-kv`)}, external = (address = ${capnpString(w.kv.address)}, http = ())),`] : []),
+    ...(w.cache ? [`    (name = ${capnpString(`${w.name}-cache`)}, external = (address = ${capnpString(w.cache.address)}, http = ())),`] : []),
+  ]);
   const sockets = workers.map(
     (w) => `    (name = ${capnpString(w.name)}, address = ${capnpString(w.address)}, http = (cfBlobHeader = "CF-Blob"), service = ${capnpString(w.name)}),`,
   );
   const defs = workers.map((w) => {
     const bindings = Object.entries(w.bindings).map(([k, v]) => `    (name = ${capnpString(k)}, text = ${capnpString(v)}),`);
+    if (w.kv) bindings.push(`    (name = "SNAPSHOT", kvNamespace = ${capnpString(`${w.name}-kv`)}),`);
     return [
       `const ${constName(w.name)} :Workerd.Worker = (`,
       '  modules = [(name = "worker.js", esModule = embed "worker.js")],',
       `  compatibilityDate = ${capnpString(compatibilityDate)},`,
       '  globalOutbound = "loopback",',
+      ...(w.cache ? [`  cacheApiOutbound = ${capnpString(`${w.name}-cache`)},`] : []),
       '  bindings = [',
       ...bindings,
       '  ],',
@@ -135,4 +148,148 @@ export async function startWorkerd(bundle: string, workers: readonly EdgeWorkerS
     throw err;
   }
   return { urls, coldStartMs: performance.now() - started, output: () => output, close };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stand-ins for what Cloudflare runs behind a Worker's bindings, speaking workerd's protocols.
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function body(req: import('node:http').IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** A KV namespace: workerd turns env.SNAPSHOT.get(key, { cacheTtl }) into GET /<key>?urlencoded=true&cache_ttl=N. */
+export interface KvStandIn {
+  address: string;
+  values: Map<string, { value: Uint8Array; metadata?: unknown }>;
+  /** Every read: key and the cacheTtl asked for. */
+  reads: { key: string; cacheTtl: number | undefined }[];
+  close(): Promise<void>;
+}
+
+export async function startKvStandIn(): Promise<KvStandIn> {
+  const values = new Map<string, { value: Uint8Array; metadata?: unknown }>();
+  const reads: KvStandIn['reads'] = [];
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://kv');
+    const key = decodeURIComponent(url.pathname.slice(1));
+    if (req.method !== 'GET') return void res.writeHead(405).end();
+    const ttl = url.searchParams.get('cache_ttl');
+    reads.push({ key, cacheTtl: ttl === null ? undefined : Number(ttl) });
+    const hit = values.get(key);
+    if (!hit) return void res.writeHead(404).end();
+    const headers: Record<string, string> = {};
+    if (hit.metadata !== undefined) headers['CF-KV-Metadata'] = JSON.stringify(hit.metadata);
+    res.writeHead(200, headers).end(hit.value);
+  });
+  const address = await listen(server);
+  return { address, values, reads, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/**
+ * The storage behind caches.default: workerd PUTs the key's URL with the serialised response as
+ * the body, and GETs it (Cache-Control: only-if-cached), expecting CF-Cache-Status HIT with the
+ * response, or MISS. Shared by several Workers, it plays a location's cache that every isolate there reads.
+ */
+export interface CacheStandIn {
+  address: string;
+  /** Serialised responses by URL. */
+  entries: Map<string, Buffer>;
+  hits: number;
+  misses: number;
+  puts: number;
+  close(): Promise<void>;
+}
+
+export async function startCacheStandIn(): Promise<CacheStandIn> {
+  const entries = new Map<string, Buffer>();
+  const stats = { hits: 0, misses: 0, puts: 0 };
+  const server = createServer(async (req, res) => {
+    const key = `${req.headers.host ?? ''}${req.url ?? '/'}`;
+    if (req.method === 'PUT') {
+      entries.set(key, await body(req));
+      stats.puts++;
+      return void res.writeHead(204).end();
+    }
+    if (req.method === 'PURGE') return void res.writeHead(entries.delete(key) ? 200 : 404).end();
+    const stored = entries.get(key);
+    if (!stored) {
+      stats.misses++;
+      return void res.writeHead(504, { 'CF-Cache-Status': 'MISS' }).end();
+    }
+    stats.hits++;
+    // "HTTP/1.1 200 OK\r\nName: value\r\n…\r\n\r\n<body>"
+    const end = stored.indexOf('\r\n\r\n');
+    const head = stored.subarray(0, end).toString('latin1').split('\r\n');
+    const status = Number(head[0]!.split(' ')[1]);
+    const headers: [string, string][] = [];
+    for (const line of head.slice(1)) {
+      const at = line.indexOf(':');
+      const name = line.slice(0, at).trim();
+      if (name.toLowerCase() !== 'content-length' && name.toLowerCase() !== 'transfer-encoding') headers.push([name, line.slice(at + 1).trim()]);
+    }
+    headers.push(['CF-Cache-Status', 'HIT']);
+    res.writeHead(status, headers.flat()).end(stored.subarray(end + 4));
+  });
+  const address = await listen(server);
+  return {
+    address,
+    entries,
+    get hits() {
+      return stats.hits;
+    },
+    get misses() {
+      return stats.misses;
+    },
+    get puts() {
+      return stats.puts;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Sits between the Workers and the control plane and writes down what they asked for. Each Worker's
+ * CONTROL_URL is <proxy>/<name>: the proxy records the whole path and forwards it without the name.
+ */
+export interface CountingProxy {
+  url: string;
+  /** Path (with the Worker's prefix) and status of every request, in order. */
+  seen: { path: string; status: number }[];
+  close(): Promise<void>;
+}
+
+export async function countingProxy(target: string): Promise<CountingProxy> {
+  const seen: CountingProxy['seen'] = [];
+  const upstream = new URL(target);
+  const server: Server = createServer((req, res) => {
+    const forward = (req.url ?? '/').replace(/^\/[a-z]+(?=\/)/, '');
+    const out = httpRequest(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: forward, headers: { ...req.headers, host: upstream.host } },
+      (up) => {
+        seen.push({ path: req.url ?? '', status: up.statusCode ?? 0 });
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    out.on('error', () => res.writeHead(502).end());
+    req.pipe(out);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }

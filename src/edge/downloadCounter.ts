@@ -1,0 +1,201 @@
+// Downloads answered at the edge, counted: dropped per isolate when a client repeats a file within ten minutes (as Node does), batched, posted to the control plane behind the response.
+import type { DownloadEvents, LogLike } from '../http/services.js';
+import type { AnalyticsEngineLike } from './runtime.js';
+
+/** The control plane's endpoint (src/http/edgeIngest.ts). */
+export const EDGE_DOWNLOADS_PATH = '/admin/v1/stats/downloads';
+/** As src/http/edgeIngest.ts MAX_EDGE_EVENTS (not imported: that module is the control plane's). */
+const MAX_EVENTS_PER_POST = 5_000;
+
+export interface DownloadCounterOptions {
+  /** Control plane base URL; without it counts go to the Analytics Engine dataset only (if bound). */
+  controlUrl?: string;
+  /** An edge (or staff) token. */
+  token?: string;
+  /** How long an isolate gathers counts before posting them (the first count starts the wait). */
+  flushMs: number;
+  dataset?: AnalyticsEngineLike;
+  /** A client fetching the same file again within this window is one download; default ten minutes. */
+  dedupeWindowMs?: number;
+  /** (client, file) pairs remembered per isolate, oldest forgotten first; default 20,000. */
+  maxRemembered?: number;
+  /** Counts held while the control plane is away, oldest dropped first; default 20,000. */
+  maxQueued?: number;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+  clock?: () => number;
+  log: LogLike;
+}
+
+interface Download {
+  ip: string;
+  path: string;
+  mirror: string;
+  country: string;
+  size: number;
+  atMs: number;
+}
+
+export interface DownloadCounterStatus {
+  /** Counts waiting for the next post. */
+  queued: number;
+  /** Counts the control plane took (202). */
+  sent: number;
+  /** Counts dropped because too many waited while posts failed. */
+  dropped: number;
+  /** Repeats of a (client, file) within the window, not counted. */
+  repeats: number;
+  failures: number;
+  lastError?: string;
+  lastSentAtMs?: number;
+}
+
+/**
+ * One per isolate. The app calls `events.download` and `events.impression` synchronously while it
+ * answers; the Worker then calls `schedule(ctx.waitUntil)`, which posts what was gathered `flushMs`
+ * later (Workers keep an isolate's waitUntil work alive for 30 s after the response), or at once
+ * when a post's worth is waiting. A failed post keeps its counts for the next one. The control
+ * plane applies its own rules again (StatsRecorder: first sighting in ten minutes, claimed in the
+ * store across instances), so several isolates seeing one client count it once.
+ */
+export class DownloadCounter {
+  private readonly seen = new Map<string, number>();
+  private queue: Download[] = [];
+  private impressions = new Map<string, { mirror: string; atMs: number; count: number }>();
+  private scheduled: Promise<void> | undefined;
+  private posting: Promise<void> | undefined;
+  private readonly state: DownloadCounterStatus = { queued: 0, sent: 0, dropped: 0, repeats: 0, failures: 0 };
+  private readonly fetchImpl: typeof fetch;
+  private readonly clock: () => number;
+  private readonly window: number;
+  private readonly maxRemembered: number;
+  private readonly maxQueued: number;
+  private warnedNowhere = false;
+
+  constructor(private readonly opts: DownloadCounterOptions) {
+    this.fetchImpl = opts.fetch ?? fetch.bind(globalThis);
+    this.clock = opts.clock ?? Date.now;
+    this.window = opts.dedupeWindowMs ?? 10 * 60_000;
+    this.maxRemembered = opts.maxRemembered ?? 20_000;
+    this.maxQueued = opts.maxQueued ?? 20_000;
+  }
+
+  /** The hooks for AppServices.events. */
+  readonly events: DownloadEvents = {
+    download: (e) => this.download(e),
+    impression: (mirror, atMs) => this.impression(mirror, atMs),
+  };
+
+  status(): DownloadCounterStatus {
+    return { ...this.state, queued: this.queue.length };
+  }
+
+  download(e: Download): void {
+    const key = `${e.ip}\n${e.path}`;
+    const first = this.seen.get(key);
+    if (first !== undefined && e.atMs - first < this.window) {
+      this.state.repeats++;
+      return;
+    }
+    if (first !== undefined) this.seen.delete(key);
+    this.seen.set(key, e.atMs);
+    for (const [k, at] of this.seen) {
+      if (e.atMs - at < this.window && this.seen.size <= this.maxRemembered) break;
+      this.seen.delete(k);
+    }
+    this.opts.dataset?.writeDataPoint({ blobs: [e.mirror, e.country, e.path], doubles: [e.size], indexes: [e.mirror] });
+    if (!this.opts.controlUrl) {
+      if (!this.warnedNowhere && !this.opts.dataset) {
+        this.warnedNowhere = true;
+        this.opts.log.warn({}, 'edge downloads are not counted: no CONTROL_URL to post them to and no DOWNLOADS dataset bound');
+      }
+      return;
+    }
+    this.queue.push({ ip: e.ip, path: e.path, mirror: e.mirror, country: e.country, size: e.size, atMs: e.atMs });
+    if (this.queue.length > this.maxQueued) {
+      const over = this.queue.length - this.maxQueued;
+      this.queue.splice(0, over);
+      this.state.dropped += over;
+    }
+  }
+
+  impression(mirror: string, atMs: number): void {
+    if (!this.opts.controlUrl) return;
+    const k = impressionKey(mirror, atMs);
+    const row = this.impressions.get(k);
+    if (row) row.count++;
+    else this.impressions.set(k, { mirror, atMs, count: 1 });
+  }
+
+  /** After a request: makes sure what is gathered gets posted (now, or flushMs later), behind the response. */
+  schedule(background: (p: Promise<unknown>) => void): void {
+    if (this.queue.length === 0 && this.impressions.size === 0) return;
+    if (this.queue.length >= MAX_EVENTS_PER_POST && !this.posting) {
+      background(this.flush());
+      return;
+    }
+    if (this.scheduled) return;
+    this.scheduled = new Promise<void>((resolve) => setTimeout(resolve, this.opts.flushMs))
+      .then(() => this.flush())
+      .finally(() => {
+        this.scheduled = undefined;
+      });
+    background(this.scheduled);
+  }
+
+  /** Posts everything gathered (several posts when there is more than one's worth); never rejects. */
+  flush(): Promise<void> {
+    this.posting ??= this.postAll().finally(() => {
+      this.posting = undefined;
+    });
+    return this.posting;
+  }
+
+  private async postAll(): Promise<void> {
+    while (this.queue.length > 0 || this.impressions.size > 0) {
+      const downloads = this.queue.splice(0, MAX_EVENTS_PER_POST);
+      const impressions = [...this.impressions.values()].slice(0, MAX_EVENTS_PER_POST);
+      for (const i of impressions) this.impressions.delete(impressionKey(i.mirror, i.atMs));
+      try {
+        const res = await this.fetchImpl(`${this.opts.controlUrl}${EDGE_DOWNLOADS_PATH}`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', ...(this.opts.token ? { Authorization: `Bearer ${this.opts.token}` } : {}) },
+          body: JSON.stringify({ downloads, impressions }),
+          signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
+        });
+        await res.body?.cancel();
+        // A 4xx other than 429 will not get better by sending the same counts again.
+        if (res.status >= 400 && res.status < 500 && res.status !== 429) {
+          this.state.dropped += downloads.length;
+          throw new PermanentError(`control plane answered ${res.status} for ${EDGE_DOWNLOADS_PATH}`);
+        }
+        if (!res.ok) throw new Error(`control plane answered ${res.status} for ${EDGE_DOWNLOADS_PATH}`);
+        this.state.sent += downloads.length;
+        this.state.lastSentAtMs = this.clock();
+        delete this.state.lastError;
+      } catch (err) {
+        this.state.failures++;
+        this.state.lastError = err instanceof Error ? err.message : String(err);
+        this.opts.log.warn({ err: this.state.lastError, downloads: downloads.length }, 'posting edge download counts failed');
+        if (!(err instanceof PermanentError)) {
+          // Back in front, to go with the next post.
+          this.queue = downloads.concat(this.queue);
+          for (const i of impressions) {
+            const k = impressionKey(i.mirror, i.atMs);
+            const row = this.impressions.get(k);
+            if (row) row.count += i.count;
+            else this.impressions.set(k, i);
+          }
+        }
+        return;
+      }
+    }
+  }
+}
+
+class PermanentError extends Error {}
+
+/** Impressions add up per mirror and day, as the control plane keeps them. */
+function impressionKey(mirror: string, atMs: number): string {
+  return `${new Date(atMs).toISOString().slice(0, 10)}|${mirror}`;
+}

@@ -1,0 +1,76 @@
+// The control plane's own pages and APIs (console, admin API, offers), passed through by the Worker so one hostname serves everything.
+
+/** Paths the control plane answers and the edge does not: exact, or as a prefix followed by "/". */
+const CONTROL_PATHS = ['/admin', '/login', '/logout', '/staff', '/provider', '/offer', '/offers', '/api/v1/offers'] as const;
+
+/** Whether a request belongs to the control plane (the staff API, the console, provider offers). */
+export function isControlPlanePath(pathname: string): boolean {
+  for (const p of CONTROL_PATHS) {
+    if (pathname === p || pathname.startsWith(`${p}/`)) return true;
+  }
+  return false;
+}
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) and what Cloudflare or a client says about the connection: set anew below. */
+const DROPPED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-real-ip',
+  'forwarded',
+  'cf-connecting-ip',
+  'cf-ipcountry',
+  'cf-ray',
+  'cf-visitor',
+  'cf-worker',
+  'cf-ew-via',
+  'cdn-loop',
+]);
+
+export interface ForwardOptions {
+  controlUrl: string;
+  /** The client as Cloudflare saw it (CF-Connecting-IP): the control plane's rate limits and logs use it. */
+  clientIp: string;
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+}
+
+/**
+ * The request, sent on to the control plane with the client's address in X-Forwarded-For (the
+ * control plane honours it when Cloudflare's ranges are in its trustedProxies), and its answer as
+ * it is: status, Set-Cookie, Location, body. Redirects are passed to the client, not followed.
+ */
+export async function forwardToControlPlane(request: Request, opts: ForwardOptions): Promise<Response> {
+  const url = new URL(request.url);
+  const headers = new Headers();
+  for (const [name, value] of request.headers) if (!DROPPED.has(name.toLowerCase())) headers.append(name, value);
+  headers.set('X-Forwarded-For', opts.clientIp);
+  headers.set('X-Forwarded-Proto', url.protocol === 'https:' ? 'https' : 'http');
+  headers.set('X-Forwarded-Host', url.host);
+  const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
+  try {
+    const res = await (opts.fetch ?? fetch)(`${opts.controlUrl}${url.pathname}${url.search}`, {
+      method: request.method,
+      headers,
+      body: hasBody ? request.body : null,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
+      ...(hasBody ? { duplex: 'half' } : {}),
+    } as RequestInit);
+    // A fresh Response: the one fetch returns has immutable headers.
+    return new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  } catch {
+    return new Response('Error: the control plane cannot be reached right now; try again shortly\n', {
+      status: 502,
+      headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '30', 'Cache-Control': 'no-store' },
+    });
+  }
+}
