@@ -152,7 +152,9 @@ describe('mirrors', { timeout: 90_000 }, () => {
     const run = await cli(['mirrors', 'list']);
     expect(run).toMatchObject({ code: 0, stderr: '' });
     const lines = run.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^ID\s+STATUS\s+CC\s+WEIGHT\s+SHARE\s+LAG\s+NAME\s+URL$/);
+    expect(lines[0]).toMatch(/^ID\s+STATUS\s+CC\s+WEIGHT\s+SHARE\s+LAG\s+NAME\s+URL\s+NOTE$/);
+    // Health unknown, and said why: nothing has probed these mirrors yet.
+    expect(lines[1]).toMatch(/\bunknown\b.*not probed yet$/);
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['alpha', 'beta']);
     // Aligned: every row's NAME starts in the header's NAME column.
     const nameAt = lines[0]!.indexOf('NAME');
@@ -254,7 +256,7 @@ describe('mirrors', { timeout: 90_000 }, () => {
     expect(run.stdout).toMatch(/^alpha: draining since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ, share ramping to zero over 10m \(no new downloads from .+\)$/m);
 
     const shown = await cli(['mirrors', 'show', 'alpha']);
-    expect(shown.stdout).toMatch(/^status\s+draining$/m);
+    expect(shown.stdout).toMatch(/^status\s+draining\b/m);
     expect(shown.stdout).toMatch(/^drain\s+draining since .+ over 10m/m);
     const view = await cliJson<MirrorView>(['mirrors', 'show', 'alpha']);
     expect(view.drain).toMatchObject({ overMs: 600_000 });
@@ -313,8 +315,10 @@ describe('offers', { timeout: 90_000 }, () => {
   it('list shows the offers with short ids; --status filters', async () => {
     const run = await cli(['offers', 'list']);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^ID\s+STATUS\s+RECEIVED\s+ORGANISATION\s+LOCATION\s+STORAGE\s+BANDWIDTH\s+CONTACT\s+MIRROR$/m);
-    expect(run.stdout).toMatch(new RegExp(`^${first.slice(0, 8)}\\s+offered\\s+\\S+\\s+Lambda Hosting\\s+Somewhere, SE\\s+12 TB\\s+1000 Mbps\\s+Pat Provider <pat@example.org>\\s+-$`, 'm'));
+    expect(run.stdout).toMatch(/^ID\s+STATUS\s+RECEIVED\s+ORGANISATION\s+LOCATION\s+STORAGE\s+BANDWIDTH\s+CONTACT\s+BASE URL\s+RSYNC URL\s+PEERINGS\s+MIRROR$/m);
+    expect(run.stdout).toMatch(
+      new RegExp(`^${first.slice(0, 8)}\\s+offered\\s+\\S+\\s+Lambda Hosting\\s+Somewhere, SE\\s+12 TB\\s+1000 Mbps\\s+Pat Provider <pat@example.org>\\s+http://127\\.0\\.0\\.1:\\d+/se/\\s+-\\s+-\\s+-$`, 'm'),
+    );
     expect(run.stdout).toContain('Mu Mirrors');
 
     const offered = await cliJson<{ offers: Offer[] }>(['offers', 'list', '--status', 'offered']);
@@ -454,14 +458,20 @@ describe('scan and probe', { timeout: 90_000 }, () => {
     expect(out.join('')).toMatch(/^scan alpha: 66\.7% complete/);
   });
 
-  it('probe <id> shows the health the probe found', async () => {
-    const outcome = await cliJson<{ mirror: string; health: { health: string; reason?: string } }>(['probe', 'beta']);
-    expect(outcome.mirror).toBe('beta');
+  it('probe <id> shows the health the probe found, and exits 1 when a mirror does not answer', async () => {
+    const json = await cli(['probe', 'beta', '--json']);
+    expect(json.code).toBe(1);
+    const outcome = JSON.parse(json.stdout) as { mirror: string; ok: boolean; health: { health: string; reason?: string } };
+    expect(outcome).toMatchObject({ mirror: 'beta', ok: false });
     expect(outcome.health.reason).toBeTruthy();
     const run = await cli(['probe']);
-    expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^MIRROR\s+HEALTH\s+LATENCY\s+LAST SYNC\s+LAG\s+MISSING\s+REASON$/m);
-    for (const id of ['alpha', 'beta']) expect(run.stdout).toMatch(new RegExp(`^${id}\\s+(up|down|unknown)\\b`, 'm'));
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^MIRROR\s+PROBE\s+HEALTH\s+LATENCY\s+LAST SYNC\s+LAG\s+MISSING\s+REASON$/m);
+    for (const id of ['alpha', 'beta']) expect(run.stdout).toMatch(new RegExp(`^${id}\\s+FAILED\\s+(up|down|unknown)\\b`, 'm'));
+    expect(run.stderr).toMatch(/^\d mirrors did not answer: alpha, beta\b/);
+    // Health stays unknown until failuresToDown probes in a row; the list says why, honestly.
+    const listed = await cli(['mirrors', 'list']);
+    expect(listed.stdout).toMatch(/^beta\s+unknown\b.*connection refused, 2 failed probes in a row$/m);
   });
 });
 
@@ -475,15 +485,25 @@ describe('tokens, roles and reachability', { timeout: 90_000 }, () => {
     expect(stats.mirrors).toEqual(['alpha']);
 
     const [drain, ...others] = await Promise.all([
-      cli(['mirrors', 'drain', 'alpha'], asProvider),
+      cli(['mirrors', 'drain', 'beta'], asProvider),
       cli(['mirrors', 'show', 'beta'], asProvider),
       cli(['offers', 'list'], asProvider),
-      cli(['scan', 'alpha'], asProvider),
-      cli(['audit'], asProvider),
+      cli(['scan', 'beta'], asProvider),
+      cli(['tokens', 'list'], asProvider),
+      cli(['mirrors', 'add', 'zeta', '--name', 'Z', '--base-url', 'https://z.example/', '--country', 'DE'], asProvider),
     ]);
     expect(drain!.code).toBe(5);
-    expect(drain!.stderr).toBe('mirrorgate: not allowed with this token (403): this needs a staff token\n');
-    expect(others.map((r) => r.code)).toEqual([5, 5, 5, 5]);
+    expect(drain!.stderr).toBe('mirrorgate: not allowed with this token (403): not one of your mirrors\n');
+    expect(others.map((r) => r.code)).toEqual([5, 5, 5, 5, 5]);
+
+    // Its own mirror it runs itself: drain, undrain, weight within the ceiling, its audit entries.
+    expect((await cli(['mirrors', 'drain', 'alpha'], asProvider)).code).toBe(0);
+    expect((await cli(['mirrors', 'undrain', 'alpha'], asProvider)).code).toBe(0);
+    const above = await cli(['mirrors', 'weight', 'alpha', '101'], asProvider);
+    expect(above.code).toBe(1);
+    expect(above.stderr).toContain('must be at most 100');
+    const audit = await cliJson<{ entries: AuditEntry[] }>(['audit', '--actor', 'acme'], asProvider);
+    expect(audit.entries.map((e) => e.action)).toEqual(['mirror.undrain', 'mirror.drain']);
   });
 
   it('a wrong or missing token exits 4', async () => {
