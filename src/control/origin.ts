@@ -1,4 +1,5 @@
 // Loads the origin file set (manifest or local tree) and keeps it fresh without a restart.
+import type { Logger } from '../core/logger.js';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FileIndex } from '../core/fileIndex.js';
@@ -10,11 +11,7 @@ export interface OriginSource {
   root?: string;
 }
 
-export interface OriginLog {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type OriginLog = Logger;
 
 export async function loadOriginIndex(source: OriginSource, dataDir: string, log: OriginLog): Promise<FileIndex> {
   if (source.manifest) {

@@ -1,4 +1,5 @@
 // Probes mirrors over HTTP: reads each mirror's trace file (optional) and checks a few sample files, turning every failure into a short, human reason.
+import type { Logger } from '../core/logger.js';
 import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import { parseTraceTime, type ProbeOutcome } from '../core/health.js';
 import { encodePathForUrl } from '../core/paths.js';
@@ -21,10 +22,7 @@ export interface ProbeTarget {
   samples: SampleFile[];
 }
 
-export interface ProberLog {
-  warn(obj: object, msg?: string): void;
-  debug?(obj: object, msg?: string): void;
-}
+export type ProberLog = Pick<Logger, 'warn' | 'debug'>;
 
 export interface ProberOptions {
   /** undici's `request`, or anything with its shape (tests and instrumentation). */

@@ -1,14 +1,12 @@
 // Keeps data loaded from files current: reloads it when a file is replaced, and keeps the old data when the new file is bad.
 
+import type { Logger } from '../core/logger.js';
 import { stat } from 'node:fs/promises';
 import { type FSWatcher, unwatchFile, watch, watchFile } from 'node:fs';
 import path from 'node:path';
 
 /** What reloads report; pino's logger fits. */
-export interface GeoLog {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
+export type GeoLog = Pick<Logger, 'info' | 'warn'>;
 
 export interface WatchedFilesOptions<T> {
   /** Named in log lines and errors, e.g. "geoip.city". */

@@ -1,5 +1,6 @@
 // Node only: the HTTP server around the app — timeouts for slow clients, the fast path in front of Hono,
 // Link fields kept apart, and an orderly shutdown on close() or a signal.
+import type { Logger } from '../core/logger.js';
 import { createServer, type RequestListener, type ServerOptions } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve as serveNode, type HttpBindings } from '@hono/node-server';
@@ -85,10 +86,7 @@ export function closeServer(server: ClosableServer, graceMs: number): Promise<vo
   });
 }
 
-export interface ShutdownLog {
-  info(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type ShutdownLog = Pick<Logger, 'info' | 'error'>;
 
 /**
  * SIGTERM / SIGINT: finish in-flight requests, flush, close, exit 0 (1 if closing failed).

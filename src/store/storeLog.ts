@@ -1,9 +1,7 @@
 // The slice of a logger the stores need (pino fits it), and a stand-in so a store never logs into the void.
+import type { Logger } from '../core/logger.js';
 
-export interface StoreLog {
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type StoreLog = Pick<Logger, 'warn' | 'error'>;
 
 export const consoleStoreLog: StoreLog = {
   warn: (obj, msg) => console.warn(msg ?? '', obj),
