@@ -118,15 +118,33 @@ export class Freshness {
       background(this.run(check, onError));
     }
     if (age < this.opts.ttlMs) return;
-    const running = this.inFlight;
-    const left = this.attemptAtMs + this.opts.waitMs - now;
-    if (running && left > 0) {
-      this.waits++;
+    const deadline = now + this.opts.waitMs;
+    let waited = false;
+    // A check that was sent more than a TTL before this request can answer with data too old for it:
+    // then another is sent, within the same budget.
+    for (;;) {
+      const ageNow = this.ageMs();
+      if (ageNow !== undefined && ageNow < this.opts.ttlMs) break;
+      if (!this.inFlight) {
+        if (this.opts.clock() - this.attemptAtMs < this.retryPauseMs()) break;
+        background(this.run(check, onError));
+      }
+      const running = this.inFlight;
+      // Never past this request's budget, nor past the attempt's own: requests arriving while a slow
+      // check is out do not each wait a whole budget for it.
+      const left = Math.min(deadline, this.attemptAtMs + this.opts.waitMs) - this.opts.clock();
+      if (!running || left <= 0) break;
+      if (!waited) {
+        waited = true;
+        this.waits++;
+      }
       const started = this.opts.clock();
       let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([running, new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
+      let timedOut = false;
+      await Promise.race([running, new Promise<void>((resolve) => (timer = setTimeout(() => ((timedOut = true), resolve()), left)))]);
       clearTimeout(timer);
       this.lastWaitMs = this.opts.clock() - started;
+      if (timedOut) break;
     }
     const after = this.ageMs();
     if (after === undefined || after >= this.opts.ttlMs) this.staleAnswers++;
