@@ -39,6 +39,7 @@ describe.skipIf(!launched.browser)('staff and provider console in Chromium', () 
     await copyFile(path.resolve('data/logos/mainbruecke-de.svg'), path.join(dir, 'frankfurt.svg'));
     const config = {
       publicUrl: 'http://localhost:8080',
+      allowPrivateMirrorAddresses: true,
       dataDir: './var',
       allowPrivateMirrorAddresses: true,
       trustedProxies: ['127.0.0.1/32', '::1/128'],
@@ -154,9 +155,16 @@ describe.skipIf(!launched.browser)('staff and provider console in Chromium', () 
   it('signs staff in with an HttpOnly, SameSite=Strict session; /staff lists every mirror and the pending offers', async () => {
     const page = await staffPage();
     expect(page.url()).toBe(`${running.url}/staff`);
-    const session = (await page.context().cookies()).find((c) => c.name === 'mirrorgate_session');
-    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/', secure: false });
-    expect(session!.expires - Date.now() / 1000).toBeGreaterThan(11.9 * 3600);
+    // An opaque random id (never the token), sent only to the console's paths.
+    const sessions = (await page.context().cookies()).filter((c) => c.name === 'mirrorgate_session');
+    expect(sessions.map((c) => c.path).sort()).toEqual(['/login', '/logout', '/provider', '/staff']);
+    for (const session of sessions) {
+      expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', secure: false });
+      expect(session.value).toMatch(/^[\w-]{43}$/);
+      expect(session.value).not.toContain(STAFF);
+      expect(session.expires - Date.now() / 1000).toBeGreaterThan(11.9 * 3600);
+    }
+    expect(new Set(sessions.map((c) => c.value)).size).toBe(1);
 
     const ids = await page.locator('table.staff-mirrors tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-mirror')));
     expect(ids).toEqual(['frankfurt-de', 'amsterdam-nl', 'boston-us']);
@@ -256,13 +264,23 @@ describe.skipIf(!launched.browser)('staff and provider console in Chromium', () 
     expect(await page.getByRole('alert').innerText()).toMatch(/Kiwi Cloud was not accepted: baseUrl/);
     expect(await page.locator(`#offer-${offerIds.noUrl}`).count()).toBe(1);
     await page.locator(`#offer-${offerIds.noUrl}`).getByLabel('Base URL').fill('https://mirror.kiwi.example/pub/');
+    // Without a token this time: the outcome is flashed on /staff.
+    await page.locator(`#offer-${offerIds.noUrl}`).getByLabel("Issue the provider's token (shown once)").uncheck();
     await page.locator(`#offer-${offerIds.noUrl}`).getByRole('button', { name: 'Accept the offer from Kiwi Cloud' }).click();
     await page.waitForURL(`${running.url}/staff`);
     expect(await flash(page)).toContain('Accepted the offer from Kiwi Cloud. Mirror kiwi-cloud-nz is syncing');
 
+    // With the provider's token (checked by default): shown once, on the answer itself.
     await page.locator(`#offer-${offerIds.accept}`).getByRole('button', { name: 'Accept the offer from Fjord & Fell Networks' }).click();
-    await page.waitForURL(`${running.url}/staff`);
-    expect(await flash(page)).toContain('Mirror fjord-fell-networks-se is syncing');
+    await page.waitForURL(`${running.url}/staff/offers/${offerIds.accept}/accept`);
+    expect(await page.locator('h1').innerText()).toBe('Offer accepted');
+    expect(await page.getByRole('status').innerText()).toContain('Mirror fjord-fell-networks-se is syncing');
+    const issued = await page.getByLabel('Token for fjord-fell-networks-se').inputValue();
+    expect(issued).toMatch(/^mgt_[\w-]{43}$/);
+    const mine = (await api('/admin/v1/mirrors', issued)).mirrors as { spec: { id: string; sponsor?: { name: string } } }[];
+    expect(mine.map((m) => m.spec.id)).toEqual(['fjord-fell-networks-se']);
+    expect(mine[0]!.spec.sponsor).toEqual({ name: 'Fjord & Fell Networks' });
+    await page.goto(`${running.url}/staff`);
     expect(await row(page, 'fjord-fell-networks-se').innerText()).toContain('Syncing');
 
     await page.locator(`#offer-${offerIds.reject}`).getByRole('button', { name: 'Reject the offer from Dubious Bytes' }).click();
@@ -282,7 +300,7 @@ describe.skipIf(!launched.browser)('staff and provider console in Chromium', () 
   it('audits every change under the token’s name', async () => {
     const { entries } = (await api('/admin/v1/audit')) as { entries: { actor: string; action: string; target: string }[] };
     const ours = entries.filter((e) => !e.action.startsWith('offer.create'));
-    const actions = new Set(ours.map((e) => `${e.action} ${e.target}`));
+    const actions = new Set(ours.map((e) => `${e.action} ${e.target.startsWith('token:') ? 'token:' : e.target}`));
     for (const expected of [
       'mirror.drain mirror:frankfurt-de',
       'mirror.undrain mirror:frankfurt-de',
@@ -291,6 +309,7 @@ describe.skipIf(!launched.browser)('staff and provider console in Chromium', () 
       `offer.accept offer:${offerIds.accept}`,
       `offer.reject offer:${offerIds.reject}`,
       'mirror.add mirror:fjord-fell-networks-se',
+      'token.issue token:',
     ]) {
       expect(actions, expected).toContain(expected);
     }
