@@ -609,11 +609,15 @@ describe('origin fallback, 404 and 400', () => {
   });
 
   it('a path not in the file set → 404', async () => {
-    for (const p of ['pub/nope.txt', 'pub/README.txt.bak', 'pub', 'incoming/only-on-origin.bin.meta4x', 'PUB/README.txt', 'pub/nope.txt.meta4', 'pub/README.txt.meta4.meta4']) {
+    for (const p of ['pub/nope.txt', 'pub/README.txt.bak', 'incoming/only-on-origin.bin.meta4x', 'PUB/README.txt', 'pub/nope.txt.meta4', 'pub/README.txt.meta4.meta4']) {
       const res = await ask(`${net.url}/download/${p}`, from('DE'));
       expect(res.status, p).toBe(404);
       expect(res.headers.get('location')).toBeNull();
     }
+    // A folder is no file either: named without its slash, it is sent to its own listing, never to a mirror.
+    const folder = await ask(`${net.url}/download/pub`, from('DE'));
+    expect(folder.status).toBe(301);
+    expect(folder.headers.get('location')).toBe('/download/pub/');
   });
 
   const badTargets: [string, string][] = [
