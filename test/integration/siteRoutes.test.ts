@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { serve as serveNode, type HttpBindings } from '@hono/node-server';
+import { serve as serveNode } from '@hono/node-server';
 import type { Context } from 'hono';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
@@ -25,7 +25,8 @@ import { createApp } from '../../src/http/app.js';
 import { registerDownloadRoutes } from '../../src/http/download/route.js';
 import { registerPublicRoutes } from '../../src/http/public.js';
 import { registerStaffRoutes } from '../../src/http/staff.js';
-import type { AppServices, Connection, LogLike } from '../../src/http/services.js';
+import type { AppServices, LogLike } from '../../src/http/services.js';
+import { nodeConnection } from '../../src/node/server.js';
 import { CLIENT_IPS, type ClientIpKey } from '../helpers/clientIps.js';
 import { LoopbackFileServer } from '../helpers/network.js';
 
@@ -60,11 +61,6 @@ async function siteServer(id: string): Promise<LoopbackFileServer> {
   return server;
 }
 
-function nodeConnection(c: Context): Connection {
-  const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
-  const socket = incoming?.socket as (HttpBindings['incoming']['socket'] & { encrypted?: boolean }) | undefined;
-  return { peer: socket?.remoteAddress ?? '0.0.0.0', https: socket?.encrypted === true, rawTarget: incoming?.url };
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-site-'));
@@ -76,6 +72,7 @@ beforeAll(async () => {
   const config = parseConfig(
     `
 publicUrl: https://downloads.example.org
+allowPrivateMirrorAddresses: true
 origin: { baseUrl: "${origin.baseUrl}", manifest: manifest.jsonl }
 mirrors:
   - { id: de-site, name: DE, baseUrl: "${sites['de-site']!.baseUrl}", country: DE, lat: 52.52, lon: 13.4 }
