@@ -161,6 +161,7 @@ export class AdminService {
    * changes nothing is not written nor audited. The audit entry holds the changed fields only.
    */
   async patchMirror(actor: string, id: string, patch: MirrorPatchInput): Promise<MirrorView> {
+    await this.fresh();
     const before = this.getMirror(id);
     const o = this.control.override(id);
     const { content, sponsor, weightCeiling, ...rest } = patch;
@@ -204,6 +205,7 @@ export class AdminService {
    * and points the sponsor at it; a mirror without a sponsor gets one named after the mirror.
    */
   async setLogo(actor: string, id: string, bytes: Uint8Array, contentType: string): Promise<MirrorView> {
+    await this.fresh();
     const before = this.getMirror(id);
     const prepared = prepareUpload(bytes, contentType);
     if (!prepared.ok) throw new InvalidLogoError(prepared.reason);
@@ -331,6 +333,7 @@ export class AdminService {
   }
 
   async drain(actor: string, id: string, overMs: number): Promise<MirrorView> {
+    await this.fresh();
     const view = this.getMirror(id);
     const o = this.control.override(id);
     // Drained at once already: draining at once again changes nothing.
@@ -341,6 +344,7 @@ export class AdminService {
   }
 
   async undrain(actor: string, id: string): Promise<MirrorView> {
+    await this.fresh();
     const view = this.getMirror(id);
     const o = this.control.override(id);
     if (!o?.drain) return view;
@@ -352,6 +356,7 @@ export class AdminService {
 
   /** Staff launch a syncing mirror by hand (otherwise a complete scan launches it). */
   async launch(actor: string, id: string): Promise<MirrorView> {
+    await this.fresh();
     const view = this.getMirror(id);
     if (view.lifecycle === 'active') throw new InvalidStateError(`mirror "${id}" is already active`);
     const o = this.control.override(id)!;
@@ -490,6 +495,15 @@ export class AdminService {
   /** Before any write: a store that lost its data gets back what this instance holds first. */
   private async beforeWrite(): Promise<void> {
     await this.control.ensureEpoch();
+  }
+
+  /**
+   * Before a read-modify-write of a mirror's override: the store's copy, not this instance's (another
+   * instance's change may not have reached us yet, and merging into a stale copy would undo it).
+   */
+  private async fresh(): Promise<void> {
+    await this.beforeWrite();
+    await this.control.reloadOverrides();
   }
 
   /** One override write, its audit entry, and the notice every instance rebuilds on. */
