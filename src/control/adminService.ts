@@ -4,6 +4,7 @@ import type { MirrorSpec, Sponsor } from '../core/model.js';
 import { mirrorSummaries, type MirrorSummary } from '../core/mirrorStatus.js';
 import {
   StoreUnavailableError,
+  type AuditApplies,
   type AuditEntry,
   type AuditQuery,
   type HealthRecord,
@@ -18,7 +19,8 @@ import {
 } from '../store/store.js';
 import { AUDIT_ACTIONS } from '../core/auditActions.js';
 import type { ControlPlane } from './controlPlane.js';
-import { ConflictError, InvalidStateError, NotFoundError } from './errors.js';
+import { privateAddressFields } from '../config/addressPolicy.js';
+import { ConflictError, FieldsError, InvalidStateError, NotFoundError } from './errors.js';
 import { prepareUpload, storedLogoOf, uploadedLogoRef, type Logo } from './logos.js';
 import type { ScanResult } from './scan.js';
 import type { SnapshotBuilder } from './snapshotBuilder.js';
@@ -138,8 +140,10 @@ export class AdminService {
    * one is started at once. From an accepted offer it is `syncing` until a scan shows it complete.
    */
   async addMirror(actor: string, spec: MirrorSpec, lifecycle: 'pending' | 'syncing' = 'pending'): Promise<MirrorView> {
+    this.refusePrivateAddresses(spec);
     const existing = this.control.override(spec.id);
-    if (this.control.mirrors().some((m) => m.id === spec.id) || (existing && !existing.deleted)) {
+    // A runtime mirror whose stored state was lost (unconfirmed, not listed) may be added again.
+    if (this.control.mirrors().some((m) => m.id === spec.id) || (existing && !existing.deleted && !existing.unconfirmed)) {
       throw new ConflictError(`mirror "${spec.id}" already exists`);
     }
     const { id: _id, ...patch } = spec;
@@ -162,6 +166,7 @@ export class AdminService {
    */
   async patchMirror(actor: string, id: string, patch: MirrorPatchInput): Promise<MirrorView> {
     await this.fresh();
+    this.refusePrivateAddresses(patch);
     const before = this.getMirror(id);
     const o = this.control.override(id);
     const { content, sponsor, weightCeiling, ...rest } = patch;
@@ -276,9 +281,9 @@ export class AdminService {
       createdBy: actor,
       ...(input.offer ? { offer: input.offer } : {}),
     };
+    await this.audit(actor, 'token.issue', `token:${record.id}`, undefined, { name: record.name, role, mirrors, ...(input.offer ? { offer: input.offer } : {}) });
     await this.store.putToken(record);
     this.control.tokens.setRuntime([...this.control.tokens.records(), record]);
-    await this.audit(actor, 'token.issue', `token:${record.id}`, undefined, { name: record.name, role, mirrors, ...(input.offer ? { offer: input.offer } : {}) });
     await this.store.publish({ kind: 'token', id: record.id });
     return { token: secret, id: record.id, name: record.name, role, mirrors };
   }
@@ -296,9 +301,9 @@ export class AdminService {
     if (record.revokedAt !== undefined) return this.listTokens().find((t) => t.id === record.id)!;
     await this.beforeWrite();
     const revoked: TokenRecord = { ...record, revokedAt: this.clock(), revokedBy: actor };
+    await this.audit(actor, 'token.revoke', `token:${record.id}`, { name: record.name, revokedAt: null }, { revokedAt: new Date(revoked.revokedAt!).toISOString() });
     await this.store.putToken(revoked);
     this.control.tokens.setRuntime(records.map((r) => (r.id === record.id ? revoked : r)));
-    await this.audit(actor, 'token.revoke', `token:${record.id}`, { name: record.name, revokedAt: null }, { revokedAt: new Date(revoked.revokedAt!).toISOString() });
     await this.store.publish({ kind: 'token', id: record.id });
     return this.listTokens().find((t) => t.id === record.id)!;
   }
@@ -383,11 +388,13 @@ export class AdminService {
    * SHA-256 is kept, so the link works for whoever holds it and nobody else.
    */
   async createOffer(input: NewOffer): Promise<{ offer: OfferView; statusKey: string }> {
+    this.refusePrivateAddresses(input);
     await this.beforeWrite();
     const statusKey = randomBytes(24).toString('base64url');
     const offer: Offer = { id: randomUUID(), createdAt: this.clock(), status: 'offered', ...input, statusKeyHash: sha256Hex(statusKey) };
+    // Write-ahead, as for mirrors: rolled forward without the status key's hash (its answer never went out).
+    await this.audit(input.contact.email, 'offer.create', `offer:${offer.id}`, undefined, offerView(offer), { offer: offerView(offer) });
     await this.store.putOffer(offer);
-    await this.audit(input.contact.email, 'offer.create', `offer:${offer.id}`, undefined, offerView(offer));
     await this.store.publish({ kind: 'offer', id: offer.id });
     return { offer: offerView(offer), statusKey };
   }
@@ -432,8 +439,8 @@ export class AdminService {
     const spec: MirrorSpec = mirror.sponsor ? mirror : { ...mirror, sponsor: { name: offer.organisation } };
     const view = await this.addMirror(actor, spec, 'syncing');
     const decided: Offer = { ...offer, status: 'accepted', decidedAt: this.clock(), decidedBy: actor, mirrorId: mirror.id, ...(note ? { decisionNote: note } : {}) };
+    await this.audit(actor, 'offer.accept', `offer:${id}`, { status: offer.status }, { status: 'accepted', mirrorId: mirror.id }, { offer: offerView(decided) });
     await this.store.putOffer(decided);
-    await this.audit(actor, 'offer.accept', `offer:${id}`, { status: offer.status }, { status: 'accepted', mirrorId: mirror.id });
     await this.store.publish({ kind: 'offer', id });
     const token = options.issueToken ? await this.issueToken(actor, { name: mirror.id, role: 'provider', mirrors: [mirror.id], offer: id }) : undefined;
     return { offer: offerView(decided), mirror: view, ...(token ? { token } : {}) };
@@ -443,8 +450,8 @@ export class AdminService {
     const offer = await this.openOffer(id);
     await this.beforeWrite();
     const decided: Offer = { ...offer, status: 'rejected', decidedAt: this.clock(), decidedBy: actor, ...(note ? { decisionNote: note } : {}) };
+    await this.audit(actor, 'offer.reject', `offer:${id}`, { status: offer.status }, { status: 'rejected', note }, { offer: offerView(decided) });
     await this.store.putOffer(decided);
-    await this.audit(actor, 'offer.reject', `offer:${id}`, { status: offer.status }, { status: 'rejected', note });
     await this.store.publish({ kind: 'offer', id });
     return offerView(decided);
   }
@@ -460,10 +467,11 @@ export class AdminService {
     return this.store.queryStats(query);
   }
 
-  async audit(actor: string, action: string, target: string, before: unknown, after: unknown): Promise<void> {
+  async audit(actor: string, action: string, target: string, before: unknown, after: unknown, applies?: AuditApplies): Promise<void> {
     const entry: AuditEntry = { id: randomUUID(), at: this.clock(), actor, action, target };
     if (before !== undefined) entry.before = before;
     if (after !== undefined) entry.after = after;
+    if (applies !== undefined) entry.applies = applies;
     await this.store.appendAudit(entry);
     this.control.noteAudit(entry);
   }
@@ -506,11 +514,34 @@ export class AdminService {
     await this.control.reloadOverrides();
   }
 
+  /** Mirror and offer URLs Mirrorgate would fetch may not point at this machine or metadata services (unless the config allows it). */
+  private refusePrivateAddresses(m: Parameters<typeof privateAddressFields>[0]): void {
+    if (this.control.allowsPrivateAddresses) return;
+    const fields = privateAddressFields(m);
+    if (Object.keys(fields).length > 0) throw new FieldsError('invalid body', fields);
+  }
+
+  private writes: Promise<unknown> = Promise.resolve();
+
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.writes.then(task);
+    this.writes = run.catch(() => undefined);
+    return run;
+  }
+
   /** One override write, its audit entry, and the notice every instance rebuilds on. */
   private async change(actor: string, action: string, id: string, before: unknown, next: MirrorOverride | null, after?: unknown): Promise<void> {
     await this.beforeWrite();
-    await this.store.putOverride(id, next);
-    await this.audit(actor, action, `mirror:${id}`, before, after ?? next);
+    // A staff change confirms a mirror whose stored state was damaged (stateCheck.ts).
+    const written = next && { ...next };
+    if (written) delete written.unconfirmed;
+    // Write-ahead: the entry, holding the state it applies, is durable before the state is written, so
+    // state ⊆ audit after any crash; reconcile.ts rolls an entry forward at start if the write was lost.
+    // One change at a time on this instance, so the log's order is the order states were written in.
+    await this.serially(async () => {
+      await this.audit(actor, action, `mirror:${id}`, before, after ?? written, { override: written });
+      await this.store.putOverride(id, written);
+    });
     await this.store.publish({ kind: 'override', mirror: id });
     // Apply here at once rather than waiting for our own notice, so the caller reads its write.
     await this.control.reloadOverrides();

@@ -4,7 +4,10 @@ import type { Config } from '../config/schema.js';
 import { nextHealth, type ProbeOutcome } from '../core/health.js';
 import { effectiveMirrors, mirrorStates } from '../core/mirrors.js';
 import type { InventoryEntry, MirrorSpec } from '../core/model.js';
+import { privateAddressFields } from '../config/addressPolicy.js';
 import { ruleKey } from '../core/availability.js';
+import { unconfirmedOverride } from '../store/stateCheck.js';
+import { reconcileAudit } from './reconcile.js';
 import { chooseSamples } from '../core/samples.js';
 import { mirrorCarries } from '../core/snapshot.js';
 import {
@@ -112,6 +115,12 @@ export class ControlPlane {
       // Back from an outage: changes published meanwhile were missed, so reload everything.
       if (s.available) void this.reloadAll();
     });
+    try {
+      // A crash may have left an audited change unwritten (the log is written first): roll it forward.
+      await reconcileAudit(store, { clock: this.clock, log: this.opts.log });
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).message }, 'could not compare the state with the audit log at start');
+    }
     await this.reloadAll();
     if (this.opts.loops !== false) {
       this.startLoops();
@@ -318,15 +327,38 @@ export class ControlPlane {
 
   /** Re-read staff changes and rebuild; called after our own writes so they read back at once. */
   async reloadOverrides(): Promise<void> {
-    this.overrides = await this.opts.store.getOverrides();
+    this.overrides = this.checked(await this.opts.store.getOverrides());
     await this.publishMirrors();
+  }
+
+  /** Read back as the admin API would accept it: a mirror URL at a private address (unless allowed) leaves the mirror unconfirmed. */
+  private checked(overrides: Map<string, MirrorOverride>): Map<string, MirrorOverride> {
+    if (this.opts.config.allowPrivateMirrorAddresses) return overrides;
+    for (const [id, o] of overrides) {
+      const problems = Object.entries(privateAddressFields({ ...o.patch, content: o.patch.content ?? null }));
+      if (problems.length === 0) continue;
+      const reason = `stored ${problems.map(([field, message]) => `${field} ${message}`).join('; ')}`;
+      if (!this.reportedUnsafe.has(`${id}\n${reason}`)) {
+        this.reportedUnsafe.add(`${id}\n${reason}`);
+        this.opts.log.error({ mirror: id, reason }, 'stored staff state refused; the mirror gets no downloads until staff change it');
+      }
+      overrides.set(id, unconfirmedOverride(reason));
+    }
+    return overrides;
+  }
+
+  private readonly reportedUnsafe = new Set<string>();
+
+  /** Whether mirror and offer URLs may point at private addresses (config allowPrivateMirrorAddresses). */
+  get allowsPrivateAddresses(): boolean {
+    return this.opts.config.allowPrivateMirrorAddresses;
   }
 
   async reloadAll(): Promise<void> {
     const { store, builder, log } = this.opts;
     try {
       await this.ensureEpoch();
-      this.overrides = await store.getOverrides();
+      this.overrides = this.checked(await store.getOverrides());
       this.health = await this.mergeHealth(await store.getHealth());
       await this.publishMirrors();
       this.tokens.setRuntime(await store.getTokens());
@@ -396,7 +428,7 @@ export class ControlPlane {
         try {
           // A change notice on an emptied store must not make us forget what we hold: write it back first.
           await this.ensureEpoch();
-          if (kinds.has('override')) this.overrides = await this.opts.store.getOverrides();
+          if (kinds.has('override')) this.overrides = this.checked(await this.opts.store.getOverrides());
           if (kinds.has('health')) this.health = await this.opts.store.getHealth();
           await this.publishMirrors();
         } catch (err) {
@@ -585,8 +617,6 @@ export class ControlPlane {
     const o = this.overrides.get(id);
     if (o?.lifecycle !== 'pending') return;
     const next: MirrorOverride = { ...o, lifecycle: 'active', updatedAt: this.clock(), updatedBy: 'prober' };
-    this.overrides.set(id, next);
-    await this.opts.store.putOverride(id, next);
     const entry: AuditEntry = {
       id: randomUUID(),
       at: this.clock(),
@@ -595,9 +625,13 @@ export class ControlPlane {
       target: `mirror:${id}`,
       before: { lifecycle: 'pending' },
       after: { lifecycle: 'active' },
+      applies: { override: next },
     };
+    // Write-ahead, as staff changes are (AdminService.change).
     await this.opts.store.appendAudit(entry);
     this.noteAudit(entry);
+    this.overrides.set(id, next);
+    await this.opts.store.putOverride(id, next);
     await this.opts.store.publish({ kind: 'override', mirror: id });
   }
 
@@ -606,7 +640,6 @@ export class ControlPlane {
     const o = this.overrides.get(id);
     if (o?.lifecycle !== 'syncing' || result.report.completion < this.opts.config.scan.launchCompletion) return;
     const next: MirrorOverride = { ...o, lifecycle: 'active', updatedAt: this.clock(), updatedBy: 'scanner' };
-    await this.opts.store.putOverride(id, next);
     const entry: AuditEntry = {
       id: randomUUID(),
       at: this.clock(),
@@ -615,9 +648,12 @@ export class ControlPlane {
       target: `mirror:${id}`,
       before: { lifecycle: 'syncing' },
       after: { lifecycle: 'active', completion: result.report.completion },
+      applies: { override: next },
     };
+    // Write-ahead, as staff changes are (AdminService.change).
     await this.opts.store.appendAudit(entry);
     this.noteAudit(entry);
+    await this.opts.store.putOverride(id, next);
     await this.opts.store.publish({ kind: 'override', mirror: id });
   }
 }

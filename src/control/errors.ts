@@ -20,3 +20,14 @@ export class UpstreamError extends Error {
 
 /** The store's "unreachable" error, for layers that may not import the store itself. */
 export { StoreUnavailableError } from '../store/store.js';
+
+/** A request naming fields the rules refuse (e.g. a mirror URL at a private address): 422 with each field's reason. */
+export class FieldsError extends Error {
+  override readonly name = 'FieldsError';
+  constructor(
+    message: string,
+    readonly fields: Record<string, string>,
+  ) {
+    super(message);
+  }
+}

@@ -9,6 +9,8 @@ export interface Overlay {
   deleted?: boolean;
   drain?: { startMs: number; overMs: number };
   lifecycle?: 'pending' | 'syncing' | 'active' | 'retired';
+  /** Its stored state was damaged or invalid (the reason): out of rotation until staff change it. */
+  unconfirmed?: string;
 }
 
 export interface HealthFacts {
@@ -31,7 +33,8 @@ export function effectiveMirrors(config: readonly MirrorSpec[], overlays: Readon
     seen.add(base.id);
     const o = overlays.get(base.id);
     if (o?.deleted || o?.lifecycle === 'retired') continue;
-    out.push(o ? applyPatch(base, o.patch) : base);
+    if (o?.unconfirmed) out.push({ ...applyPatch(base, o.patch), enabled: false });
+    else out.push(o ? applyPatch(base, o.patch) : base);
   }
   const added = [...overlays.entries()].filter(([id, o]) => !seen.has(id) && o.added && !o.deleted && o.lifecycle !== 'retired');
   added.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

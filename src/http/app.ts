@@ -15,7 +15,7 @@ import { securityHeaders } from './securityHeaders.js';
 import { rateLimiter } from 'hono-rate-limiter';
 import { ConflictError, InvalidStateError, NotFoundError, UpstreamError } from '../control/errors.js';
 import { StoreUnavailableError } from '../store/store.js';
-import { clientFacts } from './client.js';
+import { clientKey, metricsGuard } from './guards.js';
 import { registerSiteRoutes } from './siteRoutes.js';
 import type { AppEnv, AppServices } from './services.js';
 
@@ -39,7 +39,8 @@ export function createApp(services: AppServices, audiences: readonly Audience[])
   app.use(rejectBadTargets(services));
 
   const limits = services.rateLimits ?? { apiPerMinute: 300, offersPerHour: 20 };
-  const byClient = (c: Context) => clientFacts(c, services).ip;
+  const byClient = (c: Context) => clientKey(c, services); // an IPv4 address or an IPv6 /64 (guards.ts)
+  app.use('/metrics', metricsGuard(services, services.metricsAccess));
   app.use('/api/*', rateLimiter<AppEnv>({ windowMs: 60_000, limit: limits.apiPerMinute, keyGenerator: byClient, standardHeaders: 'draft-6' }));
   app.use('/mirrors', rateLimiter<AppEnv>({ windowMs: 60_000, limit: limits.apiPerMinute, keyGenerator: byClient, standardHeaders: 'draft-6' }));
   app.on('POST', '/api/v1/offers', rateLimiter<AppEnv>({ windowMs: 3_600_000, limit: limits.offersPerHour, keyGenerator: byClient, standardHeaders: 'draft-6', message: { error: 'too many offers from this address; try again later' } }));

@@ -3,11 +3,11 @@
 import type { Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { rateLimiter } from 'hono-rate-limiter';
-import { ConflictError, InvalidStateError, NotFoundError, StoreUnavailableError } from '../control/errors.js';
+import { ConflictError, FieldsError, InvalidStateError, NotFoundError, StoreUnavailableError } from '../control/errors.js';
 import type { Principal } from '../control/tokens.js';
 import { fieldErrors, mirrorSpecFromBody, newMirrorBody, offerMirrorId } from './admin.js';
 import { principalOf } from './auth.js';
-import { clientFacts } from './client.js';
+import { clientKey } from './guards.js';
 import { HttpProblem } from './problem.js';
 import type { AppEnv, AppServices } from './services.js';
 import { homeOf, loginPage, messagePage, tokenIssuedPage } from './views/loginPage.js';
@@ -36,6 +36,7 @@ function isActionError(err: unknown): err is Error {
     err instanceof ConflictError ||
     err instanceof InvalidStateError ||
     err instanceof StoreUnavailableError ||
+    err instanceof FieldsError ||
     (err instanceof HttpProblem && err.status < 500)
   );
 }
@@ -149,7 +150,7 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
   const loginLimiter = rateLimiter<AppEnv>({
     windowMs: 15 * 60_000,
     limit: 10,
-    keyGenerator: (c) => `login:${clientFacts(c, services).ip}`,
+    keyGenerator: (c) => `login:${clientKey(c, services)}`,
     skipSuccessfulRequests: true,
     standardHeaders: 'draft-6',
     handler: (c) => c.html(messagePage('Too many attempts', 'Too many wrong tokens from this address. Wait a quarter of an hour, then try again.'), 429),

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { fields } from '../config/fields.js';
 import type { AdminService, NewOffer } from '../control/adminService.js';
 import { fieldErrors } from './admin.js';
+import { offerOrigin } from './guards.js';
 import { HttpProblem } from './problem.js';
 import type { AppEnv } from './services.js';
 import { OFFER_FIELDS, offerFormPage, offerStatusPage } from './views/offerPage.js';
@@ -171,7 +172,7 @@ export function registerOfferRoutes(app: Hono<AppEnv>, admin: AdminService): voi
         }
         return c.html(offerFormPage({ values, errors: byApi }), 422);
       }
-      const { offer, statusKey } = await admin.createOffer(result.offer);
+      const { offer, statusKey } = await admin.createOffer({ ...result.offer, ...offerOrigin(c) });
       return c.redirect(`/offer/${encodeURIComponent(offer.id)}?key=${encodeURIComponent(statusKey)}&sent`, 303);
     }
     let raw: unknown;
@@ -182,7 +183,7 @@ export function registerOfferRoutes(app: Hono<AppEnv>, admin: AdminService): voi
     }
     const result = parseOffer(raw);
     if (!result.ok) throw new HttpProblem(422, 'the offer does not meet the requirements', { fields: result.fields });
-    const { offer, statusKey } = await admin.createOffer(result.offer);
+    const { offer, statusKey } = await admin.createOffer({ ...result.offer, ...offerOrigin(c) });
     return c.json({ id: offer.id, status: offer.status, createdAt: new Date(offer.createdAt).toISOString(), ...statusLinks(c, offer.id, statusKey) }, 201);
   });
 

@@ -61,8 +61,13 @@ export interface AppServices {
   readiness?(): { ready: boolean; detail?: Record<string, unknown> };
   /** The control plane's staff operations; without it /admin and offers answer 503. */
   admin?: AdminService;
-  /** Requests per minute per client address on the public API; offers per hour. */
-  rateLimits?: { apiPerMinute: number; offersPerHour: number };
+  /**
+   * Requests per minute per client on the public API; offers per hour; clients are IPv4 addresses and
+   * IPv6 networks of `ipv6Prefix` bits; pending-offer caps and wrong tokens per quarter hour (guards.ts).
+   */
+  rateLimits?: { apiPerMinute: number; offersPerHour: number; ipv6Prefix?: number; pendingOffers?: number; pendingOffersPerNetwork?: number; authFailures?: number };
+  /** Who may read /metrics (config `metrics`); unset: anyone. */
+  metricsAccess?: { token?: string; allowFrom?: readonly string[] };
   /** Where download facts go (stats, metrics); each hook is synchronous and must not throw. */
   events?: DownloadEvents;
   /** Prometheus exposition for /metrics. */

@@ -11,6 +11,7 @@ import {
   auditEntrySchema,
   healthFileSchema,
   logosFileSchema,
+  offerSchema,
   offersFileSchema,
   overridesFileSchema,
   sessionsFileSchema,
@@ -37,6 +38,7 @@ import {
   type StoreStatus,
   StoreUnavailableError,
 } from './store.js';
+import { checkOverrides, isMirrorId, overridesFromAudit } from './stateCheck.js';
 import { type StoreLog, consoleStoreLog } from './storeLog.js';
 
 export interface MemoryStoreOptions {
@@ -61,6 +63,7 @@ const SNAPSHOT_FILES: Record<SnapshotKind, string> = {
   logos: 'logos.json',
 };
 const AUDIT_FILE = 'audit.jsonl';
+const OFFERS_LOG = 'offers.jsonl';
 const INVENTORY_DIR = 'inventories';
 const INVENTORY_SUFFIX = '.jsonl.gz';
 const TEMP_MARK = '.tmp-';
@@ -68,6 +71,14 @@ const TEMP_MARK = '.tmp-';
 const RETRY_DELAY_MS = 5_000;
 
 const inventoryFileName = (mirror: string): string => encodeURIComponent(mirror) + INVENTORY_SUFFIX;
+
+function decodeFileName(encoded: string): string | undefined {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
+}
 
 /** A file-system-safe stamp for files set aside, e.g. 2024-05-01T12-00-00-000Z. */
 const stamp = (ms: number): string => new Date(ms).toISOString().replace(/[:.]/g, '-');
@@ -133,6 +144,10 @@ export class MemoryStore implements Store {
   /** Snapshot flushes run one at a time, in order. */
   private flushChain: Promise<void> = Promise.resolve();
   private auditChain: Promise<void> = Promise.resolve();
+  private offersChain: Promise<void> = Promise.resolve();
+  private offersHandle: FileHandle | undefined;
+  /** Lines in the offers log, superseded ones included. */
+  private offerLines = 0;
   private auditHandle: FileHandle | undefined;
   /** Per mirror, so two scans of one mirror cannot race their renames. */
   private readonly inventoryChains = new Map<string, Promise<void>>();
@@ -160,12 +175,12 @@ export class MemoryStore implements Store {
     await this.removeTempFiles(this.stateDir);
     await this.removeTempFiles(this.inventoryDir);
 
-    const overrides = await this.loadJson('overrides.json', overridesFileSchema);
-    for (const [mirror, override] of Object.entries(overrides?.overrides ?? {})) this.overrides.set(mirror, override);
+    // The audit log first: a lost or damaged staff change is rebuilt from it.
+    await this.loadAudit();
+    await this.loadOverrides();
     const health = await this.loadJson('health.json', healthFileSchema);
     for (const [mirror, record] of Object.entries(health?.health ?? {})) this.health.set(mirror, record);
-    const offers = await this.loadJson('offers.json', offersFileSchema);
-    for (const offer of offers?.offers ?? []) this.offers.set(offer.id, offer);
+    await this.loadOffers();
     const stats = await this.loadJson('stats.json', statsFileSchema);
     for (const [day, counters] of Object.entries(stats?.days ?? {})) this.statsDays.set(day, counters);
     const tokens = await this.loadJson('tokens.json', tokensFileSchema);
@@ -175,7 +190,6 @@ export class MemoryStore implements Store {
     for (const [key, session] of Object.entries(sessions?.sessions ?? {})) if (session.expiresAt > now) this.sessions.set(key, session);
     const logos = await this.loadJson('logos.json', logosFileSchema);
     for (const [mirror, logo] of Object.entries(logos?.logos ?? {})) this.logos.set(mirror, logo);
-    await this.loadAudit();
     await this.loadInventories();
   }
 
@@ -195,12 +209,33 @@ export class MemoryStore implements Store {
     );
   }
 
+  /**
+   * Staff changes, each checked with the API's rules (stateCheck.ts). A bad record takes its mirror's
+   * last audited state, else leaves the mirror unconfirmed (no downloads until staff change it); a
+   * lost or unreadable file is rebuilt from the audit log, never replaced by "no changes".
+   */
+  private async loadOverrides(): Promise<void> {
+    const file = await this.loadJson('overrides.json', overridesFileSchema);
+    let fromAudit: Map<string, MirrorOverride> | undefined;
+    const audited = () => (fromAudit ??= overridesFromAudit(this.audit));
+    const overrides = file ? checkOverrides(Object.entries(file.overrides), this.log, join(this.stateDir, 'overrides.json'), audited) : audited();
+    if (!file && overrides.size > 0) {
+      this.log.error({ file: join(this.stateDir, 'overrides.json'), mirrors: [...overrides.keys()] }, 'staff state missing or unreadable: rebuilt from the audit log');
+      this.markDirty('overrides');
+    }
+    for (const [mirror, override] of overrides) this.overrides.set(mirror, override);
+  }
+
   private async loadJson<T>(name: string, schema: z.ZodType<T>): Promise<T | undefined> {
     let text: string;
     try {
       text = await readFile(join(this.stateDir, name), 'utf8');
     } catch (err) {
       if (isMissing(err)) return undefined;
+      if ((err as NodeJS.ErrnoException).code === 'EISDIR') {
+        await this.setAside(this.stateDir, name, 'a directory, not a file');
+        return undefined;
+      }
       throw err; // unreadable (permissions, I/O) is not corruption: refuse to start rather than start empty
     }
     let json: unknown;
@@ -250,16 +285,57 @@ export class MemoryStore implements Store {
     await writeFileAtomic(this.stateDir, AUDIT_FILE, this.audit.map((entry) => JSON.stringify(entry) + '\n').join(''));
   }
 
+  /**
+   * Offers are a log of JSON lines: each put appends the offer as it now is (the last line of an id
+   * wins), so one offer costs one append, never a rewrite of every offer. The older offers.json is
+   * read once and turned into the log; a log holding mostly superseded or unreadable lines is
+   * rewritten at start (the original set aside when lines were unreadable).
+   */
+  private async loadOffers(): Promise<void> {
+    const legacy = await this.loadJson('offers.json', offersFileSchema);
+    for (const offer of legacy?.offers ?? []) this.offers.set(offer.id, offer);
+    let text = '';
+    try {
+      text = await readFile(join(this.stateDir, OFFERS_LOG), 'utf8');
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+    const lines = text.split('\n');
+    let bad = lines.pop() ? 1 : 0; // a torn last append
+    for (const line of lines) {
+      if (line === '') continue;
+      let parsed: ReturnType<typeof offerSchema.safeParse> | undefined;
+      try {
+        parsed = offerSchema.safeParse(JSON.parse(line));
+      } catch {
+        parsed = undefined;
+      }
+      if (parsed?.success) this.offers.set(parsed.data.id, parsed.data);
+      else bad++;
+    }
+    this.offerLines = lines.length;
+    if (!legacy && bad === 0 && this.offerLines <= 2 * this.offers.size + 100) return;
+    if (bad > 0) await this.setAside(this.stateDir, OFFERS_LOG, `${bad} unreadable offer line(s); kept the rest`);
+    await writeFileAtomic(this.stateDir, OFFERS_LOG, [...this.offers.values()].map((o) => JSON.stringify(o) + '\n').join(''));
+    this.offerLines = this.offers.size;
+    if (legacy) await rm(join(this.stateDir, 'offers.json'), { force: true });
+  }
+
   private async loadInventories(): Promise<void> {
     for (const name of await readdir(this.inventoryDir)) {
       if (!name.endsWith(INVENTORY_SUFFIX)) continue;
-      const mirror = decodeURIComponent(name.slice(0, -INVENTORY_SUFFIX.length));
+      // A name we did not write (bad percent-encoding, no mirror id, a directory) is set aside, not a crash.
+      const mirror = decodeFileName(name.slice(0, -INVENTORY_SUFFIX.length));
+      if (mirror === undefined || !isMirrorId(mirror)) {
+        await this.setAside(this.inventoryDir, name, 'not the name of a mirror inventory');
+        continue;
+      }
       let record: InventoryRecord;
       try {
         record = await readInventory(createReadStream(join(this.inventoryDir, name)));
       } catch (err) {
-        if (!(err instanceof InventoryFormatError)) throw err;
-        await this.setAside(this.inventoryDir, name, err.message);
+        if (!(err instanceof InventoryFormatError) && (err as NodeJS.ErrnoException).code !== 'EISDIR') throw err;
+        await this.setAside(this.inventoryDir, name, (err as Error).message);
         continue;
       }
       this.inventories.set(mirror, record);
@@ -403,11 +479,23 @@ export class MemoryStore implements Store {
     return offer === undefined ? undefined : structuredClone(offer);
   }
 
-  async putOffer(offer: Offer): Promise<void> {
-    this.assertOpen();
-    this.offers.set(offer.id, structuredClone(offer));
-    this.dirty.add('offers');
-    await this.flush();
+  /** One fsync'd append to the offers log (see loadOffers), like an audit entry. */
+  putOffer(offer: Offer): Promise<void> {
+    try {
+      this.assertOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const stored = structuredClone(offer);
+    const run = this.offersChain.then(async () => {
+      this.offersHandle ??= await open(join(this.stateDir, OFFERS_LOG), 'a');
+      await this.offersHandle.write(JSON.stringify(stored) + '\n');
+      await this.offersHandle.datasync();
+      this.offers.set(stored.id, stored);
+      this.offerLines++;
+    });
+    this.offersChain = run.catch(() => undefined);
+    return run;
   }
 
   async addStats(batch: StatsBatch): Promise<void> {
@@ -596,6 +684,9 @@ export class MemoryStore implements Store {
     await this.auditChain;
     await this.auditHandle?.close();
     this.auditHandle = undefined;
+    await this.offersChain;
+    await this.offersHandle?.close();
+    this.offersHandle = undefined;
     await this.flush();
   }
 }

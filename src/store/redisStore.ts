@@ -7,8 +7,6 @@ import {
   type StatsDay,
   auditEntrySchema,
   changeSchema,
-  healthRecordSchema,
-  mirrorOverrideSchema,
   offerSchema,
   sessionRecordSchema,
   statsBatchSchema,
@@ -34,6 +32,7 @@ import {
   type StoreStatus,
   StoreUnavailableError,
 } from './store.js';
+import { checkHealth, checkOverrides, isMirrorId } from './stateCheck.js';
 import { type StoreLog, consoleStoreLog } from './storeLog.js';
 import type { z } from 'zod';
 
@@ -310,9 +309,10 @@ export class RedisStore implements Store {
 
   // ---- overrides, health, offers: one hash each, a JSON value per field ----
 
+  /** Each checked with the API's rules: a bad value leaves its mirror unconfirmed (no downloads), never back to its config state. */
   async getOverrides(): Promise<Map<string, MirrorOverride>> {
     const values = await this.run((redis) => redis.hgetall(this.keys.overrides));
-    return this.parseValues(this.keys.overrides, values, mirrorOverrideSchema);
+    return checkOverrides(Object.entries(values).map(([mirror, text]) => [mirror, parseJson(text)]), this.log, this.keys.overrides);
   }
 
   async putOverride(mirror: string, override: MirrorOverride | null): Promise<void> {
@@ -323,9 +323,17 @@ export class RedisStore implements Store {
     );
   }
 
+  /** A bad record reads as down until the next probe: unknown health is no reason to send downloads. */
   async getHealth(): Promise<Map<string, HealthRecord>> {
     const values = await this.run((redis) => redis.hgetall(this.keys.health));
-    return this.parseValues(this.keys.health, values, healthRecordSchema);
+    const out = new Map<string, HealthRecord>();
+    for (const [mirror, text] of Object.entries(values)) {
+      if (!isMirrorId(mirror)) continue;
+      const { value, reason } = checkHealth(parseJson(text));
+      if (reason) this.log.error({ key: this.keys.health, field: mirror }, reason);
+      out.set(mirror, value);
+    }
+    return out;
   }
 
   async putHealth(mirror: string, record: HealthRecord): Promise<void> {
@@ -635,6 +643,15 @@ async function quitOrDrop(redis: Redis): Promise<void> {
     }
   }
   redis.disconnect();
+}
+
+/** JSON, or undefined for text that is not (the schema then names the problem). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function numbers(hash: Record<string, string>): Record<string, number> {

@@ -1,7 +1,10 @@
 // Zod schemas for every payload a store reads back (state files, Redis values), so a bad byte on disk or in Redis is caught at the edge.
 import { z } from 'zod';
+import { fields } from '../config/fields.js';
+import { isRelativeTracePath } from '../core/health.js';
 import type { InventoryEntry } from '../core/model.js';
 import type {
+  AuditApplies,
   AuditEntry,
   Change,
   HealthRecord,
@@ -28,28 +31,30 @@ export const healthRecordSchema: z.ZodType<HealthRecord> = z.object({
   missing: z.array(z.string()).optional(),
 });
 
-const sponsor = z.object({ name: z.string(), url: z.string().optional(), logo: z.string().optional() });
+const sponsor = z.object({ name: z.string().min(1), url: fields.linkUrl.optional(), logo: z.string().optional() });
 
-// A patch is partial by nature; each present field must still have the MirrorSpec type.
+// A patch is partial by nature; each present field must pass the rules the config and the admin API
+// apply to it (fields.ts), so a tampered file or Redis value (a javascript: baseUrl, a glob outside
+// the dialect) is refused on read, not used.
 const mirrorPatch = z
   .object({
-    name: z.string(),
-    baseUrl: z.string(),
+    name: z.string().min(1),
+    baseUrl: fields.baseUrl(),
     // null clears an optional field the config file sets (e.g. a sponsor removed at runtime).
-    rsyncUrl: z.string().nullable(),
-    trace: z.string().nullable(),
-    country: z.string(),
-    lat: z.number().nullable(),
-    lon: z.number().nullable(),
-    asn: z.array(z.number()),
-    weight: z.number(),
-    bandwidthMbps: z.number().nullable(),
+    rsyncUrl: fields.rsyncUrl.nullable(),
+    trace: z.string().refine(isRelativeTracePath).nullable(),
+    country: fields.countryCode(),
+    lat: z.number().min(-90).max(90).nullable(),
+    lon: z.number().min(-180).max(180).nullable(),
+    asn: z.array(z.int().min(1).max(4_294_967_295)),
+    weight: z.int().min(0),
+    bandwidthMbps: z.number().positive().nullable(),
     countryOnly: z.boolean(),
     enabled: z.boolean(),
     sponsor: sponsor.nullable(),
     content: z.object({
-      include: z.array(z.string()),
-      exclude: z.array(z.string()),
+      include: fields.globList(),
+      exclude: fields.globList(),
       manifest: z.string().optional(),
     }),
   })
@@ -62,6 +67,7 @@ export const mirrorOverrideSchema: z.ZodType<MirrorOverride> = z.object({
   drain: z.object({ startMs: z.number(), overMs: z.number() }).optional(),
   lifecycle: z.enum(['pending', 'syncing', 'active', 'retired']).optional(),
   weightCeiling: z.number().optional(),
+  unconfirmed: z.string().optional(),
   updatedAt: z.number(),
   updatedBy: z.string(),
 });
@@ -84,6 +90,7 @@ export const offerSchema: z.ZodType<Offer> = z.object({
   decisionNote: z.string().optional(),
   mirrorId: z.string().optional(),
   statusKeyHash: z.string().optional(),
+  network: z.string().max(64).optional(),
 });
 
 export const tokenRecordSchema: z.ZodType<TokenRecord> = z.object({
@@ -121,6 +128,8 @@ export const auditEntrySchema: z.ZodType<AuditEntry> = z.object({
   target: z.string(),
   before: z.unknown().optional(),
   after: z.unknown().optional(),
+  // Kept loose here, so an entry is never dropped from the log for it; checked when it is applied.
+  applies: z.custom<AuditApplies>((v) => typeof v === 'object' && v !== null).optional(),
 });
 
 export const changeSchema: z.ZodType<Change> = z.discriminatedUnion('kind', [
@@ -168,9 +177,10 @@ export const statsDaySchema = z.object({
 export type StatsDay = z.infer<typeof statsDaySchema>;
 
 // The memory store's snapshot files; `version` lets a later layout migrate instead of guessing.
+// Each override is checked on its own (stateCheck.ts), so one bad record does not discard the others.
 export const overridesFileSchema = z.object({
   version: z.literal(1),
-  overrides: z.record(z.string(), mirrorOverrideSchema),
+  overrides: z.record(z.string(), z.unknown()),
 });
 export const healthFileSchema = z.object({
   version: z.literal(1),

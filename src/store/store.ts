@@ -43,6 +43,11 @@ export interface MirrorOverride {
   lifecycle?: Lifecycle;
   /** The highest weight the mirror's provider may set (staff set it); see AdminService.weightCeiling. */
   weightCeiling?: number;
+  /**
+   * Set on read, never written by staff: the stored state of this mirror was damaged or failed
+   * validation (the reason), so it gets no downloads until a staff change confirms it.
+   */
+  unconfirmed?: string;
   updatedAt: number;
   updatedBy: string;
 }
@@ -76,6 +81,8 @@ export interface Offer {
   mirrorId?: string;
   /** SHA-256 (hex) of the secret in the provider's status link; the secret itself is never stored. */
   statusKeyHash?: string;
+  /** The sender's network (IPv4 address or IPv6 /64), for the per-network cap on pending offers. */
+  network?: string;
 }
 
 /** Counters added in one batch; keys are the dimensions, values increments. */
@@ -117,7 +124,15 @@ export interface AuditEntry {
   target: string;
   before?: unknown;
   after?: unknown;
+  /**
+   * The state the change writes, recorded before it is written (write-ahead): a crash between the
+   * two is rolled forward at start (control/reconcile.ts), and a damaged overrides file is rebuilt
+   * from these. An offer's is without its status key's hash.
+   */
+  applies?: AuditApplies;
 }
+
+export type AuditApplies = { override: MirrorOverride | null } | { offer: Offer };
 
 export interface AuditQuery {
   actor?: string;

@@ -554,6 +554,8 @@ export async function startMirrorNetwork(opts: { plans?: readonly MirrorPlan[] }
       dataDir,
       // The test mirrors listen on 127.0.0.1, which a production config may not name.
       allowPrivateMirrorAddresses: true,
+      // The suites send many wrong tokens and offers from 127.0.0.1; these limits have tests of their own (hardening.test.ts).
+      limits: { authFailures: 1_000, pendingOffersPerNetwork: 100 },
       origin: { baseUrl: origin.baseUrl, manifest: originManifest },
       routing: { bandKm: 50 },
       tokens: [

@@ -174,7 +174,7 @@ describe.skipIf(unreachable !== undefined)('RedisStore on the shared Redis', () 
       expect(await store.getInventory('big')).toEqual(bigInventory(2));
     });
 
-    it('reports and skips a bad value written behind its back, still reading the rest', async () => {
+    it('reports a bad value written behind its back (its mirror unconfirmed, never back to its config state), still reading the rest', async () => {
       const prefix = `${RUN_PREFIX}bad:`;
       const errors: object[] = [];
       const store = await open(prefix, { log: { warn: () => undefined, error: (obj) => errors.push(obj) } });
@@ -184,14 +184,17 @@ describe.skipIf(unreachable !== undefined)('RedisStore on the shared Redis', () 
       await admin.hset(`${prefix}overrides`, 'broken', '{"patch":', 'wrong', JSON.stringify({ patch: {}, updatedAt: 'soon' }));
       await admin.hset(`${prefix}inv:junk`, 'chunks', '1', 'c0', 'not gzip');
       admin.disconnect();
-      expect(await store.getOverrides()).toEqual(new Map([['good', override(1)]]));
+      const read = await store.getOverrides();
+      expect(read.get('good')).toEqual(override(1));
+      expect(read.get('broken')).toMatchObject({ patch: {}, unconfirmed: expect.stringContaining('invalid') });
+      expect(read.get('wrong')).toMatchObject({ patch: {}, unconfirmed: expect.stringContaining('updatedAt') });
       expect(await store.getInventory('junk')).toBeUndefined();
       // A Redis hash has no order once it outgrows a listpack (and the server seeds its hashing at start).
       expect(errors).toHaveLength(3);
       expect(errors).toEqual(
         expect.arrayContaining([
-          expect.objectContaining({ field: 'broken' }),
-          expect.objectContaining({ field: 'wrong' }),
+          expect.objectContaining({ mirror: 'broken' }),
+          expect.objectContaining({ mirror: 'wrong' }),
           expect.objectContaining({ key: `${prefix}inv:junk` }),
         ]),
       );

@@ -1,0 +1,152 @@
+// What one client, one network or one wrong token may cost us: address keys for rate limits, wrong-token
+// limits on the admin API, caps on pending offers, who may read /metrics, and 422s for refused fields.
+import type { Context, Hono, MiddlewareHandler } from 'hono';
+import { rateLimiter } from 'hono-rate-limiter';
+import ipaddr from 'ipaddr.js';
+import { FieldsError } from '../control/errors.js';
+import { createTrustedProxies } from '../geo/clientAddress.js';
+import { presentedToken, timingSafeEqualString } from './auth.js';
+import { clientFacts } from './client.js';
+import type { AppEnv, AppServices } from './services.js';
+
+export const DEFAULT_IPV6_PREFIX = 64;
+const AUTH_WINDOW_MS = 15 * 60_000;
+
+/** The limits a deployment sets (config `limits`); every field has the config's default. */
+export interface GuardLimits {
+  ipv6Prefix?: number;
+  authFailures?: number;
+  pendingOffers?: number;
+  pendingOffersPerNetwork?: number;
+}
+
+/** Who may read /metrics (config `metrics`): a bearer token, peer networks, or both (either suffices); neither: anyone. */
+export interface MetricsAccess {
+  token?: string;
+  allowFrom?: readonly string[];
+}
+
+/**
+ * What a client is counted as: an IPv4 address as it is, an IPv6 address by its network (a /64 by
+ * default: one host is handed a whole /64, so counting addresses would count nothing).
+ */
+export function addressKey(ip: string, ipv6Prefix = DEFAULT_IPV6_PREFIX): string {
+  let address: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    address = ipaddr.process(ip);
+  } catch {
+    return ip;
+  }
+  if (address.kind() === 'ipv4') return address.toString();
+  const bits = Math.min(128, Math.max(0, ipv6Prefix));
+  const bytes = address.toByteArray();
+  for (let i = 0; i < 16; i++) {
+    const keep = Math.min(8, Math.max(0, bits - i * 8));
+    bytes[i] = bytes[i]! & ((0xff << (8 - keep)) & 0xff);
+  }
+  return `${ipaddr.fromByteArray(bytes).toString()}/${bits}`;
+}
+
+/** The request's client, counted as addressKey says. */
+export function clientKey(c: Context, services: AppServices): string {
+  return addressKey(clientFacts(c, services).ip, services.rateLimits?.ipv6Prefix);
+}
+
+// The network of the client sending an offer, found by the guard and read by the offer route.
+const offerNetworks = new WeakMap<Request, string>();
+
+/** Where an offer comes from ({ network } for the stored offer), as the offer guard found it. */
+export function offerOrigin(c: Context): { network?: string } {
+  const network = offerNetworks.get(c.req.raw);
+  return network === undefined ? {} : { network };
+}
+
+/** Guards every runtime with a control plane mounts in front of the staff audience (admin API, offers). */
+export function installStaffGuards(app: Hono<AppEnv>, services: AppServices): void {
+  app.use(fieldsAsUnprocessable());
+  app.use('/admin/*', wrongTokenLimit(services));
+  app.on('POST', '/api/v1/offers', pendingOfferCaps(services));
+}
+
+/**
+ * A FieldsError (a mirror or offer URL at a private address, …) answers 422 naming each field, like
+ * a body that fails its schema, wherever it is thrown.
+ */
+function fieldsAsUnprocessable(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    await next();
+    const err = c.error;
+    if (!(err instanceof FieldsError)) return;
+    const wantsHtml = (c.req.header('accept') ?? '').includes('text/html') && !c.req.path.startsWith('/admin/') && !c.req.path.startsWith('/api/');
+    c.error = undefined;
+    c.res = undefined as unknown as Response; // replaced, not merged: the error's answer is dropped
+    c.res = wantsHtml
+      ? c.text(`Error: ${Object.entries(err.fields).map(([k, v]) => `${k}: ${v}`).join('; ')}\n`, 422)
+      : c.json({ error: err.message, fields: err.fields }, 422);
+  };
+}
+
+/**
+ * Wrong bearer tokens on /admin: `authFailures` (10) per quarter hour per client network, as on /login.
+ * Past that, every token from that network is refused with 429 until the window ends, a right one too
+ * (otherwise a 200 among the 429s would still tell a guess was right); other networks are untouched.
+ */
+function wrongTokenLimit(services: AppServices): MiddlewareHandler<AppEnv> {
+  const limit = services.rateLimits?.authFailures ?? 10;
+  return rateLimiter<AppEnv>({
+    windowMs: AUTH_WINDOW_MS,
+    limit,
+    keyGenerator: (c) => `auth:${clientKey(c, services)}`,
+    // Only requests that present a token count, and only when it is refused.
+    skip: (c) => c.req.header('authorization') === undefined,
+    skipSuccessfulRequests: true,
+    requestWasSuccessful: (c) => c.res.status !== 401,
+    standardHeaders: 'draft-6',
+    handler: (c) => {
+      c.header('Cache-Control', 'no-store');
+      return c.json({ error: `too many wrong tokens from this network; wait up to ${AUTH_WINDOW_MS / 60_000} minutes` }, 429);
+    },
+  });
+}
+
+/**
+ * Offers waiting for staff: at most `pendingOffers` (500) in all and `pendingOffersPerNetwork` (3)
+ * from one client network, so a flood cannot bury real offers (or the store). Refused with 429.
+ */
+function pendingOfferCaps(services: AppServices): MiddlewareHandler<AppEnv> {
+  const total = services.rateLimits?.pendingOffers ?? 500;
+  const perNetwork = services.rateLimits?.pendingOffersPerNetwork ?? 3;
+  return async (c, next) => {
+    const admin = services.admin;
+    if (!admin) return next();
+    const network = clientKey(c, services);
+    offerNetworks.set(c.req.raw, network);
+    const pending = (await admin.listOffers()).filter((o) => o.status === 'offered');
+    const fromHere = pending.filter((o) => o.network === network).length;
+    if (pending.length >= total || fromHere >= perNetwork) {
+      c.header('Retry-After', '3600');
+      const message =
+        pending.length >= total
+          ? 'too many offers are waiting for staff right now; please try again later'
+          : 'offers from your network are already waiting for staff; please wait for their answer';
+      return c.json({ error: message }, 429);
+    }
+    return next();
+  };
+}
+
+/** /metrics for a bearer token or peers in `allowFrom` when either is set (it shows every mirror's counts); 404 to others. */
+export function metricsGuard(services: AppServices, access: MetricsAccess | undefined): MiddlewareHandler<AppEnv> {
+  const token = access?.token;
+  const allowed = access?.allowFrom?.length ? createTrustedProxies([...access.allowFrom]) : undefined;
+  return async (c, next) => {
+    if (!token && !allowed) return next();
+    // The TCP peer, not a forwarded address: a listed proxy may forward anyone.
+    const peer = services.connection(c).peer;
+    if (allowed?.has(peer)) return next();
+    const presented = presentedToken(c);
+    if (token && presented !== undefined && timingSafeEqualString(presented, token)) return next();
+    c.header('Cache-Control', 'no-store');
+    return c.json({ error: 'not found' }, 404);
+  };
+}
