@@ -6,6 +6,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import pino from 'pino';
+import { AggregatorRegistry, type Registry } from 'prom-client';
 import { loadConfig, resolveConfigPath } from '../config/load.js';
 import { ipcStore, type StoreChannel, type StoreMessage } from '../store/ipcStore.js';
 import { openStore } from '../store/openStore.js';
@@ -36,6 +37,74 @@ export function workerStore(env: Record<string, string | undefined>, log?: Store
     },
   };
   return ipcStore(channel, log);
+}
+
+/** Messages for /metrics across workers: a worker asks, the primary collects from every worker and answers. */
+type MetricsMessage =
+  | { mg: 'metrics-ask'; id: number }
+  | { mg: 'metrics-collect'; id: number }
+  | { mg: 'metrics-part'; id: number; json: unknown }
+  | { mg: 'metrics-answer'; id: number; text: string };
+
+const isMetricsMessage = (m: unknown): m is MetricsMessage =>
+  typeof m === 'object' && m !== null && typeof (m as { mg?: unknown }).mg === 'string' && (m as { mg: string }).mg.startsWith('metrics-');
+
+/**
+ * In a cluster worker: /metrics for the whole cluster (every worker's counters summed by the primary,
+ * prom-client's AggregatorRegistry), and answers to the primary's collection rounds. Undefined elsewhere.
+ */
+export function clusterMetrics(registry: Registry): (() => Promise<string>) | undefined {
+  if (!cluster.isWorker || !process.send) return undefined;
+  let next = 1;
+  const waiting = new Map<number, (text: string) => void>();
+  process.on('message', (m: unknown) => {
+    if (!isMetricsMessage(m)) return;
+    if (m.mg === 'metrics-collect') {
+      void registry.getMetricsAsJSON().then((json) => process.send?.({ mg: 'metrics-part', id: m.id, json } satisfies MetricsMessage));
+    } else if (m.mg === 'metrics-answer') {
+      waiting.get(m.id)?.(m.text);
+      waiting.delete(m.id);
+    }
+  });
+  return () =>
+    new Promise<string>((resolve, reject) => {
+      const id = next++;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error('the cluster primary did not answer for /metrics'));
+      }, 5_000);
+      waiting.set(id, (text) => {
+        clearTimeout(timer);
+        resolve(text);
+      });
+      process.send?.({ mg: 'metrics-ask', id } satisfies MetricsMessage);
+    });
+}
+
+/** The primary's side of clusterMetrics: one collection round per question, over the workers alive now. */
+function answerMetrics(): void {
+  let round = 1;
+  cluster.on('message', (asker, m: unknown) => {
+    if (!isMetricsMessage(m) || m.mg !== 'metrics-ask') return;
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+    const id = round++;
+    const parts: unknown[] = [];
+    const finish = async () => {
+      cluster.off('message', collect);
+      clearTimeout(timer);
+      const text = await AggregatorRegistry.aggregate(parts as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
+      if (asker.isConnected()) asker.send({ mg: 'metrics-answer', id: m.id, text } satisfies MetricsMessage);
+    };
+    const collect = (_w: Worker, part: unknown) => {
+      if (!isMetricsMessage(part) || part.mg !== 'metrics-part' || part.id !== id) return;
+      parts.push(part.json);
+      if (parts.length === workers.length) void finish();
+    };
+    // A worker that does not answer in time (busy, dying) is left out rather than holding the scrape.
+    const timer = setTimeout(() => void finish(), 2_000);
+    cluster.on('message', collect);
+    for (const w of workers) w.send({ mg: 'metrics-collect', id } satisfies MetricsMessage);
+  });
 }
 
 export interface ClusterOptions {
@@ -73,6 +142,7 @@ export async function runClusterPrimary(opts: ClusterOptions): Promise<void> {
     log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
     fork();
   });
+  answerMetrics();
   for (let i = 0; i < opts.workers; i++) fork();
   log.info({ workers: opts.workers, store: redis ? 'redis' : 'memory (held by the primary)' }, 'mirrorgate cluster started');
 

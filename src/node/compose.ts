@@ -23,6 +23,7 @@ import { registerStaffRoutes } from '../http/staff.js';
 import type { AppEnv, AppServices } from '../http/services.js';
 import { openStore } from '../store/openStore.js';
 import type { Store } from '../store/store.js';
+import { clusterMetrics } from './cluster.js';
 import { nodeConnection } from './server.js';
 
 export interface ComposeOptions {
@@ -124,7 +125,8 @@ export async function compose(config: Config, opts: ComposeOptions): Promise<Com
       impression: (mirror, atMs) => stats.impression(mirror, atMs),
       decided: (seconds, outcome, mirror) => metrics.observeDecision(seconds, outcome, mirror),
     },
-    metrics,
+    // In a cluster worker, /metrics shows the whole cluster.
+    metrics: { render: clusterMetrics(metrics.registry) ?? (() => metrics.render()), contentType: metrics.contentType },
     readiness: () => {
       const s = store.status();
       return { ready: s.available, detail: { store: store.kind, storeAvailable: s.available, ...(s.detail ? { storeDetail: s.detail } : {}) } };

@@ -116,4 +116,13 @@ describe('a two-worker cluster in memory mode', () => {
   it('the drain survived the restart: state is the primary\'s, persisted under dataDir', async () => {
     for (let i = 0; i < 10; i++) expect(await download(`203.0.113.${i + 1}`)).toBe('de-b');
   });
+
+  it('/metrics from any worker counts the whole cluster', async () => {
+    // Since the restart: the ten downloads of the test before, answered by either worker.
+    for (let i = 0; i < 3; i++) {
+      const text = await (await fetch(url('/metrics'), { headers: { Connection: 'close' } })).text();
+      const total = [...text.matchAll(/^mirrorgate_redirects_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+      expect(total, text.slice(0, 2000)).toBe(10);
+    }
+  });
 });
