@@ -186,6 +186,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
   svg.chart .chart-empty { font-size: 22px; }
 }
 .badge-pending { background: var(--warn-bg); color: var(--warn-fg); }
+button:disabled, select:disabled, input:disabled { opacity: .55; cursor: not-allowed; }
 .flash-warn { background: var(--warn-bg); color: var(--warn-fg); border-left-color: currentColor; }
 .wrap { overflow-wrap: anywhere; }
 fieldset.plain { border: 0; margin: 0; padding: 0; min-width: 0; display: flex; flex-wrap: wrap; align-items: center; gap: .35rem; }
