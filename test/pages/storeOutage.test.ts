@@ -1,0 +1,154 @@
+// While the shared store is away (a redis-server of the test's own, killed), staff still read: /staff opens
+// read-only with a banner (axe-clean at 1280 and 390 px), `offers list` and `audit` answer from the instance's
+// last copy, `stats` says it cannot answer — none of them says "cannot save changes", which only changes do.
+// When Redis comes back empty, the instance writes back what it holds.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { RunningServer } from '../../src/node.js';
+import { client, lookChoice, ServerPool, STAFF_TOKEN } from '../helpers/adminNetwork.js';
+import { axeViolations, launchChromium, PHONE, screenshot, seriousOnly } from '../helpers/browser.js';
+import { startRedisServer, type RedisServerProcess } from '../helpers/controlNetwork.js';
+import { startMirrorNetwork, type MirrorNetwork } from '../helpers/network.js';
+
+const launched = await launchChromium();
+const bin = path.join(fileURLToPath(new URL('../../', import.meta.url)), 'bin/mirrorgate.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe.skipIf(!launched.browser)('staff during a store outage', () => {
+  const browser = launched.browser as Browser;
+  let dir: string;
+  let net: MirrorNetwork;
+  let pool: ServerPool;
+  let redis: RedisServerProcess;
+  let server: RunningServer;
+  let context: BrowserContext;
+  let offerId: string;
+
+  const cli = (args: string[]): Promise<Run> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, MIRRORGATE_URL: server.url, MIRRORGATE_TOKEN: STAFF_TOKEN } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-outage-'));
+    redis = await startRedisServer(dir);
+    net = await startMirrorNetwork();
+    pool = new ServerPool(net);
+    server = await pool.start({ dataDir: pool.dataDir('outage'), env: { REDIS_URL: redis.url } });
+    const staff = client(server.url, STAFF_TOKEN);
+    expect((await staff.post('/admin/v1/mirrors/de-berlin/drain')).status).toBe(200);
+    const offer = await fetch(`${server.url}/api/v1/offers`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ contact: { name: 'Outage Tester', email: 'outage@example.org' }, organisation: 'Outage Networks', location: { country: 'IS' }, storageTB: 9, bandwidthMbps: 160 }),
+    });
+    offerId = ((await offer.json()) as { id: string }).id;
+    context = await browser.newContext({ bypassCSP: true });
+    const page = await context.newPage();
+    await page.goto(`${server.url}/login`);
+    await page.getByLabel('Access token').fill(STAFF_TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${server.url}/staff`);
+    await page.close();
+
+    await redis.kill();
+    await vi.waitFor(async () => expect((await fetch(`${server.url}/readyz`)).status).toBe(503), { timeout: 10_000, interval: 100 });
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await pool?.closeAll();
+    await redis?.stop();
+    await net?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('/staff opens read-only with a banner, from what the instance last read; its controls are off', async () => {
+    const page = await context.newPage();
+    const res = await page.goto(`${server.url}/staff`);
+    expect(res?.status()).toBe(200);
+    expect(await page.locator('.banner').innerText()).toContain('Read-only for now');
+    expect(await page.locator('#staff-mirror-de-berlin').innerText()).toContain('Drained');
+    expect(await page.locator(`#offer-${offerId}`).innerText()).toContain('Outage Networks');
+    for (const button of await page.locator('table.staff-mirrors button, li.offer button').all()) expect(await button.isDisabled()).toBe(true);
+    expect(await page.locator('.glance').innerText()).toContain('not available');
+    await screenshot(page, 'staff-read-only-desktop');
+    await page.close();
+  });
+
+  it('a change sent anyway is refused with a plain reason, and downloads go on', async () => {
+    const res = await fetch(`${server.url}/admin/v1/mirrors/fr-paris/drain`, { method: 'POST', headers: { Authorization: `Bearer ${STAFF_TOKEN}` } });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: string }).error).toMatch(/cannot be saved/);
+    expect(await lookChoice(server.url, 'DE')).not.toBe('de-berlin');
+  });
+
+  it.each([false, true])('the read-only /staff is axe-clean (phone: %s)', async (phone) => {
+    const page = await context.newPage();
+    if (phone) await page.setViewportSize({ width: PHONE.viewport!.width, height: PHONE.viewport!.height });
+    else await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(`${server.url}/staff`);
+    const serious = seriousOnly(await axeViolations(page));
+    expect(serious, JSON.stringify(serious, null, 2)).toEqual([]);
+    if (phone) expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
+    await page.close();
+  });
+
+  it('read-only commands never say "cannot save changes": offers list and audit answer, stats says it cannot', { timeout: 60_000 }, async () => {
+    const [offers, audit, stats, drain] = await Promise.all([cli(['offers', 'list']), cli(['audit', '--action', 'drain']), cli(['stats']), cli(['mirrors', 'drain', 'fr-paris'])]);
+    expect(offers.code).toBe(0);
+    expect(offers.stdout).toContain('Outage Networks');
+    expect(offers.stderr).toContain('these offers are as it last read them');
+    expect(audit.code).toBe(0);
+    expect(audit.stdout).toMatch(/mirror\.drain\s+mirror:de-berlin/);
+    expect(audit.stderr).toContain('the newest entries it holds itself');
+    expect(stats.code).toBe(7);
+    expect(stats.stderr).toMatch(/^mirrorgate: the server cannot answer this right now: the shared store is unreachable, so statistics cannot be read right now/);
+    for (const run of [offers, audit, stats]) expect(run.stdout + run.stderr).not.toContain('cannot save changes');
+    // A change does say it.
+    expect(drain.code).toBe(7);
+    expect(drain.stderr).toContain('the server cannot save changes right now');
+  });
+
+  it('when Redis comes back empty, the instance writes back what it holds and the console is whole again', async () => {
+    await redis.restart();
+    const staff = client(server.url, STAFF_TOKEN);
+    await vi.waitFor(async () => expect((await fetch(`${server.url}/readyz`)).status).toBe(200), { timeout: 10_000, interval: 100 });
+    // A second instance, started on the restarted Redis, can only know what was written back.
+    const other = await pool.start({ dataDir: pool.dataDir('outage-2'), env: { REDIS_URL: redis.url } });
+    try {
+      const s2 = client(other.url, STAFF_TOKEN);
+      await vi.waitFor(async () => expect((await s2.get('/admin/v1/mirrors/de-berlin')).json.drain).toMatchObject({ overMs: 0 }), { timeout: 5_000, interval: 100 });
+      expect(((await s2.get('/admin/v1/offers')).json.offers as { id: string }[]).map((o) => o.id)).toContain(offerId);
+      expect(((await s2.get('/admin/v1/audit?action=drain')).json.entries as { target: string }[]).map((e) => e.target)).toContain('mirror:de-berlin');
+      expect(await lookChoice(other.url, 'DE')).not.toBe('de-berlin');
+    } finally {
+      await pool.stop(other);
+    }
+    // The session made before the outage still signs staff in (written back too), with no banner.
+    const page: Page = await context.newPage();
+    await page.goto(`${server.url}/staff`);
+    expect(page.url()).toBe(`${server.url}/staff`);
+    expect(await page.locator('.banner').count()).toBe(0);
+    expect(await page.locator('table.staff-mirrors button').first().isDisabled()).toBe(false);
+    await page.close();
+    expect((await staff.post('/admin/v1/mirrors/de-berlin/undrain')).status).toBe(200);
+  });
+});
