@@ -2,7 +2,7 @@
 //
 //   npm run bench                      # the full run (~6–8 minutes on 2 cores)
 //   npm run bench -- --quick           # about a minute: shorter runs, 200,000 files instead of 1,000,000
-//   npm run bench -- --only http,cores # sections: http, cores, core, control
+//   npm run bench -- --only http,cores # sections: http, cores (includes workers), workers, core, control
 //   npm run bench -- --json out.json   # also write every raw figure
 //
 // HTTP runs use autocannon in this process against servers in child processes (their own event loop and
@@ -196,6 +196,55 @@ async function cores(): Promise<void> {
   notes.push(`Cores: ${cpus().length} cores hold both server processes, redis-server and the load generator (${two.loadgenCores.toFixed(2)} cores); the servers got ${two.serverCores.toFixed(2)} cores together (one process alone: ${one.serverCores.toFixed(2)}) and spent ${fmtUs(two.serverCpuUsPerReq)} of CPU per request (alone: ${fmtUs(one.serverCpuUsPerReq)}). Throughput per server core shows whether the processes themselves scale; the machine cannot give two servers two cores.`);
 }
 
+/**
+ * `MIRRORGATE_WORKERS=N npm start` as an operator runs it (memory mode: the primary holds the store), on the
+ * bench's demo config: throughput of the mix, 1 worker against 2. Server CPU is not measured here (the
+ * workers are the primary's children); the load generator runs on the same cores.
+ */
+async function clusterRun(workers: number, sc: Awaited<ReturnType<typeof scenarios>>): Promise<LoadResult> {
+  const { spawn } = await import('node:child_process');
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { benchConfig } = await import('./server.js');
+  const { freePort } = await import('../../test/helpers/network.js');
+  const dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-bench-cluster-'));
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, '..', '..', 'src', 'node.ts')], {
+    env: { ...process.env, MIRRORGATE_CONFIG: await benchConfig(dir), MIRRORGATE_WORKERS: String(workers), PORT: String(port), LOG_LEVEL: 'silent', REDIS_URL: '' },
+    stdio: 'ignore',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error(`cluster of ${workers} did not start`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    // Every worker up: each has loaded the index before the port answers for all of them.
+    await new Promise((r) => setTimeout(r, 3_000));
+    await warmUp(url, sc.mix, warmSeconds, connections);
+    return await best(() => runLoad({ urls: [url], requests: sc.mix, connections, durationS: seconds }));
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function workersSection(): Promise<void> {
+  const sc = await scenarios();
+  const one = await clusterRun(1, sc);
+  const two = await clusterRun(2, sc);
+  raw.workers = { one, two };
+  console.log('\nWorkers (mix, memory mode, one port; MIRRORGATE_WORKERS):');
+  console.log(table([['servers', 'req/s', 'p50', 'p99', 'server cores', 'loadgen cores', 'server CPU/req', 'statuses'], httpLine('1 process', one), httpLine('2 workers', two)]));
+  rows.push(['Cores', '2 workers vs 1 process (memory, mix), req/s', fmtInt(two.rps), `1 process: ${fmtInt(one.rps)}`, `${(two.rps / one.rps).toFixed(2)} ×`, '≥ 1.6 × where two cores are free']);
+  notes.push(`Workers: ${cpus().length} cores hold the workers, the primary and the load generator (${two.loadgenCores.toFixed(2)} cores of it), so two workers cannot have two cores to themselves here.`);
+}
+
 async function core(): Promise<void> {
   const files = quick ? 200_000 : 1_000_000;
   log(`Decision core and snapshot: ${fmtInt(files)} files × 500 mirrors (child process)…`);
@@ -248,6 +297,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   if (sections.has('http')) await http();
   if (sections.has('cores')) await cores();
+  if (sections.has('cores') || sections.has('workers')) await workersSection();
   if (sections.has('core')) await core();
   if (sections.has('control')) await control();
   // Leave database 15 empty (stats claims and counters from the Redis runs).
