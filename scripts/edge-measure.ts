@@ -1,6 +1,8 @@
 // Prints the edge's figures, measured in one run: Worker bundle size, workerd cold start, snapshot bytes, decode time and memory for two network sizes,
-// and the same for the sharded snapshot (a core plus file shards on demand) that large networks need.
-// Usage: npx tsx scripts/edge-measure.ts [--skip-large] [--skip-workerd]
+// the same for the sharded snapshot (a core plus file shards on demand) that large networks need, shard sizes against decode time, the
+// isolate's shard cache against the bench's request mix (isolate hits, Cache API reads, control-plane fetches), and a cold isolate's CPU.
+// Usage: npx tsx scripts/edge-measure.ts [--skip-large] [--skip-workerd] [--skip-whole] [--requests=N] [--only=sizes,mix,cold]
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -14,8 +16,12 @@ import { FileIndex } from '../src/core/fileIndex.js';
 import type { InventoryEntry, MirrorSpec, OriginFile } from '../src/core/model.js';
 import type { Snapshot } from '../src/core/snapshot.js';
 import { decodeSnapshot, encodeSnapshot } from '../src/core/snapshotCodec.js';
-import { composeShardSnapshot, decodeCore, decodeShard, ShardCache, shardOf, type ShardSet } from '../src/core/snapshotShards.js';
-import { CORE_PATH, DEFAULT_SHARD_CACHE_BYTES, SHARD_PATH, ShardedSnapshotSource } from '../src/edge/shardedSource.js';
+import { decodeCore, decodeShard, SHARD_TARGET_FILES, ShardCache, shardOf, type ShardSet } from '../src/core/snapshotShards.js';
+import { ShardComposer } from '../src/edge/composeShard.js';
+import { requestFilePaths } from '../src/edge/requestFiles.js';
+import type { CacheLike } from '../src/edge/runtime.js';
+import { CORE_PATH, DEFAULT_SHARD_CACHE_BYTES, SHARD_PATH, shardCost, ShardedSnapshotSource } from '../src/edge/shardedSource.js';
+import { buildRequests, MIX } from '../load/scenarios.js';
 import { startWorkerd, wranglerCompatibilityDate } from '../test/edge/workerd.js';
 import { buildWorker, kib } from './build-worker.js';
 
@@ -154,6 +160,7 @@ async function measureSnapshot(snapshot: Snapshot, n: Network): Promise<Snapshot
 }
 
 interface ShardedFigures {
+  target: number;
   splitMs: number;
   /** Re-split after one mirror's inventory changed (the cache keeps the layout and the other inventories). */
   inventorySplitMs: number;
@@ -162,35 +169,58 @@ interface ShardedFigures {
   shardBytesMedian: number;
   shardBytesMax: number;
   shardFilesMedian: number;
-  /** decodeShard + composeShardSnapshot of one shard, median. */
+  /** decodeShard of one shard: median and the slowest of those measured. */
+  decodeMs: number;
+  decodeMaxMs: number;
+  /** ShardComposer.compose of one decoded shard (the per-core template already built), median. */
   composeMs: number;
-  /** Re-composing a held shard for a new core (a probe or staff change), median. */
-  recomposeMs: number;
+  /** Building the per-core template (once per core, paid by the first shard composed after a new core). */
+  templateMs: number;
   /** The core as a file-less snapshot: heap after decode. */
   coreHeapBytes: number;
-  /** Heap + array buffers held by an isolate's source with its shard cache full. */
+  /** Heap + array buffers held by an isolate's source with its shard cache full, beyond the core. */
   residentBytes: number;
+  /** What the source's cost estimate (shardCost) says the same cache holds. */
+  estimatedBytes: number;
   cachedShards: number;
-  /** Measured heap per file beyond the shard bytes (what HEAP_BYTES_PER_FILE estimates). */
+  /** Measured heap per file beyond the shard bytes, decoded (paths as strings, the path table). */
   heapPerFile: number;
+  /** Measured heap of one composed shard beyond its decoded files (mirror copies, column tables), per mirror. */
+  heapPerMirror: number;
 }
 
 const silent = { info() {}, warn() {}, error() {} };
 
-/** A control plane as a fetch function over one split (core and shard routes, no auth, ETags). */
-function splitFetch(core: Uint8Array, set: ShardSet): typeof fetch {
+/** A control plane as a fetch function over one split (core and shard routes, no auth, ETags), counting shard bodies sent. */
+function splitFetch(core: Uint8Array, set: ShardSet, counter = { shards: 0 }): typeof fetch {
   return (async (input: RequestInfo | URL) => {
     const path = new URL(String(input)).pathname;
     if (path === CORE_PATH) return new Response(core as Uint8Array<ArrayBuffer>, { headers: { ETag: '"core"' } });
     const k = Number(path.slice(SHARD_PATH.length));
+    counter.shards++;
     return new Response(set.shards[k] as Uint8Array<ArrayBuffer>, { headers: { ETag: `"${set.info[k]!.hash}"` } });
   }) as typeof fetch;
 }
 
-async function measureSharded(snapshot: Snapshot): Promise<ShardedFigures & { set: ShardSet; core: Uint8Array }> {
+/** The Cache API of one location, in memory (what caches.default is to the isolates there). */
+function memoryCache(): CacheLike & { entries: Map<string, Uint8Array> } {
+  const entries = new Map<string, Uint8Array>();
+  return {
+    entries,
+    async match(key) {
+      const hit = entries.get(key);
+      return hit ? new Response(hit as Uint8Array<ArrayBuffer>) : undefined;
+    },
+    async put(key, res) {
+      entries.set(key, new Uint8Array(await res.arrayBuffer()));
+    },
+  };
+}
+
+async function measureSharded(snapshot: Snapshot, target = SHARD_TARGET_FILES): Promise<ShardedFigures & { set: ShardSet; core: Uint8Array }> {
   const cache = new ShardCache();
   let t = performance.now();
-  const set = cache.shards(snapshot);
+  const set = cache.shards(snapshot, target);
   const splitMs = performance.now() - t;
   // A scan's new inventory for one mirror: only its bits are split again, then every shard is re-encoded.
   const rescanned = snapshot.mirrors.find((m) => m.inventory);
@@ -198,27 +228,58 @@ async function measureSharded(snapshot: Snapshot): Promise<ShardedFigures & { se
   if (rescanned) {
     const changed = { ...snapshot, mirrors: snapshot.mirrors.map((m) => (m === rescanned ? { ...m, inventory: m.inventory!.slice() } : m)) };
     const other = new ShardCache();
-    other.shards(snapshot);
+    other.shards(snapshot, target);
     t = performance.now();
-    other.shards(changed);
+    other.shards(changed, target);
     inventorySplitMs = performance.now() - t;
   }
-  const core = cache.core(snapshot);
+  const core = cache.core(snapshot, target);
   const sizes = set.info.map((i) => i.bytes);
   const files = set.info.map((i) => i.files);
   const decodedCore = decodeCore(core);
 
+  // Time: decode, then compose as the edge does (a per-core template, then each shard on it).
+  const composer = new ShardComposer(decodedCore, Date.now());
+  t = performance.now();
+  composer.compose(decodeShard(set.shards[0]!));
+  const firstMs = performance.now() - t;
+  const decode: number[] = [];
   const compose: number[] = [];
-  const recompose: number[] = [];
-  for (let k = 0; k < Math.min(set.count, 9); k++) {
-    t = performance.now();
-    const shard = decodeShard(set.shards[k]!);
-    composeShardSnapshot(decodedCore, shard, Date.now());
-    compose.push(performance.now() - t);
-    t = performance.now();
-    composeShardSnapshot(decodedCore, shard, Date.now());
-    recompose.push(performance.now() - t);
+  const sample = Math.min(set.count, 24);
+  for (let round = 0; round < 2; round++) {
+    for (let k = 0; k < sample; k++) {
+      const bytes = set.shards[(k * 7) % set.count]!;
+      t = performance.now();
+      const shard = decodeShard(bytes);
+      const decoded = performance.now();
+      composer.compose(shard);
+      // The first round warms the JIT, as the isolate's first few requests do.
+      if (round === 1) {
+        decode.push(decoded - t);
+        compose.push(performance.now() - decoded);
+      }
+    }
   }
+  const templateMs = Math.max(0, firstMs - median(decode) - median(compose));
+
+  // Heap: K decoded shards held (paths as strings, path tables), then the same composed.
+  const K = Math.min(set.count, 8);
+  let before = await settle();
+  const copies = Array.from({ length: K }, (_, k) => set.shards[k]!.slice());
+  let decodedHeld: ReturnType<typeof decodeShard>[] | undefined = copies.map((b) => decodeShard(b));
+  let after = await settle();
+  const bytesHeld = copies.reduce((n, b) => n + b.byteLength, 0);
+  const filesHeld = set.info.slice(0, K).reduce((n, i) => n + i.files, 0);
+  const decodedHeap = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
+  const heapPerFile = (decodedHeap - bytesHeld) / filesHeld;
+  before = after;
+  let composedHeld: Snapshot[] | undefined = decodedHeld.map((d) => composer.compose(d));
+  after = await settle();
+  const heapPerMirror = (after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers)) / K / Math.max(1, decodedCore.mirrors.length);
+  composedHeld = undefined;
+  decodedHeld = undefined;
+  void composedHeld;
+  void decodedHeld;
 
   // Memory: an isolate's sharded source, its core loaded and its cache filled past the bound (32 MB).
   const fetchImpl = splitFetch(core, set);
@@ -226,29 +287,21 @@ async function measureSharded(snapshot: Snapshot): Promise<ShardedFigures & { se
     for (let f = 0; f < snapshot.files.count; f++) if (shardOf(snapshot.files.paths[f]!, set.count) === k) return snapshot.files.paths[f]!;
     throw new Error(`shard ${k} is empty`);
   };
-  const probes = Array.from({ length: set.count }, (_, k) => firstPathOf(k));
-  let before = await settle();
+  const probes = Array.from({ length: Math.min(set.count, 96) }, (_, k) => firstPathOf(k));
+  before = await settle();
   let source: ShardedSnapshotSource | undefined = new ShardedSnapshotSource({ controlUrl: 'http://control', ttlMs: 60_000, fetch: fetchImpl, log: silent });
   await source.ensure(() => {});
   source.current();
-  let after = await settle();
+  after = await settle();
   const coreHeapBytes = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
   for (const p of probes) await source.forPaths([p], () => {});
   after = await settle();
-  const residentBytes = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
-  const cachedShards = source.status().shardsCached;
+  const residentBytes = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers) - coreHeapBytes;
+  const status = source.status();
   source = undefined;
 
-  // Heap per file beyond the bytes, for one decoded and composed shard.
-  before = await settle();
-  const copy = set.shards[0]!.slice();
-  let held: unknown = composeShardSnapshot(decodedCore, decodeShard(copy), Date.now());
-  after = await settle();
-  const heapPerFile = (after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers) - copy.byteLength) / set.info[0]!.files;
-  held = undefined;
-  void held;
-
   return {
+    target,
     splitMs,
     inventorySplitMs,
     shards: set.count,
@@ -256,15 +309,156 @@ async function measureSharded(snapshot: Snapshot): Promise<ShardedFigures & { se
     shardBytesMedian: median(sizes),
     shardBytesMax: Math.max(...sizes),
     shardFilesMedian: median(files),
+    decodeMs: median(decode),
+    decodeMaxMs: Math.max(...decode),
     composeMs: median(compose),
-    recomposeMs: median(recompose),
+    templateMs,
     coreHeapBytes,
     residentBytes,
-    cachedShards,
+    estimatedBytes: status.shardCacheBytes,
+    cachedShards: status.shardsCached,
     heapPerFile,
+    heapPerMirror,
     set,
     core,
   };
+}
+
+interface MixFigures {
+  label: string;
+  requests: number;
+  /** Requests that needed a shard the isolate did not hold (a decode, after a Cache API or control-plane read). */
+  isolateMisses: number;
+  /** Shards read from the location's Cache API. */
+  fromCache: number;
+  /** Shards fetched from the control plane. */
+  fromControlPlane: number;
+  /** CPU spent loading shards (fetch stand-in, decode, compose), per request needing one. */
+  loadMsPerMiss: number;
+}
+
+/**
+ * The bench's request mix (load/scenarios.ts: 80 % redirects, pages, lists, metalinks and stale
+ * links, half of all downloads to the top 5 % of files) over a network's paths, through real
+ * ShardedSnapshotSources sharing one in-memory Cache API: `isolates` isolates take the requests in
+ * turn, and each is replaced by a cold one every `recycleEvery` requests it served.
+ */
+async function measureMix(snapshot: Snapshot, core: Uint8Array, set: ShardSet, opts: { label: string; requests: number; isolates: number; recycleEvery: number; sharedCache: boolean; cacheBytes?: number }): Promise<MixFigures> {
+  const paths = snapshot.files.paths;
+  const requests = buildRequests({ paths, count: opts.requests, mix: MIX, seed: 42, clients: 2_000 });
+  const counter = { shards: 0 };
+  const fetchImpl = splitFetch(core, set, counter);
+  const shared = opts.sharedCache ? memoryCache() : undefined;
+  const make = () => new ShardedSnapshotSource({ controlUrl: 'http://control', ttlMs: 3_600_000, fetch: fetchImpl, sharedCache: shared, cacheBytes: opts.cacheBytes ?? DEFAULT_SHARD_CACHE_BYTES, log: silent });
+  const isolates = Array.from({ length: opts.isolates }, () => ({ source: make(), served: 0 }));
+  for (const i of isolates) await i.source.ensure(() => {});
+  let misses = 0;
+  let missMs = 0;
+  let fromCache = 0;
+  const pendingPuts: Promise<unknown>[] = [];
+  for (let r = 0; r < requests.length; r++) {
+    const req = requests[r]!;
+    const iso = isolates[r % isolates.length]!;
+    if (iso.served >= opts.recycleEvery) {
+      iso.source = make();
+      iso.served = 0;
+      await iso.source.ensure(() => {});
+    }
+    iso.served++;
+    const target = req.path;
+    const url = new URL(target, 'https://edge.example');
+    const wanted = requestFilePaths('GET', url.pathname, target);
+    if (!wanted.length) continue;
+    const before = iso.source.status().shardLoads;
+    const cacheBefore = iso.source.status().shardsFromSharedCache;
+    const t = performance.now();
+    await iso.source.forPaths(wanted, (p) => void pendingPuts.push(p));
+    // The cache write runs behind the response (ctx.waitUntil): done before the next request here.
+    await Promise.all(pendingPuts.splice(0));
+    if (iso.source.status().shardLoads > before) {
+      misses++;
+      missMs += performance.now() - t;
+      fromCache += iso.source.status().shardsFromSharedCache - cacheBefore;
+    }
+  }
+  return { label: opts.label, requests: requests.length, isolateMisses: misses, fromCache, fromControlPlane: counter.shards, loadMsPerMiss: misses ? missMs / misses : 0 };
+}
+
+/**
+ * A cold isolate's CPU, in a fresh Node process running the Worker bundle (the same V8 as workerd, whose
+ * local runtime reports no CPU time): module load, then the first download (core, shard, app build,
+ * answer), then a download from the same shard, then one from another shard. Control plane: in-process.
+ */
+async function measureColdIsolate(bundle: string, core: Uint8Array, set: ShardSet, paths: readonly string[]): Promise<Record<string, number>> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-cold-'));
+  try {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(path.join(dir, 'core.bin'), core);
+    await writeFile(path.join(dir, 'hashes.json'), JSON.stringify(set.info.map((i) => i.hash)));
+    for (const [k, bytes] of set.shards.entries()) await writeFile(path.join(dir, `shard-${k}.bin`), bytes);
+    const child = `
+      import { readFileSync } from 'node:fs';
+      const dir = ${JSON.stringify(dir)};
+      // CPU of this thread only would be ideal (a Worker's CPU limit is its thread's); process CPU also counts V8's helper threads (GC, compiling).
+      const usage = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+      const steps = process.argv[2] === 'steps';
+      const bodies = { core: readFileSync(dir + '/core.bin') };
+      const hashes = JSON.parse(readFileSync(dir + '/hashes.json', 'utf8'));
+      globalThis.fetch = async (input) => {
+        const p = new URL(String(input)).pathname;
+        if (p === ${JSON.stringify(CORE_PATH)}) return new Response(bodies.core, { headers: { ETag: '"core"' } });
+        const k = Number(p.slice(${JSON.stringify(SHARD_PATH)}.length));
+        return new Response(readFileSync(dir + '/shard-' + k + '.bin'), { headers: { ETag: '"' + hashes[k] + '"' } });
+      };
+      const ctx = { waitUntil() {}, passThroughOnException() {} };
+      const env = { CONTROL_URL: 'http://control', SNAPSHOT_TOKEN: 't', LOG_LEVEL: 'error', SHARD_SHARED_CACHE: 'off' };
+      const out = {};
+      let c = usage();
+      const mod = await import(${JSON.stringify(pathToFileURL(bundle).href)});
+      out.moduleLoadMs = usage() - c;
+      const get = async (target, status) => {
+        const start = usage();
+        const t = performance.now();
+        const req = new Request('https://edge.example' + target, { headers: { 'CF-Connecting-IP': '192.0.2.1' } });
+        // request.cf, as Cloudflare attaches it: the client is placed without a GeoIP lookup.
+        Object.defineProperty(req, 'cf', { value: { country: 'DE', continent: 'EU', latitude: '52.52', longitude: '13.40', asn: 680 } });
+        const res = await mod.default.fetch(req, env, ctx);
+        await res.arrayBuffer();
+        if (res.status !== status) throw new Error(target + ': status ' + res.status);
+        return [usage() - start, performance.now() - t];
+      };
+      const ask = (p) => get('/download/' + p, 302);
+      const paths = ${JSON.stringify(paths)};
+      if (steps) {
+        // The same work, one part at a time: the app alone, then the core, then the shard.
+        [out.appBuildMs, out.appBuildWallMs] = await get('/healthz', 200);
+        [out.coreMs, out.coreWallMs] = await get('/api/v1/mirrors', 200);
+        [out.shardMs, out.shardWallMs] = await ask(paths[0]);
+      } else {
+        [out.firstDownloadMs, out.firstDownloadWallMs] = await ask(paths[0]);
+        [out.sameShardMs] = await ask(paths[0]);
+        [out.newShardMs, out.newShardWallMs] = await ask(paths[1]);
+        [out.hitAfterWarmMs] = await ask(paths[1]);
+      }
+      console.log(JSON.stringify(out));
+    `;
+    const file = path.join(dir, 'cold.mjs');
+    await writeFile(file, child);
+    const runs: Record<string, number>[] = [];
+    for (let i = 0; i < 10; i++) {
+      const text = await new Promise<string>((resolve, reject) => {
+        const p = spawn(process.execPath, [file, i % 2 ? 'steps' : 'first'], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`cold isolate run exited ${code}`))));
+      });
+      runs.push(JSON.parse(text.trim().split('\n').pop()!) as Record<string, number>);
+    }
+    const keys = [...new Set(runs.flatMap((r) => Object.keys(r)))];
+    return Object.fromEntries(keys.map((k) => [k, median(runs.filter((r) => k in r).map((r) => r[k]!))]));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** The sharded Worker in workerd against a stand-in control plane serving one split: first answer, a shard miss, a hit. */
@@ -331,67 +525,120 @@ async function measureWorkerd(bundle: string, snapshotBytes: Uint8Array, rounds:
 }
 
 async function main() {
-  const args = new Set(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  const args = new Set(argv);
+  const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+  const only = value('only')?.split(',');
+  const want = (part: string) => !only || only.includes(part);
+  const requestCount = Number(value('requests') ?? 20_000);
   const dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-measure-'));
   try {
     const bundle = await buildWorker({ outfile: path.join(dir, 'worker.js'), quiet: true });
     console.log(`Worker bundle (esbuild, minified): ${kib(bundle.bytes)} raw, ${kib(bundle.gzipBytes)} gzip`);
 
     const small: Network = { files: 10_000, mirrors: 100, manifestShare: 0.2 };
-    const smallSnapshot = encodeSnapshot(syntheticSnapshot(small));
-    if (!args.has('--skip-workerd')) {
+    if (!args.has('--skip-workerd') && want('whole')) {
+      const smallSnapshot = encodeSnapshot(syntheticSnapshot(small));
       const w = await measureWorkerd(bundle.outfile, smallSnapshot, 5);
       console.log(`workerd cold start (median of 5): spawn → first 200 on /healthz ${ms(w.health)}; spawn → first download answer (fetch + decode of the 10k × 100 snapshot) ${ms(w.firstAnswer)}`);
     }
 
     const cases: Network[] = [small];
-    if (!args.has('--skip-large')) cases.push({ files: 1_000_000, mirrors: 500, manifestShare: 0.2 });
-    console.log('\nsnapshot                     | bytes      | encode  | decode (median) | heap after decode | bytes + heap | 2 × (refresh)');
-    const sharded: { n: Network; f: Awaited<ReturnType<typeof measureSharded>>; paths: string[] }[] = [];
+    // --large-files=N: a smaller "large" network, to try the script quickly.
+    if (!args.has('--skip-large')) cases.push({ files: Number(value('large-files') ?? 1_000_000), mirrors: 500, manifestShare: 0.2 });
+    const sharded: { n: Network; f: Awaited<ReturnType<typeof measureSharded>>; paths: string[]; snapshot: Snapshot }[] = [];
     for (const n of cases) {
-      const snapshot = syntheticSnapshot(n);
-      const f = await measureSnapshot(snapshot, n);
-      const resident = f.bytes + f.decodeHeapBytes;
       const label = `${n.files.toLocaleString('en')} files × ${n.mirrors} mirrors`;
-      console.log(
-        `${label.padEnd(28)} | ${mib(f.bytes).padStart(10)} | ${ms(f.encodeMs).padStart(7)} | ${ms(f.decodeMs).padStart(15)} | ${mib(f.decodeHeapBytes).padStart(17)} | ${mib(resident).padStart(12)} | ${mib(2 * resident).padStart(12)}`,
-      );
-      const perInventory = Math.ceil(n.files / 32) * 4;
-      console.log(
-        `  (${f.inventories} manifest inventories of ${kib(perInventory)} each, ${f.ruleClasses} rule classes; every mirror with a manifest would add ${mib((n.mirrors - f.inventories) * perInventory)})`,
-      );
-      const fits = 2 * resident < WORKER_MEMORY_LIMIT * 0.75;
-      console.log(`  fits a 128 MiB Worker with room for a refresh: ${fits ? 'yes' : 'NO'}`);
-      const sf = await measureSharded(snapshot);
-      // One file of each of the first shards, for the workerd run.
+      const snapshot = syntheticSnapshot(n);
+      if (!args.has('--skip-whole') && want('whole')) {
+        if (n === cases[0]) console.log('\nsnapshot                     | bytes      | encode  | decode (median) | heap after decode | bytes + heap | 2 × (refresh)');
+        const f = await measureSnapshot(snapshot, n);
+        const resident = f.bytes + f.decodeHeapBytes;
+        console.log(
+          `${label.padEnd(28)} | ${mib(f.bytes).padStart(10)} | ${ms(f.encodeMs).padStart(7)} | ${ms(f.decodeMs).padStart(15)} | ${mib(f.decodeHeapBytes).padStart(17)} | ${mib(resident).padStart(12)} | ${mib(2 * resident).padStart(12)}`,
+        );
+        const perInventory = Math.ceil(n.files / 32) * 4;
+        console.log(
+          `  (${f.inventories} manifest inventories of ${kib(perInventory)} each, ${f.ruleClasses} rule classes; every mirror with a manifest would add ${mib((n.mirrors - f.inventories) * perInventory)})`,
+        );
+        console.log(`  fits a 128 MiB Worker with room for a refresh: ${2 * resident < WORKER_MEMORY_LIMIT * 0.75 ? 'yes' : 'NO'}`);
+      }
+      if (n === cases[0] && !want('small')) continue;
+      // Shard sizes against decode time, for the large network: the default and a few others.
+      const targets = n !== cases[0] && want('sizes') ? [...new Set([SHARD_TARGET_FILES, 20_000, 5_000, 2_500, 1_250])].sort((a, b) => b - a) : [SHARD_TARGET_FILES];
+      let chosen: Awaited<ReturnType<typeof measureSharded>> | undefined;
+      if (targets.length > 1) {
+        console.log(`\nshard size at ${label} (decode and compose per shard: medians of 24, and the slowest)`);
+        console.log('files a shard (target / median) | shards | shard bytes (median) | decode (median / max) | compose | cold download (decode + compose) | per-core template');
+      }
+      for (const target of targets) {
+        const f = await measureSharded(snapshot, target);
+        if (target === SHARD_TARGET_FILES) chosen = f;
+        if (targets.length > 1) {
+          console.log(
+            `${`${target.toLocaleString('en')} / ${f.shardFilesMedian.toLocaleString('en')}`.padEnd(31)} | ${String(f.shards).padStart(6)} | ${kib(f.shardBytesMedian).padStart(20)} | ${`${ms(f.decodeMs)} / ${ms(f.decodeMaxMs)}`.padStart(21)} | ${ms(f.composeMs).padStart(7)} | ${ms(f.decodeMs + f.composeMs).padStart(32)} | ${ms(f.templateMs)}${target === SHARD_TARGET_FILES ? '  ← default' : ''}`,
+          );
+        }
+      }
+      const f = chosen!;
       const paths: string[] = [];
       const seen = new Set<number>();
       for (let i = 0; i < snapshot.files.count && paths.length < 8; i++) {
-        const k = shardOf(snapshot.files.paths[i]!, sf.shards);
+        const k = shardOf(snapshot.files.paths[i]!, f.shards);
         if (seen.has(k)) continue;
         seen.add(k);
         paths.push(snapshot.files.paths[i]!);
       }
-      sharded.push({ n, f: sf, paths });
+      sharded.push({ n, f, paths, snapshot });
     }
 
-    console.log(`\nsharded snapshot (core + file shards on demand, shard cache ${mib(DEFAULT_SHARD_CACHE_BYTES)})`);
-    console.log('network                      | shards | split   | core     | shard (median / max)  | decode+compose | recompose | core heap | core + full cache');
+    console.log(`\nsharded snapshot (core + file shards on demand, shard target ${SHARD_TARGET_FILES.toLocaleString('en')} files, isolate shard cache ${mib(DEFAULT_SHARD_CACHE_BYTES)})`);
+    console.log('network                      | shards | split   | core     | shard (median / max)  | decode + compose | core heap | full cache: measured / estimated');
     for (const { n, f } of sharded) {
       const label = `${n.files.toLocaleString('en')} files × ${n.mirrors} mirrors`;
       console.log(
-        `${label.padEnd(28)} | ${String(f.shards).padStart(6)} | ${ms(f.splitMs).padStart(7)} | ${kib(f.coreBytes).padStart(8)} | ${`${mib(f.shardBytesMedian)} / ${mib(f.shardBytesMax)}`.padStart(21)} | ${ms(f.composeMs).padStart(14)} | ${ms(f.recomposeMs).padStart(9)} | ${mib(f.coreHeapBytes).padStart(9)} | ${mib(f.residentBytes).padStart(17)}`,
+        `${label.padEnd(28)} | ${String(f.shards).padStart(6)} | ${ms(f.splitMs).padStart(7)} | ${kib(f.coreBytes).padStart(8)} | ${`${kib(f.shardBytesMedian)} / ${kib(f.shardBytesMax)}`.padStart(21)} | ${ms(f.decodeMs + f.composeMs).padStart(16)} | ${mib(f.coreHeapBytes).padStart(9)} | ${mib(f.residentBytes)} / ${mib(f.estimatedBytes)} (${(((f.estimatedBytes - f.residentBytes) / f.residentBytes) * 100).toFixed(0)} %)`,
       );
-      // Peak: the resident set plus one shard being loaded (its bytes as fetched, and decoded).
-      const peak = f.residentBytes + 2 * f.shardBytesMax;
+      const peak = f.coreHeapBytes + f.residentBytes + 2 * f.shardBytesMax;
       console.log(
-        `  (${f.shardFilesMedian.toLocaleString('en')} files a shard; ${f.cachedShards} shards cached at the bound; ${f.heapPerFile.toFixed(0)} B heap per file beyond the shard bytes; peak while loading a shard ≈ ${mib(peak)})`,
+        `  (${f.shardFilesMedian.toLocaleString('en')} files a shard; ${f.cachedShards} shards cached at the bound; measured ${f.heapPerFile.toFixed(0)} B heap per file beyond the shard bytes and ${f.heapPerMirror.toFixed(0)} B per mirror per composed shard; peak while loading a shard ≈ ${mib(peak)})`,
+      );
+      console.log(
+        `  check: shardCost(${kib(f.shardBytesMedian)}, ${f.shardFilesMedian} files, ${n.mirrors} mirrors) = ${kib(shardCost(f.shardBytesMedian, f.shardFilesMedian, n.mirrors))}; measured ≈ ${kib(f.shardBytesMedian + f.shardFilesMedian * f.heapPerFile + n.mirrors * f.heapPerMirror)}`,
       );
       console.log(`  control plane: first split ${ms(f.splitMs)}; after one mirror's new inventory ${ms(f.inventorySplitMs)}; a state change re-encodes the core only`);
       console.log(`  fits a 128 MiB Worker: ${peak < WORKER_MEMORY_LIMIT * 0.75 ? 'yes' : 'NO'}`);
     }
-    const large = sharded.find((x) => x.n.files >= 1_000_000);
-    if (large && !args.has('--skip-workerd')) {
+
+    const large = sharded.find((x) => x.n !== cases[0]);
+    if (large && want('mix')) {
+      const { f, snapshot } = large;
+      console.log(`\nthe bench's request mix (load/scenarios.ts MIX, ${requestCount.toLocaleString('en')} requests, 2,000 clients) at ${large.n.files.toLocaleString('en')} × ${large.n.mirrors}, default isolate cache (${mib(DEFAULT_SHARD_CACHE_BYTES)})`);
+      console.log('location                                                     | isolate misses | from the Cache API | from the control plane | CPU per miss');
+      const scenarios = [
+        { label: 'one isolate, Cache API', isolates: 1, recycleEvery: Number.POSITIVE_INFINITY, sharedCache: true },
+        { label: '4 isolates, each replaced after 2,500 requests, Cache API', isolates: 4, recycleEvery: 2_500, sharedCache: true },
+        { label: 'one isolate, no Cache API (workers.dev, SHARD_SHARED_CACHE=off)', isolates: 1, recycleEvery: Number.POSITIVE_INFINITY, sharedCache: false },
+      ];
+      for (const sc of scenarios) {
+        const m = await measureMix(snapshot, f.core, f.set, { ...sc, requests: requestCount });
+        const pct = (x: number) => `${((x / m.requests) * 100).toFixed(1)} %`;
+        console.log(`${m.label.padEnd(60)} | ${pct(m.isolateMisses).padStart(14)} | ${`${pct(m.fromCache)} (${m.fromCache})`.padStart(18)} | ${`${pct(m.fromControlPlane)} (${m.fromControlPlane})`.padStart(22)} | ${ms(m.loadMsPerMiss)}`);
+      }
+    }
+
+    if (large && want('cold')) {
+      const c = await measureColdIsolate(bundle.outfile, large.f.core, large.f.set, large.paths);
+      console.log(
+        `\ncold isolate (Node running the Worker bundle, medians of 5 fresh processes each way, ${large.n.files.toLocaleString('en')} × ${large.n.mirrors}; process CPU, V8's helper threads included, and wall):\n` +
+          `  module load ${ms(c.moduleLoadMs!)} CPU; first request a download (core decode, app build, shard decode + compose, answer): ${ms(c.firstDownloadMs!)} CPU, ${ms(c.firstDownloadWallMs!)} wall; ` +
+          `same shard again ${ms(c.sameShardMs!)}; a new shard ${ms(c.newShardMs!)} CPU (${ms(c.newShardWallMs!)} wall); then from it ${ms(c.hitAfterWarmMs!)}\n` +
+          `  the same in parts: app build (GET /healthz) ${ms(c.appBuildMs!)} CPU / ${ms(c.appBuildWallMs!)} wall; core (GET /api/v1/mirrors) ${ms(c.coreMs!)} / ${ms(c.coreWallMs!)}; ` +
+          `then the download (shard decode + compose, decide, answer) ${ms(c.shardMs!)} / ${ms(c.shardWallMs!)}`,
+      );
+    }
+
+    if (large && !args.has('--skip-workerd') && want('workerd')) {
       const w = await measureShardedWorkerd(bundle.outfile, large.f.core, large.f.set, large.paths);
       console.log(
         `workerd, sharded 1,000,000 × 500: spawn → first download answer (core + one shard) ${ms(w.firstAnswer)}; ` +

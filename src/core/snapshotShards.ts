@@ -8,12 +8,15 @@ import { buildSnapshot, type FileSetFacts, type RoutingOptions, type Snapshot } 
 import { decodeSnapshot, encodeSnapshot, SnapshotFormatError } from './snapshotCodec.js';
 
 /**
- * How many files a shard should hold at most. 20,000 files of a large network encode to about
- * 2.5 MB (paths, sizes, mtimes, hashes, rule classes and a bit per inventoried mirror), so an edge
- * isolate keeps a dozen shards in a 32 MB cache and decodes one in a few milliseconds. Piece
- * hashes come on top, 32 bytes a piece (up to 32 KiB for a 1 GiB file hashed by origin.root).
+ * How many files a shard should hold at most: small enough that an edge isolate that lacks a file's
+ * shard decodes it within the 5 ms a cold download may spend (scripts/edge-measure.ts: about 1 µs a
+ * file, so 2,500 files, 1,250–2,500 a shard, decode in 1–3 ms), large enough that the per-shard part
+ * (a header naming the inventoried mirrors, the rule-class table: ~60 KB at 500 mirrors) stays a
+ * fraction of the ~115 bytes each file costs (paths, sizes, mtimes, hashes, its class, a bit per
+ * inventoried mirror). 1,000,000 files make 512 shards of ~280 KB. Piece hashes come on top, 32
+ * bytes a piece (up to 32 KiB for a 1 GiB file hashed by origin.root).
  */
-export const SHARD_TARGET_FILES = 20_000;
+export const SHARD_TARGET_FILES = 2_500;
 
 /** /2: shards name rule keys by tag (ruleKeyTag), resolved against the core's mirrors (resolveRuleKeys). */
 export const CORE_FORMAT = 'mirrorgate-core/2';
@@ -50,7 +53,8 @@ export interface SnapshotCore {
   builtAtMs: number;
   origin: { baseUrl: string };
   routing: RoutingOptions;
-  mirrors: { spec: MirrorSpec; state: MirrorState }[];
+  /** ruleTag: the tag of the mirror's rule key (ruleKeyTag), so an edge need not hash every mirror's globs. */
+  mirrors: { spec: MirrorSpec; state: MirrorState; ruleTag?: string }[];
   /** Files in the whole snapshot (the shards' sum). */
   fileCount: number;
   /** Whole-set facts for the status pages (carried files per mirror, examples); absent from older cores. */
@@ -255,7 +259,7 @@ export function encodeCore(snapshot: Snapshot, shards: ShardSet): Uint8Array {
     builtAtMs: snapshot.builtAtMs,
     origin: snapshot.origin,
     routing: snapshot.routing,
-    mirrors: snapshot.mirrors.map((m) => ({ spec: m.spec, state: m.state })),
+    mirrors: snapshot.mirrors.map((m) => ({ spec: m.spec, state: m.state, ruleTag: ruleKeyTag(ruleKey(m.spec.content)) })),
     fileCount: snapshot.files.count,
     fileSet: fileSetFacts(snapshot),
     shards: [...shards.info],
@@ -324,19 +328,27 @@ export function composeShardSnapshot(core: SnapshotCore, shard: Uint8Array | Dec
 
 /** What a shard carries for a rule key: "h:" and a content hash of the key (a real key is JSON and starts with "["). */
 export function ruleKeyTag(key: string): string {
-  return `h:${contentHash(new TextEncoder().encode(key))}`;
+  let tag = tags.get(key);
+  if (tag === undefined) {
+    tag = `h:${contentHash(new TextEncoder().encode(key))}`;
+    // Rule keys change rarely: remembered, so a core or split re-encoded on every probe does not hash them again.
+    if (tags.size >= 4096) tags.clear();
+    tags.set(key, tag);
+  }
+  return tag;
 }
+const tags = new Map<string, string>();
 
 /**
  * A shard's rule keys (tags) as the keys of the core's mirrors, in the shard's bit order. A tag no
  * core mirror has (its mirror is gone, or changed its rules since the split) stays a tag, which
  * no mirror's key equals: such a mirror carries nothing in that shard until the shard is renewed.
  */
-export function resolveRuleKeys(shardKeys: readonly string[], mirrors: readonly { spec: MirrorSpec }[]): string[] {
+export function resolveRuleKeys(shardKeys: readonly string[], mirrors: readonly { spec: MirrorSpec; ruleTag?: string }[]): string[] {
   const byTag = new Map<string, string>();
   for (const m of mirrors) {
     const key = ruleKey(m.spec.content);
-    byTag.set(ruleKeyTag(key), key);
+    byTag.set(m.ruleTag ?? ruleKeyTag(key), key);
   }
   return shardKeys.map((t) => byTag.get(t) ?? t);
 }

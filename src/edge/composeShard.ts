@@ -1,5 +1,5 @@
 // A shard's routing snapshot from a per-core template: what depends on mirrors is built once per core, each shard adds only its files and inventories.
-import { contentHash, resolveRuleKeys, type DecodedShard, type SnapshotCore } from '../core/snapshotShards.js';
+import { resolveRuleKeys, type DecodedShard, type SnapshotCore } from '../core/snapshotShards.js';
 import { FileIndex } from '../core/fileIndex.js';
 import type { MirrorState } from '../core/model.js';
 import { routingTablesFor } from '../core/routingTables.js';
@@ -15,7 +15,8 @@ import { buildSnapshot, type Snapshot, type SnapshotMirror } from '../core/snaps
  * test/edge/composeShard.test.ts checks the result equals composeShardSnapshot's, field for field.
  */
 export class ShardComposer {
-  private readonly templates = new Map<string, Snapshot>();
+  /** Templates by the shard's rule tags; each also checked against its class membership (a file change can regroup classes). */
+  private readonly templates = new Map<string, { membership: readonly Uint32Array[]; snapshot: Snapshot }[]>();
 
   constructor(
     private readonly core: SnapshotCore,
@@ -44,8 +45,9 @@ export class ShardComposer {
 
   /** The core's snapshot over no files, with this shard's rule keys and class membership (the same for every shard of one split). */
   private template(shard: DecodedShard): Snapshot {
-    const key = rulesSignature(shard);
-    let t = this.templates.get(key);
+    const key = shard.rules.ruleKeys.join('\n');
+    const known = this.templates.get(key);
+    let t = known?.find((x) => sameMembership(x.membership, shard.rules.membership))?.snapshot;
     if (t === undefined) {
       const empty = FileIndex.from([]);
       const states = new Map<string, MirrorState>();
@@ -64,24 +66,22 @@ export class ShardComposer {
       t = { ...built, builtAtMs: this.core.builtAtMs, ...(this.core.fileSet ? { fileSet: this.core.fileSet } : {}) };
       // Shards of older splits may carry other rule tables; a core meets only a few.
       if (this.templates.size >= 4) this.templates.clear();
-      this.templates.set(key, t);
+      // A copy: the shard's own arrays are views on its bytes, which must be free to go when it is evicted.
+      this.templates.set(key, [...(known ?? []), { membership: shard.rules.membership.map((c) => c.slice()), snapshot: t }]);
     }
     return t;
   }
 }
 
-/** Identity of a shard's rule table by content: its rule keys and class membership bits. */
-function rulesSignature(shard: DecodedShard): string {
-  const { ruleKeys, membership } = shard.rules;
-  let words = 0;
-  for (const c of membership) words += c.length;
-  const flat = new Uint32Array(words);
-  let at = 0;
-  for (const c of membership) {
-    flat.set(c, at);
-    at += c.length;
+function sameMembership(a: readonly Uint32Array[], b: readonly Uint32Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let c = 0; c < a.length; c++) {
+    const x = a[c]!;
+    const y = b[c]!;
+    if (x.length !== y.length) return false;
+    for (let w = 0; w < x.length; w++) if (x[w] !== y[w]) return false;
   }
-  return `${membership.length}:${contentHash(new Uint8Array(flat.buffer))}:${contentHash(new TextEncoder().encode(ruleKeys.join('\n')))}`;
+  return true;
 }
 
 function fileSet(paths: readonly string[] | undefined, files: FileIndex): ReadonlySet<number> | undefined {

@@ -140,22 +140,22 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
     if (url.pathname === '/healthz') return app.fetch(request, env, ctx);
 
     const active = await ready(background);
-    const base = active === 'sharded' ? sharded!.current() : active === 'single' ? source!.current() : undefined;
-    if (!base) return unavailable('this edge has no routing snapshot yet');
+    if (!active) return unavailable('this edge has no routing snapshot yet');
 
-    let snapshot = base;
+    let snapshot: Snapshot | undefined;
     if (active === 'sharded') {
       const paths = requestFilePaths(request.method, url.pathname, targetOf(request.url));
       if (paths.length) {
-        const forFile = await sharded!.forPaths(paths, background);
-        if (!forFile) return unavailable('this edge could not load the routing data for this file yet');
-        snapshot = forFile;
+        snapshot = await sharded!.forPaths(paths, background);
+        if (!snapshot) return unavailable('this edge could not load the routing data for this file yet');
       }
     }
+    // The core alone as a snapshot (pages, logos) is composed only by requests that need it, not by downloads.
+    snapshot ??= active === 'sharded' ? sharded!.current()! : source!.current()!;
     const logo = /^\/logos\/([^/]+)$/.exec(url.pathname);
     if (logo && (request.method === 'GET' || request.method === 'HEAD')) {
       const id = safeDecode(logo[1]!);
-      if (id !== undefined) await logos.prepare(base, id, background);
+      if (id !== undefined) await logos.prepare(snapshot, id, background);
     }
     if (active === 'sharded' && (request.method === 'GET' || request.method === 'HEAD')) {
       return dispatchPinned(snapshot, () => app!.fetch(request, env, ctx));

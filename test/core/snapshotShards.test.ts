@@ -173,9 +173,12 @@ function buildNetwork(n: Network): SnapshotBuilder {
 describe('shard numbering', () => {
   it('uses the smallest power of two with at most the target files per shard', () => {
     expect(shardCount(0)).toBe(1);
-    expect(shardCount(20_000)).toBe(1);
-    expect(shardCount(20_001)).toBe(2);
-    expect(shardCount(1_000_000)).toBe(64);
+    expect(shardCount(20_000, 20_000)).toBe(1);
+    expect(shardCount(20_001, 20_000)).toBe(2);
+    expect(shardCount(1_000_000, 20_000)).toBe(64);
+    // The default: 2,500 files a shard at most.
+    expect(shardCount(2_500)).toBe(1);
+    expect(shardCount(1_000_000)).toBe(512);
     expect(shardCount(8, 3)).toBe(4);
   });
 
