@@ -135,10 +135,17 @@ export function parseOffer(raw: unknown): { ok: true; offer: NewOffer } | { ok: 
 }
 
 const isForm = (c: Context) => /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(c.req.header('content-type') ?? '');
+/** A browser sending the /offer form gets pages back; a script sending form fields gets JSON like any other. */
+const wantsHtml = (c: Context) => (c.req.header('accept') ?? '').includes('text/html');
 
 /** Form values as typed: strings, blanks left out (an optional field left empty is not given). */
 async function formValues(c: Context): Promise<Record<string, string>> {
-  const body = await c.req.parseBody();
+  let body: Record<string, unknown>;
+  try {
+    body = await c.req.parseBody();
+  } catch {
+    throw new HttpProblem(400, 'the form could not be read');
+  }
   const values: Record<string, string> = {};
   for (const f of OFFER_FIELDS) {
     const v = body[f.name];
@@ -170,9 +177,11 @@ export function registerOfferRoutes(app: Hono<AppEnv>, admin: AdminService): voi
           const f = OFFER_FIELDS.find((x) => x.name === spelled || x.api === spelled);
           byApi[f?.api ?? spelled] = reason;
         }
+        if (!wantsHtml(c)) throw new HttpProblem(422, 'the offer does not meet the requirements', { fields: result.fields });
         return c.html(offerFormPage({ values, errors: byApi }), 422);
       }
       const { offer, statusKey } = await admin.createOffer({ ...result.offer, ...offerOrigin(c) });
+      if (!wantsHtml(c)) return c.json({ id: offer.id, status: offer.status, createdAt: new Date(offer.createdAt).toISOString(), ...statusLinks(c, offer.id, statusKey) }, 201);
       return c.redirect(`/offer/${encodeURIComponent(offer.id)}?key=${encodeURIComponent(statusKey)}&sent`, 303);
     }
     let raw: unknown;
