@@ -191,6 +191,8 @@ export class AdminService {
       audited.after.weightCeiling = weightCeiling;
     }
     await this.change(actor, 'mirror.update', id, audited.before, next, audited.after);
+    // A pending mirror switched on, or pointed elsewhere, is probed at once: it waits for that probe.
+    if (next.lifecycle === 'pending' && after.enabled && (patch.enabled === true || patch.baseUrl !== undefined)) this.control.probeSoon(id);
     return this.getMirror(id);
   }
 
