@@ -27,8 +27,8 @@ import { SessionService } from './sessions.js';
 import type { SnapshotBuilder } from './snapshotBuilder.js';
 import { TokenRegistry } from './tokens.js';
 
-/** Audit entries an instance keeps a copy of, newest first, to write back if the store loses its data. */
-const AUDIT_KEPT = 20_000;
+/** Audit entries an instance on Redis keeps a copy of, to write back if the store loses its data (or show during an outage). */
+const AUDIT_KEPT = 10_000;
 /** How often an instance on Redis checks that the store still holds its data (the epoch), and reads new audit entries. */
 const EPOCH_CHECK_MS = 1_000;
 const AUDIT_REFRESH_MS = 5_000;
@@ -178,12 +178,15 @@ export class ControlPlane {
 
   /** Remembers an audit entry (ours, or one read from the store) for writing back after a loss. */
   noteAudit(entry: AuditEntry): void {
+    // The embedded store is this process's own: it cannot be lost or away behind our back.
+    if (this.opts.store.kind === 'memory') return;
     this.auditKept.delete(entry.id);
     this.auditKept.set(entry.id, entry);
     while (this.auditKept.size > AUDIT_KEPT) this.auditKept.delete(this.auditKept.keys().next().value!);
   }
 
   private async refreshAudit(limit: number): Promise<void> {
+    if (this.opts.store.kind === 'memory') return;
     const entries = await this.opts.store.listAudit({ limit });
     // Oldest first, so the copy stays in time order.
     for (const entry of entries.reverse()) if (!this.auditKept.has(entry.id)) this.noteAudit(entry);
