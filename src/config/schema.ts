@@ -8,7 +8,7 @@ import { routePrefixProblem, targetPrefixProblem, type SiteRoute } from '../core
 import { DEFAULT_CONSISTENCY_RULES } from '../core/consistency.js';
 import { isRelativeTracePath } from '../core/health.js';
 import { ALLOW_PRIVATE_KEY, fetchedUrls, privateAddressMessage } from './addressPolicy.js';
-import { MIRROR_ID, baseUrl, countryCode, duration, glob, linkUrl, parseDuration, parseUrl, rsyncUrl } from './fields.js';
+import { MIRROR_ID, baseUrl, countryCode, duration, glob, globList, linkUrl, parseDuration, parseUrl, rsyncUrl } from './fields.js';
 
 export { fields, parseDuration } from './fields.js';
 
@@ -157,8 +157,8 @@ export function mirrorSchema(sc: SchemaContext) {
     content: z
       .strictObject({
         // A mirror that carries nothing is a typo, not a configuration.
-        include: z.array(glob).min(1).default(() => ['**']),
-        exclude: z.array(glob).default(() => []),
+        include: globList().min(1).default(() => ['**']),
+        exclude: globList().default(() => []),
         // A local file read at start, or an http(s) URL fetched by scans (JSON lines, gzip allowed).
         manifest: manifestSource(sc).optional(),
       })

@@ -181,6 +181,8 @@ export class AdminService {
       updatedAt: this.clock(),
       updatedBy: actor,
     };
+    // A PATCH confirms a mirror whose stored state was damaged (stateCheck.ts): it counts as a change.
+    delete next.unconfirmed;
     const after = this.control.previewSpec(id, next) ?? before.spec;
     const diff = changedFields(before.spec, after);
     const ceilingChanged = weightCeiling !== undefined && weightCeiling !== before.weightCeiling;

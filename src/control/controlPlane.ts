@@ -396,6 +396,8 @@ export class ControlPlane {
           this.coalesce(change.kind);
           break;
         case 'inventory': {
+          // Only a mirror we route to has an inventory worth reading (a notice names, it does not decide).
+          if (!this.mirrors().some((m) => m.id === change.mirror)) break;
           const rec = await store.getInventory(change.mirror);
           if (rec) builder.setInventory(change.mirror, rec.entries);
           else builder.removeInventory(change.mirror);

@@ -18,7 +18,7 @@ export interface StatsRecorderOptions {
   flushEveryMs?: number;
   /** A client fetching the same file again within this window is one download (segmented clients). */
   dedupeWindowMs?: number;
-  /** Bound on remembered (client, file) pairs; the oldest are forgotten first. */
+  /** Bound on remembered (client, file) pairs, downloads and impressions together; the oldest are forgotten first. */
   maxRemembered?: number;
   log?: { warn(obj: object, msg?: string): void };
 }
@@ -41,6 +41,8 @@ export class StatsRecorder {
   private readonly seen = new Map<string, number>();
   /** First sightings not yet claimed in the store. */
   private queued: (DownloadEvent & { key: string })[] = [];
+  /** First logo impressions per (client, file) not yet claimed in the store. */
+  private queuedImpressions: { key: string; mirror: string; atMs: number }[] = [];
   /** Claimed rows whose counter write failed: retried as they are, never claimed twice. */
   private unwritten: StatsBatch | undefined;
   private impressions = new Map<string, { day: string; mirror: string; count: number }>();
@@ -50,7 +52,7 @@ export class StatsRecorder {
   constructor(opts: StatsRecorderOptions) {
     this.store = opts.store;
     this.dedupeWindowMs = opts.dedupeWindowMs ?? 10 * 60_000;
-    this.maxRemembered = opts.maxRemembered ?? 1_000_000;
+    this.maxRemembered = opts.maxRemembered ?? 200_000;
     this.log = opts.log;
     this.timer = setInterval(() => void this.flush(), opts.flushEveryMs ?? 5_000);
     this.timer.unref();
@@ -59,15 +61,32 @@ export class StatsRecorder {
   /** Synchronous and cheap: it runs on every redirect. */
   download(e: DownloadEvent): void {
     const key = `${e.ip}\n${e.path}`;
-    const first = this.seen.get(key);
-    if (first !== undefined && e.atMs - first < this.dedupeWindowMs) return;
-    if (first !== undefined) this.seen.delete(key);
-    this.seen.set(key, e.atMs);
-    this.forgetOld(e.atMs);
+    if (!this.firstSighting(key, e.atMs)) return;
     this.queued.push({ ...e, key });
   }
 
-  impression(mirror: string, atMs: number): void {
+  /** Whether `key` was not seen here within the window; remembers it (the memory bound holds). */
+  private firstSighting(key: string, atMs: number): boolean {
+    const first = this.seen.get(key);
+    if (first !== undefined && atMs - first < this.dedupeWindowMs) return false;
+    if (first !== undefined) this.seen.delete(key);
+    this.seen.set(key, atMs);
+    this.forgetOld(atMs);
+    return true;
+  }
+
+  /**
+   * A page showed `mirror`'s logo. With the client and file, counted once per (client, file) per
+   * window on every instance, like downloads (a reload, or an interstitial per segment, is one
+   * impression); without them (an older caller), every time.
+   */
+  impression(mirror: string, atMs: number, who?: { ip: string; path: string }): void {
+    if (who) {
+      const key = `i\n${who.ip}\n${who.path}`;
+      if (!this.firstSighting(key, atMs)) return;
+      this.queuedImpressions.push({ key, mirror, atMs });
+      return;
+    }
     const d = day(atMs);
     const k = `${d}|${mirror}`;
     const row = this.impressions.get(k);
@@ -92,19 +111,32 @@ export class StatsRecorder {
   private async flushOnce(): Promise<void> {
     const queued = this.queued;
     this.queued = [];
+    const queuedImpressions = this.queuedImpressions;
+    this.queuedImpressions = [];
     const impressions = [...this.impressions.values()];
     this.impressions = new Map();
     let batch: StatsBatch = this.unwritten ?? { downloads: [], files: [], impressions: [] };
     this.unwritten = undefined;
     try {
-      if (queued.length) {
+      if (queued.length || queuedImpressions.length) {
         // The claim expires with the window: the first instance to flush a (client, file) owns it.
-        const keys = queued.map((e) => claimKey(e.key));
+        // Downloads and impressions in one round trip.
+        const keys = [...queued.map((e) => claimKey(e.key)), ...queuedImpressions.map((e) => claimKey(e.key))];
         const claimed = await this.store.claimOnce(keys, this.dedupeWindowMs);
         batch = merge(batch, aggregate(queued.filter((_, i) => claimed[i])));
+        const rows = new Map<string, { day: string; mirror: string; count: number }>();
+        queuedImpressions.forEach((e, i) => {
+          if (!claimed[queued.length + i]) return;
+          const d = day(e.atMs);
+          const row = rows.get(`${d}|${e.mirror}`);
+          if (row) row.count++;
+          else rows.set(`${d}|${e.mirror}`, { day: d, mirror: e.mirror, count: 1 });
+        });
+        impressions.push(...rows.values());
       }
     } catch (err) {
       this.queued = queued.concat(this.queued);
+      this.queuedImpressions = queuedImpressions.concat(this.queuedImpressions);
       this.log?.warn({ err: (err as Error).message, queued: queued.length }, 'stats claim failed; will retry');
     }
     batch = merge(batch, { downloads: [], files: [], impressions });
@@ -121,7 +153,7 @@ export class StatsRecorder {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.flush();
-    if (this.queued.length || this.unwritten || this.impressions.size) await this.flush();
+    if (this.queued.length || this.queuedImpressions.length || this.unwritten || this.impressions.size) await this.flush();
   }
 }
 

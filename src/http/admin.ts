@@ -20,8 +20,8 @@ const sponsorBody = z.strictObject({ name: z.string().min(1).max(200), url: fiel
 /** In a PATCH each sponsor field is merged into the current sponsor (the logo stays); url null removes the link. */
 const sponsorPatchBody = z.strictObject({ name: z.string().min(1).max(200).optional(), url: fields.linkUrl.nullable().optional() });
 const contentBody = z.strictObject({
-  include: z.array(fields.glob).min(1).optional(),
-  exclude: z.array(fields.glob).optional(),
+  include: fields.globList().min(1).optional(),
+  exclude: fields.globList().optional(),
 });
 
 const mirrorFields = {

@@ -8,6 +8,7 @@ import type { Principal } from '../control/tokens.js';
 import { fieldErrors, mirrorSpecFromBody, newMirrorBody, offerMirrorId } from './admin.js';
 import { principalOf } from './auth.js';
 import { clientKey } from './guards.js';
+import { paginate } from './views/pagination.js';
 import { HttpProblem } from './problem.js';
 import type { AppEnv, AppServices } from './services.js';
 import { homeOf, loginPage, messagePage, tokenIssuedPage } from './views/loginPage.js';
@@ -205,6 +206,8 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
     // While the store is unreachable the page opens read-only, from what this instance last read.
     const { offers, stale } = await admin.readOffers();
     const readOnly = stale || !admin.storeAvailable();
+    const mirrors = admin.listMirrors();
+    const pending = offers.filter((o) => o.status === 'offered').sort((a, b) => a.createdAt - b.createdAt);
     let downloads30d: number | null = null;
     try {
       downloads30d = (await admin.stats({ from: isoDay(nowMs, 1 - STATS_DAYS), to: isoDay(nowMs) })).totals.downloads;
@@ -214,13 +217,16 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
     return c.html(
       staffPage({
         viewer,
-        mirrors: admin.listMirrors(),
-        offers: offers.filter((o) => o.status === 'offered').sort((a, b) => a.createdAt - b.createdAt),
+        mirrors,
+        offers: pending,
         decidedOffers: offers.filter((o) => o.status !== 'offered').length,
         downloads30d,
         flash,
         nowMs,
         readOnly,
+        // A page at a time: ?mirrors=N (100 a page), ?offers=N (25 a page).
+        mirrorPage: paginate(mirrors, c.req.query('mirrors'), 100, 'mirrors'),
+        offerPage: paginate(pending, c.req.query('offers'), 25, 'offers'),
       }),
     );
   });

@@ -80,7 +80,7 @@ export interface DownloadEvents {
   /** A redirect or interstitial sent a client to `mirror` (or "origin"). */
   download?(e: { ip: string; path: string; mirror: string; country: string; size: number; atMs: number }): void;
   /** An interstitial showed this mirror's sponsor. */
-  impression?(mirror: string, atMs: number): void;
+  impression?(mirror: string, atMs: number, who?: { ip: string; path: string }): void;
   /** Every decision, with how long the pure core took. */
   decided?(seconds: number, outcome: string, mirror: string): void;
 }

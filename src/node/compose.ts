@@ -122,7 +122,7 @@ export async function compose(config: Config, opts: ComposeOptions): Promise<Com
     admin,
     events: {
       download: (e) => stats.download(e),
-      impression: (mirror, atMs) => stats.impression(mirror, atMs),
+      impression: (mirror, atMs, who) => stats.impression(mirror, atMs, who),
       decided: (seconds, outcome, mirror) => metrics.observeDecision(seconds, outcome, mirror),
     },
     // In a cluster worker, /metrics shows the whole cluster.

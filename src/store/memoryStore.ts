@@ -64,6 +64,8 @@ const SNAPSHOT_FILES: Record<SnapshotKind, string> = {
 };
 const AUDIT_FILE = 'audit.jsonl';
 const OFFERS_LOG = 'offers.jsonl';
+/** Download claims remembered at most (a flood of distinct clients costs bounded memory; the oldest go first). */
+const MAX_CLAIMS = 500_000;
 const INVENTORY_DIR = 'inventories';
 const INVENTORY_SUFFIX = '.jsonl.gz';
 const TEMP_MARK = '.tmp-';
@@ -652,6 +654,9 @@ export class MemoryStore implements Store {
     return keys.map((key) => {
       const until = this.claims.get(key);
       if (until !== undefined && until > now) return false;
+      // Re-inserted at the end, so the map stays in expiry order and the oldest go first past the bound.
+      if (until !== undefined) this.claims.delete(key);
+      if (this.claims.size >= MAX_CLAIMS) this.claims.delete(this.claims.keys().next().value!);
       this.claims.set(key, now + ttlMs);
       return true;
     });

@@ -1,6 +1,8 @@
 // The shared store on Redis, so several instances agree on overrides, health, inventories, offers, stats and audit, and hear each other's changes.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions, ReplyError } from 'ioredis';
 import { gzipInventory, readInventory } from './inventoryCodec.js';
 import {
@@ -49,6 +51,40 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
   /** Largest piece of a stored inventory (default 16 MiB); tests lower it to exercise chunking. */
   inventoryChunkBytes?: number;
+  /** TLS options for rediss:// (default: the URL's ca= file, else Node's trusted CAs). */
+  tls?: ConnectionOptions;
+  /** Download claims remembered per dedupe window (default 500,000; see claimOnce). */
+  maxClaimsPerWindow?: number;
+}
+
+/**
+ * A Redis URL as Mirrorgate reads it: what ioredis reads (user and password for AUTH or an ACL user,
+ * host, port, /db) plus `prefix=` (the key prefix; default "mirrorgate:") and, for rediss:// (TLS),
+ * `ca=` (a PEM file of the CA that signed the server's certificate, for a private CA). Those two are
+ * taken out before ioredis sees the URL, whose scheme is lower-cased (ioredis turns TLS on only for
+ * a lower-case "rediss://").
+ */
+export function readRedisUrl(text: string): { url: string; db: number; prefix?: string; tls?: ConnectionOptions } {
+  const url = new URL(text);
+  const scheme = url.protocol.toLowerCase();
+  const prefix = url.searchParams.get('prefix') ?? undefined;
+  const ca = url.searchParams.get('ca') ?? undefined;
+  url.searchParams.delete('prefix');
+  url.searchParams.delete('ca');
+  const db = Number(url.searchParams.get('db') ?? (url.pathname.length > 1 ? url.pathname.slice(1) : 0));
+  let tls: ConnectionOptions | undefined;
+  if (scheme === 'rediss:') {
+    tls = {};
+    if (ca) {
+      try {
+        tls.ca = readFileSync(ca);
+      } catch (err) {
+        throw new StoreUnavailableError(`Redis URL ca=${ca}: cannot read the CA file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+    }
+  }
+  const rest = url.href.slice(url.protocol.length);
+  return { url: `${scheme}${rest}`, db: Number.isInteger(db) && db >= 0 ? db : 0, ...(prefix !== undefined && { prefix }), ...(tls && { tls }) };
 }
 
 // Inventories are split into hash fields of at most this size: Redis caps one value at 512 MB and
@@ -71,6 +107,26 @@ end
 return 0
 `;
 
+// Claims each key not yet claimed (SET NX PX) while the window's counter is under the cap; past it,
+// answers "first" without remembering. One script: one round trip, and the count stays exact.
+const CLAIM_SCRIPT = `
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+local cap = tonumber(ARGV[2])
+local out = {}
+for i = 2, #KEYS do
+  if n >= cap then
+    out[#out + 1] = 1
+  elseif redis.call('SET', KEYS[i], '1', 'PX', ARGV[1], 'NX') then
+    out[#out + 1] = 1
+    n = n + 1
+  else
+    out[#out + 1] = 0
+  end
+end
+redis.call('SET', KEYS[1], n, 'PX', tonumber(ARGV[1]) * 2)
+return out
+`;
+
 /** The URL with its password masked, safe for logs and status details. */
 export function redactRedisUrl(url: string): string {
   try {
@@ -83,15 +139,18 @@ export function redactRedisUrl(url: string): string {
 }
 
 /** Key layout: every key, and the change channel, under one prefix. */
-function keyLayout(prefix: string) {
+function keyLayout(prefix: string, db: number) {
   return {
+    claimCount: (window: number): string => `${prefix}claims:${window}`,
     overrides: `${prefix}overrides`,
     health: `${prefix}health`,
     offers: `${prefix}offers`,
     inventories: `${prefix}inventories`,
     statsDays: `${prefix}stats:days`,
     audit: `${prefix}audit`,
-    changes: `${prefix}changes`,
+    // Pub/sub channels belong to the server, not to a database: the channel names the db as well, so two
+    // networks on one Redis (other dbs, or other prefixes) never hear each other's changes.
+    changes: `${prefix}changes:db${db}`,
     tokens: `${prefix}tokens`,
     logos: `${prefix}logos`,
     epoch: `${prefix}epoch`,
@@ -115,6 +174,7 @@ export class RedisStore implements Store {
   private readonly log: StoreLog;
   private readonly safeUrl: string;
   private readonly inventoryChunkBytes: number;
+  private readonly maxClaimsPerWindow: number;
   private readonly listeners = new Set<(change: Change) => void>();
   private readonly statusListeners = new Set<(status: StoreStatus) => void>();
   private commandReady = false;
@@ -129,24 +189,28 @@ export class RedisStore implements Store {
     private readonly command: Redis,
     /** Subscribed to the change channel; apart, so change delivery never queues behind a big write. */
     private readonly subscriber: Redis,
-    options: RedisStoreOptions,
+    options: RedisStoreOptions & { db: number },
   ) {
-    this.keys = keyLayout(options.prefix ?? 'mirrorgate:');
+    this.keys = keyLayout(options.prefix ?? 'mirrorgate:', options.db);
     this.log = options.log ?? consoleStoreLog;
     this.safeUrl = redactRedisUrl(options.url);
     this.inventoryChunkBytes = options.inventoryChunkBytes ?? DEFAULT_INVENTORY_CHUNK_BYTES;
+    this.maxClaimsPerWindow = options.maxClaimsPerWindow ?? 500_000;
     this.watch();
   }
 
   /** Connects both connections and subscribes; rejects with StoreUnavailableError if Redis stays unreachable. */
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
+    const read = readRedisUrl(options.url);
+    const tls = options.tls ?? read.tls;
     const common: RedisOptions = {
       // Keep trying forever, at least once a second: an outage ends when Redis is back, not when we give up.
       retryStrategy: (times) => Math.min(times * 100, 1000),
       connectTimeout: 2_000,
       lazyConnect: true,
+      ...(tls && { tls }),
     };
-    const command = new Redis(options.url, {
+    const command = new Redis(read.url, {
       ...common,
       enableOfflineQueue: false,
       // A command cut off by a disconnect fails at once (0: flushed on the first close) and is never
@@ -156,13 +220,13 @@ export class RedisStore implements Store {
       autoResendUnfulfilledCommands: false,
       commandTimeout: options.commandTimeoutMs ?? 10_000,
     });
-    const subscriber = new Redis(options.url, {
+    const subscriber = new Redis(read.url, {
       ...common,
       // We subscribe on every 'ready' ourselves, so availability is reported only once subscribed again.
       autoResubscribe: false,
       maxRetriesPerRequest: null,
     });
-    const store = new RedisStore(command, subscriber, options);
+    const store = new RedisStore(command, subscriber, { ...options, prefix: options.prefix ?? read.prefix, db: read.db });
     const timeoutMs = options.connectTimeoutMs ?? 10_000;
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -604,18 +668,19 @@ export class RedisStore implements Store {
 
   // ---- leases ----
 
+  /**
+   * At most `maxClaimsPerWindow` claims are remembered per window (a counter per window, so Redis
+   * holds at most two windows' worth): past that, a key counts as first without being remembered, so
+   * a flood of distinct clients costs bounded memory (its repeats may count twice, never zero times).
+   */
   async claimOnce(keys: readonly string[], ttlMs: number): Promise<boolean[]> {
     if (keys.length === 0) return [];
     const px = Math.max(1, Math.round(ttlMs));
-    const results = await this.run(async (redis) => {
-      const pipe = redis.pipeline();
-      for (const key of keys) pipe.set(this.keys.claim(key), '1', 'PX', px, 'NX');
-      return (await pipe.exec()) ?? [];
-    });
-    return results.map(([error, reply]) => {
-      if (error) throw error;
-      return reply === 'OK';
-    });
+    const counter = this.keys.claimCount(Math.floor(Date.now() / px));
+    const replies = await this.run((redis) =>
+      redis.eval(CLAIM_SCRIPT, keys.length + 1, counter, ...keys.map((k) => this.keys.claim(k)), px, this.maxClaimsPerWindow),
+    );
+    return (replies as number[]).map((r) => r === 1);
   }
 
   async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {

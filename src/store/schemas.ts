@@ -132,13 +132,16 @@ export const auditEntrySchema: z.ZodType<AuditEntry> = z.object({
   applies: z.custom<AuditApplies>((v) => typeof v === 'object' && v !== null).optional(),
 });
 
+// A change notice only names what to read again (and what is read is checked); its names are checked too.
+const noticeMirror = fields.mirrorId;
+const noticeId = z.string().min(1).max(100);
 export const changeSchema: z.ZodType<Change> = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('override'), mirror: z.string() }),
-  z.object({ kind: z.literal('health'), mirror: z.string() }),
-  z.object({ kind: z.literal('inventory'), mirror: z.string() }),
-  z.object({ kind: z.literal('offer'), id: z.string() }),
-  z.object({ kind: z.literal('token'), id: z.string() }),
-  z.object({ kind: z.literal('logo'), mirror: z.string() }),
+  z.object({ kind: z.literal('override'), mirror: noticeMirror }),
+  z.object({ kind: z.literal('health'), mirror: noticeMirror }),
+  z.object({ kind: z.literal('inventory'), mirror: noticeMirror }),
+  z.object({ kind: z.literal('offer'), id: noticeId }),
+  z.object({ kind: z.literal('token'), id: noticeId }),
+  z.object({ kind: z.literal('logo'), mirror: noticeMirror }),
 ]);
 
 /** The first line of a stored inventory: everything but the entries. */

@@ -38,7 +38,7 @@ export function observeFile(
   events?.decided?.(o.outcome.seconds, decision.outcome, mirror);
   if ((o.answer !== 'redirect' && o.answer !== 'page') || o.method !== 'GET') return;
   events?.download?.({ ip: o.client.ip, path: o.path, mirror, country: o.client.country ?? '--', size: o.size, atMs: o.atMs });
-  if (o.answer === 'page' && decision.chosen?.mirror.spec.sponsor) events?.impression?.(mirror, o.atMs);
+  if (o.answer === 'page' && decision.chosen?.mirror.spec.sponsor) events?.impression?.(mirror, o.atMs, { ip: o.client.ip, path: o.path });
 }
 
 /** The access log line every request gets, from either transport. */

@@ -7,6 +7,7 @@ import type { OfferView } from '../../control/adminService.js';
 import { consoleBar, type Viewer } from './loginPage.js';
 import { countryName, formatDuration, safeHttpUrl, timeAgo } from './format.js';
 import { page } from './layout.js';
+import { pageNav, type Paged } from './pagination.js';
 
 export const STATUS_LABEL: Record<MirrorStatus, string> = {
   up: 'Up',
@@ -43,6 +44,9 @@ export interface StaffPageModel {
   nowMs: number;
   /** The shared store is unreachable: shown as it was last read, controls off. */
   readOnly?: boolean;
+  /** The page of each list shown (counts above still cover all); without them, everything. */
+  mirrorPage?: Paged<MirrorView>;
+  offerPage?: Paged<OfferView>;
 }
 
 /** Said at the top of console pages while the shared store is unreachable. */
@@ -91,14 +95,16 @@ ${flashBlock(m.flash)}
 <caption>Every mirror, with its controls. Draining takes a mirror out of new downloads on every instance within a second; weight shares traffic among equally near mirrors.</caption>
 <thead><tr><th scope="col">Mirror</th><th scope="col">Status</th><th scope="col">Country</th><th scope="col">Weight</th><th scope="col">Share</th><th scope="col">Lag</th><th scope="col">Latency</th><th scope="col">Drain</th></tr></thead>
 <tbody>
-${m.mirrors.map((v) => mirrorRow(v, m.nowMs, m.readOnly === true))}
+${(m.mirrorPage?.items ?? m.mirrors).map((v) => mirrorRow(v, m.nowMs, m.readOnly === true))}
 </tbody></table>
+${m.mirrorPage ? pageNav(m.mirrorPage, 'Mirrors', { [m.offerPage?.param ?? 'offers']: m.offerPage?.page ?? 1 }) : ''}
 <section aria-labelledby="offers-heading" class="offers">
 <h2 id="offers-heading">Pending offers</h2>
 ${
   m.offers.length
     ? html`<p class="meta">Accepting creates the mirror as <em>syncing</em>: it is scanned and probed, and takes downloads once a scan shows it carries the files.${m.decidedOffers ? ` ${m.decidedOffers} earlier offers were decided.` : ''}</p>
-<ul class="offer-list">${m.offers.map((o) => offerItem(o, m.nowMs, m.readOnly === true))}</ul>`
+<ul class="offer-list">${(m.offerPage?.items ?? m.offers).map((o) => offerItem(o, m.nowMs, m.readOnly === true))}</ul>
+${m.offerPage ? pageNav(m.offerPage, 'Pending offers', { [m.mirrorPage?.param ?? 'mirrors']: m.mirrorPage?.page ?? 1 }, '#offers-heading') : ''}`
     : html`<p>No offers are waiting.${m.decidedOffers ? ` ${m.decidedOffers} earlier offers were decided.` : ''}</p>`
 }
 </section>`,

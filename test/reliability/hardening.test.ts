@@ -1,0 +1,286 @@
+// Issue 14 through the real server (serve() on loopback, real loopback mirrors): nothing one request, one
+// staff edit, one damaged file or one address range can break.
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addressKey } from '../../src/http/guards.js';
+import type { RunningServer } from '../../src/node.js';
+import { serve } from '../../src/node.js';
+import { encodePath, FILES, freePort, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork, type RawConfig } from '../helpers/network.js';
+
+let net: MirrorNetwork;
+beforeAll(async () => {
+  net = await startMirrorNetwork();
+});
+afterAll(async () => {
+  await net?.close();
+});
+
+const BERLIN = '130.149.1.1';
+const PARIS = '195.83.60.1';
+const staff = { Authorization: `Bearer ${STAFF_TOKEN}`, 'Content-Type': 'application/json' };
+
+const call = (server: RunningServer, target: string, init: RequestInit & { from?: string } = {}) => {
+  const { from, headers, ...rest } = init;
+  return fetch(`${server.url}${target}`, { redirect: 'manual', ...rest, headers: { ...(from ? { 'X-Forwarded-For': from } : {}), ...(headers as Record<string, string>) } });
+};
+const download = async (server: RunningServer, key: keyof typeof FILES, from: string) => {
+  const r = await call(server, `/download/${encodePath(FILES[key])}`, { from });
+  return { status: r.status, mirror: r.headers.get('x-mirrorgate-mirror'), location: r.headers.get('location') ?? '' };
+};
+/** A server of its own, on its own dataDir unless given one. */
+const start = (mutate?: (c: RawConfig) => void) => net.startServer({ mutate });
+
+describe('globs', () => {
+  // The one place a clock is read: a generous budget, the promise being "the CPU is not pinned".
+  it('the glob that pinned the CPU is saved and matched at once; downloads go on; it is routed by', async () => {
+    const server = await start();
+    const started = performance.now();
+    const r = await call(server, '/admin/v1/mirrors/de-berlin', { method: 'PATCH', headers: staff, body: JSON.stringify({ content: { include: ['**/*?*?*?*?*?*?*?*?Z'] } }) });
+    expect(r.status).toBe(200);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    // README.txt has no "Z": no longer on de-berlin, so Berlin's client goes elsewhere, at once.
+    const d = await download(server, 'readme', BERLIN);
+    expect(d.status).toBe(302);
+    expect(d.mirror).not.toBe('de-berlin');
+    // And a restart reads it back without trouble.
+    await server.close();
+  });
+
+  it('globs outside the dialect or over its limits are refused with 422, naming the field, before anything is saved', async () => {
+    const server = await start();
+    const patch = (content: object) => call(server, '/admin/v1/mirrors/de-berlin', { method: 'PATCH', headers: staff, body: JSON.stringify({ content }) });
+    for (const [content, field, reason] of [
+      [{ include: ['@(pub|x)/**'] }, 'content.include.0', /extglobs/],
+      [{ exclude: ['{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}'] }, 'content.exclude.0', /alternatives/],
+      [{ include: ['pub/[abc'] }, 'content.include.0', /without its "]"/],
+      [{ include: Array.from({ length: 65 }, (_, i) => `p${i}/**`) }, 'content.include', /65|64/],
+    ] as const) {
+      const r = await patch(content);
+      expect(r.status).toBe(422);
+      const body = (await r.json()) as { fields: Record<string, string> };
+      expect(body.fields[field]).toMatch(reason);
+    }
+    const audit = (await (await call(server, '/admin/v1/audit?target=mirror:de-berlin', { headers: staff })).json()) as { entries: unknown[] };
+    expect(audit.entries).toEqual([]);
+    await server.close();
+  });
+});
+
+describe('damaged state fails safe', () => {
+  it('a corrupt overrides.json: drained and disabled mirrors stay out after a restart (rebuilt from the audit log)', async () => {
+    const port = await freePort();
+    const dataDir = path.join(net.dir, 'damaged');
+    const first = await net.startServer({ mutate: (c) => (c.dataDir = dataDir) });
+    expect((await call(first, '/admin/v1/mirrors/fr-paris/drain', { method: 'POST', headers: staff })).status).toBe(200);
+    expect((await call(first, '/admin/v1/mirrors/de-berlin', { method: 'PATCH', headers: staff, body: JSON.stringify({ enabled: false }) })).status).toBe(200);
+    await first.close();
+    await writeFile(path.join(dataDir, 'state', 'overrides.json'), '{"version":1,"overrides":{"fr-paris":');
+    // A stray file name in the inventories folder must not stop the start either.
+    await writeFile(path.join(dataDir, 'state', 'inventories', '%E0%A4%A.jsonl.gz'), 'x');
+
+    const again = await net.startServer({ mutate: (c) => ((c.dataDir = dataDir), (c.publicUrl = `http://127.0.0.1:${port}`)) });
+    const view = (await (await call(again, '/admin/v1/mirrors', { headers: staff })).json()) as { mirrors: { spec: { id: string; enabled: boolean }; drain: unknown }[] };
+    const byId = new Map(view.mirrors.map((m) => [m.spec.id, m]));
+    expect(byId.get('fr-paris')?.drain).not.toBeNull();
+    expect(byId.get('de-berlin')?.spec.enabled).toBe(false);
+    for (let i = 0; i < 20; i++) {
+      expect((await download(again, 'readme', `${PARIS.slice(0, -1)}${i}`)).mirror).not.toMatch(/^(fr-paris|de-berlin)$/);
+      expect((await download(again, 'readme', `130.149.1.${i + 10}`)).mirror).not.toMatch(/^(fr-paris|de-berlin)$/);
+    }
+    const names = await readdir(path.join(dataDir, 'state'));
+    expect(names.some((n) => n.startsWith('overrides.json.corrupt-'))).toBe(true);
+    await again.close();
+  });
+
+  it('a tampered overrides.json: a javascript: baseUrl is never used; the mirror is held out until staff change it', async () => {
+    const dataDir = path.join(net.dir, 'tampered');
+    await mkdir(path.join(dataDir, 'state'), { recursive: true });
+    await writeFile(
+      path.join(dataDir, 'state', 'overrides.json'),
+      JSON.stringify({ version: 1, overrides: { 'de-berlin': { patch: { baseUrl: 'javascript:alert(document.cookie)//' }, updatedAt: 1, updatedBy: 'ops' } } }),
+    );
+    const server = await net.startServer({ mutate: (c) => (c.dataDir = dataDir) });
+    for (let i = 0; i < 20; i++) {
+      const d = await download(server, 'readme', `130.149.1.${i + 40}`);
+      expect(d.location).not.toMatch(/^javascript:/i);
+      expect(d.mirror).not.toBe('de-berlin');
+    }
+    const page = await (await call(server, '/mirrors', { headers: { Accept: 'application/json' } })).text();
+    expect(page).not.toContain('javascript:');
+    // A staff change confirms it (here: enabling it again), and it takes downloads again.
+    expect((await call(server, '/admin/v1/mirrors/de-berlin', { method: 'PATCH', headers: staff, body: JSON.stringify({ enabled: true }) })).status).toBe(200);
+    expect((await download(server, 'readme', BERLIN)).mirror).toBe('de-berlin');
+    await server.close();
+  });
+});
+
+describe('abuse by address ranges', () => {
+  it('counts IPv6 clients by /64 (configurable) and IPv4 clients by address', () => {
+    expect(addressKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:db8:1:2::1')).toBe(addressKey('2001:db8:1:2:ffff::9'));
+    expect(addressKey('2001:db8:1:3::1')).not.toBe(addressKey('2001:db8:1:2::1'));
+    expect(addressKey('2001:db8:1:2::1', 48)).toBe(addressKey('2001:db8:1:3::1', 48));
+    expect(addressKey('203.0.113.9')).toBe('203.0.113.9');
+    expect(addressKey('::ffff:203.0.113.9')).toBe('203.0.113.9');
+  });
+
+  it('the public API limit holds for a whole /64; another /64 and other IPv4 addresses have their own', async () => {
+    const server = await start((c) => (c.limits = { ...(c.limits as object), apiPerMinute: 5 }));
+    const status = async (from: string) => (await call(server, '/api/v1/mirrors', { from })).status;
+    for (let i = 1; i <= 5; i++) expect(await status(`2001:db8:77:1::${i}`)).toBe(200);
+    expect(await status('2001:db8:77:1:ffff:ffff:ffff:fffe')).toBe(429);
+    expect(await status('2001:db8:77:2::1')).toBe(200);
+    for (let i = 1; i <= 5; i++) expect(await status('198.51.100.7')).toBe(200);
+    expect(await status('198.51.100.7')).toBe(429);
+    expect(await status('198.51.100.8')).toBe(200);
+    await server.close();
+  });
+
+  it('pending offers are capped per /64 and in all (429), and each one is an append to the offers log', async () => {
+    const server = await start((c) => (c.limits = { pendingOffers: 4, pendingOffersPerNetwork: 2 }));
+    const offer = (from: string, i: number) =>
+      call(server, '/api/v1/offers', {
+        method: 'POST',
+        from,
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ contact: { name: 'R', email: 'r@example.org' }, organisation: `Org ${i}`, location: { country: 'DE' }, storageTB: 10, bandwidthMbps: 1000 }),
+      });
+    expect((await offer('2001:db8:5:5::1', 1)).status).toBe(201);
+    expect((await offer('2001:db8:5:5::2', 2)).status).toBe(201);
+    const third = await offer('2001:db8:5:5:ffff::3', 3);
+    expect(third.status).toBe(429);
+    expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await offer('2001:db8:5:6::1', 4)).status).toBe(201);
+    expect((await offer('198.51.100.20', 5)).status).toBe(201);
+    // Four are waiting: the cap for everyone.
+    expect((await offer('198.51.100.21', 6)).status).toBe(429);
+    const state = path.join(server.config.dataDir, 'state');
+    const log = (await readFile(path.join(state, 'offers.jsonl'), 'utf8')).trim().split('\n');
+    expect(log).toHaveLength(4);
+    expect((await readdir(state)).includes('offers.json')).toBe(false);
+    // A decision frees a place; /staff shows them a page at a time.
+    const offers = (await (await call(server, '/admin/v1/offers', { headers: staff })).json()) as { offers: { id: string }[] };
+    expect((await call(server, `/admin/v1/offers/${offers.offers[0]!.id}/reject`, { method: 'POST', headers: staff })).status).toBe(200);
+    expect((await offer('198.51.100.21', 7)).status).toBe(201);
+    await server.close();
+  });
+
+  it('/staff lists mirrors and pending offers a page at a time', async () => {
+    const server = await start((c) => (c.limits = { pendingOffers: 100, pendingOffersPerNetwork: 100 }));
+    for (let i = 0; i < 30; i++) {
+      const r = await call(server, '/api/v1/offers', {
+        method: 'POST',
+        from: `198.51.100.${100 + i}`,
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ contact: { name: 'R', email: 'r@example.org' }, organisation: `Paged Org ${i}`, location: { country: 'DE' }, storageTB: 10, bandwidthMbps: 1000 }),
+      });
+      expect(r.status).toBe(201);
+    }
+    const page = async (q: string) => (await call(server, `/staff${q}`, { headers: { Authorization: `Bearer ${STAFF_TOKEN}` } })).text();
+    const first = await page('');
+    expect(new Set(first.match(/Paged Org \d+/g)).size).toBe(25);
+    expect(first).toContain('Pending offers: page 1 of 2 (30)');
+    const second = await page('?offers=2');
+    expect(new Set(second.match(/Paged Org \d+/g)).size).toBe(5);
+    expect(await page('?offers=99')).toContain('page 2 of 2');
+    await server.close();
+  });
+});
+
+describe('bearer brute force', () => {
+  it('wrong tokens are limited per /64 like sign-in; the right token from elsewhere still works', async () => {
+    const server = await start((c) => (c.limits = { authFailures: 5 }));
+    const as = (token: string, from: string) => call(server, '/admin/v1/mirrors', { from, headers: { Authorization: `Bearer ${token}` } });
+    for (let i = 1; i <= 5; i++) expect((await as(`guess-${i}-0123456789abcdef`, `2001:db8:bad:1::${i}`)).status).toBe(401);
+    // Past the limit the whole /64 is refused, the right token too (a 200 would confirm a guess).
+    expect((await as('guess-6-0123456789abcdef', '2001:db8:bad:1::99')).status).toBe(429);
+    expect((await as(STAFF_TOKEN, '2001:db8:bad:1:ffff::1')).status).toBe(429);
+    // Staff elsewhere are not locked out.
+    expect((await as(STAFF_TOKEN, '2001:db8:600d:1::1')).status).toBe(200);
+    expect((await as(STAFF_TOKEN, '203.0.113.9')).status).toBe(200);
+    // Right tokens are not counted; requests without a token are not either.
+    for (let i = 0; i < 10; i++) expect((await as(STAFF_TOKEN, '203.0.113.10')).status).toBe(200);
+    for (let i = 0; i < 10; i++) expect((await call(server, '/admin/v1/mirrors', { from: '203.0.113.11' })).status).toBe(401);
+    expect((await as(STAFF_TOKEN, '203.0.113.11')).status).toBe(200);
+    // IPv4 addresses are counted one by one.
+    for (let i = 1; i <= 5; i++) expect((await as(`guess-${i}-0123456789abcdef`, '203.0.113.12')).status).toBe(401);
+    expect((await as(STAFF_TOKEN, '203.0.113.12')).status).toBe(429);
+    expect((await as(STAFF_TOKEN, '203.0.113.13')).status).toBe(200);
+    await server.close();
+  });
+});
+
+describe('honest numbers', () => {
+  it('a logo impression counts once per client and file per window, like a download', async () => {
+    const server = await start();
+    const page = (from: string) => call(server, `/download/${encodePath(FILES.readme)}`, { from, headers: { Accept: 'text/html' } });
+    for (let i = 0; i < 5; i++) expect((await page(BERLIN)).status).toBe(200);
+    expect((await page('130.149.1.2')).status).toBe(200);
+    await server.stats.flush();
+    const day = new Date().toISOString().slice(0, 10);
+    const stats = (await (await call(server, `/admin/v1/stats?mirror=de-berlin&from=${day}&to=${day}`, { headers: staff })).json()) as { totals: { impressions: number; downloads: number } };
+    expect(stats.totals).toMatchObject({ impressions: 2, downloads: 2 });
+    await server.close();
+  });
+
+  it('/metrics answers only to its token or the listed peer networks when either is set', async () => {
+    const locked = await start((c) => (c.metrics = { token: 'metrics-token-0123456789' }));
+    expect((await call(locked, '/metrics')).status).toBe(404);
+    expect((await call(locked, '/metrics', { headers: { Authorization: 'Bearer wrong-token-0123456789' } })).status).toBe(404);
+    const ok = await call(locked, '/metrics', { headers: { Authorization: 'Bearer metrics-token-0123456789' } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('mirrorgate_redirects_total');
+    await locked.close();
+    const byPeer = await start((c) => (c.metrics = { allowFrom: ['127.0.0.1/32'] }));
+    expect((await call(byPeer, '/metrics')).status).toBe(200);
+    await byPeer.close();
+    const elsewhere = await start((c) => (c.metrics = { allowFrom: ['10.9.8.0/24'] }));
+    // X-Forwarded-For does not count: the peer does.
+    expect((await call(elsewhere, '/metrics', { from: '10.9.8.7' })).status).toBe(404);
+    await elsewhere.close();
+  });
+});
+
+describe('private addresses through the API', () => {
+  it('mirror and offer URLs at loopback, link-local or metadata addresses are refused with 422 unless the config allows them', async () => {
+    const dir = path.join(net.dir, 'public-only');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'manifest.jsonl'), '{"path":"a.txt","size":1}\n');
+    const file = path.join(dir, 'mirrorgate.yaml');
+    await writeFile(
+      file,
+      [
+        'publicUrl: http://127.0.0.1',
+        'origin: { baseUrl: "https://origin.example/pub/", manifest: manifest.jsonl }',
+        'health: { enabled: false }',
+        `tokens: [{ token: "${STAFF_TOKEN}", role: staff, name: ops }]`,
+        'mirrors: [{ id: pub, name: Pub, baseUrl: "https://pub.example/", country: DE }]',
+        '',
+      ].join('\n'),
+    );
+    const server = await serve({ configPath: file, port: 0, hostname: '127.0.0.1', logLevel: 'silent', env: {} });
+    try {
+      const add = await call(server, '/admin/v1/mirrors', { method: 'POST', headers: staff, body: JSON.stringify({ id: 'meta', name: 'M', baseUrl: 'http://169.254.169.254/latest/', country: 'DE' }) });
+      expect(add.status).toBe(422);
+      expect(((await add.json()) as { fields: Record<string, string> }).fields.baseUrl).toMatch(/metadata service/);
+      const patch = await call(server, '/admin/v1/mirrors/pub', { method: 'PATCH', headers: staff, body: JSON.stringify({ rsyncUrl: 'rsync://localhost/pub/' }) });
+      expect(patch.status).toBe(422);
+      expect(((await patch.json()) as { fields: Record<string, string> }).fields.rsyncUrl).toMatch(/this machine/);
+      const offer = await call(server, '/api/v1/offers', {
+        method: 'POST',
+        from: '203.0.113.80',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ contact: { name: 'R', email: 'r@example.org' }, organisation: 'O', location: { country: 'DE' }, storageTB: 10, bandwidthMbps: 1000, baseUrl: 'http://[::1]:8080/' }),
+      });
+      expect(offer.status).toBe(422);
+      expect(((await offer.json()) as { fields: Record<string, string> }).fields.baseUrl).toMatch(/this machine/);
+      const bare = await call(server, '/admin/v1/mirrors/pub', { method: 'PATCH', headers: staff, body: JSON.stringify({ baseUrl: 'https://pub.example/x/?' }) });
+      expect(bare.status).toBe(422);
+      const audit = (await (await call(server, '/admin/v1/audit', { headers: staff })).json()) as { entries: unknown[] };
+      expect(audit.entries).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+});
