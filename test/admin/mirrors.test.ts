@@ -95,6 +95,7 @@ describe('happy paths', () => {
     expect(r.json.lifecycle).toBe('pending');
     expect(r.json.weightCeiling).toBe(50);
     await vi.waitFor(async () => expect((await staff.get('/admin/v1/mirrors/se-sto')).json.lifecycle).toBe('active'), { timeout: 10_000 });
+    await vi.waitFor(async () => expect(await lookChoice(net.url, 'SE')).toBe('se-sto'), { timeout: 2_000, interval: 20 });
 
     const res = await fetch(`${net.url}/download/pub/README.txt`, { headers: { Accept: '*/*', 'X-Forwarded-For': CLIENT_IPS.SE.ip }, redirect: 'manual' });
     expect(res.status).toBe(302);
