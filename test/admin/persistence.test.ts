@@ -67,6 +67,7 @@ async function makeChanges(s: RunningServer, tag: string): Promise<Before> {
   ok(await staff.post('/admin/v1/mirrors', { id: 'se-persist', name: 'Persisted Stockholm', baseUrl: extra.baseUrl, country: 'SE', lat: 59.33, lon: 18.07, weight: 60 }), 201);
   // Pending until its first probe (started at once) shows it up.
   await vi.waitFor(async () => expect((await staff.get('/admin/v1/mirrors/se-persist')).json.lifecycle).toBe('active'), { timeout: 10_000 });
+  await vi.waitFor(async () => expect(await lookChoice(s.url, 'SE')).toBe('se-persist'), { timeout: 2_000, interval: 20 });
   const offer = (org: string, n: number) =>
     call(s.url, 'POST', '/api/v1/offers', {
       body: { contact: { name: 'P', email: `p${n}@persist.example` }, organisation: org, location: { country: 'NZ' }, storageTB: 9, bandwidthMbps: 300, baseUrl: extra.baseUrl },
