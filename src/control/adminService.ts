@@ -69,7 +69,8 @@ export interface IssuedToken {
 }
 
 export { AUDIT_ACTIONS };
-export type { AuditEntry };
+/** Store shapes the API answers with, for layers that may not import the store (the CLI). */
+export type { AuditEntry, HealthRecord, StatsResult };
 
 export function offerView(offer: Offer): OfferView {
   const { statusKeyHash: _hidden, ...view } = offer;

@@ -1,8 +1,7 @@
 // `mirrorgate stats` and `mirrorgate audit`: downloads, bytes and logo impressions per mirror, country and day; who changed what, when.
 import { type Command, InvalidArgumentError } from 'commander';
-import type { AuditEntry } from '../../control/adminService.js';
+import type { AuditEntry, StatsResult } from '../../control/adminService.js';
 import { AUDIT_ACTIONS } from '../../core/auditActions.js';
-import type { StatsResult } from '../../store/store.js';
 import type { CliContext } from '../context.js';
 import { clean, formatBytes, formatCount, formatTime, summarize, table } from '../format.js';
 import { collect, printJson, remote, withClient, type RemoteOptions } from './remote.js';

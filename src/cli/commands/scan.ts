@@ -3,7 +3,7 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import type { MirrorView } from '../../control/adminService.js';
 import type { ScanReport } from '../../control/scan.js';
-import type { HealthRecord } from '../../store/store.js';
+import type { HealthRecord } from '../../control/adminService.js';
 import type { AdminClient } from '../client.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
 import { clean, countOf, formatCount, formatDuration, formatLag, formatPercent, formatTime, table } from '../format.js';
