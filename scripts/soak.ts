@@ -404,6 +404,9 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakTally> {
       const config = {
         publicUrl: `http://127.0.0.1:${port}`,
         dataDir: path.join(dir, `var-${name}`),
+        // Loopback mirrors probed every few hundred ms: a lab, said so (check-config refuses both otherwise).
+        allowPrivateMirrorAddresses: true,
+        allowFastProbes: true,
         origin: { baseUrl: originServer.baseUrl, manifest: originManifest },
         tokens: [{ token: STAFF_TOKEN, role: 'staff', name: 'soak' }],
         health: { interval: `${intervalMs}ms`, timeout: `${timeoutMs}ms`, failuresToDown, successesToUp: 2, maxLag: '1h', sampleFiles: 2 },
