@@ -41,7 +41,6 @@ describe.skipIf(!launched.browser)('staff and provider console in Chromium', () 
       publicUrl: 'http://localhost:8080',
       allowPrivateMirrorAddresses: true,
       dataDir: './var',
-      allowPrivateMirrorAddresses: true,
       trustedProxies: ['127.0.0.1/32', '::1/128'],
       tokens: [
         { token: 'env:CONSOLE_STAFF_TOKEN', role: 'staff', name: STAFF_NAME },
@@ -474,6 +473,25 @@ describe.skipIf(!launched.browser)('staff and provider console in Chromium', () 
         expect(overflow).toBeLessThanOrEqual(0);
       }
       if (colorScheme === 'dark' || phone) await screenshot(page, `console-${name}-${phone ? 'phone' : 'desktop'}-${colorScheme}`);
+    });
+
+    it.each([false, true])('the page showing a provider token once, after an accept (phone: %s)', async (phone) => {
+      const organisation = phone ? 'Phone Accept Networks' : 'Desk Accept Networks';
+      const res = await fetch(`${running.url}/api/v1/offers`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': phone ? '198.51.100.201' : '198.51.100.202' },
+        body: JSON.stringify({ contact: { name: 'A', email: 'a@accept.example' }, organisation, location: { country: 'PL' }, storageTB: 9, bandwidthMbps: 200, baseUrl: 'https://accept.example/pub/' }),
+      });
+      const { id } = (await res.json()) as { id: string };
+      const page = await newPage({ bypassCSP: true, ...(phone ? PHONE : {}) });
+      await signIn(page, STAFF);
+      await page.locator(`#offer-${id}`).getByRole('button', { name: `Accept the offer from ${organisation}` }).click();
+      await page.waitForURL(`${running.url}/staff/offers/${id}/accept`);
+      expect(await page.locator('.token-value').inputValue()).toMatch(/^mgt_/);
+      const serious = seriousOnly(await axeViolations(page));
+      expect(serious, JSON.stringify(serious, null, 2)).toEqual([]);
+      if (phone) expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
+      await screenshot(page, `console-token-issued-${phone ? 'phone' : 'desktop'}`);
     });
   });
 });
