@@ -4,7 +4,12 @@
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { ControlPlane } from '../../src/control/controlPlane.js';
+import { SnapshotBuilder } from '../../src/control/snapshotBuilder.js';
+import { FileIndex } from '../../src/core/fileIndex.js';
 import type { RunningServer } from '../../src/node.js';
+import { RedisStore } from '../../src/store/redisStore.js';
 import { client, flushRedis, lookChoice, pollUntil, redisUrl, ServerPool, skipWithoutRedis, STAFF_TOKEN, type Client } from '../helpers/adminNetwork.js';
 import { LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../helpers/network.js';
 
@@ -163,6 +168,52 @@ describe.skipIf(skipRedis)('Redis flushed under two instances', () => {
       for (let i = 1; i < after.length; i++) expect(after[i - 1]!.at).toBeGreaterThanOrEqual(after[i]!.at);
     } finally {
       await pool.stop(c);
+    }
+  });
+});
+
+describe.skipIf(skipRedis)('the write-back is said loudly', () => {
+  it('an error log names the loss, then what was written back', async () => {
+    const config = parseConfig(
+      `publicUrl: https://downloads.example.org
+origin: { baseUrl: "https://origin.example.org/pub/", manifest: "${net.originManifest}" }
+health: { enabled: false }
+mirrors:
+  - { id: m1, name: M1, baseUrl: "https://m1.example.org/pub/", country: DE }
+`,
+      { env: {} },
+    );
+    const lines: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
+    const log = {
+      info: () => undefined,
+      debug: () => undefined,
+      warn: (obj: object, msg?: string) => void lines.push({ level: 'warn', obj: obj as Record<string, unknown>, msg: msg ?? '' }),
+      error: (obj: object, msg?: string) => void lines.push({ level: 'error', obj: obj as Record<string, unknown>, msg: msg ?? '' }),
+    };
+    const prefix = 'mgtest-loud:';
+    const store = await RedisStore.connect({ url: redisUrl(REDIS_DB), prefix, log });
+    const mirrors = config.mirrors.map((m) => ({ ...m, asn: [...m.asn], content: { ...m.content } }));
+    const builder = new SnapshotBuilder({ mirrors, files: FileIndex.from([]), originBaseUrl: config.origin.baseUrl, routing: { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 3600 } });
+    const control = new ControlPlane({ config, configMirrors: mirrors, configInventories: new Map(), store, builder, log: log as never, loops: false });
+    try {
+      await control.start();
+      await store.putOverride('m1', { patch: { weight: 7 }, drain: { startMs: 1, overMs: 0 }, updatedAt: 1, updatedBy: 'ops' });
+      await control.reloadOverrides();
+      const keys = await redis.keys(`${prefix}*`);
+      await redis.del(...keys);
+      await control.ensureEpoch();
+      const errors = lines.filter((l) => l.level === 'error');
+      expect(errors.map((l) => l.msg)).toEqual([
+        expect.stringMatching(/^THE SHARED STORE LOST ITS DATA .*appendonly yes/),
+        expect.stringMatching(/^wrote back to the shared store what it had lost/),
+      ]);
+      expect(errors[1]!.obj.restored).toMatchObject({ overrides: 1 });
+      expect((await store.getOverrides()).get('m1')).toMatchObject({ patch: { weight: 7 }, drain: { overMs: 0 } });
+    } finally {
+      await control.stop();
+      await store.close();
+      const left = await redis.keys(`${prefix}*`);
+      if (left.length) await redis.del(...left);
     }
   });
 });
