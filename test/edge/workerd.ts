@@ -97,7 +97,11 @@ export function workerdConfig(workers: readonly (EdgeWorkerSpec & { address: str
   ].join('\n');
 }
 
-export async function startWorkerd(bundle: string, workers: readonly EdgeWorkerSpec[], compatibilityDate: string): Promise<RunningWorkerd> {
+/**
+ * `readyPath`: what is polled until every socket answers 200 (default /healthz, which builds the app;
+ * a path the Worker passes to its control plane, such as /login, does not).
+ */
+export async function startWorkerd(bundle: string, workers: readonly EdgeWorkerSpec[], compatibilityDate: string, opts: { readyPath?: string } = {}): Promise<RunningWorkerd> {
   const dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-workerd-'));
   await copyFile(bundle, path.join(dir, 'worker.js'));
   const urls: Record<string, string> = {};
@@ -135,7 +139,7 @@ export async function startWorkerd(bundle: string, workers: readonly EdgeWorkerS
       for (;;) {
         if (exited !== undefined) throw new Error(`workerd exited (${exited}):\n${output}`);
         if (Date.now() > deadline) throw new Error(`workerd did not answer within 30 s:\n${output}`);
-        const ok = await fetch(`${url}/healthz`).then(
+        const ok = await fetch(`${url}${opts.readyPath ?? '/healthz'}`).then(
           (r) => r.status === 200,
           () => false,
         );
