@@ -1,4 +1,5 @@
 // The control plane: keeps the snapshot in step with the store, and runs the probe and scan loops.
+import type { Logger } from '../core/logger.js';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { nextHealth, type ProbeOutcome } from '../core/health.js';
@@ -43,11 +44,7 @@ function scanSource(m: MirrorSpec): { rsyncUrl: string } | { manifestUrl: string
 /** How many earlier-missing files one probe looks at again. */
 const RECHECK_MISSING = 5;
 
-export interface ControlLog {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type ControlLog = Logger;
 
 export interface ControlPlaneOptions {
   config: Config;

@@ -1,5 +1,6 @@
 // What the HTTP app needs from the runtime, passed in so Node, Workers and tests wire it alike.
 import type { Context } from 'hono';
+import type { Logger } from '../core/logger.js';
 import type { AdminService } from '../control/adminService.js';
 import type { Snapshot } from '../core/snapshot.js';
 import type { TrustedProxies } from '../geo/clientAddress.js';
@@ -33,11 +34,7 @@ export interface Logo {
   contentType: string;
 }
 
-export interface LogLike {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type LogLike = Logger;
 
 export interface AppServices {
   /** How clients reach us (no trailing slash): absolute links in headers use it. */
