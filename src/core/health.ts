@@ -1,5 +1,5 @@
 // The probe state machine: folds one probe outcome into a mirror's health record, with hysteresis so mirrors do not flap.
-import type { HealthRecord } from '../store/store.js';
+import type { HealthRecord } from './model.js';
 
 /** What one probe of one mirror found. */
 export interface ProbeOutcome {

@@ -73,6 +73,25 @@ export interface MirrorSpec {
 
 export type Health = 'up' | 'down' | 'unknown';
 
+/** What probes have found about one mirror, as the store keeps it and the health state machine advances it. */
+export interface HealthRecord {
+  health: Health;
+  /** Why the last probe failed, e.g. "connection refused", "HTTP 503", "timeout after 5000 ms". */
+  reason?: string;
+  consecutiveFailures: number;
+  consecutiveSuccesses: number;
+  /** Exponential moving average of probe latency. */
+  latencyMs?: number;
+  /** Epoch ms of the last probe. */
+  checkedAt?: number;
+  /** Epoch seconds of the mirror's copy of the origin trace file (its last completed sync). */
+  lastSync?: number;
+  /** Origin trace time minus the mirror's, in seconds, when both are known. */
+  lagSeconds?: number;
+  /** Files a probe found missing or wrong since the last scan (taken off the mirror at once). */
+  missing?: string[];
+}
+
 /** Live state of a mirror, written by probes, scans and staff; read when building a snapshot. */
 export interface MirrorState {
   health: Health;

@@ -1,24 +1,9 @@
 // The shared-state port: one contract, implemented in memory (persisted to dataDir) and on Redis.
-import type { Health, InventoryEntry, MirrorSpec } from '../core/model.js';
+import type { HealthRecord, InventoryEntry, MirrorSpec } from '../core/model.js';
+
+export type { HealthRecord };
 
 /** What probes learn about a mirror; owned by the prober (one writer per mirror at a time). */
-export interface HealthRecord {
-  health: Health;
-  /** Why the last probe failed, e.g. "connection refused", "HTTP 503", "timeout after 5000 ms". */
-  reason?: string;
-  consecutiveFailures: number;
-  consecutiveSuccesses: number;
-  /** Exponential moving average of probe latency. */
-  latencyMs?: number;
-  /** Epoch ms of the last probe. */
-  checkedAt?: number;
-  /** Epoch seconds of the mirror's copy of the origin trace file (its last completed sync). */
-  lastSync?: number;
-  /** Origin trace time minus the mirror's, in seconds, when both are known. */
-  lagSeconds?: number;
-  /** Files a probe found missing or wrong since the last scan (taken off the mirror at once). */
-  missing?: string[];
-}
 
 /** The fields of a mirror staff may change at runtime; null clears an optional one. */
 export type MirrorPatch = { [K in keyof Omit<MirrorSpec, 'id'>]?: MirrorSpec[K] | (undefined extends MirrorSpec[K] ? null : never) };
