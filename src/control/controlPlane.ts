@@ -429,7 +429,8 @@ export class ControlPlane {
       void (async () => {
         try {
           // A change notice on an emptied store must not make us forget what we hold: write it back first.
-          await this.ensureEpoch();
+          // Our own probe results ('local', while the store is away) are applied whatever the store says.
+          if (kinds.has('override') || kinds.has('health')) await this.ensureEpoch();
           if (kinds.has('override')) this.overrides = this.checked(await this.opts.store.getOverrides());
           if (kinds.has('health')) this.health = await this.opts.store.getHealth();
           await this.publishMirrors();
