@@ -266,7 +266,7 @@ mirrors:
       store: string;
       trustedProxies: string[];
       geoip: { city?: string; asn?: string };
-      tokens: { token: string; role: 'staff' | 'provider'; mirrors: string[]; name: string }[];
+      tokens: { token: string; role: 'staff' | 'provider' | 'edge'; mirrors: string[]; name: string }[];
       origin: { baseUrl: string; manifest?: string; root?: string; trace: string | string[] };
       health: {
         intervalMs: number;
