@@ -432,7 +432,7 @@ mirrors:
       'tokens.0.mirrors: a staff token sees every mirror; do not list mirrors',
       'tokens.1.mirrors.0: unknown mirror id "acme-fr"',
       'tokens.2.token: environment variable MISSING_TOKEN is not set',
-      'tokens.2.role: expected one of "staff", "provider", got "admin"',
+      'tokens.2.role: expected one of "staff", "provider", "edge", got "admin"',
       'tokens.2.name: must not be empty',
       'tokens.3.token: duplicate token (also tokens.1.token)',
       'tokens.3.mirrors: a provider token needs at least one mirror id',
