@@ -617,7 +617,9 @@ export class ControlPlane {
 
   /** A mirror added by hand goes into rotation once a probe has shown it up. */
   private async activateIfPending(id: string): Promise<void> {
-    const o = this.overrides.get(id);
+    if (this.overrides.get(id)?.lifecycle !== 'pending') return;
+    // The store's copy: a staff change made since our last reload (here or elsewhere) must not be undone.
+    const o = (await this.opts.store.getOverrides()).get(id);
     if (o?.lifecycle !== 'pending') return;
     const next: MirrorOverride = { ...o, lifecycle: 'active', updatedAt: this.clock(), updatedBy: 'prober' };
     const entry: AuditEntry = {
