@@ -526,12 +526,9 @@ export class AdminService {
     if (Object.keys(fields).length > 0) throw new FieldsError('invalid body', fields);
   }
 
-  private writes: Promise<unknown> = Promise.resolve();
-
+  /** One override write at a time on this instance, the prober's and scanner's included (ControlPlane.serially). */
   private serially<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.writes.then(task);
-    this.writes = run.catch(() => undefined);
-    return run;
+    return this.control.serially(task);
   }
 
   /** One override write, its audit entry, and the notice every instance rebuilds on. */

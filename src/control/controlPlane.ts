@@ -618,6 +618,23 @@ export class ControlPlane {
   /** A mirror added by hand goes into rotation once a probe has shown it up. */
   private async activateIfPending(id: string): Promise<void> {
     if (this.overrides.get(id)?.lifecycle !== 'pending') return;
+    await this.serially(() => this.activateNow(id));
+  }
+
+  /**
+   * Override writes on this instance, one at a time (staff changes through AdminService, the prober's
+   * and the scanner's): read, audit and write of one never interleave with another's, so a change
+   * is never undone by one computed before it, and the audit log's order is the order of writes.
+   */
+  serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.writes.then(task);
+    this.writes = run.catch(() => undefined);
+    return run;
+  }
+
+  private writes: Promise<unknown> = Promise.resolve();
+
+  private async activateNow(id: string): Promise<void> {
     // The store's copy: a staff change made since our last reload (here or elsewhere) must not be undone.
     const o = (await this.opts.store.getOverrides()).get(id);
     if (o?.lifecycle !== 'pending') return;
@@ -642,8 +659,14 @@ export class ControlPlane {
 
   /** An accepted mirror goes live once a scan shows it carries its share. */
   private async launchIfReady(id: string, result: ScanResult): Promise<void> {
-    const o = this.overrides.get(id);
-    if (o?.lifecycle !== 'syncing' || result.report.completion < this.opts.config.scan.launchCompletion) return;
+    if (this.overrides.get(id)?.lifecycle !== 'syncing' || result.report.completion < this.opts.config.scan.launchCompletion) return;
+    await this.serially(() => this.launchNow(id, result));
+  }
+
+  private async launchNow(id: string, result: ScanResult): Promise<void> {
+    // The store's copy, as for activation: a staff change made meanwhile must not be undone.
+    const o = (await this.opts.store.getOverrides()).get(id);
+    if (o?.lifecycle !== 'syncing') return;
     const next: MirrorOverride = { ...o, lifecycle: 'active', updatedAt: this.clock(), updatedBy: 'scanner' };
     const entry: AuditEntry = {
       id: randomUUID(),
