@@ -87,6 +87,17 @@ describe('tokens issued at runtime', () => {
     expect((await staff.get('/admin/v1/tokens')).status).toBe(200);
   });
 
+  it('a staff token issued at runtime may ask for the answer another address gets (?fromip=), a provider one may not', async () => {
+    const r = await staff.post('/admin/v1/tokens', { name: 'night-shift', role: 'staff' });
+    expect(r.status, r.text).toBe(201);
+    const target = '/download/pub/README.txt?mirrorlist&fromip=8.8.8.8';
+    const asStaff = await call(net.url, 'GET', target, { token: r.json.token, headers: { Accept: 'application/json' } });
+    expect(asStaff.status, asStaff.text).toBe(200);
+    expect(asStaff.json.client.ip).toBe('8.8.8.8');
+    expect((await call(net.url, 'GET', target, { token: issued.token, headers: { Accept: 'application/json' } })).status).toBe(403);
+    expect((await staff.delete(`/admin/v1/tokens/${r.json.id}`)).status).toBe(200);
+  });
+
   it('lists config and runtime tokens, never a secret nor a hash', async () => {
     const r = await staff.get('/admin/v1/tokens');
     const tokens = r.json.tokens as TokenView[];
@@ -94,6 +105,7 @@ describe('tokens issued at runtime', () => {
       ['ops', 'config', 'staff'],
       ['spree', 'config', 'provider'],
       ['rotterdam-noc', 'runtime', 'provider'],
+      ['night-shift', 'runtime', 'staff'],
     ]);
     for (const secret of [STAFF_TOKEN, PROVIDER_TOKEN, issued.token, sha256(issued.token)]) expect(r.text).not.toContain(secret);
   });

@@ -7,7 +7,7 @@ import type { ClientFacts, OriginFile } from '../../core/model.js';
 import { clientSummary, fileName, originUrl, rankedMirrors } from '../../core/present.js';
 import { rankRepositoryMirrors } from '../../core/repositories.js';
 import type { Snapshot } from '../../core/snapshot.js';
-import { bearer } from '../auth.js';
+import { principalOf } from '../auth.js';
 import { clientFacts, factsForAddress } from '../client.js';
 import { HttpProblem } from '../problem.js';
 import { DOWNLOAD_CORP } from '../securityHeaders.js';
@@ -96,7 +96,8 @@ function requestClient(c: Context<AppEnv>, services: AppServices, query: Query):
   const client = clientFacts(c, services);
   const fromip = query.get('fromip');
   if (fromip === null) return client;
-  if (bearer(c, services.tokens)?.role !== 'staff') throw new HttpProblem(403, 'fromip is for staff tokens only');
+  // Config tokens and those issued at runtime alike.
+  if (principalOf(c, services)?.role !== 'staff') throw new HttpProblem(403, 'fromip is for staff tokens only');
   const other = factsForAddress(fromip, client.https, services);
   if (!other) throw new HttpProblem(400, 'fromip is not an IP address');
   return other;
