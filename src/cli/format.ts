@@ -1,4 +1,5 @@
 // Human output of the command line: aligned tables, key/value blocks, and the units staff read (bytes, durations, times, shares).
+import { formatBytes, formatMillis } from '../core/format.js';
 
 export type Cell = string | number | null | undefined;
 
@@ -86,43 +87,12 @@ export function countOf(n: number, one: string, many: string): string {
   return `${formatCount(n)} ${n === 1 ? one : many}`;
 }
 
-/** Decimal units, as network and disk sizes are quoted: 1.5 GB = 1.5e9 bytes. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]}`;
-}
-
-/** 250ms, 45s, 10m, 1h 30m, 2d 3h: the largest unit and the next one when it is not zero. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  let rest = Math.round(ms / 1000);
-  const amounts = (
-    [
-      ['d', 86_400],
-      ['h', 3_600],
-      ['m', 60],
-      ['s', 1],
-    ] as const
-  ).map(([unit, size]) => {
-    const n = Math.floor(rest / size);
-    rest -= n * size;
-    return `${n}${unit}`;
-  });
-  const first = amounts.findIndex((a) => !a.startsWith('0'));
-  const next = amounts[first + 1];
-  return next && !next.startsWith('0') ? `${amounts[first]} ${next}` : (amounts[first] ?? '0s');
-}
+export { formatBytes, formatMillis };
 
 /** A sync lag in whole seconds, as people read it; "unknown" when not measured (no trace file, or not probed yet), never blank or 0. */
 export function formatLag(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return 'unknown';
-  return seconds < 1 ? '0s' : formatDuration(seconds * 1000);
+  return seconds < 1 ? '0s' : formatMillis(seconds * 1000);
 }
 
 /** UTC, to the second: the same on every staff member's machine. */
@@ -132,7 +102,7 @@ export function formatTime(epochMs: number): string {
 
 export function formatAgo(epochMs: number, nowMs = Date.now()): string {
   const delta = nowMs - epochMs;
-  return delta >= 0 ? `${formatDuration(delta)} ago` : `in ${formatDuration(-delta)}`;
+  return delta >= 0 ? `${formatMillis(delta)} ago` : `in ${formatMillis(-delta)}`;
 }
 
 export function formatPercent(share: number): string {

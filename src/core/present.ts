@@ -64,14 +64,3 @@ export function clientSummary(client: ClientFacts): Record<string, string | numb
 export function fileName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[u]}`;
-}

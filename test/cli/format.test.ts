@@ -1,6 +1,6 @@
 // The CLI's human output: aligned tables whatever the script, safe against control characters, units people read.
 import { describe, expect, it } from 'vitest';
-import { clean, displayWidth, formatBytes, formatDuration, formatPercent, formatTime, keyValues, summarize, table } from '../../src/cli/format.js';
+import { clean, displayWidth, formatBytes, formatMillis, formatPercent, formatTime, keyValues, summarize, table } from '../../src/cli/format.js';
 
 describe('table', () => {
   it('aligns columns by display width, right-aligns numbers, and writes - for empty cells', () => {
@@ -33,11 +33,11 @@ describe('table', () => {
 
 describe('units', () => {
   it('formats durations with their two largest units', () => {
-    expect(formatDuration(250)).toBe('250ms');
-    expect(formatDuration(45_000)).toBe('45s');
-    expect(formatDuration(600_000)).toBe('10m');
-    expect(formatDuration(5_400_000)).toBe('1h 30m');
-    expect(formatDuration(3 * 86_400_000 + 2 * 3_600_000)).toBe('3d 2h');
+    expect(formatMillis(250)).toBe('250ms');
+    expect(formatMillis(45_000)).toBe('45s');
+    expect(formatMillis(600_000)).toBe('10m');
+    expect(formatMillis(5_400_000)).toBe('1h 30m');
+    expect(formatMillis(3 * 86_400_000 + 2 * 3_600_000)).toBe('3d 2h');
   });
 
   it('formats bytes in decimal units, times in UTC, shares as percentages', () => {

@@ -5,7 +5,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { MirrorView } from '../../control/adminService.js';
 import type { AdminClient } from '../client.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
-import { clean, countOf, formatAgo, formatCount, formatDuration, formatLag, formatPercent, formatTime, keyValues, table } from '../format.js';
+import { clean, countOf, formatAgo, formatCount, formatMillis, formatLag, formatPercent, formatTime, keyValues, table } from '../format.js';
 import { collect, printJson, remote, seg, withClient, type RemoteOptions } from './remote.js';
 
 /** API field → flag, so a refused body names the flag to fix. */
@@ -349,7 +349,7 @@ export function describeDrain(drain: MirrorView['drain'], now = Date.now()): str
   if (drain.overMs <= 0) return `drained since ${formatTime(drain.startMs)}: no new downloads`;
   const end = drain.startMs + drain.overMs;
   const tail = end > now ? `no new downloads from ${formatTime(end)}` : `no new downloads since ${formatTime(end)}`;
-  return `draining since ${formatTime(drain.startMs)}, share ramping to zero over ${formatDuration(drain.overMs)} (${tail})`;
+  return `draining since ${formatTime(drain.startMs)}, share ramping to zero over ${formatMillis(drain.overMs)} (${tail})`;
 }
 
 export function describeMirror(view: MirrorView, now = Date.now()): string {

@@ -6,7 +6,7 @@ import type { ScanReport } from '../../control/scan.js';
 import type { HealthRecord } from '../../control/adminService.js';
 import type { AdminClient } from '../client.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
-import { clean, countOf, formatCount, formatDuration, formatLag, formatPercent, formatTime, table } from '../format.js';
+import { clean, countOf, formatCount, formatMillis, formatLag, formatPercent, formatTime, table } from '../format.js';
 import { listMirrors } from './mirrors.js';
 import { printJson, remote, seg, withClient, type RemoteOptions } from './remote.js';
 
@@ -58,7 +58,7 @@ export function addScanCommands(program: Command, ctx: CliContext): void {
           const outcome = await scanOne(client, target.id, terminal, target.estimate);
           outcomes.push(outcome);
           if (opts.json) continue;
-          if ('report' in outcome) ctx.io.out(`${scanLine(outcome.mirror, outcome.report)} in ${formatDuration(Date.now() - started)}\n`);
+          if ('report' in outcome) ctx.io.out(`${scanLine(outcome.mirror, outcome.report)} in ${formatMillis(Date.now() - started)}\n`);
           else ctx.io.err(`scan of ${outcome.mirror} failed: ${clean(outcome.error)}\n`);
         }
         const failed = outcomes.filter((o) => 'error' in o).length;

@@ -1,6 +1,7 @@
 // The interstitial a browser sees: the sponsor in the place of honour, then the download starts by itself.
 import { html } from 'hono/html';
-import { fileName, formatBytes, type RankedMirror } from '../../core/present.js';
+import { formatBytes } from '../../core/format.js';
+import { fileName, type RankedMirror } from '../../core/present.js';
 import type { OriginFile } from '../../core/model.js';
 import { countryName, displayHost, formatKm, safeHttpUrl } from './format.js';
 import { page } from './layout.js';

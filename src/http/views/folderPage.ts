@@ -1,6 +1,6 @@
 // A folder of the file set as a browsable listing (as MirrorBrain and SourceForge show one): subfolders, then files with size, date and checksum.
 import { html } from 'hono/html';
-import { formatBytes } from '../../core/present.js';
+import { formatBytes } from '../../core/format.js';
 import { encodePathForUrl } from '../../core/paths.js';
 import { page } from './layout.js';
 

@@ -1,4 +1,5 @@
 // Small display helpers the pages share: safe links, country names, durations and relative times.
+import { formatSeconds } from '../../core/format.js';
 
 /** A URL fit for href: http(s) only, so a sponsor or config value can never become javascript:. */
 export function safeHttpUrl(url: string | null | undefined): string | null {
@@ -52,23 +53,11 @@ export function continentName(code: string | null | undefined): string | null {
   return code ? (CONTINENTS[code] ?? code) : null;
 }
 
-/** "2 h 30 min", "45 min", "3 days 4 h" — coarse on purpose: people compare, they do not compute. */
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s} s`;
-  const min = Math.floor(s / 60);
-  if (min < 60) return `${min} min`;
-  const h = Math.floor(min / 60);
-  if (h < 48) return min % 60 ? `${h} h ${min % 60} min` : `${h} h`;
-  const d = Math.floor(h / 24);
-  return h % 24 ? `${d} days ${h % 24} h` : `${d} days`;
-}
-
 export function timeAgo(thenMs: number, nowMs: number): string {
   const seconds = (nowMs - thenMs) / 1000;
   if (seconds < 0) return 'just now';
   if (seconds < 60) return 'less than a minute ago';
-  return `${formatDuration(seconds)} ago`;
+  return `${formatSeconds(seconds)} ago`;
 }
 
 export function formatKm(km: number): string {
@@ -80,14 +69,3 @@ export function plural(n: number, one: string, many: string): string {
   return `${n.toLocaleString('en')} ${n === 1 ? one : many}`;
 }
 
-/** Bytes as people read them: "0 B", "12.3 MB", "4.5 TB" (decimal units, as disks and links are sold). */
-export function formatBytesShort(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return u === 0 ? `${Math.round(v)} B` : `${v >= 100 ? Math.round(v) : v.toFixed(1)} ${units[u]}`;
-}

@@ -1,6 +1,7 @@
 // ?mirrorlist as HTML: the ranked candidates for one file and one client, and why others were left out.
 import { html } from 'hono/html';
-import { fileName, formatBytes, type RankedMirror } from '../../core/present.js';
+import { formatBytes } from '../../core/format.js';
+import { fileName, type RankedMirror } from '../../core/present.js';
 import type { ExclusionReason, OriginFile } from '../../core/model.js';
 import { encodePathForUrl } from '../../core/paths.js';
 import { countryName } from './format.js';

@@ -2,7 +2,8 @@
 import { html } from 'hono/html';
 import type { MirrorSummary } from '../../core/mirrorStatus.js';
 import type { SummaryStatus as MirrorStatus } from '../../core/mirrorStatus.js';
-import { continentName, countryName, formatDuration, safeHttpUrl, timeAgo } from './format.js';
+import { formatSeconds } from '../../core/format.js';
+import { continentName, countryName, safeHttpUrl, timeAgo } from './format.js';
 import { page } from './layout.js';
 
 export const SORT_KEYS = ['name', 'country', 'status', 'sync', 'share', 'latency'] as const;
@@ -151,7 +152,7 @@ function mirrorRow(m: MirrorSummary, nowMs: number) {
 <td data-label="Status"><span class="badge badge-${m.status}">${STATUS_LABEL[m.status] ?? m.status}</span>${m.reason ? html`<br><span class="meta">${m.reason}</span>` : ''}</td>
 <td data-label="Last sync">${
     Number.isFinite(lastSyncMs) ? html`<time datetime="${m.lastSync}" title="${m.lastSync}">${timeAgo(lastSyncMs, nowMs)}</time>` : html`<span class="meta">not known</span>`
-  }<br><span class="meta">${m.lagSeconds !== null && Number.isFinite(m.lagSeconds) ? `lag ${formatDuration(m.lagSeconds)}` : 'lag unknown'}</span></td>
+  }<br><span class="meta">${m.lagSeconds !== null && Number.isFinite(m.lagSeconds) ? `lag ${formatSeconds(m.lagSeconds)}` : 'lag unknown'}</span></td>
 <td data-label="Share">${(m.share * 100).toFixed(1)}%<meter min="0" max="1" value="${m.share}" aria-hidden="true"></meter><span class="meta">${m.files.toLocaleString('en')} files</span></td>
 <td data-label="Latency">${m.latencyMs !== null ? `${Math.round(m.latencyMs)} ms` : html`<span aria-hidden="true">–</span><span class="visually-hidden">not measured</span>`}</td>
 </tr>

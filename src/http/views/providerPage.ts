@@ -3,7 +3,8 @@ import { html, raw } from 'hono/html';
 import type { SummaryStatus as MirrorStatus } from '../../core/mirrorStatus.js';
 import type { AuditEntry } from '../../control/adminService.js';
 import { barChart, columnChart, type ChartDatum } from './chart.js';
-import { countryName, displayHost, formatBytesShort, formatDuration, plural, safeHttpUrl, timeAgo } from './format.js';
+import { formatBytes, formatSeconds } from '../../core/format.js';
+import { countryName, displayHost, plural, safeHttpUrl, timeAgo } from './format.js';
 import { page } from './layout.js';
 import { consoleBar, type Viewer } from './loginPage.js';
 import { DRAIN_RAMPS, flashBlock, readOnlyBanner, STATUS_LABEL, type Flash } from './staffPage.js';
@@ -126,10 +127,10 @@ ${headed ? html`<h2 id="${hid}-heading" class="mirror-heading">${x.name}</h2>` :
 <dl class="glance">
   <div><dt>Status</dt><dd><span class="badge badge-${x.status}">${STATUS_LABEL[x.status] ?? x.status}</span>${x.reason ? html` <span class="meta">${x.reason}</span>` : ''}</dd></div>
   <div><dt>Last sync</dt><dd>${Number.isFinite(lastSyncMs) ? html`<time datetime="${x.lastSync}">${timeAgo(lastSyncMs, m.nowMs)}</time>` : html`<span class="meta">not known</span>`}</dd></div>
-  <div><dt>Lag</dt><dd>${x.lagSeconds !== null ? formatDuration(x.lagSeconds) : html`<span class="meta">not known</span>`}</dd></div>
+  <div><dt>Lag</dt><dd>${x.lagSeconds !== null ? formatSeconds(x.lagSeconds) : html`<span class="meta">not known</span>`}</dd></div>
   <div><dt>Share of files</dt><dd>${(x.share * 100).toFixed(1)}% <span class="meta">${x.files.toLocaleString('en')} files</span></dd></div>
   <div><dt>Downloads, 30 days</dt><dd>${x.totals.downloads.toLocaleString('en')}</dd></div>
-  <div><dt>Served, 30 days</dt><dd>${formatBytesShort(x.totals.bytes)}</dd></div>
+  <div><dt>Served, 30 days</dt><dd>${formatBytes(x.totals.bytes)}</dd></div>
   <div><dt>Logo impressions, 30 days</dt><dd>${x.totals.impressions.toLocaleString('en')}</dd></div>
 </dl>
 <p class="meta wrap">${x.id} · ${x.url} · ${countryName(x.country)}${x.draining ? ' · drained: no new downloads' : ''}</p>

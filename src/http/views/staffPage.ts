@@ -5,7 +5,8 @@ import type { MirrorView } from '../../control/adminService.js';
 import type { SummaryStatus as MirrorStatus } from '../../core/mirrorStatus.js';
 import type { OfferView } from '../../control/adminService.js';
 import { consoleBar, type Viewer } from './loginPage.js';
-import { countryName, formatDuration, safeHttpUrl, timeAgo } from './format.js';
+import { formatSeconds } from '../../core/format.js';
+import { countryName, safeHttpUrl, timeAgo } from './format.js';
 import { page } from './layout.js';
 import { pageNav, type Paged } from './pagination.js';
 
@@ -128,7 +129,7 @@ function mirrorRow(v: MirrorView, nowMs: number, readOnly: boolean) {
 </fieldset></form></td>
 <td data-label="Share">${sum ? html`${(sum.share * 100).toFixed(1)}%<meter min="0" max="1" value="${sum.share}" aria-hidden="true"></meter><span class="meta">${sum.files.toLocaleString('en')} files</span>` : html`<span class="meta">not known</span>`}</td>
 <td data-label="Lag">${
-    sum?.lagSeconds != null ? formatDuration(sum.lagSeconds) : html`<span class="meta">not known</span>`
+    sum?.lagSeconds != null ? formatSeconds(sum.lagSeconds) : html`<span class="meta">not known</span>`
   }${sum?.lastSync ? html`<br><span class="meta">synced <time datetime="${sum.lastSync}">${timeAgo(Date.parse(sum.lastSync), nowMs)}</time></span>` : ''}</td>
 <td data-label="Latency">${sum?.latencyMs != null ? `${Math.round(sum.latencyMs)} ms` : html`<span class="meta">not measured</span>`}</td>
 <td data-label="Drain">${drainCell(v, nowMs, readOnly)}</td>
@@ -143,7 +144,7 @@ function drainCell(v: MirrorView, nowMs: number, readOnly: boolean) {
   if (v.drain) {
     const since = html`<time datetime="${new Date(v.drain.startMs).toISOString()}">${timeAgo(v.drain.startMs, nowMs)}</time>`;
     const ramping = v.drain.overMs > 0 && nowMs < v.drain.startMs + v.drain.overMs;
-    const state = v.drain.overMs === 0 ? html`Drained ${since}` : ramping ? html`Ramping down over ${formatDuration(v.drain.overMs / 1000)}, began ${since}` : html`Drained (ramp of ${formatDuration(v.drain.overMs / 1000)} began ${since})`;
+    const state = v.drain.overMs === 0 ? html`Drained ${since}` : ramping ? html`Ramping down over ${formatSeconds(v.drain.overMs / 1000)}, began ${since}` : html`Drained (ramp of ${formatSeconds(v.drain.overMs / 1000)} began ${since})`;
     return html`<p class="drain-state">${state}</p>
 <form method="post" action="/staff/mirrors/${id}/undrain" class="inline-form"><button type="submit"${off}>Undrain<span class="visually-hidden"> ${s.name}</span></button></form>`;
   }
