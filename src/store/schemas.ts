@@ -82,8 +82,9 @@ export const offerSchema: z.ZodType<Offer> = z.object({
   peerings: z.string().optional(),
   storageTB: z.number(),
   bandwidthMbps: z.number(),
-  baseUrl: z.string().optional(),
-  rsyncUrl: z.string().optional(),
+  // The URLs staff see as links and may turn into a mirror: held to the API's rules when read back.
+  baseUrl: fields.baseUrl().optional(),
+  rsyncUrl: fields.rsyncUrl.optional(),
   note: z.string().optional(),
   decidedAt: z.number().optional(),
   decidedBy: z.string().optional(),

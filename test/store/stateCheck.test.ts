@@ -104,6 +104,16 @@ describe('memory store', () => {
     await store.close();
   });
 
+  it('drops an offer whose link fields fail the API rules (a javascript: baseUrl), keeping the others', async () => {
+    const offer = (id: string, baseUrl: string) =>
+      JSON.stringify({ id, createdAt: 1, status: 'offered', contact: { name: 'A', email: 'a@example.org' }, organisation: 'O', location: { country: 'DE' }, storageTB: 10, bandwidthMbps: 1000, baseUrl });
+    await writeFile(join(stateDir, 'offers.jsonl'), `${offer('good', 'https://m.example/pub/')}\n${offer('evil', 'javascript:alert(1)//')}\n`);
+    const store = await MemoryStore.open({ dataDir, log: log().log });
+    expect((await store.getOffers()).map((o) => o.id)).toEqual(['good']);
+    expect((await readdir(stateDir)).some((n) => n.startsWith('offers.jsonl.corrupt-'))).toBe(true);
+    await store.close();
+  });
+
   it('sets stray inventory file names aside instead of failing to start', async () => {
     const inventories = join(stateDir, 'inventories');
     await writeFile(join(inventories, '%E0%A4%A.jsonl.gz'), 'x');
