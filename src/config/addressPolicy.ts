@@ -8,7 +8,14 @@
 import ipaddr from 'ipaddr.js';
 
 /** Host names of cloud metadata services (AWS, GCP, Azure, OpenStack answer on 169.254.169.254 as well). */
-const METADATA_HOSTS = new Set(['metadata', 'metadata.google.internal', 'metadata.goog', 'metadata.azure.internal', 'instance-data', 'instance-data.ec2.internal']);
+const METADATA_HOSTS = new Set([
+  'metadata',
+  'metadata.google.internal',
+  'metadata.goog',
+  'metadata.azure.internal',
+  'instance-data',
+  'instance-data.ec2.internal',
+]);
 
 /** The config key that allows such addresses (labs and tests run mirrors on 127.0.0.1). */
 export const ALLOW_PRIVATE_KEY = 'allowPrivateMirrorAddresses';

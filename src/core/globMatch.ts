@@ -102,7 +102,8 @@ function parseGlob(glob: string, strict: boolean): CompiledGlob {
 
 /** What only validation refuses (compiling treats these as literal text, as picomatch mostly does). */
 function checkStrict(body: string): void {
-  if (/[@!+*?]\(/.test(body)) throw new GlobSyntaxError('extglobs (@(…), !(…), +(…), *(…), ?(…)) are not supported; use {a,b} (or "\\(" for a literal parenthesis)');
+  if (/[@!+*?]\(/.test(body))
+    throw new GlobSyntaxError('extglobs (@(…), !(…), +(…), *(…), ?(…)) are not supported; use {a,b} (or "\\(" for a literal parenthesis)');
   let depth = 0;
   for (let i = 0; i < body.length; i++) {
     const ch = body[i];
@@ -348,7 +349,7 @@ function parseAtoms(part: string): Atom[] {
     if (atom.kind === AtomKind.Star && atoms.at(-1)?.kind === AtomKind.Star) return;
     atoms.push(atom);
   };
-  for (let i = 0; i < part.length; ) {
+  for (let i = 0; i < part.length;) {
     const code = part.codePointAt(i)!;
     const width = code > 0xffff ? 2 : 1;
     const ch = part[i];
@@ -384,7 +385,7 @@ function parseClass(body: string): CharClass | undefined {
     i = 1;
   }
   const chars: number[] = [];
-  for (; i < body.length; ) {
+  for (; i < body.length;) {
     if (body[i] === '[' && body[i + 1] === ':') {
       const close = body.indexOf(':]', i + 2);
       const test = close > 0 ? POSIX[body.slice(i + 2, close)] : undefined;
@@ -438,7 +439,14 @@ interface SegmentPattern {
 const WORD_ATOMS = 31;
 
 function compileSegment(atoms: Atom[]): SegmentPattern {
-  const pattern: SegmentPattern = { atoms, advance: undefined, stars: 0, accept: 0, live: new Uint8Array(atoms.length + 1), next: new Uint8Array(atoms.length + 1) };
+  const pattern: SegmentPattern = {
+    atoms,
+    advance: undefined,
+    stars: 0,
+    accept: 0,
+    live: new Uint8Array(atoms.length + 1),
+    next: new Uint8Array(atoms.length + 1),
+  };
   if (atoms.length <= WORD_ATOMS) {
     const advance = new Int32Array(128);
     atoms.forEach((atom, i) => {

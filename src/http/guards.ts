@@ -81,7 +81,12 @@ function fieldsAsUnprocessable(): MiddlewareHandler<AppEnv> {
     c.error = undefined;
     c.res = undefined as unknown as Response; // replaced, not merged: the error's answer is dropped
     c.res = wantsHtml
-      ? c.text(`Error: ${Object.entries(err.fields).map(([k, v]) => `${k}: ${v}`).join('; ')}\n`, 422)
+      ? c.text(
+          `Error: ${Object.entries(err.fields)
+            .map(([k, v]) => `${k}: ${v}`)
+            .join('; ')}\n`,
+          422,
+        )
       : c.json({ error: err.message, fields: err.fields }, 422);
   };
 }

@@ -50,7 +50,9 @@ describe('foot-guns', () => {
   });
 
   it('a base URL with "?" or "#", even a bare one', () => {
-    const text = config(`mirrors:\n${mirror(0, 'baseUrl: "https://m.example/pub/?"')}\n${mirror(1, 'baseUrl: "https://m.example/pub/#"')}\n${mirror(2, 'baseUrl: "https://m.example/pub/?x=1"')}\n`);
+    const text = config(
+      `mirrors:\n${mirror(0, 'baseUrl: "https://m.example/pub/?"')}\n${mirror(1, 'baseUrl: "https://m.example/pub/#"')}\n${mirror(2, 'baseUrl: "https://m.example/pub/?x=1"')}\n`,
+    );
     expect(problems(text)).toEqual([
       'mirrors.0.baseUrl: must not have a query or fragment',
       'mirrors.1.baseUrl: must not have a query or fragment',
@@ -82,13 +84,23 @@ describe('foot-guns', () => {
       'mirrors.6.baseUrl',
       'mirrors.7.baseUrl',
     ]);
-    expect(found[0]).toBe('mirrors.0.baseUrl: points at this machine (loopback address 127.0.0.1); set allowPrivateMirrorAddresses: true in the config to allow it (labs and tests)');
+    expect(found[0]).toBe(
+      'mirrors.0.baseUrl: points at this machine (loopback address 127.0.0.1); set allowPrivateMirrorAddresses: true in the config to allow it (labs and tests)',
+    );
     expect(found[2]).toMatch(/^mirrors\.2\.baseUrl: points at the cloud metadata service \(169\.254\.169\.254\)/);
     expect(problems(config(`allowPrivateMirrorAddresses: true\nmirrors:\n${mirrors}\n`))).toEqual([]);
   });
 
   it('reads addresses as URLs resolve them', () => {
-    for (const url of ['http://2130706433/', 'http://127.1/', 'http://LOCALHOST./', 'http://x.localhost/', 'https://[fd00:ec2::254]/', 'http://0.0.0.0/', 'http://169.254.1.1/']) {
+    for (const url of [
+      'http://2130706433/',
+      'http://127.1/',
+      'http://LOCALHOST./',
+      'http://x.localhost/',
+      'https://[fd00:ec2::254]/',
+      'http://0.0.0.0/',
+      'http://169.254.1.1/',
+    ]) {
       expect(privateAddressProblem(url), url).toBeDefined();
     }
     for (const url of ['https://mirror.example.org/', 'http://192.168.1.10/', 'http://[2001:db8::1]/', 'rsync://rsync.example.org/pub/']) {

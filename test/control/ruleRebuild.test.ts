@@ -52,7 +52,14 @@ describe('rule rebuilds', () => {
   });
 
   it('give up past the budget: the mirror carries nothing by rules, is not retried, and recovers when its rules change', async () => {
-    const b = new SnapshotBuilder({ mirrors: [spec('a', ['**']), spec('b', ['**'])], files, originBaseUrl: 'https://o.example/', routing, rebuildBudgetMs: 0, rebuildSliceMs: 0 });
+    const b = new SnapshotBuilder({
+      mirrors: [spec('a', ['**']), spec('b', ['**'])],
+      files,
+      originBaseUrl: 'https://o.example/',
+      routing,
+      rebuildBudgetMs: 0,
+      rebuildSliceMs: 0,
+    });
     const hostile = [spec('a', ['**']), spec('b', ['**/*?*?*?*?*?*?*?*?Z'])];
     const result = await b.applyMirrorsAndStates(hostile, up(['a', 'b']));
     expect(result.abandoned).toHaveLength(1);

@@ -5,13 +5,22 @@ import { GLOB_LIMITS, PROBE_PATHS, globCost, globProblem, linearGlob } from '../
 
 // Paths as the origin has them: no empty, "." or ".." segments.
 const pathChar = fc.constantFrom('a', 'b', 'c', '.', '-', 'Z');
-const pathSegment = fc.array(pathChar, { minLength: 1, maxLength: 6 }).map((c) => c.join('')).filter((s) => s !== '.' && s !== '..');
+const pathSegment = fc
+  .array(pathChar, { minLength: 1, maxLength: 6 })
+  .map((c) => c.join(''))
+  .filter((s) => s !== '.' && s !== '..');
 const originPath = fc.array(pathSegment, { minLength: 1, maxLength: 6 }).map((s) => s.join('/'));
 
 // Globs in the part of the dialect where picomatch means the same thing.
 const atom = fc.constantFrom('a', 'b', 'c', '.', '-', 'Z', '*', '?', '[ab]', '[a-c]', '[^a]', '{a,b}', '{a,.c}', 'ab');
 const globSegment = fc.oneof(
-  { weight: 5, arbitrary: fc.array(atom, { minLength: 1, maxLength: 4 }).map((a) => a.join('')).filter((s) => !s.includes('**') && s !== '.' && s !== '..') },
+  {
+    weight: 5,
+    arbitrary: fc
+      .array(atom, { minLength: 1, maxLength: 4 })
+      .map((a) => a.join(''))
+      .filter((s) => !s.includes('**') && s !== '.' && s !== '..'),
+  },
   { weight: 1, arbitrary: fc.constant('**') },
 );
 const commonGlob = fc

@@ -118,7 +118,10 @@ describe('kill -9 under staff load', () => {
       const applied = audited(killed.audit);
       for (const [mirror, stored] of Object.entries(killed.overrides)) {
         const states = applied.get(mirror) ?? [];
-        expect(states.some((s) => sameJson(s, stored)), `round ${round}: ${mirror} holds a state no audit entry applied`).toBe(true);
+        expect(
+          states.some((s) => sameJson(s, stored)),
+          `round ${round}: ${mirror} holds a state no audit entry applied`,
+        ).toBe(true);
       }
 
       // Restarted: the newest audited state of each mirror is the state, written or rolled forward.

@@ -22,7 +22,11 @@ const staff = { Authorization: `Bearer ${STAFF_TOKEN}`, 'Content-Type': 'applica
 
 const call = (server: RunningServer, target: string, init: RequestInit & { from?: string } = {}) => {
   const { from, headers, ...rest } = init;
-  return fetch(`${server.url}${target}`, { redirect: 'manual', ...rest, headers: { ...(from ? { 'X-Forwarded-For': from } : {}), ...(headers as Record<string, string>) } });
+  return fetch(`${server.url}${target}`, {
+    redirect: 'manual',
+    ...rest,
+    headers: { ...(from ? { 'X-Forwarded-For': from } : {}), ...(headers as Record<string, string>) },
+  });
 };
 const download = async (server: RunningServer, key: keyof typeof FILES, from: string) => {
   const r = await call(server, `/download/${encodePath(FILES[key])}`, { from });
@@ -36,7 +40,11 @@ describe('globs', () => {
   it('the glob that pinned the CPU is saved and matched at once; downloads go on; it is routed by', async () => {
     const server = await start();
     const started = performance.now();
-    const r = await call(server, '/admin/v1/mirrors/de-berlin', { method: 'PATCH', headers: staff, body: JSON.stringify({ content: { include: ['**/*?*?*?*?*?*?*?*?Z'] } }) });
+    const r = await call(server, '/admin/v1/mirrors/de-berlin', {
+      method: 'PATCH',
+      headers: staff,
+      body: JSON.stringify({ content: { include: ['**/*?*?*?*?*?*?*?*?Z'] } }),
+    });
     expect(r.status).toBe(200);
     expect(performance.now() - started).toBeLessThan(10_000);
     // README.txt has no "Z": no longer on de-berlin, so Berlin's client goes elsewhere, at once.
@@ -80,7 +88,9 @@ describe('damaged state fails safe', () => {
     await writeFile(path.join(dataDir, 'state', 'inventories', '%E0%A4%A.jsonl.gz'), 'x');
 
     const again = await net.startServer({ mutate: (c) => ((c.dataDir = dataDir), (c.publicUrl = `http://127.0.0.1:${port}`)) });
-    const view = (await (await call(again, '/admin/v1/mirrors', { headers: staff })).json()) as { mirrors: { spec: { id: string; enabled: boolean }; drain: unknown }[] };
+    const view = (await (await call(again, '/admin/v1/mirrors', { headers: staff })).json()) as {
+      mirrors: { spec: { id: string; enabled: boolean }; drain: unknown }[];
+    };
     const byId = new Map(view.mirrors.map((m) => [m.spec.id, m]));
     expect(byId.get('fr-paris')?.drain).not.toBeNull();
     expect(byId.get('de-berlin')?.spec.enabled).toBe(false);
@@ -144,7 +154,13 @@ describe('abuse by address ranges', () => {
         method: 'POST',
         from,
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ contact: { name: 'R', email: 'r@example.org' }, organisation: `Org ${i}`, location: { country: 'DE' }, storageTB: 10, bandwidthMbps: 1000 }),
+        body: JSON.stringify({
+          contact: { name: 'R', email: 'r@example.org' },
+          organisation: `Org ${i}`,
+          location: { country: 'DE' },
+          storageTB: 10,
+          bandwidthMbps: 1000,
+        }),
       });
     expect((await offer('2001:db8:5:5::1', 1)).status).toBe(201);
     expect((await offer('2001:db8:5:5::2', 2)).status).toBe(201);
@@ -173,7 +189,13 @@ describe('abuse by address ranges', () => {
         method: 'POST',
         from: `198.51.100.${100 + i}`,
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ contact: { name: 'R', email: 'r@example.org' }, organisation: `Paged Org ${i}`, location: { country: 'DE' }, storageTB: 10, bandwidthMbps: 1000 }),
+        body: JSON.stringify({
+          contact: { name: 'R', email: 'r@example.org' },
+          organisation: `Paged Org ${i}`,
+          location: { country: 'DE' },
+          storageTB: 10,
+          bandwidthMbps: 1000,
+        }),
       });
       expect(r.status).toBe(201);
     }
@@ -219,7 +241,9 @@ describe('honest numbers', () => {
     expect((await page('130.149.1.2')).status).toBe(200);
     await server.stats.flush();
     const day = new Date().toISOString().slice(0, 10);
-    const stats = (await (await call(server, `/admin/v1/stats?mirror=de-berlin&from=${day}&to=${day}`, { headers: staff })).json()) as { totals: { impressions: number; downloads: number } };
+    const stats = (await (await call(server, `/admin/v1/stats?mirror=de-berlin&from=${day}&to=${day}`, { headers: staff })).json()) as {
+      totals: { impressions: number; downloads: number };
+    };
     expect(stats.totals).toMatchObject({ impressions: 2, downloads: 2 });
     await server.close();
   });
@@ -261,21 +285,40 @@ describe('private addresses through the API', () => {
     );
     const server = await serve({ configPath: file, port: 0, hostname: '127.0.0.1', logLevel: 'silent', env: {} });
     try {
-      const add = await call(server, '/admin/v1/mirrors', { method: 'POST', headers: staff, body: JSON.stringify({ id: 'meta', name: 'M', baseUrl: 'http://169.254.169.254/latest/', country: 'DE' }) });
+      const add = await call(server, '/admin/v1/mirrors', {
+        method: 'POST',
+        headers: staff,
+        body: JSON.stringify({ id: 'meta', name: 'M', baseUrl: 'http://169.254.169.254/latest/', country: 'DE' }),
+      });
       expect(add.status).toBe(422);
       expect(((await add.json()) as { fields: Record<string, string> }).fields.baseUrl).toMatch(/metadata service/);
-      const patch = await call(server, '/admin/v1/mirrors/pub', { method: 'PATCH', headers: staff, body: JSON.stringify({ rsyncUrl: 'rsync://localhost/pub/' }) });
+      const patch = await call(server, '/admin/v1/mirrors/pub', {
+        method: 'PATCH',
+        headers: staff,
+        body: JSON.stringify({ rsyncUrl: 'rsync://localhost/pub/' }),
+      });
       expect(patch.status).toBe(422);
       expect(((await patch.json()) as { fields: Record<string, string> }).fields.rsyncUrl).toMatch(/this machine/);
       const offer = await call(server, '/api/v1/offers', {
         method: 'POST',
         from: '203.0.113.80',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ contact: { name: 'R', email: 'r@example.org' }, organisation: 'O', location: { country: 'DE' }, storageTB: 10, bandwidthMbps: 1000, baseUrl: 'http://[::1]:8080/' }),
+        body: JSON.stringify({
+          contact: { name: 'R', email: 'r@example.org' },
+          organisation: 'O',
+          location: { country: 'DE' },
+          storageTB: 10,
+          bandwidthMbps: 1000,
+          baseUrl: 'http://[::1]:8080/',
+        }),
       });
       expect(offer.status).toBe(422);
       expect(((await offer.json()) as { fields: Record<string, string> }).fields.baseUrl).toMatch(/this machine/);
-      const bare = await call(server, '/admin/v1/mirrors/pub', { method: 'PATCH', headers: staff, body: JSON.stringify({ baseUrl: 'https://pub.example/x/?' }) });
+      const bare = await call(server, '/admin/v1/mirrors/pub', {
+        method: 'PATCH',
+        headers: staff,
+        body: JSON.stringify({ baseUrl: 'https://pub.example/x/?' }),
+      });
       expect(bare.status).toBe(422);
       const audit = (await (await call(server, '/admin/v1/audit', { headers: staff })).json()) as { entries: unknown[] };
       expect(audit.entries).toEqual([]);

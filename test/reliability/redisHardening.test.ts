@@ -123,12 +123,49 @@ describe.skipIf(skip !== undefined || !hasOpenssl)('AUTH and TLS (rediss://)', (
     run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=mirrorgate-test-ca']);
     run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
     await writeFile(path.join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
-    run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext.cnf']);
+    run([
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.crt',
+      '-days',
+      '2',
+      '-extfile',
+      'ext.cnf',
+    ]);
     ca = path.join(dir, 'ca.crt');
     port = await freePort();
     redis = spawn(
       'redis-server',
-      ['--port', '0', '--tls-port', String(port), '--tls-cert-file', 'server.crt', '--tls-key-file', 'server.key', '--tls-ca-cert-file', 'ca.crt', '--tls-auth-clients', 'no', '--requirepass', password, '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'],
+      [
+        '--port',
+        '0',
+        '--tls-port',
+        String(port),
+        '--tls-cert-file',
+        'server.crt',
+        '--tls-key-file',
+        'server.key',
+        '--tls-ca-cert-file',
+        'ca.crt',
+        '--tls-auth-clients',
+        'no',
+        '--requirepass',
+        password,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--bind',
+        '127.0.0.1',
+      ],
       { cwd: dir, stdio: 'ignore' },
     );
     await sleep(500);
@@ -150,11 +187,17 @@ describe.skipIf(skip !== undefined || !hasOpenssl)('AUTH and TLS (rediss://)', (
     }
     const plain = await RedisStore.connect({ url: `redis://:${password}@127.0.0.1:${port}/0`, log: quiet, connectTimeoutMs: 1_500 }).catch((e: Error) => e);
     expect(plain).toBeInstanceOf(Error);
-    const wrong = await RedisStore.connect({ url: `rediss://:wrong-${password}@127.0.0.1:${port}/0?ca=${encodeURIComponent(ca)}`, log: quiet, connectTimeoutMs: 1_500 }).catch((e: Error) => e);
+    const wrong = await RedisStore.connect({
+      url: `rediss://:wrong-${password}@127.0.0.1:${port}/0?ca=${encodeURIComponent(ca)}`,
+      log: quiet,
+      connectTimeoutMs: 1_500,
+    }).catch((e: Error) => e);
     expect(wrong).toBeInstanceOf(Error);
     expect((wrong as Error).message).not.toContain(password);
     // Without the CA, the server's certificate is not trusted.
-    const untrusted = await RedisStore.connect({ url: `rediss://:${password}@127.0.0.1:${port}/0`, log: quiet, connectTimeoutMs: 1_500 }).catch((e: Error) => e);
+    const untrusted = await RedisStore.connect({ url: `rediss://:${password}@127.0.0.1:${port}/0`, log: quiet, connectTimeoutMs: 1_500 }).catch(
+      (e: Error) => e,
+    );
     expect(untrusted).toBeInstanceOf(Error);
   });
 });
@@ -169,24 +212,44 @@ describe.skipIf(skip !== undefined)('a Redis writer behind our back', () => {
     try {
       const channel = `${prefix}changes:db${SERVER_DB}`;
       const mirrorOf = async (server: typeof a, from: string) =>
-        (await fetch(`${server.url}/download/${encodePath(FILES.readme)}`, { redirect: 'manual', headers: { 'X-Forwarded-For': from } })).headers.get('x-mirrorgate-mirror');
+        (await fetch(`${server.url}/download/${encodePath(FILES.readme)}`, { redirect: 'manual', headers: { 'X-Forwarded-For': from } })).headers.get(
+          'x-mirrorgate-mirror',
+        );
       expect(await mirrorOf(a, '130.149.1.1')).toBe('de-berlin');
 
       // Junk on the channel: ignored, nothing breaks.
-      for (const junk of ['not json', '{"kind":"override","mirror":"../../etc/passwd"}', '{"kind":"inventory","mirror":"ghost"}', 'x'.repeat(200_000), '{"kind":"nuke"}']) {
+      for (const junk of [
+        'not json',
+        '{"kind":"override","mirror":"../../etc/passwd"}',
+        '{"kind":"inventory","mirror":"ghost"}',
+        'x'.repeat(200_000),
+        '{"kind":"nuke"}',
+      ]) {
         await writer.publish(channel, junk);
       }
       // Tampered values, then a genuine-looking notice: an extglob (outside the dialect), a javascript: URL,
       // and the glob that used to pin the CPU (valid: matched in linear time).
-      await writer.hset(`${prefix}overrides`, 'de-berlin', JSON.stringify({ patch: { content: { include: ['@(pub)/**'], exclude: [] } }, updatedAt: 1, updatedBy: 'x' }));
+      await writer.hset(
+        `${prefix}overrides`,
+        'de-berlin',
+        JSON.stringify({ patch: { content: { include: ['@(pub)/**'], exclude: [] } }, updatedAt: 1, updatedBy: 'x' }),
+      );
       await writer.hset(`${prefix}overrides`, 'fr-paris', JSON.stringify({ patch: { baseUrl: 'javascript:alert(1)//' }, updatedAt: 1, updatedBy: 'x' }));
-      await writer.hset(`${prefix}overrides`, 'us-east', JSON.stringify({ patch: { content: { include: ['**/*?*?*?*?*?*?*?*?Z'], exclude: [] } }, updatedAt: 1, updatedBy: 'x' }));
+      await writer.hset(
+        `${prefix}overrides`,
+        'us-east',
+        JSON.stringify({ patch: { content: { include: ['**/*?*?*?*?*?*?*?*?Z'], exclude: [] } }, updatedAt: 1, updatedBy: 'x' }),
+      );
       for (const mirror of ['de-berlin', 'fr-paris', 'us-east']) await writer.publish(channel, JSON.stringify({ kind: 'override', mirror }));
 
       for (const server of [a, b]) {
         await vi.waitFor(
           async () => {
-            const list = (await (await fetch(`${server.url}/download/${encodePath(FILES.readme)}?mirrorlist`, { headers: { Accept: 'application/json', 'X-Forwarded-For': '130.149.1.1' } })).json()) as {
+            const list = (await (
+              await fetch(`${server.url}/download/${encodePath(FILES.readme)}?mirrorlist`, {
+                headers: { Accept: 'application/json', 'X-Forwarded-For': '130.149.1.1' },
+              })
+            ).json()) as {
               mirrors: { id: string; url: string }[];
               excluded: { id: string; reason: string }[];
             };

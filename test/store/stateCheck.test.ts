@@ -63,7 +63,12 @@ describe('memory store', () => {
     const { log: quiet, errors } = log();
     const store = await MemoryStore.open({ dataDir, log: quiet });
     const overrides = await store.getOverrides();
-    expect(overrides).toEqual(new Map([['a', drained], ['b', disabled]]));
+    expect(overrides).toEqual(
+      new Map([
+        ['a', drained],
+        ['b', disabled],
+      ]),
+    );
     expect((await readdir(stateDir)).some((n) => n.startsWith('overrides.json.corrupt-'))).toBe(true);
     expect(errors.map((e) => e.msg)).toContain('staff state missing or unreadable: rebuilt from the audit log');
     // Written back, so the next start reads it as it is.
@@ -80,7 +85,11 @@ describe('memory store', () => {
     expect(overrides.get('a')?.unconfirmed).toMatch(/predates audit entries/);
     // Out of rotation (disabled) until staff change it; b was never changed, so it is as configured.
     const mirrors = effectiveMirrors(config, overrides);
-    expect(mirrors.map((m) => [m.id, m.enabled])).toEqual([['a', false], ['b', true], ['c', true]]);
+    expect(mirrors.map((m) => [m.id, m.enabled])).toEqual([
+      ['a', false],
+      ['b', true],
+      ['c', true],
+    ]);
     await store.close();
   });
 
@@ -89,7 +98,10 @@ describe('memory store', () => {
     const tampered = { patch: { baseUrl: 'javascript:alert(1)//' }, updatedAt: 9_000, updatedBy: 'ops' };
     await writeFile(
       join(stateDir, 'overrides.json'),
-      JSON.stringify({ version: 1, overrides: { a: tampered, b: tampered, c: drained, 'Bad Id': drained, d: { ...drained, patch: { content: { include: ['@(x|y)'], exclude: [] } } } } }),
+      JSON.stringify({
+        version: 1,
+        overrides: { a: tampered, b: tampered, c: drained, 'Bad Id': drained, d: { ...drained, patch: { content: { include: ['@(x|y)'], exclude: [] } } } },
+      }),
     );
     const { log: quiet, errors } = log();
     const store = await MemoryStore.open({ dataDir, log: quiet });
@@ -106,7 +118,17 @@ describe('memory store', () => {
 
   it('drops an offer whose link fields fail the API rules (a javascript: baseUrl), keeping the others', async () => {
     const offer = (id: string, baseUrl: string) =>
-      JSON.stringify({ id, createdAt: 1, status: 'offered', contact: { name: 'A', email: 'a@example.org' }, organisation: 'O', location: { country: 'DE' }, storageTB: 10, bandwidthMbps: 1000, baseUrl });
+      JSON.stringify({
+        id,
+        createdAt: 1,
+        status: 'offered',
+        contact: { name: 'A', email: 'a@example.org' },
+        organisation: 'O',
+        location: { country: 'DE' },
+        storageTB: 10,
+        bandwidthMbps: 1000,
+        baseUrl,
+      });
     await writeFile(join(stateDir, 'offers.jsonl'), `${offer('good', 'https://m.example/pub/')}\n${offer('evil', 'javascript:alert(1)//')}\n`);
     const store = await MemoryStore.open({ dataDir, log: log().log });
     expect((await store.getOffers()).map((o) => o.id)).toEqual(['good']);
@@ -133,7 +155,9 @@ describe('memory store', () => {
     const rebuilt = overridesFromAudit([
       entry(1, 'a', 'mirror.update', { override: disabled }),
       entry(2, 'a', 'mirror.drain', { override: drained }),
-      entry(3, 'b', 'mirror.add', { override: { patch: { name: 'B', baseUrl: 'https://b.example/', country: 'FR' }, added: true, updatedAt: 3_000, updatedBy: 'ops' } }),
+      entry(3, 'b', 'mirror.add', {
+        override: { patch: { name: 'B', baseUrl: 'https://b.example/', country: 'FR' }, added: true, updatedAt: 3_000, updatedBy: 'ops' },
+      }),
       entry(4, 'b', 'mirror.delete', { override: null }),
       entry(5, 'c', 'mirror.update', { override: { patch: { weight: -1 }, updatedAt: 5_000, updatedBy: 'ops' } }),
     ]);

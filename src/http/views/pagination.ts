@@ -29,7 +29,12 @@ export function pageNav(paged: Paged<unknown>, label: string, keep: Record<strin
     const s = q.toString();
     return `?${s}${anchor}`;
   };
-  return html`<nav class="pagination" aria-label="${label}"><p>${label}: page ${paged.page} of ${paged.pages} (${paged.total})${
-    paged.page > 1 ? html` · <a href="${href(paged.page - 1)}" rel="prev">previous</a>` : ''
-  }${paged.page < paged.pages ? html` · <a href="${href(paged.page + 1)}" rel="next">next</a>` : ''}</p></nav>`;
+  return html`<nav class="pagination" aria-label="${label}">
+    <p>
+      ${label}: page ${paged.page} of ${paged.pages}
+      (${paged.total})${
+        paged.page > 1 ? html` · <a href="${href(paged.page - 1)}" rel="prev">previous</a>` : ''
+      }${paged.page < paged.pages ? html` · <a href="${href(paged.page + 1)}" rel="next">next</a>` : ''}
+    </p>
+  </nav>`;
 }
