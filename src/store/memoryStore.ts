@@ -1,7 +1,7 @@
 // The embedded store: all state in memory, persisted under dataDir with crash-safe writes so a restart loses nothing.
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { type FileHandle, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
@@ -173,6 +173,10 @@ export class MemoryStore implements Store {
   // ---- loading ----
 
   private async load(): Promise<void> {
+    await mkdir(this.stateDir, { recursive: true });
+    // Something else where the inventories folder belongs is set aside, not a reason not to start.
+    const inventories = await stat(this.inventoryDir).catch(() => undefined);
+    if (inventories && !inventories.isDirectory()) await this.setAside(this.stateDir, INVENTORY_DIR, 'not a directory');
     await mkdir(this.inventoryDir, { recursive: true });
     await this.removeTempFiles(this.stateDir);
     await this.removeTempFiles(this.inventoryDir);
@@ -198,7 +202,9 @@ export class MemoryStore implements Store {
   /** A crash between write and rename leaves a temp file; it never holds the only copy of anything. */
   private async removeTempFiles(dir: string): Promise<void> {
     for (const name of await readdir(dir)) {
-      if (name.includes(TEMP_MARK)) await rm(join(dir, name), { force: true });
+      if (!name.includes(TEMP_MARK)) continue;
+      // A directory by that name is not one of our temp files: set aside, not removed, not a crash.
+      await rm(join(dir, name), { force: true }).catch(() => this.setAside(dir, name, 'not a temp file we wrote'));
     }
   }
 

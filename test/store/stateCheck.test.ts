@@ -143,12 +143,21 @@ describe('memory store', () => {
     await mkdir(join(inventories, 'adir.jsonl.gz'));
     await writeFile(join(stateDir, 'stray.bin'), 'x');
     await mkdir(join(stateDir, 'health.json'));
+    await mkdir(join(stateDir, 'x.json.tmp-abc'));
     const store = await MemoryStore.open({ dataDir, log: log().log });
     expect(await store.listInventories()).toEqual([]);
     const names = await readdir(inventories);
     expect(names.filter((n) => n.includes('.corrupt-'))).toHaveLength(3);
     expect((await readdir(stateDir)).some((n) => n.startsWith('health.json.corrupt-'))).toBe(true);
+    expect((await readdir(stateDir)).some((n) => n.startsWith('x.json.tmp-abc.corrupt-'))).toBe(true);
     await store.close();
+    // The inventories folder replaced by a file: set aside too.
+    await rm(join(stateDir, 'inventories'), { recursive: true });
+    await writeFile(join(stateDir, 'inventories'), 'x');
+    const again = await MemoryStore.open({ dataDir, log: log().log });
+    expect(await again.listInventories()).toEqual([]);
+    expect((await readdir(stateDir)).some((n) => n.startsWith('inventories.corrupt-'))).toBe(true);
+    await again.close();
   });
 
   it('rebuilds from entries in order: the newest state of each mirror', () => {
