@@ -1,11 +1,10 @@
 // What one client, one network or one wrong token may cost us: address keys for rate limits, wrong-token
 // limits on the admin API, caps on pending offers, who may read /metrics, and 422s for refused fields.
 import type { Context, Hono, MiddlewareHandler } from 'hono';
-import { rateLimiter } from 'hono-rate-limiter';
 import ipaddr from 'ipaddr.js';
 import { FieldsError } from '../control/errors.js';
 import { createTrustedProxies } from '../geo/clientAddress.js';
-import { presentedToken, timingSafeEqualString } from './auth.js';
+import { presentedToken, principalOf, timingSafeEqualString } from './auth.js';
 import { clientFacts } from './client.js';
 import type { AppEnv, AppServices } from './services.js';
 
@@ -64,7 +63,8 @@ export function offerOrigin(c: Context): { network?: string } {
 /** Guards every runtime with a control plane mounts in front of the staff audience (admin API, offers). */
 export function installStaffGuards(app: Hono<AppEnv>, services: AppServices): void {
   app.use(fieldsAsUnprocessable());
-  app.use('/admin/*', wrongTokenLimit(services));
+  const tokens = wrongTokenLimit(services);
+  for (const path of ['/admin/*', '/staff', '/staff/*', '/provider', '/provider/*']) app.use(path, tokens);
   app.on('POST', '/api/v1/offers', pendingOfferCaps(services));
 }
 
@@ -92,27 +92,43 @@ function fieldsAsUnprocessable(): MiddlewareHandler<AppEnv> {
 }
 
 /**
- * Wrong bearer tokens on /admin: `authFailures` (10) per quarter hour per client network, as on /login.
- * Past that, every token from that network is refused with 429 until the window ends, a right one too
- * (otherwise a 200 among the 429s would still tell a guess was right); other networks are untouched.
+ * Wrong bearer tokens: `authFailures` (10) per quarter hour per client network, as on /login, on every
+ * route that reads a bearer token (the admin API, and the console pages, which answer a right token
+ * differently from a wrong one). Past that, every token from that network is refused with 429 until
+ * the window ends, a right one too (otherwise a 200 among the 429s would still tell a guess was
+ * right); other networks are untouched. Counted per instance, in a bounded map.
  */
 function wrongTokenLimit(services: AppServices): MiddlewareHandler<AppEnv> {
   const limit = services.rateLimits?.authFailures ?? 10;
-  return rateLimiter<AppEnv>({
-    windowMs: AUTH_WINDOW_MS,
-    limit,
-    keyGenerator: (c) => `auth:${clientKey(c, services)}`,
-    // Only requests that present a token count, and only when it is refused.
-    skip: (c) => c.req.header('authorization') === undefined,
-    skipSuccessfulRequests: true,
-    requestWasSuccessful: (c) => c.res.status !== 401,
-    standardHeaders: 'draft-6',
-    handler: (c) => {
+  const failures = new Map<string, { count: number; resetAt: number }>();
+  return async (c, next) => {
+    if (presentedToken(c) === undefined) return next();
+    const key = clientKey(c, services);
+    const now = Date.now();
+    let entry = failures.get(key);
+    if (entry && entry.resetAt <= now) {
+      failures.delete(key);
+      entry = undefined;
+    }
+    if (entry && entry.count >= limit) {
       c.header('Cache-Control', 'no-store');
+      c.header('Retry-After', String(Math.max(1, Math.ceil((entry.resetAt - now) / 1000))));
       return c.json({ error: `too many wrong tokens from this network; wait up to ${AUTH_WINDOW_MS / 60_000} minutes` }, 429);
-    },
-  });
+    }
+    if (principalOf(c, services) === undefined) {
+      if (!entry) {
+        // Bounded: the oldest network is forgotten first (a forgotten one starts counting again).
+        if (failures.size >= MAX_TRACKED) failures.delete(failures.keys().next().value!);
+        entry = { count: 0, resetAt: now + AUTH_WINDOW_MS };
+        failures.set(key, entry);
+      }
+      entry.count++;
+    }
+    return next();
+  };
 }
+
+const MAX_TRACKED = 100_000;
 
 /**
  * Offers waiting for staff: at most `pendingOffers` (500) in all and `pendingOffersPerNetwork` (3)

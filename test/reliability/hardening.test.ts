@@ -229,6 +229,12 @@ describe('bearer brute force', () => {
     for (let i = 1; i <= 5; i++) expect((await as(`guess-${i}-0123456789abcdef`, '203.0.113.12')).status).toBe(401);
     expect((await as(STAFF_TOKEN, '203.0.113.12')).status).toBe(429);
     expect((await as(STAFF_TOKEN, '203.0.113.13')).status).toBe(200);
+    // The console pages answer a right token differently from a wrong one: they count too.
+    const page = (token: string, from: string) => call(server, '/staff', { from, headers: { Authorization: `Bearer ${token}` } });
+    expect((await page(STAFF_TOKEN, '2001:db8:c0:1::1')).status).toBe(200);
+    for (let i = 1; i <= 5; i++) expect((await page(`guess-${i}-0123456789abcdef`, `2001:db8:c0:1::${i}`)).status).not.toBe(200);
+    expect((await page(STAFF_TOKEN, '2001:db8:c0:1::99')).status).toBe(429);
+    expect((await as(STAFF_TOKEN, '2001:db8:c0:1::99')).status).toBe(429);
     await server.close();
   });
 });
