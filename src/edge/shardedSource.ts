@@ -31,11 +31,11 @@ export const DEFAULT_SHARD_CACHE_BYTES = 32 * 1024 * 1024;
 /**
  * What a held shard costs in the isolate's heap, as scripts/edge-measure.ts measures it (V8's heap and
  * array-buffer counts around decoding and composing shards of a 1,000,000-file × 500-mirror network:
- * 140 bytes a file, 235 a mirror): its bytes (the typed arrays are views on them), each file's path
+ * 140–150 bytes a file, 235 a mirror): its bytes (the typed arrays are views on them), each file's path
  * as a JS string and its path-table slot (paths of ~60 bytes), and the composed snapshot's copies of
  * the inventoried mirrors and its column tables.
  */
-export const SHARD_HEAP = { perFile: 140, perMirror: 240, fixed: 4096 } as const;
+export const SHARD_HEAP = { perFile: 150, perMirror: 240, fixed: 4096 } as const;
 
 export function shardCost(bytes: number, files: number, mirrors: number): number {
   return bytes + files * SHARD_HEAP.perFile + mirrors * SHARD_HEAP.perMirror + SHARD_HEAP.fixed;
