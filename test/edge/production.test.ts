@@ -217,6 +217,21 @@ describe('downloads answered at the edge are counted', () => {
     // A provider token may not post counts.
     const post = await fetch(`${plane.url}/admin/v1/stats/downloads`, { method: 'POST', headers: { Authorization: 'Bearer provider-token-for-integration-tests' }, body: '{}' });
     expect(post.status).toBe(403);
+    // A malformed batch is refused naming the field; counts older than a week are dropped, not counted.
+    const bad = await fetch(`${plane.url}/admin/v1/stats/downloads`, {
+      method: 'POST',
+      headers: { ...edge, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ downloads: [{ ip: '192.0.2.1', path: 'pub/a', mirror: 'DE!', country: 'DE', size: 1, atMs: Date.now() }] }),
+    });
+    expect(bad.status).toBe(422);
+    expect(((await bad.json()) as { fields: Record<string, string> }).fields).toHaveProperty(['downloads.0.mirror']);
+    const old = await fetch(`${plane.url}/admin/v1/stats/downloads`, {
+      method: 'POST',
+      headers: { ...edge, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ downloads: [{ ip: '192.0.2.1', path: 'pub/a', mirror: 'de-berlin', country: 'DE', size: 1, atMs: Date.now() - 8 * 86_400_000 }] }),
+    });
+    expect(old.status).toBe(202);
+    expect(await old.json()).toEqual({ downloads: 0, impressions: 0, dropped: 1 });
   });
 
   it('in /admin/v1/stats within a minute, once per client and file in ten minutes, as on Node', async (ctx) => {
