@@ -21,6 +21,7 @@ import { AUDIT_ACTIONS } from '../core/auditActions.js';
 import type { ControlPlane } from './controlPlane.js';
 import { privateAddressFields } from '../config/addressPolicy.js';
 import { ConflictError, FieldsError, InvalidStateError, NotFoundError } from './errors.js';
+import { mirrorFromOffer, type OfferMirrorFields } from './mirrorBodies.js';
 import { prepareUpload, storedLogoOf, uploadedLogoRef, type Logo } from './logos.js';
 import type { ScanResult } from './scan.js';
 import type { SnapshotBuilder } from './snapshotBuilder.js';
@@ -433,11 +434,13 @@ export class AdminService {
   async acceptOffer(
     actor: string,
     id: string,
-    mirror: MirrorSpec,
+    given: Partial<OfferMirrorFields> = {},
     note?: string,
     options: { issueToken?: boolean } = {},
   ): Promise<{ offer: OfferView; mirror: MirrorView; token?: IssuedToken }> {
     const offer = await this.openOffer(id);
+    // What staff gave, else the offer's own facts; FieldsError (422) names what the result lacks.
+    const mirror = mirrorFromOffer(offer, given as Parameters<typeof mirrorFromOffer>[1]);
     if (options.issueToken && this.control.tokens.nameTaken(mirror.id)) {
       throw new ConflictError(`a token named "${mirror.id}" already exists; choose another mirror id`);
     }

@@ -4,10 +4,9 @@ import { stream } from 'hono/streaming';
 import { z } from 'zod';
 import { fields } from '../config/fields.js';
 import type { AdminService } from '../control/adminService.js';
+import { fieldErrors, mirrorPatchBody, mirrorSpecFromBody, newMirrorBody, offerMirrorBody } from '../control/mirrorBodies.js';
 import { AUDIT_ACTIONS } from '../core/auditActions.js';
 import type { Principal } from '../control/tokens.js';
-import { isRelativeTracePath } from '../core/health.js';
-import type { MirrorSpec } from '../core/model.js';
 import { encodeSnapshot } from '../core/snapshotCodec.js';
 import { SHARD_TARGET_FILES, ShardCache } from '../core/snapshotShards.js';
 import { StoreUnavailableError } from '../control/errors.js';
@@ -16,54 +15,6 @@ import { registerEdgeIngestRoutes, snapshotReader } from './edgeIngest.js';
 import { HttpProblem } from './problem.js';
 import type { AppEnv, AppServices } from './services.js';
 
-const sponsorBody = z.strictObject({ name: z.string().min(1).max(200), url: fields.linkUrl.optional() });
-/** In a PATCH each sponsor field is merged into the current sponsor (the logo stays); url null removes the link. */
-const sponsorPatchBody = z.strictObject({ name: z.string().min(1).max(200).optional(), url: fields.linkUrl.nullable().optional() });
-const contentBody = z.strictObject({
-  include: fields.globList().min(1).optional(),
-  exclude: fields.globList().optional(),
-});
-
-const mirrorFields = {
-  name: z.string().min(1).max(200),
-  baseUrl: fields.baseUrl(),
-  rsyncUrl: fields.rsyncUrl.optional(),
-  trace: z
-    .string()
-    .refine(isRelativeTracePath, { message: "must be a path relative to the mirror's baseUrl, like project/trace/ftp.example.org" })
-    .optional(),
-  country: fields.countryCode(),
-  lat: z.number().min(-90).max(90).optional(),
-  lon: z.number().min(-180).max(180).optional(),
-  asn: z.array(z.int().min(1).max(4_294_967_295)).optional(),
-  weight: z.int().min(0).max(1_000_000).optional(),
-  bandwidthMbps: z.number().positive().optional(),
-  countryOnly: z.boolean().optional(),
-  enabled: z.boolean().optional(),
-  sponsor: sponsorBody.optional(),
-  content: contentBody.optional(),
-};
-
-export const newMirrorBody = z.strictObject({ id: fields.mirrorId, ...mirrorFields });
-export const mirrorPatchBody = z
-  .strictObject({
-    name: mirrorFields.name.optional(),
-    baseUrl: mirrorFields.baseUrl.optional(),
-    rsyncUrl: mirrorFields.rsyncUrl.nullable(),
-    trace: mirrorFields.trace.nullable(),
-    country: mirrorFields.country.optional(),
-    lat: mirrorFields.lat.nullable(),
-    lon: mirrorFields.lon.nullable(),
-    asn: mirrorFields.asn,
-    weight: mirrorFields.weight,
-    bandwidthMbps: mirrorFields.bandwidthMbps.nullable(),
-    countryOnly: mirrorFields.countryOnly,
-    enabled: mirrorFields.enabled,
-    sponsor: sponsorPatchBody.nullable().optional(),
-    content: contentBody.optional(),
-    weightCeiling: z.int().min(0).max(1_000_000).optional(),
-  })
-  .refine((p) => Object.keys(p).length > 0, { message: 'nothing to change' });
 /** What a provider may change on its own mirror. */
 const providerPatchBody = z.strictObject({ weight: z.int().min(0).max(1_000_000) });
 const tokenBody = z.strictObject({
@@ -75,7 +26,7 @@ const drainBody = z.strictObject({ over: fields.duration.optional() });
 const decisionBody = z.strictObject({ note: z.string().max(2000).optional() });
 const acceptBody = z.strictObject({
   note: z.string().max(2000).optional(),
-  mirror: newMirrorBody.partial({ id: true, name: true, baseUrl: true, country: true }).optional(),
+  mirror: offerMirrorBody.optional(),
   /** Issue the provider's token now; it is in this answer only. */
   issueToken: z.boolean().optional(),
 });
@@ -89,16 +40,6 @@ const auditQuery = z.strictObject({
   until: z.coerce.number().int().optional(),
   limit: z.coerce.number().int().min(1).max(10_000).optional(),
 });
-
-/** zod problems as { field: reason } — a 422 names every failed field. */
-export function fieldErrors(error: z.ZodError): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const issue of error.issues) {
-    const key = issue.path.length ? issue.path.join('.') : '(body)';
-    out[key] ??= issue.message;
-  }
-  return out;
-}
 
 export async function readBody<T extends z.ZodType>(c: Context, schema: T, optional = false): Promise<z.output<T>> {
   let raw: unknown = {};
@@ -121,28 +62,6 @@ function readQuery<T extends z.ZodType>(c: Context, schema: T): z.output<T> {
   const parsed = schema.safeParse(c.req.query());
   if (!parsed.success) throw new HttpProblem(400, 'invalid query', { fields: fieldErrors(parsed.error) });
   return parsed.data;
-}
-
-/** A validated new-mirror body as the MirrorSpec it describes, with the config file's defaults. */
-export function mirrorSpecFromBody(body: z.output<typeof newMirrorBody>): MirrorSpec {
-  const spec: MirrorSpec = {
-    id: body.id,
-    name: body.name,
-    baseUrl: body.baseUrl,
-    country: body.country,
-    asn: body.asn ?? [],
-    weight: body.weight ?? 100,
-    countryOnly: body.countryOnly ?? false,
-    enabled: body.enabled ?? true,
-    content: { include: body.content?.include ?? ['**'], exclude: body.content?.exclude ?? [] },
-  };
-  if (body.rsyncUrl) spec.rsyncUrl = body.rsyncUrl;
-  if (body.trace) spec.trace = body.trace;
-  if (body.lat !== undefined) spec.lat = body.lat;
-  if (body.lon !== undefined) spec.lon = body.lon;
-  if (body.bandwidthMbps !== undefined) spec.bandwidthMbps = body.bandwidthMbps;
-  if (body.sponsor) spec.sponsor = body.sponsor;
-  return spec;
 }
 
 function today(offsetDays = 0): string {
@@ -343,23 +262,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
   app.post('/admin/v1/offers/:id/accept', async (c) => {
     const token = staff(c);
     const body = await readBody(c, acceptBody, true);
-    const offer = (await admin.listOffers()).find((o) => o.id === id(c));
-    if (!offer) throw new HttpProblem(404, `no offer "${id(c)}"`);
-    const given: Partial<z.output<typeof newMirrorBody>> = body.mirror ?? {};
-    const candidate = {
-      id: given.id ?? offerMirrorId(offer),
-      name: given.name ?? offer.organisation,
-      baseUrl: given.baseUrl ?? offer.baseUrl,
-      country: given.country ?? offer.location.country,
-      ...Object.fromEntries(Object.entries(given).filter(([k]) => !['id', 'name', 'baseUrl', 'country'].includes(k))),
-      ...(offer.rsyncUrl && !given.rsyncUrl ? { rsyncUrl: offer.rsyncUrl } : {}),
-      ...(given.bandwidthMbps === undefined ? { bandwidthMbps: offer.bandwidthMbps } : {}),
-      // The mirror carries the offer's organisation as its sponsor unless staff name another.
-      ...(given.sponsor === undefined ? { sponsor: { name: offer.organisation } } : {}),
-    };
-    const parsed = newMirrorBody.safeParse(candidate);
-    if (!parsed.success) throw new HttpProblem(422, 'the offer lacks what a mirror needs; pass "mirror" fields', { fields: fieldErrors(parsed.error) });
-    return c.json(await admin.acceptOffer(token.name, id(c), mirrorSpecFromBody(parsed.data), body.note, { issueToken: body.issueToken === true }));
+    return c.json(await admin.acceptOffer(token.name, id(c), body.mirror ?? {}, body.note, { issueToken: body.issueToken === true }));
   });
   app.post('/admin/v1/offers/:id/reject', async (c) => {
     const token = staff(c);
@@ -434,8 +337,3 @@ function shardTargetFiles(): number {
   return Number.isInteger(n) && n > 0 ? n : SHARD_TARGET_FILES;
 }
 
-/** The mirror id an accepted offer gets unless staff choose one: organisation and country, slugged. */
-export function offerMirrorId(offer: { organisation: string; location: { country: string } }): string {
-  const base = offer.organisation.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50);
-  return `${base || 'mirror'}-${offer.location.country.toLowerCase()}`;
-}

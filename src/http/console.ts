@@ -5,7 +5,6 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { rateLimiter } from 'hono-rate-limiter';
 import { ConflictError, FieldsError, InvalidStateError, NotFoundError, StoreUnavailableError } from '../control/errors.js';
 import type { Principal } from '../control/tokens.js';
-import { fieldErrors, mirrorSpecFromBody, newMirrorBody, offerMirrorId } from './admin.js';
 import { principalOf } from './auth.js';
 import { clientKey } from './guards.js';
 import { paginate } from './views/pagination.js';
@@ -282,22 +281,16 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
   staffAction('/staff/offers/:id/accept', async (c, actor, form) => {
     const offer = (await admin.listOffers()).find((o) => o.id === param(c, 'id'));
     if (!offer) throw new NotFoundError('That offer no longer exists.');
-    const candidate = {
-      id: field(form, 'id') || offerMirrorId(offer),
-      name: offer.organisation,
-      baseUrl: field(form, 'baseUrl') || offer.baseUrl,
-      country: offer.location.country,
-      bandwidthMbps: offer.bandwidthMbps,
-      sponsor: { name: offer.organisation },
-      ...(offer.rsyncUrl ? { rsyncUrl: offer.rsyncUrl } : {}),
-    };
-    const parsed = newMirrorBody.safeParse(candidate);
-    if (!parsed.success) {
-      const problems = Object.entries(fieldErrors(parsed.error)).map(([k, v]) => `${k}: ${v}`);
+    const given = { ...(field(form, 'id') ? { id: field(form, 'id') } : {}), ...(field(form, 'baseUrl') ? { baseUrl: field(form, 'baseUrl') } : {}) };
+    const issueToken = field(form, 'issueToken') === 'yes';
+    let result: Awaited<ReturnType<typeof admin.acceptOffer>>;
+    try {
+      result = await admin.acceptOffer(actor, offer.id, given, undefined, { issueToken });
+    } catch (err) {
+      if (!(err instanceof FieldsError)) throw err;
+      const problems = Object.entries(err.fields).map(([k, v]) => `${k}: ${v}`);
       throw new HttpProblem(422, `The offer from ${offer.organisation} was not accepted: ${problems.join('; ')}.`);
     }
-    const issueToken = field(form, 'issueToken') === 'yes';
-    const result = await admin.acceptOffer(actor, offer.id, mirrorSpecFromBody(parsed.data), undefined, { issueToken });
     const done = `Accepted the offer from ${offer.organisation}. Mirror ${result.mirror.spec.id} is syncing; it takes downloads once a scan shows it carries the files.`;
     if (!result.token) return done;
     // The token is shown once, on this page (never in a cookie or a redirect): answered, not flashed.

@@ -3,7 +3,7 @@ import type { Context, Hono } from 'hono';
 import { z } from 'zod';
 import { fields } from '../config/fields.js';
 import type { AdminService, NewOffer } from '../control/adminService.js';
-import { fieldErrors } from './admin.js';
+import { fieldErrors } from '../control/mirrorBodies.js';
 import { offerOrigin } from './guards.js';
 import { HttpProblem } from './problem.js';
 import type { AppEnv } from './services.js';

@@ -1,5 +1,5 @@
 // /staff: the network at a glance, per-mirror drain/undrain/weight controls, and pending offers — plain POST forms, no JavaScript needed.
-import { offerMirrorId } from '../admin.js';
+import { offerMirrorId } from '../../control/mirrorBodies.js';
 import { html } from 'hono/html';
 import type { MirrorView } from '../../control/adminService.js';
 import type { SummaryStatus as MirrorStatus } from '../../core/mirrorStatus.js';
