@@ -280,7 +280,11 @@ export function decodeCore(bytes: Uint8Array): SnapshotCore {
   } catch {
     throw new SnapshotFormatError('snapshot core is not JSON');
   }
-  if (core?.format !== CORE_FORMAT) throw new SnapshotFormatError('not a Mirrorgate snapshot core');
+  // /1 (a control plane not yet updated): its shards carry the rule keys themselves, which
+  // resolveRuleKeys leaves as they are, so a newer edge reads both.
+  if (core?.format !== CORE_FORMAT && (core as { format?: unknown } | undefined)?.format !== 'mirrorgate-core/1') {
+    throw new SnapshotFormatError('not a Mirrorgate snapshot core');
+  }
   if (!Array.isArray(core.mirrors) || !Array.isArray(core.shards) || core.shards.length < 1) {
     throw new SnapshotFormatError('snapshot core without mirrors or shards');
   }

@@ -87,6 +87,29 @@ describe('ShardComposer', () => {
     );
   });
 
+  it('reads a control plane of the previous format (core /1, shards with the rule keys themselves)', () => {
+    const files: OriginFile[] = Array.from({ length: 12 }, (_, i) => ({ path: `${DIRS[i % 3]}/f${i}.iso`, size: i + 1 }));
+    const b = new SnapshotBuilder({
+      mirrors: [mirror('deb', { content: { include: ['debian/**'], exclude: [] } }), mirror('all', { country: 'US' })],
+      files: FileIndex.from(files),
+      originBaseUrl: 'https://o.example/',
+      routing: ROUTING,
+      clock: () => NOW,
+    });
+    const split = splitSnapshot(b.current(), 4);
+    const json = JSON.parse(new TextDecoder().decode(split.core)) as { format: string; mirrors: { ruleTag?: string }[] };
+    json.format = 'mirrorgate-core/1';
+    for (const m of json.mirrors) delete m.ruleTag;
+    const oldCore = decodeCore(new TextEncoder().encode(JSON.stringify(json)));
+    const composer = new ShardComposer(oldCore, NOW);
+    for (const bytes of split.shards) {
+      const tagged = decodeShard(bytes);
+      // What a /1 shard carried: the keys, not their tags.
+      const old = { ...tagged, rules: { ...tagged.rules, ruleKeys: b.current().rules.ruleKeys } };
+      expect(composer.compose(old)).toEqual(composeShardSnapshot(decodeCore(split.core), tagged, NOW));
+    }
+  });
+
   it('builds the per-core part once and shares it between shards of one split', () => {
     const files: OriginFile[] = Array.from({ length: 20 }, (_, i) => ({ path: `pub/f${i}.iso`, size: i + 1 }));
     const b = new SnapshotBuilder({ mirrors: [mirror('a'), mirror('b', { country: 'FR' })], files: FileIndex.from(files), originBaseUrl: 'https://o.example/', routing: ROUTING, clock: () => NOW });
