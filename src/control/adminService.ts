@@ -270,7 +270,7 @@ export class AdminService {
     if (!(RUNTIME_ROLES as readonly string[]).includes(role)) throw new InvalidStateError(`role must be one of ${RUNTIME_ROLES.join(', ')}`);
     const mirrors = [...new Set(input.mirrors ?? [])];
     if (role === 'provider' && mirrors.length === 0) throw new InvalidStateError('a provider token needs at least one mirror');
-    if (role !== 'provider' && mirrors.length > 0) throw new InvalidStateError('a staff token sees every mirror; do not list mirrors');
+    if (role !== 'provider' && mirrors.length > 0) throw new InvalidStateError(`a ${role} token is not scoped to mirrors; do not list mirrors`);
     const known = new Set(this.control.mirrors().map((m) => m.id));
     const unknown = mirrors.filter((m) => !known.has(m));
     if (unknown.length) throw new NotFoundError(`no mirror ${unknown.map((m) => `"${m}"`).join(', ')}`);

@@ -32,7 +32,7 @@ export interface TokenView {
 }
 
 /** Roles a token issued at runtime may have. */
-export const RUNTIME_ROLES = ['staff', 'provider'] as const satisfies readonly Role[];
+export const RUNTIME_ROLES = ['staff', 'provider', 'edge'] as const satisfies readonly Role[];
 export type { Role };
 
 /** 32 random bytes, base64url, with a prefix that says what it is (and lets secret scanners find it). */

@@ -19,7 +19,7 @@ import type { AppEnv, AppServices } from './services.js';
 const providerPatchBody = z.strictObject({ weight: z.int().min(0).max(1_000_000) });
 const tokenBody = z.strictObject({
   name: z.string().trim().min(1).max(100).regex(/^[\w.@:+-][\w .@:+-]*$/, { message: 'use letters, digits, spaces and . @ : + - _' }),
-  role: z.enum(['staff', 'provider'], { message: 'must be staff or provider' }),
+  role: z.enum(['staff', 'provider', 'edge'], { message: 'must be staff, provider or edge' }),
   mirrors: z.array(fields.mirrorId).max(1000).optional(),
 });
 const drainBody = z.strictObject({ over: fields.duration.optional() });
@@ -313,7 +313,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     const token = staff(c);
     const body = await readBody(c, tokenBody);
     if (body.role === 'provider' && !body.mirrors?.length) throw new HttpProblem(422, 'invalid body', { fields: { mirrors: 'a provider token needs at least one mirror' } });
-    if (body.role === 'staff' && body.mirrors?.length) throw new HttpProblem(422, 'invalid body', { fields: { mirrors: 'a staff token sees every mirror; do not list mirrors' } });
+    if (body.role !== 'provider' && body.mirrors?.length) throw new HttpProblem(422, 'invalid body', { fields: { mirrors: body.role === 'staff' ? 'a staff token sees every mirror; do not list mirrors' : 'an edge token reads the whole snapshot; do not list mirrors' } });
     return c.json(await admin.issueToken(token.name, body), 201);
   });
   const revoke = async (c: Context) => {

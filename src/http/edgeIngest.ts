@@ -1,9 +1,10 @@
 // POST /admin/v1/stats/downloads: download counts from edge isolates, recorded by the control plane's own rules (once per client and file per ten minutes).
 import type { Context, Hono } from 'hono';
 import { z } from 'zod';
-import { bearer } from './auth.js';
+import type { Principal } from '../control/tokens.js';
+import { principalOf } from './auth.js';
 import { HttpProblem } from './problem.js';
-import type { AccessToken, AppEnv, AppServices } from './services.js';
+import type { AppEnv, AppServices } from './services.js';
 
 export const EDGE_DOWNLOADS_PATH = '/admin/v1/stats/downloads';
 /** Events one POST may carry; an isolate sends more in several. */
@@ -34,8 +35,9 @@ export type EdgeDownloadsBatch = z.input<typeof edgeDownloadsBody>;
  * A token that may read the routing snapshot: staff, or an `edge` token (which may do that and post
  * download counts, and nothing else: the admin routes refuse it everywhere else).
  */
-export function snapshotReader(c: Context, services: AppServices): AccessToken {
-  const token = bearer(c, services.tokens);
+export function snapshotReader(c: Context, services: AppServices): Principal {
+  // Config tokens and those issued at runtime alike.
+  const token = principalOf(c, services);
   if (!token) throw new HttpProblem(401, c.req.header('authorization') ? 'invalid token' : 'a bearer token is required');
   if (token.role !== 'staff' && token.role !== 'edge') throw new HttpProblem(403, 'this needs an edge or staff token');
   return token;

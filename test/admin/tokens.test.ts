@@ -98,6 +98,17 @@ describe('tokens issued at runtime', () => {
     expect((await staff.delete(`/admin/v1/tokens/${r.json.id}`)).status).toBe(200);
   });
 
+  it('an edge token issued at runtime reads the routing snapshot and nothing else', async () => {
+    const r = await staff.post('/admin/v1/tokens', { name: 'edge-fra', role: 'edge' });
+    expect(r.status, r.text).toBe(201);
+    const edge = client(net.url, r.json.token);
+    expect((await edge.get('/admin/v1/snapshot/core')).status).toBe(200);
+    expect((await edge.get('/admin/v1/mirrors')).status).toBe(403);
+    expect((await edge.post('/admin/v1/mirrors/de-berlin/drain')).status).toBe(403);
+    expect((await staff.delete(`/admin/v1/tokens/${r.json.id}`)).status).toBe(200);
+    expect((await edge.get('/admin/v1/snapshot/core')).status).toBe(401);
+  });
+
   it('lists config and runtime tokens, never a secret nor a hash', async () => {
     const r = await staff.get('/admin/v1/tokens');
     const tokens = r.json.tokens as TokenView[];
@@ -106,6 +117,7 @@ describe('tokens issued at runtime', () => {
       ['spree', 'config', 'provider'],
       ['rotterdam-noc', 'runtime', 'provider'],
       ['night-shift', 'runtime', 'staff'],
+      ['edge-fra', 'runtime', 'edge'],
     ]);
     for (const secret of [STAFF_TOKEN, PROVIDER_TOKEN, issued.token, sha256(issued.token)]) expect(r.text).not.toContain(secret);
   });
@@ -117,7 +129,7 @@ describe('tokens issued at runtime', () => {
     expect(noMirror.status).toBe(422);
     expect(noMirror.json.fields).toEqual({ mirrors: 'a provider token needs at least one mirror' });
     expect((await staff.post('/admin/v1/tokens', { name: 'x', role: 'provider', mirrors: ['no-such'] })).status).toBe(404);
-    expect((await staff.post('/admin/v1/tokens', { name: 'x', role: 'root' })).json.fields.role).toBe('must be staff or provider');
+    expect((await staff.post('/admin/v1/tokens', { name: 'x', role: 'root' })).json.fields.role).toBe('must be staff, provider or edge');
     expect((await staff.delete('/admin/v1/tokens/ops')).status).toBe(409);
     expect((await staff.delete('/admin/v1/tokens/never-issued')).status).toBe(404);
   });
