@@ -24,7 +24,7 @@ export function addTokenCommands(program: Command, ctx: CliContext): void {
       .command('issue')
       .description('issue a token; it is printed once and cannot be shown again')
       .argument('<name>', 'who holds it: the name audit entries carry (unique)')
-      .addOption(new Option('--role <role>', 'staff, or provider (with --mirror)').choices(['staff', 'provider']).makeOptionMandatory())
+      .addOption(new Option('--role <role>', 'staff, provider (with --mirror), or edge (a Worker: reads snapshots, posts download counts)').choices(['staff', 'provider', 'edge']).makeOptionMandatory())
       .option('--mirror <id>', "a provider's mirror (repeat, or comma-separated); runtime mirrors too", (value: string, previous: string[] | undefined) =>
         collect(value, previous).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean),
       ),
