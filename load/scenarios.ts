@@ -134,17 +134,33 @@ export function buildRequests(opts: BuildOptions): LoadRequest[] {
     const path = pickPath();
     switch (m.kind) {
       case 'redirect':
-        return { ...base, path: `/download/${encodePath(path)}`, headers: { 'x-forwarded-for': ip, 'user-agent': TOOL_AGENTS[i % TOOL_AGENTS.length]!, accept: '*/*' } };
+        return {
+          ...base,
+          path: `/download/${encodePath(path)}`,
+          headers: { 'x-forwarded-for': ip, 'user-agent': TOOL_AGENTS[i % TOOL_AGENTS.length]!, accept: '*/*' },
+        };
       case 'page':
         return { ...base, path: `/download/${encodePath(path)}`, headers: { 'x-forwarded-for': ip, 'user-agent': BROWSER_AGENT, accept: BROWSER_ACCEPT } };
       case 'mirrorlist':
-        return { ...base, path: `/download/${encodePath(path)}?mirrorlist`, headers: { 'x-forwarded-for': ip, 'user-agent': TOOL_AGENTS[0]!, accept: 'application/json' } };
+        return {
+          ...base,
+          path: `/download/${encodePath(path)}?mirrorlist`,
+          headers: { 'x-forwarded-for': ip, 'user-agent': TOOL_AGENTS[0]!, accept: 'application/json' },
+        };
       case 'metalink':
-        return { ...base, path: `/download/${encodePath(path)}.meta4`, headers: { 'x-forwarded-for': ip, 'user-agent': TOOL_AGENTS[4]!, accept: 'application/metalink4+xml' } };
+        return {
+          ...base,
+          path: `/download/${encodePath(path)}.meta4`,
+          headers: { 'x-forwarded-for': ip, 'user-agent': TOOL_AGENTS[4]!, accept: 'application/metalink4+xml' },
+        };
       case 'not-found': {
         // A stale link: a real folder, a file that is not (or no longer) there.
         const dir = path.slice(0, path.lastIndexOf('/') + 1);
-        return { ...base, path: `/download/${encodePath(`${dir}gone-${i}.iso`)}`, headers: { 'x-forwarded-for': ip, 'user-agent': TOOL_AGENTS[i % TOOL_AGENTS.length]!, accept: '*/*' } };
+        return {
+          ...base,
+          path: `/download/${encodePath(`${dir}gone-${i}.iso`)}`,
+          headers: { 'x-forwarded-for': ip, 'user-agent': TOOL_AGENTS[i % TOOL_AGENTS.length]!, accept: '*/*' },
+        };
       }
     }
   });

@@ -122,7 +122,13 @@ export async function buildWorker(opts: BuildWorkerOptions = {}): Promise<BuildW
   }
   if (!code) throw new WorkerBundleError('esbuild produced no worker.js');
   const inputs = Object.keys(result.metafile.inputs);
-  const out: BuildWorkerResult = { outfile, bytes: code.byteLength, gzipBytes: gzipSync(code, { level: 9 }).byteLength, inputs, stubbed: [...new Set(stubbed)] };
+  const out: BuildWorkerResult = {
+    outfile,
+    bytes: code.byteLength,
+    gzipBytes: gzipSync(code, { level: 9 }).byteLength,
+    inputs,
+    stubbed: [...new Set(stubbed)],
+  };
   if (!opts.quiet) {
     console.log(`${path.relative(process.cwd(), outfile)}: ${kib(out.bytes)} raw, ${kib(out.gzipBytes)} gzip (${inputs.length} inputs)`);
     for (const s of out.stubbed) console.warn(`warning: stubbed Node import ${s} (never called at the edge; remove it from that module)`);

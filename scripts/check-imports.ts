@@ -59,7 +59,8 @@ async function main(): Promise<void> {
       const rel = path.relative(ROOT, file);
       const layer = layerOf(file);
       if (!spec.startsWith('.')) {
-        if (PURE_LAYERS.has(layer) && RUNTIME_BOUND.test(spec)) problems.push(`${rel}: ${layer} imports ${spec} (core runs on every runtime; pass it in as a port instead)`);
+        if (PURE_LAYERS.has(layer) && RUNTIME_BOUND.test(spec))
+          problems.push(`${rel}: ${layer} imports ${spec} (core runs on every runtime; pass it in as a port instead)`);
         continue;
       }
       const target = path.resolve(path.dirname(file), spec).replace(/\.js$/, '.ts');

@@ -92,7 +92,10 @@ export function syntheticSnapshot(n: Network): Snapshot {
     };
     if (rnd() < 0.8) {
       let hex = '';
-      for (let b = 0; b < 8; b++) hex += Math.floor(rnd() * 2 ** 32).toString(16).padStart(8, '0');
+      for (let b = 0; b < 8; b++)
+        hex += Math.floor(rnd() * 2 ** 32)
+          .toString(16)
+          .padStart(8, '0');
       f.sha256 = hex;
     }
     files[i] = f;
@@ -114,7 +117,12 @@ export function syntheticSnapshot(n: Network): Snapshot {
       content: { include: include.length ? include : ['project-000/**'], exclude: rnd() < 0.3 ? ['**/*.iso'] : [] },
     };
   });
-  const builder = new SnapshotBuilder({ mirrors, files: index, originBaseUrl: 'https://origin.example.org/pub/', routing: { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 21_600 } });
+  const builder = new SnapshotBuilder({
+    mirrors,
+    files: index,
+    originBaseUrl: 'https://origin.example.org/pub/',
+    routing: { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 21_600 },
+  });
   const snapshot = builder.current();
   const withManifest = Math.round(n.mirrors * n.manifestShare);
   for (let m = 0; m < withManifest; m++) {
@@ -352,13 +360,26 @@ interface MixFigures {
  * ShardedSnapshotSources sharing one in-memory Cache API: `isolates` isolates take the requests in
  * turn, and each is replaced by a cold one every `recycleEvery` requests it served.
  */
-async function measureMix(snapshot: Snapshot, core: Uint8Array, set: ShardSet, opts: { label: string; requests: number; isolates: number; recycleEvery: number; sharedCache: boolean; cacheBytes?: number }): Promise<MixFigures> {
+async function measureMix(
+  snapshot: Snapshot,
+  core: Uint8Array,
+  set: ShardSet,
+  opts: { label: string; requests: number; isolates: number; recycleEvery: number; sharedCache: boolean; cacheBytes?: number },
+): Promise<MixFigures> {
   const paths = snapshot.files.paths;
   const requests = buildRequests({ paths, count: opts.requests, mix: MIX, seed: 42, clients: 2_000 });
   const counter = { shards: 0 };
   const fetchImpl = splitFetch(core, set, counter);
   const shared = opts.sharedCache ? memoryCache() : undefined;
-  const make = () => new ShardedSnapshotSource({ controlUrl: 'http://control', ttlMs: 3_600_000, fetch: fetchImpl, sharedCache: shared, cacheBytes: opts.cacheBytes ?? DEFAULT_SHARD_CACHE_BYTES, log: silent });
+  const make = () =>
+    new ShardedSnapshotSource({
+      controlUrl: 'http://control',
+      ttlMs: 3_600_000,
+      fetch: fetchImpl,
+      sharedCache: shared,
+      cacheBytes: opts.cacheBytes ?? DEFAULT_SHARD_CACHE_BYTES,
+      log: silent,
+    });
   const isolates = Array.from({ length: opts.isolates }, () => ({ source: make(), served: 0 }));
   for (const i of isolates) await i.source.ensure(() => {});
   let misses = 0;
@@ -390,7 +411,14 @@ async function measureMix(snapshot: Snapshot, core: Uint8Array, set: ShardSet, o
       fromCache += iso.source.status().shardsFromSharedCache - cacheBefore;
     }
   }
-  return { label: opts.label, requests: requests.length, isolateMisses: misses, fromCache, fromControlPlane: counter.shards, loadMsPerMiss: misses ? missMs / misses : 0 };
+  return {
+    label: opts.label,
+    requests: requests.length,
+    isolateMisses: misses,
+    fromCache,
+    fromControlPlane: counter.shards,
+    loadMsPerMiss: misses ? missMs / misses : 0,
+  };
 }
 
 /**
@@ -491,7 +519,13 @@ async function measureShardedWorkerd(bundle: string, core: Uint8Array, set: Shar
   const bindings = { CONTROL_URL: controlUrl, SNAPSHOT_TOKEN: 't', LOG_LEVEL: 'error' };
   const ask = async (base: string, p: string) => {
     const t = performance.now();
-    const res = await fetch(`${base}/download/${p}`, { redirect: 'manual', headers: { 'CF-Connecting-IP': '192.0.2.1', 'CF-Blob': JSON.stringify({ country: 'DE', continent: 'EU', latitude: '52.52', longitude: '13.40', asn: 680 }) } });
+    const res = await fetch(`${base}/download/${p}`, {
+      redirect: 'manual',
+      headers: {
+        'CF-Connecting-IP': '192.0.2.1',
+        'CF-Blob': JSON.stringify({ country: 'DE', continent: 'EU', latitude: '52.52', longitude: '13.40', asn: 680 }),
+      },
+    });
     await res.arrayBuffer();
     if (res.status !== 302) throw new Error(`workerd answered ${res.status} for ${p}`);
     return performance.now() - t;
@@ -575,7 +609,9 @@ async function main() {
     if (!args.has('--skip-workerd') && want('whole')) {
       const smallSnapshot = encodeSnapshot(syntheticSnapshot(small));
       const w = await measureWorkerd(bundle.outfile, smallSnapshot, 5);
-      console.log(`workerd cold start (median of 5): spawn → first 200 on /healthz ${ms(w.health)}; spawn → first download answer (fetch + decode of the 10k × 100 snapshot) ${ms(w.firstAnswer)}`);
+      console.log(
+        `workerd cold start (median of 5): spawn → first 200 on /healthz ${ms(w.health)}; spawn → first download answer (fetch + decode of the 10k × 100 snapshot) ${ms(w.firstAnswer)}`,
+      );
     }
 
     const cases: Network[] = [small];
@@ -586,7 +622,8 @@ async function main() {
       const label = `${n.files.toLocaleString('en')} files × ${n.mirrors} mirrors`;
       const snapshot = syntheticSnapshot(n);
       if (!args.has('--skip-whole') && want('whole')) {
-        if (n === cases[0]) console.log('\nsnapshot                     | bytes      | encode  | decode (median) | heap after decode | bytes + heap | 2 × (refresh)');
+        if (n === cases[0])
+          console.log('\nsnapshot                     | bytes      | encode  | decode (median) | heap after decode | bytes + heap | 2 × (refresh)');
         const f = await measureSnapshot(snapshot, n);
         const resident = f.bytes + f.decodeHeapBytes;
         console.log(
@@ -600,11 +637,14 @@ async function main() {
       }
       if (n === cases[0] && !want('small')) continue;
       // Shard sizes against decode time, for the large network: the default and a few others.
-      const targets = n !== cases[0] && want('sizes') ? [...new Set([SHARD_TARGET_FILES, 20_000, 5_000, 2_500, 1_250])].sort((a, b) => b - a) : [SHARD_TARGET_FILES];
+      const targets =
+        n !== cases[0] && want('sizes') ? [...new Set([SHARD_TARGET_FILES, 20_000, 5_000, 2_500, 1_250])].sort((a, b) => b - a) : [SHARD_TARGET_FILES];
       let chosen: Awaited<ReturnType<typeof measureSharded>> | undefined;
       if (targets.length > 1) {
         console.log(`\nshard size at ${label} (CPU to decode and compose a shard: medians of 24, and the slowest)`);
-        console.log('files a shard (target / median) | shards | shard bytes (median) | decode (median / max) | compose | cold download (decode + compose) | per-core template');
+        console.log(
+          'files a shard (target / median) | shards | shard bytes (median) | decode (median / max) | compose | cold download (decode + compose) | per-core template',
+        );
       }
       for (const target of targets) {
         const f = await measureSharded(snapshot, target);
@@ -627,8 +667,12 @@ async function main() {
       sharded.push({ n, f, paths, snapshot });
     }
 
-    console.log(`\nsharded snapshot (core + file shards on demand, shard target ${SHARD_TARGET_FILES.toLocaleString('en')} files, isolate shard cache ${mib(DEFAULT_SHARD_CACHE_BYTES)})`);
-    console.log('network                      | shards | split   | core     | shard (median / max)  | decode + compose | core heap | full cache: measured / estimated');
+    console.log(
+      `\nsharded snapshot (core + file shards on demand, shard target ${SHARD_TARGET_FILES.toLocaleString('en')} files, isolate shard cache ${mib(DEFAULT_SHARD_CACHE_BYTES)})`,
+    );
+    console.log(
+      'network                      | shards | split   | core     | shard (median / max)  | decode + compose | core heap | full cache: measured / estimated',
+    );
     for (const { n, f } of sharded) {
       const label = `${n.files.toLocaleString('en')} files × ${n.mirrors} mirrors`;
       console.log(
@@ -641,14 +685,18 @@ async function main() {
       console.log(
         `  check: shardCost(${kib(f.shardBytesMedian)}, ${f.shardFilesMedian} files, ${n.mirrors} mirrors) = ${kib(shardCost(f.shardBytesMedian, f.shardFilesMedian, n.mirrors))}; measured ≈ ${kib(f.shardBytesMedian + f.shardFilesMedian * f.heapPerFile + n.mirrors * f.heapPerMirror)}`,
       );
-      console.log(`  control plane: first split ${ms(f.splitMs)}; after one mirror's new inventory ${ms(f.inventorySplitMs)}; a state change re-encodes the core only`);
+      console.log(
+        `  control plane: first split ${ms(f.splitMs)}; after one mirror's new inventory ${ms(f.inventorySplitMs)}; a state change re-encodes the core only`,
+      );
       console.log(`  fits a 128 MiB Worker: ${peak < WORKER_MEMORY_LIMIT * 0.75 ? 'yes' : 'NO'}`);
     }
 
     const large = sharded.find((x) => x.n !== cases[0]);
     if (large && want('mix')) {
       const { f, snapshot } = large;
-      console.log(`\nthe bench's request mix (load/scenarios.ts MIX, ${requestCount.toLocaleString('en')} requests, 2,000 clients) at ${large.n.files.toLocaleString('en')} × ${large.n.mirrors}, default isolate cache (${mib(DEFAULT_SHARD_CACHE_BYTES)})`);
+      console.log(
+        `\nthe bench's request mix (load/scenarios.ts MIX, ${requestCount.toLocaleString('en')} requests, 2,000 clients) at ${large.n.files.toLocaleString('en')} × ${large.n.mirrors}, default isolate cache (${mib(DEFAULT_SHARD_CACHE_BYTES)})`,
+      );
       console.log('location                                                     | isolate misses | from the Cache API | from the control plane | CPU per miss');
       const scenarios = [
         { label: 'one isolate, Cache API', isolates: 1, recycleEvery: Number.POSITIVE_INFINITY, sharedCache: true },
@@ -658,7 +706,9 @@ async function main() {
       for (const sc of scenarios) {
         const m = await measureMix(snapshot, f.core, f.set, { ...sc, requests: requestCount });
         const pct = (x: number) => `${((x / m.requests) * 100).toFixed(1)} %`;
-        console.log(`${m.label.padEnd(60)} | ${pct(m.isolateMisses).padStart(14)} | ${`${pct(m.fromCache)} (${m.fromCache})`.padStart(18)} | ${`${pct(m.fromControlPlane)} (${m.fromControlPlane})`.padStart(22)} | ${ms(m.loadMsPerMiss)}`);
+        console.log(
+          `${m.label.padEnd(60)} | ${pct(m.isolateMisses).padStart(14)} | ${`${pct(m.fromCache)} (${m.fromCache})`.padStart(18)} | ${`${pct(m.fromControlPlane)} (${m.fromControlPlane})`.padStart(22)} | ${ms(m.loadMsPerMiss)}`,
+        );
       }
     }
 

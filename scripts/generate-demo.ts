@@ -166,8 +166,13 @@ const debianReleases: DebianRelease[] = [
 ];
 
 const netinstSize: Record<string, number> = {
-  amd64: 660 * MB, arm64: 560 * MB, armhf: 520 * MB, i386: 650 * MB,
-  ppc64el: 430 * MB, riscv64: 470 * MB, s390x: 300 * MB,
+  amd64: 660 * MB,
+  arm64: 560 * MB,
+  armhf: 520 * MB,
+  i386: 650 * MB,
+  ppc64el: 430 * MB,
+  riscv64: 470 * MB,
+  s390x: 300 * MB,
 };
 
 function debianSums(dir: string, mtime: number): void {
@@ -225,8 +230,14 @@ function genDebian(): void {
     const live = `debian-cd/${v}-live/amd64`;
     const tl = when(rel.date, live, 5 * HOUR);
     const flavours: [string, number][] = [
-      ['cinnamon', 3.1 * GB], ['gnome', 3.3 * GB], ['kde', 3.5 * GB], ['lxde', 2.8 * GB],
-      ['lxqt', 2.9 * GB], ['mate', 3.0 * GB], ['standard', 1.45 * GB], ['xfce', 2.9 * GB],
+      ['cinnamon', 3.1 * GB],
+      ['gnome', 3.3 * GB],
+      ['kde', 3.5 * GB],
+      ['lxde', 2.8 * GB],
+      ['lxqt', 2.9 * GB],
+      ['mate', 3.0 * GB],
+      ['standard', 1.45 * GB],
+      ['xfce', 2.9 * GB],
     ];
     for (const [flavour, center] of flavours) {
       const name = `debian-live-${v}-amd64-${flavour}`;
@@ -281,29 +292,52 @@ function genUbuntu(): void {
 
 /** [name, version, release, arch, approx size] — a representative slice of a Fedora tree. */
 const fedoraPackages: [string, string, string, string, number][] = [
-  ['bash', '5.2.32', '1', 'x86_64', 1.8 * MB], ['coreutils', '9.5', '6', 'x86_64', 1.2 * MB],
-  ['curl', '8.9.1', '2', 'x86_64', 310 * KB], ['dnf5', '5.2.6.2', '1', 'x86_64', 680 * KB],
-  ['firefox', '132.0', '1', 'x86_64', 72 * MB], ['gcc', '14.2.1', '3', 'x86_64', 36 * MB],
-  ['git', '2.47.0', '1', 'x86_64', 55 * KB], ['git-core', '2.47.0', '1', 'x86_64', 5.1 * MB],
-  ['glibc', '2.40', '9', 'x86_64', 2.2 * MB], ['gnome-shell', '47.1', '1', 'x86_64', 1.7 * MB],
-  ['gtk4', '4.16.3', '1', 'x86_64', 5.4 * MB], ['kernel', '6.11.4', '301', 'x86_64', 140 * KB],
-  ['kernel-core', '6.11.4', '301', 'x86_64', 17 * MB], ['kernel-modules', '6.11.4', '301', 'x86_64', 62 * MB],
-  ['libreoffice-core', '24.8.2.1', '2', 'x86_64', 101 * MB], ['llvm-libs', '19.1.0', '1', 'x86_64', 29 * MB],
-  ['mesa-dri-drivers', '24.2.4', '1', 'x86_64', 24 * MB], ['NetworkManager', '1.48.10', '1', 'x86_64', 2.3 * MB],
-  ['openssh', '9.8p1', '3', 'x86_64', 420 * KB], ['openssl', '3.2.2', '9', 'x86_64', 1.1 * MB],
-  ['perl-interpreter', '5.40.0', '511', 'x86_64', 72 * KB], ['pipewire', '1.2.6', '1', 'x86_64', 130 * KB],
-  ['python3', '3.13.0', '1', 'x86_64', 28 * KB], ['python3-libs', '3.13.0', '1', 'x86_64', 9.8 * MB],
-  ['rpm', '4.20.0', '1', 'x86_64', 540 * KB], ['rust', '1.81.0', '1', 'x86_64', 31 * MB],
-  ['systemd', '256.7', '1', 'x86_64', 5.4 * MB], ['systemd-libs', '256.7', '1', 'x86_64', 720 * KB],
-  ['thunderbird', '128.3.1', '1', 'x86_64', 68 * MB], ['vim-enhanced', '9.1.785', '1', 'x86_64', 2.0 * MB],
-  ['wireshark-cli', '4.4.1', '1', 'x86_64', 19 * MB], ['xorg-x11-server-Xwayland', '24.1.3', '1', 'x86_64', 1.3 * MB],
-  ['zstd', '1.5.6', '2', 'x86_64', 480 * KB], ['zsh', '5.9', '15', 'x86_64', 3.4 * MB],
-  ['adwaita-icon-theme', '47.0', '1', 'noarch', 420 * KB], ['ca-certificates', '2024.2.69_v8.0.401', '1.0', 'noarch', 880 * KB],
-  ['dejavu-sans-fonts', '2.37', '24', 'noarch', 1.3 * MB], ['fedora-release', '41', '29', 'noarch', 11 * KB],
-  ['google-noto-sans-cjk-vf-fonts', '2.004', '9', 'noarch', 45 * MB], ['hicolor-icon-theme', '0.17', '19', 'noarch', 45 * KB],
-  ['langpacks-core-en', '4.1', '4', 'noarch', 10 * KB], ['linux-firmware', '20241017', '1', 'noarch', 38 * MB],
-  ['python3-pip', '24.2', '1', 'noarch', 2.8 * MB], ['tzdata', '2024b', '1', 'noarch', 430 * KB],
-  ['xkeyboard-config', '2.42', '2', 'noarch', 1.0 * MB], ['yum', '4.21.1', '1', 'noarch', 38 * KB],
+  ['bash', '5.2.32', '1', 'x86_64', 1.8 * MB],
+  ['coreutils', '9.5', '6', 'x86_64', 1.2 * MB],
+  ['curl', '8.9.1', '2', 'x86_64', 310 * KB],
+  ['dnf5', '5.2.6.2', '1', 'x86_64', 680 * KB],
+  ['firefox', '132.0', '1', 'x86_64', 72 * MB],
+  ['gcc', '14.2.1', '3', 'x86_64', 36 * MB],
+  ['git', '2.47.0', '1', 'x86_64', 55 * KB],
+  ['git-core', '2.47.0', '1', 'x86_64', 5.1 * MB],
+  ['glibc', '2.40', '9', 'x86_64', 2.2 * MB],
+  ['gnome-shell', '47.1', '1', 'x86_64', 1.7 * MB],
+  ['gtk4', '4.16.3', '1', 'x86_64', 5.4 * MB],
+  ['kernel', '6.11.4', '301', 'x86_64', 140 * KB],
+  ['kernel-core', '6.11.4', '301', 'x86_64', 17 * MB],
+  ['kernel-modules', '6.11.4', '301', 'x86_64', 62 * MB],
+  ['libreoffice-core', '24.8.2.1', '2', 'x86_64', 101 * MB],
+  ['llvm-libs', '19.1.0', '1', 'x86_64', 29 * MB],
+  ['mesa-dri-drivers', '24.2.4', '1', 'x86_64', 24 * MB],
+  ['NetworkManager', '1.48.10', '1', 'x86_64', 2.3 * MB],
+  ['openssh', '9.8p1', '3', 'x86_64', 420 * KB],
+  ['openssl', '3.2.2', '9', 'x86_64', 1.1 * MB],
+  ['perl-interpreter', '5.40.0', '511', 'x86_64', 72 * KB],
+  ['pipewire', '1.2.6', '1', 'x86_64', 130 * KB],
+  ['python3', '3.13.0', '1', 'x86_64', 28 * KB],
+  ['python3-libs', '3.13.0', '1', 'x86_64', 9.8 * MB],
+  ['rpm', '4.20.0', '1', 'x86_64', 540 * KB],
+  ['rust', '1.81.0', '1', 'x86_64', 31 * MB],
+  ['systemd', '256.7', '1', 'x86_64', 5.4 * MB],
+  ['systemd-libs', '256.7', '1', 'x86_64', 720 * KB],
+  ['thunderbird', '128.3.1', '1', 'x86_64', 68 * MB],
+  ['vim-enhanced', '9.1.785', '1', 'x86_64', 2.0 * MB],
+  ['wireshark-cli', '4.4.1', '1', 'x86_64', 19 * MB],
+  ['xorg-x11-server-Xwayland', '24.1.3', '1', 'x86_64', 1.3 * MB],
+  ['zstd', '1.5.6', '2', 'x86_64', 480 * KB],
+  ['zsh', '5.9', '15', 'x86_64', 3.4 * MB],
+  ['adwaita-icon-theme', '47.0', '1', 'noarch', 420 * KB],
+  ['ca-certificates', '2024.2.69_v8.0.401', '1.0', 'noarch', 880 * KB],
+  ['dejavu-sans-fonts', '2.37', '24', 'noarch', 1.3 * MB],
+  ['fedora-release', '41', '29', 'noarch', 11 * KB],
+  ['google-noto-sans-cjk-vf-fonts', '2.004', '9', 'noarch', 45 * MB],
+  ['hicolor-icon-theme', '0.17', '19', 'noarch', 45 * KB],
+  ['langpacks-core-en', '4.1', '4', 'noarch', 10 * KB],
+  ['linux-firmware', '20241017', '1', 'noarch', 38 * MB],
+  ['python3-pip', '24.2', '1', 'noarch', 2.8 * MB],
+  ['tzdata', '2024b', '1', 'noarch', 430 * KB],
+  ['xkeyboard-config', '2.42', '2', 'noarch', 1.0 * MB],
+  ['yum', '4.21.1', '1', 'noarch', 38 * KB],
 ];
 
 function fedoraRel(release: string, v: number): string {
@@ -381,7 +415,12 @@ function genFedora(): void {
     add(`${os}/images/pxeboot/initrd.img`, around(`${os}/initrd`, 150 * MB), t);
     add(`${os}/.treeinfo`, between(`${os}/.treeinfo`, 1200, 1600), t);
     add(`${os}/repodata/repomd.xml`, between(`${os}/repomd`, 3 * KB, 5 * KB), t);
-    for (const [kind, center] of [['primary.xml.zst', 12 * MB], ['filelists.xml.zst', 48 * MB], ['other.xml.zst', 9 * MB], ['comps-Everything.x86_64.xml.xz', 420 * KB]] as const) {
+    for (const [kind, center] of [
+      ['primary.xml.zst', 12 * MB],
+      ['filelists.xml.zst', 48 * MB],
+      ['other.xml.zst', 9 * MB],
+      ['comps-Everything.x86_64.xml.xz', 420 * KB],
+    ] as const) {
       const hex = sha256Hex(`${os}/${kind}`);
       add(`${os}/repodata/${hex}-${kind}`, around(`${os}/${kind}`, center), t);
     }
@@ -413,52 +452,109 @@ function genFedora(): void {
 
 /** [name, epoch:pkgver-pkgrel, arch, approx size] */
 const archCore: [string, string, string, number][] = [
-  ['acl', '2.3.2-1', 'x86_64', 140 * KB], ['archlinux-keyring', '20260912-1', 'any', 1.2 * MB],
-  ['attr', '2.5.2-1', 'x86_64', 70 * KB], ['base', '3-2', 'any', 2 * KB], ['bash', '5.3.3-2', 'x86_64', 1.9 * MB],
-  ['binutils', '2.45+r29+g2b2e51a31ec7-1', 'x86_64', 7.6 * MB], ['bzip2', '1.0.8-6', 'x86_64', 45 * KB],
-  ['ca-certificates', '20240618-1', 'any', 3 * KB], ['coreutils', '9.8-2', 'x86_64', 2.9 * MB],
-  ['curl', '8.16.0-1', 'x86_64', 1.1 * MB], ['dbus', '1.16.2-1', 'x86_64', 270 * KB],
-  ['e2fsprogs', '1.47.3-1', 'x86_64', 1.3 * MB], ['file', '5.46-5', 'x86_64', 850 * KB],
-  ['filesystem', '2025.05.03-1', 'any', 14 * KB], ['gawk', '5.3.2-1', 'x86_64', 1.2 * MB],
-  ['gcc', '15.2.1+r22+gc4e96a094636-1', 'x86_64', 58 * MB], ['gcc-libs', '15.2.1+r22+gc4e96a094636-1', 'x86_64', 36 * MB],
-  ['glibc', '2.42+r17+gd7274d718e6f-1', 'x86_64', 10.6 * MB], ['gnupg', '2.4.8-2', 'x86_64', 2.8 * MB],
-  ['grep', '3.12-2', 'x86_64', 260 * KB], ['grub', '2:2.12.r292.g73d1c959e-1', 'x86_64', 7.8 * MB],
-  ['gzip', '1.14-2', 'x86_64', 90 * KB], ['iproute2', '6.16.0-1', 'x86_64', 1.4 * MB],
-  ['iptables', '1:1.8.11-2', 'x86_64', 410 * KB], ['iputils', '20250605-1', 'x86_64', 140 * KB],
-  ['less', '1:679-1', 'x86_64', 140 * KB], ['linux', '6.16.9.arch1-1', 'x86_64', 145 * MB],
-  ['linux-firmware', '20250917-1', 'any', 8 * KB], ['linux-lts', '6.12.49-1', 'x86_64', 130 * MB],
-  ['make', '4.4.1-2', 'x86_64', 520 * KB], ['man-db', '2.13.1-1', 'x86_64', 1.3 * MB],
-  ['mkinitcpio', '40-3', 'any', 50 * KB], ['nano', '8.6-1', 'x86_64', 620 * KB], ['openssh', '10.0p1-4', 'x86_64', 1.4 * MB],
-  ['openssl', '3.5.3-1', 'x86_64', 5.1 * MB], ['pacman', '7.0.0.r6.gc685ae6-6', 'x86_64', 940 * KB],
-  ['pacman-mirrorlist', '20250808-1', 'any', 8 * KB], ['perl', '5.42.0-1', 'x86_64', 15 * MB],
-  ['python', '3.13.7-1', 'x86_64', 27 * MB], ['sed', '4.9-3', 'x86_64', 230 * KB], ['sudo', '1.9.17.p2-1', 'x86_64', 1.9 * MB],
-  ['systemd', '258-1', 'x86_64', 9.8 * MB], ['systemd-libs', '258-1', 'x86_64', 1.4 * MB],
-  ['tar', '1.35-2', 'x86_64', 900 * KB], ['tzdata', '2025b-1', 'x86_64', 320 * KB],
-  ['util-linux', '2.41.2-1', 'x86_64', 5.6 * MB], ['vi', '1:070224-6', 'x86_64', 150 * KB],
-  ['which', '2.23-1', 'x86_64', 20 * KB], ['xz', '5.8.1-1', 'x86_64', 500 * KB], ['zlib', '1:1.3.1-2', 'x86_64', 90 * KB],
+  ['acl', '2.3.2-1', 'x86_64', 140 * KB],
+  ['archlinux-keyring', '20260912-1', 'any', 1.2 * MB],
+  ['attr', '2.5.2-1', 'x86_64', 70 * KB],
+  ['base', '3-2', 'any', 2 * KB],
+  ['bash', '5.3.3-2', 'x86_64', 1.9 * MB],
+  ['binutils', '2.45+r29+g2b2e51a31ec7-1', 'x86_64', 7.6 * MB],
+  ['bzip2', '1.0.8-6', 'x86_64', 45 * KB],
+  ['ca-certificates', '20240618-1', 'any', 3 * KB],
+  ['coreutils', '9.8-2', 'x86_64', 2.9 * MB],
+  ['curl', '8.16.0-1', 'x86_64', 1.1 * MB],
+  ['dbus', '1.16.2-1', 'x86_64', 270 * KB],
+  ['e2fsprogs', '1.47.3-1', 'x86_64', 1.3 * MB],
+  ['file', '5.46-5', 'x86_64', 850 * KB],
+  ['filesystem', '2025.05.03-1', 'any', 14 * KB],
+  ['gawk', '5.3.2-1', 'x86_64', 1.2 * MB],
+  ['gcc', '15.2.1+r22+gc4e96a094636-1', 'x86_64', 58 * MB],
+  ['gcc-libs', '15.2.1+r22+gc4e96a094636-1', 'x86_64', 36 * MB],
+  ['glibc', '2.42+r17+gd7274d718e6f-1', 'x86_64', 10.6 * MB],
+  ['gnupg', '2.4.8-2', 'x86_64', 2.8 * MB],
+  ['grep', '3.12-2', 'x86_64', 260 * KB],
+  ['grub', '2:2.12.r292.g73d1c959e-1', 'x86_64', 7.8 * MB],
+  ['gzip', '1.14-2', 'x86_64', 90 * KB],
+  ['iproute2', '6.16.0-1', 'x86_64', 1.4 * MB],
+  ['iptables', '1:1.8.11-2', 'x86_64', 410 * KB],
+  ['iputils', '20250605-1', 'x86_64', 140 * KB],
+  ['less', '1:679-1', 'x86_64', 140 * KB],
+  ['linux', '6.16.9.arch1-1', 'x86_64', 145 * MB],
+  ['linux-firmware', '20250917-1', 'any', 8 * KB],
+  ['linux-lts', '6.12.49-1', 'x86_64', 130 * MB],
+  ['make', '4.4.1-2', 'x86_64', 520 * KB],
+  ['man-db', '2.13.1-1', 'x86_64', 1.3 * MB],
+  ['mkinitcpio', '40-3', 'any', 50 * KB],
+  ['nano', '8.6-1', 'x86_64', 620 * KB],
+  ['openssh', '10.0p1-4', 'x86_64', 1.4 * MB],
+  ['openssl', '3.5.3-1', 'x86_64', 5.1 * MB],
+  ['pacman', '7.0.0.r6.gc685ae6-6', 'x86_64', 940 * KB],
+  ['pacman-mirrorlist', '20250808-1', 'any', 8 * KB],
+  ['perl', '5.42.0-1', 'x86_64', 15 * MB],
+  ['python', '3.13.7-1', 'x86_64', 27 * MB],
+  ['sed', '4.9-3', 'x86_64', 230 * KB],
+  ['sudo', '1.9.17.p2-1', 'x86_64', 1.9 * MB],
+  ['systemd', '258-1', 'x86_64', 9.8 * MB],
+  ['systemd-libs', '258-1', 'x86_64', 1.4 * MB],
+  ['tar', '1.35-2', 'x86_64', 900 * KB],
+  ['tzdata', '2025b-1', 'x86_64', 320 * KB],
+  ['util-linux', '2.41.2-1', 'x86_64', 5.6 * MB],
+  ['vi', '1:070224-6', 'x86_64', 150 * KB],
+  ['which', '2.23-1', 'x86_64', 20 * KB],
+  ['xz', '5.8.1-1', 'x86_64', 500 * KB],
+  ['zlib', '1:1.3.1-2', 'x86_64', 90 * KB],
   ['zstd', '1.5.7-2', 'x86_64', 520 * KB],
 ];
 const archExtra: [string, string, string, number][] = [
-  ['firefox', '143.0.1-1', 'x86_64', 78 * MB], ['thunderbird', '143.0-1', 'x86_64', 74 * MB],
-  ['chromium', '140.0.7339.185-1', 'x86_64', 110 * MB], ['libreoffice-fresh', '26.8.1-2', 'x86_64', 160 * MB],
-  ['vlc', '3.0.21-21', 'x86_64', 6.2 * MB], ['gimp', '3.0.4-3', 'x86_64', 28 * MB], ['inkscape', '1.4.2-4', 'x86_64', 32 * MB],
-  ['blender', '17:4.5.3-1', 'x86_64', 140 * MB], ['emacs', '30.2-1', 'x86_64', 38 * MB], ['vim', '9.1.1734-1', 'x86_64', 2.3 * MB],
-  ['neovim', '0.11.4-1', 'x86_64', 7.1 * MB], ['git', '2.51.0-1', 'x86_64', 7.4 * MB], ['go', '2:1.25.1-1', 'x86_64', 48 * MB],
-  ['rust', '1:1.90.0-1', 'x86_64', 95 * MB], ['nodejs', '24.8.0-1', 'x86_64', 20 * MB], ['npm', '11.6.0-1', 'any', 2.9 * MB],
-  ['python-numpy', '2.3.3-1', 'x86_64', 8.9 * MB], ['python-pip', '25.2-1', 'any', 2.7 * MB],
-  ['plasma-desktop', '6.4.5-1', 'x86_64', 11 * MB], ['plasma-workspace', '6.4.5-1', 'x86_64', 19 * MB],
-  ['kwin', '6.4.5-1', 'x86_64', 9.9 * MB], ['gnome-shell', '1:49.0-1', 'x86_64', 3.1 * MB], ['mutter', '49.0-1', 'x86_64', 3.2 * MB],
-  ['gtk4', '1:4.20.1-1', 'x86_64', 8.1 * MB], ['qt6-base', '6.9.2-1', 'x86_64', 15 * MB], ['qt6-declarative', '6.9.2-1', 'x86_64', 17 * MB],
-  ['mesa', '1:25.2.3-1', 'x86_64', 11 * MB], ['vulkan-radeon', '1:25.2.3-1', 'x86_64', 2.9 * MB],
-  ['nvidia-open', '580.82.09-2', 'x86_64', 3.6 * MB], ['pipewire', '1:1.4.8-1', 'x86_64', 1.4 * MB],
-  ['wireplumber', '0.5.11-1', 'x86_64', 450 * KB], ['networkmanager', '1.54.1-1', 'x86_64', 5.2 * MB],
-  ['docker', '1:28.4.0-1', 'x86_64', 28 * MB], ['podman', '5.6.1-1', 'x86_64', 12 * MB], ['nginx', '1.28.0-2', 'x86_64', 720 * KB],
-  ['apache', '2.4.65-2', 'x86_64', 1.7 * MB], ['postgresql', '17.6-1', 'x86_64', 14 * MB], ['redis', '8.2.1-1', 'x86_64', 1.8 * MB],
-  ['ffmpeg', '2:8.0-3', 'x86_64', 14 * MB], ['obs-studio', '32.0.1-1', 'x86_64', 17 * MB],
-  ['texlive-basic', '2025.2-1', 'any', 32 * MB], ['noto-fonts', '1:2025.09.01-1', 'any', 41 * MB],
-  ['noto-fonts-cjk', '20240730-1', 'any', 96 * MB], ['ttf-dejavu', '2.37+18+g9b5d1b2f-7', 'any', 1.8 * MB],
-  ['htop', '3.4.1-1', 'x86_64', 180 * KB], ['tmux', '3.5_a-7', 'x86_64', 480 * KB], ['zsh', '5.9-5', 'x86_64', 2.9 * MB],
-  ['fish', '4.0.8-1', 'x86_64', 4.4 * MB], ['wireshark-qt', '4.4.9-1', 'x86_64', 6.7 * MB], ['keepassxc', '2.7.10-2', 'x86_64', 6.8 * MB],
+  ['firefox', '143.0.1-1', 'x86_64', 78 * MB],
+  ['thunderbird', '143.0-1', 'x86_64', 74 * MB],
+  ['chromium', '140.0.7339.185-1', 'x86_64', 110 * MB],
+  ['libreoffice-fresh', '26.8.1-2', 'x86_64', 160 * MB],
+  ['vlc', '3.0.21-21', 'x86_64', 6.2 * MB],
+  ['gimp', '3.0.4-3', 'x86_64', 28 * MB],
+  ['inkscape', '1.4.2-4', 'x86_64', 32 * MB],
+  ['blender', '17:4.5.3-1', 'x86_64', 140 * MB],
+  ['emacs', '30.2-1', 'x86_64', 38 * MB],
+  ['vim', '9.1.1734-1', 'x86_64', 2.3 * MB],
+  ['neovim', '0.11.4-1', 'x86_64', 7.1 * MB],
+  ['git', '2.51.0-1', 'x86_64', 7.4 * MB],
+  ['go', '2:1.25.1-1', 'x86_64', 48 * MB],
+  ['rust', '1:1.90.0-1', 'x86_64', 95 * MB],
+  ['nodejs', '24.8.0-1', 'x86_64', 20 * MB],
+  ['npm', '11.6.0-1', 'any', 2.9 * MB],
+  ['python-numpy', '2.3.3-1', 'x86_64', 8.9 * MB],
+  ['python-pip', '25.2-1', 'any', 2.7 * MB],
+  ['plasma-desktop', '6.4.5-1', 'x86_64', 11 * MB],
+  ['plasma-workspace', '6.4.5-1', 'x86_64', 19 * MB],
+  ['kwin', '6.4.5-1', 'x86_64', 9.9 * MB],
+  ['gnome-shell', '1:49.0-1', 'x86_64', 3.1 * MB],
+  ['mutter', '49.0-1', 'x86_64', 3.2 * MB],
+  ['gtk4', '1:4.20.1-1', 'x86_64', 8.1 * MB],
+  ['qt6-base', '6.9.2-1', 'x86_64', 15 * MB],
+  ['qt6-declarative', '6.9.2-1', 'x86_64', 17 * MB],
+  ['mesa', '1:25.2.3-1', 'x86_64', 11 * MB],
+  ['vulkan-radeon', '1:25.2.3-1', 'x86_64', 2.9 * MB],
+  ['nvidia-open', '580.82.09-2', 'x86_64', 3.6 * MB],
+  ['pipewire', '1:1.4.8-1', 'x86_64', 1.4 * MB],
+  ['wireplumber', '0.5.11-1', 'x86_64', 450 * KB],
+  ['networkmanager', '1.54.1-1', 'x86_64', 5.2 * MB],
+  ['docker', '1:28.4.0-1', 'x86_64', 28 * MB],
+  ['podman', '5.6.1-1', 'x86_64', 12 * MB],
+  ['nginx', '1.28.0-2', 'x86_64', 720 * KB],
+  ['apache', '2.4.65-2', 'x86_64', 1.7 * MB],
+  ['postgresql', '17.6-1', 'x86_64', 14 * MB],
+  ['redis', '8.2.1-1', 'x86_64', 1.8 * MB],
+  ['ffmpeg', '2:8.0-3', 'x86_64', 14 * MB],
+  ['obs-studio', '32.0.1-1', 'x86_64', 17 * MB],
+  ['texlive-basic', '2025.2-1', 'any', 32 * MB],
+  ['noto-fonts', '1:2025.09.01-1', 'any', 41 * MB],
+  ['noto-fonts-cjk', '20240730-1', 'any', 96 * MB],
+  ['ttf-dejavu', '2.37+18+g9b5d1b2f-7', 'any', 1.8 * MB],
+  ['htop', '3.4.1-1', 'x86_64', 180 * KB],
+  ['tmux', '3.5_a-7', 'x86_64', 480 * KB],
+  ['zsh', '5.9-5', 'x86_64', 2.9 * MB],
+  ['fish', '4.0.8-1', 'x86_64', 4.4 * MB],
+  ['wireshark-qt', '4.4.9-1', 'x86_64', 6.7 * MB],
+  ['keepassxc', '2.7.10-2', 'x86_64', 6.8 * MB],
 ];
 
 function genArch(): void {
@@ -470,7 +566,12 @@ function genArch(): void {
     const isoSize = around(`${dir}/${iso}`, 1.35 * GB, 0.03);
     const bootstrap = `archlinux-bootstrap-${d}-x86_64.tar.zst`;
     const bootSize = around(`${dir}/${bootstrap}`, 150 * MB, 0.04);
-    for (const [name, size] of [[iso, isoSize], ['archlinux-x86_64.iso', isoSize], [bootstrap, bootSize], ['archlinux-bootstrap-x86_64.tar.zst', bootSize]] as const) {
+    for (const [name, size] of [
+      [iso, isoSize],
+      ['archlinux-x86_64.iso', isoSize],
+      [bootstrap, bootSize],
+      ['archlinux-bootstrap-x86_64.tar.zst', bootSize],
+    ] as const) {
       add(`${dir}/${name}`, size, t);
       sig(`${dir}/${name}`, '.sig', t, 141); // ed25519 + fingerprint subpacket
     }
@@ -490,7 +591,10 @@ function genArch(): void {
 
   // Rolling repositories: packages land every day, so some are only hours old.
   let latest = 0;
-  for (const [repo, list] of [['core', archCore], ['extra', archExtra]] as const) {
+  for (const [repo, list] of [
+    ['core', archCore],
+    ['extra', archExtra],
+  ] as const) {
     const dir = `archlinux/${repo}/os/x86_64`;
     let repoLatest = 0;
     for (const [name, version, arch, approx] of list) {
@@ -532,7 +636,10 @@ function genVideolan(): void {
       for (const ext of ['.asc', '.md5', '.sha1', '.sha256']) sig(p, ext, t);
     };
     withHashes(`${dir}/vlc-${v}.tar.xz`, around(`${dir}/src`, 26 * MB, 0.05));
-    for (const [plat, arch] of [['win32', 'win32'], ['win64', 'win64']]) {
+    for (const [plat, arch] of [
+      ['win32', 'win32'],
+      ['win64', 'win64'],
+    ]) {
       const d = `${dir}/${plat}`;
       withHashes(`${d}/vlc-${v}-${arch}.exe`, around(`${d}/exe`, 41 * MB, 0.05));
       withHashes(`${d}/vlc-${v}-${arch}.msi`, around(`${d}/msi`, 44 * MB, 0.05));
@@ -545,7 +652,10 @@ function genVideolan(): void {
       withHashes(`${d}/vlc-${v}-${flavour}.dmg`, around(`${d}/${flavour}`, flavour === 'universal' ? 90 * MB : 52 * MB, 0.05));
     }
   }
-  for (const [v, date] of [['1.4.3', '2021-06-05T12:00:00Z'], ['1.5.0', '2025-06-20T12:00:00Z']] as const) {
+  for (const [v, date] of [
+    ['1.4.3', '2021-06-05T12:00:00Z'],
+    ['1.5.0', '2025-06-20T12:00:00Z'],
+  ] as const) {
     const d = `videolan/libdvdcss/${v}`;
     const t = when(date, d);
     add(`${d}/libdvdcss-${v}.tar.bz2`, around(d, 360 * KB), t);
@@ -558,37 +668,166 @@ function genVideolan(): void {
 // kde
 
 const plasmaModules = [
-  'aurorae', 'bluedevil', 'breeze', 'breeze-grub', 'breeze-gtk', 'breeze-plymouth', 'discover', 'drkonqi',
-  'flatpak-kcm', 'kactivitymanagerd', 'kde-cli-tools', 'kde-gtk-config', 'kdecoration', 'kdeplasma-addons',
-  'kgamma', 'kglobalacceld', 'kinfocenter', 'kmenuedit', 'kpipewire', 'krdp', 'kscreen', 'kscreenlocker',
-  'ksshaskpass', 'ksystemstats', 'kwallet-pam', 'kwayland', 'kwin', 'kwrited', 'layer-shell-qt', 'libkscreen',
-  'libksysguard', 'libplasma', 'milou', 'ocean-sound-theme', 'oxygen', 'oxygen-sounds', 'plasma-activities',
-  'plasma-activities-stats', 'plasma-browser-integration', 'plasma-desktop', 'plasma-dialer', 'plasma-disks',
-  'plasma-firewall', 'plasma-integration', 'plasma-mobile', 'plasma-nano', 'plasma-nm', 'plasma-pa', 'plasma-sdk',
-  'plasma-systemmonitor', 'plasma-thunderbolt', 'plasma-vault', 'plasma-welcome', 'plasma-workspace',
-  'plasma-workspace-wallpapers', 'plasma5support', 'plymouth-kcm', 'polkit-kde-agent-1', 'powerdevil',
-  'print-manager', 'qqc2-breeze-style', 'sddm-kcm', 'spacebar', 'spectacle', 'systemsettings', 'wacomtablet',
+  'aurorae',
+  'bluedevil',
+  'breeze',
+  'breeze-grub',
+  'breeze-gtk',
+  'breeze-plymouth',
+  'discover',
+  'drkonqi',
+  'flatpak-kcm',
+  'kactivitymanagerd',
+  'kde-cli-tools',
+  'kde-gtk-config',
+  'kdecoration',
+  'kdeplasma-addons',
+  'kgamma',
+  'kglobalacceld',
+  'kinfocenter',
+  'kmenuedit',
+  'kpipewire',
+  'krdp',
+  'kscreen',
+  'kscreenlocker',
+  'ksshaskpass',
+  'ksystemstats',
+  'kwallet-pam',
+  'kwayland',
+  'kwin',
+  'kwrited',
+  'layer-shell-qt',
+  'libkscreen',
+  'libksysguard',
+  'libplasma',
+  'milou',
+  'ocean-sound-theme',
+  'oxygen',
+  'oxygen-sounds',
+  'plasma-activities',
+  'plasma-activities-stats',
+  'plasma-browser-integration',
+  'plasma-desktop',
+  'plasma-dialer',
+  'plasma-disks',
+  'plasma-firewall',
+  'plasma-integration',
+  'plasma-mobile',
+  'plasma-nano',
+  'plasma-nm',
+  'plasma-pa',
+  'plasma-sdk',
+  'plasma-systemmonitor',
+  'plasma-thunderbolt',
+  'plasma-vault',
+  'plasma-welcome',
+  'plasma-workspace',
+  'plasma-workspace-wallpapers',
+  'plasma5support',
+  'plymouth-kcm',
+  'polkit-kde-agent-1',
+  'powerdevil',
+  'print-manager',
+  'qqc2-breeze-style',
+  'sddm-kcm',
+  'spacebar',
+  'spectacle',
+  'systemsettings',
+  'wacomtablet',
   'xdg-desktop-portal-kde',
 ];
 const frameworks = [
-  'attica', 'baloo', 'bluez-qt', 'breeze-icons', 'extra-cmake-modules', 'frameworkintegration', 'kapidox',
-  'karchive', 'kauth', 'kbookmarks', 'kcalendarcore', 'kcmutils', 'kcodecs', 'kcolorscheme', 'kcompletion',
-  'kconfig', 'kconfigwidgets', 'kcontacts', 'kcoreaddons', 'kcrash', 'kdav', 'kdbusaddons', 'kdeclarative',
-  'kded', 'kdesu', 'kdnssd', 'kdoctools', 'kfilemetadata', 'kglobalaccel', 'kguiaddons', 'kholidays', 'ki18n',
-  'kiconthemes', 'kidletime', 'kimageformats', 'kio', 'kirigami', 'kitemmodels', 'kitemviews', 'kjobwidgets',
-  'knewstuff', 'knotifications', 'knotifyconfig', 'kpackage', 'kparts', 'kpeople', 'kplotting', 'kpty',
-  'kquickcharts', 'krunner', 'kservice', 'kstatusnotifieritem', 'ksvg', 'ktexteditor', 'ktexttemplate',
-  'ktextwidgets', 'kunitconversion', 'kuserfeedback', 'kwallet', 'kwidgetsaddons', 'kwindowsystem', 'kxmlgui',
-  'modemmanager-qt', 'networkmanager-qt', 'prison', 'purpose', 'qqc2-desktop-style', 'solid', 'sonnet',
-  'syndication', 'syntax-highlighting', 'threadweaver',
+  'attica',
+  'baloo',
+  'bluez-qt',
+  'breeze-icons',
+  'extra-cmake-modules',
+  'frameworkintegration',
+  'kapidox',
+  'karchive',
+  'kauth',
+  'kbookmarks',
+  'kcalendarcore',
+  'kcmutils',
+  'kcodecs',
+  'kcolorscheme',
+  'kcompletion',
+  'kconfig',
+  'kconfigwidgets',
+  'kcontacts',
+  'kcoreaddons',
+  'kcrash',
+  'kdav',
+  'kdbusaddons',
+  'kdeclarative',
+  'kded',
+  'kdesu',
+  'kdnssd',
+  'kdoctools',
+  'kfilemetadata',
+  'kglobalaccel',
+  'kguiaddons',
+  'kholidays',
+  'ki18n',
+  'kiconthemes',
+  'kidletime',
+  'kimageformats',
+  'kio',
+  'kirigami',
+  'kitemmodels',
+  'kitemviews',
+  'kjobwidgets',
+  'knewstuff',
+  'knotifications',
+  'knotifyconfig',
+  'kpackage',
+  'kparts',
+  'kpeople',
+  'kplotting',
+  'kpty',
+  'kquickcharts',
+  'krunner',
+  'kservice',
+  'kstatusnotifieritem',
+  'ksvg',
+  'ktexteditor',
+  'ktexttemplate',
+  'ktextwidgets',
+  'kunitconversion',
+  'kuserfeedback',
+  'kwallet',
+  'kwidgetsaddons',
+  'kwindowsystem',
+  'kxmlgui',
+  'modemmanager-qt',
+  'networkmanager-qt',
+  'prison',
+  'purpose',
+  'qqc2-desktop-style',
+  'solid',
+  'sonnet',
+  'syndication',
+  'syntax-highlighting',
+  'threadweaver',
 ];
 const bigKde: Record<string, number> = {
-  'plasma-workspace-wallpapers': 95 * MB, 'breeze-icons': 2.2 * MB, 'plasma-workspace': 19 * MB, kwin: 8.5 * MB,
-  'oxygen-sounds': 2.0 * MB, breeze: 50 * MB, 'plasma-desktop': 15 * MB, kio: 3.3 * MB, 'syntax-highlighting': 4 * MB,
+  'plasma-workspace-wallpapers': 95 * MB,
+  'breeze-icons': 2.2 * MB,
+  'plasma-workspace': 19 * MB,
+  kwin: 8.5 * MB,
+  'oxygen-sounds': 2.0 * MB,
+  breeze: 50 * MB,
+  'plasma-desktop': 15 * MB,
+  kio: 3.3 * MB,
+  'syntax-highlighting': 4 * MB,
 };
 
 function genKde(): void {
-  for (const [v, date] of [['6.2.3', '2024-11-05T13:00:00Z'], ['6.4.5', '2025-09-09T13:00:00Z'], ['6.7.5', '2026-09-15T13:00:00Z']] as const) {
+  for (const [v, date] of [
+    ['6.2.3', '2024-11-05T13:00:00Z'],
+    ['6.4.5', '2025-09-09T13:00:00Z'],
+    ['6.7.5', '2026-09-15T13:00:00Z'],
+  ] as const) {
     const dir = `kde/stable/plasma/${v}`;
     for (const m of plasmaModules) {
       const p = `${dir}/${m}-${v}.tar.xz`;
@@ -597,7 +836,10 @@ function genKde(): void {
       sig(p, '.sig', t, 119);
     }
   }
-  for (const [v, date] of [['6.7', '2024-10-11T10:00:00Z'], ['6.18', '2025-09-12T10:00:00Z']] as const) {
+  for (const [v, date] of [
+    ['6.7', '2024-10-11T10:00:00Z'],
+    ['6.18', '2025-09-12T10:00:00Z'],
+  ] as const) {
     const dir = `kde/stable/frameworks/${v}`;
     for (const m of frameworks) {
       const p = `${dir}/${m}-${v}.0.tar.xz`;
@@ -606,8 +848,28 @@ function genKde(): void {
       sig(p, '.sig', t, 119);
     }
   }
-  const apps = ['dolphin', 'kate', 'konsole', 'okular', 'gwenview', 'ark', 'spectacle', 'kdenlive', 'elisa', 'kcalc', 'filelight', 'krdc', 'kio-extras', 'kdeconnect-kde', 'korganizer', 'kmail'];
-  for (const [v, date] of [['24.08.3', '2024-11-07T10:00:00Z'], ['26.08.1', '2026-09-04T10:00:00Z']] as const) {
+  const apps = [
+    'dolphin',
+    'kate',
+    'konsole',
+    'okular',
+    'gwenview',
+    'ark',
+    'spectacle',
+    'kdenlive',
+    'elisa',
+    'kcalc',
+    'filelight',
+    'krdc',
+    'kio-extras',
+    'kdeconnect-kde',
+    'korganizer',
+    'kmail',
+  ];
+  for (const [v, date] of [
+    ['24.08.3', '2024-11-07T10:00:00Z'],
+    ['26.08.1', '2026-09-04T10:00:00Z'],
+  ] as const) {
     for (const a of apps) {
       const p = `kde/stable/release-service/${v}/src/${a}-${v}.tar.xz`;
       const t = when(date, p, 40 * 60);
@@ -655,18 +917,27 @@ function genGnu(): void {
     }
   }
   // GCC and friends keep one folder per release.
-  for (const [v, date] of [['14.2.0', '2024-08-01T12:00:00Z'], ['15.1.0', '2025-04-25T12:00:00Z'], ['15.2.0', '2025-08-08T12:00:00Z']] as const) {
+  for (const [v, date] of [
+    ['14.2.0', '2024-08-01T12:00:00Z'],
+    ['15.1.0', '2025-04-25T12:00:00Z'],
+    ['15.2.0', '2025-08-08T12:00:00Z'],
+  ] as const) {
     const dir = `gnu/gcc/gcc-${v}`;
     const t = when(date, dir);
-    for (const [ext, center] of [['.tar.xz', 92 * MB], ['.tar.gz', 150 * MB]] as const) {
+    for (const [ext, center] of [
+      ['.tar.xz', 92 * MB],
+      ['.tar.gz', 150 * MB],
+    ] as const) {
       add(`${dir}/gcc-${v}${ext}`, around(`${dir}${ext}`, center, 0.04), t);
       sig(`${dir}/gcc-${v}${ext}`, '.sig', t, 833);
     }
     sums(dir, 'sha512.sum', t, 128);
   }
   for (const [name, v, date, center] of [
-    ['binutils', '2.44', '2025-02-02T12:00:00Z', 27 * MB], ['binutils', '2.45', '2025-07-27T12:00:00Z', 28 * MB],
-    ['glibc', '2.41', '2025-01-30T12:00:00Z', 19 * MB], ['glibc', '2.42', '2025-07-28T12:00:00Z', 19 * MB],
+    ['binutils', '2.44', '2025-02-02T12:00:00Z', 27 * MB],
+    ['binutils', '2.45', '2025-07-27T12:00:00Z', 28 * MB],
+    ['glibc', '2.41', '2025-01-30T12:00:00Z', 19 * MB],
+    ['glibc', '2.42', '2025-07-28T12:00:00Z', 19 * MB],
     ['gdb', '16.3', '2025-04-20T12:00:00Z', 24 * MB],
   ] as const) {
     const p = `gnu/${name}/${name}-${v}.tar.xz`;
@@ -686,9 +957,16 @@ function genApache(): void {
     sig(p, '.sha512', t);
   };
   add('apache/KEYS', 185_044, when('2026-03-18T00:00:00Z', 'apache/KEYS'));
-  for (const [v, date] of [['2.4.62', '2024-07-17T12:00:00Z'], ['2.4.63', '2025-01-23T12:00:00Z'], ['2.4.65', '2025-07-23T12:00:00Z']] as const) {
+  for (const [v, date] of [
+    ['2.4.62', '2024-07-17T12:00:00Z'],
+    ['2.4.63', '2025-01-23T12:00:00Z'],
+    ['2.4.65', '2025-07-23T12:00:00Z'],
+  ] as const) {
     const t = when(date, `httpd-${v}`);
-    for (const [ext, center] of [['.tar.bz2', 7.6 * MB], ['.tar.gz', 9.8 * MB]] as const) {
+    for (const [ext, center] of [
+      ['.tar.bz2', 7.6 * MB],
+      ['.tar.gz', 9.8 * MB],
+    ] as const) {
       const p = `apache/httpd/httpd-${v}${ext}`;
       withSigs(p, around(p, center, 0.02), t);
       sig(p, '.sha256', t);
@@ -696,7 +974,11 @@ function genApache(): void {
   }
   add('apache/httpd/CHANGES_2.4', 312_556, when('2025-07-23T12:00:00Z', 'CHANGES_2.4'));
   add('apache/httpd/KEYS', 96_310, when('2025-01-10T12:00:00Z', 'httpd/KEYS'));
-  for (const [major, v, date] of [['10', '10.1.46', '2025-09-15T12:00:00Z'], ['11', '11.0.11', '2025-09-15T12:00:00Z'], ['9', '9.0.109', '2025-09-15T12:00:00Z']] as const) {
+  for (const [major, v, date] of [
+    ['10', '10.1.46', '2025-09-15T12:00:00Z'],
+    ['11', '11.0.11', '2025-09-15T12:00:00Z'],
+    ['9', '9.0.109', '2025-09-15T12:00:00Z'],
+  ] as const) {
     const dir = `apache/tomcat/tomcat-${major}/v${v}`;
     const t = when(date, dir);
     withSigs(`${dir}/bin/apache-tomcat-${v}.tar.gz`, around(`${dir}/tgz`, 13 * MB, 0.04), t);
@@ -705,13 +987,20 @@ function genApache(): void {
     withSigs(`${dir}/bin/apache-tomcat-${v}.exe`, around(`${dir}/exe`, 14.5 * MB, 0.04), t);
     withSigs(`${dir}/src/apache-tomcat-${v}-src.tar.gz`, around(`${dir}/src`, 7.2 * MB, 0.04), t);
   }
-  for (const [v, date] of [['3.9.1', '2025-05-21T12:00:00Z'], ['4.0.0', '2025-03-18T12:00:00Z'], ['4.1.0', '2025-09-02T12:00:00Z']] as const) {
+  for (const [v, date] of [
+    ['3.9.1', '2025-05-21T12:00:00Z'],
+    ['4.0.0', '2025-03-18T12:00:00Z'],
+    ['4.1.0', '2025-09-02T12:00:00Z'],
+  ] as const) {
     const dir = `apache/kafka/${v}`;
     const t = when(date, dir);
     withSigs(`${dir}/kafka_2.13-${v}.tgz`, around(`${dir}/bin`, 120 * MB, 0.06), t);
     withSigs(`${dir}/kafka-${v}-src.tgz`, around(`${dir}/src`, 14 * MB, 0.06), t);
   }
-  for (const [v, date] of [['3.9.9', '2024-08-17T12:00:00Z'], ['3.9.11', '2025-07-15T12:00:00Z']] as const) {
+  for (const [v, date] of [
+    ['3.9.9', '2024-08-17T12:00:00Z'],
+    ['3.9.11', '2025-07-15T12:00:00Z'],
+  ] as const) {
     const dir = `apache/maven/maven-3/${v}`;
     const t = when(date, dir);
     withSigs(`${dir}/binaries/apache-maven-${v}-bin.tar.gz`, around(`${dir}/b`, 9.1 * MB, 0.03), t);
@@ -752,7 +1041,9 @@ function genPython(): void {
     signed(`${dir}/python-${r.v}-docs-html.tar.bz2`, around(`${dir}/docs`, 8.8 * MB, 0.05));
     for (const arch of ['amd64', 'arm64', 'win32']) {
       for (const c of msiComponents) {
-        for (const variant of c === 'path' || c === 'appendpath' || c === 'launcher' || c === 'pip' || c === 'doc' || c === 'ucrt' ? [''] : ['', '_d', '_pdb']) {
+        for (const variant of c === 'path' || c === 'appendpath' || c === 'launcher' || c === 'pip' || c === 'doc' || c === 'ucrt'
+          ? ['']
+          : ['', '_d', '_pdb']) {
           const p = `${dir}/${arch}/${c}${variant}.msi`;
           add(p, around(p, variant === '_pdb' ? 9 * MB : variant === '_d' ? 5 * MB : between(`c:${c}`, 90 * KB, 14 * MB), 0.15), t);
         }
@@ -774,7 +1065,10 @@ function genLibreOffice(tree: 'stable' | 'testing', v: string, build: string, da
     sig(p, '.asc', t);
   };
   const fileVersion = tree === 'testing' ? build : v;
-  for (const [fmt, label] of [['deb', 'deb'], ['rpm', 'rpm']] as const) {
+  for (const [fmt, label] of [
+    ['deb', 'deb'],
+    ['rpm', 'rpm'],
+  ] as const) {
     signed(`${dir}/${fmt}/x86_64/LibreOffice_${fileVersion}_Linux_x86-64_${label}.tar.gz`, fmt === 'deb' ? 220 * MB : 230 * MB);
     signed(`${dir}/${fmt}/aarch64/LibreOffice_${fileVersion}_Linux_aarch64_${label}.tar.gz`, 205 * MB);
     if (tree === 'stable') {
@@ -794,7 +1088,12 @@ function genLibreOffice(tree: 'stable' | 'testing', v: string, build: string, da
       signed(`${dir}/mac/aarch64/LibreOffice_${fileVersion}_MacOS_aarch64_langpack_${lang}.dmg`, 1.4 * MB);
     }
   }
-  for (const [part, center] of [['', 280 * MB], ['-dictionaries', 55 * MB], ['-help', 90 * MB], ['-translations', 210 * MB]] as const) {
+  for (const [part, center] of [
+    ['', 280 * MB],
+    ['-dictionaries', 55 * MB],
+    ['-help', 90 * MB],
+    ['-translations', 210 * MB],
+  ] as const) {
     signed(`${dir}/src/libreoffice${part}-${build}.tar.xz`, center);
   }
 }
@@ -927,16 +1226,10 @@ const plans: InventoryPlan[] = [
     folders: ['fedora', 'archlinux', 'kde', 'libreoffice', 'python', 'gnu'],
     lastSync: BASE - 6 * HOUR,
     edit: (share) => {
-      const kept = share.filter(
-        (f) => f.path !== DEMO_MISSING_ON_REDWOOD && rngFor(`redwood-missing:${f.path}`)() >= 0.1,
-      );
+      const kept = share.filter((f) => f.path !== DEMO_MISSING_ON_REDWOOD && rngFor(`redwood-missing:${f.path}`)() >= 0.1);
       const gone = 'archlinux/iso/2026.05.01/archlinux-2026.05.01-x86_64.iso';
       const t = Date.parse('2026-05-01T06:40:00Z') / 1000;
-      return [
-        ...kept.map(asEntry),
-        { path: gone, size: 1_402_863_616, mtime: t },
-        { path: `${gone}.sig`, size: 141, mtime: t + 300 },
-      ];
+      return [...kept.map(asEntry), { path: gone, size: 1_402_863_616, mtime: t }, { path: `${gone}.sig`, size: 141, mtime: t + 300 }];
     },
   },
   {
@@ -953,7 +1246,6 @@ const plans: InventoryPlan[] = [
       }),
   },
 ];
-
 
 // ---------------------------------------------------------------------------
 // Write.

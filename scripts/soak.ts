@@ -205,7 +205,9 @@ async function startRedis(dir: string, crash: boolean): Promise<OwnRedis> {
   const persistence = crash ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   let proc: ChildProcess | undefined;
   const launch = async () => {
-    const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     proc = p;
     let stderr = '';
     p.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -304,7 +306,7 @@ async function startInstance(name: string, configPath: string, port: number, env
 export async function runSoak(opts: SoakOptions = {}): Promise<SoakTally> {
   const seconds = opts.seconds ?? 180;
   const durationMs = seconds * 1000;
-  const seed = opts.seed ?? (Date.now() % 100_000);
+  const seed = opts.seed ?? Date.now() % 100_000;
   const rand = mulberry32(seed);
   const between = (lo: number, hi: number) => lo + rand() * (hi - lo);
   const log = opts.log ?? ((line: string) => console.log(line));
@@ -543,13 +545,17 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakTally> {
                 if (late > windowMs) {
                   t.redirectsToKnownDown++;
                   if (duringOutage) t.knownDownDuringRedisOutage++;
-                  sample(`[${((sentAt - t0) / 1000).toFixed(1)}s] ${inst.name} sent ${file} to ${id}, ${Math.round(late)} ms after it went ${m.modes.at(-1)![1]} (window ${windowMs} ms)`);
+                  sample(
+                    `[${((sentAt - t0) / 1000).toFixed(1)}s] ${inst.name} sent ${file} to ${id}, ${Math.round(late)} ms after it went ${m.modes.at(-1)![1]} (window ${windowMs} ms)`,
+                  );
                 }
               }
               const size = sizeAt(m, file, sentAt);
               if (size === undefined || !acceptableSizes(file, sentAt).includes(size)) {
                 t.redirectsLackingFile++;
-                sample(`[${((sentAt - t0) / 1000).toFixed(1)}s] ${inst.name} sent ${file} to ${id}, which holds ${size ?? 'nothing'} bytes; origin ${acceptableSizes(file, sentAt).join('/')}`);
+                sample(
+                  `[${((sentAt - t0) / 1000).toFixed(1)}s] ${inst.name} sent ${file} to ${id}, which holds ${size ?? 'nothing'} bytes; origin ${acceptableSizes(file, sentAt).join('/')}`,
+                );
               }
             }
           }
@@ -672,9 +678,14 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakTally> {
       log(`[${at()}] chaos off; all mirrors up`);
     };
 
-    const progress = setInterval(() => {
-      log(`[${at()}] ${t.requests} requests, ${t.toMirrors} → mirrors, ${t.toOrigin} → origin, admin ${t.adminAccepted} ok / ${t.adminRefused} refused, late ${t.redirectsToKnownDown}, lacking ${t.redirectsLackingFile}, 5xx ${t.fiveXX}, failed ${t.failedRequests}`);
-    }, Math.max(5_000, Math.min(30_000, durationMs / 6)));
+    const progress = setInterval(
+      () => {
+        log(
+          `[${at()}] ${t.requests} requests, ${t.toMirrors} → mirrors, ${t.toOrigin} → origin, admin ${t.adminAccepted} ok / ${t.adminRefused} refused, late ${t.redirectsToKnownDown}, lacking ${t.redirectsLackingFile}, 5xx ${t.fiveXX}, failed ${t.failedRequests}`,
+        );
+      },
+      Math.max(5_000, Math.min(30_000, durationMs / 6)),
+    );
     progress.unref();
 
     await Promise.all([
@@ -702,7 +713,13 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakTally> {
     log(`[${at()}] instances stopped: ${exits.map((e) => JSON.stringify(e)).join(', ')}`);
 
     const readerPort = await freePort();
-    const reader = await serve({ configPath: await writeConfig('reader', readerPort), port: readerPort, hostname: '127.0.0.1', logLevel: 'silent', env: { REDIS_URL: redis.url } });
+    const reader = await serve({
+      configPath: await writeConfig('reader', readerPort),
+      port: readerPort,
+      hostname: '127.0.0.1',
+      logLevel: 'silent',
+      env: { REDIS_URL: redis.url },
+    });
     try {
       const auth = { Authorization: `Bearer ${STAFF_TOKEN}`, Accept: 'application/json' };
       const stats = (await (await fetch(`${reader.url}/admin/v1/stats`, { headers: auth })).json()) as { totals: { downloads: number } };
@@ -729,13 +746,22 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakTally> {
 export function formatTally(t: SoakTally): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const row = (label: string, value: number, note = '') => `${label.padEnd(40)}${n(value).padStart(9)}${note ? `   ${note}` : ''}`;
-  const must = (label: string, key: (typeof MUST_BE_ZERO)[number], note = '') => row(label, t[key], `${t[key] === 0 ? 'ok' : 'FAIL'} (must be 0)${note ? `; ${note}` : ''}`);
+  const must = (label: string, key: (typeof MUST_BE_ZERO)[number], note = '') =>
+    row(label, t[key], `${t[key] === 0 ? 'ok' : 'FAIL'} (must be 0)${note ? `; ${note}` : ''}`);
   return [
     `Mirrorgate soak: ${t.seconds} s, seed ${t.seed}, 2 instances on one Redis (restarted once, away ${n(t.redisOutageMs)} ms)`,
     row('requests', t.requests, `GET ${n(t.gets)}, HEAD ${n(t.heads)}; → mirrors ${n(t.toMirrors)}, → origin ${n(t.toOrigin)}`),
-    row('mirror outages (down / 404 / stall)', t.mirrorOutages, `detection window ${n(t.detectionWindowMs)} ms; latest redirect to a dead mirror ${n(Math.round(t.maxLateOutsideOutageMs))} ms after it died (${n(Math.round(t.maxLateMs))} ms counting the Redis outage)`),
+    row(
+      'mirror outages (down / 404 / stall)',
+      t.mirrorOutages,
+      `detection window ${n(t.detectionWindowMs)} ms; latest redirect to a dead mirror ${n(Math.round(t.maxLateOutsideOutageMs))} ms after it died (${n(Math.round(t.maxLateMs))} ms counting the Redis outage)`,
+    ),
     row('admin changes accepted', t.adminAccepted, `${n(t.adminRefused)} refused with 503 while Redis was away`),
-    must('redirects to a mirror known down', 'redirectsToKnownDown', t.redirectsToKnownDown ? `${n(t.knownDownDuringRedisOutage)} of them while Redis was away or just back` : ''),
+    must(
+      'redirects to a mirror known down',
+      'redirectsToKnownDown',
+      t.redirectsToKnownDown ? `${n(t.knownDownDuringRedisOutage)} of them while Redis was away or just back` : '',
+    ),
     must('redirects to a mirror lacking the file', 'redirectsLackingFile'),
     must('5xx answers', 'fiveXX'),
     must('failed requests', 'failedRequests'),

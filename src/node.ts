@@ -48,7 +48,10 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
     fastPath: opts.fastPath ?? env.MIRRORGATE_FAST_PATH !== 'off',
   });
   instance.listeningOn(server.port);
-  instance.logger.info({ url: server.url, config: config.file, files: instance.builder.current().files.count, mirrors: config.mirrors.length }, 'mirrorgate listening');
+  instance.logger.info(
+    { url: server.url, config: config.file, files: instance.builder.current().files.count, mirrors: config.mirrors.length },
+    'mirrorgate listening',
+  );
   return {
     url: server.url,
     port: server.port,
@@ -75,13 +78,10 @@ export function main(opts: { configPath?: string; port?: number; workers?: strin
     runClusterPrimary({ workers, configPath: opts.configPath, env: process.env }).catch(startFailed);
     return;
   }
-  serve({ configPath: opts.configPath, port: opts.port }).then(
-    (running) => {
-      const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'mirrorgate' } });
-      exitOnSignals(() => running.close(), { log, graceMs: serverTimeouts(process.env).shutdownGraceMs });
-    },
-    startFailed,
-  );
+  serve({ configPath: opts.configPath, port: opts.port }).then((running) => {
+    const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'mirrorgate' } });
+    exitOnSignals(() => running.close(), { log, graceMs: serverTimeouts(process.env).shutdownGraceMs });
+  }, startFailed);
 }
 
 function startFailed(err: unknown): never {

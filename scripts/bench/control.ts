@@ -149,7 +149,12 @@ async function scanRun(entries: number, dir: string): Promise<ScanFigures> {
     }
     const r = rnd();
     const size = files.size(f);
-    const line = r < 0.02 ? listingLine(size + 1, files.mtime(f) ?? 1_700_000_000, p) : r < 0.04 ? listingLine(size, 1_700_000_000, `${folder}/old-${f}.tmp`) : listingLine(size, files.mtime(f) ?? 1_700_000_000, p);
+    const line =
+      r < 0.02
+        ? listingLine(size + 1, files.mtime(f) ?? 1_700_000_000, p)
+        : r < 0.04
+          ? listingLine(size, 1_700_000_000, `${folder}/old-${f}.tmp`)
+          : listingLine(size, files.mtime(f) ?? 1_700_000_000, p);
     await write(line);
   }
   await new Promise<void>((resolve) => out.end(resolve));
@@ -174,7 +179,10 @@ async function scanRun(entries: number, dir: string): Promise<ScanFigures> {
     sampled = Math.max(sampled, process.memoryUsage.rss());
   }, 20);
   const t = performance.now();
-  const { report } = await scanMirror({ id: 'bench', rsyncUrl: 'rsync://bench.example/pub/', content: { include: ['**'], exclude: [] } }, files, { rsyncPath: fakeRsync, timeoutMs: 600_000 });
+  const { report } = await scanMirror({ id: 'bench', rsyncUrl: 'rsync://bench.example/pub/', content: { include: ['**'], exclude: [] } }, files, {
+    rsyncPath: fakeRsync,
+    timeoutMs: 600_000,
+  });
   const wallMs = performance.now() - t;
   clearInterval(sampler);
   const peak = Math.max(sampled, peakRss());

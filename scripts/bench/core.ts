@@ -33,7 +33,16 @@ export interface CoreResult {
   distinctRuleSets: number;
   /** readMs: the origin manifest read, validated and indexed in one pass (readOriginIndex); totalMs counts it. */
   build: { readMs: number; rulesMs: number; inventoriesMs: number; statesMs: number; totalMs: number };
-  memory: { baselineRss: number; rss: number; settledRss: number; heapUsed: number; arrayBuffers: number; peakRss: number; mapFloorBytes: number; pathBytes: number };
+  memory: {
+    baselineRss: number;
+    rss: number;
+    settledRss: number;
+    heapUsed: number;
+    arrayBuffers: number;
+    peakRss: number;
+    mapFloorBytes: number;
+    pathBytes: number;
+  };
   rebuild: { stateChangeMs: number; stateChangeRuns: number[]; rulesChangeMs: number };
   decide: DecideFigures;
   decideFullList: DecideFigures;
@@ -105,7 +114,9 @@ async function generate(file: string, count: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, files: { type: 'string' }, mirrors: { type: 'string' }, generate: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean', default: false }, files: { type: 'string' }, mirrors: { type: 'string' }, generate: { type: 'string' } },
+  });
   const fileCount = Number(values.files ?? 1_000_000);
   if (values.generate) return generate(values.generate, fileCount);
   const mirrorCount = Number(values.mirrors ?? 500);
@@ -120,7 +131,9 @@ async function main(): Promise<void> {
   const { files, readMs } = await loadIndex(manifest);
   const configMirrors = syntheticMirrors(mirrorCount);
   const routing = { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 21_600 };
-  const [builder, rulesMs] = time(() => new SnapshotBuilder({ mirrors: configMirrors, files, originBaseUrl: 'https://origin.example.org/pub/', routing, clock: () => nowMs }));
+  const [builder, rulesMs] = time(
+    () => new SnapshotBuilder({ mirrors: configMirrors, files, originBaseUrl: 'https://origin.example.org/pub/', routing, clock: () => nowMs }),
+  );
 
   // ~10 % of mirrors publish an inventory (a manifest or an rsync scan) listing 85–99.9 % of what their rules cover.
   const rnd = random(9);
@@ -229,7 +242,16 @@ async function main(): Promise<void> {
     ruleClasses: snapshot.rules.membership.length,
     distinctRuleSets: snapshot.rules.ruleKeys.length,
     build: { readMs, rulesMs, inventoriesMs, statesMs, totalMs: readMs + rulesMs + inventoriesMs + statesMs },
-    memory: { baselineRss: baseline.rss, rss: after.rss, settledRss: settled.rss, heapUsed: after.heapUsed, arrayBuffers: after.arrayBuffers, peakRss: buildPeak, mapFloorBytes, pathBytes: files.paths.reduce((n, p) => n + p.length, 0) },
+    memory: {
+      baselineRss: baseline.rss,
+      rss: after.rss,
+      settledRss: settled.rss,
+      heapUsed: after.heapUsed,
+      arrayBuffers: after.arrayBuffers,
+      peakRss: buildPeak,
+      mapFloorBytes,
+      pathBytes: files.paths.reduce((n, p) => n + p.length, 0),
+    },
     rebuild: { stateChangeMs: median(runs), stateChangeRuns: runs, rulesChangeMs },
     decide: decideRedirect,
     decideFullList: decideAll,

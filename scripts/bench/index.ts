@@ -67,7 +67,16 @@ function httpLine(label: string, r: LoadResult): string[] {
     .sort()
     .map(([code, n]) => `${code}:${((n / r.requests) * 100).toFixed(0)}%`)
     .join(' ');
-  return [label, fmtInt(r.rps), fmtMs(r.p50), fmtMs(r.p99), r.serverCores.toFixed(2), r.loadgenCores.toFixed(2), fmtUs(r.serverCpuUsPerReq), statuses + (r.errors || r.timeouts || r.unexpected ? ` (errors ${r.errors}, timeouts ${r.timeouts}, off-mix ${r.unexpected})` : '')];
+  return [
+    label,
+    fmtInt(r.rps),
+    fmtMs(r.p50),
+    fmtMs(r.p99),
+    r.serverCores.toFixed(2),
+    r.loadgenCores.toFixed(2),
+    fmtUs(r.serverCpuUsPerReq),
+    statuses + (r.errors || r.timeouts || r.unexpected ? ` (errors ${r.errors}, timeouts ${r.timeouts}, off-mix ${r.unexpected})` : ''),
+  ];
 }
 
 async function withServer<T>(mode: ServerMode, env: Record<string, string>, fn: (s: ServerHandle) => Promise<T>): Promise<T> {
@@ -82,7 +91,11 @@ async function withServer<T>(mode: ServerMode, env: Record<string, string>, fn: 
 async function http(): Promise<void> {
   const sc = await scenarios();
   const counts = kindCounts(sc.mix);
-  log(`HTTP: ${seconds} s per run after ${warmSeconds} s warm-up, ${connections} connections; mix of ${sc.mix.length} distinct requests: ${Object.entries(counts).map(([k, n]) => `${k} ${((n / sc.mix.length) * 100).toFixed(0)}%`).join(', ')}`);
+  log(
+    `HTTP: ${seconds} s per run after ${warmSeconds} s warm-up, ${connections} connections; mix of ${sc.mix.length} distinct requests: ${Object.entries(counts)
+      .map(([k, n]) => `${k} ${((n / sc.mix.length) * 100).toFixed(0)}%`)
+      .join(', ')}`,
+  );
   const detail: string[][] = [['server and load', 'req/s', 'p50', 'p99', 'server cores', 'loadgen cores', 'server CPU/req', 'statuses']];
   const run = async (label: string, s: ServerHandle | ServerHandle[], requests = sc.mix, overallRate?: number) => {
     const servers = Array.isArray(s) ? s : [s];
@@ -90,7 +103,14 @@ async function http(): Promise<void> {
     await warmUp(urls, requests, warmSeconds, connections);
     let r: LoadResult | undefined;
     for (let i = 0; i < repeat; i++) {
-      const x = await runLoad({ urls, requests, connections, durationS: seconds, servers: servers.map((x) => x.child), ...(overallRate ? { overallRate } : {}) });
+      const x = await runLoad({
+        urls,
+        requests,
+        connections,
+        durationS: seconds,
+        servers: servers.map((x) => x.child),
+        ...(overallRate ? { overallRate } : {}),
+      });
       // Closed loop: the best throughput; open loop (fixed rate): the best p99.
       if (!r || (overallRate ? x.p99 < r.p99 : x.rps > r.rps)) r = x;
     }
@@ -130,19 +150,79 @@ async function http(): Promise<void> {
   console.log(`\nHTTP runs (${seconds} s each, best of ${repeat}, ${connections} connections, autocannon in the parent process):`);
   console.log(table(detail));
 
-  rows.push(['HTTP', '302 path, req/s (memory, silent)', fmtInt(mem.redirects.rps), `bare node:http 302: ${fmtInt(bare.rps)}`, pct(mem.redirects.rps / bare.rps), '≥ 80 %']);
-  rows.push(['HTTP', '302 path, p50 / p99 at saturation', `${fmtMs(mem.redirects.p50)} / ${fmtMs(mem.redirects.p99)}`, `bare: ${fmtMs(bare.p50)} / ${fmtMs(bare.p99)}`, '', '']);
-  rows.push(['HTTP', '302 path, server CPU per request', fmtUs(mem.redirects.serverCpuUsPerReq), `bare: ${fmtUs(bare.serverCpuUsPerReq)}; Hono fixed 302: ${fmtUs(hono.serverCpuUsPerReq)}`, `${(mem.redirects.serverCpuUsPerReq / bare.serverCpuUsPerReq).toFixed(1)} ×`, '']);
+  rows.push([
+    'HTTP',
+    '302 path, req/s (memory, silent)',
+    fmtInt(mem.redirects.rps),
+    `bare node:http 302: ${fmtInt(bare.rps)}`,
+    pct(mem.redirects.rps / bare.rps),
+    '≥ 80 %',
+  ]);
+  rows.push([
+    'HTTP',
+    '302 path, p50 / p99 at saturation',
+    `${fmtMs(mem.redirects.p50)} / ${fmtMs(mem.redirects.p99)}`,
+    `bare: ${fmtMs(bare.p50)} / ${fmtMs(bare.p99)}`,
+    '',
+    '',
+  ]);
+  rows.push([
+    'HTTP',
+    '302 path, server CPU per request',
+    fmtUs(mem.redirects.serverCpuUsPerReq),
+    `bare: ${fmtUs(bare.serverCpuUsPerReq)}; Hono fixed 302: ${fmtUs(hono.serverCpuUsPerReq)}`,
+    `${(mem.redirects.serverCpuUsPerReq / bare.serverCpuUsPerReq).toFixed(1)} ×`,
+    '',
+  ]);
   rows.push(['HTTP', 'Hono fixed 302 (adapter + router, no Mirrorgate code)', fmtInt(hono.rps), `bare: ${fmtInt(bare.rps)}`, pct(hono.rps / bare.rps), '']);
-  rows.push(['HTTP', `302 path vs bare node:http sending the same ${fmtInt(mem.sample.bytes)} bytes of headers`, fmtInt(mem.redirects.rps), `bare, same headers: ${fmtInt(bareFull.rps)} (${fmtUs(bareFull.serverCpuUsPerReq)}/req)`, pct(mem.redirects.rps / bareFull.rps), '']);
-  rows.push(['HTTP', 'the same 302s through the Hono app (fast path off), req/s', fmtInt(app.rps), `fast path: ${fmtInt(mem.redirects.rps)}`, pct(app.rps / mem.redirects.rps), `${fmtUs(app.serverCpuUsPerReq)}/req`]);
+  rows.push([
+    'HTTP',
+    `302 path vs bare node:http sending the same ${fmtInt(mem.sample.bytes)} bytes of headers`,
+    fmtInt(mem.redirects.rps),
+    `bare, same headers: ${fmtInt(bareFull.rps)} (${fmtUs(bareFull.serverCpuUsPerReq)}/req)`,
+    pct(mem.redirects.rps / bareFull.rps),
+    '',
+  ]);
+  rows.push([
+    'HTTP',
+    'the same 302s through the Hono app (fast path off), req/s',
+    fmtInt(app.rps),
+    `fast path: ${fmtInt(mem.redirects.rps)}`,
+    pct(app.rps / mem.redirects.rps),
+    `${fmtUs(app.serverCpuUsPerReq)}/req`,
+  ]);
   rows.push(['HTTP', 'mix, req/s (memory, silent)', fmtInt(mem.mix.rps), `302 path: ${fmtInt(mem.redirects.rps)}`, pct(mem.mix.rps / mem.redirects.rps), '']);
   rows.push(['HTTP', 'mix, p50 / p99 at saturation', `${fmtMs(mem.mix.p50)} / ${fmtMs(mem.mix.p99)}`, '', '', '']);
-  rows.push(['HTTP', `mix, p99 at half the saturating rate (asked ${fmtInt(mem.half)}, got ${fmtInt(mem.halfRate.rps)} req/s, open loop)`, fmtMs(mem.halfRate.p99), `p50 ${fmtMs(mem.halfRate.p50)}`, '', '≤ 5 ms']);
-  rows.push(['HTTP', 'mix with info logs to /dev/null (pino JSON, the default)', fmtInt(info.rps), `silent: ${fmtInt(mem.mix.rps)}`, pct(info.rps / mem.mix.rps), '']);
-  if (redis) rows.push(['HTTP', 'mix on Redis, req/s', fmtInt(redis.rps), `memory: ${fmtInt(mem.mix.rps)}`, `${((redis.rps / mem.mix.rps - 1) * 100).toFixed(1)} %`, 'within 10 %']);
+  rows.push([
+    'HTTP',
+    `mix, p99 at half the saturating rate (asked ${fmtInt(mem.half)}, got ${fmtInt(mem.halfRate.rps)} req/s, open loop)`,
+    fmtMs(mem.halfRate.p99),
+    `p50 ${fmtMs(mem.halfRate.p50)}`,
+    '',
+    '≤ 5 ms',
+  ]);
+  rows.push([
+    'HTTP',
+    'mix with info logs to /dev/null (pino JSON, the default)',
+    fmtInt(info.rps),
+    `silent: ${fmtInt(mem.mix.rps)}`,
+    pct(info.rps / mem.mix.rps),
+    '',
+  ]);
+  if (redis)
+    rows.push([
+      'HTTP',
+      'mix on Redis, req/s',
+      fmtInt(redis.rps),
+      `memory: ${fmtInt(mem.mix.rps)}`,
+      `${((redis.rps / mem.mix.rps - 1) * 100).toFixed(1)} %`,
+      'within 10 %',
+    ]);
   const bareSaturated = bare.serverCores < 0.9;
-  if (bareSaturated) notes.push(`The bare server used ${bare.serverCores.toFixed(2)} of a core: the load generator (${bare.loadgenCores.toFixed(2)} cores) is the limit there, so the bare ceiling is understated and the "% of ceiling" overstated.`);
+  if (bareSaturated)
+    notes.push(
+      `The bare server used ${bare.serverCores.toFixed(2)} of a core: the load generator (${bare.loadgenCores.toFixed(2)} cores) is the limit there, so the bare ceiling is understated and the "% of ceiling" overstated.`,
+    );
   raw.httpSummary = { bare, bareFull, hono, mem, info, redis };
 }
 
@@ -191,9 +271,24 @@ async function cores(): Promise<void> {
   }
   raw.cores = { one, two };
   console.log('\nCores (mix, Redis, the same connections split over the processes):');
-  console.log(table([['servers', 'req/s', 'p50', 'p99', 'server cores', 'loadgen cores', 'server CPU/req', 'statuses'], httpLine('1 process', one), httpLine('2 processes, one port each', two)]));
-  rows.push(['Cores', '2 processes vs 1 (Redis, mix), req/s', fmtInt(two.rps), `1 process: ${fmtInt(one.rps)}`, `${(two.rps / one.rps).toFixed(2)} ×`, 'scaling 1 → 2 cores']);
-  notes.push(`Cores: ${cpus().length} cores hold both server processes, redis-server and the load generator (${two.loadgenCores.toFixed(2)} cores); the servers got ${two.serverCores.toFixed(2)} cores together (one process alone: ${one.serverCores.toFixed(2)}) and spent ${fmtUs(two.serverCpuUsPerReq)} of CPU per request (alone: ${fmtUs(one.serverCpuUsPerReq)}). Throughput per server core shows whether the processes themselves scale; the machine cannot give two servers two cores.`);
+  console.log(
+    table([
+      ['servers', 'req/s', 'p50', 'p99', 'server cores', 'loadgen cores', 'server CPU/req', 'statuses'],
+      httpLine('1 process', one),
+      httpLine('2 processes, one port each', two),
+    ]),
+  );
+  rows.push([
+    'Cores',
+    '2 processes vs 1 (Redis, mix), req/s',
+    fmtInt(two.rps),
+    `1 process: ${fmtInt(one.rps)}`,
+    `${(two.rps / one.rps).toFixed(2)} ×`,
+    'scaling 1 → 2 cores',
+  ]);
+  notes.push(
+    `Cores: ${cpus().length} cores hold both server processes, redis-server and the load generator (${two.loadgenCores.toFixed(2)} cores); the servers got ${two.serverCores.toFixed(2)} cores together (one process alone: ${one.serverCores.toFixed(2)}) and spent ${fmtUs(two.serverCpuUsPerReq)} of CPU per request (alone: ${fmtUs(one.serverCpuUsPerReq)}). Throughput per server core shows whether the processes themselves scale; the machine cannot give two servers two cores.`,
+  );
 }
 
 /**
@@ -210,14 +305,24 @@ async function clusterRun(workers: number, sc: Awaited<ReturnType<typeof scenari
   const dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-bench-cluster-'));
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, '..', '..', 'src', 'node.ts')], {
-    env: { ...process.env, MIRRORGATE_CONFIG: await benchConfig(dir), MIRRORGATE_WORKERS: String(workers), PORT: String(port), LOG_LEVEL: 'silent', REDIS_URL: '' },
+    env: {
+      ...process.env,
+      MIRRORGATE_CONFIG: await benchConfig(dir),
+      MIRRORGATE_WORKERS: String(workers),
+      PORT: String(port),
+      LOG_LEVEL: 'silent',
+      REDIS_URL: '',
+    },
     stdio: 'ignore',
   });
   const url = `http://127.0.0.1:${port}`;
   try {
     const deadline = Date.now() + 120_000;
     for (;;) {
-      const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (Date.now() > deadline) throw new Error(`cluster of ${workers} did not start`);
       await new Promise((r) => setTimeout(r, 250));
@@ -240,9 +345,24 @@ async function workersSection(): Promise<void> {
   const two = await clusterRun(2, sc);
   raw.workers = { one, two };
   console.log('\nWorkers (mix, memory mode, one port; MIRRORGATE_WORKERS):');
-  console.log(table([['servers', 'req/s', 'p50', 'p99', 'server cores', 'loadgen cores', 'server CPU/req', 'statuses'], httpLine('1 process', one), httpLine('2 workers', two)]));
-  rows.push(['Cores', '2 workers vs 1 process (memory, mix), req/s', fmtInt(two.rps), `1 process: ${fmtInt(one.rps)}`, `${(two.rps / one.rps).toFixed(2)} ×`, '≥ 1.6 × where two cores are free']);
-  notes.push(`Workers: ${cpus().length} cores hold the workers, the primary and the load generator (${two.loadgenCores.toFixed(2)} cores of it), so two workers cannot have two cores to themselves here.`);
+  console.log(
+    table([
+      ['servers', 'req/s', 'p50', 'p99', 'server cores', 'loadgen cores', 'server CPU/req', 'statuses'],
+      httpLine('1 process', one),
+      httpLine('2 workers', two),
+    ]),
+  );
+  rows.push([
+    'Cores',
+    '2 workers vs 1 process (memory, mix), req/s',
+    fmtInt(two.rps),
+    `1 process: ${fmtInt(one.rps)}`,
+    `${(two.rps / one.rps).toFixed(2)} ×`,
+    '≥ 1.6 × where two cores are free',
+  ]);
+  notes.push(
+    `Workers: ${cpus().length} cores hold the workers, the primary and the load generator (${two.loadgenCores.toFixed(2)} cores of it), so two workers cannot have two cores to themselves here.`,
+  );
 }
 
 async function core(): Promise<void> {
@@ -253,23 +373,84 @@ async function core(): Promise<void> {
   await child.stop();
   raw.core = r;
   const scale = `${fmtInt(r.files)} files × ${r.mirrors} mirrors`;
-  rows.push(['Decision', `decide() median, redirect options (limit maxAlternatives + 1), ${scale}`, fmtUs(r.decide.medianUs), `Map lookup of the path: ${fmtUs(r.lookup.medianUs)}`, `${(r.decide.medianUs / r.lookup.medianUs).toFixed(0)} ×`, '≤ 5 µs']);
+  rows.push([
+    'Decision',
+    `decide() median, redirect options (limit maxAlternatives + 1), ${scale}`,
+    fmtUs(r.decide.medianUs),
+    `Map lookup of the path: ${fmtUs(r.lookup.medianUs)}`,
+    `${(r.decide.medianUs / r.lookup.medianUs).toFixed(0)} ×`,
+    '≤ 5 µs',
+  ]);
   rows.push(['Decision', 'decide() p99, redirect options', fmtUs(r.decide.p99Us), `Map lookup: ${fmtUs(r.lookup.p99Us)}`, '', '']);
-  rows.push(['Decision', 'decide() median / p99, full ranking (metalink, mirror list)', `${fmtUs(r.decideFullList.medianUs)} / ${fmtUs(r.decideFullList.p99Us)}`, '', '', '']);
-  rows.push(['Scale', `snapshot build: manifest read into the index + rule classes + ${r.inventories} inventories + states`, fmtS(r.build.totalMs), `of which reading and indexing the manifest: ${fmtS(r.build.readMs)}`, '', '≤ 10 s']);
-  rows.push(['Scale', 'RSS with the snapshot built: right after GC / after 5 s idle', `${fmtMiB(r.memory.rss)} / ${fmtMiB(r.memory.settledRss)}`, `Node with the modules loaded: ${fmtMiB(r.memory.baselineRss)}`, `+${fmtMiB(r.memory.settledRss - r.memory.baselineRss)}`, '≤ 400 MB']);
-  rows.push(['Scale', 'JS heap + array buffers held', fmtMiB(r.memory.heapUsed + r.memory.arrayBuffers), `floor, the paths in a Map<string, number>: ${fmtMiB(r.memory.mapFloorBytes)}`, `${((r.memory.heapUsed + r.memory.arrayBuffers) / r.memory.mapFloorBytes).toFixed(1)} ×`, '']);
+  rows.push([
+    'Decision',
+    'decide() median / p99, full ranking (metalink, mirror list)',
+    `${fmtUs(r.decideFullList.medianUs)} / ${fmtUs(r.decideFullList.p99Us)}`,
+    '',
+    '',
+    '',
+  ]);
+  rows.push([
+    'Scale',
+    `snapshot build: manifest read into the index + rule classes + ${r.inventories} inventories + states`,
+    fmtS(r.build.totalMs),
+    `of which reading and indexing the manifest: ${fmtS(r.build.readMs)}`,
+    '',
+    '≤ 10 s',
+  ]);
+  rows.push([
+    'Scale',
+    'RSS with the snapshot built: right after GC / after 5 s idle',
+    `${fmtMiB(r.memory.rss)} / ${fmtMiB(r.memory.settledRss)}`,
+    `Node with the modules loaded: ${fmtMiB(r.memory.baselineRss)}`,
+    `+${fmtMiB(r.memory.settledRss - r.memory.baselineRss)}`,
+    '≤ 400 MB',
+  ]);
+  rows.push([
+    'Scale',
+    'JS heap + array buffers held',
+    fmtMiB(r.memory.heapUsed + r.memory.arrayBuffers),
+    `floor, the paths in a Map<string, number>: ${fmtMiB(r.memory.mapFloorBytes)}`,
+    `${((r.memory.heapUsed + r.memory.arrayBuffers) / r.memory.mapFloorBytes).toFixed(1)} ×`,
+    '',
+  ]);
   rows.push(['Scale', 'peak RSS while loading and building', fmtMiB(r.memory.peakRss), '', '', '']);
-  rows.push(['Scale', 'rebuild after one staff change (drain; SnapshotBuilder.setMirrorsAndStates)', fmtMs(r.rebuild.stateChangeMs), `full build: ${fmtS(r.build.totalMs)}`, '', '≤ 100 ms']);
-  rows.push(['Scale', "rebuild after a staff edit of one mirror's include/exclude rules", fmtS(r.rebuild.rulesChangeMs), `state change: ${fmtMs(r.rebuild.stateChangeMs)}`, '', '(≤ 100 ms)']);
+  rows.push([
+    'Scale',
+    'rebuild after one staff change (drain; SnapshotBuilder.setMirrorsAndStates)',
+    fmtMs(r.rebuild.stateChangeMs),
+    `full build: ${fmtS(r.build.totalMs)}`,
+    '',
+    '≤ 100 ms',
+  ]);
+  rows.push([
+    'Scale',
+    "rebuild after a staff edit of one mirror's include/exclude rules",
+    fmtS(r.rebuild.rulesChangeMs),
+    `state change: ${fmtMs(r.rebuild.stateChangeMs)}`,
+    '',
+    '(≤ 100 ms)',
+  ]);
   console.log(`\nSnapshot (${scale}; ${r.distinctRuleSets} distinct rule sets, ${r.ruleClasses} rule classes, ${r.inventories} partial inventories):`);
   console.log(
     table([
       ['read + index manifest', 'rule classes', 'inventories', 'states', 'build total', 'RSS', 'heap', 'array buffers', 'path text'],
-      [fmtS(r.build.readMs), fmtS(r.build.rulesMs), fmtS(r.build.inventoriesMs), fmtMs(r.build.statesMs), fmtS(r.build.totalMs), fmtMiB(r.memory.rss), fmtMiB(r.memory.heapUsed), fmtMiB(r.memory.arrayBuffers), fmtMiB(r.memory.pathBytes)],
+      [
+        fmtS(r.build.readMs),
+        fmtS(r.build.rulesMs),
+        fmtS(r.build.inventoriesMs),
+        fmtMs(r.build.statesMs),
+        fmtS(r.build.totalMs),
+        fmtMiB(r.memory.rss),
+        fmtMiB(r.memory.heapUsed),
+        fmtMiB(r.memory.arrayBuffers),
+        fmtMiB(r.memory.pathBytes),
+      ],
     ]),
   );
-  console.log(`decide(): pool ${r.decide.meanPool.toFixed(0)} mirrors on average (pre-filtered by rule class and live state), ${r.decide.meanCandidates.toFixed(0)} candidates after inventories, ${pct(r.decide.toOrigin)} to the origin; ${fmtInt(r.decide.samples)} timed calls each; mean ${fmtUs(r.decide.meanUs)} (redirect), ${fmtUs(r.decideFullList.meanUs)} (full).`);
+  console.log(
+    `decide(): pool ${r.decide.meanPool.toFixed(0)} mirrors on average (pre-filtered by rule class and live state), ${r.decide.meanCandidates.toFixed(0)} candidates after inventories, ${pct(r.decide.toOrigin)} to the origin; ${fmtInt(r.decide.samples)} timed calls each; mean ${fmtUs(r.decide.meanUs)} (redirect), ${fmtUs(r.decideFullList.meanUs)} (full).`,
+  );
 }
 
 async function control(): Promise<void> {
@@ -279,21 +460,47 @@ async function control(): Promise<void> {
   await child.stop();
   raw.control = r;
   for (const p of r.probes) {
-    const label = p.delayMs ? `probe ${fmtInt(p.mirrors)} mirrors ${p.delayMs} ms away (Prober.probeAll, ${p.concurrency} at once)` : `probe ${fmtInt(p.mirrors)} loopback mirrors (Prober.probeAll, ${p.concurrency} at once)`;
+    const label = p.delayMs
+      ? `probe ${fmtInt(p.mirrors)} mirrors ${p.delayMs} ms away (Prober.probeAll, ${p.concurrency} at once)`
+      : `probe ${fmtInt(p.mirrors)} loopback mirrors (Prober.probeAll, ${p.concurrency} at once)`;
     const projected = p.mirrors < 1000 ? ` → ${fmtS((p.wallMs * 1000) / p.mirrors)} for 1,000` : '';
-    rows.push(['Control', label, fmtS(p.wallMs) + projected, `same ${fmtInt(p.requests)} requests, bare undici: ${fmtS(p.floorMs)}`, `${pct((p.wallMs * (1000 / p.mirrors)) / 30_000)} of 30 s`, 'inside one 30 s interval']);
+    rows.push([
+      'Control',
+      label,
+      fmtS(p.wallMs) + projected,
+      `same ${fmtInt(p.requests)} requests, bare undici: ${fmtS(p.floorMs)}`,
+      `${pct((p.wallMs * (1000 / p.mirrors)) / 30_000)} of 30 s`,
+      'inside one 30 s interval',
+    ]);
   }
   const s = r.scan;
-  rows.push(['Control', `scan a ${fmtInt(s.entries)}-entry rsync listing (scanMirror, stand-in rsync)`, fmtS(s.wallMs), `reading its lines, no parsing: ${fmtS(s.floorMs)}`, `${fmtInt(s.entries / (s.wallMs / 1000))} entries/s`, '']);
-  rows.push(['Control', 'scan: peak RSS above the RSS before it', `+${fmtMiB(s.peakRss - s.rssBefore)}`, `listing: ${fmtMiB(s.listingBytes)} of text`, `peak ${fmtMiB(s.peakRss)}`, '']);
-  console.log(`\nScan: ${fmtInt(s.current)} current, ${fmtInt(s.stale)} stale, ${fmtInt(s.missing)} missing, ${fmtInt(s.foreign)} not in the origin. Probes: ${r.probes.map((p) => `${p.ok} ok / ${p.failed} down / ${p.withMissing} with a missing sample`).join('; ')}.`);
+  rows.push([
+    'Control',
+    `scan a ${fmtInt(s.entries)}-entry rsync listing (scanMirror, stand-in rsync)`,
+    fmtS(s.wallMs),
+    `reading its lines, no parsing: ${fmtS(s.floorMs)}`,
+    `${fmtInt(s.entries / (s.wallMs / 1000))} entries/s`,
+    '',
+  ]);
+  rows.push([
+    'Control',
+    'scan: peak RSS above the RSS before it',
+    `+${fmtMiB(s.peakRss - s.rssBefore)}`,
+    `listing: ${fmtMiB(s.listingBytes)} of text`,
+    `peak ${fmtMiB(s.peakRss)}`,
+    '',
+  ]);
+  console.log(
+    `\nScan: ${fmtInt(s.current)} current, ${fmtInt(s.stale)} stale, ${fmtInt(s.missing)} missing, ${fmtInt(s.foreign)} not in the origin. Probes: ${r.probes.map((p) => `${p.ok} ok / ${p.failed} down / ${p.withMissing} with a missing sample`).join('; ')}.`,
+  );
 }
 
 async function main(): Promise<void> {
   const loadBefore = loadAverage1();
   console.log(`Mirrorgate bench${quick ? ' (--quick)' : ''} — ${new Date().toISOString()}`);
   console.log(machineLine());
-  if (loadBefore > 0.7) console.log(`note: the machine is busy (1-minute load ${loadBefore.toFixed(2)}); run again when it is quiet for figures worth keeping.`);
+  if (loadBefore > 0.7)
+    console.log(`note: the machine is busy (1-minute load ${loadBefore.toFixed(2)}); run again when it is quiet for figures worth keeping.`);
   const started = performance.now();
   if (sections.has('http')) await http();
   if (sections.has('cores')) await cores();

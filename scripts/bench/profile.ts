@@ -132,17 +132,40 @@ export function printSummary(s: ProfileSummary, top: number, requests: number): 
   const share = (ms: number) => `${((ms / s.busyMs) * 100).toFixed(1)} %`;
   console.log(`\nbusy ${fmtMs(s.busyMs)} over ${fmtInt(requests)} requests = ${perReq(s.busyMs)} of main-thread CPU per request; GC ${share(s.gcMs)}`);
   console.log('\nSelf time by package / folder:');
-  console.log(table([['where', 'self', 'share', 'per request'], ...s.packages.slice(0, top).map((p) => [p.name, fmtMs(p.selfMs), share(p.selfMs), perReq(p.selfMs)])]));
+  console.log(
+    table([['where', 'self', 'share', 'per request'], ...s.packages.slice(0, top).map((p) => [p.name, fmtMs(p.selfMs), share(p.selfMs), perReq(p.selfMs)])]),
+  );
   console.log('\nTop frames by self time:');
   const bySelf = [...s.frames].sort((a, b) => b.selfMs - a.selfMs).slice(0, top);
-  console.log(table([['function', 'where', 'self', 'share', 'per request'], ...bySelf.map((f) => [f.frame, f.where, fmtMs(f.selfMs), share(f.selfMs), perReq(f.selfMs)])]));
+  console.log(
+    table([
+      ['function', 'where', 'self', 'share', 'per request'],
+      ...bySelf.map((f) => [f.frame, f.where, fmtMs(f.selfMs), share(f.selfMs), perReq(f.selfMs)]),
+    ]),
+  );
   console.log('\nOur code, inclusive (what each src/ function costs with everything it calls):');
-  const ours = s.frames.filter((f) => f.where.startsWith('src/')).sort((a, b) => b.totalMs - a.totalMs).slice(0, top);
-  console.log(table([['function', 'where', 'inclusive', 'share', 'per request'], ...ours.map((f) => [f.frame, f.where, fmtMs(f.totalMs), share(f.totalMs), perReq(f.totalMs)])]));
+  const ours = s.frames
+    .filter((f) => f.where.startsWith('src/'))
+    .sort((a, b) => b.totalMs - a.totalMs)
+    .slice(0, top);
+  console.log(
+    table([
+      ['function', 'where', 'inclusive', 'share', 'per request'],
+      ...ours.map((f) => [f.frame, f.where, fmtMs(f.totalMs), share(f.totalMs), perReq(f.totalMs)]),
+    ]),
+  );
 }
 
 /** Serves Mirrorgate, loads it, and profiles the server over the measured window only (no start-up, no warm-up). */
-export async function profileServer(opts: { mode?: ServerMode; seconds: number; redirectsOnly: boolean; logLevel: string; connections: number; redisUrl?: string; saveTo?: string }): Promise<{ summary: ProfileSummary; requests: number; rps: number; cpuUsPerReq: number }> {
+export async function profileServer(opts: {
+  mode?: ServerMode;
+  seconds: number;
+  redirectsOnly: boolean;
+  logLevel: string;
+  connections: number;
+  redisUrl?: string;
+  saveTo?: string;
+}): Promise<{ summary: ProfileSummary; requests: number; rps: number; cpuUsPerReq: number }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-prof-'));
   try {
     const env: Record<string, string> = { LOG_LEVEL: opts.logLevel };
@@ -193,7 +216,9 @@ async function main(): Promise<void> {
     ...(values.redis ? { redisUrl: values.redis } : {}),
     ...(values.save ? { saveTo: values.save } : {}),
   });
-  console.log(`${values.mode} profiled (${values.redirects ? '302 path only' : 'full mix'}, LOG_LEVEL=${values.log}): ${fmtInt(rps)} req/s while profiled, ${cpuUsPerReq.toFixed(1)} µs of process CPU (all threads) per request`);
+  console.log(
+    `${values.mode} profiled (${values.redirects ? '302 path only' : 'full mix'}, LOG_LEVEL=${values.log}): ${fmtInt(rps)} req/s while profiled, ${cpuUsPerReq.toFixed(1)} µs of process CPU (all threads) per request`,
+  );
   printSummary(summary, Number(values.top), requests);
 }
 

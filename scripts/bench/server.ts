@@ -48,7 +48,8 @@ async function main(): Promise<void> {
   let port: number;
 
   if (mode === 'bare' || mode === 'bare-full') {
-    const headers: string[] = mode === 'bare' ? ['location', FIXED_LOCATION, 'cache-control', 'no-store'] : (JSON.parse(process.env.BENCH_FIXED_HEADERS ?? '[]') as string[]);
+    const headers: string[] =
+      mode === 'bare' ? ['location', FIXED_LOCATION, 'cache-control', 'no-store'] : (JSON.parse(process.env.BENCH_FIXED_HEADERS ?? '[]') as string[]);
     const server = createServer((_req, res) => {
       res.writeHead(302, headers);
       res.end();

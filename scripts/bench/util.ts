@@ -8,7 +8,11 @@ export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const BENCH_DIR = import.meta.dirname;
 
 /** A message a bench child sends its parent. */
-export type ChildMessage = { type: 'ready'; port?: number } | { type: 'result'; data: unknown } | { type: 'cpu'; userUs: number; systemUs: number; rss: number } | { type: 'error'; message: string };
+export type ChildMessage =
+  | { type: 'ready'; port?: number }
+  | { type: 'result'; data: unknown }
+  | { type: 'cpu'; userUs: number; systemUs: number; rss: number }
+  | { type: 'error'; message: string };
 
 export interface Child {
   process: ChildProcess;

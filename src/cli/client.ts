@@ -120,7 +120,10 @@ export class AdminClient {
       return JSON.parse(text) as T;
     } catch {
       const type = String(res.headers['content-type'] ?? 'no content type');
-      throw new CliError(`unexpected answer from ${this.url}: HTTP ${res.statusCode} with ${clean(type)}, not JSON (is this a Mirrorgate server?)`, EXIT.failed);
+      throw new CliError(
+        `unexpected answer from ${this.url}: HTTP ${res.statusCode} with ${clean(type)}, not JSON (is this a Mirrorgate server?)`,
+        EXIT.failed,
+      );
     }
   }
 
@@ -179,7 +182,9 @@ export class AdminClient {
       message = text.trim().split('\n')[0] ?? '';
     }
     message = clean(message.slice(0, 500));
-    const fieldLines = Object.entries(fields).map(([field, reason]) => `\n  ${describeField(field, ctx.flags)}: ${clean(reason)}`).join('');
+    const fieldLines = Object.entries(fields)
+      .map(([field, reason]) => `\n  ${describeField(field, ctx.flags)}: ${clean(reason)}`)
+      .join('');
     switch (status) {
       case 401: {
         const hint = this.opts.token ? '' : ' (no token given: pass --token or set MIRRORGATE_TOKEN)';

@@ -97,7 +97,10 @@ export function formatLag(seconds: number | null | undefined): string {
 
 /** UTC, to the second: the same on every staff member's machine. */
 export function formatTime(epochMs: number): string {
-  return new Date(epochMs).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return new Date(epochMs)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 export function formatAgo(epochMs: number, nowMs = Date.now()): string {

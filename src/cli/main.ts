@@ -21,10 +21,7 @@ const processIO: CliIO = {
 };
 
 /** Runs the command line (argv as in process.argv: node, script, args…) and resolves to the exit code; never calls process.exit. */
-export async function main(
-  argv: string[],
-  options: { io?: CliIO; env?: Record<string, string | undefined> } = {},
-): Promise<number> {
+export async function main(argv: string[], options: { io?: CliIO; env?: Record<string, string | undefined> } = {}): Promise<number> {
   const ctx: CliContext = { io: options.io ?? processIO, env: options.env ?? process.env, exitCode: 0 };
   const program = buildProgram(ctx);
   try {

@@ -39,10 +39,7 @@ export async function loadConfig(file: string, env: Record<string, string | unde
   return parseConfig(text, { file: abs, env });
 }
 
-export function parseConfig(
-  text: string,
-  opts: { file?: string; env?: Record<string, string | undefined> } = {},
-): Config {
+export function parseConfig(text: string, opts: { file?: string; env?: Record<string, string | undefined> } = {}): Config {
   const file = opts.file ? path.resolve(opts.file) : '';
   // Problems about the document as a whole need a subject; the file name is the most useful one.
   const subject = file || '(config)';
@@ -69,9 +66,7 @@ export function parseConfig(
     throw new ConfigError([`${subject}: the config is empty; expected a mapping with publicUrl, origin, mirrors, …`]);
   }
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError([
-      `${subject}: expected a mapping with publicUrl, origin, mirrors, … at the top level, got ${describeValue(raw)}`,
-    ]);
+    throw new ConfigError([`${subject}: expected a mapping with publicUrl, origin, mirrors, … at the top level, got ${describeValue(raw)}`]);
   }
 
   const context: SchemaContext = {

@@ -130,7 +130,7 @@ const tracePaths = z.union([tracePath, z.array(tracePath).min(1, { message: 'lis
 const mirrorTracePath = z
   .string()
   .min(1)
-  .refine(isRelativeTracePath, { message: 'must be a path relative to the mirror\'s baseUrl, like project/trace/ftp.example.org' });
+  .refine(isRelativeTracePath, { message: "must be a path relative to the mirror's baseUrl, like project/trace/ftp.example.org" });
 
 export function mirrorSchema(sc: SchemaContext) {
   return z.strictObject({
@@ -157,7 +157,9 @@ export function mirrorSchema(sc: SchemaContext) {
     content: z
       .strictObject({
         // A mirror that carries nothing is a typo, not a configuration.
-        include: globList().min(1).default(() => ['**']),
+        include: globList()
+          .min(1)
+          .default(() => ['**']),
         exclude: globList().default(() => []),
         // A local file read at start, or an http(s) URL fetched by scans (JSON lines, gzip allowed).
         manifest: manifestSource(sc).optional(),
@@ -169,23 +171,30 @@ export function mirrorSchema(sc: SchemaContext) {
 /** A mirror manifest: a local file read at start, or an http(s) URL that scans fetch. */
 function manifestSource(sc: SchemaContext) {
   const local = localPath(sc, 'file');
-  return z.string().min(1).transform((text, ctx) => {
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
-      const url = parseUrl(text);
-      const problem = !url ? `invalid URL "${text}"` : url.protocol !== 'http:' && url.protocol !== 'https:' ? `must be a local file or an http(s) URL, got ${url.protocol}` : undefined;
-      if (problem) {
-        ctx.addIssue({ code: 'custom', message: problem, input: text });
+  return z
+    .string()
+    .min(1)
+    .transform((text, ctx) => {
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+        const url = parseUrl(text);
+        const problem = !url
+          ? `invalid URL "${text}"`
+          : url.protocol !== 'http:' && url.protocol !== 'https:'
+            ? `must be a local file or an http(s) URL, got ${url.protocol}`
+            : undefined;
+        if (problem) {
+          ctx.addIssue({ code: 'custom', message: problem, input: text });
+          return z.NEVER;
+        }
+        return url!.href;
+      }
+      const parsed = local.safeParse(text);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, input: text });
         return z.NEVER;
       }
-      return url!.href;
-    }
-    const parsed = local.safeParse(text);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, input: text });
-      return z.NEVER;
-    }
-    return parsed.data;
-  });
+      return parsed.data;
+    });
 }
 
 function tokenSchema(sc: SchemaContext) {
@@ -311,9 +320,7 @@ function metricsSchema(sc: SchemaContext) {
 const consistencyGroupsSchema = z.array(
   z.strictObject({
     folder: glob,
-    leaders: z
-      .array(z.string().regex(/^[^/\\\0]+$/, 'a leader is a file name in the folder, without "/"'))
-      .min(1, 'name at least one leader file'),
+    leaders: z.array(z.string().regex(/^[^/\\\0]+$/, 'a leader is a file name in the folder, without "/"')).min(1, 'name at least one leader file'),
   }),
 );
 
@@ -329,9 +336,7 @@ export function configSchema(sc: SchemaContext) {
       store: storeUrl.default('memory'),
       trustedProxies: z.array(proxyRange).default(() => [...DEFAULT_TRUSTED_PROXIES]),
       // Either unset means the bundled DB-IP City Lite / ip-location-db ASN data; that default belongs to the geo adapter.
-      geoip: z
-        .strictObject({ city: localPath(sc, 'file').optional(), asn: localPath(sc, 'file').optional() })
-        .prefault({}),
+      geoip: z.strictObject({ city: localPath(sc, 'file').optional(), asn: localPath(sc, 'file').optional() }).prefault({}),
       tokens: z.array(tokenSchema(sc)).default(() => []),
       origin: z.strictObject({
         baseUrl: baseUrl('add'),
@@ -476,7 +481,10 @@ function footGuns(root: RawMap): Problem[] {
     try {
       const [, bits] = ipaddr.isValidCIDR(entry) ? ipaddr.parseCIDR(entry) : [undefined, -1];
       if (bits === 0) {
-        problems.push({ path: ['trustedProxies', i], message: `${entry} trusts every address: any client could claim any address in X-Forwarded-For; list only your proxies` });
+        problems.push({
+          path: ['trustedProxies', i],
+          message: `${entry} trusts every address: any client could claim any address in X-Forwarded-For; list only your proxies`,
+        });
       }
     } catch {
       // reported by the schema
@@ -487,7 +495,10 @@ function footGuns(root: RawMap): Problem[] {
   if (health && health.enabled !== false && root.allowFastProbes !== true && health.interval !== undefined) {
     const interval = parseDuration(health.interval);
     if (interval !== undefined && interval < MIN_PROBE_INTERVAL_MS) {
-      problems.push({ path: ['health', 'interval'], message: `probing every ${ms(interval)} hammers every mirror; at least 1s (allowFastProbes: true for tests)` });
+      problems.push({
+        path: ['health', 'interval'],
+        message: `probing every ${ms(interval)} hammers every mirror; at least 1s (allowFastProbes: true for tests)`,
+      });
     }
   }
 

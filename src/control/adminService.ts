@@ -274,7 +274,8 @@ export class AdminService {
     const known = new Set(this.control.mirrors().map((m) => m.id));
     const unknown = mirrors.filter((m) => !known.has(m));
     if (unknown.length) throw new NotFoundError(`no mirror ${unknown.map((m) => `"${m}"`).join(', ')}`);
-    if (this.control.tokens.nameTaken(input.name)) throw new ConflictError(`a token named "${input.name}" already exists; names must be unique (they name the actor in the audit log)`);
+    if (this.control.tokens.nameTaken(input.name))
+      throw new ConflictError(`a token named "${input.name}" already exists; names must be unique (they name the actor in the audit log)`);
     await this.beforeWrite();
     const secret = newTokenSecret();
     const record: TokenRecord = {
@@ -287,7 +288,12 @@ export class AdminService {
       createdBy: actor,
       ...(input.offer ? { offer: input.offer } : {}),
     };
-    await this.audit(actor, 'token.issue', `token:${record.id}`, undefined, { name: record.name, role, mirrors, ...(input.offer ? { offer: input.offer } : {}) });
+    await this.audit(actor, 'token.issue', `token:${record.id}`, undefined, {
+      name: record.name,
+      role,
+      mirrors,
+      ...(input.offer ? { offer: input.offer } : {}),
+    });
     await this.store.putToken(record);
     this.control.tokens.setRuntime([...this.control.tokens.records(), record]);
     await this.store.publish({ kind: 'token', id: record.id });
@@ -307,7 +313,13 @@ export class AdminService {
     if (record.revokedAt !== undefined) return this.listTokens().find((t) => t.id === record.id)!;
     await this.beforeWrite();
     const revoked: TokenRecord = { ...record, revokedAt: this.clock(), revokedBy: actor };
-    await this.audit(actor, 'token.revoke', `token:${record.id}`, { name: record.name, revokedAt: null }, { revokedAt: new Date(revoked.revokedAt!).toISOString() });
+    await this.audit(
+      actor,
+      'token.revoke',
+      `token:${record.id}`,
+      { name: record.name, revokedAt: null },
+      { revokedAt: new Date(revoked.revokedAt!).toISOString() },
+    );
     await this.store.putToken(revoked);
     this.control.tokens.setRuntime(records.map((r) => (r.id === record.id ? revoked : r)));
     await this.store.publish({ kind: 'token', id: record.id });
@@ -371,7 +383,14 @@ export class AdminService {
     const view = this.getMirror(id);
     if (view.lifecycle === 'active') throw new InvalidStateError(`mirror "${id}" is already active`);
     const o = this.control.override(id)!;
-    await this.change(actor, 'mirror.launch', id, { lifecycle: view.lifecycle }, { ...o, lifecycle: 'active', updatedAt: this.clock(), updatedBy: actor }, { lifecycle: 'active' });
+    await this.change(
+      actor,
+      'mirror.launch',
+      id,
+      { lifecycle: view.lifecycle },
+      { ...o, lifecycle: 'active', updatedAt: this.clock(), updatedBy: actor },
+      { lifecycle: 'active' },
+    );
     return this.getMirror(id);
   }
 
@@ -446,8 +465,22 @@ export class AdminService {
     }
     const spec: MirrorSpec = mirror.sponsor ? mirror : { ...mirror, sponsor: { name: offer.organisation } };
     const view = await this.addMirror(actor, spec, 'syncing');
-    const decided: Offer = { ...offer, status: 'accepted', decidedAt: this.clock(), decidedBy: actor, mirrorId: mirror.id, ...(note ? { decisionNote: note } : {}) };
-    await this.audit(actor, 'offer.accept', `offer:${id}`, { status: offer.status }, { status: 'accepted', mirrorId: mirror.id }, { offer: offerView(decided) });
+    const decided: Offer = {
+      ...offer,
+      status: 'accepted',
+      decidedAt: this.clock(),
+      decidedBy: actor,
+      mirrorId: mirror.id,
+      ...(note ? { decisionNote: note } : {}),
+    };
+    await this.audit(
+      actor,
+      'offer.accept',
+      `offer:${id}`,
+      { status: offer.status },
+      { status: 'accepted', mirrorId: mirror.id },
+      { offer: offerView(decided) },
+    );
     await this.store.putOffer(decided);
     await this.store.publish({ kind: 'offer', id });
     const token = options.issueToken ? await this.issueToken(actor, { name: mirror.id, role: 'provider', mirrors: [mirror.id], offer: id }) : undefined;
@@ -504,7 +537,13 @@ export class AdminService {
         (query.action === undefined || e.action === query.action) &&
         (query.since === undefined || e.at >= query.since) &&
         (query.until === undefined || e.at <= query.until);
-      return { entries: this.control.keptAudit().filter(matches).slice(0, query.limit ?? Number.POSITIVE_INFINITY), stale: true };
+      return {
+        entries: this.control
+          .keptAudit()
+          .filter(matches)
+          .slice(0, query.limit ?? Number.POSITIVE_INFINITY),
+        stale: true,
+      };
     }
   }
 

@@ -11,15 +11,7 @@ import { unconfirmedOverride } from '../store/stateCheck.js';
 import { reconcileAudit } from './reconcile.js';
 import { chooseSamples } from '../core/samples.js';
 import { mirrorCarries } from '../core/snapshot.js';
-import {
-  StoreUnavailableError,
-  type AuditEntry,
-  type Change,
-  type HealthRecord,
-  type MirrorOverride,
-  type Offer,
-  type Store,
-} from '../store/store.js';
+import { StoreUnavailableError, type AuditEntry, type Change, type HealthRecord, type MirrorOverride, type Offer, type Store } from '../store/store.js';
 import { ConflictError, InvalidStateError, NotFoundError, UpstreamError } from './errors.js';
 import { UploadedLogos, type Logo } from './logos.js';
 import { Prober, readOriginTrace } from './prober.js';
@@ -282,7 +274,10 @@ export class ControlPlane {
     for (const id of this.overrides.keys()) await store.publish({ kind: 'override', mirror: id });
     for (const t of this.tokens.records()) await store.publish({ kind: 'token', id: t.id });
     for (const [mirror] of this.uploadedLogos.entries()) await store.publish({ kind: 'logo', mirror });
-    log.error({ epoch, restored }, 'wrote back to the shared store what it had lost; statistics counted before the loss are gone, inventories return with the next scans');
+    log.error(
+      { epoch, restored },
+      'wrote back to the shared store what it had lost; statistics counted before the loss are gone, inventories return with the next scans',
+    );
     // The inventories were lost with the rest: scan again what can be scanned (on the scan lease holder).
     if (this.opts.loops !== false) {
       const { config } = this.opts;
@@ -452,16 +447,17 @@ export class ControlPlane {
     const { abandoned } = await applied;
     if (abandoned.length > 0) {
       const ids = mirrors.filter((m) => abandoned.includes(ruleKey(m.content))).map((m) => m.id);
-      this.opts.log.error({ mirrors: ids }, 'evaluating new include/exclude rules took too long and was abandoned: these mirrors get no downloads by their rules until the rules change');
+      this.opts.log.error(
+        { mirrors: ids },
+        'evaluating new include/exclude rules took too long and was abandoned: these mirrors get no downloads by their rules until the rules change',
+      );
     }
   }
 
   private scheduleRampEnd(): void {
     if (this.rampTimer) clearTimeout(this.rampTimer);
     const now = this.clock();
-    const ends = [...this.overrides.values()]
-      .map((o) => (o.drain ? o.drain.startMs + o.drain.overMs : 0))
-      .filter((end) => end > now);
+    const ends = [...this.overrides.values()].map((o) => (o.drain ? o.drain.startMs + o.drain.overMs : 0)).filter((end) => end > now);
     if (ends.length === 0) return;
     // The decision scales weights by the clock already; the rebuild only turns "ramping" into "excluded".
     this.rampTimer = setTimeout(() => this.opts.builder.refresh(), Math.min(...ends) - now + 5);
@@ -523,7 +519,10 @@ export class ControlPlane {
           const f = snapshot.files.lookup(path);
           return f < 0 ? [] : [{ path, size: snapshot.files.size(f) }];
         });
-        rechecked.set(m.spec.id, again.map((s) => s.path));
+        rechecked.set(
+          m.spec.id,
+          again.map((s) => s.path),
+        );
         // A mirror's own trace path replaces the origin's candidates: staff said where it is.
         return { id: m.spec.id, baseUrl: m.spec.baseUrl, tracePath: m.spec.trace ?? config.origin.trace, samples: [...samples, ...again] };
       });
@@ -586,11 +585,7 @@ export class ControlPlane {
     if (this.scanning.has(id)) throw new ConflictError(`a scan of "${id}" is already running`);
     this.scanning.add(id);
     try {
-      const result = await scanMirror(
-        { id, ...source, content: mirror.content },
-        builder.current().files,
-        { onProgress, timeoutMs: config.scan.timeoutMs },
-      );
+      const result = await scanMirror({ id, ...source, content: mirror.content }, builder.current().files, { onProgress, timeoutMs: config.scan.timeoutMs });
       await store.putInventory(id, result.record);
       // Route by it here at once: our own copy of the change notice may come after the scan's answer.
       builder.setInventory(id, result.record.entries);

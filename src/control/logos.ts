@@ -33,7 +33,11 @@ export function uploadedLogoRef(sha256: string): string {
 export function prepareUpload(bytes: Uint8Array, contentType: string): PreparedLogo {
   const type = contentType.split(';')[0]!.trim().toLowerCase();
   const ext = UPLOAD_TYPES[type];
-  if (!ext) return { ok: false, reason: `a logo must be SVG, PNG or WebP (Content-Type image/svg+xml, image/png or image/webp), not ${JSON.stringify(type || 'none')}` };
+  if (!ext)
+    return {
+      ok: false,
+      reason: `a logo must be SVG, PNG or WebP (Content-Type image/svg+xml, image/png or image/webp), not ${JSON.stringify(type || 'none')}`,
+    };
   if (bytes.byteLength === 0) return { ok: false, reason: 'the logo is empty' };
   if (bytes.byteLength > MAX_UPLOADED_LOGO_BYTES) return { ok: false, reason: `the logo is larger than ${MAX_UPLOADED_LOGO_BYTES / 1024} KB` };
   return prepareLogo(bytes, `upload${ext}`);
@@ -111,10 +115,7 @@ export function prepareLogo(bytes: Uint8Array, fileName: string): PreparedLogo {
   return { ok: true, logo: { body: bytes, contentType }, removed: [] };
 }
 
-export async function loadLogos(
-  mirrors: readonly MirrorSpec[],
-  log: { warn(obj: object, msg?: string): void },
-): Promise<Map<string, Logo>> {
+export async function loadLogos(mirrors: readonly MirrorSpec[], log: { warn(obj: object, msg?: string): void }): Promise<Map<string, Logo>> {
   const logos = new Map<string, Logo>();
   for (const m of mirrors) {
     const file = m.sponsor?.logo;
@@ -173,14 +174,59 @@ const MAX_DEPTH = 200;
 
 /** Static SVG graphics; everything else (script, foreignObject, animation, metadata…) goes with its subtree. */
 const ALLOWED_ELEMENTS = new Set([
-  'svg', 'g', 'defs', 'symbol', 'use', 'title', 'desc', 'switch',
-  'path', 'rect', 'circle', 'ellipse', 'line', 'polyline', 'polygon',
-  'text', 'tspan', 'textPath',
-  'linearGradient', 'radialGradient', 'stop', 'pattern', 'clipPath', 'mask', 'marker', 'image', 'style',
-  'filter', 'feBlend', 'feColorMatrix', 'feComponentTransfer', 'feComposite', 'feConvolveMatrix',
-  'feDiffuseLighting', 'feDisplacementMap', 'feDistantLight', 'feDropShadow', 'feFlood', 'feFuncA',
-  'feFuncB', 'feFuncG', 'feFuncR', 'feGaussianBlur', 'feImage', 'feMerge', 'feMergeNode', 'feMorphology',
-  'feOffset', 'fePointLight', 'feSpecularLighting', 'feSpotLight', 'feTile', 'feTurbulence',
+  'svg',
+  'g',
+  'defs',
+  'symbol',
+  'use',
+  'title',
+  'desc',
+  'switch',
+  'path',
+  'rect',
+  'circle',
+  'ellipse',
+  'line',
+  'polyline',
+  'polygon',
+  'text',
+  'tspan',
+  'textPath',
+  'linearGradient',
+  'radialGradient',
+  'stop',
+  'pattern',
+  'clipPath',
+  'mask',
+  'marker',
+  'image',
+  'style',
+  'filter',
+  'feBlend',
+  'feColorMatrix',
+  'feComponentTransfer',
+  'feComposite',
+  'feConvolveMatrix',
+  'feDiffuseLighting',
+  'feDisplacementMap',
+  'feDistantLight',
+  'feDropShadow',
+  'feFlood',
+  'feFuncA',
+  'feFuncB',
+  'feFuncG',
+  'feFuncR',
+  'feGaussianBlur',
+  'feImage',
+  'feMerge',
+  'feMergeNode',
+  'feMorphology',
+  'feOffset',
+  'fePointLight',
+  'feSpecularLighting',
+  'feSpotLight',
+  'feTile',
+  'feTurbulence',
 ]);
 /** Dropped, but their children kept: a link does nothing inside <img>, its drawing should stay. */
 const UNWRAPPED_ELEMENTS = new Set(['a']);

@@ -2,7 +2,16 @@
 
 import { open } from 'node:fs/promises';
 import { z } from 'zod';
-import { decodeSha256, FileIndex, FileIndexBuilder, isPieceLength, MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, pieceCount, type PieceHashes } from '../core/fileIndex.js';
+import {
+  decodeSha256,
+  FileIndex,
+  FileIndexBuilder,
+  isPieceLength,
+  MAX_PIECE_LENGTH,
+  MIN_PIECE_LENGTH,
+  pieceCount,
+  type PieceHashes,
+} from '../core/fileIndex.js';
 import type { InventoryEntry, OriginFile } from '../core/model.js';
 import { validateOriginPath } from '../core/paths.js';
 
@@ -89,10 +98,9 @@ const PIECE_LENGTH_ERROR = `expected a power of two from ${MIN_PIECE_LENGTH} to 
 const piecesSchema = z.object(
   {
     length: z.int({ error: PIECE_LENGTH_ERROR }).refine(isPieceLength, { error: PIECE_LENGTH_ERROR }),
-    sha256: z.array(
-      z.string({ error: 'expected 64 hex characters' }).regex(SHA256_HEX, { error: 'expected 64 hex characters' }),
-      { error: 'expected an array of 64-hex-character strings' },
-    ),
+    sha256: z.array(z.string({ error: 'expected 64 hex characters' }).regex(SHA256_HEX, { error: 'expected 64 hex characters' }), {
+      error: 'expected an array of 64-hex-character strings',
+    }),
   },
   { error: 'expected {"length": <bytes>, "sha256": [<hex>, …]}' },
 );
@@ -196,7 +204,12 @@ export function schemaLineFields(json: Record<string, unknown>, kind: LineKind, 
   const parsed = originLineSchema.safeParse(json);
   if (!parsed.success) return parsed.error.issues.map(describeIssue).join('; ');
   const { sha256 } = parsed.data;
-  const fields: LineFields = { path: parsed.data.path, size: parsed.data.size, mtime: parsed.data.mtime, sha256: sha256 !== undefined && decodeSha256(sha256, hash) };
+  const fields: LineFields = {
+    path: parsed.data.path,
+    size: parsed.data.size,
+    mtime: parsed.data.mtime,
+    sha256: sha256 !== undefined && decodeSha256(sha256, hash),
+  };
   if (json.pieces !== undefined) {
     const pieces = schemaPieces(json.pieces, fields.size);
     if (typeof pieces === 'string') fields.piecesProblem = pieces;

@@ -18,10 +18,7 @@ const mirrorFields = {
   name: z.string().min(1).max(200),
   baseUrl: fields.baseUrl(),
   rsyncUrl: fields.rsyncUrl.optional(),
-  trace: z
-    .string()
-    .refine(isRelativeTracePath, { message: "must be a path relative to the mirror's baseUrl, like project/trace/ftp.example.org" })
-    .optional(),
+  trace: z.string().refine(isRelativeTracePath, { message: "must be a path relative to the mirror's baseUrl, like project/trace/ftp.example.org" }).optional(),
   country: fields.countryCode(),
   lat: z.number().min(-90).max(90).optional(),
   lon: z.number().min(-180).max(180).optional(),
@@ -93,7 +90,12 @@ export function mirrorSpecFromBody(body: z.output<typeof newMirrorBody>): Mirror
 
 /** The mirror id an accepted offer gets unless staff choose one: organisation and country, slugged. */
 export function offerMirrorId(offer: { organisation: string; location: { country: string } }): string {
-  const base = offer.organisation.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50);
+  const base = offer.organisation
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 50);
   return `${base || 'mirror'}-${offer.location.country.toLowerCase()}`;
 }
 

@@ -17,7 +17,8 @@ export async function loadOriginIndex(source: OriginSource, dataDir: string, log
   if (source.manifest) {
     // Straight into the index: a million-line manifest never becomes a million objects.
     const { index, problems } = await readOriginIndex(source.manifest);
-    for (const p of problems) log.warn({ problem: formatManifestProblem(p) }, p.kept ? 'origin manifest line kept without piece hashes' : 'origin manifest line skipped');
+    for (const p of problems)
+      log.warn({ problem: formatManifestProblem(p) }, p.kept ? 'origin manifest line kept without piece hashes' : 'origin manifest line skipped');
     log.info({ files: index.count, skipped: problems.filter((p) => !p.kept).length, manifest: source.manifest }, 'origin manifest loaded');
     return index;
   }
@@ -43,13 +44,7 @@ export async function loadOriginIndex(source: OriginSource, dataDir: string, log
  * Re-reads the origin index when it changes: a manifest when its mtime or size moves, a
  * local tree on every tick (the hash cache makes an unchanged rescan cheap).
  */
-export function watchOrigin(
-  source: OriginSource,
-  dataDir: string,
-  log: OriginLog,
-  onIndex: (files: FileIndex) => void,
-  intervalMs: number,
-): () => void {
+export function watchOrigin(source: OriginSource, dataDir: string, log: OriginLog, onIndex: (files: FileIndex) => void, intervalMs: number): () => void {
   let lastStamp = '';
   let busy = false;
   const stampOf = async () => {
@@ -57,7 +52,10 @@ export function watchOrigin(
     const s = await stat(source.manifest);
     return `${s.mtimeMs}:${s.size}`;
   };
-  void stampOf().then((s) => (lastStamp = s), () => {});
+  void stampOf().then(
+    (s) => (lastStamp = s),
+    () => {},
+  );
   const timer = setInterval(async () => {
     if (busy) return;
     busy = true;

@@ -339,7 +339,7 @@ async function hashFile(file: FoundFile, pieceLength: number | undefined, onChun
     hash.update(bytes);
     if (pieces !== undefined) {
       // Reads need not fall on piece boundaries: split each at them.
-      for (let at = 0; at < bytes.length; ) {
+      for (let at = 0; at < bytes.length;) {
         const take = Math.min(bytes.length - at, pieceLength! - pieceFill);
         piece.update(bytes.subarray(at, at + take));
         pieceFill += take;

@@ -64,7 +64,8 @@ function asList(paths: string | readonly string[]): readonly string[] {
 function traceProblem(paths: readonly string[], problems: readonly string[]): string {
   if (problems.length === 0) return 'no trace file (none configured)';
   const absent = problems.every((p) => p.startsWith('HTTP '));
-  if (problems.length === 1) return absent ? `no trace file (${problems[0]})` : problems[0] === 'unreadable' ? 'trace file unreadable' : `no trace file (${problems[0]})`;
+  if (problems.length === 1)
+    return absent ? `no trace file (${problems[0]})` : problems[0] === 'unreadable' ? 'trace file unreadable' : `no trace file (${problems[0]})`;
   const each = problems.map((p, i) => `${paths[i]}: ${p}`).join(', ');
   return absent ? `no trace file (${each})` : `no readable trace file (${each})`;
 }
@@ -179,10 +180,7 @@ export class Prober {
    * Probes every target with at most `concurrency` probes in flight, calling onResult as each
    * finishes (awaited, so a slow store slows the probing rather than piling up writes).
    */
-  async probeAll(
-    targets: readonly ProbeTarget[],
-    onResult: (target: ProbeTarget, outcome: ProbeOutcome) => void | Promise<void>,
-  ): Promise<void> {
+  async probeAll(targets: readonly ProbeTarget[], onResult: (target: ProbeTarget, outcome: ProbeOutcome) => void | Promise<void>): Promise<void> {
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < targets.length) {
@@ -302,12 +300,7 @@ export class Prober {
   }
 
   /** HEAD one sample: undefined when present with the origin's size, else the problem. */
-  private async checkSample(
-    baseUrl: string,
-    sample: SampleFile,
-    signal: AbortSignal,
-    phase: { body: boolean },
-  ): Promise<string | undefined> {
+  private async checkSample(baseUrl: string, sample: SampleFile, signal: AbortSignal, phase: { body: boolean }): Promise<string | undefined> {
     const res = await this.send('HEAD', baseUrl + encodePathForUrl(sample.path), signal, phase);
     // A HEAD body is empty; reading it to the end keeps the connection for the next sample.
     await res.body.dump();
@@ -330,12 +323,7 @@ export class Prober {
    * One request, following at most one redirect and only on the same host: a mirror that sends
    * clients elsewhere is not serving what we vouch for.
    */
-  private async send(
-    method: 'GET' | 'HEAD',
-    url: string,
-    signal: AbortSignal,
-    phase: { body: boolean },
-  ): Promise<Dispatcher.ResponseData> {
+  private async send(method: 'GET' | 'HEAD', url: string, signal: AbortSignal, phase: { body: boolean }): Promise<Dispatcher.ResponseData> {
     let current = new URL(url);
     for (let hop = 0; ; hop++) {
       phase.body = false;

@@ -170,7 +170,7 @@ export class SnapshotBuilder {
       const target = this.mirrors.filter((m) => !this.abandoned.has(ruleKey(m.content)));
       const steps = ruleClassesForSteps(files, target, this.rules.files === files ? this.rules : undefined);
       let result: RuleClasses | undefined;
-      for (let slice = performance.now(); ; ) {
+      for (let slice = performance.now(); ;) {
         const step = steps.next();
         if (step.done) {
           result = step.value;

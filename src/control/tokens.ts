@@ -96,34 +96,30 @@ export class TokenRegistry {
   list(): TokenView[] {
     const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
     return [
-      ...this.configTokens.map(
-        (t): TokenView => ({
-          id: null,
-          name: t.name,
-          role: t.role,
-          mirrors: [...t.mirrors],
-          source: 'config',
-          createdAt: null,
-          createdBy: null,
-          revokedAt: null,
-          revokedBy: null,
-          offer: null,
-        }),
-      ),
-      ...this.runtime.map(
-        (r): TokenView => ({
-          id: r.id,
-          name: r.name,
-          role: r.role,
-          mirrors: [...r.mirrors],
-          source: 'runtime',
-          createdAt: iso(r.createdAt),
-          createdBy: r.createdBy,
-          revokedAt: iso(r.revokedAt),
-          revokedBy: r.revokedBy ?? null,
-          offer: r.offer ?? null,
-        }),
-      ),
+      ...this.configTokens.map((t): TokenView => ({
+        id: null,
+        name: t.name,
+        role: t.role,
+        mirrors: [...t.mirrors],
+        source: 'config',
+        createdAt: null,
+        createdBy: null,
+        revokedAt: null,
+        revokedBy: null,
+        offer: null,
+      })),
+      ...this.runtime.map((r): TokenView => ({
+        id: r.id,
+        name: r.name,
+        role: r.role,
+        mirrors: [...r.mirrors],
+        source: 'runtime',
+        createdAt: iso(r.createdAt),
+        createdBy: r.createdBy,
+        revokedAt: iso(r.revokedAt),
+        revokedBy: r.revokedBy ?? null,
+        offer: r.offer ?? null,
+      })),
     ];
   }
 }

@@ -76,20 +76,12 @@ export function computeRuleClassesSteps(files: FileIndex, ruleKeys: readonly str
  * still correct) until they outnumber the used ones; then, or for a new file index, everything is
  * recomputed with the keys sorted, so instances that start from the same config agree bit for bit.
  */
-export function ruleClassesFor(
-  files: FileIndex,
-  mirrors: readonly MirrorSpec[],
-  previous?: RuleClasses,
-): RuleClasses {
+export function ruleClassesFor(files: FileIndex, mirrors: readonly MirrorSpec[], previous?: RuleClasses): RuleClasses {
   return runSteps(ruleClassesForSteps(files, mirrors, previous));
 }
 
 /** ruleClassesFor as steps (see RuleClassSteps); finishes at once when `previous` covers every rule key. */
-export function* ruleClassesForSteps(
-  files: FileIndex,
-  mirrors: readonly MirrorSpec[],
-  previous?: RuleClasses,
-): RuleClassSteps {
+export function* ruleClassesForSteps(files: FileIndex, mirrors: readonly MirrorSpec[], previous?: RuleClasses): RuleClassSteps {
   const keys = [...new Set(mirrors.map((m) => ruleKey(m.content)))].sort();
   if (!previous || previous.files !== files) return yield* computeRuleClassesSteps(files, keys);
   const known = new Set(previous.ruleKeys);
@@ -533,7 +525,13 @@ export function compileInventoryListing(entries: Iterable<InventoryEntry>, files
  * already rebased): a file it held whose origin copy changed is now a stale copy there.
  * Undefined when it lists nothing but its current files.
  */
-export function rebaseListing(current: Uint32Array, listed: Uint32Array | undefined, oldCurrent: Uint32Array, from: FileIndex, to: FileIndex): Uint32Array | undefined {
+export function rebaseListing(
+  current: Uint32Array,
+  listed: Uint32Array | undefined,
+  oldCurrent: Uint32Array,
+  from: FileIndex,
+  to: FileIndex,
+): Uint32Array | undefined {
   if (from === to) return listed;
   const held = listed ?? oldCurrent;
   const out = newBitset(to.count);

@@ -132,7 +132,10 @@ export interface MirrorHolding {
 // Per rule classes: for each group, the distinct classes of its members (rules-only mirrors need no member loop).
 const groupClasses = new WeakMap<RuleClasses, { groups: ConsistencyGroups; classes: Uint32Array[] }>();
 // Per inventory: the answer for the groups, rules and probe findings it was computed with.
-const inventoryAnswers = new WeakMap<Uint32Array, { groups: ConsistencyGroups; rules: RuleClasses; ruleBit: number; missing: ReadonlySet<number> | undefined; heldBack: ReadonlySet<number> | undefined }>();
+const inventoryAnswers = new WeakMap<
+  Uint32Array,
+  { groups: ConsistencyGroups; rules: RuleClasses; ruleBit: number; missing: ReadonlySet<number> | undefined; heldBack: ReadonlySet<number> | undefined }
+>();
 
 /**
  * The leader files this mirror must not be sent for: those of every group not whole on it (a member
@@ -151,10 +154,11 @@ export function heldBackLeaders(groups: ConsistencyGroups, rules: RuleClasses, m
   }
   const classes = classesOf(groups, rules);
   const brokenByProbe = new Set<number>();
-  if (m.missing) for (const f of m.missing) {
-    const g = groups.groupOf.get(f);
-    if (g !== undefined) brokenByProbe.add(g);
-  }
+  if (m.missing)
+    for (const f of m.missing) {
+      const g = groups.groupOf.get(f);
+      if (g !== undefined) brokenByProbe.add(g);
+    }
   return collect(groups, (g, i) => {
     if (brokenByProbe.has(i)) return false;
     if (m.lastSync !== undefined && g.newestMtime > m.lastSync) return false;

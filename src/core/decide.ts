@@ -233,7 +233,9 @@ function redirectQuery(snapshot: Snapshot, t: RoutingTables, place: Place, file:
   const mtimeKey = mtime ?? -Infinity;
   // An HTTPS client is only sent to https mirrors while one has the file.
   const secureOnly =
-    client.https && hasCarrier(t, groups, groups.latestHttps, HTTPS, file, mtime, mtimeKey, place.country) && hasCarrier(t, groups, groups.latestHttp, 0, file, mtime, mtimeKey, place.country);
+    client.https &&
+    hasCarrier(t, groups, groups.latestHttps, HTTPS, file, mtime, mtimeKey, place.country) &&
+    hasCarrier(t, groups, groups.latestHttp, 0, file, mtime, mtimeKey, place.country);
   return { t, place, groups, file, mtime, mtimeKey, secureOnly, tiers: 0, n: 0, tierStart };
 }
 
@@ -304,14 +306,31 @@ function carriesChecked(t: RoutingTables, i: number, file: number, mtime: number
 }
 
 /** Whether a pool mirror of the given https-ness carries the file: plain ones at a glance, by the latest sync among them. */
-function hasCarrier(t: RoutingTables, groups: PoolGroups, latest: number, https: number, file: number, mtime: number | undefined, mtimeKey: number, country: number): boolean {
+function hasCarrier(
+  t: RoutingTables,
+  groups: PoolGroups,
+  latest: number,
+  https: number,
+  file: number,
+  mtime: number | undefined,
+  mtimeKey: number,
+  country: number,
+): boolean {
   if (mtimeKey <= latest) return true;
   for (const i of groups.checked) if ((t.flags[i]! & HTTPS) === https && carriesChecked(t, i, file, mtime, country)) return true;
   return false;
 }
 
 /** How many pool mirrors carry the file (https ones only when secureOnly). */
-function countCarriers(t: RoutingTables, groups: PoolGroups, file: number, mtime: number | undefined, mtimeKey: number, country: number, secureOnly: boolean): number {
+function countCarriers(
+  t: RoutingTables,
+  groups: PoolGroups,
+  file: number,
+  mtime: number | undefined,
+  mtimeKey: number,
+  country: number,
+  secureOnly: boolean,
+): number {
   let n = 0;
   for (let j = 0; j < groups.members.length; j++) {
     const i = groups.members[j]!;

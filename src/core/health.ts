@@ -82,10 +82,7 @@ export function nextHealth(prev: HealthRecord | undefined, outcome: ProbeOutcome
   // keeps growing as the origin moves on.
   const lastSync = outcome.traceTime ?? base.lastSync;
   if (lastSync !== undefined) next.lastSync = lastSync;
-  const lag =
-    lastSync !== undefined && cfg.originTraceTime !== undefined
-      ? Math.max(0, cfg.originTraceTime - lastSync)
-      : base.lagSeconds;
+  const lag = lastSync !== undefined && cfg.originTraceTime !== undefined ? Math.max(0, cfg.originTraceTime - lastSync) : base.lagSeconds;
   if (lag !== undefined) next.lagSeconds = lag;
 
   return next;
@@ -111,15 +108,7 @@ function zoneOffsetMinutes(zone: string | undefined): number | undefined {
   return m[1] === '-' ? -minutes : minutes;
 }
 
-function utcSeconds(
-  year: number,
-  month: number,
-  day: number,
-  hour: number,
-  minute: number,
-  second: number,
-  zone: string | undefined,
-): number | undefined {
+function utcSeconds(year: number, month: number, day: number, hour: number, minute: number, second: number, zone: string | undefined): number | undefined {
   const offset = zoneOffsetMinutes(zone);
   if (offset === undefined) return undefined;
   if (month < 0 || month > 11 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return undefined;

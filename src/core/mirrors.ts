@@ -39,7 +39,10 @@ export function effectiveMirrors(config: readonly MirrorSpec[], overlays: Readon
   const added = [...overlays.entries()].filter(([id, o]) => !seen.has(id) && o.added && !o.deleted && o.lifecycle !== 'retired');
   added.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   for (const [id, o] of added) {
-    const spec = applyPatch({ id, name: id, baseUrl: '', country: '', asn: [], weight: 100, countryOnly: false, enabled: true, content: { include: ['**'], exclude: [] } }, o.patch);
+    const spec = applyPatch(
+      { id, name: id, baseUrl: '', country: '', asn: [], weight: 100, countryOnly: false, enabled: true, content: { include: ['**'], exclude: [] } },
+      o.patch,
+    );
     out.push(spec);
   }
   return out;

@@ -199,7 +199,11 @@ function poolLayout(t: RoutingTables, pool: Int32Array): PoolLayout {
   // Unknown continents sort last, in a run no client asks for.
   const continents = t.continentCode.size + 1;
   const continentOf = (i: number) => (t.continent[i]! < 0 ? continents - 1 : t.continent[i]!);
-  const order = countingSort(countingSort(Array.from(members), (i) => t.country[i]!, countries), continentOf, continents);
+  const order = countingSort(
+    countingSort(Array.from(members), (i) => t.country[i]!, countries),
+    continentOf,
+    continents,
+  );
   const countryFrom = new Array<number>(countries).fill(0);
   const countryTo = new Array<number>(countries).fill(0);
   const continentFrom = new Array<number>(continents).fill(0);

@@ -119,9 +119,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     };
   });
   const activeByClass = rules.membership.map((classBits) =>
-    Int32Array.from(
-      mirrors.filter((m) => !m.exclusion && m.ruleBit >= 0 && bitGet(classBits, m.ruleBit)).map((m) => m.index),
-    ),
+    Int32Array.from(mirrors.filter((m) => !m.exclusion && m.ruleBit >= 0 && bitGet(classBits, m.ruleBit)).map((m) => m.index)),
   );
   // decide()'s column tables, made here rather than on the first request after a swap.
   routingTablesFor(mirrors, input.previous?.mirrors);
@@ -139,12 +137,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
   };
 }
 
-function baseExclusion(
-  spec: MirrorSpec,
-  state: MirrorState,
-  routing: RoutingOptions,
-  nowMs: number,
-): ExclusionReason | undefined {
+function baseExclusion(spec: MirrorSpec, state: MirrorState, routing: RoutingOptions, nowMs: number): ExclusionReason | undefined {
   if (!spec.enabled) return 'disabled';
   if (state.launching) return 'not-launched';
   if (state.drain && drainFactor(state.drain, nowMs) <= 0) return 'draining';

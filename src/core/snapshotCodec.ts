@@ -36,8 +36,7 @@ interface Header {
 export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
   const cols = snapshot.files.columns();
   const parts: { name: string; bytes: Uint8Array }[] = [];
-  const add = (name: string, view: ArrayBufferView) =>
-    parts.push({ name, bytes: new Uint8Array(view.buffer, view.byteOffset, view.byteLength) });
+  const add = (name: string, view: ArrayBufferView) => parts.push({ name, bytes: new Uint8Array(view.buffer, view.byteOffset, view.byteLength) });
   add('paths', new TextEncoder().encode(cols.paths.join('\n')));
   add('sizes', cols.sizes);
   add('mtimes', cols.mtimes);
@@ -149,7 +148,9 @@ export function decodeSnapshot(bytes: Uint8Array, nowMs: number): Snapshot {
     mtimes: f64('mtimes'),
     hashes: u8('hashes'),
     hashKnown: u8('hashKnown'),
-    ...(byName.has('pieceFiles') ? { pieces: checkedPieces({ files: u32('pieceFiles'), lengths: u32('pieceLengths'), starts: u32('pieceStarts'), hashes: u8('pieceHashes') }, sizes) } : {}),
+    ...(byName.has('pieceFiles')
+      ? { pieces: checkedPieces({ files: u32('pieceFiles'), lengths: u32('pieceLengths'), starts: u32('pieceStarts'), hashes: u8('pieceHashes') }, sizes) }
+      : {}),
   });
   const membershipFlat = u32('membership');
   const words = header.classCount ? membershipFlat.length / header.classCount : 0;

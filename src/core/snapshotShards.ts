@@ -152,7 +152,14 @@ function shardPieces(table: PieceColumns, n: number, shardOfFile: Int32Array, lo
     pieces[k]! += table.starts[r + 1]! - table.starts[r]!;
   }
   const out = Array.from({ length: n }, (_, k): PieceColumns | undefined =>
-    rows[k] === 0 ? undefined : { files: new Uint32Array(rows[k]!), lengths: new Uint32Array(rows[k]!), starts: new Uint32Array(rows[k]! + 1), hashes: new Uint8Array(pieces[k]! * 32) },
+    rows[k] === 0
+      ? undefined
+      : {
+          files: new Uint32Array(rows[k]!),
+          lengths: new Uint32Array(rows[k]!),
+          starts: new Uint32Array(rows[k]! + 1),
+          hashes: new Uint8Array(pieces[k]! * 32),
+        },
   );
   const filled = new Int32Array(n);
   for (let r = 0; r < table.files.length; r++) {

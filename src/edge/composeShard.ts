@@ -61,7 +61,12 @@ export class ShardComposer {
         inventories: new Map(),
         origin: this.core.origin,
         routing: this.core.routing,
-        rules: { files: empty, ruleKeys: resolveRuleKeys(shard.rules.ruleKeys, this.core.mirrors), fileClass: new Uint32Array(0), membership: shard.rules.membership },
+        rules: {
+          files: empty,
+          ruleKeys: resolveRuleKeys(shard.rules.ruleKeys, this.core.mirrors),
+          fileClass: new Uint32Array(0),
+          membership: shard.rules.membership,
+        },
       });
       t = { ...built, builtAtMs: this.core.builtAtMs, ...(this.core.fileSet ? { fileSet: this.core.fileSet } : {}) };
       // Shards of older splits may carry other rule tables; a core meets only a few.

@@ -34,9 +34,7 @@ export interface EdgeConfig {
 export const SNAPSHOT_MODES = ['auto', 'single', 'sharded'] as const;
 export type SnapshotMode = (typeof SNAPSHOT_MODES)[number];
 
-const httpUrl = z
-  .url({ protocol: /^https?$/ })
-  .transform((u) => u.replace(/\/+$/, ''));
+const httpUrl = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ''));
 const secret = z.string().trim().min(1);
 
 const envSchema = z
@@ -46,7 +44,11 @@ const envSchema = z
     STAFF_TOKEN: secret.optional(),
     SNAPSHOT_TTL_SECONDS: z.coerce.number().positive().max(86_400).default(1),
     SNAPSHOT_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(300),
-    SNAPSHOT_STALE_LIMIT_SECONDS: z.coerce.number().positive().max(30 * 86_400).default(60),
+    SNAPSHOT_STALE_LIMIT_SECONDS: z.coerce
+      .number()
+      .positive()
+      .max(30 * 86_400)
+      .default(60),
     SHARD_SHARED_CACHE: z.enum(['on', 'off']).default('on'),
     STATS_FLUSH_SECONDS: z.coerce.number().min(0).max(25).default(5),
     FORWARD_CONTROL_PATHS: z.enum(['on', 'off']).default('on'),
@@ -56,7 +58,10 @@ const envSchema = z
     SHARD_CACHE_MB: z.coerce.number().positive().max(96).default(32),
     SNAPSHOT: z.custom<KvNamespaceLike>((v) => typeof (v as KvNamespaceLike | undefined)?.get === 'function', 'not a KV namespace binding').optional(),
     DOWNLOADS: z
-      .custom<AnalyticsEngineLike>((v) => typeof (v as AnalyticsEngineLike | undefined)?.writeDataPoint === 'function', 'not an Analytics Engine dataset binding')
+      .custom<AnalyticsEngineLike>(
+        (v) => typeof (v as AnalyticsEngineLike | undefined)?.writeDataPoint === 'function',
+        'not an Analytics Engine dataset binding',
+      )
       .optional(),
   })
   .superRefine((env, ctx) => {

@@ -83,7 +83,8 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
       sharded: undefined,
       counter: undefined,
       mode: () => undefined,
-      fetch: async () => new Response('Error: this Worker is misconfigured; see its logs\n', { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' } }),
+      fetch: async () =>
+        new Response('Error: this Worker is misconfigured; see its logs\n', { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' } }),
     };
   }
   const config = parsed.config;
@@ -93,13 +94,40 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
   let origin: string | undefined;
   const keyBase = () => config.publicUrl ?? origin ?? 'https://mirrorgate.invalid';
   const sharedCache = config.shardSharedCache ? (opts.sharedCache ?? workersCache()) : undefined;
-  const common = { controlUrl: config.controlUrl, token: config.snapshotToken, kv: config.kv, ttlMs: config.ttlMs, waitMs: config.waitMs, fetch: opts.fetch, clock, log };
+  const common = {
+    controlUrl: config.controlUrl,
+    token: config.snapshotToken,
+    kv: config.kv,
+    ttlMs: config.ttlMs,
+    waitMs: config.waitMs,
+    fetch: opts.fetch,
+    clock,
+    log,
+  };
   const source = config.snapshotMode === 'sharded' ? undefined : new SnapshotSource(common);
   const sharded =
-    config.snapshotMode === 'single' ? undefined : new ShardedSnapshotSource({ ...common, cacheBytes: config.shardCacheBytes, sharedCache, sharedCacheKeyBase: keyBase });
+    config.snapshotMode === 'single'
+      ? undefined
+      : new ShardedSnapshotSource({ ...common, cacheBytes: config.shardCacheBytes, sharedCache, sharedCacheKeyBase: keyBase });
   let mode: 'single' | 'sharded' | undefined = config.snapshotMode === 'auto' ? undefined : config.snapshotMode;
-  const logos = new LogoCache({ controlUrl: config.controlUrl, kv: config.kv, sharedCache: opts.sharedCache ?? workersCache(), sharedCacheKeyBase: keyBase, fetch: opts.fetch, clock, log });
-  const counter = new DownloadCounter({ controlUrl: config.controlUrl, token: config.snapshotToken, flushMs: config.statsFlushMs, dataset: config.downloadsDataset, fetch: opts.fetch, clock, log });
+  const logos = new LogoCache({
+    controlUrl: config.controlUrl,
+    kv: config.kv,
+    sharedCache: opts.sharedCache ?? workersCache(),
+    sharedCacheKeyBase: keyBase,
+    fetch: opts.fetch,
+    clock,
+    log,
+  });
+  const counter = new DownloadCounter({
+    controlUrl: config.controlUrl,
+    token: config.snapshotToken,
+    flushMs: config.statsFlushMs,
+    dataset: config.downloadsDataset,
+    fetch: opts.fetch,
+    clock,
+    log,
+  });
   let app: Hono<AppEnv> | undefined;
 
   /** The mode answering this request once its first snapshot is loaded (auto: sharded when the source has a core). */

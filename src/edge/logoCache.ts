@@ -171,7 +171,8 @@ function sponsorLogo(snapshot: Snapshot, mirrorId: string): string | undefined {
 /** The types the control plane accepts for logos (SVG, PNG, WebP), told by their first bytes. */
 export function sniffImageType(body: Uint8Array): string | undefined {
   if (body.length >= 8 && body[0] === 0x89 && body[1] === 0x50 && body[2] === 0x4e && body[3] === 0x47) return 'image/png';
-  if (body.length >= 12 && String.fromCharCode(...body.subarray(0, 4)) === 'RIFF' && String.fromCharCode(...body.subarray(8, 12)) === 'WEBP') return 'image/webp';
+  if (body.length >= 12 && String.fromCharCode(...body.subarray(0, 4)) === 'RIFF' && String.fromCharCode(...body.subarray(8, 12)) === 'WEBP')
+    return 'image/webp';
   const head = new TextDecoder().decode(body.subarray(0, 512)).trimStart().toLowerCase();
   if (head.startsWith('<svg') || ((head.startsWith('<?xml') || head.startsWith('<!--')) && head.includes('<svg'))) return 'image/svg+xml';
   return undefined;

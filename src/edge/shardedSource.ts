@@ -3,15 +3,7 @@ import { ShardComposer } from './composeShard.js';
 import { conditionalGet } from './controlPlaneFetch.js';
 import { DEFAULT_WAIT_MS, Freshness, type FreshnessStatus } from './freshness.js';
 import type { Snapshot } from '../core/snapshot.js';
-import {
-  composeCoreSnapshot,
-  contentHash,
-  decodeCore,
-  decodeShard,
-  shardOf,
-  type DecodedShard,
-  type SnapshotCore,
-} from '../core/snapshotShards.js';
+import { composeCoreSnapshot, contentHash, decodeCore, decodeShard, shardOf, type DecodedShard, type SnapshotCore } from '../core/snapshotShards.js';
 import type { CacheLike, KvNamespaceLike } from './runtime.js';
 import type { LogLike } from '../http/services.js';
 
@@ -390,7 +382,11 @@ export class ShardedSnapshotSource {
     if (!cache) return;
     // The Response copies the bytes (Fetch's body extraction), so the decoded shard keeps its own.
     const res = new Response(bytes as Uint8Array<ArrayBuffer>, {
-      headers: { 'Content-Type': 'application/vnd.mirrorgate.snapshot', 'Cache-Control': `public, max-age=${SHARD_CACHE_TTL_SECONDS}, immutable`, ETag: `"${hash}"` },
+      headers: {
+        'Content-Type': 'application/vnd.mirrorgate.snapshot',
+        'Cache-Control': `public, max-age=${SHARD_CACHE_TTL_SECONDS}, immutable`,
+        ETag: `"${hash}"`,
+      },
     });
     background(
       cache.put(this.sharedCacheKey(hash), res).catch((err: unknown) => {

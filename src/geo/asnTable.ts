@@ -108,7 +108,7 @@ function parseRanges(csv: Uint8Array, width: 1 | 4, skipped: { lines: number }):
   let count = 0;
   let sorted = true;
   const len = csv.length;
-  for (let pos = 0; pos < len; ) {
+  for (let pos = 0; pos < len;) {
     // The first three comma positions and the end of the line, in one scan (typed-array indexOf per field costs more).
     let c1 = -1;
     let c2 = -1;

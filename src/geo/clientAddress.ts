@@ -68,12 +68,14 @@ function v4Range(addr: ipaddr.IPv4, bits: number): V4Range {
 }
 
 function inV4(n: number, ranges: readonly V4Range[]): boolean {
-  for (const [base, mask] of ranges) if (((n & mask) >>> 0) === base) return true;
+  for (const [base, mask] of ranges) if ((n & mask) >>> 0 === base) return true;
   return false;
 }
 
 /** ipaddr.js's own table of special IPv4 ranges, as integers; public = in none, or as112/amt (as isPublicAddress says). */
-const V4_NOT_PUBLIC: readonly V4Range[] = Object.entries((ipaddr.IPv4.prototype as unknown as { SpecialRanges: Record<string, [ipaddr.IPv4, number][]> }).SpecialRanges)
+const V4_NOT_PUBLIC: readonly V4Range[] = Object.entries(
+  (ipaddr.IPv4.prototype as unknown as { SpecialRanges: Record<string, [ipaddr.IPv4, number][]> }).SpecialRanges,
+)
   .filter(([name]) => name !== 'as112' && name !== 'amt')
   .flatMap(([, ranges]) => ranges.map(([addr, bits]) => v4Range(addr, bits)));
 
@@ -107,9 +109,7 @@ function parseAddr(text: string): Addr | undefined {
 
 /** Node reports IPv4 clients of a dual-stack socket as ::ffff:a.b.c.d; treat them as the IPv4 they are. */
 function unmap(addr: Addr): Addr {
-  return addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()
-    ? (addr as ipaddr.IPv6).toIPv4Address()
-    : addr;
+  return addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress() ? (addr as ipaddr.IPv6).toIPv4Address() : addr;
 }
 
 function format(addr: Addr): string {

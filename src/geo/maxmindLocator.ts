@@ -82,7 +82,8 @@ export async function openLocator(opts: LocatorOptions = {}): Promise<FileLocato
     openWatchedFiles<CityData>({
       label: 'geoip.city',
       files: opts.city ? [opts.city] : defaults!.city,
-      load: (files, signature) => shared(opts.city ? 'city' : 'default city', files, signature, () => loadCity(files, opts.city ? undefined : 'DB-IP City Lite, CC BY 4.0 (db-ip.com)')),
+      load: (files, signature) =>
+        shared(opts.city ? 'city' : 'default city', files, signature, () => loadCity(files, opts.city ? undefined : 'DB-IP City Lite, CC BY 4.0 (db-ip.com)')),
       ...watchOpts,
     }),
     openWatchedFiles<AsnData>({

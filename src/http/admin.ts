@@ -18,7 +18,12 @@ import type { AppEnv, AppServices } from './services.js';
 /** What a provider may change on its own mirror. */
 const providerPatchBody = z.strictObject({ weight: z.int().min(0).max(1_000_000) });
 const tokenBody = z.strictObject({
-  name: z.string().trim().min(1).max(100).regex(/^[\w.@:+-][\w .@:+-]*$/, { message: 'use letters, digits, spaces and . @ : + - _' }),
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .regex(/^[\w.@:+-][\w .@:+-]*$/, { message: 'use letters, digits, spaces and . @ : + - _' }),
   role: z.enum(['staff', 'provider', 'edge'], { message: 'must be staff, provider or edge' }),
   mirrors: z.array(fields.mirrorId).max(1000).optional(),
 });
@@ -77,7 +82,12 @@ export function normalizeAuditAction(given: string): string {
   const short = AUDIT_ACTIONS.filter((a) => a.split('.')[1] === given);
   if (short.length === 1) return short[0]!;
   throw new HttpProblem(400, `unknown action "${given}"`, {
-    fields: { action: `must be one of ${AUDIT_ACTIONS.join(', ')} (or the part after the dot, e.g. ${AUDIT_ACTIONS.map((a) => a.split('.')[1]).filter((v, i, all) => all.indexOf(v) === i).slice(0, 4).join(', ')}, …)` },
+    fields: {
+      action: `must be one of ${AUDIT_ACTIONS.join(', ')} (or the part after the dot, e.g. ${AUDIT_ACTIONS.map((a) => a.split('.')[1])
+        .filter((v, i, all) => all.indexOf(v) === i)
+        .slice(0, 4)
+        .join(', ')}, …)`,
+    },
     actions: AUDIT_ACTIONS,
   });
 }
@@ -135,7 +145,9 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
       const body = await readBody(c, providerPatchBody);
       const ceiling = admin.weightCeiling(id(c));
       if (body.weight > ceiling) {
-        throw new HttpProblem(422, 'invalid body', { fields: { weight: `must be at most ${ceiling}, this mirror's ceiling; ask the network's staff to raise it` } });
+        throw new HttpProblem(422, 'invalid body', {
+          fields: { weight: `must be at most ${ceiling}, this mirror's ceiling; ask the network's staff to raise it` },
+        });
       }
       return c.json(await admin.setWeightAsProvider(token.name, id(c), body.weight));
     }
@@ -312,8 +324,15 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
   app.post('/admin/v1/tokens', async (c) => {
     const token = staff(c);
     const body = await readBody(c, tokenBody);
-    if (body.role === 'provider' && !body.mirrors?.length) throw new HttpProblem(422, 'invalid body', { fields: { mirrors: 'a provider token needs at least one mirror' } });
-    if (body.role !== 'provider' && body.mirrors?.length) throw new HttpProblem(422, 'invalid body', { fields: { mirrors: body.role === 'staff' ? 'a staff token sees every mirror; do not list mirrors' : 'an edge token reads the whole snapshot; do not list mirrors' } });
+    if (body.role === 'provider' && !body.mirrors?.length)
+      throw new HttpProblem(422, 'invalid body', { fields: { mirrors: 'a provider token needs at least one mirror' } });
+    if (body.role !== 'provider' && body.mirrors?.length)
+      throw new HttpProblem(422, 'invalid body', {
+        fields: {
+          mirrors:
+            body.role === 'staff' ? 'a staff token sees every mirror; do not list mirrors' : 'an edge token reads the whole snapshot; do not list mirrors',
+        },
+      });
     return c.json(await admin.issueToken(token.name, body), 201);
   });
   const revoke = async (c: Context) => {
@@ -336,4 +355,3 @@ function shardTargetFiles(): number {
   const n = raw === undefined ? Number.NaN : Number(raw);
   return Number.isInteger(n) && n > 0 ? n : SHARD_TARGET_FILES;
 }
-

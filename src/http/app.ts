@@ -42,7 +42,17 @@ export function createApp(services: AppServices, audiences: readonly Audience[])
   app.use('/metrics', metricsGuard(services, services.metricsAccess));
   app.use('/api/*', rateLimiter<AppEnv>({ windowMs: 60_000, limit: limits.apiPerMinute, keyGenerator: byClient, standardHeaders: 'draft-6' }));
   app.use('/mirrors', rateLimiter<AppEnv>({ windowMs: 60_000, limit: limits.apiPerMinute, keyGenerator: byClient, standardHeaders: 'draft-6' }));
-  app.on('POST', '/api/v1/offers', rateLimiter<AppEnv>({ windowMs: 3_600_000, limit: limits.offersPerHour, keyGenerator: byClient, standardHeaders: 'draft-6', message: { error: 'too many offers from this address; try again later' } }));
+  app.on(
+    'POST',
+    '/api/v1/offers',
+    rateLimiter<AppEnv>({
+      windowMs: 3_600_000,
+      limit: limits.offersPerHour,
+      keyGenerator: byClient,
+      standardHeaders: 'draft-6',
+      message: { error: 'too many offers from this address; try again later' },
+    }),
+  );
 
   for (const register of audiences) register(app, services);
 
@@ -55,7 +65,14 @@ export function createApp(services: AppServices, audiences: readonly Audience[])
     const r = services.readiness?.() ?? { ready: true };
     const snap = services.snapshot();
     const geoip = services.geoInfo?.();
-    const body = { status: r.ready ? 'ready' : 'degraded', snapshotVersion: snap.version, files: snap.files.count, mirrors: snap.mirrors.length, ...r.detail, ...(geoip ? { geoip } : {}) };
+    const body = {
+      status: r.ready ? 'ready' : 'degraded',
+      snapshotVersion: snap.version,
+      files: snap.files.count,
+      mirrors: snap.mirrors.length,
+      ...r.detail,
+      ...(geoip ? { geoip } : {}),
+    };
     return c.json(body, r.ready ? 200 : 503);
   });
   app.get('/assets/mirrorgate.css', (c) => assetResponse(c, STYLESHEET, 'text/css; charset=utf-8'));
@@ -139,6 +156,13 @@ function accessLog(services: AppServices) {
   return async (c: Context<AppEnv>, next: () => Promise<void>) => {
     const startedAt = performance.now();
     await next();
-    logRequest(services.logger, { reqId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, mirror: c.get('mirror'), startedAt });
+    logRequest(services.logger, {
+      reqId: c.get('requestId'),
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      mirror: c.get('mirror'),
+      startedAt,
+    });
   };
 }

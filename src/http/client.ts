@@ -67,7 +67,13 @@ export function clientFacts(c: Context, services: AppServices): ClientFacts {
   const conn = services.connection(c);
   const place = services.requestPlace?.(c);
   if (place) {
-    const { ip, https } = resolveClientAddress(conn.peer, c.req.header('x-forwarded-for'), c.req.header('x-forwarded-proto'), conn.https, services.trustedProxies);
+    const { ip, https } = resolveClientAddress(
+      conn.peer,
+      c.req.header('x-forwarded-for'),
+      c.req.header('x-forwarded-proto'),
+      conn.https,
+      services.trustedProxies,
+    );
     return { ip, https, ...place };
   }
   return clientResolver(services).facts(conn.peer, c.req.header('x-forwarded-for'), c.req.header('x-forwarded-proto'), conn.https);

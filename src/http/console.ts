@@ -171,7 +171,10 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
       c.header('Retry-After', '5');
-      return c.html(loginPage({ error: 'Signing in is not possible right now: the shared store is unreachable. Downloads still work; try again in a minute.' }), 503);
+      return c.html(
+        loginPage({ error: 'Signing in is not possible right now: the shared store is unreachable. Downloads still work; try again in a minute.' }),
+        503,
+      );
     }
     clearSessionCookies(c);
     setSessionCookies(c, session.id);
@@ -295,7 +298,9 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
     if (!result.token) return done;
     // The token is shown once, on this page (never in a cookie or a redirect): answered, not flashed.
     const viewer = (await viewerOf(c))!;
-    return c.html(tokenIssuedPage({ viewer, done, token: result.token.token, name: result.token.name, mirrors: result.token.mirrors, contact: offer.contact.email }));
+    return c.html(
+      tokenIssuedPage({ viewer, done, token: result.token.token, name: result.token.name, mirrors: result.token.mirrors, contact: offer.contact.email }),
+    );
   });
 
   staffAction('/staff/offers/:id/reject', async (c, actor) => {
@@ -385,16 +390,14 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
   });
 
   /** One provider form on one of the viewer's mirrors (staff may act on any): CSRF, ownership, then the action, flashed on /provider. */
-  const providerAction = (
-    action: string,
-    run: (c: Context, viewer: Principal, id: string, form: Record<string, unknown>) => Promise<string>,
-  ) => {
+  const providerAction = (action: string, run: (c: Context, viewer: Principal, id: string, form: Record<string, unknown>) => Promise<string>) => {
     app.post(`/provider/mirrors/:id/${action}`, async (c) => {
       if (!sameOrigin(c)) return crossSite(c);
       const viewer = await viewerOf(c);
       if (!viewer) return refuse(c, 401, 'Signed out', 'Your session has ended, so nothing was changed. Sign in again.');
       const id = param(c, 'id');
-      if (viewer.role === 'provider' && !viewer.mirrors.includes(id)) return refuse(c, 403, 'Not your mirror', 'This token may change only its own mirrors.', viewer);
+      if (viewer.role === 'provider' && !viewer.mirrors.includes(id))
+        return refuse(c, 403, 'Not your mirror', 'This token may change only its own mirrors.', viewer);
       const back = `/provider?mirror=${encodeURIComponent(id)}`;
       const form = (await c.req.parseBody()) as Record<string, unknown>;
       try {
@@ -426,7 +429,10 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
     const ceiling = admin.weightCeiling(id);
     const limit = viewer.role === 'staff' ? 1_000_000 : ceiling;
     if (!/^\d+$/.test(text) || !Number.isSafeInteger(weight) || weight > limit) {
-      throw new HttpProblem(422, `Weight not changed: it must be a whole number from 0 to ${limit.toLocaleString('en')}${viewer.role === 'staff' ? '' : ' (the ceiling staff set for this mirror)'}.`);
+      throw new HttpProblem(
+        422,
+        `Weight not changed: it must be a whole number from 0 to ${limit.toLocaleString('en')}${viewer.role === 'staff' ? '' : ' (the ceiling staff set for this mirror)'}.`,
+      );
     }
     const view = viewer.role === 'staff' ? await admin.patchMirror(viewer.name, id, { weight }) : await admin.setWeightAsProvider(viewer.name, id, weight);
     return `Weight of ${view.spec.name} is now ${view.spec.weight.toLocaleString('en')}.`;
@@ -444,15 +450,21 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
   providerAction('scan', async (_c, viewer, id) => {
     const name = admin.getMirror(id).spec.name;
     // A scan can take minutes: it runs on, and the page shows its result when reloaded.
-    void admin.scan(viewer.name, id).catch((err: unknown) => services.logger.warn({ mirror: id, err: (err as Error).message }, 'scan from the provider page failed'));
+    void admin
+      .scan(viewer.name, id)
+      .catch((err: unknown) => services.logger.warn({ mirror: id, err: (err as Error).message }, 'scan from the provider page failed'));
     return `A scan of ${name} has started. Reload this page in a few minutes to see what it found.`;
   });
 
   providerAction('logo', async (_c, viewer, id, form) => {
     const file = form.logo;
     if (!(file instanceof File) || file.size === 0) throw new HttpProblem(422, 'Choose a logo file (SVG, PNG or WebP) to upload.');
-    if (file.size > FORM_LOGO_BYTES) throw new HttpProblem(422, `That logo is larger than ${FORM_LOGO_BYTES / 1024} KB; make it smaller (an SVG, or a PNG or WebP of about 480×160 pixels).`);
-    const type = file.type || ({ svg: 'image/svg+xml', png: 'image/png', webp: 'image/webp' } as Record<string, string>)[file.name.split('.').pop()?.toLowerCase() ?? ''] || '';
+    if (file.size > FORM_LOGO_BYTES)
+      throw new HttpProblem(422, `That logo is larger than ${FORM_LOGO_BYTES / 1024} KB; make it smaller (an SVG, or a PNG or WebP of about 480×160 pixels).`);
+    const type =
+      file.type ||
+      ({ svg: 'image/svg+xml', png: 'image/png', webp: 'image/webp' } as Record<string, string>)[file.name.split('.').pop()?.toLowerCase() ?? ''] ||
+      '';
     const view = await admin.setLogo(viewer.name, id, new Uint8Array(await file.arrayBuffer()), type);
     return `The new logo of ${view.spec.name} is saved; downloaders see it from now on.`;
   });
@@ -466,7 +478,11 @@ export function logoPath(id: string, logoRef: string | undefined): string {
 
 function problemText(err: Error): string {
   const fields = err instanceof HttpProblem ? (err.details?.fields as Record<string, string> | undefined) : undefined;
-  return fields ? `${err.message}: ${Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('; ')}` : err.message;
+  return fields
+    ? `${err.message}: ${Object.entries(fields)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('; ')}`
+    : err.message;
 }
 
 /** A validated new-mirror body as a spec, with the API's defaults. */

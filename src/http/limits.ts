@@ -10,7 +10,6 @@ export const MAX_BODY_BYTES = 64 * 1024;
  */
 export const MAX_URL_BYTES = 8 * 1024;
 
-
 /** 414 for an overlong target, 413 for an overlong body: refused before any handler reads them. */
 export function requestLimits(opts: { maxBodyBytes?: number; maxUrlBytes?: number } = {}): MiddlewareHandler {
   const maxUrl = opts.maxUrlBytes ?? MAX_URL_BYTES;

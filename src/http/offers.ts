@@ -15,7 +15,11 @@ export const MIN_BANDWIDTH_MBPS = 150;
 
 // Messages in plain words, naming the field as people call it ("storage must be at least 8 TB"):
 // the form shows them as they are, and the API's 422 carries them under the JSON field names.
-const required = (what: string) => z.string({ error: `${what} is required` }).trim().min(1, { error: `${what} is required` });
+const required = (what: string) =>
+  z
+    .string({ error: `${what} is required` })
+    .trim()
+    .min(1, { error: `${what} is required` });
 const offerSchema = z.strictObject({
   contact: z.strictObject(
     {
@@ -36,7 +40,11 @@ const offerSchema = z.strictObject({
     },
     { error: 'location must have a country' },
   ),
-  peerings: z.string({ error: 'peerings must be text, like "DE-CIX, AMS-IX"' }).trim().max(2000, { error: 'peerings must be at most 2,000 characters' }).optional(),
+  peerings: z
+    .string({ error: 'peerings must be text, like "DE-CIX, AMS-IX"' })
+    .trim()
+    .max(2000, { error: 'peerings must be at most 2,000 characters' })
+    .optional(),
   storageTB: z
     .number({ error: 'storage must be a number of terabytes' })
     .min(MIN_STORAGE_TB, { error: `storage must be at least ${MIN_STORAGE_TB} TB` })
@@ -98,7 +106,10 @@ export function normalizeOffer(raw: unknown): { value: Record<string, unknown>; 
     }
   }
   if (typeof input.location === 'string') {
-    const parts = input.location.split(',').map((p) => p.trim()).filter(Boolean);
+    const parts = input.location
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
     const country = parts.at(-1) ?? '';
     value.location = { ...(value.location as object), country, ...(parts.length > 1 ? { city: parts.slice(0, -1).join(', ') } : {}) };
     spelled.set('location.country', 'location');
@@ -113,7 +124,10 @@ export function normalizeOffer(raw: unknown): { value: Record<string, unknown>; 
 /** The shared field rules word their problems for config files; said here as a provider reads them. */
 const PLAIN: Record<string, (reason: string) => string> = {
   'location.country': (r) => (r.startsWith('country') ? r : 'country must be a two-letter country code, like DE or KE'),
-  baseUrl: (r) => (r.startsWith('download URL') ? r : `download URL ${/must/.test(r) ? r.slice(r.indexOf('must')) : 'must be an http or https URL'}, like https://mirror.example.org/pub/`),
+  baseUrl: (r) =>
+    r.startsWith('download URL')
+      ? r
+      : `download URL ${/must/.test(r) ? r.slice(r.indexOf('must')) : 'must be an http or https URL'}, like https://mirror.example.org/pub/`,
   rsyncUrl: () => 'rsync URL must be an rsync:// URL, like rsync://mirror.example.org/pub/',
 };
 
@@ -181,7 +195,8 @@ export function registerOfferRoutes(app: Hono<AppEnv>, admin: AdminService): voi
         return c.html(offerFormPage({ values, errors: byApi }), 422);
       }
       const { offer, statusKey } = await admin.createOffer({ ...result.offer, ...offerOrigin(c) });
-      if (!wantsHtml(c)) return c.json({ id: offer.id, status: offer.status, createdAt: new Date(offer.createdAt).toISOString(), ...statusLinks(c, offer.id, statusKey) }, 201);
+      if (!wantsHtml(c))
+        return c.json({ id: offer.id, status: offer.status, createdAt: new Date(offer.createdAt).toISOString(), ...statusLinks(c, offer.id, statusKey) }, 201);
       return c.redirect(`/offer/${encodeURIComponent(offer.id)}?key=${encodeURIComponent(statusKey)}&sent`, 303);
     }
     let raw: unknown;

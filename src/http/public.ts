@@ -12,9 +12,7 @@ const FILES_PREFIX = '/api/v1/files/';
 
 /** Summaries as the public sees them: a logo link only where a logo is really served (it may have been rejected at load). */
 function publicSummaries(snapshot: Snapshot, services: AppServices): MirrorSummary[] {
-  return mirrorSummaries(snapshot).map((m) =>
-    m.sponsor?.logo && !services.logo(m.id) ? { ...m, sponsor: { ...m.sponsor, logo: null } } : m,
-  );
+  return mirrorSummaries(snapshot).map((m) => (m.sponsor?.logo && !services.logo(m.id) ? { ...m, sponsor: { ...m.sponsor, logo: null } } : m));
 }
 
 export function registerPublicRoutes(app: Hono<AppEnv>, services: AppServices): void {
@@ -44,9 +42,7 @@ export function registerPublicRoutes(app: Hono<AppEnv>, services: AppServices): 
     const snapshot = services.snapshot();
     const f = snapshot.files.lookup(parsed.path);
     if (f < 0) throw new HttpProblem(404, 'not in the file set');
-    const mirrors = snapshot.mirrors
-      .filter((m) => mirrorCarries(snapshot, m, f))
-      .map((m) => ({ id: m.spec.id, status: m.status, url: m.spec.baseUrl }));
+    const mirrors = snapshot.mirrors.filter((m) => mirrorCarries(snapshot, m, f)).map((m) => ({ id: m.spec.id, status: m.status, url: m.spec.baseUrl }));
     // Piece hashes belong in the metalink; here only their shape, so a large file's record stays small.
     const file = snapshot.files.file(f, { pieces: false });
     const pieces = snapshot.files.pieceInfo(f);

@@ -15,7 +15,10 @@ import type { MiddlewareHandler } from 'hono';
 export const DOWNLOAD_CORP: readonly [name: string, value: string] = ['cross-origin-resource-policy', 'cross-origin'];
 
 export const SECURITY_HEADERS: readonly (readonly [name: string, value: string])[] = [
-  ['content-security-policy', "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"],
+  [
+    'content-security-policy',
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  ],
   ['cross-origin-opener-policy', 'same-origin'],
   ['cross-origin-resource-policy', 'same-origin'],
   ['origin-agent-cluster', '?1'],

@@ -62,7 +62,14 @@ export interface AppServices {
    * Requests per minute per client on the public API; offers per hour; clients are IPv4 addresses and
    * IPv6 networks of `ipv6Prefix` bits; pending-offer caps and wrong tokens per quarter hour (guards.ts).
    */
-  rateLimits?: { apiPerMinute: number; offersPerHour: number; ipv6Prefix?: number; pendingOffers?: number; pendingOffersPerNetwork?: number; authFailures?: number };
+  rateLimits?: {
+    apiPerMinute: number;
+    offersPerHour: number;
+    ipv6Prefix?: number;
+    pendingOffers?: number;
+    pendingOffersPerNetwork?: number;
+    authFailures?: number;
+  };
   /** Who may read /metrics (config `metrics`); unset: anyone. */
   metricsAccess?: { token?: string; allowFrom?: readonly string[] };
   /** Where download facts go (stats, metrics); each hook is synchronous and must not throw. */

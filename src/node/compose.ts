@@ -116,7 +116,8 @@ export async function compose(config: Config, opts: ComposeOptions): Promise<Com
     connection: nodeConnection,
     logo: (id) => control.logo(id) ?? logos.get(id),
     tokens: config.tokens,
-    rateLimits: config.limits, metricsAccess: config.metrics, // guards.ts: per-network limits, who reads /metrics
+    rateLimits: config.limits,
+    metricsAccess: config.metrics, // guards.ts: per-network limits, who reads /metrics
     logger,
     clock: Date.now,
     admin,

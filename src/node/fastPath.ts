@@ -35,7 +35,12 @@ export function fastRedirect(services: AppServices): (req: IncomingMessage, res:
 
     const startedAt = performance.now();
     const socket = req.socket as typeof req.socket & { encrypted?: boolean };
-    const client = clients.facts(socket.remoteAddress ?? '0.0.0.0', headerText(headers['x-forwarded-for']), headerText(headers['x-forwarded-proto']), socket.encrypted === true);
+    const client = clients.facts(
+      socket.remoteAddress ?? '0.0.0.0',
+      headerText(headers['x-forwarded-for']),
+      headerText(headers['x-forwarded-proto']),
+      socket.encrypted === true,
+    );
     const now = services.clock();
     const outcome = decideFile(snapshot, intent.path, 'redirect', client, now, intent.preferMirror);
     observeFile(events, { outcome, answer: 'redirect', method, client, path: intent.path, size: snapshot.files.size(intent.file), atMs: now });

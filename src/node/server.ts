@@ -107,10 +107,13 @@ export function exitOnSignals(
     }
     stopping = true;
     opts.log.info({ signal }, 'shutting down: finishing in-flight requests, flushing state');
-    const hard = setTimeout(() => {
-      opts.log.error({ signal, afterMs: opts.graceMs * 2 + 5_000 }, 'shutdown did not finish in time; exiting');
-      exit(1);
-    }, opts.graceMs * 2 + 5_000);
+    const hard = setTimeout(
+      () => {
+        opts.log.error({ signal, afterMs: opts.graceMs * 2 + 5_000 }, 'shutdown did not finish in time; exiting');
+        exit(1);
+      },
+      opts.graceMs * 2 + 5_000,
+    );
     hard.unref();
     close().then(
       () => {

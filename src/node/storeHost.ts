@@ -57,7 +57,13 @@ export function hostStore(store: Store, clock: () => number = Date.now): StoreHo
         };
         run().then(
           (value) => reply({ mg: 'store-result', id: m.id, ok: true, value }),
-          (err: unknown) => reply({ mg: 'store-result', id: m.id, ok: false, error: { name: (err as Error)?.name ?? 'Error', message: (err as Error)?.message ?? String(err) } }),
+          (err: unknown) =>
+            reply({
+              mg: 'store-result',
+              id: m.id,
+              ok: false,
+              error: { name: (err as Error)?.name ?? 'Error', message: (err as Error)?.message ?? String(err) },
+            }),
         );
       });
     },

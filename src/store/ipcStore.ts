@@ -71,7 +71,12 @@ export function ipcStore(channel: StoreChannel, log: StoreLog = { warn: () => un
       pending.delete(m.id);
       if (m.ok) p.resolve(m.value);
       // The one error the HTTP layer maps by type (503) comes back as that type.
-      else p.reject(m.error.name === 'StoreUnavailableError' ? new StoreUnavailableError(m.error.message) : Object.assign(new Error(m.error.message), { name: m.error.name }));
+      else
+        p.reject(
+          m.error.name === 'StoreUnavailableError'
+            ? new StoreUnavailableError(m.error.message)
+            : Object.assign(new Error(m.error.message), { name: m.error.name }),
+        );
     } else if (m.mg === 'store-change') {
       for (const l of [...changeListeners]) {
         try {

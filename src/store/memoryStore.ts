@@ -211,10 +211,7 @@ export class MemoryStore implements Store {
   private async setAside(dir: string, name: string, reason: string): Promise<void> {
     const movedTo = `${name}.corrupt-${stamp(this.clock())}`;
     await rename(join(dir, name), join(dir, movedTo));
-    this.log.error(
-      { file: join(dir, name), movedTo: join(dir, movedTo), reason },
-      'corrupt store file set aside; starting without its contents',
-    );
+    this.log.error({ file: join(dir, name), movedTo: join(dir, movedTo), reason }, 'corrupt store file set aside; starting without its contents');
   }
 
   /**
@@ -228,7 +225,10 @@ export class MemoryStore implements Store {
     const audited = () => (fromAudit ??= overridesFromAudit(this.audit));
     const overrides = file ? checkOverrides(Object.entries(file.overrides), this.log, join(this.stateDir, 'overrides.json'), audited) : audited();
     if (!file && overrides.size > 0) {
-      this.log.error({ file: join(this.stateDir, 'overrides.json'), mirrors: [...overrides.keys()] }, 'staff state missing or unreadable: rebuilt from the audit log');
+      this.log.error(
+        { file: join(this.stateDir, 'overrides.json'), mirrors: [...overrides.keys()] },
+        'staff state missing or unreadable: rebuilt from the audit log',
+      );
       this.markDirty('overrides');
     }
     for (const [mirror, override] of overrides) this.overrides.set(mirror, override);
@@ -477,9 +477,7 @@ export class MemoryStore implements Store {
   }
 
   async getOffers(): Promise<Offer[]> {
-    return structuredClone([...this.offers.values()]).sort(
-      (a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-    );
+    return structuredClone([...this.offers.values()]).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   async getOffer(id: string): Promise<Offer | undefined> {
@@ -701,4 +699,3 @@ export class MemoryStore implements Store {
     await this.flush();
   }
 }
-

@@ -94,8 +94,10 @@ export function summarizeStats(days: Iterable<readonly [string, StatsDay]>, quer
   }
 
   byDay.sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
-  const byCount = <T extends { downloads: number }>(key: (row: T) => string) =>
-    (a: T, b: T): number => b.downloads - a.downloads || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+  const byCount =
+    <T extends { downloads: number }>(key: (row: T) => string) =>
+    (a: T, b: T): number =>
+      b.downloads - a.downloads || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
 
   const mirrors = new Set([...mirrorDownloads.keys(), ...mirrorImpressions.keys()]);
   const byMirror = [...mirrors]

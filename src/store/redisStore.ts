@@ -231,11 +231,7 @@ export class RedisStore implements Store {
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         unlisten();
-        reject(
-          new StoreUnavailableError(
-            `Redis at ${store.safeUrl} not reachable within ${timeoutMs} ms${store.lastProblem ? `: ${store.lastProblem}` : ''}`,
-          ),
-        );
+        reject(new StoreUnavailableError(`Redis at ${store.safeUrl} not reachable within ${timeoutMs} ms${store.lastProblem ? `: ${store.lastProblem}` : ''}`));
       }, timeoutMs);
       const unlisten = store.onStatus((status) => {
         if (!status.available) return;
@@ -376,14 +372,16 @@ export class RedisStore implements Store {
   /** Each checked with the API's rules: a bad value leaves its mirror unconfirmed (no downloads), never back to its config state. */
   async getOverrides(): Promise<Map<string, MirrorOverride>> {
     const values = await this.run((redis) => redis.hgetall(this.keys.overrides));
-    return checkOverrides(Object.entries(values).map(([mirror, text]) => [mirror, parseJson(text)]), this.log, this.keys.overrides);
+    return checkOverrides(
+      Object.entries(values).map(([mirror, text]) => [mirror, parseJson(text)]),
+      this.log,
+      this.keys.overrides,
+    );
   }
 
   async putOverride(mirror: string, override: MirrorOverride | null): Promise<void> {
     await this.run((redis) =>
-      override === null
-        ? redis.hdel(this.keys.overrides, mirror)
-        : redis.hset(this.keys.overrides, mirror, JSON.stringify(override)),
+      override === null ? redis.hdel(this.keys.overrides, mirror) : redis.hset(this.keys.overrides, mirror, JSON.stringify(override)),
     );
   }
 
@@ -454,7 +452,11 @@ export class RedisStore implements Store {
     chunks.forEach((chunk, i) => fields.push(`c${i}`, chunk));
     const key = this.keys.inventory(mirror);
     await this.exec((redis) =>
-      redis.multi().del(key).hset(key, ...fields).sadd(this.keys.inventories, mirror),
+      redis
+        .multi()
+        .del(key)
+        .hset(key, ...fields)
+        .sadd(this.keys.inventories, mirror),
     );
   }
 
@@ -495,9 +497,7 @@ export class RedisStore implements Store {
 
   async queryStats(query: StatsQuery): Promise<StatsResult> {
     if (query.from > query.to) return summarizeStats([], query);
-    const days = await this.run((redis) =>
-      redis.zrangebylex(this.keys.statsDays, `[${query.from}`, `[${query.to}`),
-    );
+    const days = await this.run((redis) => redis.zrangebylex(this.keys.statsDays, `[${query.from}`, `[${query.to}`));
     if (days.length === 0) return summarizeStats([], query);
     const results = await this.run((redis) => {
       const pipeline = redis.pipeline();
@@ -597,9 +597,7 @@ export class RedisStore implements Store {
 
   async getTokens(): Promise<TokenRecord[]> {
     const values = await this.run((redis) => redis.hgetall(this.keys.tokens));
-    return [...this.parseValues(this.keys.tokens, values, tokenRecordSchema).values()].sort(
-      (a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1),
-    );
+    return [...this.parseValues(this.keys.tokens, values, tokenRecordSchema).values()].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
   }
 
   async putToken(token: TokenRecord): Promise<void> {
@@ -629,9 +627,7 @@ export class RedisStore implements Store {
   }
 
   async putLogo(mirror: string, logo: StoredLogo | null): Promise<void> {
-    await this.run((redis) =>
-      logo === null ? redis.hdel(this.keys.logos, mirror) : redis.hset(this.keys.logos, mirror, JSON.stringify(logo)),
-    );
+    await this.run((redis) => (logo === null ? redis.hdel(this.keys.logos, mirror) : redis.hset(this.keys.logos, mirror, JSON.stringify(logo))));
   }
 
   /** Created with the data (SET NX): after a FLUSHALL or a restart without persistence it is a new one. */

@@ -162,9 +162,7 @@ const count = z.number().int().nonnegative();
 
 /** Checked on write too: a bad day or a negative count would poison every later query. */
 export const statsBatchSchema: z.ZodType<StatsBatch> = z.object({
-  downloads: z.array(
-    z.object({ day: isoDay, mirror: z.string(), country: z.string(), count, bytes: z.number().nonnegative() }),
-  ),
+  downloads: z.array(z.object({ day: isoDay, mirror: z.string(), country: z.string(), count, bytes: z.number().nonnegative() })),
   files: z.array(z.object({ day: isoDay, path: z.string(), count, mirror: z.string().optional() })),
   impressions: z.array(z.object({ day: isoDay, mirror: z.string(), count })),
 });

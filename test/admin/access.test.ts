@@ -119,7 +119,9 @@ describe('a provider token outside its role: 403', () => {
     expect((await req('POST', '/admin/v1/mirrors', { token: PROVIDER_TOKEN, raw: '{not json' })).status).toBe(403);
     expect((await req('POST', '/admin/v1/mirrors', { token: PROVIDER_TOKEN, body: { id: 'BAD ID' } })).status).toBe(403);
     expect((await req('PATCH', '/admin/v1/mirrors/fr-paris', { token: PROVIDER_TOKEN, body: { weight: -1 } })).status).toBe(403);
-    expect((await req('PUT', '/admin/v1/mirrors/fr-paris/logo', { token: PROVIDER_TOKEN, raw: 'not a picture', headers: { 'Content-Type': 'text/plain' } })).status).toBe(403);
+    expect(
+      (await req('PUT', '/admin/v1/mirrors/fr-paris/logo', { token: PROVIDER_TOKEN, raw: 'not a picture', headers: { 'Content-Type': 'text/plain' } })).status,
+    ).toBe(403);
   });
 
   it('the refused actions changed nothing', async () => {

@@ -76,7 +76,9 @@ async function audit(query = ''): Promise<Entry[]> {
 describe('every change is audited', () => {
   it('newest first, one entry per change, each with id, time, actor, action and target', async () => {
     // A mirror added by hand is probed at once and activated by the prober when it answers (in its own time).
-    await vi.waitFor(async () => expect((await audit('?action=mirror.activate')).map((e) => [e.actor, e.target])).toEqual([['prober', 'mirror:za-audit']]), { timeout: 10_000 });
+    await vi.waitFor(async () => expect((await audit('?action=mirror.activate')).map((e) => [e.actor, e.target])).toEqual([['prober', 'mirror:za-audit']]), {
+      timeout: 10_000,
+    });
     const all = await audit();
     const entries = all.filter((e) => e.action !== 'mirror.activate');
     expect(entries.map((e) => [e.action, e.target])).toEqual(
@@ -175,7 +177,7 @@ describe('filters', () => {
     expect(deletes.map((e) => e.target)).toEqual(['mirror:au-sydney', 'mirror:za-audit']);
     const both = await audit('?actor=ops&action=mirror.update&target=mirror:za-audit');
     expect(both).toHaveLength(1);
-    expect((await audit('?actor=ops&action=offer.create'))).toEqual([]);
+    expect(await audit('?actor=ops&action=offer.create')).toEqual([]);
   });
 
   it('limit, since and until', async () => {

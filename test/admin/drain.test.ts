@@ -2,18 +2,7 @@
 // second on every instance sharing Redis, and a ramped drain hands its share over gradually.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
-import {
-  client,
-  flushRedis,
-  lookChoice,
-  pollUntil,
-  redisUrl,
-  ServerPool,
-  skipWithoutRedis,
-  sleep,
-  STAFF_TOKEN,
-  type Client,
-} from '../helpers/adminNetwork.js';
+import { client, flushRedis, lookChoice, pollUntil, redisUrl, ServerPool, skipWithoutRedis, sleep, STAFF_TOKEN, type Client } from '../helpers/adminNetwork.js';
 import { CLIENT_IPS } from '../helpers/clientIps.js';
 import { startMirrorNetwork, type MirrorNetwork } from '../helpers/network.js';
 
@@ -84,7 +73,11 @@ describe('drain on one instance', () => {
 
     for (const ip of germanClients(40)) expect(await lookChoice(net.url, ip)).not.toBe('de-berlin');
     // Not even when asked for by name.
-    const named = await fetch(`${net.url}/download/pub/README.txt?mirror=de-berlin`, { method: 'HEAD', headers: { Accept: '*/*', 'X-Forwarded-For': CLIENT_IPS.DE.ip }, redirect: 'manual' });
+    const named = await fetch(`${net.url}/download/pub/README.txt?mirror=de-berlin`, {
+      method: 'HEAD',
+      headers: { Accept: '*/*', 'X-Forwarded-For': CLIENT_IPS.DE.ip },
+      redirect: 'manual',
+    });
     expect(named.headers.get('x-mirrorgate-mirror')).not.toBe('de-berlin');
 
     expect(await mirrorStatus(net.url, 'de-berlin')).toBe('draining');

@@ -133,7 +133,9 @@ describe('happy paths', () => {
     expect(r.status).toBe(200);
     expect(r.json.spec.enabled).toBe(false);
     for (const ip of ipsIn('130.133', 20)) expect(await lookChoice(net.url, ip)).not.toBe('de-berlin');
-    const status = await fetch(`${net.url}/mirrors`, { headers: { Accept: 'application/json' } }).then((x) => x.json() as Promise<{ mirrors: { id: string; status: string }[] }>);
+    const status = await fetch(`${net.url}/mirrors`, { headers: { Accept: 'application/json' } }).then(
+      (x) => x.json() as Promise<{ mirrors: { id: string; status: string }[] }>,
+    );
     expect(status.mirrors.find((m) => m.id === 'de-berlin')?.status).toBe('disabled');
 
     expect((await staff.patch('/admin/v1/mirrors/de-berlin', { enabled: true })).status).toBe(200);
@@ -156,9 +158,11 @@ describe('happy paths', () => {
     expect(r.status).toBe(200);
     expect(r.json.spec.sponsor).toEqual({ name: 'Rive Gauche SARL', url: 'https://rive.example/' });
     const pub = async () =>
-      (await fetch(`${net.url}/mirrors`, { headers: { Accept: 'application/json' } }).then((x) => x.json() as Promise<{ mirrors: { id: string; sponsor: { name: string; url: string | null } | null }[] }>)).mirrors.find(
-        (m) => m.id === 'fr-paris',
-      );
+      (
+        await fetch(`${net.url}/mirrors`, { headers: { Accept: 'application/json' } }).then(
+          (x) => x.json() as Promise<{ mirrors: { id: string; sponsor: { name: string; url: string | null } | null }[] }>,
+        )
+      ).mirrors.find((m) => m.id === 'fr-paris');
     expect((await pub())?.sponsor).toMatchObject({ name: 'Rive Gauche SARL', url: 'https://rive.example/' });
     // The interstitial a French browser sees names the new sponsor.
     const page = await fetch(`${net.url}/download/pub/README.txt`, { headers: { Accept: 'text/html', 'X-Forwarded-For': CLIENT_IPS.FR.ip } });
@@ -237,7 +241,13 @@ describe('errors', () => {
     ['POST', '/admin/v1/mirrors/no-such-mirror/probe', undefined],
     ['POST', '/admin/v1/mirrors/no-such-mirror/scan', undefined],
   ] as const)('unknown id → 404: %s %s', async (method, target, body) => {
-    const r = await (method === 'GET' ? staff.get(target) : method === 'DELETE' ? staff.delete(target) : method === 'PATCH' ? staff.patch(target, body) : staff.post(target, body));
+    const r = await (method === 'GET'
+      ? staff.get(target)
+      : method === 'DELETE'
+        ? staff.delete(target)
+        : method === 'PATCH'
+          ? staff.patch(target, body)
+          : staff.post(target, body));
     expect(r.status).toBe(404);
     expect(r.json).toMatchObject({ error: expect.stringContaining('no-such-mirror') });
   });

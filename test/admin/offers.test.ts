@@ -63,7 +63,9 @@ async function offerById(id: string): Promise<OfferRow | undefined> {
 }
 
 async function publicStatus(id: string): Promise<string | undefined> {
-  const body = (await fetch(`${net.url}/mirrors`, { headers: { Accept: 'application/json' } }).then((x) => x.json())) as { mirrors: { id: string; status: string }[] };
+  const body = (await fetch(`${net.url}/mirrors`, { headers: { Accept: 'application/json' } }).then((x) => x.json())) as {
+    mirrors: { id: string; status: string }[];
+  };
   return body.mirrors.find((m) => m.id === id)?.status;
 }
 
@@ -211,7 +213,11 @@ describe('staff review offers', () => {
 
     for (const key of ['readme', 'tarball', 'iso', 'originOnly'] as const) expect(await lookChoice(net.url, 'KE', key)).not.toBe(mirrorId);
     for (let i = 1; i <= 10; i++) expect(await lookChoice(net.url, `41.90.0.${i}`)).not.toBe(mirrorId);
-    const named = await fetch(`${net.url}/download/pub/README.txt?mirror=${mirrorId}`, { method: 'HEAD', headers: { Accept: '*/*', 'X-Forwarded-For': CLIENT_IPS.KE.ip }, redirect: 'manual' });
+    const named = await fetch(`${net.url}/download/pub/README.txt?mirror=${mirrorId}`, {
+      method: 'HEAD',
+      headers: { Accept: '*/*', 'X-Forwarded-For': CLIENT_IPS.KE.ip },
+      redirect: 'manual',
+    });
     expect(named.headers.get('x-mirrorgate-mirror')).not.toBe(mirrorId);
   });
 

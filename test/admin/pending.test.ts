@@ -39,7 +39,11 @@ afterAll(async () => {
 async function destinations(base: string): Promise<string[]> {
   const answers = await Promise.all(
     SWEDES.map(async (ip, i) => {
-      const res = await fetch(`${base}/download/pub/README.txt`, { method: i % 2 ? 'HEAD' : 'GET', headers: { Accept: '*/*', 'X-Forwarded-For': ip }, redirect: 'manual' });
+      const res = await fetch(`${base}/download/pub/README.txt`, {
+        method: i % 2 ? 'HEAD' : 'GET',
+        headers: { Accept: '*/*', 'X-Forwarded-For': ip },
+        redirect: 'manual',
+      });
       await res.arrayBuffer();
       expect(res.status).toBe(302);
       return res.headers.get('x-mirrorgate-mirror') ?? '(none)';
@@ -70,7 +74,10 @@ describe('a mirror added with a dead URL', () => {
     expect(added.json).toMatchObject({ lifecycle: 'pending', source: 'runtime' });
 
     const status = async () => (await staff.get('/admin/v1/mirrors/se-dead')).json;
-    await vi.waitFor(async () => expect((await status()).health).toMatchObject({ health: 'down', reason: expect.stringMatching(/refused/) }), { timeout: 5_000, interval: 100 });
+    await vi.waitFor(async () => expect((await status()).health).toMatchObject({ health: 'down', reason: expect.stringMatching(/refused/) }), {
+      timeout: 5_000,
+      interval: 100,
+    });
     await sleep(1_000);
     adding = false;
     await asking;
@@ -88,7 +95,14 @@ describe('a mirror added with a dead URL', () => {
   });
 
   it('before its first probe answers it is `pending` on the public status too', async () => {
-    const slow = await staff.post('/admin/v1/mirrors', { id: 'se-dead-2', name: 'Dead Again', baseUrl: `http://127.0.0.1:${deadPort}/other/`, country: 'SE', lat: 59.3, lon: 18.1 });
+    const slow = await staff.post('/admin/v1/mirrors', {
+      id: 'se-dead-2',
+      name: 'Dead Again',
+      baseUrl: `http://127.0.0.1:${deadPort}/other/`,
+      country: 'SE',
+      lat: 59.3,
+      lon: 18.1,
+    });
     expect(slow.status).toBe(201);
     const pub = (await (await fetch(`${server.url}/api/v1/mirrors`)).json()) as { mirrors: { id: string; status: string }[] };
     expect(pub.mirrors.find((m) => m.id === 'se-dead-2')?.status).toBe('pending');

@@ -64,13 +64,31 @@ async function makeChanges(s: RunningServer, tag: string): Promise<Before> {
   const drained = await staff.post('/admin/v1/mirrors/jp-tokyo-a/drain');
   ok(drained);
   ok(await staff.delete('/admin/v1/mirrors/au-sydney'), 204);
-  ok(await staff.post('/admin/v1/mirrors', { id: 'se-persist', name: 'Persisted Stockholm', baseUrl: extra.baseUrl, country: 'SE', lat: 59.33, lon: 18.07, weight: 60 }), 201);
+  ok(
+    await staff.post('/admin/v1/mirrors', {
+      id: 'se-persist',
+      name: 'Persisted Stockholm',
+      baseUrl: extra.baseUrl,
+      country: 'SE',
+      lat: 59.33,
+      lon: 18.07,
+      weight: 60,
+    }),
+    201,
+  );
   // Pending until its first probe (started at once) shows it up.
   await vi.waitFor(async () => expect((await staff.get('/admin/v1/mirrors/se-persist')).json.lifecycle).toBe('active'), { timeout: 10_000 });
   await vi.waitFor(async () => expect(await lookChoice(s.url, 'SE')).toBe('se-persist'), { timeout: 2_000, interval: 20 });
   const offer = (org: string, n: number) =>
     call(s.url, 'POST', '/api/v1/offers', {
-      body: { contact: { name: 'P', email: `p${n}@persist.example` }, organisation: org, location: { country: 'NZ' }, storageTB: 9, bandwidthMbps: 300, baseUrl: extra.baseUrl },
+      body: {
+        contact: { name: 'P', email: `p${n}@persist.example` },
+        organisation: org,
+        location: { country: 'NZ' },
+        storageTB: 9,
+        bandwidthMbps: 300,
+        baseUrl: extra.baseUrl,
+      },
       headers: { 'X-Forwarded-For': `198.51.100.${n}` },
     });
   const a = await offer(`Accepted ${tag}`, 1);
@@ -105,7 +123,10 @@ async function makeChanges(s: RunningServer, tag: string): Promise<Before> {
 function checksAfterRestart(ctx: () => { before: Before; after: RunningServer; staff: Client }) {
   it('weight, sponsor and enabled survive', async () => {
     const { staff } = ctx();
-    expect((await staff.get('/admin/v1/mirrors/fr-paris')).json.spec).toMatchObject({ weight: 7, sponsor: { name: 'Persisted Sponsor', url: 'https://persisted.example/' } });
+    expect((await staff.get('/admin/v1/mirrors/fr-paris')).json.spec).toMatchObject({
+      weight: 7,
+      sponsor: { name: 'Persisted Sponsor', url: 'https://persisted.example/' },
+    });
     expect((await staff.get('/admin/v1/mirrors/us-east')).json.spec.enabled).toBe(false);
     expect(await lookChoice(ctx().after.url, 'US_EAST')).not.toBe('us-east');
   });
@@ -128,7 +149,13 @@ function checksAfterRestart(ctx: () => { before: Before; after: RunningServer; s
 
   it('the admin mirror list reads the same (health aside)', async () => {
     const { staff, before } = ctx();
-    const strip = (ms: unknown[]) => (ms as { spec: unknown; source: string; lifecycle: string; drain: unknown }[]).map(({ spec, source, lifecycle, drain }) => ({ spec, source, lifecycle, drain }));
+    const strip = (ms: unknown[]) =>
+      (ms as { spec: unknown; source: string; lifecycle: string; drain: unknown }[]).map(({ spec, source, lifecycle, drain }) => ({
+        spec,
+        source,
+        lifecycle,
+        drain,
+      }));
     expect(strip((await staff.get('/admin/v1/mirrors')).json.mirrors)).toEqual(strip(before.mirrors));
   });
 
@@ -188,7 +215,7 @@ describe('memory store: restart on the same dataDir', () => {
 
   checksAfterRestart(() => ({ before, after, staff }));
 
-  it('clearing a config mirror\'s sponsor (sponsor: null) survives a restart', async () => {
+  it("clearing a config mirror's sponsor (sponsor: null) survives a restart", async () => {
     const dataDir = pool.dataDir('persist-memory-sponsor');
     const first = await pool.start({ dataDir });
     const s1 = client(first.url, STAFF_TOKEN);
@@ -239,7 +266,7 @@ describe.skipIf(skipRedis)('Redis store: restart with a fresh dataDir', () => {
     }
   });
 
-  it('clearing a config mirror\'s sponsor (sponsor: null) holds on this instance and on another one', async () => {
+  it("clearing a config mirror's sponsor (sponsor: null) holds on this instance and on another one", async () => {
     const other = await pool.start({ dataDir: pool.dataDir('persist-redis-5'), env });
     try {
       const patched = await staff.patch('/admin/v1/mirrors/de-berlin', { sponsor: null });

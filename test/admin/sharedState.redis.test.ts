@@ -95,17 +95,29 @@ describe.skipIf(skipRedis)('Redis flushed under two instances', () => {
     // Staff changes on both instances, before the loss.
     expect((await sa.post('/admin/v1/mirrors/de-berlin/drain')).status).toBe(200);
     expect((await sb.patch('/admin/v1/mirrors/jp-tokyo-a', { weight: 0 })).status).toBe(200);
-    expect((await sa.post('/admin/v1/mirrors', { id: 'se-shared', name: 'Shared Stockholm', baseUrl: extra.baseUrl, country: 'SE', lat: 59.33, lon: 18.07 })).status).toBe(201);
+    expect(
+      (await sa.post('/admin/v1/mirrors', { id: 'se-shared', name: 'Shared Stockholm', baseUrl: extra.baseUrl, country: 'SE', lat: 59.33, lon: 18.07 })).status,
+    ).toBe(201);
     await vi.waitFor(async () => expect((await sb.get('/admin/v1/mirrors/se-shared')).json.lifecycle).toBe('active'), { timeout: 10_000 });
     const offer = await fetch(`${a.url}/api/v1/offers`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ contact: { name: 'Flush Tester', email: 'flush@example.org' }, organisation: 'Flush Networks', location: { country: 'KE' }, storageTB: 10, bandwidthMbps: 200 }),
+      body: JSON.stringify({
+        contact: { name: 'Flush Tester', email: 'flush@example.org' },
+        organisation: 'Flush Networks',
+        location: { country: 'KE' },
+        storageTB: 10,
+        bandwidthMbps: 200,
+      }),
     });
     expect(offer.status).toBe(201);
     const offerId = ((await offer.json()) as { id: string }).id;
     const token = (await sb.post('/admin/v1/tokens', { name: 'berlin-flush', role: 'provider', mirrors: ['de-berlin'] })).json as { token: string; id: string };
-    const logo = await fetch(`${a.url}/admin/v1/mirrors/fr-paris/logo`, { method: 'PUT', headers: { Authorization: `Bearer ${STAFF_TOKEN}`, 'Content-Type': 'image/svg+xml' }, body: LOGO });
+    const logo = await fetch(`${a.url}/admin/v1/mirrors/fr-paris/logo`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${STAFF_TOKEN}`, 'Content-Type': 'image/svg+xml' },
+      body: LOGO,
+    });
     expect(logo.status).toBe(200);
     const session = await login(b.url, token.token);
     await vi.waitFor(async () => expect((await sb.get('/admin/v1/mirrors/fr-paris')).json.spec.sponsor.logo).toMatch(/^uploaded:/), { timeout: 1_000 });
@@ -196,7 +208,12 @@ mirrors:
     const prefix = 'mgtest-loud:';
     const store = await RedisStore.connect({ url: redisUrl(REDIS_DB), prefix, log });
     const mirrors = config.mirrors.map((m) => ({ ...m, asn: [...m.asn], content: { ...m.content } }));
-    const builder = new SnapshotBuilder({ mirrors, files: FileIndex.from([]), originBaseUrl: config.origin.baseUrl, routing: { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 3600 } });
+    const builder = new SnapshotBuilder({
+      mirrors,
+      files: FileIndex.from([]),
+      originBaseUrl: config.origin.baseUrl,
+      routing: { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 3600 },
+    });
     const control = new ControlPlane({ config, configMirrors: mirrors, configInventories: new Map(), store, builder, log: log as never, loops: false });
     try {
       await control.start();

@@ -48,7 +48,9 @@ beforeAll(async () => {
 
   // Looks that are not downloads: HEAD, mirror lists, metalinks, hashes.
   const look = (query: string, method = 'GET', accept = '*/*') =>
-    fetch(`${net.url}/download/${encodePath(FILES.readme)}${query}`, { method, headers: { Accept: accept, ...xff('GB') }, redirect: 'manual' }).then((r) => r.arrayBuffer());
+    fetch(`${net.url}/download/${encodePath(FILES.readme)}${query}`, { method, headers: { Accept: accept, ...xff('GB') }, redirect: 'manual' }).then((r) =>
+      r.arrayBuffer(),
+    );
   await look('', 'HEAD');
   await look('?mirrorlist', 'GET', 'application/json');
   await look('?metalink');
@@ -101,7 +103,11 @@ describe('staff stats', () => {
       impressions: 1,
     });
     // byDay sums to the totals (one day, unless the run crossed midnight UTC).
-    const summed = s.byDay.reduce((a, d) => ({ downloads: a.downloads + d.downloads, bytes: a.bytes + d.bytes, impressions: a.impressions + d.impressions }), { downloads: 0, bytes: 0, impressions: 0 });
+    const summed = s.byDay.reduce((a, d) => ({ downloads: a.downloads + d.downloads, bytes: a.bytes + d.bytes, impressions: a.impressions + d.impressions }), {
+      downloads: 0,
+      bytes: 0,
+      impressions: 0,
+    });
     expect(summed).toEqual(s.totals);
     expect(s.byDay.map((d) => d.day).every((d) => d === day() || d === day(-1))).toBe(true);
   });
@@ -201,7 +207,8 @@ describe('provider stats', () => {
     // Only the traffic its mirror served: the German origin download is not its.
     expect(s.byCountry).toEqual([{ country: 'DE', downloads: 3, bytes: 2 * z.readme + z.tarball }]);
     const text = JSON.stringify(s);
-    for (const other of ['fr-paris', 'us-east', 'au-sydney', 'jp-tokyo', 'origin', FILES.iso, FILES.unicode, FILES.originOnly]) expect(text).not.toContain(other);
+    for (const other of ['fr-paris', 'us-east', 'au-sydney', 'jp-tokyo', 'origin', FILES.iso, FILES.unicode, FILES.originOnly])
+      expect(text).not.toContain(other);
   });
 
   it('topFiles are limited to the files its mirror served', async () => {

@@ -62,7 +62,13 @@ describe('tokens issued at runtime', () => {
     expect((await staff.post('/admin/v1/mirrors', { id: 'nl-runtime', name: 'Runtime Rotterdam', baseUrl: extra.baseUrl, country: 'NL' })).status).toBe(201);
     const r = await staff.post('/admin/v1/tokens', { name: 'rotterdam-noc', role: 'provider', mirrors: ['nl-runtime'] });
     expect(r.status, r.text).toBe(201);
-    expect(r.json).toEqual({ token: expect.stringMatching(/^mgt_[\w-]{43}$/), id: expect.stringMatching(/^[0-9a-f]{12}$/), name: 'rotterdam-noc', role: 'provider', mirrors: ['nl-runtime'] });
+    expect(r.json).toEqual({
+      token: expect.stringMatching(/^mgt_[\w-]{43}$/),
+      id: expect.stringMatching(/^[0-9a-f]{12}$/),
+      name: 'rotterdam-noc',
+      role: 'provider',
+      mirrors: ['nl-runtime'],
+    });
     issued = r.json;
 
     // 32 random bytes: base64url of exactly 32 bytes.
@@ -70,7 +76,9 @@ describe('tokens issued at runtime', () => {
     const stored = await readFile(path.join(net.server.config.dataDir, 'state', 'tokens.json'), 'utf8');
     expect(stored).not.toContain(issued.token);
     expect(stored).not.toContain(issued.token.slice(4));
-    expect(JSON.parse(stored).tokens).toEqual([expect.objectContaining({ id: issued.id, hash: sha256(issued.token), name: 'rotterdam-noc', createdBy: 'ops' })]);
+    expect(JSON.parse(stored).tokens).toEqual([
+      expect.objectContaining({ id: issued.id, hash: sha256(issued.token), name: 'rotterdam-noc', createdBy: 'ops' }),
+    ]);
   });
 
   it('the new token works at once, scoped to its mirror; the config tokens keep working', async () => {
@@ -196,13 +204,15 @@ describe('console sessions', () => {
     expect((await consoleWith(session!)).status).toBe(200);
     const out = await fetch(`${net.url}/logout`, { method: 'POST', headers: { Cookie: `mirrorgate_session=${session}`, Origin: net.url }, redirect: 'manual' });
     expect(out.status).toBe(303);
-    expect(out.headers.getSetCookie().filter((c) => c.startsWith('mirrorgate_session=;') || /mirrorgate_session=;|Max-Age=0/.test(c)).length).toBeGreaterThanOrEqual(4);
+    expect(
+      out.headers.getSetCookie().filter((c) => c.startsWith('mirrorgate_session=;') || /mirrorgate_session=;|Max-Age=0/.test(c)).length,
+    ).toBeGreaterThanOrEqual(4);
     const replayed = await consoleWith(session!);
     expect(replayed.status).toBe(303);
     expect(replayed.headers.get('location')).toBe('/login');
   });
 
-  it('the absolute expiry is the server\'s: a session past it is refused whatever the cookie says', async () => {
+  it("the absolute expiry is the server's: a session past it is refused whatever the cookie says", async () => {
     const { session } = await signIn(STAFF_TOKEN);
     expect((await consoleWith(session!, '/staff')).status).toBe(200);
     const key = sha256(session!);

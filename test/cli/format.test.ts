@@ -14,9 +14,7 @@ describe('table', () => {
       { header: 'WEIGHT', value: (r) => r.weight, align: 'right' },
       { header: 'NAME', value: (r) => r.name },
     ]);
-    expect(text).toBe(
-      ['ID         WEIGHT  NAME', 'a               5  北京 Mirror', 'longer-id    1000  Ünïcode', 'c               0  -', ''].join('\n'),
-    );
+    expect(text).toBe(['ID         WEIGHT  NAME', 'a               5  北京 Mirror', 'longer-id    1000  Ünïcode', 'c               0  -', ''].join('\n'));
   });
 
   it('escapes control characters so outside text cannot drive the terminal', () => {

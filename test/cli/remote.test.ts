@@ -182,17 +182,36 @@ describe('mirrors', { timeout: 90_000 }, () => {
 
   it('add creates a mirror with every option; a duplicate or bad fields exit 1 naming the flags', async () => {
     const run = await cli([
-      'mirrors', 'add', 'gamma',
-      '--name', 'Gamma Networks',
-      '--base-url', `http://127.0.0.1:${deadPort}/gamma`,
-      '--country', 'nl',
-      '--weight', '30',
-      '--lat', '52.37', '--lon', '4.9',
-      '--asn', '1136,AS1103', '--asn', '3320',
-      '--bandwidth', '2500',
+      'mirrors',
+      'add',
+      'gamma',
+      '--name',
+      'Gamma Networks',
+      '--base-url',
+      `http://127.0.0.1:${deadPort}/gamma`,
+      '--country',
+      'nl',
+      '--weight',
+      '30',
+      '--lat',
+      '52.37',
+      '--lon',
+      '4.9',
+      '--asn',
+      '1136,AS1103',
+      '--asn',
+      '3320',
+      '--bandwidth',
+      '2500',
       '--country-only',
-      '--include', 'pub/**', '--exclude', '**/*.iso',
-      '--sponsor-name', 'Gamma Inc', '--sponsor-url', 'https://gamma.example/',
+      '--include',
+      'pub/**',
+      '--exclude',
+      '**/*.iso',
+      '--sponsor-name',
+      'Gamma Inc',
+      '--sponsor-url',
+      'https://gamma.example/',
     ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -292,7 +311,12 @@ describe('mirrors', { timeout: 90_000 }, () => {
     expect(run.stderr).toBe('');
     expect(run.stdout).toBe('updated mirror gamma: name, countryOnly, sponsor\n');
     const view = await cliJson<MirrorView>(['mirrors', 'show', 'gamma']);
-    expect(view.spec).toMatchObject({ name: 'Gamma Networks NL', countryOnly: false, weight: 30, sponsor: { name: 'Gamma Inc', url: 'https://gamma.example/nl' } });
+    expect(view.spec).toMatchObject({
+      name: 'Gamma Networks NL',
+      countryOnly: false,
+      weight: 30,
+      sponsor: { name: 'Gamma Inc', url: 'https://gamma.example/nl' },
+    });
     expect((await cli(['mirrors', 'edit', 'gamma'])).code).toBe(2);
 
     const refused = await cli(['mirrors', 'remove', 'gamma']);
@@ -315,9 +339,14 @@ describe('offers', { timeout: 90_000 }, () => {
   it('list shows the offers with short ids; --status filters', async () => {
     const run = await cli(['offers', 'list']);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^ID\s+STATUS\s+RECEIVED\s+ORGANISATION\s+LOCATION\s+STORAGE\s+BANDWIDTH\s+CONTACT\s+BASE URL\s+RSYNC URL\s+PEERINGS\s+MIRROR$/m);
     expect(run.stdout).toMatch(
-      new RegExp(`^${first.slice(0, 8)}\\s+offered\\s+\\S+\\s+Lambda Hosting\\s+Somewhere, SE\\s+12 TB\\s+1000 Mbps\\s+Pat Provider <pat@example.org>\\s+http://127\\.0\\.0\\.1:\\d+/se/\\s+-\\s+-\\s+-$`, 'm'),
+      /^ID\s+STATUS\s+RECEIVED\s+ORGANISATION\s+LOCATION\s+STORAGE\s+BANDWIDTH\s+CONTACT\s+BASE URL\s+RSYNC URL\s+PEERINGS\s+MIRROR$/m,
+    );
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `^${first.slice(0, 8)}\\s+offered\\s+\\S+\\s+Lambda Hosting\\s+Somewhere, SE\\s+12 TB\\s+1000 Mbps\\s+Pat Provider <pat@example.org>\\s+http://127\\.0\\.0\\.1:\\d+/se/\\s+-\\s+-\\s+-$`,
+        'm',
+      ),
     );
     expect(run.stdout).toContain('Mu Mirrors');
 
@@ -328,10 +357,15 @@ describe('offers', { timeout: 90_000 }, () => {
 
   it('accept (by unique prefix) creates the mirror; reject records the decision', async () => {
     const run = await cli([
-      'offers', 'accept', first.slice(0, 8),
-      '--mirror-id', 'lambda-se',
-      '--base-url', `http://127.0.0.1:${deadPort}/lambda/`,
-      '--note', 'welcome aboard',
+      'offers',
+      'accept',
+      first.slice(0, 8),
+      '--mirror-id',
+      'lambda-se',
+      '--base-url',
+      `http://127.0.0.1:${deadPort}/lambda/`,
+      '--note',
+      'welcome aboard',
     ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);

@@ -38,7 +38,10 @@ function cli(args: string[], token = STAFF_TOKEN): Promise<Run> {
 
 beforeAll(async () => {
   net = await startMirrorNetwork();
-  await writeFile(path.join(net.dir, 'logo.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="240" height="80"><text x="4" y="40">Spree</text><script>alert(1)</script></svg>');
+  await writeFile(
+    path.join(net.dir, 'logo.svg'),
+    '<svg xmlns="http://www.w3.org/2000/svg" width="240" height="80"><text x="4" y="40">Spree</text><script>alert(1)</script></svg>',
+  );
   await writeFile(path.join(net.dir, 'fake.png'), 'this is not a PNG');
   await writeFile(path.join(net.dir, 'logo.gif'), 'GIF89a');
 });
@@ -102,7 +105,11 @@ describe('logos and sponsors', { timeout: 60_000 }, () => {
     const spec = (await client(net.url, STAFF_TOKEN).get('/admin/v1/mirrors/de-berlin')).json.spec;
     expect(spec.sponsor).toEqual({ name: 'Spree Hosting AG', url: 'https://spree.example/', logo: expect.stringMatching(/^uploaded:/) });
     expect((await cli(['mirrors', 'edit', 'de-berlin', '--sponsor-url', 'https://spree.example/new'])).code).toBe(0);
-    expect((await client(net.url, STAFF_TOKEN).get('/admin/v1/mirrors/de-berlin')).json.spec.sponsor).toMatchObject({ name: 'Spree Hosting AG', url: 'https://spree.example/new', logo: spec.sponsor.logo });
+    expect((await client(net.url, STAFF_TOKEN).get('/admin/v1/mirrors/de-berlin')).json.spec.sponsor).toMatchObject({
+      name: 'Spree Hosting AG',
+      url: 'https://spree.example/new',
+      logo: spec.sponsor.logo,
+    });
   });
 
   it('refuses what is not a clean SVG, PNG or WebP, saying why', async () => {
@@ -124,7 +131,10 @@ describe('mirrors added by hand, offers and the audit log', { timeout: 60_000 },
     expect(added.code).toBe(0);
     expect(added.stdout).toMatch(/^status\s+pending\b/m);
     expect(added.stdout).toMatch(/^lifecycle\s+pending$/m);
-    await vi.waitFor(async () => expect((await cli(['mirrors', 'list'])).stdout).toMatch(/^is-dead\s+pending\s+IS\b.*connection refused, 1 failed probe in a row$/m), { timeout: 10_000, interval: 500 });
+    await vi.waitFor(
+      async () => expect((await cli(['mirrors', 'list'])).stdout).toMatch(/^is-dead\s+pending\s+IS\b.*connection refused, 1 failed probe in a row$/m),
+      { timeout: 10_000, interval: 500 },
+    );
     const probe = await cli(['probe', 'is-dead']);
     expect(probe.code).toBe(1);
     expect(probe.stderr).toBe('1 mirror did not answer: is-dead\n');
@@ -134,7 +144,14 @@ describe('mirrors added by hand, offers and the audit log', { timeout: 60_000 },
     const res = await fetch(`${net.url}/api/v1/offers`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': '198.51.100.90' },
-      body: JSON.stringify({ contact: { name: 'Ana', email: 'ana@porto.example' }, organisation: 'Porto Bytes', location: { country: 'PT' }, storageTB: 10, bandwidthMbps: 500, baseUrl: 'https://porto.example/pub/' }),
+      body: JSON.stringify({
+        contact: { name: 'Ana', email: 'ana@porto.example' },
+        organisation: 'Porto Bytes',
+        location: { country: 'PT' },
+        storageTB: 10,
+        bandwidthMbps: 500,
+        baseUrl: 'https://porto.example/pub/',
+      }),
     });
     const { id } = (await res.json()) as { id: string };
     const run = await cli(['offers', 'accept', id.slice(0, 8), '--issue-token']);
@@ -143,7 +160,9 @@ describe('mirrors added by hand, offers and the audit log', { timeout: 60_000 },
     expect(run.stdout).toContain('provider token for porto-bytes-pt (shown this once');
     expect(token).toBeDefined();
     const mine = await client(net.url, token!).get('/admin/v1/mirrors');
-    expect(mine.json.mirrors.map((m: { spec: { id: string; sponsor: { name: string } } }) => [m.spec.id, m.spec.sponsor.name])).toEqual([['porto-bytes-pt', 'Porto Bytes']]);
+    expect(mine.json.mirrors.map((m: { spec: { id: string; sponsor: { name: string } } }) => [m.spec.id, m.spec.sponsor.name])).toEqual([
+      ['porto-bytes-pt', 'Porto Bytes'],
+    ]);
   });
 
   it('audit takes short action names, lists the valid ones on a typo, and shows before → after', async () => {

@@ -7,15 +7,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { stringify } from 'yaml';
-import {
-  ConfigError,
-  DEFAULT_CONFIG_PATH,
-  loadConfig,
-  parseConfig,
-  resolveConfigPath,
-  type Config,
-  type MirrorConfig,
-} from '../../src/config/load.js';
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, parseConfig, resolveConfigPath, type Config, type MirrorConfig } from '../../src/config/load.js';
 import { parseDuration } from '../../src/config/schema.js';
 
 const STAFF_TOKEN = 'staff-token-0123456789';
@@ -137,7 +129,8 @@ mirrors:
         failuresToDown: 4,
         successesToUp: 1,
         maxLagMs: 86_400_000,
-        sampleFiles: 0, enabled: true,
+        sampleFiles: 0,
+        enabled: true,
       },
       routing: { bandKm: 150.5, maxAlternatives: 3 },
       consistencyGroups: DEFAULT_CONSISTENCY_RULES,
@@ -209,7 +202,8 @@ mirrors:
         failuresToDown: 3,
         successesToUp: 2,
         maxLagMs: 6 * 3_600_000,
-        sampleFiles: 3, enabled: true,
+        sampleFiles: 3,
+        enabled: true,
       },
       routing: { bandKm: 300, maxAlternatives: 8 },
       consistencyGroups: DEFAULT_CONSISTENCY_RULES,
@@ -357,12 +351,11 @@ describe('durations', () => {
   });
 
   it('rejects zero, negative and non-numeric values', () => {
-    expect(problemsOf(() => parseConfig(`${MINIMAL}health: { interval: 0, maxLag: -3, timeout: true }\n`, { file: inline(), env: {} })))
-      .toEqual([
-        'health.interval: must be a positive number of seconds',
-        'health.maxLag: must be a positive number of seconds',
-        'health.timeout: expected a duration like 250ms, 30s, 5m, 6h, 1d or a number of seconds',
-      ]);
+    expect(problemsOf(() => parseConfig(`${MINIMAL}health: { interval: 0, maxLag: -3, timeout: true }\n`, { file: inline(), env: {} }))).toEqual([
+      'health.interval: must be a positive number of seconds',
+      'health.maxLag: must be a positive number of seconds',
+      'health.timeout: expected a duration like 250ms, 30s, 5m, 6h, 1d or a number of seconds',
+    ]);
   });
 
   it('requires timeout < interval, defaults included', () => {
@@ -538,8 +531,9 @@ describe('documents that are not a config', () => {
 
   it('requires publicUrl and origin', () => {
     expect(problemsOf(() => parseConfig('mirrors: []\n', { file: inline(), env: {} }))).toEqual(['publicUrl: required', 'origin: required']);
-    expect(problemsOf(() => parseConfig('publicUrl: https://d.example\norigin: { baseUrl: "https://o.example/" }\n', { file: inline(), env: {} })))
-      .toEqual(['origin: set one of manifest or root']);
+    expect(problemsOf(() => parseConfig('publicUrl: https://d.example\norigin: { baseUrl: "https://o.example/" }\n', { file: inline(), env: {} }))).toEqual([
+      'origin: set one of manifest or root',
+    ]);
   });
 });
 
@@ -566,10 +560,52 @@ describe('parseConfig on arbitrary input', () => {
   it('throws nothing but a ConfigError for YAML-ish text', () => {
     const fragment = fc.oneof(
       fc.constantFrom(
-        'publicUrl: ', 'origin:', 'mirrors:', 'tokens:', 'health:', '- ', 'id: ', 'country: ', 'lat: ', 'lon: ',
-        'manifest: ', 'baseUrl: ', 'token: env:ACME_TOKEN', 'role: provider', '{', '}', '[', ']', ':', ',', '\n',
-        '  ', '\t', '"', "'", '&a ', '*a', '!!str ', '!!binary ', '---\n', '...\n', '# c', '<<: ', '__proto__: ',
-        '? ', '|\n', '>-\n', '.nan', '.inf', '1e999', '-0', '~', 'null', 'true', '0x1F', '%YAML 1.2\n',
+        'publicUrl: ',
+        'origin:',
+        'mirrors:',
+        'tokens:',
+        'health:',
+        '- ',
+        'id: ',
+        'country: ',
+        'lat: ',
+        'lon: ',
+        'manifest: ',
+        'baseUrl: ',
+        'token: env:ACME_TOKEN',
+        'role: provider',
+        '{',
+        '}',
+        '[',
+        ']',
+        ':',
+        ',',
+        '\n',
+        '  ',
+        '\t',
+        '"',
+        "'",
+        '&a ',
+        '*a',
+        '!!str ',
+        '!!binary ',
+        '---\n',
+        '...\n',
+        '# c',
+        '<<: ',
+        '__proto__: ',
+        '? ',
+        '|\n',
+        '>-\n',
+        '.nan',
+        '.inf',
+        '1e999',
+        '-0',
+        '~',
+        'null',
+        'true',
+        '0x1F',
+        '%YAML 1.2\n',
       ),
       fc.string({ maxLength: 8 }),
     );
@@ -584,10 +620,7 @@ describe('parseConfig on arbitrary input', () => {
       fc.jsonValue({ maxDepth: 2 }),
       fc.constantFrom('acme-de', 'DE', 'https://m.example/', 'data/manifest.jsonl', 'env:ACME_TOKEN', '30s', '::1'),
     );
-    const mirror = fc.dictionary(
-      fc.constantFrom('id', 'name', 'baseUrl', 'country', 'lat', 'lon', 'asn', 'weight', 'sponsor', 'content', 'wieght'),
-      value,
-    );
+    const mirror = fc.dictionary(fc.constantFrom('id', 'name', 'baseUrl', 'country', 'lat', 'lon', 'asn', 'weight', 'sponsor', 'content', 'wieght'), value);
     const document = fc.record(
       {
         publicUrl: value,
@@ -598,7 +631,10 @@ describe('parseConfig on arbitrary input', () => {
       },
       { requiredKeys: [] },
     );
-    fc.assert(fc.property(document, (doc) => onlyConfigErrors(stringify(doc))), { numRuns: 400 });
+    fc.assert(
+      fc.property(document, (doc) => onlyConfigErrors(stringify(doc))),
+      { numRuns: 400 },
+    );
   });
 });
 

@@ -33,15 +33,19 @@ function problems(text: string): string[] {
 }
 
 describe('trace config', () => {
-  it('defaults origin.trace to TIME and leaves a mirror\'s trace unset', () => {
+  it("defaults origin.trace to TIME and leaves a mirror's trace unset", () => {
     const c = parseConfig(config(''), { env: {} });
     expect(c.origin.trace).toBe('TIME');
     expect(c.mirrors[0]).not.toHaveProperty('trace');
   });
 
-  it('takes one origin path, a list of candidates, and a mirror\'s own path', () => {
+  it("takes one origin path, a list of candidates, and a mirror's own path", () => {
     expect(parseConfig(config(', trace: project/trace/master'), { env: {} }).origin.trace).toBe('project/trace/master');
-    expect(parseConfig(config(', trace: [TIME, lastsync, project/trace/master]'), { env: {} }).origin.trace).toEqual(['TIME', 'lastsync', 'project/trace/master']);
+    expect(parseConfig(config(', trace: [TIME, lastsync, project/trace/master]'), { env: {} }).origin.trace).toEqual([
+      'TIME',
+      'lastsync',
+      'project/trace/master',
+    ]);
     expect(parseConfig(config('', ', trace: project/trace/ftp.example.org'), { env: {} }).mirrors[0]!.trace).toBe('project/trace/ftp.example.org');
   });
 

@@ -32,10 +32,9 @@ const SLACK_MS = 50 + 200;
 
 /** Waits until every mirror of the server has been probed up and a client in Germany is sent to de-near. */
 async function allUp(server: RunningServer, ids: readonly string[]): Promise<void> {
-  const ms = await waitFor(
-    async () => ids.every((id) => server.control.healthOf(id)?.health === 'up') && (await choice(server.url, 'DE')) === 'de-near',
-    { timeoutMs: 5_000 },
-  );
+  const ms = await waitFor(async () => ids.every((id) => server.control.healthOf(id)?.health === 'up') && (await choice(server.url, 'DE')) === 'de-near', {
+    timeoutMs: 5_000,
+  });
   if (ms === undefined) {
     const facts = ids.map((id) => `${id}=${server.control.healthOf(id)?.health} (${server.control.healthOf(id)?.reason ?? ''})`);
     throw new Error(`mirrors not all up and routed: ${facts.join(', ')}`);
@@ -110,7 +109,9 @@ describe('a dead mirror (connection refused)', () => {
       await victim.setMode('ok');
       await routedTo(server, 'de-near');
     }
-    console.info(`[controlPlane.health] dead-mirror detection (ms): ${detections.map((d) => d.toFixed(0)).join(', ')} (promise ${WINDOW_MS} ms + ${SLACK_MS} ms slack)`);
+    console.info(
+      `[controlPlane.health] dead-mirror detection (ms): ${detections.map((d) => d.toFixed(0)).join(', ')} (promise ${WINDOW_MS} ms + ${SLACK_MS} ms slack)`,
+    );
   });
 
   it(`comes back only after successesToUp (${SUCCESSES_TO_UP}) good probes in a row`, async () => {

@@ -3,16 +3,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
-import {
-  CFILES,
-  choice,
-  mirrorsJson,
-  staffCall,
-  startControlNetwork,
-  TRACE_TIME,
-  waitFor,
-  type ControlNetwork,
-} from '../helpers/controlNetwork.js';
+import { CFILES, choice, mirrorsJson, staffCall, startControlNetwork, TRACE_TIME, waitFor, type ControlNetwork } from '../helpers/controlNetwork.js';
 
 const MIRRORS = ['de-near', 'fr-far', 'us-far'];
 
@@ -25,10 +16,9 @@ describe('restart on the same dataDir (memory store)', () => {
     net = await startControlNetwork();
     dataDir = path.join(net.dir, 'persisted');
     first = await net.startServer({ dataDir, health: { sampleFiles: 10 } });
-    const up = await waitFor(
-      async () => MIRRORS.every((id) => first.control.healthOf(id)?.health === 'up') && (await choice(first.url, 'DE')) === 'de-near',
-      { timeoutMs: 5_000 },
-    );
+    const up = await waitFor(async () => MIRRORS.every((id) => first.control.healthOf(id)?.health === 'up') && (await choice(first.url, 'DE')) === 'de-near', {
+      timeoutMs: 5_000,
+    });
     if (up === undefined) throw new Error('mirrors not probed up');
   });
   afterAll(async () => {
@@ -42,10 +32,9 @@ describe('restart on the same dataDir (memory store)', () => {
     // Probe findings: a dead mirror and a file gone from another.
     await net.mirrors['us-far']!.setMode('down');
     await net.removeFile('fr-far', 'guide');
-    const seen = await waitFor(
-      async () => (await choice(first.url, 'US_EAST')) !== 'us-far' && (await choice(first.url, 'FR', 'guide')) !== 'fr-far',
-      { timeoutMs: 5_000 },
-    );
+    const seen = await waitFor(async () => (await choice(first.url, 'US_EAST')) !== 'us-far' && (await choice(first.url, 'FR', 'guide')) !== 'fr-far', {
+      timeoutMs: 5_000,
+    });
     expect(seen).toBeDefined();
     const before = await mirrorsJson(first.url);
     expect(before['de-near']!.status).toBe('draining');

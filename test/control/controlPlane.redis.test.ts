@@ -70,7 +70,9 @@ describe.skipIf(skipRedis)('two instances on one Redis', () => {
     const rounds = windowMs / INTERVAL_MS;
     const originTraceReads = net.origin.requests.filter((r) => r.path === '/TIME').length;
     const perMirror = MIRRORS.map((id) => net.mirrors[id]!.requests.filter((r) => r.path === '/TIME').length);
-    console.info(`[controlPlane.redis] in ${windowMs} ms (${rounds} intervals): origin TIME read ${originTraceReads}×, mirror TIME read ${perMirror.join('/')}×`);
+    console.info(
+      `[controlPlane.redis] in ${windowMs} ms (${rounds} intervals): origin TIME read ${originTraceReads}×, mirror TIME read ${perMirror.join('/')}×`,
+    );
     // Doubled probing would be ~2 × rounds.
     for (const n of [originTraceReads, ...perMirror]) {
       expect(n).toBeGreaterThanOrEqual(rounds * 0.5);
@@ -121,7 +123,9 @@ describe.skipIf(skipRedis)('two instances on one Redis', () => {
     const t0 = performance.now();
     await net.removeFile('de-near', 'guide');
     // The prober records it at once (its in-memory health record) ...
-    expect(await waitFor(() => [a, b].some((s) => s.control.healthOf('de-near')?.missing?.includes(CFILES.guide.path)), { since: t0, timeoutMs: 3_000 })).toBeDefined();
+    expect(
+      await waitFor(() => [a, b].some((s) => s.control.healthOf('de-near')?.missing?.includes(CFILES.guide.path)), { since: t0, timeoutMs: 3_000 }),
+    ).toBeDefined();
     const off = (s: RunningServer) => waitFor(async () => (await choice(s.url, 'DE', 'guide')) !== 'de-near', { since: t0, timeoutMs: 3_000, everyMs: 10 });
     const [ta, tb] = await Promise.all([off(a), off(b)]);
     console.info(`[controlPlane.redis] missing file off de-near: instance A ${ta?.toFixed(0) ?? 'never'} ms, instance B ${tb?.toFixed(0) ?? 'never'} ms`);

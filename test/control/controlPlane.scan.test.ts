@@ -94,7 +94,10 @@ describe.skipIf(skip)('scan via the admin API against a real rsync daemon', () =
       headers: { Authorization: `Bearer ${STAFF_TOKEN}`, Accept: 'application/x-ndjson' },
     });
     expect(res.status).toBe(200);
-    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = (await res.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.at(-1)).toMatchObject({ mirror: 'de-rsync', report: { completion: 0.4 } });
   });
 
@@ -189,11 +192,7 @@ describe.skipIf(skip)('scans launch accepted mirrors, and run on their own', () 
       { id: 'gb-sched', country: 'GB', lat: 51.51, lon: -0.13, holds: CURRENT, stale: STALE },
     ]);
     for (const id of ['se-full', 'no-partial', 'gb-sched']) daemons[id] = await net.startRsyncDaemon(net.mirrors[id]!.root);
-    net.mirrorEntries.splice(
-      0,
-      net.mirrorEntries.length,
-      ...net.mirrorEntries.filter((m) => m.id !== 'se-full' && m.id !== 'no-partial'),
-    );
+    net.mirrorEntries.splice(0, net.mirrorEntries.length, ...net.mirrorEntries.filter((m) => m.id !== 'se-full' && m.id !== 'no-partial'));
     net.mirrorEntries.find((m) => m.id === 'gb-sched')!.rsyncUrl = daemons['gb-sched']!.url;
     server = await net.startServer({
       health: { enabled: false },

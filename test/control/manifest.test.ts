@@ -32,9 +32,7 @@ afterAll(async () => {
 });
 
 const originLines = [
-  '{"path":"projects/debian/12.0/debian 12 (amd64).iso","size":4000000000,"mtime":1700000000,"sha256":"' +
-    HASH.toUpperCase() +
-    '"}',
+  '{"path":"projects/debian/12.0/debian 12 (amd64).iso","size":4000000000,"mtime":1700000000,"sha256":"' + HASH.toUpperCase() + '"}',
   '# a comment',
   '{"path":"broken", "size": ',
   '',
@@ -235,7 +233,9 @@ function expectSameIndex(actual: FileIndex, expected: FileIndex): void {
   const e = expected.columns();
   expect(a.paths).toEqual(e.paths);
   expect(Buffer.from(a.sizes.buffer, a.sizes.byteOffset, a.sizes.byteLength)).toEqual(Buffer.from(e.sizes.buffer, e.sizes.byteOffset, e.sizes.byteLength));
-  expect(Buffer.from(a.mtimes.buffer, a.mtimes.byteOffset, a.mtimes.byteLength)).toEqual(Buffer.from(e.mtimes.buffer, e.mtimes.byteOffset, e.mtimes.byteLength));
+  expect(Buffer.from(a.mtimes.buffer, a.mtimes.byteOffset, a.mtimes.byteLength)).toEqual(
+    Buffer.from(e.mtimes.buffer, e.mtimes.byteOffset, e.mtimes.byteLength),
+  );
   expect(a.hashes).toEqual(e.hashes);
   expect(a.hashKnown).toEqual(e.hashKnown);
   expect(a.pieces).toEqual(e.pieces);
@@ -354,11 +354,21 @@ describe('readOriginIndex', () => {
   it('equals the old path on any lines, line breaks and chunking (readline cuts the reference)', async () => {
     const { default: fc } = await import('fast-check');
     const hex = fc.constantFrom('ab'.repeat(32), 'AB'.repeat(32), 'aB'.repeat(32), 'g'.repeat(64), 'a'.repeat(63), '');
-    const value = fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constantFrom(-1, -0, 1.5, 2 ** 53, 1e12 + 0.5, 1e21, '2026-01-01', '2026-01-01T00:00:00Z', 'x'), hex);
-    const path = fc.oneof(fc.constantFrom('a', '/a', 'a/b', '/a/b', '日本/ファイル', 'ü', '😀', 'a/../b', 'a\\b', '.', '', 'a\ud800'), fc.string({ maxLength: 6 }));
+    const value = fc.oneof(
+      fc.jsonValue({ maxDepth: 1 }),
+      fc.constantFrom(-1, -0, 1.5, 2 ** 53, 1e12 + 0.5, 1e21, '2026-01-01', '2026-01-01T00:00:00Z', 'x'),
+      hex,
+    );
+    const path = fc.oneof(
+      fc.constantFrom('a', '/a', 'a/b', '/a/b', '日本/ファイル', 'ü', '😀', 'a/../b', 'a\\b', '.', '', 'a\ud800'),
+      fc.string({ maxLength: 6 }),
+    );
     const pieces = fc.oneof(
       value,
-      fc.record({ length: fc.constantFrom(16_384, 32_768, 20_000, 8_192, '16384'), sha256: fc.oneof(fc.array(hex, { maxLength: 3 }), value) }, { requiredKeys: [] }),
+      fc.record(
+        { length: fc.constantFrom(16_384, 32_768, 20_000, 8_192, '16384'), sha256: fc.oneof(fc.array(hex, { maxLength: 3 }), value) },
+        { requiredKeys: [] },
+      ),
     );
     const object = fc.record(
       {
@@ -414,12 +424,30 @@ describe('quickLineFields', () => {
   it('accepts only what the schema accepts, with the same fields and hash bytes', async () => {
     const { default: fc } = await import('fast-check');
     const number = fc.oneof(fc.integer(), fc.double(), fc.constantFrom(-0, 2 ** 53, 2 ** 53 - 1, 1e11, 1e11 + 1, 1e400, -1e400, Number.NaN));
-    const text = fc.oneof(fc.string({ maxLength: 5 }), fc.constantFrom('ab'.repeat(32), 'AB'.repeat(32), 'g'.repeat(64), '2026-01-01', '2026-01-01T00:00:00Z', 'é'.repeat(64)));
+    const text = fc.oneof(
+      fc.string({ maxLength: 5 }),
+      fc.constantFrom('ab'.repeat(32), 'AB'.repeat(32), 'g'.repeat(64), '2026-01-01', '2026-01-01T00:00:00Z', 'é'.repeat(64)),
+    );
     const value = fc.oneof(number, text, fc.constantFrom(null, true, [], {}, undefined));
     const pieceHash = fc.constantFrom('ab'.repeat(32), 'AB'.repeat(32), 'g'.repeat(64), 'a'.repeat(63));
-    const pieces = fc.oneof(value, fc.record({ length: fc.oneof(number, fc.constantFrom(16_384, 32_768, 2 ** 30, 2 ** 31)), sha256: fc.oneof(value, fc.array(fc.oneof(pieceHash, value), { maxLength: 3 })) }, { requiredKeys: [] }));
+    const pieces = fc.oneof(
+      value,
+      fc.record(
+        {
+          length: fc.oneof(number, fc.constantFrom(16_384, 32_768, 2 ** 30, 2 ** 31)),
+          sha256: fc.oneof(value, fc.array(fc.oneof(pieceHash, value), { maxLength: 3 })),
+        },
+        { requiredKeys: [] },
+      ),
+    );
     const object = fc.record(
-      { path: fc.oneof(fc.string(), value), size: fc.oneof(fc.nat(), fc.constantFrom(0, 1, 16_384, 16_385, 32_769), value), mtime: fc.oneof(fc.nat(), value), sha256: value, pieces },
+      {
+        path: fc.oneof(fc.string(), value),
+        size: fc.oneof(fc.nat(), fc.constantFrom(0, 1, 16_384, 16_385, 32_769), value),
+        mtime: fc.oneof(fc.nat(), value),
+        sha256: value,
+        pieces,
+      },
       { requiredKeys: [] },
     );
     fc.assert(

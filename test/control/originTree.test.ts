@@ -94,9 +94,7 @@ describe('indexOriginTree', () => {
 
     // Without the cache the new content's hash shows.
     const fresh = await indexOriginTree(root, {});
-    expect(fresh.files.find((f) => f.path === 'projects/debian/12.0/SHA256SUMS')?.sha256).toBe(
-      sha256('xyz  debian 12 (amd64).iso\n'),
-    );
+    expect(fresh.files.find((f) => f.path === 'projects/debian/12.0/SHA256SUMS')?.sha256).toBe(sha256('xyz  debian 12 (amd64).iso\n'));
   });
 
   it('drops cache entries of deleted files and survives a corrupt cache', async () => {

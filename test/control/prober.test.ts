@@ -450,7 +450,10 @@ describe('Prober.probe: trace files are optional', () => {
       '',
     ].join('\n');
     const server = await serve(siteHandler({ text: { '/arch/lastsync': '1795000123\n', '/debian/project/trace/ftp.example.org': debian }, root: 200 }));
-    expect(await prober().probe({ id: 'arch', baseUrl: server.url('/arch/'), tracePath: 'lastsync', samples: [] })).toMatchObject({ ok: true, traceTime: 1_795_000_123 });
+    expect(await prober().probe({ id: 'arch', baseUrl: server.url('/arch/'), tracePath: 'lastsync', samples: [] })).toMatchObject({
+      ok: true,
+      traceTime: 1_795_000_123,
+    });
     expect(await prober().probe({ id: 'deb', baseUrl: server.url('/debian/'), tracePath: 'project/trace/ftp.example.org', samples: [] })).toMatchObject({
       ok: true,
       traceTime: Date.UTC(2026, 11, 2, 19, 33, 8) / 1000,

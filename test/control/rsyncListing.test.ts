@@ -83,10 +83,13 @@ describe('parseRsyncListLine', () => {
 
   it('round-trips any name, size and time as rsync would print them in the C locale', () => {
     const name = fc
-      .array(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).filter((s) => !s.includes('/') && s !== '.' && s !== '..'), {
-        minLength: 1,
-        maxLength: 4,
-      })
+      .array(
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).filter((s) => !s.includes('/') && s !== '.' && s !== '..'),
+        {
+          minLength: 1,
+          maxLength: 4,
+        },
+      )
       .map((segments) => segments.join('/'))
       .filter((p) => !p.startsWith('./'));
     fc.assert(

@@ -156,7 +156,9 @@ describe('scanMirror over a real rsync daemon', () => {
   it('rejects with rsync exit code and message when nothing listens', async () => {
     const url = `rsync://127.0.0.1:${await freePort()}/pub/`;
     const scan = scanMirror(target(url), files, { timeoutMs: 20_000 });
-    await expect(scan).rejects.toThrow(/scan of mirror acme-de via rsync:\/\/127\.0\.0\.1:\d+\/pub\/ failed after 0 entries: .*exit code 10 \(error in socket I\/O\).*Connection refused/s);
+    await expect(scan).rejects.toThrow(
+      /scan of mirror acme-de via rsync:\/\/127\.0\.0\.1:\d+\/pub\/ failed after 0 entries: .*exit code 10 \(error in socket I\/O\).*Connection refused/s,
+    );
   });
 
   it('rejects for a module the daemon does not have, with the daemon’s own words', async () => {
@@ -185,7 +187,9 @@ describe('scanMirror when the daemon goes away during the scan', () => {
     await new Promise((r) => setTimeout(r, 300));
     daemon.stop();
     const outcome = await settled;
-    expect(outcome).toMatch(new RegExp(`^scan of mirror dying via ${escapeRegExp(daemon.url)} failed after 0 entries: rsync listing of .* failed with exit code \\d+`));
+    expect(outcome).toMatch(
+      new RegExp(`^scan of mirror dying via ${escapeRegExp(daemon.url)} failed after 0 entries: rsync listing of .* failed with exit code \\d+`),
+    );
   });
 });
 
@@ -220,7 +224,10 @@ exit 12`,
   });
 
   it('accepts exit code 24 (files vanished during the listing)', async () => {
-    const rsyncPath = await fakeRsync('vanished', `echo '-rw-r--r--          1,000 2026/01/01 00:00:00 pub/a'\necho 'file has vanished: "/pub/b"' >&2\nexit 24`);
+    const rsyncPath = await fakeRsync(
+      'vanished',
+      `echo '-rw-r--r--          1,000 2026/01/01 00:00:00 pub/a'\necho 'file has vanished: "/pub/b"' >&2\nexit 24`,
+    );
     const listed: InventoryEntry[] = [];
     for await (const e of rsyncList('rsync://example.org/pub/', { rsyncPath })) listed.push(e);
     expect(listed).toEqual([{ path: 'pub/a', size: 1000, mtime: MTIME }]);
@@ -395,14 +402,14 @@ describe('scanMirror over an HTTP manifest', () => {
     ['/error-page', /none of its 3 lines is a listing entry/],
     ['/cut-short.jsonl', /failed after \d+ entries: /],
   ])('rejects %s', async (urlPath, message) => {
-    await expect(scanMirror({ id: 'web', manifestUrl: base + urlPath, content: TARGET_CONTENT }, files, { timeoutMs: 10_000 })).rejects.toThrow(
-      message,
-    );
+    await expect(scanMirror({ id: 'web', manifestUrl: base + urlPath, content: TARGET_CONTENT }, files, { timeoutMs: 10_000 })).rejects.toThrow(message);
   });
 
   it('rejects when nothing listens', async () => {
     const url = `http://127.0.0.1:${await freePort()}/inventory.jsonl`;
-    await expect(scanMirror({ id: 'web', manifestUrl: url, content: TARGET_CONTENT }, files)).rejects.toThrow(/scan of mirror web via .* failed after 0 entries: fetch failed/);
+    await expect(scanMirror({ id: 'web', manifestUrl: url, content: TARGET_CONTENT }, files)).rejects.toThrow(
+      /scan of mirror web via .* failed after 0 entries: fetch failed/,
+    );
   });
 
   it('yields entries one by one from the stream', async () => {

@@ -21,7 +21,12 @@ const client = { ip: '203.0.113.1', country: 'DE', continent: 'EU' as const, lat
 describe('SnapshotBuilder', () => {
   it('publishes a new immutable snapshot on every change and keeps old ones intact', () => {
     const files = FileIndex.from([{ path: 'a', size: 1, mtime: 10 }]);
-    const b = new SnapshotBuilder({ mirrors: [spec('m1')], files, originBaseUrl: 'https://o.example/', routing: { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 3600 } });
+    const b = new SnapshotBuilder({
+      mirrors: [spec('m1')],
+      files,
+      originBaseUrl: 'https://o.example/',
+      routing: { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 3600 },
+    });
     const seen: number[] = [];
     b.onChange((s) => seen.push(s.version));
     const first = b.current();
@@ -35,9 +40,19 @@ describe('SnapshotBuilder', () => {
 
   it('carries inventories to a new origin index and serves new files from the origin until seen', () => {
     const files = FileIndex.from([{ path: 'a', size: 1, mtime: 10 }]);
-    const b = new SnapshotBuilder({ mirrors: [spec('m1')], files, originBaseUrl: 'https://o.example/', routing: { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 3600 } });
+    const b = new SnapshotBuilder({
+      mirrors: [spec('m1')],
+      files,
+      originBaseUrl: 'https://o.example/',
+      routing: { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 3600 },
+    });
     b.setInventory('m1', [{ path: 'a', size: 1, mtime: 10 }]);
-    b.setFiles(FileIndex.from([{ path: 'a', size: 1, mtime: 10 }, { path: 'b', size: 5, mtime: 20 }]));
+    b.setFiles(
+      FileIndex.from([
+        { path: 'a', size: 1, mtime: 10 },
+        { path: 'b', size: 5, mtime: 20 },
+      ]),
+    );
     expect(decide(b.current(), 'a', client, { nowMs: 0 }).outcome).toBe('mirror');
     expect(decide(b.current(), 'b', client, { nowMs: 0 }).outcome).toBe('origin');
     expect(decide(b.current(), 'c', client, { nowMs: 0 }).outcome).toBe('not-found');

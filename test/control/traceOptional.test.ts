@@ -78,10 +78,7 @@ describe('trace files are optional', () => {
         }
       },
     });
-    const up = await waitFor(
-      () => ['de-notrace', 'fr-arch', 'us-debian'].every((id) => server.control.healthOf(id)?.health === 'up'),
-      { timeoutMs: 5_000 },
-    );
+    const up = await waitFor(() => ['de-notrace', 'fr-arch', 'us-debian'].every((id) => server.control.healthOf(id)?.health === 'up'), { timeoutMs: 5_000 });
     if (up === undefined) throw new Error(`mirrors not all up: ${healthFacts(server)}`);
   });
   afterAll(async () => {
@@ -106,7 +103,12 @@ describe('trace files are optional', () => {
 
   it('reads an Arch lastsync and a Debian ftpsync trace at the paths the mirrors set', async () => {
     const rows = (await mirrorsJson(server.url)) as unknown as Record<string, Record<string, unknown>>;
-    expect(rows['fr-arch']).toMatchObject({ status: 'up', lagSeconds: ARCH_LAG, lag: ARCH_LAG, lastSync: new Date((TRACE_TIME - ARCH_LAG) * 1000).toISOString() });
+    expect(rows['fr-arch']).toMatchObject({
+      status: 'up',
+      lagSeconds: ARCH_LAG,
+      lag: ARCH_LAG,
+      lastSync: new Date((TRACE_TIME - ARCH_LAG) * 1000).toISOString(),
+    });
     expect(rows['us-debian']).toMatchObject({ status: 'up', lagSeconds: DEBIAN_LAG, lag: DEBIAN_LAG });
     expect(await choice(server.url, 'FR')).toBe('fr-arch');
     expect(await choice(server.url, 'US')).toBe('us-debian');
@@ -165,7 +167,7 @@ describe('trace files are optional', () => {
     expect(await waitFor(async () => (await choice(server.url, 'DE')) === 'de-notrace', { timeoutMs: 5_000 }), healthFacts(server)).toBeDefined();
   });
 
-  it('takes a mirror\'s trace path through the API: set, measured, cleared', async () => {
+  it("takes a mirror's trace path through the API: set, measured, cleared", async () => {
     await writeFile(path.join(net.mirrors['de-notrace']!.root, 'lastsync'), `${TRACE_TIME - 42}\n`);
     const patched = await staffCall(server.url, 'PATCH', '/admin/v1/mirrors/de-notrace', { trace: 'lastsync' });
     expect(patched.status, patched.text).toBe(200);
@@ -221,10 +223,9 @@ describe('origin.trace as a list of candidates', () => {
   });
 
   it('reads the first candidate each mirror (and the origin) has', async () => {
-    const ok = await waitFor(
-      () => server.control.healthOf('de-time')?.lagSeconds === 10 && server.control.healthOf('fr-lastsync')?.lagSeconds === 20,
-      { timeoutMs: 5_000 },
-    );
+    const ok = await waitFor(() => server.control.healthOf('de-time')?.lagSeconds === 10 && server.control.healthOf('fr-lastsync')?.lagSeconds === 20, {
+      timeoutMs: 5_000,
+    });
     expect(ok, healthFacts(server)).toBeDefined();
     expect(await choice(server.url, 'DE')).toBe('de-time');
     expect(await choice(server.url, 'FR')).toBe('fr-lastsync');

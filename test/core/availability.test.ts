@@ -71,15 +71,36 @@ const covered = (rc: RuleClasses, f: number, key: string): boolean => {
 
 // Valid origin paths (no empty, "." or ".." segments) over a few projects, and globs of every shape:
 // the fast ones, ones gated by their first segment, and ones only the general matcher answers.
-const segment = fc.constantFrom(
-  'proj', 'a', 'debug', 'testing', '.x', 'x.iso', '.iso', 'b.tar.gz', 'c.gz', 'iso', 'proj.iso', 'a.', 'Ünï (1)', 'a|proj',
-);
+const segment = fc.constantFrom('proj', 'a', 'debug', 'testing', '.x', 'x.iso', '.iso', 'b.tar.gz', 'c.gz', 'iso', 'proj.iso', 'a.', 'Ünï (1)', 'a|proj');
 const originPath = fc.array(segment, { minLength: 1, maxLength: 5 }).map((s) => s.join('/'));
 const glob = fc.constantFrom(
-  '**', 'proj/**', 'a/**', 'a/proj/**', 'proj', 'proj/*.iso', 'proj/*/debug/**', 'a/*', 'Ünï (1)/**',
-  '**/*.iso', '**/*.tar.gz', '**/*.gz', '**/*.', '**/*.x/a', '*.iso',
-  '*/testing/**', '**/debug/**', '**/debug', '*/*/iso/**', '**/*', '**/*/debug',
-  '{a,proj}/**', '!proj/**', 'a|proj/**', 'proj/x.iso|a/**', 'proj/**/x.iso', '**/.x/**',
+  '**',
+  'proj/**',
+  'a/**',
+  'a/proj/**',
+  'proj',
+  'proj/*.iso',
+  'proj/*/debug/**',
+  'a/*',
+  'Ünï (1)/**',
+  '**/*.iso',
+  '**/*.tar.gz',
+  '**/*.gz',
+  '**/*.',
+  '**/*.x/a',
+  '*.iso',
+  '*/testing/**',
+  '**/debug/**',
+  '**/debug',
+  '*/*/iso/**',
+  '**/*',
+  '**/*/debug',
+  '{a,proj}/**',
+  '!proj/**',
+  'a|proj/**',
+  'proj/x.iso|a/**',
+  'proj/**/x.iso',
+  '**/.x/**',
 );
 const content: fc.Arbitrary<Content> = fc.record({
   include: fc.array(glob, { minLength: 1, maxLength: 3 }),
@@ -88,10 +109,7 @@ const content: fc.Arbitrary<Content> = fc.record({
 
 describe('rule classes', () => {
   it('groups files by the rule sets that cover them', () => {
-    const keys = [
-      ruleKey({ include: ['**'], exclude: ['**/*.tmp'] }),
-      ruleKey({ include: ['debian/**'], exclude: [] }),
-    ];
+    const keys = [ruleKey({ include: ['**'], exclude: ['**/*.tmp'] }), ruleKey({ include: ['debian/**'], exclude: [] })];
     const rc = computeRuleClasses(files, keys);
     // debian files: both rule sets; fedora/b.iso: first only; the .tmp file: none.
     expect(new Set(rc.fileClass).size).toBe(3);
@@ -219,9 +237,33 @@ describe('compileGlob', () => {
     const seg = fc.constantFrom('proj', 'a', '.x', 'x.iso', '.iso', 'b.tar.gz', 'iso', 'proj.iso', 'Ünï (1)', 'debug', 'a|proj', 'a$b', 'a.');
     const path = fc.array(seg, { minLength: 1, maxLength: 5 }).map((s) => s.join('/'));
     const glob = fc.constantFrom(
-      '**', 'proj/**', 'a/proj/**', '**/*.iso', '**/*.tar.gz', '**/*.', '**/*.x/a', 'proj/*.iso', '*.iso', '{a,proj}/**', 'Ünï (1)/**',
-      'a|proj/**', 'a$b/**', '*/proj/**', '**/debug/**', '**/debug', 'debug/**/x', '*/*/iso', 'proj/*/debug/**',
-      '**/*', '*', 'a/*', '**/a/*', '**/.x/**', '**/*/debug/**', 'proj', 'proj/a',
+      '**',
+      'proj/**',
+      'a/proj/**',
+      '**/*.iso',
+      '**/*.tar.gz',
+      '**/*.',
+      '**/*.x/a',
+      'proj/*.iso',
+      '*.iso',
+      '{a,proj}/**',
+      'Ünï (1)/**',
+      'a|proj/**',
+      'a$b/**',
+      '*/proj/**',
+      '**/debug/**',
+      '**/debug',
+      'debug/**/x',
+      '*/*/iso',
+      'proj/*/debug/**',
+      '**/*',
+      '*',
+      'a/*',
+      '**/a/*',
+      '**/.x/**',
+      '**/*/debug/**',
+      'proj',
+      'proj/a',
     );
     fc.assert(
       fc.property(glob, path, (g, p) => {

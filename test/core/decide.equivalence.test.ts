@@ -49,7 +49,10 @@ const mirrorArb = fc.record({
   // A drain ramping (or about to start, or already over) at decision time.
   drain: fc.option(fc.record({ startOffset: fc.integer({ min: -90, max: 10 }), overMinutes: fc.constantFrom(0, 10, 60, 120) }), { freq: 4 }),
   launching: fc.integer({ min: 0, max: 19 }).map((n) => n === 0),
-  include: fc.oneof(fc.constant<string[]>(['**']), fc.subarray(PROJECTS, { minLength: 1 }).map((ps) => ps.map((p) => `${p}/**`))),
+  include: fc.oneof(
+    fc.constant<string[]>(['**']),
+    fc.subarray(PROJECTS, { minLength: 1 }).map((ps) => ps.map((p) => `${p}/**`)),
+  ),
   exclude: fc.oneof(fc.constant<string[]>([]), fc.constant<string[]>(['**/*.iso'])),
   missing: fc.option(fc.array(fc.nat(), { maxLength: 3 }), { freq: 5 }),
   inventory: fc.option(fc.array(fc.tuple(fc.nat(), fc.boolean(), fc.boolean()), { maxLength: 20 }), { freq: 4 }),
@@ -164,13 +167,7 @@ function optionSets(raw: RawClient, snap: Snapshot, limit: number): DecideOption
   const nowMs = NOW + raw.nowOffsetMinutes * MINUTE;
   const preferMirror = raw.prefer === null ? undefined : raw.prefer < 0 ? 'no-such-mirror' : snap.mirrors[raw.prefer % snap.mirrors.length]?.spec.id;
   const base = preferMirror === undefined ? { nowMs } : { nowMs, preferMirror };
-  return [
-    { ...base, limit: 9 },
-    { ...base },
-    { ...base, explain: true },
-    { ...base, limit },
-    { ...base, explain: true, limit },
-  ];
+  return [{ ...base, limit: 9 }, { ...base }, { ...base, explain: true }, { ...base, limit }, { ...base, explain: true, limit }];
 }
 
 let compared = 0;

@@ -75,13 +75,7 @@ describe('decide: the order of SPEC "Choice, in order"', () => {
   });
 
   it('leaves out disabled, down, lagging and drained mirrors, with the reason when asked', () => {
-    const mirrors = [
-      mirror('off', { enabled: false }),
-      mirror('down'),
-      mirror('lag'),
-      mirror('drained'),
-      mirror('ok', { country: 'FR' }),
-    ];
+    const mirrors = [mirror('off', { enabled: false }), mirror('down'), mirror('lag'), mirror('drained'), mirror('ok', { country: 'FR' })];
     const snap = snapshotOf({
       files: [FILE],
       mirrors,
@@ -238,90 +232,101 @@ const clientArb = fc.record({
 describe('decide: properties', () => {
   it('never picks a mirror that is out, lacks the current copy, or is country-only abroad; the pick is in the best tier', () => {
     fc.assert(
-      fc.property(fc.uniqueArray(fileArb, { minLength: 1, maxLength: 12, selector: (f) => `${f.project}/${f.name}` }), fc.array(mirrorArb, { minLength: 1, maxLength: 8 }), clientArb, fc.nat(), (rawFiles, rawMirrors, rawClient, which) => {
-        const files: OriginFile[] = rawFiles.map((f) => ({ path: `${f.project}/${f.name}`, size: f.size, mtime: f.mtime }));
-        const mirrors: MirrorSpec[] = [];
-        const states: Record<string, MirrorState> = {};
-        const inventories: Record<string, InventoryEntry[]> = {};
-        rawMirrors.forEach((m, i) => {
-          const id = `m${i}`;
-          mirrors.push(
-            mirror(id, {
-              country: m.place.country,
-              lat: m.place.lat + i * 0.01,
-              lon: m.place.lon,
-              weight: m.weight,
-              countryOnly: m.countryOnly,
-              enabled: m.enabled,
-              baseUrl: `${m.https ? 'https' : 'http'}://${id}.example/`,
-              content: { include: m.include.map((p) => `${p}/**`), exclude: [] },
-            }),
-          );
-          states[id] = {
-            health: m.health,
-            ...(m.lagHours !== null ? { lagSeconds: m.lagHours * 3600 } : {}),
-            ...(m.lastSyncOffset !== null ? { lastSync: 1_650_000_000 + m.lastSyncOffset } : {}),
+      fc.property(
+        fc.uniqueArray(fileArb, { minLength: 1, maxLength: 12, selector: (f) => `${f.project}/${f.name}` }),
+        fc.array(mirrorArb, { minLength: 1, maxLength: 8 }),
+        clientArb,
+        fc.nat(),
+        (rawFiles, rawMirrors, rawClient, which) => {
+          const files: OriginFile[] = rawFiles.map((f) => ({ path: `${f.project}/${f.name}`, size: f.size, mtime: f.mtime }));
+          const mirrors: MirrorSpec[] = [];
+          const states: Record<string, MirrorState> = {};
+          const inventories: Record<string, InventoryEntry[]> = {};
+          rawMirrors.forEach((m, i) => {
+            const id = `m${i}`;
+            mirrors.push(
+              mirror(id, {
+                country: m.place.country,
+                lat: m.place.lat + i * 0.01,
+                lon: m.place.lon,
+                weight: m.weight,
+                countryOnly: m.countryOnly,
+                enabled: m.enabled,
+                baseUrl: `${m.https ? 'https' : 'http'}://${id}.example/`,
+                content: { include: m.include.map((p) => `${p}/**`), exclude: [] },
+              }),
+            );
+            states[id] = {
+              health: m.health,
+              ...(m.lagHours !== null ? { lagSeconds: m.lagHours * 3600 } : {}),
+              ...(m.lastSyncOffset !== null ? { lastSync: 1_650_000_000 + m.lastSyncOffset } : {}),
+            };
+            if (m.inventory) {
+              inventories[id] = m.inventory.map(([n, sameSize, sameMtime]) => {
+                const f = files[n % files.length]!;
+                return { path: f.path, size: sameSize ? f.size : f.size + 1, mtime: sameMtime ? f.mtime! : f.mtime! - 1 };
+              });
+            }
+          });
+          const snap = snapshotOf({ files, mirrors, states, inventories });
+          const file = files[which % files.length]!;
+          const client: ClientFacts = rawClient.place
+            ? { ip: rawClient.ip, https: rawClient.https, ...rawClient.place, continent: rawClient.place.continent }
+            : { ip: rawClient.ip, https: rawClient.https };
+
+          // An oracle written from SPEC, independent of the snapshot's own bookkeeping.
+          const eligible = (i: number) => {
+            const m = rawMirrors[i]!;
+            const spec = mirrors[i]!;
+            if (!m.enabled || m.health === 'down') return false;
+            if (m.lagHours !== null && m.lagHours * 3600 > ROUTING.maxLagSeconds) return false;
+            if (spec.countryOnly && client.country !== spec.country) return false;
+            if (!m.include.includes(file.path.split('/')[0]!)) return false;
+            if (m.inventory) {
+              return inventories[spec.id]!.some((e) => e.path === file.path && e.size === file.size && e.mtime === file.mtime);
+            }
+            return m.lastSyncOffset === null || file.mtime! <= 1_650_000_000 + m.lastSyncOffset;
           };
-          if (m.inventory) {
-            inventories[id] = m.inventory.map(([n, sameSize, sameMtime]) => {
-              const f = files[n % files.length]!;
-              return { path: f.path, size: sameSize ? f.size : f.size + 1, mtime: sameMtime ? f.mtime! : f.mtime! - 1 };
-            });
-          }
-        });
-        const snap = snapshotOf({ files, mirrors, states, inventories });
-        const file = files[which % files.length]!;
-        const client: ClientFacts = rawClient.place
-          ? { ip: rawClient.ip, https: rawClient.https, ...rawClient.place, continent: rawClient.place.continent }
-          : { ip: rawClient.ip, https: rawClient.https };
+          const eligibleIds = mirrors.filter((_, i) => eligible(i));
+          const secure = eligibleIds.filter((m) => m.baseUrl.startsWith('https:'));
+          const allowed = client.https && secure.length ? secure : eligibleIds;
 
-        // An oracle written from SPEC, independent of the snapshot's own bookkeeping.
-        const eligible = (i: number) => {
-          const m = rawMirrors[i]!;
-          const spec = mirrors[i]!;
-          if (!m.enabled || m.health === 'down') return false;
-          if (m.lagHours !== null && m.lagHours * 3600 > ROUTING.maxLagSeconds) return false;
-          if (spec.countryOnly && client.country !== spec.country) return false;
-          if (!m.include.includes(file.path.split('/')[0]!)) return false;
-          if (m.inventory) {
-            return inventories[spec.id]!.some((e) => e.path === file.path && e.size === file.size && e.mtime === file.mtime);
+          const d = decide(snap, file.path, client, { nowMs: NOW });
+          if (allowed.length === 0) {
+            expect(d.outcome).toBe('origin');
+            return;
           }
-          return m.lastSyncOffset === null || file.mtime! <= 1_650_000_000 + m.lastSyncOffset;
-        };
-        const eligibleIds = mirrors.filter((_, i) => eligible(i));
-        const secure = eligibleIds.filter((m) => m.baseUrl.startsWith('https:'));
-        const allowed = client.https && secure.length ? secure : eligibleIds;
-
-        const d = decide(snap, file.path, client, { nowMs: NOW });
-        if (allowed.length === 0) {
-          expect(d.outcome).toBe('origin');
-          return;
-        }
-        expect(d.outcome).toBe('mirror');
-        expect(allowed.map((m) => m.id)).toContain(pick(d));
-        expect(new Set(d.ranked.map((c) => c.mirror.spec.id))).toEqual(new Set(allowed.map((m) => m.id)));
-        const bestTier = Math.min(...d.ranked.map((c) => c.tier));
-        expect(d.chosen!.tier).toBe(bestTier);
-        // Sticky: the same question gets the same answer.
-        expect(pick(decide(snap, file.path, client, { nowMs: NOW }))).toBe(pick(d));
-      }),
+          expect(d.outcome).toBe('mirror');
+          expect(allowed.map((m) => m.id)).toContain(pick(d));
+          expect(new Set(d.ranked.map((c) => c.mirror.spec.id))).toEqual(new Set(allowed.map((m) => m.id)));
+          const bestTier = Math.min(...d.ranked.map((c) => c.tier));
+          expect(d.chosen!.tier).toBe(bestTier);
+          // Sticky: the same question gets the same answer.
+          expect(pick(decide(snap, file.path, client, { nowMs: NOW }))).toBe(pick(d));
+        },
+      ),
       { numRuns: 400 },
     );
   });
 
   it('removing a mirror other than the pick (and not the nearest) never changes the pick', () => {
     fc.assert(
-      fc.property(fc.array(fc.record({ lat: fc.double({ min: 50, max: 53, noNaN: true }), weight: fc.integer({ min: 1, max: 100 }) }), { minLength: 3, maxLength: 8 }), fc.ipV4(), fc.nat(), (rows, ip, k) => {
-        const mirrors = rows.map((r, i) => mirror(`m${i}`, { lat: r.lat, lon: 10, weight: r.weight }));
-        const client = { ...BERLIN, ip };
-        const before = decide(snapshotOf({ files: [FILE], mirrors }), FILE.path, client, { nowMs: NOW });
-        const nearest = [...before.ranked].sort((a, b) => a.distanceKm! - b.distanceKm!)[0]!.mirror.spec.id;
-        const removable = mirrors.filter((m) => m.id !== pick(before) && m.id !== nearest);
-        fc.pre(removable.length > 0);
-        const gone = removable[k % removable.length]!.id;
-        const after = decide(snapshotOf({ files: [FILE], mirrors: mirrors.filter((m) => m.id !== gone) }), FILE.path, client, { nowMs: NOW });
-        expect(pick(after)).toBe(pick(before));
-      }),
+      fc.property(
+        fc.array(fc.record({ lat: fc.double({ min: 50, max: 53, noNaN: true }), weight: fc.integer({ min: 1, max: 100 }) }), { minLength: 3, maxLength: 8 }),
+        fc.ipV4(),
+        fc.nat(),
+        (rows, ip, k) => {
+          const mirrors = rows.map((r, i) => mirror(`m${i}`, { lat: r.lat, lon: 10, weight: r.weight }));
+          const client = { ...BERLIN, ip };
+          const before = decide(snapshotOf({ files: [FILE], mirrors }), FILE.path, client, { nowMs: NOW });
+          const nearest = [...before.ranked].sort((a, b) => a.distanceKm! - b.distanceKm!)[0]!.mirror.spec.id;
+          const removable = mirrors.filter((m) => m.id !== pick(before) && m.id !== nearest);
+          fc.pre(removable.length > 0);
+          const gone = removable[k % removable.length]!.id;
+          const after = decide(snapshotOf({ files: [FILE], mirrors: mirrors.filter((m) => m.id !== gone) }), FILE.path, client, { nowMs: NOW });
+          expect(pick(after)).toBe(pick(before));
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -331,7 +336,15 @@ describe('decide: a limited ranking is the head of the full one', () => {
   it('holds for random networks and limits', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ lat: fc.double({ min: -60, max: 70, noNaN: true }), lon: fc.double({ min: -180, max: 180, noNaN: true }), country: fc.constantFrom('DE', 'US', 'JP', 'FR'), weight: fc.integer({ min: 0, max: 50 }) }), { minLength: 1, maxLength: 40 }),
+        fc.array(
+          fc.record({
+            lat: fc.double({ min: -60, max: 70, noNaN: true }),
+            lon: fc.double({ min: -180, max: 180, noNaN: true }),
+            country: fc.constantFrom('DE', 'US', 'JP', 'FR'),
+            weight: fc.integer({ min: 0, max: 50 }),
+          }),
+          { minLength: 1, maxLength: 40 },
+        ),
         fc.ipV4(),
         fc.integer({ min: 1, max: 12 }),
         (rows, ip, limit) => {
@@ -417,7 +430,10 @@ describe('consistency groups: a repository index goes only where its whole folde
     for (const leader of [inRelease, 'debian/dists/stable/Release', 'fedora/44/x86_64/os/repodata/repomd.xml']) {
       const d = decide(snap, leader, BERLIN, { nowMs: NOW, explain: true });
       expect(pick(d), leader).toBe('whole');
-      expect(d.excluded.map((e) => [e.mirror.spec.id, e.reason]), leader).toEqual([['midsync', 'incomplete-group']]);
+      expect(
+        d.excluded.map((e) => [e.mirror.spec.id, e.reason]),
+        leader,
+      ).toEqual([['midsync', 'incomplete-group']]);
     }
     // The files it does hold current still go to it, nearest first.
     expect(pick(decide(snap, 'debian/dists/stable/main/i18n/Translation-en.gz', BERLIN, { nowMs: NOW }))).toBe('midsync');
@@ -425,7 +441,11 @@ describe('consistency groups: a repository index goes only where its whole folde
     const pkg = decide(snap, packages, BERLIN, { nowMs: NOW, explain: true });
     expect(pkg.excluded.map((e) => [e.mirror.spec.id, e.reason])).toEqual([['midsync', 'stale-copy']]);
     // The held-back leaders travel in the state as paths, for an edge without the whole file set.
-    expect(snap.mirrors[0]!.state.heldBack).toEqual(['debian/dists/stable/InRelease', 'debian/dists/stable/Release', 'fedora/44/x86_64/os/repodata/repomd.xml']);
+    expect(snap.mirrors[0]!.state.heldBack).toEqual([
+      'debian/dists/stable/InRelease',
+      'debian/dists/stable/Release',
+      'fedora/44/x86_64/os/repodata/repomd.xml',
+    ]);
     expect(snap.mirrors[1]!.state.heldBack).toBeUndefined();
   });
 
@@ -445,7 +465,13 @@ describe('consistency groups: a repository index goes only where its whole folde
     expect(pick(d)).toBe('fresh');
     expect(Object.fromEntries(d.excluded.map((e) => [e.mirror.spec.id, e.reason]))).toEqual({ 'no-i18n': 'incomplete-group', 'old-sync': 'stale-copy' });
     // Without groups configured, the partial mirror is the nearest holder of InRelease.
-    expect(pick(decide(snapshotOf({ files: suite, mirrors, consistency: [], states: { 'old-sync': { health: 'up', lastSync: T - 50 } } }), inRelease, BERLIN, { nowMs: NOW }))).toBe('no-i18n');
+    expect(
+      pick(
+        decide(snapshotOf({ files: suite, mirrors, consistency: [], states: { 'old-sync': { health: 'up', lastSync: T - 50 } } }), inRelease, BERLIN, {
+          nowMs: NOW,
+        }),
+      ),
+    ).toBe('no-i18n');
   });
 
   it('a probe finding one member missing holds the leaders back at once', () => {
@@ -462,22 +488,33 @@ describe('consistency groups: a repository index goes only where its whole folde
   it('property: whatever the inventories, a leader only ever goes to a mirror holding every member current', () => {
     const ids = ['a', 'b', 'c', 'd'];
     fc.assert(
-      fc.property(fc.array(fc.array(fc.constantFrom('ok', 'stale', 'gone'), { minLength: suite.length, maxLength: suite.length }), { minLength: ids.length, maxLength: ids.length }), (plans) => {
-        const inventories = Object.fromEntries(
-          ids.map((id, k) => [id, suite.flatMap((f, i) => (plans[k]![i] === 'gone' ? [] : [{ path: f.path, size: plans[k]![i] === 'stale' ? f.size + 1 : f.size, mtime: f.mtime }]))]),
-        );
-        const snap = snapshotOf({ files: suite, mirrors: ids.map((id) => mirror(id)), consistency: DEFAULT_CONSISTENCY_RULES, inventories });
-        for (const leader of [inRelease, 'fedora/44/x86_64/os/repodata/repomd.xml']) {
-          const folder = leader.slice(0, leader.lastIndexOf('/') + 1);
-          const d = decide(snap, leader, BERLIN, { nowMs: NOW });
-          for (const c of d.ranked) {
-            const k = ids.indexOf(c.mirror.spec.id);
-            suite.forEach((f, i) => {
-              if (f.path.startsWith(folder)) expect(plans[k]![i], `${c.mirror.spec.id} ${f.path}`).toBe('ok');
-            });
+      fc.property(
+        fc.array(fc.array(fc.constantFrom('ok', 'stale', 'gone'), { minLength: suite.length, maxLength: suite.length }), {
+          minLength: ids.length,
+          maxLength: ids.length,
+        }),
+        (plans) => {
+          const inventories = Object.fromEntries(
+            ids.map((id, k) => [
+              id,
+              suite.flatMap((f, i) =>
+                plans[k]![i] === 'gone' ? [] : [{ path: f.path, size: plans[k]![i] === 'stale' ? f.size + 1 : f.size, mtime: f.mtime }],
+              ),
+            ]),
+          );
+          const snap = snapshotOf({ files: suite, mirrors: ids.map((id) => mirror(id)), consistency: DEFAULT_CONSISTENCY_RULES, inventories });
+          for (const leader of [inRelease, 'fedora/44/x86_64/os/repodata/repomd.xml']) {
+            const folder = leader.slice(0, leader.lastIndexOf('/') + 1);
+            const d = decide(snap, leader, BERLIN, { nowMs: NOW });
+            for (const c of d.ranked) {
+              const k = ids.indexOf(c.mirror.spec.id);
+              suite.forEach((f, i) => {
+                if (f.path.startsWith(folder)) expect(plans[k]![i], `${c.mirror.spec.id} ${f.path}`).toBe('ok');
+              });
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 200 },
     );
   });

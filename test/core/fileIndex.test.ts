@@ -22,7 +22,16 @@ describe('decodeSha256', () => {
 
   it('refuses anything but 64 hex digits', () => {
     const out = new Uint8Array(32);
-    for (const bad of ['', A.slice(1), `${A}0`, `${A.slice(0, 63)}g`, `${A.slice(0, 63)}\u0661`, `${A.slice(0, 62)} 0`, `${A.slice(0, 63)}\u0130`, `x${A.slice(1)}`]) {
+    for (const bad of [
+      '',
+      A.slice(1),
+      `${A}0`,
+      `${A.slice(0, 63)}g`,
+      `${A.slice(0, 63)}\u0661`,
+      `${A.slice(0, 62)} 0`,
+      `${A.slice(0, 63)}\u0130`,
+      `x${A.slice(1)}`,
+    ]) {
       expect(decodeSha256(bad, out), bad).toBe(false);
     }
     fc.assert(

@@ -50,13 +50,7 @@ describe('nextHealth: the state machine', () => {
 
   it('keeps the reason of the last failure until the mirror is up again', () => {
     const records = run([fail('connection refused'), fail('HTTP 503'), fail('timeout after 5000 ms'), ok(), ok()]);
-    expect(records.map((r) => r.reason)).toEqual([
-      'connection refused',
-      'HTTP 503',
-      'timeout after 5000 ms',
-      'timeout after 5000 ms',
-      undefined,
-    ]);
+    expect(records.map((r) => r.reason)).toEqual(['connection refused', 'HTTP 503', 'timeout after 5000 ms', 'timeout after 5000 ms', undefined]);
     expect(records[4]).not.toHaveProperty('reason');
   });
 
@@ -199,7 +193,10 @@ describe('nextHealth: properties', () => {
   it('a down mirror needs successesToUp successes in a row', () => {
     fc.assert(
       fc.property(thresholds, sequence, (t, seq) => {
-        const down = run(Array.from({ length: t.failuresToDown }, () => fail()), t).at(-1)!;
+        const down = run(
+          Array.from({ length: t.failuresToDown }, () => fail()),
+          t,
+        ).at(-1)!;
         expect(down.health).toBe('down');
         let rec = down;
         let okRun = 0;
@@ -276,9 +273,17 @@ describe('parseTraceTime', () => {
     ['date in glibc en_US, just past midnight', 'Sun 22 Nov 2026 12:00:01 AM UTC', t - 10 * 3_600],
     ['date in en_GB order', 'Sun 22 Nov 10:00:01 UTC 2026', t],
     ['a full month name', '22 November 2026 10:00:01 UTC', t],
-    ['ftpsync trace with key lines only', 'Date: Sun, 22 Nov 2026 10:00:01 +0000\nDate-Started: Sun, 22 Nov 2026 09:50:00 +0000\nArchive serial: 2026112201\n', t],
+    [
+      'ftpsync trace with key lines only',
+      'Date: Sun, 22 Nov 2026 10:00:01 +0000\nDate-Started: Sun, 22 Nov 2026 09:50:00 +0000\nArchive serial: 2026112201\n',
+      t,
+    ],
     ['ftpsync trace whose first line is not a date', 'ftpsync trace\nArchive serial: 2026112201\nDate: Sun, 22 Nov 2026 10:00:01 +0000\n', t],
-    ['ftpsync trace with only an archive serial (midnight of its day)', 'Archive serial: 2026112203\nUsed ftpsync version: 20180513\n', Date.UTC(2026, 10, 22) / 1000],
+    [
+      'ftpsync trace with only an archive serial (midnight of its day)',
+      'Archive serial: 2026112203\nUsed ftpsync version: 20180513\n',
+      Date.UTC(2026, 10, 22) / 1000,
+    ],
   ])('reads %s', (_name, text, want) => {
     expect(parseTraceTime(text)).toBe(want);
   });
@@ -371,10 +376,17 @@ describe('parseTraceTime: every format reads back the time written', () => {
 
   it('never throws, and gives a whole number of seconds or nothing, whatever the file holds', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.array(fc.string(), { maxLength: 6 }).map((l) => l.join('\n'))), (text) => {
-        const time = parseTraceTime(text);
-        return time === undefined || Number.isInteger(time);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.string({ unit: 'binary' }),
+          fc.array(fc.string(), { maxLength: 6 }).map((l) => l.join('\n')),
+        ),
+        (text) => {
+          const time = parseTraceTime(text);
+          return time === undefined || Number.isInteger(time);
+        },
+      ),
     );
   });
 });

@@ -43,7 +43,14 @@ function snapshotOf(opts: { mirrors: MirrorSpec[]; states?: Record<string, Mirro
     bandKm: opts.bandKm ?? 300,
     maxAlternatives: 8,
     maxLagSeconds: 6 * 3600,
-    siteRoutes: opts.routes ?? [route('/browse/', 'mirrors', opts.mirrors.map((m) => m.id)), route('/save/', 'origin')],
+    siteRoutes: opts.routes ?? [
+      route(
+        '/browse/',
+        'mirrors',
+        opts.mirrors.map((m) => m.id),
+      ),
+      route('/save/', 'origin'),
+    ],
   };
   return buildSnapshot({
     version: 1,
@@ -59,7 +66,8 @@ function snapshotOf(opts: { mirrors: MirrorSpec[]; states?: Record<string, Mirro
 
 const BERLIN: ClientFacts = { ip: '203.0.113.7', country: 'DE', continent: 'EU', lat: 52.52, lon: 13.4, https: false };
 const get = (path: string, query = '') => ({ method: 'GET', path, query });
-const answerOf = (snap: Snapshot, path: string, client: ClientFacts = BERLIN, method = 'GET', query = '') => siteAnswer(snap, { method, path, query }, () => client);
+const answerOf = (snap: Snapshot, path: string, client: ClientFacts = BERLIN, method = 'GET', query = '') =>
+  siteAnswer(snap, { method, path, query }, () => client);
 const chosen = (snap: Snapshot, path: string, client: ClientFacts = BERLIN) => answerOf(snap, path, client)?.mirror?.spec.id ?? 'origin';
 
 describe('site routes: matching and targets', () => {
@@ -114,7 +122,27 @@ describe('site routes: matching and targets', () => {
 });
 
 describe('site routes: prefixes Mirrorgate keeps for itself', () => {
-  it.each(['/download/', '/api/', '/api/1/', '/admin/', '/mirrors/', '/healthz/', '/readyz/', '/metrics/', '/logos/', '/assets/', '/login/', '/logout/', '/staff/', '/staff/x/', '/provider/', '/offer/', '/offers/', '/API/', '/Download/x/'])('refuses %s', (p) => {
+  it.each([
+    '/download/',
+    '/api/',
+    '/api/1/',
+    '/admin/',
+    '/mirrors/',
+    '/healthz/',
+    '/readyz/',
+    '/metrics/',
+    '/logos/',
+    '/assets/',
+    '/login/',
+    '/logout/',
+    '/staff/',
+    '/staff/x/',
+    '/provider/',
+    '/offer/',
+    '/offers/',
+    '/API/',
+    '/Download/x/',
+  ])('refuses %s', (p) => {
     expect(routePrefixProblem(p)).toMatch(/Mirrorgate's own path/);
   });
 
@@ -185,7 +213,10 @@ describe('site routes: the choice of mirror', () => {
     for (let i = 0; i < 200; i++) expect(chosen(narrow, `/browse/${i}`)).toBe('berlin');
     const zero = snapshotOf({ mirrors: [mirror('berlin', { lat: 52.52, lon: 13.4, weight: 0 }), mirrors[1]!], bandKm: 50 });
     for (let i = 0; i < 50; i++) expect(chosen(zero, `/browse/${i}`)).toBe('munich');
-    const allZero = snapshotOf({ mirrors: [mirror('berlin', { lat: 52.52, lon: 13.4, weight: 0 }), mirror('munich', { lat: 48.14, lon: 11.58, weight: 0 })], bandKm: 50 });
+    const allZero = snapshotOf({
+      mirrors: [mirror('berlin', { lat: 52.52, lon: 13.4, weight: 0 }), mirror('munich', { lat: 48.14, lon: 11.58, weight: 0 })],
+      bandKm: 50,
+    });
     expect(chosen(allZero, '/browse/x')).toBe('berlin');
   });
 
@@ -229,7 +260,10 @@ describe('site routes: the choice of mirror', () => {
   });
 
   it('honours countryOnly', () => {
-    const snap = snapshotOf({ mirrors: [mirror('nl', { country: 'NL', lat: 52.37, lon: 4.9, countryOnly: true }), mirror('fr', { country: 'FR', lat: 48.85, lon: 2.35 })], bandKm: 10 });
+    const snap = snapshotOf({
+      mirrors: [mirror('nl', { country: 'NL', lat: 52.37, lon: 4.9, countryOnly: true }), mirror('fr', { country: 'FR', lat: 48.85, lon: 2.35 })],
+      bandKm: 10,
+    });
     expect(chosen(snap, '/browse/x', { ip: '198.51.100.1', country: 'NL', continent: 'EU', lat: 52.37, lon: 4.9, https: false })).toBe('nl');
     expect(chosen(snap, '/browse/x', { ip: '198.51.100.2', country: 'BE', continent: 'EU', lat: 50.85, lon: 4.35, https: false })).toBe('fr');
   });
@@ -284,7 +318,15 @@ describe('site routes: properties', () => {
         fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'DELETE'),
         (plans, place, https, ip, tail, query, method) => {
           const mirrors = plans.map((p, i) =>
-            mirror(`m${i}`, { country: p.place.country, lat: p.place.lat + i * 0.01, lon: p.place.lon, weight: p.weight, countryOnly: p.countryOnly, enabled: p.enabled, baseUrl: `${p.https ? 'https' : 'http'}://m${i}.example/site/` }),
+            mirror(`m${i}`, {
+              country: p.place.country,
+              lat: p.place.lat + i * 0.01,
+              lon: p.place.lon,
+              weight: p.weight,
+              countryOnly: p.countryOnly,
+              enabled: p.enabled,
+              baseUrl: `${p.https ? 'https' : 'http'}://m${i}.example/site/`,
+            }),
           );
           const states: Record<string, MirrorState> = {};
           plans.forEach((p, i) => {
@@ -304,7 +346,15 @@ describe('site routes: properties', () => {
           const eligible = snap.mirrors.filter((m) => listed.includes(m.spec.id) && siteEligible(m, client));
           const expectedEligible = plans
             .map((p, i) => ({ p, i }))
-            .filter(({ p }) => p.listed && p.enabled && p.health === 'up' && p.drain === 'none' && (p.lagHours === null || p.lagHours <= 6) && (!p.countryOnly || p.place.country === place.country))
+            .filter(
+              ({ p }) =>
+                p.listed &&
+                p.enabled &&
+                p.health === 'up' &&
+                p.drain === 'none' &&
+                (p.lagHours === null || p.lagHours <= 6) &&
+                (!p.countryOnly || p.place.country === place.country),
+            )
             .map(({ i }) => `m${i}`);
           expect(eligible.map((m) => m.spec.id)).toEqual(expectedEligible);
           if (!read || eligible.length === 0) {

@@ -7,8 +7,16 @@ import type { MirrorSpec } from '../../src/core/model.js';
 import { decodeSnapshot, encodeSnapshot, SnapshotFormatError } from '../../src/core/snapshotCodec.js';
 
 const spec = (id: string, country: string, include: string[], over: Partial<MirrorSpec> = {}): MirrorSpec => ({
-  id, name: id, baseUrl: `https://${id}.example/`, country, asn: [64500], weight: 100, countryOnly: false, enabled: true,
-  content: { include, exclude: ['**/*.tmp'] }, ...over,
+  id,
+  name: id,
+  baseUrl: `https://${id}.example/`,
+  country,
+  asn: [64500],
+  weight: 100,
+  countryOnly: false,
+  enabled: true,
+  content: { include, exclude: ['**/*.tmp'] },
+  ...over,
 });
 
 describe('snapshot codec', () => {
@@ -47,14 +55,21 @@ describe('snapshot codec', () => {
 
   it('carries piece hashes (a sparse table), and leaves no trace of them when no file has any', () => {
     const KiB = 1024;
-    const hex = (count: number, seed: number) => Array.from({ length: count }, (_, k) => ((seed + 7 * k) & 0xff).toString(16).padStart(2, '0').repeat(32)).join('');
+    const hex = (count: number, seed: number) =>
+      Array.from({ length: count }, (_, k) => ((seed + 7 * k) & 0xff).toString(16).padStart(2, '0').repeat(32)).join('');
     const withPieces = [
       { path: 'debian/a.iso', size: 100 * KiB, mtime: 100, sha256: 'ab'.repeat(32), pieces: { length: 16 * KiB, sha256: hex(7, 1) } },
       { path: 'debian/b.txt', size: 3 },
       { path: 'fedora/c.img', size: 64 * KiB + 1, pieces: { length: 32 * KiB, sha256: hex(3, 9) } },
     ];
     const snapshotOf = (files: FileIndex) =>
-      new SnapshotBuilder({ mirrors: [spec('de', 'DE', ['**'])], files, originBaseUrl: 'https://o.example/', routing: { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 3600 }, clock: () => 1000 }).current();
+      new SnapshotBuilder({
+        mirrors: [spec('de', 'DE', ['**'])],
+        files,
+        originBaseUrl: 'https://o.example/',
+        routing: { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 3600 },
+        clock: () => 1000,
+      }).current();
     const original = snapshotOf(FileIndex.from(withPieces));
     const bytes = encodeSnapshot(original);
     const decoded = decodeSnapshot(bytes, 1000);
@@ -125,7 +140,10 @@ describe('mirror summaries count carried files', () => {
           routing: { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 3600 },
           clock: () => 0,
         });
-        b.setInventory('i', [...files.files()].filter((_, k) => (k + seed) % 3 !== 0));
+        b.setInventory(
+          'i',
+          [...files.files()].filter((_, k) => (k + seed) % 3 !== 0),
+        );
         b.setState('s', { health: 'up', lastSync: 103, missing: [files.paths[seed % files.count]!] });
         const snap = b.current();
         for (const summary of mirrorSummaries(snap)) {

@@ -31,7 +31,18 @@ const CLIENTS: ClientFacts[] = [
 ];
 
 function mirror(id: string, over: Partial<MirrorSpec> = {}): MirrorSpec {
-  return { id, name: id, baseUrl: `https://${id}.example/pub/`, country: 'DE', asn: [], weight: 100, countryOnly: false, enabled: true, content: { include: ['**'], exclude: [] }, ...over };
+  return {
+    id,
+    name: id,
+    baseUrl: `https://${id}.example/pub/`,
+    country: 'DE',
+    asn: [],
+    weight: 100,
+    countryOnly: false,
+    enabled: true,
+    content: { include: ['**'], exclude: [] },
+    ...over,
+  };
 }
 
 /** What two decisions must agree on: the ranking (ids, tiers, distances, weights), the count and the exclusions. */
@@ -225,7 +236,10 @@ describe('a composed shard snapshot decides as the whole snapshot', () => {
       routing: ROUTING,
       clock: () => NOW,
     });
-    b.setInventory('de-a', files.paths.slice(0, 20).map((path, i) => ({ path, size: 100 + i, mtime: 1_700_000_000 })));
+    b.setInventory(
+      'de-a',
+      files.paths.slice(0, 20).map((path, i) => ({ path, size: 100 + i, mtime: 1_700_000_000 })),
+    );
     const cache = new ShardCache();
     const before = b.current();
     const set = cache.shards(before, 8);
@@ -253,7 +267,13 @@ describe('a composed shard snapshot decides as the whole snapshot', () => {
       { path: 'fedora/b.iso', size: 2 },
       { path: 'arch/c.iso', size: 3 },
     ]);
-    const b = new SnapshotBuilder({ mirrors: [mirror('deb', { content: { include: ['debian/**'], exclude: [] } })], files, originBaseUrl: 'https://o.example/', routing: ROUTING, clock: () => NOW });
+    const b = new SnapshotBuilder({
+      mirrors: [mirror('deb', { content: { include: ['debian/**'], exclude: [] } })],
+      files,
+      originBaseUrl: 'https://o.example/',
+      routing: ROUTING,
+      clock: () => NOW,
+    });
     const old = splitSnapshot(b.current(), 1);
     b.setMirrors([...b.current().mirrors.map((m) => m.spec), mirror('all', { country: 'JP' })]);
     const now = b.current();
@@ -267,7 +287,9 @@ describe('a composed shard snapshot decides as the whole snapshot', () => {
       expect(mirrorCarries(stale, m, stale.files.lookup(path))).toBe(false);
       const d = decide(stale, path, client, { nowMs: NOW, explain: true });
       expect(d.ranked.map((c) => c.mirror.spec.id)).not.toContain('all');
-      expect(d.excluded).toContainEqual(expect.objectContaining({ reason: 'missing-file', mirror: expect.objectContaining({ spec: expect.objectContaining({ id: 'all' }) }) }));
+      expect(d.excluded).toContainEqual(
+        expect.objectContaining({ reason: 'missing-file', mirror: expect.objectContaining({ spec: expect.objectContaining({ id: 'all' }) }) }),
+      );
       // Once the edge has the new shards, the new mirror is routed as on the control plane.
       const fresh = splitSnapshot(now, 1);
       expect(summary(decide(shardSnapshotFor(core, fresh.shards, path), path, client, { nowMs: NOW, explain: true }))).toEqual(
@@ -280,7 +302,13 @@ describe('a composed shard snapshot decides as the whole snapshot', () => {
 describe('shard hashes and the control plane cache', () => {
   it('a new origin file changes the hash of its shard only', () => {
     const base: OriginFile[] = Array.from({ length: 64 }, (_, i) => ({ path: `pub/f${i}.txt`, size: i + 1, mtime: 1_700_000_000 }));
-    const b = new SnapshotBuilder({ mirrors: [mirror('de'), mirror('us', { country: 'US' })], files: FileIndex.from(base), originBaseUrl: 'https://o.example/', routing: ROUTING, clock: () => NOW });
+    const b = new SnapshotBuilder({
+      mirrors: [mirror('de'), mirror('us', { country: 'US' })],
+      files: FileIndex.from(base),
+      originBaseUrl: 'https://o.example/',
+      routing: ROUTING,
+      clock: () => NOW,
+    });
     b.setInventory('de', base.slice(0, 40));
     const cache = new ShardCache();
     const first = cache.shards(b.current(), 10);
@@ -295,7 +323,13 @@ describe('shard hashes and the control plane cache', () => {
 
   it('re-splits when an inventory changes, and keeps the split for state changes', () => {
     const base: OriginFile[] = Array.from({ length: 10 }, (_, i) => ({ path: `pub/f${i}.txt`, size: i + 1 }));
-    const b = new SnapshotBuilder({ mirrors: [mirror('de')], files: FileIndex.from(base), originBaseUrl: 'https://o.example/', routing: ROUTING, clock: () => NOW });
+    const b = new SnapshotBuilder({
+      mirrors: [mirror('de')],
+      files: FileIndex.from(base),
+      originBaseUrl: 'https://o.example/',
+      routing: ROUTING,
+      clock: () => NOW,
+    });
     const cache = new ShardCache();
     const a = cache.shards(b.current(), 4);
     b.setState('de', { health: 'down' });
@@ -324,11 +358,16 @@ describe('shard hashes and the control plane cache', () => {
         for (const o of ops) {
           const ids = b.current().mirrors.map((m) => m.spec.id);
           const id = 'mirror' in o ? ids[o.mirror % ids.length]! : '';
-          if (o.kind === 'inventory') b.setInventory(id, all.filter((_, i) => o.keep[i % 40]));
+          if (o.kind === 'inventory')
+            b.setInventory(
+              id,
+              all.filter((_, i) => o.keep[i % 40]),
+            );
           if (o.kind === 'drop') b.removeInventory(id);
           if (o.kind === 'state') b.setState(id, { health: 'down' });
           if (o.kind === 'files') b.setFiles(FileIndex.from(all.filter((_, i) => o.keep[i % 40])));
-          if (o.kind === 'rules') b.setMirrors(b.current().mirrors.map((m) => (m.spec.id === id ? { ...m.spec, content: { include: o.include, exclude: [] } } : m.spec)));
+          if (o.kind === 'rules')
+            b.setMirrors(b.current().mirrors.map((m) => (m.spec.id === id ? { ...m.spec, content: { include: o.include, exclude: [] } } : m.spec)));
           const cached = cache.shards(b.current(), n.target);
           const fresh = splitFiles(b.current(), n.target);
           expect(cached.info).toEqual(fresh.info);
@@ -356,7 +395,13 @@ describe('shard hashes and the control plane cache', () => {
       size: 100_000 + i,
       ...(i % 3 === 0 ? { pieces: piecesFor(100_000 + i, i) } : {}),
     }));
-    const b = new SnapshotBuilder({ mirrors: [mirror('de')], files: FileIndex.from(files), originBaseUrl: 'https://o.example/', routing: ROUTING, clock: () => NOW });
+    const b = new SnapshotBuilder({
+      mirrors: [mirror('de')],
+      files: FileIndex.from(files),
+      originBaseUrl: 'https://o.example/',
+      routing: ROUTING,
+      clock: () => NOW,
+    });
     const { core, shards } = splitSnapshot(b.current(), 8);
     const c = decodeCore(core);
     expect(shards).toHaveLength(8);
@@ -369,12 +414,27 @@ describe('shard hashes and the control plane cache', () => {
     }
     expect(withPieces).toBe(17);
     // A shard whose files have no pieces has no piece table.
-    const bare = splitSnapshot(new SnapshotBuilder({ mirrors: [mirror('de')], files: FileIndex.from(files.map(({ pieces: _, ...f }) => f)), originBaseUrl: 'https://o.example/', routing: ROUTING, clock: () => NOW }).current(), 8);
+    const bare = splitSnapshot(
+      new SnapshotBuilder({
+        mirrors: [mirror('de')],
+        files: FileIndex.from(files.map(({ pieces: _, ...f }) => f)),
+        originBaseUrl: 'https://o.example/',
+        routing: ROUTING,
+        clock: () => NOW,
+      }).current(),
+      8,
+    );
     for (const bytes of bare.shards) expect(decodeShard(bytes).files.columns().pieces).toBeUndefined();
   });
 
   it('the core alone has the mirrors and states but no files', () => {
-    const b = new SnapshotBuilder({ mirrors: [mirror('de'), mirror('fr', { country: 'FR' })], files: FileIndex.from([{ path: 'a', size: 1 }]), originBaseUrl: 'https://o.example/', routing: ROUTING, clock: () => NOW });
+    const b = new SnapshotBuilder({
+      mirrors: [mirror('de'), mirror('fr', { country: 'FR' })],
+      files: FileIndex.from([{ path: 'a', size: 1 }]),
+      originBaseUrl: 'https://o.example/',
+      routing: ROUTING,
+      clock: () => NOW,
+    });
     b.setState('fr', { health: 'down' });
     const whole = b.current();
     const core = decodeCore(encodeCore(whole, splitFiles(whole)));

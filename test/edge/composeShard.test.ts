@@ -18,7 +18,18 @@ const CLIENTS: ClientFacts[] = [
 ];
 
 function mirror(id: string, over: Partial<MirrorSpec> = {}): MirrorSpec {
-  return { id, name: id, baseUrl: `https://${id}.example/pub/`, country: 'DE', asn: [], weight: 100, countryOnly: false, enabled: true, content: { include: ['**'], exclude: [] }, ...over };
+  return {
+    id,
+    name: id,
+    baseUrl: `https://${id}.example/pub/`,
+    country: 'DE',
+    asn: [],
+    weight: 100,
+    countryOnly: false,
+    enabled: true,
+    content: { include: ['**'], exclude: [] },
+    ...over,
+  };
 }
 
 const networkArb = fc.record({
@@ -51,7 +62,13 @@ describe('ShardComposer', () => {
       fc.property(networkArb, (n) => {
         const files: OriginFile[] = n.files.map((f, i) => ({ path: `${f.dir}/${f.name}.${f.iso ? 'iso' : 'txt'}`, size: 100 + i, mtime: 1_700_000_000 + i }));
         const specs = n.mirrors.map((m, i) => mirror(`m${i}`, { country: m.country, content: { include: m.include, exclude: [] }, asn: m.asn ? [64501] : [] }));
-        const b = new SnapshotBuilder({ mirrors: specs, files: FileIndex.from(files), originBaseUrl: 'https://origin.example/', routing: ROUTING, clock: () => NOW });
+        const b = new SnapshotBuilder({
+          mirrors: specs,
+          files: FileIndex.from(files),
+          originBaseUrl: 'https://origin.example/',
+          routing: ROUTING,
+          clock: () => NOW,
+        });
         n.mirrors.forEach((m, i) => {
           const state: MirrorState = { health: m.health as MirrorState['health'], lastSync: 1_700_000_010 };
           if (m.drained) state.drain = { startMs: NOW - 1000, overMs: 0 };
@@ -59,12 +76,20 @@ describe('ShardComposer', () => {
           if (m.missing.length) state.missing = pick(m.missing);
           if (m.heldBack.length) state.heldBack = pick(m.heldBack);
           b.setState(`m${i}`, state);
-          if (m.inventory) b.setInventory(`m${i}`, files.filter((_, x) => m.inventory![x]).map((f) => ({ path: f.path, size: f.size, mtime: f.mtime })));
+          if (m.inventory)
+            b.setInventory(
+              `m${i}`,
+              files.filter((_, x) => m.inventory![x]).map((f) => ({ path: f.path, size: f.size, mtime: f.mtime })),
+            );
         });
         const { shards } = splitSnapshot(b.current(), n.target);
         if (n.laterChange) {
           const now = b.current().mirrors.map((m) => m.spec);
-          b.setMirrors([{ ...now[0]!, content: { include: ['debian/**', 'fedora/**'], exclude: ['**/*.txt'] } }, ...now.slice(1), mirror('late', { country: 'US' })]);
+          b.setMirrors([
+            { ...now[0]!, content: { include: ['debian/**', 'fedora/**'], exclude: ['**/*.txt'] } },
+            ...now.slice(1),
+            mirror('late', { country: 'US' }),
+          ]);
         }
         const core = decodeCore(splitSnapshot(b.current(), n.target).core);
         const composer = new ShardComposer(core, NOW);
@@ -112,7 +137,13 @@ describe('ShardComposer', () => {
 
   it('builds the per-core part once and shares it between shards of one split', () => {
     const files: OriginFile[] = Array.from({ length: 20 }, (_, i) => ({ path: `pub/f${i}.iso`, size: i + 1 }));
-    const b = new SnapshotBuilder({ mirrors: [mirror('a'), mirror('b', { country: 'FR' })], files: FileIndex.from(files), originBaseUrl: 'https://o.example/', routing: ROUTING, clock: () => NOW });
+    const b = new SnapshotBuilder({
+      mirrors: [mirror('a'), mirror('b', { country: 'FR' })],
+      files: FileIndex.from(files),
+      originBaseUrl: 'https://o.example/',
+      routing: ROUTING,
+      clock: () => NOW,
+    });
     const { core, shards } = splitSnapshot(b.current(), 4);
     const composer = new ShardComposer(decodeCore(core), NOW);
     const [x, y] = [composer.compose(decodeShard(shards[0]!)), composer.compose(decodeShard(shards[1]!))];

@@ -47,7 +47,14 @@ beforeAll(async () => {
   cache = await startCacheStandIn();
   kv = await startKvStandIn();
   // A generous wait budget: on a loaded test machine a loopback check must not miss it (the budget is the README's 300 ms in production).
-  const common = { SNAPSHOT_TOKEN: EDGE_TOKEN, STAFF_TOKEN, SNAPSHOT_TTL_SECONDS: String(TTL_SECONDS), SNAPSHOT_WAIT_MS: '5000', STATS_FLUSH_SECONDS: '0.2', LOG_LEVEL: 'warn' };
+  const common = {
+    SNAPSHOT_TOKEN: EDGE_TOKEN,
+    STAFF_TOKEN,
+    SNAPSHOT_TTL_SECONDS: String(TTL_SECONDS),
+    SNAPSHOT_WAIT_MS: '5000',
+    STATS_FLUSH_SECONDS: '0.2',
+    LOG_LEVEL: 'warn',
+  };
   try {
     workerd = await startWorkerd(
       bundle.outfile,
@@ -185,7 +192,7 @@ describe('fresh after idle: a drain holds on the next request, whatever the isol
 });
 
 describe('shards through the Cache API', () => {
-  it("another isolate of the location takes a shard from the Cache API, not from the control plane", async (ctx) => {
+  it('another isolate of the location takes a shard from the Cache API, not from the control plane', async (ctx) => {
     needWorkerd(ctx);
     const shardFetches = (prefix: string) => proxy.seen.filter((s) => s.path.startsWith(`${prefix}/admin/v1/snapshot/shards/`) && s.status === 200).length;
     // "fresh" fetched the readme's shard from the control plane and put it in the shared cache.
@@ -212,10 +219,19 @@ describe('downloads answered at the edge are counted', () => {
       expect((await fetch(`${plane.url}${p}`, { headers: edge })).status, p).toBe(403);
     }
     expect((await fetch(`${plane.url}/admin/v1/mirrors/de-berlin/drain`, { method: 'POST', headers: edge })).status).toBe(403);
-    const login = await fetch(`${plane.url}/login`, { method: 'POST', headers: { Origin: plane.url, 'Content-Type': 'application/x-www-form-urlencoded' }, body: `token=${EDGE_TOKEN}`, redirect: 'manual' });
+    const login = await fetch(`${plane.url}/login`, {
+      method: 'POST',
+      headers: { Origin: plane.url, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: `token=${EDGE_TOKEN}`,
+      redirect: 'manual',
+    });
     expect(login.status).toBe(401);
     // A provider token may not post counts.
-    const post = await fetch(`${plane.url}/admin/v1/stats/downloads`, { method: 'POST', headers: { Authorization: 'Bearer provider-token-for-integration-tests' }, body: '{}' });
+    const post = await fetch(`${plane.url}/admin/v1/stats/downloads`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer provider-token-for-integration-tests' },
+      body: '{}',
+    });
     expect(post.status).toBe(403);
     // A malformed batch is refused naming the field; counts older than a week are dropped, not counted.
     const bad = await fetch(`${plane.url}/admin/v1/stats/downloads`, {
@@ -280,7 +296,8 @@ describe('KV mode', () => {
     for (const m of core.mirrors) {
       if (!m.spec.sponsor?.logo) continue;
       const res = await fetch(`${plane.url}/logos/${m.spec.id}`);
-      if (res.ok) kv.values.set(`logo/${m.spec.id}`, { value: new Uint8Array(await res.arrayBuffer()), metadata: { contentType: res.headers.get('content-type') } });
+      if (res.ok)
+        kv.values.set(`logo/${m.spec.id}`, { value: new Uint8Array(await res.arrayBuffer()), metadata: { contentType: res.headers.get('content-type') } });
     }
     kv.values.set('core', { value: coreBytes });
   }
@@ -309,7 +326,8 @@ describe('client address', () => {
     needWorkerd(ctx);
     const list = `/download/${encodePath(FILES.readme)}?mirrorlist`;
     const ask = async (headers: Record<string, string>) =>
-      (JSON.parse((await rawRequest(edgeUrl('fresh'), list, { headers: { Accept: 'application/json', ...headers } })).body) as { client: { ip: string } }).client.ip;
+      (JSON.parse((await rawRequest(edgeUrl('fresh'), list, { headers: { Accept: 'application/json', ...headers } })).body) as { client: { ip: string } })
+        .client.ip;
     expect(await ask({ 'X-Real-IP': '198.51.100.7' })).toBe('0.0.0.0');
     expect(await ask({ 'X-Real-IP': '198.51.100.7', 'CF-Connecting-IP': '130.133.1.1' })).toBe('130.133.1.1');
     expect(await ask({ 'X-Forwarded-For': '198.51.100.7', 'CF-Connecting-IP': '130.133.1.1' })).toBe('130.133.1.1');

@@ -125,12 +125,20 @@ describe('the sharded snapshot in workerd', () => {
     expect(core.fileCount).toBe(Object.keys(FILES).length);
     expect(core.shards.reduce((n, s) => n + s.files, 0)).toBe(core.fileCount);
     // ETag and 304 on the core and on a shard.
-    const again = await fetch(`${net.url}/admin/v1/snapshot/core`, { headers: { Authorization: `Bearer ${STAFF_TOKEN}`, 'If-None-Match': res.headers.get('etag')! } });
+    const again = await fetch(`${net.url}/admin/v1/snapshot/core`, {
+      headers: { Authorization: `Bearer ${STAFF_TOKEN}`, 'If-None-Match': res.headers.get('etag')! },
+    });
     expect(again.status).toBe(304);
     const shard = await fetch(`${net.url}/admin/v1/snapshot/shards/0`, { headers: { Authorization: `Bearer ${STAFF_TOKEN}` } });
     expect(shard.headers.get('etag')).toBe(`"${core.shards[0]!.hash}"`);
     await shard.arrayBuffer();
-    expect((await fetch(`${net.url}/admin/v1/snapshot/shards/0`, { headers: { Authorization: `Bearer ${STAFF_TOKEN}`, 'If-None-Match': `"${core.shards[0]!.hash}"` } })).status).toBe(304);
+    expect(
+      (
+        await fetch(`${net.url}/admin/v1/snapshot/shards/0`, {
+          headers: { Authorization: `Bearer ${STAFF_TOKEN}`, 'If-None-Match': `"${core.shards[0]!.hash}"` },
+        })
+      ).status,
+    ).toBe(304);
     expect((await fetch(`${net.url}/admin/v1/snapshot/shards/${SHARDS}`, { headers: { Authorization: `Bearer ${STAFF_TOKEN}` } })).status).toBe(404);
     expect((await fetch(`${net.url}/admin/v1/snapshot/core`)).status).toBe(401);
   });
@@ -156,7 +164,9 @@ describe('the sharded snapshot in workerd', () => {
         const list = `/download/${encodePath(p)}?mirrorlist`;
         const json = { Accept: 'application/json' };
         const node = await rawRequest(net.url, list, { headers: { 'X-Forwarded-For': CLIENT_IPS[client].ip, ...json } });
-        const edge = await rawRequest(edgeUrl(), list, { headers: { 'CF-Connecting-IP': CLIENT_IPS[client].ip, 'CF-Blob': JSON.stringify(cfBlob(client)), ...json } });
+        const edge = await rawRequest(edgeUrl(), list, {
+          headers: { 'CF-Connecting-IP': CLIENT_IPS[client].ip, 'CF-Blob': JSON.stringify(cfBlob(client)), ...json },
+        });
         expect(edge.status, p).toBe(200);
         const n = JSON.parse(node.body) as { client: unknown };
         const e = JSON.parse(edge.body) as { client: unknown };
@@ -185,7 +195,12 @@ describe('the sharded snapshot in workerd', () => {
   it('counts what each mirror carries of the whole file set on /api/v1/mirrors, as Node does', async (ctx) => {
     needWorkerd(ctx);
     const pick = (body: string) =>
-      (JSON.parse(body) as { mirrors: { id: string; files: number; share: number; status: string }[] }).mirrors.map(({ id, files, share, status }) => ({ id, files, share, status }));
+      (JSON.parse(body) as { mirrors: { id: string; files: number; share: number; status: string }[] }).mirrors.map(({ id, files, share, status }) => ({
+        id,
+        files,
+        share,
+        status,
+      }));
     const [node, edge] = await Promise.all([rawRequest(net.url, '/api/v1/mirrors'), rawRequest(edgeUrl(), '/api/v1/mirrors')]);
     expect(edge.status).toBe(200);
     expect(pick(edge.body)).toEqual(pick(node.body));
@@ -229,11 +244,21 @@ describe('the sharded snapshot in workerd', () => {
     needWorkerd(ctx);
     const a = FILES.readme;
     const b = [FILES.tarball, FILES.iso, FILES.unicode, FILES.stale].find((p) => shardOf(p, SHARDS) !== shardOf(a, SHARDS))!;
-    const ask = (p: string) => rawRequest(edgeUrl('edge-tiny'), `/download/${encodePath(p)}`, { headers: edgeHeaders({ name: '', target: '', client: 'DE', expect: { status: 302, mirror: '' } }) });
+    const ask = (p: string) =>
+      rawRequest(edgeUrl('edge-tiny'), `/download/${encodePath(p)}`, {
+        headers: edgeHeaders({ name: '', target: '', client: 'DE', expect: { status: 302, mirror: '' } }),
+      });
     for (const p of [a, b, a, b]) {
       const res = await ask(p);
       expect(res.status, p).toBe(302);
-      expect(header(res, 'location')).toBe(header(await rawRequest(net.url, `/download/${encodePath(p)}`, { headers: nodeHeaders({ name: '', target: '', client: 'DE', expect: { status: 302, mirror: '' } }) }), 'location'));
+      expect(header(res, 'location')).toBe(
+        header(
+          await rawRequest(net.url, `/download/${encodePath(p)}`, {
+            headers: nodeHeaders({ name: '', target: '', client: 'DE', expect: { status: 302, mirror: '' } }),
+          }),
+          'location',
+        ),
+      );
     }
     expect(shardLoads('/tiny').get(shardOf(a, SHARDS))).toBe(2);
     expect(shardLoads('/tiny').get(shardOf(b, SHARDS))).toBe(2);

@@ -17,7 +17,18 @@ const silent: LogLike = { info() {}, warn() {}, error() {} };
 const TARGET = 4;
 
 function mirror(id: string, over: Partial<MirrorSpec> = {}): MirrorSpec {
-  return { id, name: id, baseUrl: `https://${id}.example/pub/`, country: 'DE', asn: [], weight: 100, countryOnly: false, enabled: true, content: { include: ['**'], exclude: [] }, ...over };
+  return {
+    id,
+    name: id,
+    baseUrl: `https://${id}.example/pub/`,
+    country: 'DE',
+    asn: [],
+    weight: 100,
+    countryOnly: false,
+    enabled: true,
+    content: { include: ['**'], exclude: [] },
+    ...over,
+  };
 }
 
 /** 30 files, 4 a shard: 8 shards, and still 8 with one file more. */
@@ -193,7 +204,14 @@ describe('ShardedSnapshotSource', () => {
     const paths = [...byShard.values()];
     await probe.forPaths([paths[0]!], bg.hand);
     const one = probe.status().shardCacheBytes;
-    const source = new ShardedSnapshotSource({ controlUrl: CONTROL, token: TOKEN, ttlMs: 1000, fetch: cp.fetch, cacheBytes: Math.floor(2.5 * one), log: silent });
+    const source = new ShardedSnapshotSource({
+      controlUrl: CONTROL,
+      token: TOKEN,
+      ttlMs: 1000,
+      fetch: cp.fetch,
+      cacheBytes: Math.floor(2.5 * one),
+      log: silent,
+    });
     await source.ensure(bg.hand);
     for (const p of paths.slice(0, 3)) await source.forPaths([p], bg.hand);
     await source.forPaths([paths[1]!], bg.hand); // used: now the most recent
@@ -287,7 +305,10 @@ describe('ShardedSnapshotSource', () => {
     await bg.settle();
     const q = FILES.find((f) => shardOf(f.path, source.core()!.shards.length) !== shardOf(p, source.core()!.shards.length))!.path;
     expect((await source.forPaths([q], bg.hand))?.files.lookup(q)).toBeGreaterThanOrEqual(0);
-    expect(reads.slice(-2).map((r) => r.key)).toEqual([`shard/${source.core()!.shards[shardOf(q, source.core()!.shards.length)]!.hash}`, `shard/${shardOf(q, source.core()!.shards.length)}`]);
+    expect(reads.slice(-2).map((r) => r.key)).toEqual([
+      `shard/${source.core()!.shards[shardOf(q, source.core()!.shards.length)]!.hash}`,
+      `shard/${shardOf(q, source.core()!.shards.length)}`,
+    ]);
   });
 });
 
@@ -329,7 +350,9 @@ describe('createEdge in sharded mode', () => {
   it('auto mode falls back to the whole snapshot where there is no core (KV with "snapshot" only)', async () => {
     const s = builder().current();
     const bytes = encodeSnapshot(s);
-    const kv: KvNamespaceLike = { get: async (key) => (key === 'snapshot' ? (bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer) : null) };
+    const kv: KvNamespaceLike = {
+      get: async (key) => (key === 'snapshot' ? (bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer) : null),
+    };
     const edge = createEdge({ SNAPSHOT: kv, LOG_LEVEL: 'silent' } as never, { log: silent });
     const res = await edge.fetch(new Request(`https://edge.example/api/v1/files/${FILES[2]!.path}`), ctx());
     expect(res.status).toBe(200);
@@ -339,7 +362,7 @@ describe('createEdge in sharded mode', () => {
     expect(ready.snapshotMode).toBeUndefined();
   });
 
-  it('answers 503 with Retry-After when a file\'s shard cannot be loaded, and still serves pages from the core', async () => {
+  it("answers 503 with Retry-After when a file's shard cannot be loaded, and still serves pages from the core", async () => {
     const b = builder();
     const cp = controlPlane(b);
     const edge = createEdge({ CONTROL_URL: CONTROL, SNAPSHOT_TOKEN: TOKEN, SNAPSHOT_MODE: 'sharded', LOG_LEVEL: 'silent' }, { fetch: cp.fetch, log: silent });

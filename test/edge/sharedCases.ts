@@ -53,7 +53,12 @@ export const SHARED_CASES: readonly SharedCase[] = [
   // Origin fallback, queries, other answers.
   { name: 'on no mirror → origin', target: dl('originOnly'), client: 'DE', expect: { status: 302, mirror: 'origin' } },
   { name: '?mirror= picks an eligible mirror', target: dl('readme', '?mirror=fr-paris'), client: 'DE', expect: { status: 302, mirror: 'fr-paris' } },
-  { name: '?mirror= of a mirror without the file is ignored', target: dl('iso', '?mirror=fr-paris'), client: 'DE', expect: { status: 302, mirror: 'de-berlin' } },
+  {
+    name: '?mirror= of a mirror without the file is ignored',
+    target: dl('iso', '?mirror=fr-paris'),
+    client: 'DE',
+    expect: { status: 302, mirror: 'de-berlin' },
+  },
   { name: 'browser → interstitial', target: dl('readme'), client: 'DE', accept: BROWSER, expect: { status: 200, mirror: 'de-berlin' } },
   { name: 'browser in AU → interstitial for Sydney', target: dl('tarball'), client: 'AU', accept: BROWSER, expect: { status: 200, mirror: 'au-sydney' } },
   { name: 'browser with ?direct → redirect', target: dl('readme', '?direct'), client: 'FR', accept: BROWSER, expect: { status: 302, mirror: 'fr-paris' } },

@@ -16,7 +16,18 @@ const TOKEN = 'edge-snapshot-token';
 const silent: LogLike = { info() {}, warn() {}, error() {} };
 
 function mirror(id: string, over: Partial<MirrorSpec> = {}): MirrorSpec {
-  return { id, name: id, baseUrl: `https://${id}.example/pub/`, country: 'DE', asn: [], weight: 100, countryOnly: false, enabled: true, content: { include: ['**'], exclude: [] }, ...over };
+  return {
+    id,
+    name: id,
+    baseUrl: `https://${id}.example/pub/`,
+    country: 'DE',
+    asn: [],
+    weight: 100,
+    countryOnly: false,
+    enabled: true,
+    content: { include: ['**'], exclude: [] },
+    ...over,
+  };
 }
 
 function builder(): SnapshotBuilder {
@@ -209,7 +220,10 @@ describe('SnapshotSource (KV)', () => {
 describe('edge env', () => {
   it('names each problem by its binding', () => {
     expect(parseEdgeEnv({})).toEqual({ ok: false, problems: ['CONTROL_URL: required unless a SNAPSHOT KV namespace is bound'] });
-    expect(parseEdgeEnv({ CONTROL_URL: 'https://c.example' })).toEqual({ ok: false, problems: ['SNAPSHOT_TOKEN: required to fetch the snapshot from CONTROL_URL (an edge or staff token)'] });
+    expect(parseEdgeEnv({ CONTROL_URL: 'https://c.example' })).toEqual({
+      ok: false,
+      problems: ['SNAPSHOT_TOKEN: required to fetch the snapshot from CONTROL_URL (an edge or staff token)'],
+    });
     const bad = parseEdgeEnv({ CONTROL_URL: 'ftp://c.example', SNAPSHOT_TOKEN: 't', SNAPSHOT_TTL_SECONDS: 'soon' });
     expect(bad.ok).toBe(false);
     expect(!bad.ok && bad.problems.map((p) => p.split(':')[0])).toEqual(['CONTROL_URL', 'SNAPSHOT_TTL_SECONDS']);

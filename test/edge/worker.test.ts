@@ -49,7 +49,11 @@ beforeAll(async () => {
       `workerd cold start (spawn → first 200, 3 Workers) ${workerd.coldStartMs.toFixed(0)} ms`,
   );
   // Compare answers over the same snapshot: wait until the edge holds the control plane's version.
-  await until(async () => (await readyz(edgeUrl())).snapshotVersion === (await readyz(net.url)).snapshotVersion, 15_000, 'the edge to load the current snapshot');
+  await until(
+    async () => (await readyz(edgeUrl())).snapshotVersion === (await readyz(net.url)).snapshotVersion,
+    15_000,
+    'the edge to load the current snapshot',
+  );
 });
 
 afterAll(async () => {
@@ -176,7 +180,15 @@ describe('the Worker in workerd', () => {
     const edge = await askEdge(c, { ...json, 'X-Forwarded-For': CLIENT_IPS.JP.ip });
     expect(edge.status).toBe(200);
     const edgeList = JSON.parse(edge.body) as { client: Record<string, unknown> };
-    expect(edgeList.client).toEqual({ ip: CLIENT_IPS.GB.ip, https: false, country: 'GB', continent: 'EU', lat: CLIENT_IPS.GB.lat, lon: CLIENT_IPS.GB.lon, asn: CLIENT_IPS.GB.asn });
+    expect(edgeList.client).toEqual({
+      ip: CLIENT_IPS.GB.ip,
+      https: false,
+      country: 'GB',
+      continent: 'EU',
+      lat: CLIENT_IPS.GB.lat,
+      lon: CLIENT_IPS.GB.lon,
+      asn: CLIENT_IPS.GB.asn,
+    });
     // Ranking, distances, scores and exclusions agree to the last digit.
     expect(edgeList).toEqual(JSON.parse(node.body));
   });
@@ -244,7 +256,11 @@ describe('the Worker in workerd', () => {
     expect(login.status).toBe(200);
     expect(login.body).toBe((await rawRequest(net.url, '/login')).body);
     // An offer is the control plane's to check: its 422 names the fields (the edge has no offers route).
-    const offer = await fetch(`${edgeUrl()}/api/v1/offers`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ organisation: 'x' }) });
+    const offer = await fetch(`${edgeUrl()}/api/v1/offers`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ organisation: 'x' }),
+    });
     expect(offer.status).toBe(422);
     expect(Object.keys(((await offer.json()) as { fields: Record<string, string> }).fields).length).toBeGreaterThan(1);
     // The edge's own routes stay at the edge.

@@ -101,7 +101,12 @@ export function workerdConfig(workers: readonly (EdgeWorkerSpec & { address: str
  * `readyPath`: what is polled until every socket answers 200 (default /healthz, which builds the app;
  * a path the Worker passes to its control plane, such as /login, does not).
  */
-export async function startWorkerd(bundle: string, workers: readonly EdgeWorkerSpec[], compatibilityDate: string, opts: { readyPath?: string } = {}): Promise<RunningWorkerd> {
+export async function startWorkerd(
+  bundle: string,
+  workers: readonly EdgeWorkerSpec[],
+  compatibilityDate: string,
+  opts: { readyPath?: string } = {},
+): Promise<RunningWorkerd> {
   const dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-workerd-'));
   await copyFile(bundle, path.join(dir, 'worker.js'));
   const urls: Record<string, string> = {};

@@ -5,7 +5,11 @@ import { AsnTable, parseIpv6 } from '../../src/geo/asnTable.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const V4_NUM = ['16777216,16777471,13335,"Cloudflare, Inc."', '16778240,16779263,38803,Gtelecom Pty Ltd', '3232235520,3232235775,64500,Doc'].join('\n');
-const V6 = ['2001::,2001::ffff:ffff:ffff:ffff:ffff:ffff,6939,Hurricane Electric LLC', '2001:200::,2001:200:1b9:ffff:ffff:ffff:ffff:ffff,2500,WIDE Project', '2a00:1450::,2a00:1450:4001:ffff:ffff:ffff:ffff:ffff,15169,Google LLC'].join('\n');
+const V6 = [
+  '2001::,2001::ffff:ffff:ffff:ffff:ffff:ffff,6939,Hurricane Electric LLC',
+  '2001:200::,2001:200:1b9:ffff:ffff:ffff:ffff:ffff,2500,WIDE Project',
+  '2a00:1450::,2a00:1450:4001:ffff:ffff:ffff:ffff:ffff,15169,Google LLC',
+].join('\n');
 
 describe('AsnTable from ip-location-db CSV', () => {
   const table = AsnTable.fromCsv(bytes(V4_NUM), bytes(V6));
@@ -40,7 +44,16 @@ describe('AsnTable from ip-location-db CSV', () => {
 
   it('reads dotted IPv4 too, skips lines that are not ranges, and sorts an unsorted file', () => {
     const t = AsnTable.fromCsv(
-      bytes(['start,end,asn,name', '10.0.2.0,10.0.2.255,65002,b', '10.0.1.0,10.0.1.255,65001,a', '10.0.3.0,10.0.3.255,0,AS0 is no network', '10.0.9.9,10.0.9.0,65009,backwards', ''].join('\r\n')),
+      bytes(
+        [
+          'start,end,asn,name',
+          '10.0.2.0,10.0.2.255,65002,b',
+          '10.0.1.0,10.0.1.255,65001,a',
+          '10.0.3.0,10.0.3.255,0,AS0 is no network',
+          '10.0.9.9,10.0.9.0,65009,backwards',
+          '',
+        ].join('\r\n'),
+      ),
       bytes('2001:db8:2::,2001:db8:2::ffff,65012,b\n2001:db8:1::,2001:db8:1::ffff,65011,a\n::ffff:10.0.0.0,::ffff:10.0.0.255,65010,mapped\n'),
     );
     expect(t.stats).toEqual({ ipv4Ranges: 2, ipv6Ranges: 3, skippedLines: 3 });
@@ -76,7 +89,21 @@ describe('parseIpv6', () => {
   });
 
   it('refuses what is not plain IPv6', () => {
-    for (const s of ['', ':', ':::', '1::2::3', '1:2:3:4:5:6:7', '1:2:3:4:5:6:7:8:9', '1::2:3:4:5:6:7:8', '12345::', 'g::', '1:', ':1', '::ffff:1.2.3.4', 'fe80::1%eth0']) {
+    for (const s of [
+      '',
+      ':',
+      ':::',
+      '1::2::3',
+      '1:2:3:4:5:6:7',
+      '1:2:3:4:5:6:7:8:9',
+      '1::2:3:4:5:6:7:8',
+      '12345::',
+      'g::',
+      '1:',
+      ':1',
+      '::ffff:1.2.3.4',
+      'fe80::1%eth0',
+    ]) {
       expect(words(s), s).toBeUndefined();
     }
   });

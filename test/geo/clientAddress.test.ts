@@ -2,13 +2,7 @@ import { isIP } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import ipaddr from 'ipaddr.js';
-import {
-  createTrustedProxies,
-  ipv4Number,
-  isPublicAddress,
-  normalizeAddress,
-  resolveClientAddress,
-} from '../../src/geo/clientAddress.js';
+import { createTrustedProxies, ipv4Number, isPublicAddress, normalizeAddress, resolveClientAddress } from '../../src/geo/clientAddress.js';
 
 const trusted = createTrustedProxies(['127.0.0.1/32', '::1', '10.0.0.0/8', '2001:db8:f::/48']);
 
@@ -87,7 +81,11 @@ describe('resolveClientAddress', () => {
 
   const headerish = fc.oneof(
     fc.string(),
-    fc.array(fc.oneof(fc.ipV4(), fc.ipV6(), fc.constantFrom('unknown', '', ' ', '[::1]:80', '1.2.3.4:5678', '10.0.0.1', '::ffff:10.0.0.2'), fc.string()), { maxLength: 6 }).map((xs) => xs.join(',')),
+    fc
+      .array(fc.oneof(fc.ipV4(), fc.ipV6(), fc.constantFrom('unknown', '', ' ', '[::1]:80', '1.2.3.4:5678', '10.0.0.1', '::ffff:10.0.0.2'), fc.string()), {
+        maxLength: 6,
+      })
+      .map((xs) => xs.join(',')),
   );
   const peerish = fc.oneof(fc.ipV4(), fc.ipV6(), fc.constantFrom('127.0.0.1', '::ffff:127.0.0.1', '::1', '10.1.1.1'), fc.string());
 
@@ -196,7 +194,12 @@ describe('the IPv4 fast path agrees with ipaddr.js', () => {
         const valid = ipaddr.IPv4.isValidFourPartDecimal(s);
         const n = ipv4Number(s);
         expect(n >= 0, s).toBe(valid);
-        if (valid) expect(n, s).toBe(ipaddr.IPv4.parse(s).toByteArray().reduce((v, b) => v * 256 + b, 0));
+        if (valid)
+          expect(n, s).toBe(
+            ipaddr.IPv4.parse(s)
+              .toByteArray()
+              .reduce((v, b) => v * 256 + b, 0),
+          );
       }),
       { numRuns: 20_000 },
     );
@@ -205,14 +208,25 @@ describe('the IPv4 fast path agrees with ipaddr.js', () => {
   it('isPublicAddress, normalizeAddress and trusted ranges match the ipaddr.js reading', () => {
     const ranges = createTrustedProxies(['100.64.0.0/10', '8.8.8.8', '0.0.0.0/1', '::ffff:192.168.0.0/112']);
     fc.assert(
-      fc.property(fc.oneof(fc.ipV4(), fc.ipV4().map((ip) => `::ffff:${ip}`)), (ip) => {
-        const v4 = ipaddr.parse(ip.replace(/^::ffff:/, '')) as ipaddr.IPv4;
-        const range = v4.range();
-        expect(isPublicAddress(ip), ip).toBe(range === 'unicast' || range === 'as112' || range === 'amt');
-        expect(normalizeAddress(ip), ip).toBe(v4.toString());
-        const inRanges = [ipaddr.parseCIDR('100.64.0.0/10'), ipaddr.parseCIDR('8.8.8.8/32'), ipaddr.parseCIDR('0.0.0.0/1'), ipaddr.parseCIDR('192.168.0.0/16')].some((r) => v4.match(r as [ipaddr.IPv4, number]));
-        expect(ranges.has(ip), ip).toBe(inRanges);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.ipV4(),
+          fc.ipV4().map((ip) => `::ffff:${ip}`),
+        ),
+        (ip) => {
+          const v4 = ipaddr.parse(ip.replace(/^::ffff:/, '')) as ipaddr.IPv4;
+          const range = v4.range();
+          expect(isPublicAddress(ip), ip).toBe(range === 'unicast' || range === 'as112' || range === 'amt');
+          expect(normalizeAddress(ip), ip).toBe(v4.toString());
+          const inRanges = [
+            ipaddr.parseCIDR('100.64.0.0/10'),
+            ipaddr.parseCIDR('8.8.8.8/32'),
+            ipaddr.parseCIDR('0.0.0.0/1'),
+            ipaddr.parseCIDR('192.168.0.0/16'),
+          ].some((r) => v4.match(r as [ipaddr.IPv4, number]));
+          expect(ranges.has(ip), ip).toBe(inRanges);
+        },
+      ),
       { numRuns: 20_000 },
     );
   });

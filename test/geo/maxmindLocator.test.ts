@@ -60,12 +60,24 @@ describe('the default data: DB-IP City Lite and the ip-location-db ASN table', (
     }
   });
 
-  it.each(['127.0.0.1', '::1', '::ffff:127.0.0.1', '10.0.0.1', '192.168.1.1', '172.16.5.4', '100.64.0.1', 'fe80::1', 'fd00::1', '0.0.0.0', '::', '192.0.2.1', '2001:db8::1', '224.0.0.1'])(
-    'private or reserved %s → {}',
-    (ip) => {
-      expect(locator.lookup(ip)).toEqual({});
-    },
-  );
+  it.each([
+    '127.0.0.1',
+    '::1',
+    '::ffff:127.0.0.1',
+    '10.0.0.1',
+    '192.168.1.1',
+    '172.16.5.4',
+    '100.64.0.1',
+    'fe80::1',
+    'fd00::1',
+    '0.0.0.0',
+    '::',
+    '192.0.2.1',
+    '2001:db8::1',
+    '224.0.0.1',
+  ])('private or reserved %s → {}', (ip) => {
+    expect(locator.lookup(ip)).toEqual({});
+  });
 
   it.each(['', 'garbage', '1.2.3', '1.2.3.4.5', '999.1.1.1', ':::', '1.2.3.4/24', 'x'.repeat(10_000)])('garbage %j → {}', (ip) => {
     expect(locator.lookup(ip)).toEqual({});
@@ -134,7 +146,16 @@ describe('DB-IP-shaped records', () => {
   it('an IPv4-only file answers IPv4 only: an IPv6 address never walks its 32-bit tree', async () => {
     const dir = await tempDir();
     const city = path.join(dir, 'dbip-city-ipv4.mmdb');
-    await writeFile(city, writeMmdb([{ cidr: '0.0.0.0/1', record: { country_code: 'DE' } }, { cidr: '128.0.0.0/1', record: { country_code: 'FR' } }], { ipVersion: 4, databaseType: 'city ipv4', buildEpoch: 1_780_000_000 }));
+    await writeFile(
+      city,
+      writeMmdb(
+        [
+          { cidr: '0.0.0.0/1', record: { country_code: 'DE' } },
+          { cidr: '128.0.0.0/1', record: { country_code: 'FR' } },
+        ],
+        { ipVersion: 4, databaseType: 'city ipv4', buildEpoch: 1_780_000_000 },
+      ),
+    );
     const locator = await open({ city, asn: await emptyAsn(dir) });
     expect(locator.lookup('8.8.8.8')).toMatchObject({ country: 'DE' });
     expect(locator.lookup('130.133.1.1')).toMatchObject({ country: 'FR' });
@@ -144,7 +165,16 @@ describe('DB-IP-shaped records', () => {
   it('the same holds for an IPv4-only ASN file', async () => {
     const dir = await tempDir();
     const asn = path.join(dir, 'asn-ipv4.mmdb');
-    await writeFile(asn, writeMmdb([{ cidr: '0.0.0.0/1', record: { autonomous_system_number: 64496 } }, { cidr: '128.0.0.0/1', record: { autonomous_system_number: 64497 } }], { ipVersion: 4, databaseType: 'asn ipv4', buildEpoch: 1_780_000_000 }));
+    await writeFile(
+      asn,
+      writeMmdb(
+        [
+          { cidr: '0.0.0.0/1', record: { autonomous_system_number: 64496 } },
+          { cidr: '128.0.0.0/1', record: { autonomous_system_number: 64497 } },
+        ],
+        { ipVersion: 4, databaseType: 'asn ipv4', buildEpoch: 1_780_000_000 },
+      ),
+    );
     const locator = await open({ city: GEOLITE2_COUNTRY, asn });
     expect(locator.lookup('8.8.8.8')).toMatchObject({ asn: 64496 });
     expect(locator.lookup(CLIENT_IPS.DE_V6.ip)).toEqual({ country: 'DE', continent: 'EU', lat: countryInfo('DE')!.lat, lon: countryInfo('DE')!.lon });
@@ -200,7 +230,13 @@ describe('a replaced file is reloaded without a restart', () => {
     expect(locator.lookup(ip)).toMatchObject({ country: 'FR' });
     expect(locator.info().city).toMatchObject({ builtAt: good.builtAt, loadedAt: good.loadedAt });
     expect(locator.generation()).toBe(1);
-    expect(logs).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'GeoIP data not reloaded; the previous data stays in use', obj: expect.objectContaining({ geoip: 'geoip.city' }) }));
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        msg: 'GeoIP data not reloaded; the previous data stays in use',
+        obj: expect.objectContaining({ geoip: 'geoip.city' }),
+      }),
+    );
 
     await replace(cityAnswering('NL', 1_800_000_000));
     await until(() => locator.lookup(ip).country === 'NL');
@@ -248,7 +284,10 @@ async function tempDir(): Promise<string> {
 }
 
 function asnMmdb(ranges: Array<{ cidr: string; asn: number }>): Buffer {
-  const networks: MmdbNetwork[] = ranges.map((r) => ({ cidr: r.cidr, record: { autonomous_system_number: r.asn, autonomous_system_organization: `AS${r.asn}` } }));
+  const networks: MmdbNetwork[] = ranges.map((r) => ({
+    cidr: r.cidr,
+    record: { autonomous_system_number: r.asn, autonomous_system_organization: `AS${r.asn}` },
+  }));
   return writeMmdb(networks, { databaseType: 'GeoLite2-ASN', buildEpoch: 1_780_000_000 });
 }
 

@@ -57,7 +57,9 @@ async function client(s: RunningServer, ip: string): Promise<Record<string, unkn
 
 /** Staff's ?fromip= looks the address up on every request (a client's own facts are memoised per connection inputs). */
 async function lookedUp(s: RunningServer, ip: string): Promise<Record<string, unknown>> {
-  const res = await fetch(`${s.url}/download/pub/a.txt?mirrorlist&fromip=${ip}`, { headers: { Accept: 'application/json', Authorization: `Bearer ${STAFF_TOKEN}` } });
+  const res = await fetch(`${s.url}/download/pub/a.txt?mirrorlist&fromip=${ip}`, {
+    headers: { Accept: 'application/json', Authorization: `Bearer ${STAFF_TOKEN}` },
+  });
   expect(res.status).toBe(200);
   return ((await res.json()) as { client: Record<string, unknown> }).client;
 }
@@ -67,8 +69,14 @@ describe('/readyz geoip', () => {
     const s = await start('');
     const body = await readyz(s);
     expect(body.status).toBe('ready');
-    expect(body.geoip.city).toMatchObject({ source: expect.stringMatching(/^DB-IP City Lite, CC BY 4\.0/), builtAt: expect.stringMatching(/^20\d\d-\d\d-\d\dT/) });
-    expect(body.geoip.asn).toMatchObject({ source: expect.stringMatching(/^RouteViews, NRO and DB-IP ASN Lite, CC BY 4\.0/), builtAt: expect.stringMatching(/^20\d\d-\d\d-\d\dT/) });
+    expect(body.geoip.city).toMatchObject({
+      source: expect.stringMatching(/^DB-IP City Lite, CC BY 4\.0/),
+      builtAt: expect.stringMatching(/^20\d\d-\d\d-\d\dT/),
+    });
+    expect(body.geoip.asn).toMatchObject({
+      source: expect.stringMatching(/^RouteViews, NRO and DB-IP ASN Lite, CC BY 4\.0/),
+      builtAt: expect.stringMatching(/^20\d\d-\d\d-\d\dT/),
+    });
     // Same-network matching has its data: the client facts carry the ASN.
     const c = CLIENT_IPS.GB;
     expect(await client(s, c.ip)).toEqual({ ip: c.ip, https: false, country: c.country, continent: c.continent, lat: c.lat, lon: c.lon, asn: c.asn });
@@ -77,7 +85,10 @@ describe('/readyz geoip', () => {
   it('configured files: their own type and date, and a replacement shows up without a restart', async () => {
     const asn = path.join(dir, 'GeoLite2-ASN.mmdb');
     const asnFile = (n: number, buildEpoch: number) =>
-      writeMmdb([{ cidr: '131.111.0.0/16', record: { autonomous_system_number: n, autonomous_system_organization: 'test' } }], { databaseType: 'GeoLite2-ASN', buildEpoch });
+      writeMmdb([{ cidr: '131.111.0.0/16', record: { autonomous_system_number: n, autonomous_system_organization: 'test' } }], {
+        databaseType: 'GeoLite2-ASN',
+        buildEpoch,
+      });
     await writeFile(asn, asnFile(64496, 1_780_000_000));
     const s = await start(`geoip: { city: ${GEOLITE2_CITY}, asn: ${asn} }`);
     const first = (await readyz(s)).geoip;

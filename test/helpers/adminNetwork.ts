@@ -91,7 +91,12 @@ export async function lookChoice(base: string, who: ClientIpKey | string, key: F
 }
 
 /** A real (counted) download by a tool: GET, Accept without text/html, → 302. */
-export async function toolDownload(base: string, who: ClientIpKey | string, key: FileKey | string, extra: Record<string, string> = {}): Promise<{ status: number; mirror: string | null; location: string | null }> {
+export async function toolDownload(
+  base: string,
+  who: ClientIpKey | string,
+  key: FileKey | string,
+  extra: Record<string, string> = {},
+): Promise<{ status: number; mirror: string | null; location: string | null }> {
   const res = await fetch(`${base}${downloadTarget(key)}`, { headers: { Accept: '*/*', ...xff(who), ...extra }, redirect: 'manual' });
   await res.arrayBuffer();
   return { status: res.status, mirror: res.headers.get('x-mirrorgate-mirror'), location: res.headers.get('location') };

@@ -123,10 +123,17 @@ export async function startControlNetwork(plans: readonly ControlMirrorPlan[] = 
     for (const f of Object.values(CFILES)) await writeSized(originRoot, f.path, f.size, MTIME);
     await writeFile(path.join(originRoot, 'TIME'), `${TRACE_TIME}\n`);
     const manifest = path.join(dir, 'origin.jsonl');
-    const originFiles = Object.fromEntries(Object.entries(CFILES).map(([k, f]) => [k, { path: f.path, size: f.size, mtime: MTIME }])) as ControlNetwork['originFiles'];
+    const originFiles = Object.fromEntries(
+      Object.entries(CFILES).map(([k, f]) => [k, { path: f.path, size: f.size, mtime: MTIME }]),
+    ) as ControlNetwork['originFiles'];
     const writeManifest = async (): Promise<void> => {
       const tmp = `${manifest}.new`;
-      await writeFile(tmp, Object.values(originFiles).map((f) => `${JSON.stringify(f)}\n`).join(''));
+      await writeFile(
+        tmp,
+        Object.values(originFiles)
+          .map((f) => `${JSON.stringify(f)}\n`)
+          .join(''),
+      );
       await rename(tmp, manifest);
     };
     await writeManifest();
@@ -264,7 +271,11 @@ export async function choice(base: string, who: ClientIpKey | string, key: CFile
 }
 
 /** A counted download by a tool: GET → 302. */
-export async function download(base: string, who: ClientIpKey | string, key: CFileKey = 'readme'): Promise<{ status: number; mirror: string | null; location: string | null }> {
+export async function download(
+  base: string,
+  who: ClientIpKey | string,
+  key: CFileKey = 'readme',
+): Promise<{ status: number; mirror: string | null; location: string | null }> {
   const res = await fetch(`${base}${downloadTarget(key)}`, { headers: { Accept: '*/*', 'X-Forwarded-For': xff(who) }, redirect: 'manual' });
   await res.arrayBuffer();
   return { status: res.status, mirror: res.headers.get('x-mirrorgate-mirror'), location: res.headers.get('location') };
@@ -321,7 +332,10 @@ export async function staffCall(base: string, method: string, target: string, bo
  * Polls `check` every `everyMs` until it holds; returns ms elapsed since `since` (performance.now()
  * of the event), or undefined when `timeoutMs` passed first.
  */
-export async function waitFor(check: () => Promise<boolean> | boolean, opts: { since?: number; timeoutMs?: number; everyMs?: number } = {}): Promise<number | undefined> {
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  opts: { since?: number; timeoutMs?: number; everyMs?: number } = {},
+): Promise<number | undefined> {
   const since = opts.since ?? performance.now();
   const timeoutMs = opts.timeoutMs ?? 5_000;
   for (;;) {

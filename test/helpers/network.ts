@@ -664,11 +664,7 @@ export interface RawResponse {
 }
 
 /** Sends `target` exactly as given (no dot-segment removal, no re-encoding). */
-export function rawRequest(
-  baseUrl: string,
-  target: string,
-  opts: { method?: string; headers?: Record<string, string> } = {},
-): Promise<RawResponse> {
+export function rawRequest(baseUrl: string, target: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<RawResponse> {
   const base = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const req = httpRequest(

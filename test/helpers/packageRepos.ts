@@ -123,7 +123,9 @@ export async function buildDebianArchive(root: string, versions: readonly string
  * its hash (as createrepo_c writes it), and one package. Returns the repodata paths.
  */
 export async function buildRpmRepo(root: string, generation: string, mtime: number): Promise<{ repomd: string; primary: string; rpm: string }> {
-  const primaryXml = gzipSync(Buffer.from(`<?xml version="1.0"?>\n<metadata packages="1"><package><name>hello</name><version ver="${generation}"/></package></metadata>\n`));
+  const primaryXml = gzipSync(
+    Buffer.from(`<?xml version="1.0"?>\n<metadata packages="1"><package><name>hello</name><version ver="${generation}"/></package></metadata>\n`),
+  );
   const primary = `repodata/${sha256(primaryXml)}-primary.xml.gz`;
   await put(root, primary, primaryXml, mtime);
   const repomd = `<?xml version="1.0" encoding="UTF-8"?>

@@ -41,7 +41,7 @@ interface RunResult {
 function run(cmd: string, args: string[], timeoutMs = 40_000): Promise<RunResult> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
   });
@@ -94,7 +94,11 @@ function servedBy(key: FileKey): Map<string, number[]> {
   const out = new Map<string, number[]>();
   for (const s of [net.origin, ...Object.values(net.mirrors)]) {
     const gets = clientRequests(s, key).filter((r) => r.method === 'GET');
-    if (gets.length) out.set(s.id, gets.map((r) => r.status));
+    if (gets.length)
+      out.set(
+        s.id,
+        gets.map((r) => r.status),
+      );
   }
   return out;
 }
@@ -188,7 +192,9 @@ describe.skipIf(aria2c.skip)('aria2c', () => {
     const served = servedBy('iso');
     // Only mirrors that really carry the file were asked: not Paris (excludes *.iso), not the NL-only mirror, not us-east (manifest lacks it).
     for (const id of served.keys()) expect(['de-berlin', 'br-sp', 'jp-tokyo-a', 'jp-tokyo-b', 'au-sydney']).toContain(id);
-    const ranged = Object.values(net.mirrors).flatMap((m) => clientRequests(m, 'iso')).filter((x) => x.range !== undefined);
+    const ranged = Object.values(net.mirrors)
+      .flatMap((m) => clientRequests(m, 'iso'))
+      .filter((x) => x.range !== undefined);
     expect(ranged.length, 'aria2c used Range requests').toBeGreaterThan(0);
   });
 
@@ -198,7 +204,7 @@ describe.skipIf(aria2c.skip)('aria2c', () => {
     expect(await hashOf(path.join(dir, 'file name.txt'))).toBe(net.files.unicode.sha256);
   });
 
-  it('metalink for a name with + & \' ( ) saves under that name with the right bytes', async () => {
+  it("metalink for a name with + & ' ( ) saves under that name with the right bytes", async () => {
     const { r, dir } = await aria2(['--follow-metalink=mem', `--header=${xff('FR')}`, downloadUrl('punctuation', '.meta4')]);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     const saved = (await readdir(dir)).filter((f) => !f.endsWith('.aria2'));
@@ -226,13 +232,7 @@ describe.skipIf(aria2c.skip)('aria2c', () => {
   it('metalink: the first mirror refusing connections, the next answering 404, the download still completes from the others', async () => {
     await net.mirrors['de-berlin']!.setMode('down');
     await net.mirrors['br-sp']!.setMode('404');
-    const { r, dir } = await aria2([
-      '--follow-metalink=mem',
-      `--header=${xff('DE')}`,
-      '--split=2',
-      '--min-split-size=1M',
-      downloadUrl('tarball', '.meta4'),
-    ]);
+    const { r, dir } = await aria2(['--follow-metalink=mem', `--header=${xff('DE')}`, '--split=2', '--min-split-size=1M', downloadUrl('tarball', '.meta4')]);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(await hashOf(path.join(dir, 'app-1.0.tar.gz'))).toBe(net.files.tarball.sha256);
     const served = servedBy('tarball');
@@ -259,13 +259,7 @@ describe.skipIf(aria2c.skip)('aria2c', () => {
   });
 
   it('the plain /download URL: aria2c follows the 302 (and may use the Link duplicates) and gets the right bytes', async () => {
-    const { r, dir } = await aria2([
-      '--split=4',
-      '--min-split-size=1M',
-      `--header=${xff('JP')}`,
-      '--out=download.iso',
-      downloadUrl('iso'),
-    ]);
+    const { r, dir } = await aria2(['--split=4', '--min-split-size=1M', `--header=${xff('JP')}`, '--out=download.iso', downloadUrl('iso')]);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(await hashOf(path.join(dir, 'download.iso'))).toBe(net.files.iso.sha256);
     const served = servedBy('iso');

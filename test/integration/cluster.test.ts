@@ -108,12 +108,16 @@ describe('a two-worker cluster in memory mode', () => {
     await startCluster();
     const stats = (await (await fetch(url('/admin/v1/stats'), { headers: staff })).json()) as { totals: { downloads: number } };
     expect(stats.totals.downloads).toBe(40);
-    const audit = (await (await fetch(url('/admin/v1/audit'), { headers: staff })).json()) as { entries?: { action: string; target: string }[] } | { action: string; target: string }[];
+    const audit = (await (await fetch(url('/admin/v1/audit'), { headers: staff })).json()) as
+      { entries?: { action: string; target: string }[] } | { action: string; target: string }[];
     const entries = Array.isArray(audit) ? audit : (audit.entries ?? []);
-    expect(entries.filter((e) => e.target === 'mirror:de-a' && /drain/.test(e.action)), JSON.stringify(entries)).toHaveLength(1);
+    expect(
+      entries.filter((e) => e.target === 'mirror:de-a' && /drain/.test(e.action)),
+      JSON.stringify(entries),
+    ).toHaveLength(1);
   }, 60_000);
 
-  it('the drain survived the restart: state is the primary\'s, persisted under dataDir', async () => {
+  it("the drain survived the restart: state is the primary's, persisted under dataDir", async () => {
     for (let i = 0; i < 10; i++) expect(await download(`203.0.113.${i + 1}`)).toBe('de-b');
   });
 

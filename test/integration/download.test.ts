@@ -73,7 +73,12 @@ function parseLinks(header: string | null): LinkValue[] {
     for (const p of (m[2] ?? '').split(';')) {
       const eq = p.indexOf('=');
       if (eq < 0) continue;
-      params[p.slice(0, eq).trim().toLowerCase()] = p.slice(eq + 1).trim().replace(/,$/, '').trim().replace(/^"|"$/g, '');
+      params[p.slice(0, eq).trim().toLowerCase()] = p
+        .slice(eq + 1)
+        .trim()
+        .replace(/,$/, '')
+        .trim()
+        .replace(/^"|"$/g, '');
     }
     out.push({ url: m[1] ?? '', params });
   }
@@ -141,9 +146,7 @@ function parseMetalink(text: string): MetalinkDoc {
     size: String(f.size),
     hash: f.hash ? { type: f.hash['@_type'], value: String(f.hash['#text']) } : undefined,
     urls: f.url.map((u) =>
-      typeof u === 'string'
-        ? { url: u, location: undefined, priority: undefined }
-        : { url: u['#text'], location: u['@_location'], priority: u['@_priority'] },
+      typeof u === 'string' ? { url: u, location: undefined, priority: undefined } : { url: u['#text'], location: u['@_location'], priority: u['@_priority'] },
     ),
   };
 }
@@ -215,7 +218,7 @@ describe('302 to the chosen mirror', () => {
     expect(expected).toContain("docs/a%2Bb%20%26%20c's%20(draft).txt");
     for (const target of [
       "/download/pub/docs/a%2Bb%20%26%20c's%20(draft).txt",
-      "/download/pub/docs/a+b%20%26%20c%27s%20%28draft%29.txt", // '+' is a literal plus in a path
+      '/download/pub/docs/a+b%20%26%20c%27s%20%28draft%29.txt', // '+' is a literal plus in a path
     ]) {
       const res = await rawRequest(net.url, target, { headers: from('FR') });
       expect(res.status, target).toBe(302);
@@ -564,7 +567,7 @@ describe('?sha256 and metalinks', () => {
     });
   }
 
-  it('metalink escapes names and URLs with &, \', ( ) and +', async () => {
+  it("metalink escapes names and URLs with &, ', ( ) and +", async () => {
     const res = await ask(downloadUrl('punctuation', '.meta4'), from('FR'));
     expect(res.status).toBe(200);
     const doc = parseMetalink(await res.text());
@@ -609,7 +612,14 @@ describe('origin fallback, 404 and 400', () => {
   });
 
   it('a path not in the file set → 404', async () => {
-    for (const p of ['pub/nope.txt', 'pub/README.txt.bak', 'incoming/only-on-origin.bin.meta4x', 'PUB/README.txt', 'pub/nope.txt.meta4', 'pub/README.txt.meta4.meta4']) {
+    for (const p of [
+      'pub/nope.txt',
+      'pub/README.txt.bak',
+      'incoming/only-on-origin.bin.meta4x',
+      'PUB/README.txt',
+      'pub/nope.txt.meta4',
+      'pub/README.txt.meta4.meta4',
+    ]) {
       const res = await ask(`${net.url}/download/${p}`, from('DE'));
       expect(res.status, p).toBe(404);
       expect(res.headers.get('location')).toBeNull();

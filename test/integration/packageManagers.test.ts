@@ -77,7 +77,12 @@ beforeAll(async () => {
   await origin.start();
   toClose.push(() => origin.close());
   const mirrorEntries: Record<string, unknown>[] = [];
-  for (const [id, weight] of [['whole', 1], ['notrace', 1], ['midsync', 1000], ['corrupt', 1000]] as const) {
+  for (const [id, weight] of [
+    ['whole', 1],
+    ['notrace', 1],
+    ['midsync', 1000],
+    ['corrupt', 1000],
+  ] as const) {
     const server = new LoopbackFileServer(id, mirrorRoot(id));
     await server.start();
     toClose.push(() => server.close());
@@ -146,7 +151,16 @@ describe('the network as staff see it', () => {
 /** An apt-get with a root of its own: its own sources, lists, cache and dpkg status; nothing of the host's. */
 async function apt(sourcesLine: string, commands: string[][]): Promise<{ code: number; out: string; cwd: string }> {
   const root = await mkdtemp(path.join(dir, 'apt-'));
-  for (const d of ['etc/apt/apt.conf.d', 'etc/apt/preferences.d', 'etc/apt/sources.list.d', 'etc/apt/trusted.gpg.d', 'var/lib/apt/lists/partial', 'var/cache/apt/archives/partial', 'var/lib/dpkg', 'dl']) {
+  for (const d of [
+    'etc/apt/apt.conf.d',
+    'etc/apt/preferences.d',
+    'etc/apt/sources.list.d',
+    'etc/apt/trusted.gpg.d',
+    'var/lib/apt/lists/partial',
+    'var/cache/apt/archives/partial',
+    'var/lib/dpkg',
+    'dl',
+  ]) {
     await mkdir(path.join(root, d), { recursive: true });
   }
   await writeFile(path.join(root, 'var/lib/dpkg/status'), '');
@@ -194,7 +208,9 @@ describe.skipIf(!hasApt)('apt', () => {
     }
     // The Release went where its whole suite is current, and both instances chose alike.
     const release = 'debian/dists/stable/Release';
-    const chosen = await Promise.all([a, b].map(async (s) => (await fetch(`${s.url}/download/${release}`, { redirect: 'manual' })).headers.get('x-mirrorgate-mirror')));
+    const chosen = await Promise.all(
+      [a, b].map(async (s) => (await fetch(`${s.url}/download/${release}`, { redirect: 'manual' })).headers.get('x-mirrorgate-mirror')),
+    );
     expect(chosen[0]).toBe(chosen[1]);
     const why = await (await fetch(`${a.url}/download/${release}?mirrorlist`, { headers: { Accept: 'application/json' } })).text();
     expect(['whole', 'notrace', 'corrupt'], why).toContain(chosen[0]);
@@ -215,7 +231,10 @@ describe.skipIf(!hasApt)('apt', () => {
     expect(list.headers.get('content-type')).toMatch(/^text\/plain/);
     const lines = (await list.text()).trim().split('\n');
     const bases = lines.map((l) => l.split('\t')[0]);
-    expect(lines.every((l) => /^http:\/\/\S+\/debian\/\tpriority:\d+$/.test(l)), lines.join('\n')).toBe(true);
+    expect(
+      lines.every((l) => /^http:\/\/\S+\/debian\/\tpriority:\d+$/.test(l)),
+      lines.join('\n'),
+    ).toBe(true);
     expect(bases).not.toContain(`${mirrors.midsync!.baseUrl}debian/`);
     // Mirrors holding all of it come before the one with a broken pool file; the origin closes the list.
     expect(bases.slice(0, 2).sort()).toEqual([`${mirrors.notrace!.baseUrl}debian/`, `${mirrors.whole!.baseUrl}debian/`].sort());
@@ -227,7 +246,9 @@ describe.skipIf(!hasApt)('apt', () => {
     expect(r.out).not.toMatch(MISMATCH);
     expect(r.out).not.toMatch(DISCARDED);
     for (const v of ['1.0', '2.0']) {
-      expect(sha256(await readFile(path.join(r.cwd, `hello_${v}_all.deb`)))).toBe(originTree.find((f) => f.path === `debian/pool/main/h/hello/hello_${v}_all.deb`)!.sha256);
+      expect(sha256(await readFile(path.join(r.cwd, `hello_${v}_all.deb`)))).toBe(
+        originTree.find((f) => f.path === `debian/pool/main/h/hello/hello_${v}_all.deb`)!.sha256,
+      );
     }
   });
 });
@@ -238,7 +259,9 @@ describe('an rpm repository (dnf reads repomd.xml, then repodata/* from the same
   it('the metalink of repomd.xml lists only mirrors whose whole repodata/ is current', async () => {
     const res = await fetch(`${a.url}/download/${repomd}.meta4`);
     expect(res.status).toBe(200);
-    const doc = new XMLParser({ ignoreAttributes: false }).parse(await res.text()) as { metalink: { file: { url: { '#text': string }[] | { '#text': string } } } };
+    const doc = new XMLParser({ ignoreAttributes: false }).parse(await res.text()) as {
+      metalink: { file: { url: { '#text': string }[] | { '#text': string } } };
+    };
     const urls = [doc.metalink.file.url].flat().map((u) => u['#text']);
     expect(urls.length).toBeGreaterThanOrEqual(3);
     expect(urls.some((u) => u.startsWith(mirrors.midsync!.baseUrl))).toBe(false);
@@ -254,11 +277,17 @@ describe('an rpm repository (dnf reads repomd.xml, then repodata/* from the same
   });
 
   it('?mirrorlist says why the mid-sync mirror is left out; the repository list leaves it out too', async () => {
-    const list = (await (await fetch(`${b.url}/download/${repomd}?mirrorlist`, { headers: { Accept: 'application/json' } })).json()) as { excluded: { id: string; reason: string }[] };
+    const list = (await (await fetch(`${b.url}/download/${repomd}?mirrorlist`, { headers: { Accept: 'application/json' } })).json()) as {
+      excluded: { id: string; reason: string }[];
+    };
     expect(list.excluded).toContainEqual({ id: 'midsync', reason: 'incomplete-group' });
-    const primary = (await (await fetch(`${b.url}/download/${RPM}/${rpm.primary}?mirrorlist`, { headers: { Accept: 'application/json' } })).json()) as { excluded: { id: string; reason: string }[] };
+    const primary = (await (await fetch(`${b.url}/download/${RPM}/${rpm.primary}?mirrorlist`, { headers: { Accept: 'application/json' } })).json()) as {
+      excluded: { id: string; reason: string }[];
+    };
     expect(primary.excluded).toContainEqual({ id: 'midsync', reason: 'missing-file' });
-    const deb = (await (await fetch(`${b.url}/download/debian/${archive.debs['2.0']!}?mirrorlist`, { headers: { Accept: 'application/json' } })).json()) as { excluded: { id: string; reason: string }[] };
+    const deb = (await (await fetch(`${b.url}/download/debian/${archive.debs['2.0']!}?mirrorlist`, { headers: { Accept: 'application/json' } })).json()) as {
+      excluded: { id: string; reason: string }[];
+    };
     expect(deb.excluded).toContainEqual({ id: 'corrupt', reason: 'stale-copy' });
     const repo = await (await fetch(`${a.url}/download/${RPM}/?mirrorlist`, { headers: { Accept: 'text/plain' } })).text();
     expect(repo).not.toContain(mirrors.midsync!.baseUrl);
@@ -272,7 +301,15 @@ describe('download tools on the same network', () => {
 
   it.skipIf(!haveTool('aria2c'))('aria2c on the plain URL adds the Link alternatives from the 302 and gets the exact bytes', async () => {
     const out = await mkdtemp(path.join(dir, 'aria2-'));
-    const r = await sh('aria2c', ['--log=-', '--log-level=debug', '--console-log-level=warn', '--allow-overwrite=true', `--dir=${out}`, '--out=hello.deb', `${a.url}/download/${deb()}`]);
+    const r = await sh('aria2c', [
+      '--log=-',
+      '--log-level=debug',
+      '--console-log-level=warn',
+      '--allow-overwrite=true',
+      `--dir=${out}`,
+      '--out=hello.deb',
+      `${a.url}/download/${deb()}`,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const added = [...r.stdout.matchAll(/Adding URI=(\S+)/g)].map((m) => m[1]!);
     expect(added.length, r.stdout.slice(-2000)).toBeGreaterThan(0);

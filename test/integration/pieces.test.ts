@@ -73,7 +73,15 @@ beforeAll(async () => {
       .join(''),
   );
   const port = await freePort();
-  const mirror = (s: LoopbackFileServer, country: string, lat: number, lon: number) => ({ id: s.id, name: s.id, baseUrl: s.baseUrl, country, lat, lon, weight: 100 });
+  const mirror = (s: LoopbackFileServer, country: string, lat: number, lon: number) => ({
+    id: s.id,
+    name: s.id,
+    baseUrl: s.baseUrl,
+    country,
+    lat,
+    lon,
+    weight: 100,
+  });
   const config = {
     publicUrl: `http://127.0.0.1:${port}`,
     dataDir: path.join(dir, 'var'),

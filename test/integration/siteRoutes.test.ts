@@ -60,7 +60,6 @@ async function siteServer(id: string): Promise<LoopbackFileServer> {
   return server;
 }
 
-
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-site-'));
   origin = await siteServer('origin');
@@ -187,7 +186,11 @@ describe('whole-site routes to full-copy mirrors', () => {
   });
 
   it('sends writes to the origin with 307, so the method and body are sent again', async () => {
-    const save = await ask('/save/origin/git/https://git.example/x', { method: 'POST', headers: from('DE', { 'Content-Type': 'application/json' }), body: '{"visit":true}' });
+    const save = await ask('/save/origin/git/https://git.example/x', {
+      method: 'POST',
+      headers: from('DE', { 'Content-Type': 'application/json' }),
+      body: '{"visit":true}',
+    });
     expect(save.status).toBe(307);
     expect(save.headers.get('location')).toBe(`${origin.baseUrl}save/origin/git/https://git.example/x`);
     expect(save.headers.get('x-mirrorgate-mirror')).toBe('origin');
@@ -215,7 +218,12 @@ describe('whole-site routes to full-copy mirrors', () => {
     const { stdout } = await run('curl', ['-sI', '-H', `X-Forwarded-For: ${CLIENT_IPS.JP.ip}`, `${url}/browse/index.html?lang=en`]);
     const lines = stdout.split(/\r?\n/);
     expect(lines[0]).toMatch(/^HTTP\/1\.1 302/);
-    const headers = Object.fromEntries(lines.slice(1).filter(Boolean).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+    const headers = Object.fromEntries(
+      lines
+        .slice(1)
+        .filter(Boolean)
+        .map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+    );
     expect(['jp-site-a', 'jp-site-b']).toContain(headers['x-mirrorgate-mirror']);
     expect(headers.location).toBe(`${sites[headers['x-mirrorgate-mirror']!]!.baseUrl}browse/index.html?lang=en`);
     expect(headers['cache-control']).toBe('no-store');
@@ -241,14 +249,21 @@ describe('whole-site routes at the edge', () => {
 
   function edgeRequest(target: string, client: ClientIpKey, method: string): WorkerRequest {
     const ip = CLIENT_IPS[client];
-    const req = new Request(`https://edge.example${target}`, { method, headers: { 'CF-Connecting-IP': ip.ip }, body: method === 'POST' ? 'x' : undefined, redirect: 'manual' });
+    const req = new Request(`https://edge.example${target}`, {
+      method,
+      headers: { 'CF-Connecting-IP': ip.ip },
+      body: method === 'POST' ? 'x' : undefined,
+      redirect: 'manual',
+    });
     return Object.assign(req, { cf: { country: ip.country, continent: ip.continent, latitude: String(ip.lat), longitude: String(ip.lon) } });
   }
 
   it.each(['single', 'sharded'] as const)('gives the Node answers (%s snapshot)', async (mode) => {
     const snapshot = builder.current();
     const split = splitSnapshot(snapshot);
-    const kv = kvOf(mode === 'single' ? { snapshot: encodeSnapshot(snapshot) } : { core: split.core, ...Object.fromEntries(split.shards.map((s, k) => [`shard/${k}`, s])) });
+    const kv = kvOf(
+      mode === 'single' ? { snapshot: encodeSnapshot(snapshot) } : { core: split.core, ...Object.fromEntries(split.shards.map((s, k) => [`shard/${k}`, s])) },
+    );
     const edge = createEdge({ SNAPSHOT: kv, SNAPSHOT_MODE: mode, LOG_LEVEL: 'silent' });
     for (const client of clients) {
       for (const target of targets) {
@@ -278,7 +293,10 @@ describe('routes in the config', () => {
   };
 
   it('reads routes, defaulting targetPrefix to the prefix', () => {
-    const config = parseConfig(`${base}routes:\n  - { prefix: /browse/, to: mirrors, mirrors: [de, de] }\n  - { prefix: /save/, to: origin, targetPrefix: /api/1/origin/save/ }\n`, { env: {} });
+    const config = parseConfig(
+      `${base}routes:\n  - { prefix: /browse/, to: mirrors, mirrors: [de, de] }\n  - { prefix: /save/, to: origin, targetPrefix: /api/1/origin/save/ }\n`,
+      { env: {} },
+    );
     expect(config.routes).toEqual([
       { prefix: '/browse/', to: 'mirrors', mirrors: ['de'], targetPrefix: '/browse/' },
       { prefix: '/save/', to: 'origin', mirrors: [], targetPrefix: '/api/1/origin/save/' },
@@ -296,7 +314,9 @@ describe('routes in the config', () => {
     expect(problems('  - { prefix: /b/, to: origin, mirrors: [de] }\n')).toEqual(['routes.0.mirrors: a route to the origin takes no mirrors']);
     expect(problems('  - { prefix: /b/, to: mirrors, mirrors: [de, nowhere] }\n')).toEqual(['routes.0.mirrors.1: unknown mirror id "nowhere"']);
     expect(problems('  - { prefix: /b/, to: elsewhere }\n')[0]).toMatch(/^routes\.0\.to: /);
-    expect(problems('  - { prefix: /b/, to: origin }\n  - { prefix: /b/, to: origin }\n')).toEqual(['routes.1.prefix: duplicate prefix "/b/" (also routes.0.prefix)']);
+    expect(problems('  - { prefix: /b/, to: origin }\n  - { prefix: /b/, to: origin }\n')).toEqual([
+      'routes.1.prefix: duplicate prefix "/b/" (also routes.0.prefix)',
+    ]);
     expect(problems('  - { prefix: /b/, to: origin, targetPrefix: x }\n')[0]).toMatch(/^routes\.0\.targetPrefix: /);
     expect(problems('  - { prefix: /b/, to: origin, weight: 3 }\n')).toEqual(['routes.0.weight: unknown key']);
   });

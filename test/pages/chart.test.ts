@@ -5,7 +5,13 @@ import { barChart, columnChart, escapeXml, niceMax, shortNumber, type ChartDatum
 const EVIL = `"><script>alert(1)</script><img src=x onerror=alert(2) '&`;
 const opts = { id: 'c1', title: 'Downloads by day', unit: 'downloads' };
 
-const rects = (svg: string) => [...svg.matchAll(/<rect class="bar" x="([^"]+)" y="([^"]+)" width="([^"]+)" height="([^"]+)"\/>/g)].map((m) => ({ x: Number(m[1]), y: Number(m[2]), width: Number(m[3]), height: Number(m[4]) }));
+const rects = (svg: string) =>
+  [...svg.matchAll(/<rect class="bar" x="([^"]+)" y="([^"]+)" width="([^"]+)" height="([^"]+)"\/>/g)].map((m) => ({
+    x: Number(m[1]),
+    y: Number(m[2]),
+    width: Number(m[3]),
+    height: Number(m[4]),
+  }));
 const titles = (svg: string) => [...svg.matchAll(/<title[^>]*>([^<]*)<\/title>/g)].map((m) => m[1]);
 
 describe.each([
@@ -62,7 +68,13 @@ describe.each([
   });
 
   it('draws all-zero data without dividing by zero, and says there is nothing', () => {
-    const svg = chart([{ label: 'a', value: 0 }, { label: 'b', value: 0 }], { ...opts, emptyText: 'Nothing yet' });
+    const svg = chart(
+      [
+        { label: 'a', value: 0 },
+        { label: 'b', value: 0 },
+      ],
+      { ...opts, emptyText: 'Nothing yet' },
+    );
     expect(svg).not.toMatch(/NaN|Infinity/);
     expect(rects(svg).every((r) => r.width >= 0 && r.height >= 0)).toBe(true);
     expect(svg).toContain('No downloads in this period.');

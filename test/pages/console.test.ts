@@ -35,7 +35,10 @@ describe.skipIf(!launched.browser)('staff and provider console in Chromium', () 
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-console-'));
-    await writeFile(path.join(dir, 'manifest.jsonl'), FILES.map((p, i) => JSON.stringify({ path: p, size: 1_000_000 * (i + 1), mtime: 1_767_225_600 })).join('\n') + '\n');
+    await writeFile(
+      path.join(dir, 'manifest.jsonl'),
+      FILES.map((p, i) => JSON.stringify({ path: p, size: 1_000_000 * (i + 1), mtime: 1_767_225_600 })).join('\n') + '\n',
+    );
     await copyFile(path.resolve('data/logos/mainbruecke-de.svg'), path.join(dir, 'frankfurt.svg'));
     const config = {
       publicUrl: 'http://localhost:8080',
@@ -65,7 +68,13 @@ describe.skipIf(!launched.browser)('staff and provider console in Chromium', () 
     };
     const configPath = path.join(dir, 'mirrorgate.yaml');
     await writeFile(configPath, stringify(config));
-    running = await serve({ configPath, port: 0, hostname: '127.0.0.1', logLevel: 'silent', env: { CONSOLE_STAFF_TOKEN: STAFF, CONSOLE_PROVIDER_TOKEN: PROVIDER } });
+    running = await serve({
+      configPath,
+      port: 0,
+      hostname: '127.0.0.1',
+      logLevel: 'silent',
+      env: { CONSOLE_STAFF_TOKEN: STAFF, CONSOLE_PROVIDER_TOKEN: PROVIDER },
+    });
 
     for (const [key, o] of Object.entries(OFFERS) as [keyof typeof OFFERS, (typeof OFFERS)[keyof typeof OFFERS]][]) {
       const res = await fetch(`${running.url}/api/v1/offers`, {
@@ -346,7 +355,10 @@ describe.skipIf(!launched.browser)('staff and provider console in Chromium', () 
       }),
     );
     await page.goto('http://evil.test/prize');
-    const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/staff/mirrors/frankfurt-de/drain')), page.getByRole('button', { name: 'Claim' }).click()]);
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/staff/mirrors/frankfurt-de/drain')),
+      page.getByRole('button', { name: 'Claim' }).click(),
+    ]);
     expect(response.status()).toBe(403);
     expect(await page.locator('body').innerText()).toContain('nothing was changed');
     expect((await api('/admin/v1/mirrors/frankfurt-de')).drain).toBeNull();
@@ -366,7 +378,9 @@ describe.skipIf(!launched.browser)('staff and provider console in Chromium', () 
       for (let i = 0; i < n; i++) expect(await downloadFrom(CLIENT_IPS[who].ip, FILES[i + 1]!, '?mirror=frankfurt-de')).toBe('frankfurt-de');
     }
     for (const who of ['SE', 'NL'] as const) {
-      const res = await fetch(`${running.url}/download/${FILES[5]}?mirror=frankfurt-de`, { headers: { Accept: 'text/html', 'X-Forwarded-For': CLIENT_IPS[who].ip } });
+      const res = await fetch(`${running.url}/download/${FILES[5]}?mirror=frankfurt-de`, {
+        headers: { Accept: 'text/html', 'X-Forwarded-For': CLIENT_IPS[who].ip },
+      });
       expect(res.status).toBe(200);
       await res.arrayBuffer();
     }
@@ -480,12 +494,22 @@ describe.skipIf(!launched.browser)('staff and provider console in Chromium', () 
       const res = await fetch(`${running.url}/api/v1/offers`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': phone ? '198.51.100.201' : '198.51.100.202' },
-        body: JSON.stringify({ contact: { name: 'A', email: 'a@accept.example' }, organisation, location: { country: 'PL' }, storageTB: 9, bandwidthMbps: 200, baseUrl: 'https://accept.example/pub/' }),
+        body: JSON.stringify({
+          contact: { name: 'A', email: 'a@accept.example' },
+          organisation,
+          location: { country: 'PL' },
+          storageTB: 9,
+          bandwidthMbps: 200,
+          baseUrl: 'https://accept.example/pub/',
+        }),
       });
       const { id } = (await res.json()) as { id: string };
       const page = await newPage({ bypassCSP: true, ...(phone ? PHONE : {}) });
       await signIn(page, STAFF);
-      await page.locator(`#offer-${id}`).getByRole('button', { name: `Accept the offer from ${organisation}` }).click();
+      await page
+        .locator(`#offer-${id}`)
+        .getByRole('button', { name: `Accept the offer from ${organisation}` })
+        .click();
       await page.waitForURL(`${running.url}/staff/offers/${id}/accept`);
       expect(await page.locator('.token-value').inputValue()).toMatch(/^mgt_/);
       const serious = seriousOnly(await axeViolations(page));

@@ -25,7 +25,10 @@ describe.skipIf(!launched.browser)('download page in Chromium', () => {
     await server?.close();
   });
 
-  async function open(opts: Parameters<typeof clientContext>[3] = {}, path = `/download/${FILE}`): Promise<{ page: Page; hits: MirrorHit[]; download: Promise<Download> }> {
+  async function open(
+    opts: Parameters<typeof clientContext>[3] = {},
+    path = `/download/${FILE}`,
+  ): Promise<{ page: Page; hits: MirrorHit[]; download: Promise<Download> }> {
     const { context, hits } = await clientContext(browser, server, DE, opts);
     contexts.push(context);
     const page = await context.newPage();
@@ -48,7 +51,9 @@ describe.skipIf(!launched.browser)('download page in Chromium', () => {
     expect(await page.locator('h1').innerText()).toMatch(/sponsored by\s+Mainbrücke Hosting/);
     expect(await page.locator('.sponsor-link a').getAttribute('href')).toBe('https://mainbruecke-hosting.example/');
     expect(await page.locator('#file-heading').innerText()).toContain('kafka_2.13-4.1.0.tgz');
-    expect(await page.locator('dl.facts').innerText()).toMatch(/129 MB[\s\S]*128,518,286 bytes[\s\S]*9b0dfe558cf6641d351cc9266e7375324737cd381f15beae668228435d5af122/);
+    expect(await page.locator('dl.facts').innerText()).toMatch(
+      /129 MB[\s\S]*128,518,286 bytes[\s\S]*9b0dfe558cf6641d351cc9266e7375324737cd381f15beae668228435d5af122/,
+    );
     await screenshot(page, 'download-desktop-light');
   });
 
@@ -163,12 +168,12 @@ describe.skipIf(!launched.browser)('download page in Chromium', () => {
     for (let i = 0; i < 30; i++) {
       await page.keyboard.press('Tab');
       const stop = await page.evaluate(() => {
-          const el = document.activeElement as HTMLElement;
-          if (el === document.body) return null;
-          const style = getComputedStyle(el);
-          const label = el.id || el.getAttribute('href') || el.textContent?.trim() || el.tagName;
-          return `${el.tagName.toLowerCase()}:${label}${style.outlineStyle === 'none' || style.outlineWidth === '0px' ? ':NO-FOCUS-RING' : ''}`;
-        });
+        const el = document.activeElement as HTMLElement;
+        if (el === document.body) return null;
+        const style = getComputedStyle(el);
+        const label = el.id || el.getAttribute('href') || el.textContent?.trim() || el.tagName;
+        return `${el.tagName.toLowerCase()}:${label}${style.outlineStyle === 'none' || style.outlineWidth === '0px' ? ':NO-FOCUS-RING' : ''}`;
+      });
       if (stop === null) break; // past the last control
       stops.push(stop);
     }
@@ -180,7 +185,8 @@ describe.skipIf(!launched.browser)('download page in Chromium', () => {
     expect(stops.filter((s) => s.endsWith('NO-FOCUS-RING'))).toEqual([]);
 
     // Enter on a focused mirror link chooses it.
-    while (!(await page.evaluate(() => (document.activeElement as HTMLElement).getAttribute('data-mirror') === 'polder-nl'))) await page.keyboard.press('Shift+Tab');
+    while (!(await page.evaluate(() => (document.activeElement as HTMLElement).getAttribute('data-mirror') === 'polder-nl')))
+      await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Enter');
     await page.waitForURL(/\?mirror=polder-nl$/);
   });

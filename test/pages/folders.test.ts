@@ -32,7 +32,11 @@ describe('folder listings', () => {
   });
 
   it('answers JSON to Accept: application/json, and the top of the file set at /download/', async () => {
-    const json = (await (await get('/download/fedora/releases/', { Accept: 'application/json' })).json()) as { folder: string; folders: { name: string; path: string }[]; files: unknown[] };
+    const json = (await (await get('/download/fedora/releases/', { Accept: 'application/json' })).json()) as {
+      folder: string;
+      folders: { name: string; path: string }[];
+      files: unknown[];
+    };
     expect(json.folder).toBe('fedora/releases/');
     expect(json.folders.map((f) => f.name)).toEqual(['41', '42', '43', '44']);
     expect(json.folders[0]!.path).toBe('fedora/releases/41/');

@@ -189,9 +189,7 @@ describe('loadLogos', () => {
       await writeFile(files.stripped, wrap('<rect onclick="alert(1)"/>'));
       await writeFile(files.entity, `<!DOCTYPE svg [<!ENTITY x "y">]>${wrap('')}`);
       await writeFile(files.big, Buffer.alloc(MAX_LOGO_BYTES + 10));
-      const mirrors = Object.entries(files).map(
-        ([id, logo]) => ({ id, sponsor: { name: id, logo } }) as unknown as MirrorSpec,
-      );
+      const mirrors = Object.entries(files).map(([id, logo]) => ({ id, sponsor: { name: id, logo } }) as unknown as MirrorSpec);
       const warnings: { obj: Record<string, unknown>; msg: string | undefined }[] = [];
       const logos = await loadLogos(mirrors, { warn: (obj, msg) => warnings.push({ obj: obj as Record<string, unknown>, msg }) });
       expect([...logos.keys()].sort()).toEqual(['good', 'stripped']);

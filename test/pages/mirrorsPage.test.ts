@@ -48,7 +48,11 @@ describe.skipIf(!launched.browser)('/mirrors in Chromium', () => {
     expect(text).toMatch(/99\.0%/);
     expect(text).toContain('–');
     // Every sponsor logo loaded.
-    const widths = await page.locator('img.thumb').evaluateAll((imgs) => Promise.all(imgs.map(async (img) => ((await (img as HTMLImageElement).decode().catch(() => {})), (img as HTMLImageElement).naturalWidth))));
+    const widths = await page
+      .locator('img.thumb')
+      .evaluateAll((imgs) =>
+        Promise.all(imgs.map(async (img) => (await (img as HTMLImageElement).decode().catch(() => {}), (img as HTMLImageElement).naturalWidth))),
+      );
     expect(widths.length).toBe(server.config.mirrors.filter((m) => m.sponsor?.logo).length);
     expect(widths.every((w) => w > 0)).toBe(true);
     await screenshot(page, 'mirrors-desktop-light');

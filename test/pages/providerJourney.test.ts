@@ -117,7 +117,13 @@ describe.skipIf(!launched.browser || skipRedis)('a provider who joined by offer,
   });
 
   it('staff see base URL, rsync URL and peerings, and accept with the provider token, shown once; the mirror carries the organisation as sponsor', async () => {
-    const offers = (await staffB.get('/admin/v1/offers?status=offered')).json.offers as { id: string; baseUrl: string; rsyncUrl: string; peerings: string; statusKeyHash?: string }[];
+    const offers = (await staffB.get('/admin/v1/offers?status=offered')).json.offers as {
+      id: string;
+      baseUrl: string;
+      rsyncUrl: string;
+      peerings: string;
+      statusKeyHash?: string;
+    }[];
     expect(offers).toHaveLength(1);
     expect(offers[0]).toMatchObject({ baseUrl: nairobi.baseUrl, rsyncUrl: 'rsync://mirror.savanna.example/pub/', peerings: 'KIXP, NAPAfrica' });
     expect(offers[0]!.statusKeyHash).toBeUndefined();
@@ -180,10 +186,13 @@ describe.skipIf(!launched.browser || skipRedis)('a provider who joined by offer,
     const renamed = await staffA.patch(`/admin/v1/mirrors/${MIRROR_ID}`, { sponsor: { name: 'Savanna Rift' } });
     expect(renamed.json.spec.sponsor).toMatchObject({ name: 'Savanna Rift', url: 'https://savanna.example/', logo: r.json.spec.sponsor.logo });
     const page = await newPage({ extraHTTPHeaders: { 'X-Forwarded-For': KE } });
-    await vi.waitFor(async () => {
-      await page.goto(`${b.url}/download/pub/README.txt`);
-      expect(await page.locator('.sponsor .logo a img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBeGreaterThan(0);
-    }, { timeout: 3_000, interval: 200 });
+    await vi.waitFor(
+      async () => {
+        await page.goto(`${b.url}/download/pub/README.txt`);
+        expect(await page.locator('.sponsor .logo a img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBeGreaterThan(0);
+      },
+      { timeout: 3_000, interval: 200 },
+    );
   });
 
   it('a logo that is not a clean picture is refused with a reason; an SVG loses its script', async () => {
@@ -208,7 +217,12 @@ describe.skipIf(!launched.browser || skipRedis)('a provider who joined by offer,
     const pages = ['offer', 'offer-errors', 'offer-status', 'provider', 'mirrorlist'] as const;
     const cases = pages.flatMap((name) => [false, true].map((phone) => ({ name, phone })));
     it.each(cases)('$name (phone: $phone)', async ({ name, phone }) => {
-      const page = await newPage({ bypassCSP: true, viewport: phone ? undefined : { width: 1280, height: 900 }, ...(phone ? PHONE : {}), extraHTTPHeaders: { 'X-Forwarded-For': KE } });
+      const page = await newPage({
+        bypassCSP: true,
+        viewport: phone ? undefined : { width: 1280, height: 900 },
+        ...(phone ? PHONE : {}),
+        extraHTTPHeaders: { 'X-Forwarded-For': KE },
+      });
       if (name === 'offer') await page.goto(`${a.url}/offer`);
       if (name === 'offer-errors') {
         await page.goto(`${a.url}/offer`);
@@ -236,4 +250,3 @@ describe.skipIf(!launched.browser || skipRedis)('a provider who joined by offer,
     });
   });
 });
-

@@ -56,7 +56,13 @@ describe.skipIf(!launched.browser)('staff during a store outage', () => {
     const offer = await fetch(`${server.url}/api/v1/offers`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ contact: { name: 'Outage Tester', email: 'outage@example.org' }, organisation: 'Outage Networks', location: { country: 'IS' }, storageTB: 9, bandwidthMbps: 160 }),
+      body: JSON.stringify({
+        contact: { name: 'Outage Tester', email: 'outage@example.org' },
+        organisation: 'Outage Networks',
+        location: { country: 'IS' },
+        storageTB: 9,
+        bandwidthMbps: 160,
+      }),
     });
     offerId = ((await offer.json()) as { id: string }).id;
     context = await browser.newContext({ bypassCSP: true });
@@ -112,7 +118,12 @@ describe.skipIf(!launched.browser)('staff during a store outage', () => {
   });
 
   it('read-only commands never say "cannot save changes": offers list and audit answer, stats says it cannot', { timeout: 60_000 }, async () => {
-    const [offers, audit, stats, drain] = await Promise.all([cli(['offers', 'list']), cli(['audit', '--action', 'drain']), cli(['stats']), cli(['mirrors', 'drain', 'fr-paris'])]);
+    const [offers, audit, stats, drain] = await Promise.all([
+      cli(['offers', 'list']),
+      cli(['audit', '--action', 'drain']),
+      cli(['stats']),
+      cli(['mirrors', 'drain', 'fr-paris']),
+    ]);
     expect(offers.code).toBe(0);
     expect(offers.stdout).toContain('Outage Networks');
     expect(offers.stderr).toContain('these offers are as it last read them');
@@ -120,7 +131,9 @@ describe.skipIf(!launched.browser)('staff during a store outage', () => {
     expect(audit.stdout).toMatch(/mirror\.drain\s+mirror:de-berlin/);
     expect(audit.stderr).toContain('the newest entries it holds itself');
     expect(stats.code).toBe(7);
-    expect(stats.stderr).toMatch(/^mirrorgate: the server cannot answer this right now: the shared store is unreachable, so statistics cannot be read right now/);
+    expect(stats.stderr).toMatch(
+      /^mirrorgate: the server cannot answer this right now: the shared store is unreachable, so statistics cannot be read right now/,
+    );
     for (const run of [offers, audit, stats]) expect(run.stdout + run.stderr).not.toContain('cannot save changes');
     // A change does say it.
     expect(drain.code).toBe(7);
@@ -135,7 +148,10 @@ describe.skipIf(!launched.browser)('staff during a store outage', () => {
     const other = await pool.start({ dataDir: pool.dataDir('outage-2'), env: { REDIS_URL: redis.url } });
     try {
       const s2 = client(other.url, STAFF_TOKEN);
-      await vi.waitFor(async () => expect((await s2.get('/admin/v1/mirrors/de-berlin')).json.drain).toMatchObject({ overMs: 0 }), { timeout: 5_000, interval: 100 });
+      await vi.waitFor(async () => expect((await s2.get('/admin/v1/mirrors/de-berlin')).json.drain).toMatchObject({ overMs: 0 }), {
+        timeout: 5_000,
+        interval: 100,
+      });
       expect(((await s2.get('/admin/v1/offers')).json.offers as { id: string }[]).map((o) => o.id)).toContain(offerId);
       expect(((await s2.get('/admin/v1/audit?action=drain')).json.entries as { target: string }[]).map((e) => e.target)).toContain('mirror:de-berlin');
       expect(await lookChoice(other.url, 'DE')).not.toBe('de-berlin');

@@ -69,7 +69,14 @@ describe('download page template', () => {
   });
 
   it('links a sponsor only by an http(s) URL', async () => {
-    for (const url of ['javascript:alert(1)', ' JavaScript:alert(1)', 'data:text/html,<script>alert(1)</script>', 'vbscript:x', '//evil.example', 'not a url']) {
+    for (const url of [
+      'javascript:alert(1)',
+      ' JavaScript:alert(1)',
+      'data:text/html,<script>alert(1)</script>',
+      'vbscript:x',
+      '//evil.example',
+      'not a url',
+    ]) {
       const page = await render(downloadPage(model({ chosen: ranked('a', { sponsor: { name: 'S', url, logo: 'x' } }) })));
       expectInert(page);
       expect(page).not.toContain('rel="sponsored');
@@ -121,7 +128,9 @@ describe('mirrors page template', () => {
   it('escapes hostile mirror and sponsor fields and drops non-http sponsor links', async () => {
     const page = await render(
       mirrorsPage({
-        mirrors: [summary('a', { name: EVIL, url: 'javascript:alert(1)', reason: EVIL, sponsor: { name: EVIL, url: 'javascript:alert(1)', logo: '/logos/a' } })],
+        mirrors: [
+          summary('a', { name: EVIL, url: 'javascript:alert(1)', reason: EVIL, sponsor: { name: EVIL, url: 'javascript:alert(1)', logo: '/logos/a' } }),
+        ],
         fileCount: 10,
         nowMs: 0,
         sort: null,

@@ -20,8 +20,7 @@ afterAll(async () => {
   await net?.close();
 });
 
-const get = (target: string, headers: Record<string, string> = {}) =>
-  fetch(`${net.url}${target}`, { headers, redirect: 'manual' });
+const get = (target: string, headers: Record<string, string> = {}) => fetch(`${net.url}${target}`, { headers, redirect: 'manual' });
 
 describe('rate limits (per address, 429 with Retry-After)', () => {
   it('public API: the 301st request a minute from one address is refused; another address is not', async () => {
@@ -41,12 +40,26 @@ describe('rate limits (per address, 429 with Retry-After)', () => {
   it('offers: 21st offer an hour from one address → 429 with Retry-After', async () => {
     const ip = '203.0.113.210';
     const offer = (i: number) =>
-      JSON.stringify({ contact: { name: 'R', email: 'r@example.org' }, organisation: `Rate ${i}`, location: { country: 'DE' }, storageTB: 10, bandwidthMbps: 1000 });
+      JSON.stringify({
+        contact: { name: 'R', email: 'r@example.org' },
+        organisation: `Rate ${i}`,
+        location: { country: 'DE' },
+        storageTB: 10,
+        bandwidthMbps: 1000,
+      });
     for (let i = 0; i < 20; i++) {
-      const r = await fetch(`${net.url}/api/v1/offers`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': ip }, body: offer(i) });
+      const r = await fetch(`${net.url}/api/v1/offers`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': ip },
+        body: offer(i),
+      });
       expect(r.status).toBe(201);
     }
-    const r = await fetch(`${net.url}/api/v1/offers`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': ip }, body: offer(21) });
+    const r = await fetch(`${net.url}/api/v1/offers`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': ip },
+      body: offer(21),
+    });
     expect(r.status).toBe(429);
     expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
   });
@@ -101,12 +114,20 @@ describe('size limits', () => {
   it('headers over 16 KB → 431 (Node maxHeaderSize)', async () => {
     const r = await sendRaw(port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: ${'a'.repeat(17_000)}\r\nConnection: close\r\n\r\n`);
     expect(r.status).toBe(431);
-    const many = await sendRaw(port, `GET /healthz HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 400 }, (_, i) => `X-H${i}: ${'b'.repeat(40)}\r\n`).join('')}Connection: close\r\n\r\n`);
+    const many = await sendRaw(
+      port,
+      `GET /healthz HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 400 }, (_, i) => `X-H${i}: ${'b'.repeat(40)}\r\n`).join('')}Connection: close\r\n\r\n`,
+    );
     expect(many.status).toBe(431);
   });
 
   it('URLs over 8 KB → 414 (on every route); over 16 KB → 431; an overlong download path alone → 400', async () => {
-    for (const target of [`/download/pub/${'a'.repeat(9_000)}`, `/mirrors?sort=${'n'.repeat(9_000)}`, `/${'x'.repeat(9_000)}`, `/admin/v1/audit?actor=${'q'.repeat(9_000)}`]) {
+    for (const target of [
+      `/download/pub/${'a'.repeat(9_000)}`,
+      `/mirrors?sort=${'n'.repeat(9_000)}`,
+      `/${'x'.repeat(9_000)}`,
+      `/admin/v1/audit?actor=${'q'.repeat(9_000)}`,
+    ]) {
       const r = await sendRaw(port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       expect(r.status, target.slice(0, 30)).toBe(414);
       expect(r.headers.location).toBeUndefined();
@@ -178,7 +199,10 @@ describe('no open redirect', () => {
   const hostile: { target: string; headers?: Record<string, string> }[] = [
     { target: `/download/${encodePath(FILES.readme)}?mirror=http://evil.example/` },
     { target: `/download/${encodePath(FILES.readme)}?mirror=%2F%2Fevil.example` },
-    { target: `/download/${encodePath(FILES.readme)}?direct&mirror=evil`, headers: { Cookie: 'mirrorgate_mirror=evil; mirrorgate_mirror=http://evil.example' } },
+    {
+      target: `/download/${encodePath(FILES.readme)}?direct&mirror=evil`,
+      headers: { Cookie: 'mirrorgate_mirror=evil; mirrorgate_mirror=http://evil.example' },
+    },
     { target: `/download/${encodePath(FILES.readme)}`, headers: { Host: 'evil.example', 'X-Forwarded-Host': 'evil.example', 'X-Forwarded-Proto': 'https' } },
     { target: `/download/${encodePath(FILES.readme)}`, headers: { 'X-Forwarded-For': 'http://evil.example/, 1.2.3.4, garbage' } },
     { target: '/download//evil.example/pub/README.txt' },
@@ -200,11 +224,18 @@ describe('no open redirect', () => {
         const r = await sendRaw(port, `GET ${target} HTTP/1.1\r\n${lines.join('\r\n')}\r\nConnection: close\r\n\r\n`);
         expect(r.status).toBeLessThan(500);
         if (r.headers.location !== undefined) {
-          expect(allowed.some((a) => r.headers.location!.startsWith(a)), r.headers.location).toBe(true);
+          expect(
+            allowed.some((a) => r.headers.location!.startsWith(a)),
+            r.headers.location,
+          ).toBe(true);
         }
         // Nor does any link the page or list offers point elsewhere.
         for (const url of r.body.match(/https?:\/\/[^\s"'<>]+/g) ?? []) {
-          const ok = allowed.some((a) => url.startsWith(a)) || url.startsWith(net.config.publicUrl) || url.startsWith('https://spree.example') || url.startsWith('http://www.w3.org/');
+          const ok =
+            allowed.some((a) => url.startsWith(a)) ||
+            url.startsWith(net.config.publicUrl) ||
+            url.startsWith('https://spree.example') ||
+            url.startsWith('http://www.w3.org/');
           expect(ok, `${url} in the answer to ${target}`).toBe(true);
         }
         expect(r.body).not.toContain('evil.example');
@@ -215,7 +246,11 @@ describe('no open redirect', () => {
 
 describe('security headers on every page', () => {
   it('redirects carry the headers that act on a redirect, and none of the page-only ones', async () => {
-    for (const target of [`/download/${encodePath(FILES.readme)}`, `/download/${encodePath(FILES.readme)}?direct`, `/download/${encodePath(FILES.originOnly)}`]) {
+    for (const target of [
+      `/download/${encodePath(FILES.readme)}`,
+      `/download/${encodePath(FILES.readme)}?direct`,
+      `/download/${encodePath(FILES.originOnly)}`,
+    ]) {
       const r = await fetch(`${net.url}${target}`, { headers: { Accept: '*/*' }, redirect: 'manual' });
       await r.arrayBuffer();
       expect(r.status, target).toBe(302);
@@ -253,7 +288,13 @@ describe('security headers on every page', () => {
       { target: '/admin/v1/mirrors', headers: staff, status: 200 },
       { target: '/admin/v1/audit', headers: { Authorization: 'Bearer wrong-token-wrong-token' }, status: 401 },
       { target: '/api/v1/offers', method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': '203.0.113.230' }, body: '{', status: 400 },
-      { target: '/api/v1/offers', method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': '203.0.113.231' }, body: 'x'.repeat(70_000), status: 413 },
+      {
+        target: '/api/v1/offers',
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': '203.0.113.231' },
+        body: 'x'.repeat(70_000),
+        status: 413,
+      },
       { target: `/mirrors?q=${'z'.repeat(9_000)}`, status: 414 },
     ];
     for (const c of cases) {

@@ -29,7 +29,29 @@ describe('X-Forwarded-For (resolveClientAddress)', () => {
   const hop = fc.oneof(
     fc.ipV4(),
     fc.ipV6(),
-    fc.constantFrom('10.1.2.3', 'fd00::1', '127.0.0.1', '::ffff:10.0.0.9', '[2001:db8::1]:443', '198.51.100.7:8080', 'fe80::1%eth0', 'unknown', '_hidden', '', ' ', '0x7f.1', '010.1.1.1', '1', '1.2.3', '256.1.1.1', '1.2.3.4.5', '::::', 'a'.repeat(100), '"1.2.3.4"', 'for=1.2.3.4'),
+    fc.constantFrom(
+      '10.1.2.3',
+      'fd00::1',
+      '127.0.0.1',
+      '::ffff:10.0.0.9',
+      '[2001:db8::1]:443',
+      '198.51.100.7:8080',
+      'fe80::1%eth0',
+      'unknown',
+      '_hidden',
+      '',
+      ' ',
+      '0x7f.1',
+      '010.1.1.1',
+      '1',
+      '1.2.3',
+      '256.1.1.1',
+      '1.2.3.4.5',
+      '::::',
+      'a'.repeat(100),
+      '"1.2.3.4"',
+      'for=1.2.3.4',
+    ),
     fc.string({ maxLength: 20 }),
     fc.string({ unit: 'binary', maxLength: 12 }),
   );
@@ -38,20 +60,37 @@ describe('X-Forwarded-For (resolveClientAddress)', () => {
     fc.string({ unit: 'binary', maxLength: 200 }),
     fc.constant('1.1.1.1,'.repeat(2_000)),
   );
-  const peer = fc.oneof(fc.constantFrom('127.0.0.1', '::ffff:127.0.0.1', '::1', '10.9.9.9', '::ffff:10.9.9.9'), fc.ipV4(), fc.ipV6(), fc.string({ maxLength: 10 }));
+  const peer = fc.oneof(
+    fc.constantFrom('127.0.0.1', '::ffff:127.0.0.1', '::1', '10.9.9.9', '::ffff:10.9.9.9'),
+    fc.ipV4(),
+    fc.ipV6(),
+    fc.string({ maxLength: 10 }),
+  );
 
   it('never throws; the answer is a canonical address that is the peer or one of the hops', () => {
     fc.assert(
-      fc.property(peer, fc.option(header, { nil: undefined }), fc.option(fc.string({ maxLength: 30 }), { nil: undefined }), fc.boolean(), (p, xff, xfp, tls) => {
-        const out = resolveClientAddress(p, xff, xfp, tls, trusted);
-        expect(isIP(out.ip), out.ip).not.toBe(0);
-        expect(normalizeAddress(out.ip)).toBe(out.ip);
-        const candidates = new Set([normalizeAddress(p) ?? '0.0.0.0', ...(xff ?? '').split(',').map((h) => normalizeAddress(h)).filter((x): x is string => x !== undefined)]);
-        expect(candidates.has(out.ip), `${out.ip} from ${p} / ${xff}`).toBe(true);
-        // Headers count only behind a trusted peer.
-        if (!trusted.has(p)) expect(out).toEqual({ ip: normalizeAddress(p) ?? '0.0.0.0', https: tls });
-        if (tls) expect(out.https).toBe(true);
-      }),
+      fc.property(
+        peer,
+        fc.option(header, { nil: undefined }),
+        fc.option(fc.string({ maxLength: 30 }), { nil: undefined }),
+        fc.boolean(),
+        (p, xff, xfp, tls) => {
+          const out = resolveClientAddress(p, xff, xfp, tls, trusted);
+          expect(isIP(out.ip), out.ip).not.toBe(0);
+          expect(normalizeAddress(out.ip)).toBe(out.ip);
+          const candidates = new Set([
+            normalizeAddress(p) ?? '0.0.0.0',
+            ...(xff ?? '')
+              .split(',')
+              .map((h) => normalizeAddress(h))
+              .filter((x): x is string => x !== undefined),
+          ]);
+          expect(candidates.has(out.ip), `${out.ip} from ${p} / ${xff}`).toBe(true);
+          // Headers count only behind a trusted peer.
+          if (!trusted.has(p)) expect(out).toEqual({ ip: normalizeAddress(p) ?? '0.0.0.0', https: tls });
+          if (tls) expect(out.https).toBe(true);
+        },
+      ),
       { numRuns: 1_500 },
     );
   });
@@ -86,12 +125,85 @@ describe('config files (parseConfig)', () => {
   const replacement = fc.oneof(
     fc.jsonValue({ maxDepth: 3 }),
     fc.constantFrom(
-      null, '', ' ', 'env:', 'env:NOPE', 'env:STAFF', 'env:A-B', '-1', -1, 0, 1e308, -1e308, 'NaN', '1e999', '10x', '999999999d', '0s',
-      'ftp://x/', 'http://', 'https://a b/', 'javascript:alert(1)', 'file:///etc/passwd', '../../../etc/passwd', '\u0000', '/dev/null', '.',
-      '**', '[', '{a,b', 'zz', 'de', 'DE ', '::1/129', '10.0.0.0/33', '1.2.3.4/', 'x'.repeat(5_000), ['a', 1, null], { nested: { deep: [] } },
+      null,
+      '',
+      ' ',
+      'env:',
+      'env:NOPE',
+      'env:STAFF',
+      'env:A-B',
+      '-1',
+      -1,
+      0,
+      1e308,
+      -1e308,
+      'NaN',
+      '1e999',
+      '10x',
+      '999999999d',
+      '0s',
+      'ftp://x/',
+      'http://',
+      'https://a b/',
+      'javascript:alert(1)',
+      'file:///etc/passwd',
+      '../../../etc/passwd',
+      '\u0000',
+      '/dev/null',
+      '.',
+      '**',
+      '[',
+      '{a,b',
+      'zz',
+      'de',
+      'DE ',
+      '::1/129',
+      '10.0.0.0/33',
+      '1.2.3.4/',
+      'x'.repeat(5_000),
+      ['a', 1, null],
+      { nested: { deep: [] } },
     ),
   );
-  const mutation = fc.tuple(fc.array(fc.oneof(fc.constantFrom('publicUrl', 'dataDir', 'trustedProxies', 'tokens', 'origin', 'health', 'routing', 'mirrors', 'store', 'geoip', 'scan', 'port', 'extra', '0', 'id', 'baseUrl', 'country', 'sponsor', 'logo', 'content', 'include', 'manifest', 'token', 'role', 'mirrors', 'interval', 'timeout', 'lat')), { minLength: 1, maxLength: 4 }), replacement, fc.boolean());
+  const mutation = fc.tuple(
+    fc.array(
+      fc.oneof(
+        fc.constantFrom(
+          'publicUrl',
+          'dataDir',
+          'trustedProxies',
+          'tokens',
+          'origin',
+          'health',
+          'routing',
+          'mirrors',
+          'store',
+          'geoip',
+          'scan',
+          'port',
+          'extra',
+          '0',
+          'id',
+          'baseUrl',
+          'country',
+          'sponsor',
+          'logo',
+          'content',
+          'include',
+          'manifest',
+          'token',
+          'role',
+          'mirrors',
+          'interval',
+          'timeout',
+          'lat',
+        ),
+      ),
+      { minLength: 1, maxLength: 4 },
+    ),
+    replacement,
+    fc.boolean(),
+  );
 
   function mutate(doc: Record<string, unknown>, [keys, value, remove]: [string[], unknown, boolean]) {
     let node: unknown = doc;
@@ -142,15 +254,26 @@ describe('config files (parseConfig)', () => {
       }),
       { numRuns: 500 },
     );
-    for (const bomb of ['a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nd: &d [*c, *c]\ne: &e [*d, *d]\nf: &f [*e, *e]\ng: [*f, *f]\n', '!!binary AAAA', '? [a]\n: b\n', '%TAG ! tag:x:\n---\n!x a']) {
+    for (const bomb of [
+      'a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nd: &d [*c, *c]\ne: &e [*d, *d]\nf: &f [*e, *e]\ng: [*f, *f]\n',
+      '!!binary AAAA',
+      '? [a]\n: b\n',
+      '%TAG ! tag:x:\n---\n!x a',
+    ]) {
       onlyConfigErrors(bomb);
     }
   });
 });
 
 describe('manifests (parseOriginManifestText / parseMirrorManifestText)', () => {
-  const value = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom(-1, 1.5, 2 ** 53, 1e21, '12', '2026-01-01', '2026-01-01T00:00:00Z', '2026-13-45T99:99:99Z', 'a'.repeat(64), 'A'.repeat(64), 'g'.repeat(64)));
-  const pathValue = fc.oneof(fc.constantFrom('a', '/a', '//a', 'a/', 'a/../b', 'a/%2e%2e/b', 'a\\b', 'a\u0000b', '.', '..', 'x'.repeat(1_100), 'a\ud800', 'ok/file.txt'), fc.string({ maxLength: 20 }));
+  const value = fc.oneof(
+    fc.jsonValue({ maxDepth: 2 }),
+    fc.constantFrom(-1, 1.5, 2 ** 53, 1e21, '12', '2026-01-01', '2026-01-01T00:00:00Z', '2026-13-45T99:99:99Z', 'a'.repeat(64), 'A'.repeat(64), 'g'.repeat(64)),
+  );
+  const pathValue = fc.oneof(
+    fc.constantFrom('a', '/a', '//a', 'a/', 'a/../b', 'a/%2e%2e/b', 'a\\b', 'a\u0000b', '.', '..', 'x'.repeat(1_100), 'a\ud800', 'ok/file.txt'),
+    fc.string({ maxLength: 20 }),
+  );
   const object = fc.record(
     { path: fc.oneof(pathValue, value), size: fc.oneof(fc.nat(), value), mtime: value, sha256: value, extra: value },
     { requiredKeys: [] },
@@ -158,7 +281,21 @@ describe('manifests (parseOriginManifestText / parseMirrorManifestText)', () => 
   const line = fc.oneof(
     object.map((o) => JSON.stringify(o)),
     fc.string({ unit: 'binary', maxLength: 60 }),
-    fc.constantFrom('', '   ', '# comment', '\r', '{', '[]', 'null', '"a"', '{"path":"a","size":1}', '{"path":"a","size":1}\r', '\ufeff{"path":"b","size":2}', '{"path":"a","size":1,"mtime":1}', '{"__proto__":{"x":1},"path":"p","size":1}'),
+    fc.constantFrom(
+      '',
+      '   ',
+      '# comment',
+      '\r',
+      '{',
+      '[]',
+      'null',
+      '"a"',
+      '{"path":"a","size":1}',
+      '{"path":"a","size":1}\r',
+      '\ufeff{"path":"b","size":2}',
+      '{"path":"a","size":1,"mtime":1}',
+      '{"__proto__":{"x":1},"path":"p","size":1}',
+    ),
   );
 
   it('never throw; every bad line is a problem with its 1-based number; every good file a valid, unique path', () => {
@@ -200,9 +337,18 @@ describe('rsync listings (parseRsyncListLine)', () => {
       .tuple(
         fc.constantFrom('-', 'd', 'l', 'c', 'b', 'p', 's', 'D', 'x', ''),
         fc.stringMatching(/^[-rwxsStTlL]{8,10}[+.@]?$/),
-        fc.oneof(fc.stringMatching(/^ {0,12}[0-9,.']{1,24}$/), fc.constantFrom(' 9007199254740993', ' 1,234,567', ' 1.234,567', " 1'234", ' 12, 34', ' -1', ' 1e5')),
-        fc.oneof(fc.stringMatching(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2}$/), fc.constantFrom('2026/02/30 00:00:00', '0000/00/00 99:99:99', '2026-01-01 00:00:00')),
-        fc.oneof(fc.string({ unit: 'grapheme', maxLength: 30 }), fc.constantFrom('', '.', './', './a', '././', ' lead', 'a\\#303\\#251', 'a\\#377', 'a\\#00', 'a\\', 'a\\#', 'a -> b', 'x\r')),
+        fc.oneof(
+          fc.stringMatching(/^ {0,12}[0-9,.']{1,24}$/),
+          fc.constantFrom(' 9007199254740993', ' 1,234,567', ' 1.234,567', " 1'234", ' 12, 34', ' -1', ' 1e5'),
+        ),
+        fc.oneof(
+          fc.stringMatching(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2}$/),
+          fc.constantFrom('2026/02/30 00:00:00', '0000/00/00 99:99:99', '2026-01-01 00:00:00'),
+        ),
+        fc.oneof(
+          fc.string({ unit: 'grapheme', maxLength: 30 }),
+          fc.constantFrom('', '.', './', './a', '././', ' lead', 'a\\#303\\#251', 'a\\#377', 'a\\#00', 'a\\', 'a\\#', 'a -> b', 'x\r'),
+        ),
       )
       .map(([t, perms, size, date, p]) => `${t}${perms}${size} ${date} ${p}`),
   );
@@ -227,28 +373,147 @@ describe('rsync listings (parseRsyncListLine)', () => {
 });
 
 describe('logo files (prepareLogo)', () => {
-  const names = fc.constantFrom('logo.svg', 'LOGO.SVG', 'logo.png', 'logo.jpg', 'logo.jpeg', 'logo.gif', 'logo.webp', 'logo.bmp', 'logo', 'logo.svg.png', '.svg');
+  const names = fc.constantFrom(
+    'logo.svg',
+    'LOGO.SVG',
+    'logo.png',
+    'logo.jpg',
+    'logo.jpeg',
+    'logo.gif',
+    'logo.webp',
+    'logo.bmp',
+    'logo',
+    'logo.svg.png',
+    '.svg',
+  );
 
-  const tag = fc.constantFrom('svg', 'g', 'path', 'rect', 'text', 'tspan', 'a', 'use', 'image', 'feImage', 'style', 'script', 'SCRIPT', 'Script', 'foreignObject', 'iframe', 'animate', 'set', 'handler', 'x:script', 'svg:script', 'title', 'desc', 'switch', 'defs', 'pattern');
-  const attrName = fc.constantFrom('onload', 'ONLOAD', 'OnClick', 'onerror', 'onbegin', 'href', 'xlink:href', 'xml:base', 'style', 'fill', 'stroke', 'filter', 'mask', 'd', 'x', 'id', 'class', 'begin', 'values', 'attributeName', 'to', 'xmlns', 'xmlns:x', 'requiredExtensions', 'src');
+  const tag = fc.constantFrom(
+    'svg',
+    'g',
+    'path',
+    'rect',
+    'text',
+    'tspan',
+    'a',
+    'use',
+    'image',
+    'feImage',
+    'style',
+    'script',
+    'SCRIPT',
+    'Script',
+    'foreignObject',
+    'iframe',
+    'animate',
+    'set',
+    'handler',
+    'x:script',
+    'svg:script',
+    'title',
+    'desc',
+    'switch',
+    'defs',
+    'pattern',
+  );
+  const attrName = fc.constantFrom(
+    'onload',
+    'ONLOAD',
+    'OnClick',
+    'onerror',
+    'onbegin',
+    'href',
+    'xlink:href',
+    'xml:base',
+    'style',
+    'fill',
+    'stroke',
+    'filter',
+    'mask',
+    'd',
+    'x',
+    'id',
+    'class',
+    'begin',
+    'values',
+    'attributeName',
+    'to',
+    'xmlns',
+    'xmlns:x',
+    'requiredExtensions',
+    'src',
+  );
   const attrValue = fc.oneof(
     fc.constantFrom(
-      'javascript:alert(1)', 'JaVaScRiPt:alert(1)', 'java\tscript:alert(1)', ' javascript:x', '&#106;avascript:x', '&#x6A;avascript:x', 'jav&#x09;ascript:x', 'vbscript:x',
-      'data:text/html,<script>alert(1)</script>', 'data:image/svg+xml;base64,PHN2Zz4=', 'data:image/png;base64,iVBORw0KGgo=', '#a', 'url(#a)', 'url(http://evil/)', 'url(javascript:x)',
-      'u\\72l(http://evil/)', 'expression(alert(1))', 'behavior:url(x.htc)', '@import "x"', 'red', '0 0 10 10', 'https://evil.example/', '//evil.example', '&amp;', '&lt;script&gt;', '"', "'",
+      'javascript:alert(1)',
+      'JaVaScRiPt:alert(1)',
+      'java\tscript:alert(1)',
+      ' javascript:x',
+      '&#106;avascript:x',
+      '&#x6A;avascript:x',
+      'jav&#x09;ascript:x',
+      'vbscript:x',
+      'data:text/html,<script>alert(1)</script>',
+      'data:image/svg+xml;base64,PHN2Zz4=',
+      'data:image/png;base64,iVBORw0KGgo=',
+      '#a',
+      'url(#a)',
+      'url(http://evil/)',
+      'url(javascript:x)',
+      'u\\72l(http://evil/)',
+      'expression(alert(1))',
+      'behavior:url(x.htc)',
+      '@import "x"',
+      'red',
+      '0 0 10 10',
+      'https://evil.example/',
+      '//evil.example',
+      '&amp;',
+      '&lt;script&gt;',
+      '"',
+      "'",
     ),
     fc.string({ maxLength: 12 }),
   );
   const attr = fc.tuple(attrName, attrValue, fc.constantFrom('"', "'")).map(([n, v, q]) => ` ${n}=${q}${v.split(q).join(q === '"' ? '&quot;' : '&apos;')}${q}`);
-  const text = fc.oneof(fc.constantFrom('hello', '&lt;script&gt;alert(1)&lt;/script&gt;', '<![CDATA[<script>alert(1)</script>]]>', '<!-- <script> -->', '<?xml-stylesheet href="x"?>', '&amp;', 'a & b', '&bogus;', '&#0;', ']]>', '<', '>'), fc.string({ maxLength: 10 }));
+  const text = fc.oneof(
+    fc.constantFrom(
+      'hello',
+      '&lt;script&gt;alert(1)&lt;/script&gt;',
+      '<![CDATA[<script>alert(1)</script>]]>',
+      '<!-- <script> -->',
+      '<?xml-stylesheet href="x"?>',
+      '&amp;',
+      'a & b',
+      '&bogus;',
+      '&#0;',
+      ']]>',
+      '<',
+      '>',
+    ),
+    fc.string({ maxLength: 10 }),
+  );
   const element: fc.Memo<string> = fc.memo((depth) =>
     fc
-      .tuple(tag, fc.array(attr, { maxLength: 3 }), depth > 1 ? fc.array(fc.oneof(text, element(depth - 1)), { maxLength: 3 }) : fc.array(text, { maxLength: 2 }), fc.boolean())
-      .map(([t, attrs, children, selfClose]) => (selfClose && children.length === 0 ? `<${t}${attrs.join('')}/>` : `<${t}${attrs.join('')}>${children.join('')}</${t}>`)),
+      .tuple(
+        tag,
+        fc.array(attr, { maxLength: 3 }),
+        depth > 1 ? fc.array(fc.oneof(text, element(depth - 1)), { maxLength: 3 }) : fc.array(text, { maxLength: 2 }),
+        fc.boolean(),
+      )
+      .map(([t, attrs, children, selfClose]) =>
+        selfClose && children.length === 0 ? `<${t}${attrs.join('')}/>` : `<${t}${attrs.join('')}>${children.join('')}</${t}>`,
+      ),
   );
   const svgish = fc
     .tuple(
-      fc.constantFrom('', '<?xml version="1.0"?>', '\ufeff', '<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">', '<!DOCTYPE svg [<!ENTITY x "y">]>', '<!ENTITY x SYSTEM "file:///etc/passwd">'),
+      fc.constantFrom(
+        '',
+        '<?xml version="1.0"?>',
+        '\ufeff',
+        '<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">',
+        '<!DOCTYPE svg [<!ENTITY x "y">]>',
+        '<!ENTITY x SYSTEM "file:///etc/passwd">',
+      ),
       fc.array(attr, { maxLength: 3 }),
       fc.array(fc.oneof(text, element(3)), { maxLength: 5 }),
       fc.constantFrom('</svg>', '</svg>', '', '</svg><script>alert(1)</script>', '</svg>trailing', '</SVG>'),

@@ -199,7 +199,8 @@ describe('abuse by address ranges', () => {
       });
       expect(r.status).toBe(201);
     }
-    const page = async (q: string) => (await (await call(server, `/staff${q}`, { headers: { Authorization: `Bearer ${STAFF_TOKEN}` } })).text()).replace(/\s+/g, ' ');
+    const page = async (q: string) =>
+      (await (await call(server, `/staff${q}`, { headers: { Authorization: `Bearer ${STAFF_TOKEN}` } })).text()).replace(/\s+/g, ' ');
     const first = await page('');
     expect(new Set(first.match(/Paged Org \d+/g)).size).toBe(25);
     expect(first).toContain('Pending offers: page 1 of 2 (30)');

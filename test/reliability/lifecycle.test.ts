@@ -132,7 +132,9 @@ describe('SIGTERM on a child-process server', () => {
       const body = JSON.stringify({ weight });
       const status = await new Promise<string>((resolve, reject) => {
         const socket = connect({ host: '127.0.0.1', port }, () =>
-          socket.write(`PATCH /admin/v1/mirrors/fr-paris HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${STAFF_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`),
+          socket.write(
+            `PATCH /admin/v1/mirrors/fr-paris HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${STAFF_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+          ),
         );
         socket.once('data', (chunk: Buffer) => {
           child.proc.kill('SIGKILL');
@@ -145,9 +147,14 @@ describe('SIGTERM on a child-process server', () => {
       await child.exit;
 
       // The audit entry was fsync'd before the answer: it is always there.
-      const audit = (await readFile(path.join(stateDir, 'audit.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; target: string; after?: { weight?: number } });
+      const audit = (await readFile(path.join(stateDir, 'audit.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { action: string; target: string; after?: { weight?: number } });
       expect(audit.some((e) => e.action === 'mirror.update' && e.target === 'mirror:fr-paris' && e.after?.weight === weight)).toBe(true);
-      const overrides = JSON.parse(await readFile(path.join(stateDir, 'overrides.json'), 'utf8').catch(() => '{"overrides":{}}')) as { overrides: Record<string, { patch?: { weight?: number } }> };
+      const overrides = JSON.parse(await readFile(path.join(stateDir, 'overrides.json'), 'utf8').catch(() => '{"overrides":{}}')) as {
+        overrides: Record<string, { patch?: { weight?: number } }>;
+      };
       if (overrides.overrides['fr-paris']?.patch?.weight !== weight) lost.push(weight);
     }
     // Every change answered 200 is on disk before the answer, like its audit entry.
@@ -156,7 +163,11 @@ describe('SIGTERM on a child-process server', () => {
 
   it('a client that never finishes its request cannot hold shutdown past the grace period', async () => {
     const { file: configPath, port } = await writeNetworkConfig(net, 'lifecycle-stuck');
-    const child = await startChildServer({ configPath, port, env: { MIRRORGATE_SHUTDOWN_GRACE_MS: '1000', MIRRORGATE_HEADERS_TIMEOUT_MS: '60000', MIRRORGATE_REQUEST_TIMEOUT_MS: '60000' } });
+    const child = await startChildServer({
+      configPath,
+      port,
+      env: { MIRRORGATE_SHUTDOWN_GRACE_MS: '1000', MIRRORGATE_HEADERS_TIMEOUT_MS: '60000', MIRRORGATE_REQUEST_TIMEOUT_MS: '60000' },
+    });
     children.push(child);
     expect(await download(child.url, 200, FILES.readme)).toBe(302);
     const stuck = await openSlow(port);

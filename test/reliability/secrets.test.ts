@@ -77,8 +77,17 @@ describe('tokens from the environment, never logged', () => {
     expect(await call('GET', `/download/${encodePath(FILES.readme)}?mirrorlist&fromip=1.1.1.1`, `Bearer ${ENV_PROVIDER}`)).toBe(403);
     expect(await call('POST', '/api/v1/offers', `Bearer ${ENV_STAFF}`, `{"note":"${ENV_STAFF}"}`)).toBe(422);
     // Raw: a header over the size limit carrying the token, and a token with control characters.
-    expect((await sendRaw(port, `GET /admin/v1/mirrors HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ENV_STAFF}\r\nX-Pad: ${'p'.repeat(17_000)}\r\nConnection: close\r\n\r\n`)).status).toBe(431);
-    expect((await sendRaw(port, `GET /admin/v1/mirrors HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ENV_STAFF}\u0001\r\nConnection: close\r\n\r\n`)).status).toBe(400);
+    expect(
+      (
+        await sendRaw(
+          port,
+          `GET /admin/v1/mirrors HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ENV_STAFF}\r\nX-Pad: ${'p'.repeat(17_000)}\r\nConnection: close\r\n\r\n`,
+        )
+      ).status,
+    ).toBe(431);
+    expect(
+      (await sendRaw(port, `GET /admin/v1/mirrors HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ENV_STAFF}\u0001\r\nConnection: close\r\n\r\n`)).status,
+    ).toBe(400);
 
     // Logs are complete once the process has flushed and exited.
     child.proc.kill('SIGTERM');
@@ -98,7 +107,9 @@ describe('tokens from the environment, never logged', () => {
   it('config problems about tokens never print the secret', () => {
     const problems = (env: Record<string, string>, tokens: unknown) => {
       try {
-        parseConfig(JSON.stringify({ publicUrl: 'https://d.example', origin: { baseUrl: 'https://o.example/', manifest: '/nonexistent.jsonl' }, tokens }), { env });
+        parseConfig(JSON.stringify({ publicUrl: 'https://d.example', origin: { baseUrl: 'https://o.example/', manifest: '/nonexistent.jsonl' }, tokens }), {
+          env,
+        });
       } catch (err) {
         if (err instanceof ConfigError) return err.message;
         throw err;
@@ -107,10 +118,25 @@ describe('tokens from the environment, never logged', () => {
     };
     const shortSecret = 'short-secret';
     expect(problems({ T: shortSecret }, [{ token: 'env:T', role: 'staff', name: 'a' }])).not.toContain(shortSecret);
-    expect(problems({ T: ENV_STAFF, U: ENV_STAFF }, [{ token: 'env:T', role: 'staff', name: 'a' }, { token: 'env:U', role: 'staff', name: 'b' }])).toMatch(/duplicate token/);
-    expect(problems({ T: ENV_STAFF, U: ENV_STAFF }, [{ token: 'env:T', role: 'staff', name: 'a' }, { token: 'env:U', role: 'staff', name: 'b' }])).not.toContain(ENV_STAFF);
+    expect(
+      problems({ T: ENV_STAFF, U: ENV_STAFF }, [
+        { token: 'env:T', role: 'staff', name: 'a' },
+        { token: 'env:U', role: 'staff', name: 'b' },
+      ]),
+    ).toMatch(/duplicate token/);
+    expect(
+      problems({ T: ENV_STAFF, U: ENV_STAFF }, [
+        { token: 'env:T', role: 'staff', name: 'a' },
+        { token: 'env:U', role: 'staff', name: 'b' },
+      ]),
+    ).not.toContain(ENV_STAFF);
     expect(problems({}, [{ token: ENV_STAFF, role: 'owner', name: 'a' }])).not.toContain(ENV_STAFF);
-    expect(problems({}, [{ token: 42, role: 'staff', name: 'a' }, { token: ENV_STAFF, role: 'staff', mirrors: ['x'], name: 'b' }])).not.toContain(ENV_STAFF);
+    expect(
+      problems({}, [
+        { token: 42, role: 'staff', name: 'a' },
+        { token: ENV_STAFF, role: 'staff', mirrors: ['x'], name: 'b' },
+      ]),
+    ).not.toContain(ENV_STAFF);
   });
 });
 
@@ -119,7 +145,8 @@ describe('the audit log cannot be rewritten through the API', () => {
     const staff = { Authorization: `Bearer ${STAFF_TOKEN}`, Accept: 'application/json' };
     const json = { ...staff, 'Content-Type': 'application/json' };
     expect((await fetch(`${net.url}/admin/v1/mirrors/de-berlin`, { method: 'PATCH', headers: json, body: '{"weight":77}' })).status).toBe(200);
-    const read = async () => ((await (await fetch(`${net.url}/admin/v1/audit`, { headers: staff })).json()) as { entries: { id: string; actor: string; action: string }[] }).entries;
+    const read = async () =>
+      ((await (await fetch(`${net.url}/admin/v1/audit`, { headers: staff })).json()) as { entries: { id: string; actor: string; action: string }[] }).entries;
     const before = await read();
     expect(before.length).toBeGreaterThan(0);
     const id = before[0]!.id;
@@ -137,11 +164,27 @@ describe('the audit log cannot be rewritten through the API', () => {
       expect(r.status, `${method} ${target}`).toBeLessThan(500);
     }
     // Override methods and spoofed actor fields do nothing either.
-    const spoof = await fetch(`${net.url}/admin/v1/mirrors/de-berlin`, { method: 'POST', headers: { ...json, 'X-HTTP-Method-Override': 'DELETE' }, body: '{}' });
+    const spoof = await fetch(`${net.url}/admin/v1/mirrors/de-berlin`, {
+      method: 'POST',
+      headers: { ...json, 'X-HTTP-Method-Override': 'DELETE' },
+      body: '{}',
+    });
     expect(spoof.status).toBeGreaterThanOrEqual(400);
-    const actorField = await fetch(`${net.url}/admin/v1/mirrors/de-berlin`, { method: 'PATCH', headers: { ...json, 'X-Actor': 'mallory' }, body: '{"weight":78,"actor":"mallory"}' });
+    const actorField = await fetch(`${net.url}/admin/v1/mirrors/de-berlin`, {
+      method: 'PATCH',
+      headers: { ...json, 'X-Actor': 'mallory' },
+      body: '{"weight":78,"actor":"mallory"}',
+    });
     expect(actorField.status).toBe(422);
-    expect((await fetch(`${net.url}/admin/v1/mirrors/de-berlin`, { method: 'PATCH', headers: { ...json, 'X-Actor': 'mallory', 'X-Forwarded-User': 'mallory' }, body: '{"weight":79}' })).status).toBe(200);
+    expect(
+      (
+        await fetch(`${net.url}/admin/v1/mirrors/de-berlin`, {
+          method: 'PATCH',
+          headers: { ...json, 'X-Actor': 'mallory', 'X-Forwarded-User': 'mallory' },
+          body: '{"weight":79}',
+        })
+      ).status,
+    ).toBe(200);
 
     const after = await read();
     // Unchanged, plus exactly the one new change, by the token's name.

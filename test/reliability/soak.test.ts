@@ -28,7 +28,10 @@ describe.skipIf(skip)('chaos soak (short)', () => {
   });
 
   it('no 5xx, no failed request, no Location outside the mirrors and the origin, no other status than 302', () => {
-    expect({ fiveXX: tally.fiveXX, failedRequests: tally.failedRequests, foreignLocations: tally.foreignLocations, unexpectedStatuses: tally.unexpectedStatuses }, tally.samples.join('\n')).toEqual({
+    expect(
+      { fiveXX: tally.fiveXX, failedRequests: tally.failedRequests, foreignLocations: tally.foreignLocations, unexpectedStatuses: tally.unexpectedStatuses },
+      tally.samples.join('\n'),
+    ).toEqual({
       fiveXX: 0,
       failedRequests: 0,
       foreignLocations: 0,

@@ -253,7 +253,12 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         await store.putLogo('acme-de', storedLogo('aa'));
         await store.putLogo('other', storedLogo('bb', { contentType: 'image/png' }));
         await store.putLogo('acme-de', storedLogo('cc'));
-        expect(await store.getLogos()).toEqual(new Map([['acme-de', storedLogo('cc')], ['other', storedLogo('bb', { contentType: 'image/png' })]]));
+        expect(await store.getLogos()).toEqual(
+          new Map([
+            ['acme-de', storedLogo('cc')],
+            ['other', storedLogo('bb', { contentType: 'image/png' })],
+          ]),
+        );
         await store.putLogo('other', null);
         expect([...(await store.getLogos()).keys()]).toEqual(['acme-de']);
       });
@@ -353,9 +358,7 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         await expect(
           store.addStats({ downloads: [{ day: '1 May', mirror: 'a', country: 'DE', count: 1, bytes: 1 }], files: [], impressions: [] }),
         ).rejects.toThrow();
-        await expect(
-          store.addStats({ downloads: [], files: [], impressions: [{ day: '2024-05-01', mirror: 'a', count: -1 }] }),
-        ).rejects.toThrow();
+        await expect(store.addStats({ downloads: [], files: [], impressions: [{ day: '2024-05-01', mirror: 'a', count: -1 }] })).rejects.toThrow();
         expect((await store.queryStats({ from: '2024-05-01', to: '2024-05-01' })).totals.impressions).toBe(5);
       });
     });
@@ -366,15 +369,11 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
       });
 
       it('lists newest first, with limit', async () => {
-        expect((await store.listAudit({})).map((e) => e.id)).toEqual(
-          Array.from({ length: 12 }, (_, i) => `a${12 - i}`),
-        );
+        expect((await store.listAudit({})).map((e) => e.id)).toEqual(Array.from({ length: 12 }, (_, i) => `a${12 - i}`));
         expect((await store.listAudit({ limit: 3 })).map((e) => e.id)).toEqual(['a12', 'a11', 'a10']);
         expect((await store.listAudit({ actor: 'ops' })).find((e) => e.id === 'a5')).toBeUndefined();
         expect((await store.listAudit({ target: 'mirror:m1' }))[0]).toEqual(auditEntry(9));
-        expect((await store.listAudit({ actor: 'acme' })).find((e) => e.id === 'a5')).toEqual(
-          auditEntry(5, { before: { weight: 1 }, after: { weight: 2 } }),
-        );
+        expect((await store.listAudit({ actor: 'acme' })).find((e) => e.id === 'a5')).toEqual(auditEntry(5, { before: { weight: 1 }, after: { weight: 2 } }));
       });
 
       it('filters by actor, target, action and an inclusive time window', async () => {
@@ -411,9 +410,7 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         for (let proto: object | null = store; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
           for (const key of Object.getOwnPropertyNames(proto)) methods.add(key);
         }
-        const rewriting = [...methods].filter(
-          (key) => /audit/i.test(key) && /update|delete|remove|edit|set|put|clear|trim|replace|change/i.test(key),
-        );
+        const rewriting = [...methods].filter((key) => /audit/i.test(key) && /update|delete|remove|edit|set|put|clear|trim|replace|change/i.test(key));
         expect(rewriting).toEqual([]);
         const listed = await store.listAudit({ limit: 1 });
         listed[0]!.actor = 'mallory';

@@ -67,14 +67,7 @@ describe('MemoryStore files', () => {
     await store.appendAudit(auditEntry(1));
     await store.putInventory('acme-de', { scannedAt: 1, source: 'rsync', entries: [{ path: 'x', size: 1 }] });
     await store.close();
-    expect((await readdir(stateDir)).sort()).toEqual([
-      'audit.jsonl',
-      'health.json',
-      'inventories',
-      'offers.jsonl',
-      'overrides.json',
-      'stats.json',
-    ]);
+    expect((await readdir(stateDir)).sort()).toEqual(['audit.jsonl', 'health.json', 'inventories', 'offers.jsonl', 'overrides.json', 'stats.json']);
     expect(await readdir(join(stateDir, 'inventories'))).toEqual(['acme-de.jsonl.gz']);
     expect(JSON.parse(await readFile(join(stateDir, 'overrides.json'), 'utf8'))).toEqual({
       version: 1,
@@ -177,9 +170,7 @@ describe('MemoryStore files', () => {
     // The set-aside copy is never overwritten by later writes.
     await store.putOverride('b', override(2));
     await store.close();
-    expect(await readFile(join(stateDir, 'overrides.json.corrupt-2024-05-01T12-00-00-000Z'), 'utf8')).toBe(
-      '{"version":1,"overrides":{"a":',
-    );
+    expect(await readFile(join(stateDir, 'overrides.json.corrupt-2024-05-01T12-00-00-000Z'), 'utf8')).toBe('{"version":1,"overrides":{"a":');
   });
 
   it('sets a corrupt inventory aside and keeps the others', async () => {
@@ -188,10 +179,7 @@ describe('MemoryStore files', () => {
     await first.close();
     const inventories = join(stateDir, 'inventories');
     await writeFile(join(inventories, 'bad.jsonl.gz'), 'not gzip at all');
-    await writeFile(
-      join(inventories, 'badline.jsonl.gz'),
-      gzipSync('{"scannedAt":1,"source":"rsync"}\n{"path":"x","size":-1}\n'),
-    );
+    await writeFile(join(inventories, 'badline.jsonl.gz'), gzipSync('{"scannedAt":1,"source":"rsync"}\n{"path":"x","size":-1}\n'));
 
     const { log, errors } = recordingLog();
     const store = await open({ log });
@@ -225,9 +213,7 @@ describe('MemoryStore files', () => {
     await store.close();
     await expect(store.putOverride('a', override(1))).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(store.appendAudit(auditEntry(1))).rejects.toBeInstanceOf(StoreUnavailableError);
-    await expect(store.putInventory('a', { scannedAt: 1, source: 'probe', entries: [] })).rejects.toBeInstanceOf(
-      StoreUnavailableError,
-    );
+    await expect(store.putInventory('a', { scannedAt: 1, source: 'probe', entries: [] })).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 
   it('round-trips a million-entry inventory through its gzip file', async () => {

@@ -67,8 +67,7 @@ async function dropKeys(prefix: string): Promise<void> {
   }
 }
 
-const open = (prefix: string, extra: Partial<RedisStoreOptions> = {}) =>
-  RedisStore.connect({ url: REDIS_URL, prefix, log: quiet, ...extra });
+const open = (prefix: string, extra: Partial<RedisStoreOptions> = {}) => RedisStore.connect({ url: REDIS_URL, prefix, log: quiet, ...extra });
 
 let harnessCount = 0;
 
@@ -286,7 +285,12 @@ describe('RedisStore through an outage', () => {
       await store.putOverride('a', override(3));
       expect((await store.getOverrides()).get('a')).toEqual(override(3));
       await store.publish({ kind: 'health', mirror: 'b' });
-      await vi.waitFor(() => expect(seen).toEqual([{ kind: 'override', mirror: 'a' }, { kind: 'health', mirror: 'b' }]));
+      await vi.waitFor(() =>
+        expect(seen).toEqual([
+          { kind: 'override', mirror: 'a' },
+          { kind: 'health', mirror: 'b' },
+        ]),
+      );
     },
     60_000,
   );

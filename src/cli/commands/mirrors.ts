@@ -56,20 +56,17 @@ interface MirrorFieldOptions extends RemoteOptions {
 }
 
 export function addMirrorCommands(program: Command, ctx: CliContext): void {
-  const mirrors = program
-    .command('mirrors')
-    .description('list, add and change mirrors (staff; a provider token lists and shows its own)');
+  const mirrors = program.command('mirrors').description('list, add and change mirrors (staff; a provider token lists and shows its own)');
   const mirrorPath = (id: string) => `admin/v1/mirrors/${seg(id)}`;
   const about = (id: string) => ({ subject: `mirror "${id}"`, flags: MIRROR_FLAGS });
 
-  remote(mirrors.command('list').description('every mirror: status, country, weight, share of the file set carried, lag')).action(
-    (opts: RemoteOptions) =>
-      withClient(ctx, opts, async (client) => {
-        const body = await client.get<{ mirrors: MirrorView[] }>('admin/v1/mirrors');
-        if (opts.json) return printJson(ctx, body);
-        if (body.mirrors.length === 0) return ctx.io.out('no mirrors\n');
-        ctx.io.out(mirrorTable(body.mirrors));
-      }),
+  remote(mirrors.command('list').description('every mirror: status, country, weight, share of the file set carried, lag')).action((opts: RemoteOptions) =>
+    withClient(ctx, opts, async (client) => {
+      const body = await client.get<{ mirrors: MirrorView[] }>('admin/v1/mirrors');
+      if (opts.json) return printJson(ctx, body);
+      if (body.mirrors.length === 0) return ctx.io.out('no mirrors\n');
+      ctx.io.out(mirrorTable(body.mirrors));
+    }),
   );
 
   remote(mirrors.command('show').description('one mirror: its settings, drain, health and sync').argument('<id>', 'mirror id')).action(
@@ -96,7 +93,7 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
   );
 
   remote(
-    mirrorFieldOptions(mirrors.command('edit').description('change a mirror\'s settings (only the options given)').argument('<id>', 'mirror id'), false),
+    mirrorFieldOptions(mirrors.command('edit').description("change a mirror's settings (only the options given)").argument('<id>', 'mirror id'), false),
   ).action((id: string, opts: MirrorFieldOptions) =>
     withClient(ctx, opts, async (client) => {
       const patch: Record<string, unknown> = mirrorBody(opts);
@@ -156,7 +153,7 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
   remote(
     mirrors
       .command('weight')
-      .description('set a mirror\'s relative share among equally near mirrors')
+      .description("set a mirror's relative share among equally near mirrors")
       .argument('<id>', 'mirror id')
       .argument('<n>', 'weight, 0-1000000 (0: only when no other mirror is near)', parseWeight),
   ).action((id: string, weight: number, opts: RemoteOptions) =>
@@ -232,7 +229,7 @@ function mirrorFieldOptions(cmd: Command, adding: boolean): Command {
   cmd
     .option('--rsync-url <url>', 'rsync:// URL for inventory scans')
     .option('--trace <path>', 'its trace file relative to the base URL when not at origin.trace, e.g. lastsync or project/trace/<host>')
-    .option('--lat <degrees>', 'latitude (default: the country\'s centroid)', parseNumber('a latitude'))
+    .option('--lat <degrees>', "latitude (default: the country's centroid)", parseNumber('a latitude'))
     .option('--lon <degrees>', 'longitude', parseNumber('a longitude'))
     .option('--asn <n>', 'autonomous system numbers it serves best (repeat, or comma-separated)', parseAsns)
     .option('--weight <n>', 'relative share among equally near mirrors (default 100)', parseWeight)

@@ -125,10 +125,7 @@ async function resolveOfferId(client: AdminClient, given: string): Promise<strin
   const only = matches[0];
   if (matches.length === 1 && only) return only.id;
   if (matches.length === 0) throw new CliError(`no offer "${clean(given)}" (404)`, EXIT.notFound);
-  throw new CliError(
-    `offer id "${clean(given)}" is ambiguous: ${matches.length} offers start with it (${matches.map((o) => o.id).join(', ')})`,
-    EXIT.failed,
-  );
+  throw new CliError(`offer id "${clean(given)}" is ambiguous: ${matches.length} offers start with it (${matches.map((o) => o.id).join(', ')})`, EXIT.failed);
 }
 
 export function offerTable(offers: readonly Offer[]): string {

@@ -107,12 +107,15 @@ export function describeStats(s: StatsAnswer): string {
   ];
   if (s.byMirror.length) {
     parts.push(
-      table([...s.byMirror].sort((a, b) => b.downloads - a.downloads), [
-        { header: 'MIRROR', value: (r) => r.mirror },
-        { header: 'DOWNLOADS', value: (r) => formatCount(r.downloads), align: 'right' },
-        { header: 'BYTES', value: (r) => formatBytes(r.bytes), align: 'right' },
-        { header: 'IMPRESSIONS', value: (r) => formatCount(r.impressions), align: 'right' },
-      ]),
+      table(
+        [...s.byMirror].sort((a, b) => b.downloads - a.downloads),
+        [
+          { header: 'MIRROR', value: (r) => r.mirror },
+          { header: 'DOWNLOADS', value: (r) => formatCount(r.downloads), align: 'right' },
+          { header: 'BYTES', value: (r) => formatBytes(r.bytes), align: 'right' },
+          { header: 'IMPRESSIONS', value: (r) => formatCount(r.impressions), align: 'right' },
+        ],
+      ),
     );
   }
   if (s.byCountry.length) {

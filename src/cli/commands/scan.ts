@@ -125,9 +125,7 @@ function progressBar(stream: NodeJS.WritableStream, id: string, estimate: number
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format: guessed
-        ? `scan ${id} [{bar}] {value}/~{total} entries | {duration_formatted}`
-        : `scan ${id}: {value} entries listed | {duration_formatted}`,
+      format: guessed ? `scan ${id} [{bar}] {value}/~{total} entries | {duration_formatted}` : `scan ${id}: {value} entries listed | {duration_formatted}`,
       hideCursor: true,
       clearOnComplete: true,
       etaBuffer: 20,

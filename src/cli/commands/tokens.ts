@@ -11,7 +11,7 @@ const TOKEN_FLAGS: Record<string, string> = { name: '<name>', role: '--role', mi
 export function addTokenCommands(program: Command, ctx: CliContext): void {
   const tokens = program.command('tokens').description('list, issue and revoke bearer tokens (staff); only a hash of each is stored');
 
-  remote(tokens.command('list').description('every token: the config file\'s and those issued at runtime, revoked ones too')).action((opts: RemoteOptions) =>
+  remote(tokens.command('list').description("every token: the config file's and those issued at runtime, revoked ones too")).action((opts: RemoteOptions) =>
     withClient(ctx, opts, async (client) => {
       const body = await client.get<{ tokens: TokenView[] }>('admin/v1/tokens');
       if (opts.json) return printJson(ctx, body);
@@ -24,9 +24,16 @@ export function addTokenCommands(program: Command, ctx: CliContext): void {
       .command('issue')
       .description('issue a token; it is printed once and cannot be shown again')
       .argument('<name>', 'who holds it: the name audit entries carry (unique)')
-      .addOption(new Option('--role <role>', 'staff, provider (with --mirror), or edge (a Worker: reads snapshots, posts download counts)').choices(['staff', 'provider', 'edge']).makeOptionMandatory())
+      .addOption(
+        new Option('--role <role>', 'staff, provider (with --mirror), or edge (a Worker: reads snapshots, posts download counts)')
+          .choices(['staff', 'provider', 'edge'])
+          .makeOptionMandatory(),
+      )
       .option('--mirror <id>', "a provider's mirror (repeat, or comma-separated); runtime mirrors too", (value: string, previous: string[] | undefined) =>
-        collect(value, previous).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean),
+        collect(value, previous)
+          .flatMap((v) => v.split(','))
+          .map((v) => v.trim())
+          .filter(Boolean),
       ),
   ).action((name: string, opts: RemoteOptions & { role: string; mirror?: string[] }) =>
     withClient(ctx, opts, async (client) => {
@@ -51,7 +58,7 @@ export function addTokenCommands(program: Command, ctx: CliContext): void {
     tokens
       .command('revoke')
       .description('revoke a token issued at runtime: it stops working, and its console sessions end, on every instance within a second')
-      .argument('<id|name>', 'the token\'s id (as the list shows) or its name'),
+      .argument('<id|name>', "the token's id (as the list shows) or its name"),
   ).action((given: string, opts: RemoteOptions) =>
     withClient(ctx, opts, async (client) => {
       const revoked = await client.delete<TokenView>(`admin/v1/tokens/${seg(given)}`, { subject: `token "${given}"` });

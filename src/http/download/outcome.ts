@@ -14,7 +14,14 @@ export interface DownloadOutcome {
 }
 
 /** The decision for one file, as much of the ranking as the answer needs. */
-export function decideFile(snapshot: Snapshot, path: string, answer: Answer, client: ClientFacts, nowMs: number, preferMirror: string | undefined): DownloadOutcome {
+export function decideFile(
+  snapshot: Snapshot,
+  path: string,
+  answer: Answer,
+  client: ClientFacts,
+  nowMs: number,
+  preferMirror: string | undefined,
+): DownloadOutcome {
   const started = performance.now();
   const decision = decide(snapshot, path, client, {
     nowMs,
@@ -42,10 +49,20 @@ export function observeFile(
 }
 
 /** The access log line every request gets, from either transport. */
-export function logRequest(logger: LogLike, line: { reqId: string | undefined; method: string; path: string; status: number; mirror: string | undefined; startedAt: number }): void {
+export function logRequest(
+  logger: LogLike,
+  line: { reqId: string | undefined; method: string; path: string; status: number; mirror: string | undefined; startedAt: number },
+): void {
   logger.info(
-      { reqId: line.reqId, method: line.method, path: line.path, status: line.status, mirror: line.mirror, ms: Math.round((performance.now() - line.startedAt) * 100) / 100 },
-      'request',
+    {
+      reqId: line.reqId,
+      method: line.method,
+      path: line.path,
+      status: line.status,
+      mirror: line.mirror,
+      ms: Math.round((performance.now() - line.startedAt) * 100) / 100,
+    },
+    'request',
   );
 }
 

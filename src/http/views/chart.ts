@@ -133,10 +133,15 @@ export function columnChart(data: readonly ChartDatum[], opts: ChartOptions): st
     const v = values[i]!;
     const x = left + slot * i + (slot - barW) / 2;
     const h = (v / max) * plotH;
-    parts.push(`<g class="chart-bar"><title>${escapeXml(tooltip(d, unit))}</title><rect class="bar" x="${num(x)}" y="${num(top + plotH - h)}" width="${num(barW)}" height="${num(h)}"/></g>`);
+    parts.push(
+      `<g class="chart-bar"><title>${escapeXml(tooltip(d, unit))}</title><rect class="bar" x="${num(x)}" y="${num(top + plotH - h)}" width="${num(barW)}" height="${num(h)}"/></g>`,
+    );
   });
   parts.push('</g>');
-  if (values.every((v) => v === 0)) parts.push(`<text class="chart-empty" x="${left + plotW / 2}" y="${top + plotH / 2}" text-anchor="middle" dominant-baseline="middle">${escapeXml(opts.emptyText ?? 'No data yet')}</text>`);
+  if (values.every((v) => v === 0))
+    parts.push(
+      `<text class="chart-empty" x="${left + plotW / 2}" y="${top + plotH / 2}" text-anchor="middle" dominant-baseline="middle">${escapeXml(opts.emptyText ?? 'No data yet')}</text>`,
+    );
   parts.push('</svg>');
   return parts.join('');
 }

@@ -68,4 +68,3 @@ export function formatKm(km: number): string {
 export function plural(n: number, one: string, many: string): string {
   return `${n.toLocaleString('en')} ${n === 1 ? one : many}`;
 }
-
