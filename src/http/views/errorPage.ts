@@ -29,18 +29,12 @@ export function errorPage(m: ErrorPageModel) {
   return page({
     title,
     body: html`<h1>${title}</h1>
-      <p>${m.message.charAt(0).toUpperCase() + m.message.slice(1)}.</p>
-      ${
-        above !== undefined
-          ? html`<p>
-              Browse
-              <a href="/download/${above === '' ? '' : `${above.split('/').map(encodeURIComponent).join('/')}/`}"
-                >${above === '' ? 'all files' : `/${above}/`}</a
-              >
-              to find what you were looking for.
-            </p>`
-          : ''
-      }
-      <p><a href="/">Home</a> · <a href="/mirrors">Mirror status</a></p>`,
+<p>${m.message.charAt(0).toUpperCase() + m.message.slice(1)}.</p>
+${
+  above !== undefined
+    ? html`<p>Browse <a href="/download/${above === '' ? '' : `${above.split('/').map(encodeURIComponent).join('/')}/`}">${above === '' ? 'all files' : `/${above}/`}</a> to find what you were looking for.</p>`
+    : ''
+}
+<p><a href="/">Home</a> · <a href="/mirrors">Mirror status</a></p>`,
   });
 }

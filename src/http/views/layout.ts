@@ -6,24 +6,26 @@ export type Fragment = HtmlEscapedString | Promise<HtmlEscapedString>;
 
 export function page(opts: { title: string; head?: Fragment; body: Fragment; scripts?: string[] }): Fragment {
   return html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="color-scheme" content="light dark" />
-        <meta name="referrer" content="strict-origin-when-cross-origin" />
-        <title>${opts.title} · Mirrorgate</title>
-        <link rel="stylesheet" href="/assets/mirrorgate.css" />
-        ${opts.head ?? ''}${(opts.scripts ?? []).map((src) => html`<script src="${src}" defer></script> `)}
-      </head>
-      <body>
-        <a class="skip" href="#main">Skip to content</a>
-        <header class="site">
-          <a href="/" class="brand">Mirrorgate</a>
-          <nav aria-label="Site"><a href="/mirrors">Mirror status</a></nav>
-        </header>
-        <main id="main" tabindex="-1">${opts.body}</main>
-        <footer class="site">Mirrorgate download service · <a href="/mirrors">Mirror status</a> · IP geolocation by MaxMind GeoLite2</footer>
-      </body>
-    </html>`;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<meta name="referrer" content="strict-origin-when-cross-origin">
+<title>${opts.title} · Mirrorgate</title>
+<link rel="stylesheet" href="/assets/mirrorgate.css">
+${opts.head ?? ''}${(opts.scripts ?? []).map((src) => html`<script src="${src}" defer></script>\n`)}
+</head>
+<body>
+<a class="skip" href="#main">Skip to content</a>
+<header class="site">
+  <a href="/" class="brand">Mirrorgate</a>
+  <nav aria-label="Site"><a href="/mirrors">Mirror status</a></nav>
+</header>
+<main id="main" tabindex="-1">
+${opts.body}
+</main>
+<footer class="site">Mirrorgate download service · <a href="/mirrors">Mirror status</a> · IP geolocation by MaxMind GeoLite2</footer>
+</body>
+</html>`;
 }

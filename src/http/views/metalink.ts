@@ -13,17 +13,17 @@ export interface MetalinkModel {
 
 export function metalink(m: MetalinkModel) {
   const urls = m.mirrors.length
-    ? m.mirrors.map((r) => html` <url location="${r.country.toLowerCase()}" priority="${r.priority}">${r.url}</url> `)
-    : [html` <url priority="1">${m.originUrl}</url> `];
+    ? m.mirrors.map((r) => html`    <url location="${r.country.toLowerCase()}" priority="${r.priority}">${r.url}</url>\n`)
+    : [html`    <url priority="1">${m.originUrl}</url>\n`];
   return html`<?xml version="1.0" encoding="UTF-8"?>
-    <metalink xmlns="urn:ietf:params:xml:ns:metalink">
-      <generator>Mirrorgate</generator>
-      <published>${m.publishedAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}</published>
-      <file name="${fileName(m.file.path)}">
-        <size>${m.file.size}</size>
-        ${m.file.sha256 ? html` <hash type="sha-256">${m.file.sha256}</hash> ` : ''}${m.file.pieces ? pieces(m.file.pieces) : ''}${urls}
-      </file>
-    </metalink> `;
+<metalink xmlns="urn:ietf:params:xml:ns:metalink">
+  <generator>Mirrorgate</generator>
+  <published>${m.publishedAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}</published>
+  <file name="${fileName(m.file.path)}">
+    <size>${m.file.size}</size>
+${m.file.sha256 ? html`    <hash type="sha-256">${m.file.sha256}</hash>\n` : ''}${m.file.pieces ? pieces(m.file.pieces) : ''}${urls}  </file>
+</metalink>
+`;
 }
 
 /** RFC 5854 §4.2.10: the piece hashes in order, so a client re-fetches only a piece that fails. */
@@ -31,5 +31,5 @@ function pieces(p: FilePieces) {
   // One string for thousands of hashes instead of a template per hash; only hex digits of our own index go in raw.
   if (!/^(?:[0-9a-f]{64})+$/.test(p.sha256) || !Number.isSafeInteger(p.length)) return '';
   const hashes = p.sha256.replace(/[0-9a-f]{64}/g, '      <hash>$&</hash>\n');
-  return html` <pieces length="${p.length}" type="sha-256"> ${raw(hashes)} </pieces> `;
+  return html`    <pieces length="${p.length}" type="sha-256">\n${raw(hashes)}    </pieces>\n`;
 }

@@ -39,52 +39,31 @@ export function mirrorListPage(m: MirrorListModel) {
   return page({
     title: `Mirrors for ${name}`,
     body: html`<h1 class="wrap">Mirrors for ${name}</h1>
-      <section aria-labelledby="file-heading" class="mirrorlist-file">
-        <h2 id="file-heading" class="visually-hidden">The file</h2>
-        <dl class="facts">
-          <dt>Size</dt>
-          <dd>${formatBytes(m.file.size)}</dd>
-          ${
-            m.file.sha256
-              ? html`<dt>SHA-256</dt>
-                  <dd><code class="hash">${m.file.sha256}</code></dd>`
-              : ''
-          }
-          <dt>Checks</dt>
-          <dd>
-            <a href="${self}.meta4">Metalink</a> (every mirror and the hash, for aria2 and other download
-            managers)${m.file.sha256 ? html` · <a href="${self}?sha256">SHA-256 checksum file</a>` : ''}
-          </dd>
-        </dl>
-        <p class="meta">Ranked for ${m.client.ip}${m.client.country ? html` (${countryName(String(m.client.country))})` : ''}.</p>
-      </section>
-      ${
-        m.mirrors.length
-          ? html`<section aria-labelledby="ranked-heading">
-              <h2 id="ranked-heading">Mirrors with the current file, best first</h2>
-              <ol class="ranked">
-                ${m.mirrors.map(
-                  (r) =>
-                    html`<li>
-                      <a href="${r.url}">${r.name}</a>
-                      <span class="meta"
-                        >${countryName(r.country)}${r.distanceKm !== null ? html` · ${r.distanceKm.toLocaleString('en')} km` : ''} · score ${r.score}</span
-                      >
-                    </li>`,
-                )}
-              </ol>
-            </section>`
-          : html`<p>No mirror carries the current file yet: it is served from <a href="${m.originUrl}">the origin</a>.</p>`
-      }
-      ${
-        m.excluded.length
-          ? html`<section aria-labelledby="excluded-heading">
-              <h2 id="excluded-heading">Not used for this download</h2>
-              <ul class="excluded">
-                ${m.excluded.map((e) => html`<li>${e.name} ${reasonText(e.reason)} <code class="reason">${e.reason}</code></li>`)}
-              </ul>
-            </section>`
-          : ''
-      }`,
+<section aria-labelledby="file-heading" class="mirrorlist-file">
+<h2 id="file-heading" class="visually-hidden">The file</h2>
+<dl class="facts">
+  <dt>Size</dt><dd>${formatBytes(m.file.size)}</dd>
+  ${m.file.sha256 ? html`<dt>SHA-256</dt><dd><code class="hash">${m.file.sha256}</code></dd>` : ''}
+  <dt>Checks</dt><dd><a href="${self}.meta4">Metalink</a> (every mirror and the hash, for aria2 and other download managers)${m.file.sha256 ? html` · <a href="${self}?sha256">SHA-256 checksum file</a>` : ''}</dd>
+</dl>
+<p class="meta">Ranked for ${m.client.ip}${m.client.country ? html` (${countryName(String(m.client.country))})` : ''}.</p>
+</section>
+${
+  m.mirrors.length
+    ? html`<section aria-labelledby="ranked-heading"><h2 id="ranked-heading">Mirrors with the current file, best first</h2><ol class="ranked">
+${m.mirrors.map(
+  (r) =>
+    html`<li><a href="${r.url}">${r.name}</a> <span class="meta">${countryName(r.country)}${r.distanceKm !== null ? html` · ${r.distanceKm.toLocaleString('en')} km` : ''} · score ${r.score}</span></li>`,
+)}
+</ol></section>`
+    : html`<p>No mirror carries the current file yet: it is served from <a href="${m.originUrl}">the origin</a>.</p>`
+}
+${
+  m.excluded.length
+    ? html`<section aria-labelledby="excluded-heading"><h2 id="excluded-heading">Not used for this download</h2><ul class="excluded">${m.excluded.map(
+        (e) => html`<li>${e.name} ${reasonText(e.reason)} <code class="reason">${e.reason}</code></li>`,
+      )}</ul></section>`
+    : ''
+}`,
   });
 }

@@ -103,50 +103,34 @@ export function mirrorsPage(m: MirrorsPageModel) {
   const statuses = [...byStatus].sort((a, b) => STATUS_RANK[a[0]] - STATUS_RANK[b[0]]);
   const header = (key: SortKey, label: string) => {
     const current = m.sort?.key === key ? m.sort.dir : null;
-    return html`<th scope="col" data-sort-key="${key}" ${current ? html` aria-sort="${current === 'asc' ? 'ascending' : 'descending'}"` : ''}>
-      <a href="${sortHref(key, m.sort)}" data-sort="${key}">${label}<span class="sort-mark" aria-hidden="true"></span></a>
-    </th>`;
+    return html`<th scope="col" data-sort-key="${key}"${current ? html` aria-sort="${current === 'asc' ? 'ascending' : 'descending'}"` : ''}><a href="${sortHref(key, m.sort)}" data-sort="${key}">${label}<span class="sort-mark" aria-hidden="true"></span></a></th>`;
   };
   return page({
     title: 'Mirror status',
     scripts: ['/assets/mirrors.js'],
     body: html`<h1>Mirror status</h1>
-      <p>
-        ${m.mirrors.length} mirrors carry the ${m.fileCount.toLocaleString('en')} files of this network, each all or part of them. As JSON:
-        <a href="/api/v1/mirrors">/api/v1/mirrors</a>, or this page with <code>Accept: application/json</code>.
-      </p>
-      <ul class="status-summary" aria-label="Mirrors by status">
-        ${statuses.map(([status, n]) => html`<li><span class="badge badge-${status}">${STATUS_LABEL[status]}: ${n}</span></li>`)}
-      </ul>
-      <form class="sort-form" method="get" action="/mirrors">
-        <label for="sort-key">Sort by</label>
-        <select id="sort-key" name="sort">
-          <option value="" ${m.sort ? '' : html` selected`}>network order</option>
-          ${SORT_KEYS.map((k) => html`<option value="${k}" ${m.sort?.key === k ? html` selected` : ''}>${SORT_LABELS[k]}</option>`)}
-        </select>
-        <label for="sort-dir" class="visually-hidden">Direction</label>
-        <select id="sort-dir" name="dir">
-          <option value="asc" ${m.sort?.dir === 'asc' ? html` selected` : ''}>ascending</option>
-          <option value="desc" ${m.sort?.dir === 'desc' ? html` selected` : ''}>descending</option>
-        </select>
-        <button type="submit">Sort</button>
-      </form>
-      <p id="sort-status" class="meta" role="status">${sortDescription(m.sort)}</p>
-      <table class="mirrors" data-sortable>
-        <caption>
-          Every mirror in the network. Select a column heading to sort.
-        </caption>
-        <thead>
-          <tr>
-            ${header('name', 'Mirror')}
-            <th scope="col">Sponsor</th>
-            ${header('country', 'Country')}${header('status', 'Status')}${header('sync', 'Last sync')}${header('share', 'Share')}${header('latency', 'Latency')}
-          </tr>
-        </thead>
-        <tbody>
-          ${rows.map((r) => mirrorRow(r, m.nowMs))}
-        </tbody>
-      </table>`,
+<p>${m.mirrors.length} mirrors carry the ${m.fileCount.toLocaleString('en')} files of this network, each all or part of them. As JSON: <a href="/api/v1/mirrors">/api/v1/mirrors</a>, or this page with <code>Accept: application/json</code>.</p>
+<ul class="status-summary" aria-label="Mirrors by status">${statuses.map(([status, n]) => html`<li><span class="badge badge-${status}">${STATUS_LABEL[status]}: ${n}</span></li>`)}</ul>
+<form class="sort-form" method="get" action="/mirrors">
+  <label for="sort-key">Sort by</label>
+  <select id="sort-key" name="sort">
+    <option value=""${m.sort ? '' : html` selected`}>network order</option>
+    ${SORT_KEYS.map((k) => html`<option value="${k}"${m.sort?.key === k ? html` selected` : ''}>${SORT_LABELS[k]}</option>`)}
+  </select>
+  <label for="sort-dir" class="visually-hidden">Direction</label>
+  <select id="sort-dir" name="dir">
+    <option value="asc"${m.sort?.dir === 'asc' ? html` selected` : ''}>ascending</option>
+    <option value="desc"${m.sort?.dir === 'desc' ? html` selected` : ''}>descending</option>
+  </select>
+  <button type="submit">Sort</button>
+</form>
+<p id="sort-status" class="meta" role="status">${sortDescription(m.sort)}</p>
+<table class="mirrors" data-sortable>
+<caption>Every mirror in the network. Select a column heading to sort.</caption>
+<thead><tr>${header('name', 'Mirror')}<th scope="col">Sponsor</th>${header('country', 'Country')}${header('status', 'Status')}${header('sync', 'Last sync')}${header('share', 'Share')}${header('latency', 'Latency')}</tr></thead>
+<tbody>
+${rows.map((r) => mirrorRow(r, m.nowMs))}
+</tbody></table>`,
   });
 }
 
@@ -155,54 +139,37 @@ function mirrorRow(m: MirrorSummary, nowMs: number) {
   const mirrorUrl = safeHttpUrl(m.url);
   const data = SORT_KEYS.map((k) => html` data-${k}="${sortValue(m, k)}"`);
   const lastSyncMs = m.lastSync ? Date.parse(m.lastSync) : NaN;
-  return html`<tr id="mirror-${m.id}" ${data}>
-    <th scope="row" data-label="Mirror">
-      <span class="mirror-name">${m.name}</span><br /><span class="meta url">${mirrorUrl ? html`<a href="${mirrorUrl}">${m.url}</a>` : m.url}</span>
-    </th>
-    <td data-label="Sponsor">
-      ${
-        m.sponsor
-          ? html`${m.sponsor.logo ? html`<img class="thumb" src="${m.sponsor.logo}" alt="${m.sponsor.name} logo" width="120" height="40" loading="lazy" />` : ''}${
-              sponsorUrl ? html`<a href="${sponsorUrl}" rel="sponsored noopener">${m.sponsor.name}</a>` : m.sponsor.name
-            }`
-          : html`<span class="meta">–</span>`
-      }
-    </td>
-    <td data-label="Country">
-      ${countryName(m.country)}
-      <span class="meta">(${m.country})</span>${continentName(m.continent) ? html`<br /><span class="meta">${continentName(m.continent)}</span>` : ''}
-    </td>
-    <td data-label="Status">
-      <span class="badge badge-${m.status}">${STATUS_LABEL[m.status] ?? m.status}</span>${m.reason ? html`<br /><span class="meta">${m.reason}</span>` : ''}
-    </td>
-    <td data-label="Last sync">
-      ${
-        Number.isFinite(lastSyncMs)
-          ? html`<time datetime="${m.lastSync}" title="${m.lastSync}">${timeAgo(lastSyncMs, nowMs)}</time>`
-          : html`<span class="meta">not known</span>`
-      }<br /><span class="meta">${m.lagSeconds !== null && Number.isFinite(m.lagSeconds) ? `lag ${formatSeconds(m.lagSeconds)}` : 'lag unknown'}</span>
-    </td>
-    <td data-label="Share">
-      ${(m.share * 100).toFixed(1)}%<meter min="0" max="1" value="${m.share}" aria-hidden="true"></meter
-      ><span class="meta">${m.files.toLocaleString('en')} files</span>
-    </td>
-    <td data-label="Latency">
-      ${m.latencyMs !== null ? `${Math.round(m.latencyMs)} ms` : html`<span aria-hidden="true">–</span><span class="visually-hidden">not measured</span>`}
-    </td>
-  </tr> `;
+  return html`<tr id="mirror-${m.id}"${data}>
+<th scope="row" data-label="Mirror"><span class="mirror-name">${m.name}</span><br><span class="meta url">${mirrorUrl ? html`<a href="${mirrorUrl}">${m.url}</a>` : m.url}</span></th>
+<td data-label="Sponsor">${
+    m.sponsor
+      ? html`${m.sponsor.logo ? html`<img class="thumb" src="${m.sponsor.logo}" alt="${m.sponsor.name} logo" width="120" height="40" loading="lazy">` : ''}${
+          sponsorUrl ? html`<a href="${sponsorUrl}" rel="sponsored noopener">${m.sponsor.name}</a>` : m.sponsor.name
+        }`
+      : html`<span class="meta">–</span>`
+  }</td>
+<td data-label="Country">${countryName(m.country)} <span class="meta">(${m.country})</span>${continentName(m.continent) ? html`<br><span class="meta">${continentName(m.continent)}</span>` : ''}</td>
+<td data-label="Status"><span class="badge badge-${m.status}">${STATUS_LABEL[m.status] ?? m.status}</span>${m.reason ? html`<br><span class="meta">${m.reason}</span>` : ''}</td>
+<td data-label="Last sync">${
+    Number.isFinite(lastSyncMs)
+      ? html`<time datetime="${m.lastSync}" title="${m.lastSync}">${timeAgo(lastSyncMs, nowMs)}</time>`
+      : html`<span class="meta">not known</span>`
+  }<br><span class="meta">${m.lagSeconds !== null && Number.isFinite(m.lagSeconds) ? `lag ${formatSeconds(m.lagSeconds)}` : 'lag unknown'}</span></td>
+<td data-label="Share">${(m.share * 100).toFixed(1)}%<meter min="0" max="1" value="${m.share}" aria-hidden="true"></meter><span class="meta">${m.files.toLocaleString('en')} files</span></td>
+<td data-label="Latency">${m.latencyMs !== null ? `${Math.round(m.latencyMs)} ms` : html`<span aria-hidden="true">–</span><span class="visually-hidden">not measured</span>`}</td>
+</tr>
+`;
 }
 
 export function homePage(examples: readonly string[]) {
   return page({
     title: 'Downloads',
     body: html`<h1>Mirrorgate</h1>
-      <p class="lead">Every download goes to a nearby mirror that really has the current file.</p>
-      <section aria-labelledby="try-heading">
-        <h2 id="try-heading">Try a download</h2>
-        <ul class="examples">
-          ${examples.map((p) => html`<li><a href="/download/${p.split('/').map(encodeURIComponent).join('/')}">${p}</a></li>`)}
-        </ul>
-      </section>
-      <p>See <a href="/mirrors">every mirror and its status</a>.</p>`,
+<p class="lead">Every download goes to a nearby mirror that really has the current file.</p>
+<section aria-labelledby="try-heading">
+<h2 id="try-heading">Try a download</h2>
+<ul class="examples">${examples.map((p) => html`<li><a href="/download/${p.split('/').map(encodeURIComponent).join('/')}">${p}</a></li>`)}</ul>
+</section>
+<p>See <a href="/mirrors">every mirror and its status</a>.</p>`,
   });
 }
