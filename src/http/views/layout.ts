@@ -25,7 +25,7 @@ ${opts.head ?? ''}${(opts.scripts ?? []).map((src) => html`<script src="${src}" 
 <main id="main" tabindex="-1">
 ${opts.body}
 </main>
-<footer class="site">Mirrorgate download service · <a href="/mirrors">Mirror status</a> · IP geolocation by MaxMind GeoLite2</footer>
+<footer class="site">Mirrorgate download service · <a href="/mirrors">Mirror status</a> · <a href="https://db-ip.com">IP geolocation by DB-IP</a></footer>
 </body>
 </html>`;
 }
