@@ -3,7 +3,7 @@
 // Runs in Node and in k6 alike, so it imports nothing but pure data: no node:* modules, no I/O.
 // Each runner reads the demo manifest its own way and hands the text to demoPaths().
 
-import { CLIENT_IPS } from '../test/helpers/clientIps.js';
+import { CLIENT_IPS } from '../test/support/clientIps.js';
 
 export type RequestKind = 'redirect' | 'page' | 'mirrorlist' | 'metalink' | 'not-found';
 

@@ -2,9 +2,9 @@
 // second on every instance sharing Redis, and a ramped drain hands its share over gradually.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
-import { client, flushRedis, lookChoice, pollUntil, redisUrl, ServerPool, skipWithoutRedis, sleep, STAFF_TOKEN, type Client } from '../helpers/adminNetwork.js';
-import { CLIENT_IPS } from '../helpers/clientIps.js';
-import { startMirrorNetwork, type MirrorNetwork } from '../helpers/network.js';
+import { client, flushRedis, lookChoice, pollUntil, redisUrl, ServerPool, skipWithoutRedis, sleep, STAFF_TOKEN, type Client } from '../support/adminNetwork.js';
+import { CLIENT_IPS } from '../support/clientIps.js';
+import { startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
 
 const REDIS_DB = 13;
 const skipRedis = await skipWithoutRedis(REDIS_DB, 'admin/drain: two instances sharing Redis');

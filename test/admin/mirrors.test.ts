@@ -2,9 +2,9 @@
 // takes effect on the very next download. Happy paths, then errors (404/409/400/422, nothing half-applied).
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { client, lookChoice, ServerPool, STAFF_TOKEN, type Client } from '../helpers/adminNetwork.js';
-import { CLIENT_IPS } from '../helpers/clientIps.js';
-import { LoopbackFileServer, MIRROR_PLANS, startMirrorNetwork, type MirrorNetwork } from '../helpers/network.js';
+import { client, lookChoice, ServerPool, STAFF_TOKEN, type Client } from '../support/adminNetwork.js';
+import { CLIENT_IPS } from '../support/clientIps.js';
+import { LoopbackFileServer, MIRROR_PLANS, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
 
 let net: MirrorNetwork;
 let staff: Client;

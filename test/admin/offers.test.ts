@@ -2,9 +2,9 @@
 // accept creates a "syncing" mirror that gets no downloads until launched; reject closes the offer.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, client, lookChoice, STAFF_TOKEN, type Client, type Reply } from '../helpers/adminNetwork.js';
-import { CLIENT_IPS } from '../helpers/clientIps.js';
-import { LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../helpers/network.js';
+import { call, client, lookChoice, STAFF_TOKEN, type Client, type Reply } from '../support/adminNetwork.js';
+import { CLIENT_IPS } from '../support/clientIps.js';
+import { LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
 
 let net: MirrorNetwork;
 let staff: Client;

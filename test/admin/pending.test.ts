@@ -4,8 +4,8 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
-import { client, ServerPool, sleep, STAFF_TOKEN, type Client } from '../helpers/adminNetwork.js';
-import { freePort, LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../helpers/network.js';
+import { client, ServerPool, sleep, STAFF_TOKEN, type Client } from '../support/adminNetwork.js';
+import { freePort, LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
 
 let net: MirrorNetwork;
 let pool: ServerPool;

@@ -16,8 +16,8 @@ import {
   STAFF_TOKEN,
   toolDownload,
   type Client,
-} from '../helpers/adminNetwork.js';
-import { LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../helpers/network.js';
+} from '../support/adminNetwork.js';
+import { LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
 
 const REDIS_DB = 14;
 const skipRedis = await skipWithoutRedis(REDIS_DB, 'admin/persistence: Redis');

@@ -10,8 +10,8 @@ import { SnapshotBuilder } from '../../src/control/snapshotBuilder.js';
 import { FileIndex } from '../../src/core/fileIndex.js';
 import type { RunningServer } from '../../src/node.js';
 import { RedisStore } from '../../src/store/redisStore.js';
-import { client, flushRedis, lookChoice, pollUntil, redisUrl, ServerPool, skipWithoutRedis, STAFF_TOKEN, type Client } from '../helpers/adminNetwork.js';
-import { LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../helpers/network.js';
+import { client, flushRedis, lookChoice, pollUntil, redisUrl, ServerPool, skipWithoutRedis, STAFF_TOKEN, type Client } from '../support/adminNetwork.js';
+import { LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
 
 const REDIS_DB = 7;
 const skipRedis = await skipWithoutRedis(REDIS_DB, 'admin/sharedState: two instances on Redis');

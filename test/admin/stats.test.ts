@@ -2,9 +2,9 @@
 // impressions — exact numbers after real downloads, each client+file counted once (Range repeats),
 // and a provider's view limited to its own mirrors. Also /metrics after those redirects.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserDownload, client, PROVIDER_TOKEN, STAFF_TOKEN, toolDownload, xff, type Client } from '../helpers/adminNetwork.js';
-import { CLIENT_IPS } from '../helpers/clientIps.js';
-import { encodePath, FILES, startMirrorNetwork, type MirrorNetwork } from '../helpers/network.js';
+import { browserDownload, client, PROVIDER_TOKEN, STAFF_TOKEN, toolDownload, xff, type Client } from '../support/adminNetwork.js';
+import { CLIENT_IPS } from '../support/clientIps.js';
+import { encodePath, FILES, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
 
 let net: MirrorNetwork;
 let staff: Client;

@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { call, client, PROVIDER_TOKEN, STAFF_TOKEN, type Client } from '../helpers/adminNetwork.js';
-import { LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../helpers/network.js';
+import { call, client, PROVIDER_TOKEN, STAFF_TOKEN, type Client } from '../support/adminNetwork.js';
+import { LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
 
 let net: MirrorNetwork;
 let staff: Client;

@@ -13,7 +13,7 @@ import { main } from '../../src/cli/main.js';
 import type { MirrorView } from '../../src/control/adminService.js';
 import { serve, type RunningServer } from '../../src/node.js';
 import type { AuditEntry, Offer } from '../../src/store/store.js';
-import { startRsyncDaemon, type RsyncDaemon } from '../helpers/rsyncDaemon.js';
+import { startRsyncDaemon, type RsyncDaemon } from '../support/rsyncDaemon.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const bin = path.join(repoRoot, 'bin/mirrorgate.js');

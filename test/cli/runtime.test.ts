@@ -7,8 +7,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { client, STAFF_TOKEN } from '../helpers/adminNetwork.js';
-import { freePort, startMirrorNetwork, type MirrorNetwork } from '../helpers/network.js';
+import { client, STAFF_TOKEN } from '../support/adminNetwork.js';
+import { freePort, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
 
 const bin = path.join(fileURLToPath(new URL('../../', import.meta.url)), 'bin/mirrorgate.js');
 

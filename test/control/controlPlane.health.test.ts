@@ -5,7 +5,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
-import { CLIENT_IPS } from '../helpers/clientIps.js';
+import { CLIENT_IPS } from '../support/clientIps.js';
 import {
   ALL_FILES,
   CFILES,
@@ -21,7 +21,7 @@ import {
   waitFor,
   type CFileKey,
   type ControlNetwork,
-} from '../helpers/controlNetwork.js';
+} from '../support/controlNetwork.js';
 
 const FAILURES_TO_DOWN = 2;
 const SUCCESSES_TO_UP = 2;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type RunningServer } from '../../src/node.js';
-import { CLIENT_IPS } from '../helpers/clientIps.js';
+import { CLIENT_IPS } from '../support/clientIps.js';
 
 const TOKEN = 'staff-token-for-manifest-scans';
 const FILES = [

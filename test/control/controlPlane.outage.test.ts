@@ -18,7 +18,7 @@ import {
   type ControlNetwork,
   type RedisServerProcess,
   type TcpProxy,
-} from '../helpers/controlNetwork.js';
+} from '../support/controlNetwork.js';
 
 const hasRedisServer = await haveProgram('redis-server');
 const skip = !hasRedisServer && !IN_CI;

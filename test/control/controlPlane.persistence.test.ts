@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
-import { CFILES, choice, mirrorsJson, staffCall, startControlNetwork, TRACE_TIME, waitFor, type ControlNetwork } from '../helpers/controlNetwork.js';
+import { CFILES, choice, mirrorsJson, staffCall, startControlNetwork, TRACE_TIME, waitFor, type ControlNetwork } from '../support/controlNetwork.js';
 
 const MIRRORS = ['de-near', 'fr-far', 'us-far'];
 

@@ -4,7 +4,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
-import { flushRedis, redisUrl, skipWithoutRedis } from '../helpers/adminNetwork.js';
+import { flushRedis, redisUrl, skipWithoutRedis } from '../support/adminNetwork.js';
 import {
   choice,
   CFILES,
@@ -18,7 +18,7 @@ import {
   waitFor,
   type CFileKey,
   type ControlNetwork,
-} from '../helpers/controlNetwork.js';
+} from '../support/controlNetwork.js';
 
 const REDIS_DB = 11;
 const skipRedis = await skipWithoutRedis(REDIS_DB, 'controlPlane.redis: two instances sharing Redis');

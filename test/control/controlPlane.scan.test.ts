@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
-import { flushRedis, redisUrl, skipWithoutRedis } from '../helpers/adminNetwork.js';
+import { flushRedis, redisUrl, skipWithoutRedis } from '../support/adminNetwork.js';
 import {
   ALL_FILES,
   CFILES,
@@ -23,7 +23,7 @@ import {
   type CFileKey,
   type ControlNetwork,
   type RsyncDaemon,
-} from '../helpers/controlNetwork.js';
+} from '../support/controlNetwork.js';
 
 const hasRsync = await haveProgram('rsync');
 const skip = !hasRsync && !IN_CI;

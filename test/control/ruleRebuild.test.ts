@@ -5,18 +5,9 @@ import { SnapshotBuilder } from '../../src/control/snapshotBuilder.js';
 import { FileIndex } from '../../src/core/fileIndex.js';
 import type { MirrorSpec, MirrorState } from '../../src/core/model.js';
 import { mirrorCarries, type Snapshot } from '../../src/core/snapshot.js';
+import { mirrorSpec } from '../support/specs.js';
 
-const spec = (id: string, include: string[]): MirrorSpec => ({
-  id,
-  name: id,
-  baseUrl: `https://${id}.example/`,
-  country: 'DE',
-  asn: [],
-  weight: 100,
-  countryOnly: false,
-  enabled: true,
-  content: { include, exclude: [] },
-});
+const spec = (id: string, include: string[]): MirrorSpec => mirrorSpec(id, { content: { include, exclude: [] } });
 const routing = { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 3600 };
 const up = (ids: string[]) => new Map<string, MirrorState>(ids.map((id) => [id, { health: 'up' }]));
 

@@ -9,7 +9,7 @@ import { RsyncError, rsyncList } from '../../src/control/rsyncListing.js';
 import { httpManifestList, scanMirror, type ScanTarget } from '../../src/control/scan.js';
 import { FileIndex } from '../../src/core/fileIndex.js';
 import type { InventoryEntry, OriginFile } from '../../src/core/model.js';
-import { startRsyncDaemon as startDaemon, type RsyncDaemon } from '../helpers/rsyncDaemon.js';
+import { startRsyncDaemon as startDaemon, type RsyncDaemon } from '../support/rsyncDaemon.js';
 
 const MTIME = 1_767_225_600; // 2026-01-01T00:00:00Z
 

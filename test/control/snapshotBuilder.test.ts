@@ -3,19 +3,9 @@ import { SnapshotBuilder } from '../../src/control/snapshotBuilder.js';
 import { decide } from '../../src/core/decide.js';
 import { FileIndex } from '../../src/core/fileIndex.js';
 import type { MirrorSpec } from '../../src/core/model.js';
+import { mirrorSpec } from '../support/specs.js';
 
-const spec = (id: string, over: Partial<MirrorSpec> = {}): MirrorSpec => ({
-  id,
-  name: id,
-  baseUrl: `https://${id}.example/`,
-  country: 'DE',
-  asn: [],
-  weight: 100,
-  countryOnly: false,
-  enabled: true,
-  content: { include: ['**'], exclude: [] },
-  ...over,
-});
+const spec = (id: string, over: Partial<MirrorSpec> = {}): MirrorSpec => mirrorSpec(id, over);
 const client = { ip: '203.0.113.1', country: 'DE', continent: 'EU' as const, lat: 52, lon: 13, https: false };
 
 describe('SnapshotBuilder', () => {

@@ -19,7 +19,7 @@ import {
   TRACE_TIME,
   waitFor,
   type ControlNetwork,
-} from '../helpers/controlNetwork.js';
+} from '../support/controlNetwork.js';
 
 // Under a minute: every origin file's mtime is TRACE_TIME - 60, and a mirror synced before it does not carry it.
 const ARCH_LAG = 30;

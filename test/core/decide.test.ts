@@ -6,23 +6,13 @@ import { decide, type Decision } from '../../src/core/decide.js';
 import { FileIndex } from '../../src/core/fileIndex.js';
 import type { ClientFacts, InventoryEntry, MirrorSpec, MirrorState, OriginFile } from '../../src/core/model.js';
 import { buildSnapshot, type Snapshot } from '../../src/core/snapshot.js';
+import { mirrorSpec } from '../support/specs.js';
 
 const NOW = Date.UTC(2026, 10, 1);
 const ROUTING = { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 6 * 3600 };
 
 function mirror(id: string, over: Partial<MirrorSpec> = {}): MirrorSpec {
-  return {
-    id,
-    name: id.toUpperCase(),
-    baseUrl: `https://${id}.example/pub/`,
-    country: 'DE',
-    asn: [],
-    weight: 100,
-    countryOnly: false,
-    enabled: true,
-    content: { include: ['**'], exclude: [] },
-    ...over,
-  };
+  return mirrorSpec(id, { name: id.toUpperCase(), baseUrl: `https://${id}.example/pub/`, ...over });
 }
 
 function snapshotOf(opts: {

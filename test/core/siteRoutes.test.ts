@@ -14,24 +14,14 @@ import {
   type SiteRoute,
   type SiteRoutingOptions,
 } from '../../src/core/siteRoutes.js';
+import { mirrorSpec } from '../support/specs.js';
 
 const NOW = Date.UTC(2026, 10, 1);
 const ORIGIN = 'https://archive.example/';
 const UP: MirrorState = { health: 'up', lagSeconds: 60 };
 
 function mirror(id: string, over: Partial<MirrorSpec> = {}): MirrorSpec {
-  return {
-    id,
-    name: id.toUpperCase(),
-    baseUrl: `https://${id}.example/`,
-    country: 'DE',
-    asn: [],
-    weight: 100,
-    countryOnly: false,
-    enabled: true,
-    content: { include: ['**'], exclude: [] },
-    ...over,
-  };
+  return mirrorSpec(id, { name: id.toUpperCase(), ...over });
 }
 
 const route = (prefix: string, to: SiteRoute['to'], mirrors: string[] = [], targetPrefix = prefix): SiteRoute => ({ prefix, to, mirrors, targetPrefix });

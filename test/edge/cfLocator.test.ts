@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { placeFromCf, placelessLocator } from '../../src/geo/cfLocator.js';
 import { createRequire } from 'node:module';
 import { openLocator } from '../../src/geo/maxmindLocator.js';
-import { CLIENT_IPS, EUROPE_NO_COUNTRY_IP, type ClientIpKey } from '../helpers/clientIps.js';
+import { CLIENT_IPS, EUROPE_NO_COUNTRY_IP, type ClientIpKey } from '../support/clientIps.js';
 import { cfBlob } from './sharedCases.js';
 
 describe('placeFromCf', () => {

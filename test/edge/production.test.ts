@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vit
 import type { SnapshotCore } from '../../src/core/snapshotShards.js';
 import { buildWorker } from '../../scripts/build-worker.js';
 import type { RunningServer } from '../../src/node.js';
-import { encodePath, FILES, freePort, rawRequest, STAFF_TOKEN, startMirrorNetwork, type MirrorNetwork, type RawResponse } from '../helpers/network.js';
+import { encodePath, FILES, freePort, rawRequest, STAFF_TOKEN, startMirrorNetwork, type MirrorNetwork, type RawResponse } from '../support/network.js';
 import { cfBlob, edgeHeaders, SHARED_CASES } from './sharedCases.js';
 import {
   countingProxy,
@@ -20,6 +20,7 @@ import {
   type KvStandIn,
   type RunningWorkerd,
 } from './workerd.js';
+import { until } from '../support/wait.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const EDGE_TOKEN = 'edge-token-for-integration-tests';
@@ -108,15 +109,6 @@ function header(res: RawResponse, name: string): string | undefined {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
-  const start = Date.now();
-  for (;;) {
-    if (await check().catch(() => false)) return Date.now() - start;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 async function readyz(base: string): Promise<Record<string, unknown>> {
   return (await fetch(`${base}/readyz`)).json() as Promise<Record<string, unknown>>;

@@ -7,10 +7,11 @@ import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vit
 import { parseDownloadPath } from '../../src/core/paths.js';
 import { shardOf } from '../../src/core/snapshotShards.js';
 import { buildWorker } from '../../scripts/build-worker.js';
-import { CLIENT_IPS } from '../helpers/clientIps.js';
-import { encodePath, FILES, rawRequest, STAFF_TOKEN, startMirrorNetwork, type MirrorNetwork, type RawResponse } from '../helpers/network.js';
+import { CLIENT_IPS } from '../support/clientIps.js';
+import { encodePath, FILES, rawRequest, STAFF_TOKEN, startMirrorNetwork, type MirrorNetwork, type RawResponse } from '../support/network.js';
 import { cfBlob, edgeHeaders, nodeHeaders, SHARED_CASES, type SharedCase } from './sharedCases.js';
 import { countingProxy, startWorkerd, wranglerCompatibilityDate, type CountingProxy, type RunningWorkerd } from './workerd.js';
+import { until } from '../support/wait.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** One file per shard at most: the 8 fixture files spread over 8 shards (some empty, some shared). */
@@ -84,15 +85,6 @@ function linkOf(res: RawResponse, base: string): string | undefined {
 
 async function readyz(base: string): Promise<Record<string, unknown>> {
   return (await fetch(`${base}/readyz`)).json() as Promise<Record<string, unknown>>;
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
-  const start = Date.now();
-  for (;;) {
-    if (await check().catch(() => false)) return Date.now() - start;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** The shard requests (200s: bodies) one Worker made, by shard number. */

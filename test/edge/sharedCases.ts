@@ -1,6 +1,6 @@
 // One table of (request, client facts) → expected answer, run against the Node app and the Worker in workerd alike.
-import { CLIENT_IPS, type ClientIpKey } from '../helpers/clientIps.js';
-import { encodePath, FILES } from '../helpers/network.js';
+import { CLIENT_IPS, type ClientIpKey } from '../support/clientIps.js';
+import { encodePath, FILES } from '../support/network.js';
 
 export type Expected =
   /** A redirect (tools) or the interstitial page (browsers) naming this mirror, or one of these (weighted band). */
@@ -25,7 +25,7 @@ const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8
 const TOKYO = ['jp-tokyo-a', 'jp-tokyo-b'] as const;
 
 /**
- * The network is test/helpers/network.ts MIRROR_PLANS (routing.bandKm 50): de-berlin has all of
+ * The network is test/support/network.ts MIRROR_PLANS (routing.bandKm 50): de-berlin has all of
  * pub/, fr-paris all but *.iso, nl-ams serves NL only, us-east holds what its manifest lists
  * (a stale copy of stale.bin), br-sp all but pub/docs, the weighted Tokyo pair, au-sydney
  * releases and images only.

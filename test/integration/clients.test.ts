@@ -4,7 +4,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLIENT_IPS, type ClientIpKey } from '../helpers/clientIps.js';
+import { CLIENT_IPS, type ClientIpKey } from '../support/clientIps.js';
 import {
   encodePath,
   FILES,
@@ -14,7 +14,7 @@ import {
   type LoggedRequest,
   type LoopbackFileServer,
   type MirrorNetwork,
-} from '../helpers/network.js';
+} from '../support/network.js';
 
 /** Whether a binary runs; under CI=true a missing one fails its tests instead of skipping them. */
 function tool(name: string): { skip: boolean; check(): void } {

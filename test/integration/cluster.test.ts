@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, LoopbackFileServer } from '../helpers/network.js';
-import { put } from '../helpers/packageRepos.js';
+import { freePort, LoopbackFileServer } from '../support/network.js';
+import { put } from '../support/packageRepos.js';
 
 const TOKEN = 'staff-token-for-the-cluster-test';
 const FILE = 'pub/app-1.0.tar.gz';

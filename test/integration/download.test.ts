@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
-import { CLIENT_IPS, type ClientIpKey } from '../helpers/clientIps.js';
+import { CLIENT_IPS, type ClientIpKey } from '../support/clientIps.js';
 import {
   encodePath,
   FILES,
@@ -15,7 +15,7 @@ import {
   startMirrorNetwork,
   type FileKey,
   type MirrorNetwork,
-} from '../helpers/network.js';
+} from '../support/network.js';
 
 let net: MirrorNetwork;
 

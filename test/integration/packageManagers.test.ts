@@ -9,11 +9,11 @@ import { XMLParser } from 'fast-xml-parser';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type RunningServer } from '../../src/node.js';
-import { flushRedis, redisUrl, skipWithoutRedis } from '../helpers/adminNetwork.js';
-import { mirrorsJson, waitFor } from '../helpers/controlNetwork.js';
-import { freePort, LoopbackFileServer } from '../helpers/network.js';
-import { launchChromium } from '../helpers/browser.js';
-import { buildDebianArchive, buildRpmRepo, copyFiles, listTree, sh, sha256 } from '../helpers/packageRepos.js';
+import { flushRedis, redisUrl, skipWithoutRedis } from '../support/adminNetwork.js';
+import { mirrorsJson, waitFor } from '../support/controlNetwork.js';
+import { freePort, LoopbackFileServer } from '../support/network.js';
+import { launchChromium } from '../support/browser.js';
+import { buildDebianArchive, buildRpmRepo, copyFiles, listTree, sh, sha256 } from '../support/packageRepos.js';
 
 const REDIS_DB = 9;
 const T1 = 1_767_225_600; // generation 1 of the archive

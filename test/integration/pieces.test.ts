@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEdge } from '../../src/edge/edgeApp.js';
 import type { WorkerContext } from '../../src/edge/runtime.js';
 import { serve, type RunningServer } from '../../src/node.js';
-import { CLIENT_IPS } from '../helpers/clientIps.js';
-import { freePort, LoopbackFileServer, type LoggedRequest } from '../helpers/network.js';
+import { CLIENT_IPS } from '../support/clientIps.js';
+import { freePort, LoopbackFileServer, type LoggedRequest } from '../support/network.js';
 
 const PIECE = 256 * 1024;
 /** Thirteen pieces, the last one short. */

@@ -2,9 +2,9 @@
 // instance on the same config with MIRRORGATE_FAST_PATH=off): the same request must get the same answer,
 // header for header, and the same events. Through real servers on loopback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLIENT_IPS, EUROPE_NO_COUNTRY_IP } from '../helpers/clientIps.js';
+import { CLIENT_IPS, EUROPE_NO_COUNTRY_IP } from '../support/clientIps.js';
 import type { RunningServer } from '../../src/node.js';
-import { encodePath, FILES, rawRequest, startMirrorNetwork, type FileKey, type MirrorNetwork } from '../helpers/network.js';
+import { encodePath, FILES, rawRequest, startMirrorNetwork, type FileKey, type MirrorNetwork } from '../support/network.js';
 
 let net: MirrorNetwork;
 /** The same config, every request answered by the Hono app. */

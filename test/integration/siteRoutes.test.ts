@@ -26,8 +26,8 @@ import { registerPublicRoutes } from '../../src/http/public.js';
 import { registerStaffRoutes } from '../../src/http/staff.js';
 import type { AppServices, LogLike } from '../../src/http/services.js';
 import { nodeConnection } from '../../src/node/server.js';
-import { CLIENT_IPS, type ClientIpKey } from '../helpers/clientIps.js';
-import { LoopbackFileServer } from '../helpers/network.js';
+import { CLIENT_IPS, type ClientIpKey } from '../support/clientIps.js';
+import { LoopbackFileServer } from '../support/network.js';
 
 const run = promisify(execFile);
 const silent: LogLike = { info() {}, warn() {}, error() {} };
@@ -208,7 +208,7 @@ describe('whole-site routes to full-copy mirrors', () => {
     expect((await ask('/healthz')).status).toBe(200);
     expect((await ask('/browser/x')).status).toBe(404);
     expect((await ask('/nothing/here')).status).toBe(404);
-    const { rawRequest } = await import('../helpers/network.js');
+    const { rawRequest } = await import('../support/network.js');
     expect((await rawRequest(url, '/browse/../admin/v1/mirrors')).status).toBe(400);
     expect((await rawRequest(url, '/browse/%2e%2e/x')).status).toBe(400);
     expect((await rawRequest(url, '/browse/a%5cb')).status).toBe(400);

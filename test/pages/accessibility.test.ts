@@ -2,8 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import type { RunningServer } from '../../src/node.js';
-import { axeViolations, clientContext, launchChromium, PHONE, screenshot, seriousOnly, startDemoServer } from '../helpers/browser.js';
-import { CLIENT_IPS } from '../helpers/clientIps.js';
+import { axeViolations, clientContext, launchChromium, PHONE, screenshot, seriousOnly, startDemoServer } from '../support/browser.js';
+import { CLIENT_IPS } from '../support/clientIps.js';
 
 const launched = await launchChromium();
 

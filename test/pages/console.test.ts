@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { stringify } from 'yaml';
 import { serve, type RunningServer } from '../../src/node.js';
-import { axeViolations, launchChromium, PHONE, screenshot, seriousOnly } from '../helpers/browser.js';
-import { CLIENT_IPS } from '../helpers/clientIps.js';
+import { axeViolations, launchChromium, PHONE, screenshot, seriousOnly } from '../support/browser.js';
+import { CLIENT_IPS } from '../support/clientIps.js';
 
 const launched = await launchChromium();
 

@@ -2,8 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Download, Page } from 'playwright-core';
 import type { RunningServer } from '../../src/node.js';
-import { clientContext, launchChromium, mirrorForUrl, PHONE, screenshot, startDemoServer, type MirrorHit } from '../helpers/browser.js';
-import { CLIENT_IPS } from '../helpers/clientIps.js';
+import { clientContext, launchChromium, mirrorForUrl, PHONE, screenshot, startDemoServer, type MirrorHit } from '../support/browser.js';
+import { CLIENT_IPS } from '../support/clientIps.js';
 
 const launched = await launchChromium();
 const FILE = 'apache/kafka/4.1.0/kafka_2.13-4.1.0.tgz';

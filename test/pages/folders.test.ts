@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import type { RunningServer } from '../../src/node.js';
-import { axeViolations, launchChromium, PHONE, screenshot, seriousOnly, startDemoServer } from '../helpers/browser.js';
+import { axeViolations, launchChromium, PHONE, screenshot, seriousOnly, startDemoServer } from '../support/browser.js';
 
 let server: RunningServer;
 const launched = await launchChromium();

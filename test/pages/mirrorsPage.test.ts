@@ -2,8 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { RunningServer } from '../../src/node.js';
-import { clientContext, launchChromium, PHONE, screenshot, startDemoServer } from '../helpers/browser.js';
-import { CLIENT_IPS } from '../helpers/clientIps.js';
+import { clientContext, launchChromium, PHONE, screenshot, startDemoServer } from '../support/browser.js';
+import { CLIENT_IPS } from '../support/clientIps.js';
 
 const launched = await launchChromium();
 

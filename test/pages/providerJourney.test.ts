@@ -8,10 +8,10 @@ import { copyFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import type { RunningServer } from '../../src/node.js';
-import { client, flushRedis, redisUrl, ServerPool, skipWithoutRedis, STAFF_TOKEN, type Client } from '../helpers/adminNetwork.js';
-import { axeViolations, launchChromium, PHONE, screenshot, seriousOnly } from '../helpers/browser.js';
-import { CLIENT_IPS } from '../helpers/clientIps.js';
-import { LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../helpers/network.js';
+import { client, flushRedis, redisUrl, ServerPool, skipWithoutRedis, STAFF_TOKEN, type Client } from '../support/adminNetwork.js';
+import { axeViolations, launchChromium, PHONE, screenshot, seriousOnly } from '../support/browser.js';
+import { CLIENT_IPS } from '../support/clientIps.js';
+import { LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
 
 const REDIS_DB = 8;
 const launched = await launchChromium();

@@ -10,10 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { RunningServer } from '../../src/node.js';
-import { client, lookChoice, ServerPool, STAFF_TOKEN } from '../helpers/adminNetwork.js';
-import { axeViolations, launchChromium, PHONE, screenshot, seriousOnly } from '../helpers/browser.js';
-import { startRedisServer, type RedisServerProcess } from '../helpers/controlNetwork.js';
-import { startMirrorNetwork, type MirrorNetwork } from '../helpers/network.js';
+import { client, lookChoice, ServerPool, STAFF_TOKEN } from '../support/adminNetwork.js';
+import { axeViolations, launchChromium, PHONE, screenshot, seriousOnly } from '../support/browser.js';
+import { startRedisServer, type RedisServerProcess } from '../support/controlNetwork.js';
+import { startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
 
 const launched = await launchChromium();
 const bin = path.join(fileURLToPath(new URL('../../', import.meta.url)), 'bin/mirrorgate.js');

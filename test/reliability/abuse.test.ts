@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type RunningServer } from '../../src/node.js';
 import { MAX_BODY_BYTES } from '../../src/http/limits.js';
-import { encodePath, FILES, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork } from '../helpers/network.js';
+import { encodePath, FILES, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork } from '../support/network.js';
 import { openSlow, sendRaw, sleep, writeNetworkConfig } from './support.js';
 
 let net: MirrorNetwork;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sameJson } from '../../src/control/reconcile.js';
 import type { AuditEntry, MirrorOverride } from '../../src/store/store.js';
-import { startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork } from '../helpers/network.js';
+import { startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork } from '../support/network.js';
 import { sleep, startChildServer, writeNetworkConfig, type ChildServer } from './support.js';
 
 const ROUNDS = 6;

@@ -3,7 +3,7 @@
 // 4xx naming why — never a 5xx — and the server keeps answering downloads afterwards.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodePath, FILES, startMirrorNetwork, STAFF_TOKEN, PROVIDER_TOKEN, type MirrorNetwork } from '../helpers/network.js';
+import { encodePath, FILES, startMirrorNetwork, STAFF_TOKEN, PROVIDER_TOKEN, type MirrorNetwork } from '../support/network.js';
 
 let net: MirrorNetwork;
 let bases: () => string[];

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePathForUrl, parseDownloadPath } from '../../src/core/paths.js';
-import { encodePath, FILES, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork } from '../helpers/network.js';
+import { encodePath, FILES, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork } from '../support/network.js';
 import { sendRaw } from './support.js';
 
 let net: MirrorNetwork;

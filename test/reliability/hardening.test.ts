@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addressKey } from '../../src/http/guards.js';
 import type { RunningServer } from '../../src/node.js';
 import { serve } from '../../src/node.js';
-import { encodePath, FILES, freePort, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork, type RawConfig } from '../helpers/network.js';
+import { encodePath, FILES, freePort, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork, type RawConfig } from '../support/network.js';
 
 let net: MirrorNetwork;
 beforeAll(async () => {

@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type RunningServer } from '../../src/node.js';
-import { encodePath, FILES, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork } from '../helpers/network.js';
+import { encodePath, FILES, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork } from '../support/network.js';
 import { openSlow, sleep, startChildServer, writeNetworkConfig, type ChildServer } from './support.js';
 
 let net: MirrorNetwork;

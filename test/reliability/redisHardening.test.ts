@@ -7,8 +7,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisStore } from '../../src/store/redisStore.js';
 import type { Change } from '../../src/store/store.js';
-import { redisProblem } from '../helpers/adminNetwork.js';
-import { encodePath, FILES, freePort, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork } from '../helpers/network.js';
+import { redisProblem } from '../support/adminNetwork.js';
+import { encodePath, FILES, freePort, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork } from '../support/network.js';
 import { sleep } from './support.js';
 
 const STORE_DB = 5;

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { timingSafeEqualString } from '../../src/http/auth.js';
-import { encodePath, FILES, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork } from '../helpers/network.js';
+import { encodePath, FILES, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork } from '../support/network.js';
 import { sendRaw, sleep, startChildServer, writeNetworkConfig, type ChildServer } from './support.js';
 
 let net: MirrorNetwork;

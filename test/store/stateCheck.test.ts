@@ -11,7 +11,8 @@ import { MemoryStore } from '../../src/store/memoryStore.js';
 import { RedisStore } from '../../src/store/redisStore.js';
 import { overridesFromAudit } from '../../src/store/stateCheck.js';
 import type { AuditEntry, MirrorOverride } from '../../src/store/store.js';
-import { redisProblem } from '../helpers/adminNetwork.js';
+import { redisProblem } from '../support/adminNetwork.js';
+import { mirrorSpec } from '../support/specs.js';
 
 const drained: MirrorOverride = { patch: {}, drain: { startMs: 1_000, overMs: 0 }, updatedAt: 1_000, updatedBy: 'ops' };
 const disabled: MirrorOverride = { patch: { enabled: false }, updatedAt: 2_000, updatedBy: 'ops' };
@@ -27,17 +28,7 @@ const log = () => {
   const errors: { obj: object; msg?: string }[] = [];
   return { errors, log: { warn: () => undefined, error: (obj: object, msg?: string) => errors.push({ obj, msg }) } };
 };
-const config: MirrorSpec[] = ['a', 'b', 'c'].map((id) => ({
-  id,
-  name: id,
-  baseUrl: `https://${id}.example/`,
-  country: 'DE',
-  asn: [],
-  weight: 100,
-  countryOnly: false,
-  enabled: true,
-  content: { include: ['**'], exclude: [] },
-}));
+const config: MirrorSpec[] = ['a', 'b', 'c'].map((id) => mirrorSpec(id));
 
 describe('memory store', () => {
   let dataDir: string;

@@ -1,6 +1,6 @@
 // Helpers for the staff and provider API tests: a JSON client for /admin/v1 and /api/v1, extra
 // Mirrorgate servers on a chosen dataDir or Redis database (for restarts and multi-instance tests),
-// and a probe for the local Redis. Builds on test/helpers/network.ts, which it does not change.
+// and a probe for the local Redis. Builds on test/support/network.ts, which it does not change.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -8,6 +8,9 @@ import { stringify } from 'yaml';
 import { serve, type RunningServer } from '../../src/node.js';
 import { CLIENT_IPS, type ClientIpKey } from './clientIps.js';
 import { encodePath, FILES, freePort, PROVIDER_TOKEN, STAFF_TOKEN, type FileKey, type MirrorNetwork, type RawConfig } from './network.js';
+import { sleep, waitFor } from './wait.js';
+
+export { sleep };
 
 export { PROVIDER_TOKEN, STAFF_TOKEN };
 
@@ -113,16 +116,10 @@ export async function browserDownload(base: string, who: ClientIpKey | string, k
 }
 
 /** Polls until `check` holds or `timeoutMs` passes; returns the elapsed ms, or undefined on timeout. */
-export async function pollUntil(check: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<number | undefined> {
-  const start = performance.now();
-  for (;;) {
-    if (await check()) return performance.now() - start;
-    if (performance.now() - start > timeoutMs) return undefined;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+/** waitFor with the timeout first (the admin tests' spelling). */
+export function pollUntil(check: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<number | undefined> {
+  return waitFor(check, { timeoutMs, everyMs });
 }
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------
 // Extra servers

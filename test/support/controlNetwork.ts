@@ -13,6 +13,9 @@ import { serve, type RunningServer } from '../../src/node.js';
 import { CLIENT_IPS, type ClientIpKey } from './clientIps.js';
 import { encodePath, freePort, LoopbackFileServer, STAFF_TOKEN } from './network.js';
 import { startRsyncDaemon, type RsyncDaemon } from './rsyncDaemon.js';
+import { sleep, waitFor } from './wait.js';
+
+export { sleep, waitFor };
 
 export { freePort, STAFF_TOKEN };
 export type { RsyncDaemon };
@@ -327,25 +330,6 @@ export async function staffCall(base: string, method: string, target: string, bo
   }
   return { status: res.status, headers: res.headers, text, json };
 }
-
-/**
- * Polls `check` every `everyMs` until it holds; returns ms elapsed since `since` (performance.now()
- * of the event), or undefined when `timeoutMs` passed first.
- */
-export async function waitFor(
-  check: () => Promise<boolean> | boolean,
-  opts: { since?: number; timeoutMs?: number; everyMs?: number } = {},
-): Promise<number | undefined> {
-  const since = opts.since ?? performance.now();
-  const timeoutMs = opts.timeoutMs ?? 5_000;
-  for (;;) {
-    if (await check()) return performance.now() - since;
-    if (performance.now() - since > timeoutMs) return undefined;
-    await sleep(opts.everyMs ?? 10);
-  }
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Whether CI demands the test run (then a missing Redis or binary is a failure, not a skip). */
 export const IN_CI = process.env.CI === 'true';
