@@ -19,6 +19,7 @@ import {
   splitFiles,
   splitSnapshot,
 } from '../../src/core/snapshotShards.js';
+import { mirrorSpec } from '../support/specs.js';
 
 const NOW = Date.UTC(2026, 10, 1);
 const ROUTING = { bandKm: 300, maxAlternatives: 3, maxLagSeconds: 6 * 3600 };
@@ -31,18 +32,7 @@ const CLIENTS: ClientFacts[] = [
 ];
 
 function mirror(id: string, over: Partial<MirrorSpec> = {}): MirrorSpec {
-  return {
-    id,
-    name: id,
-    baseUrl: `https://${id}.example/pub/`,
-    country: 'DE',
-    asn: [],
-    weight: 100,
-    countryOnly: false,
-    enabled: true,
-    content: { include: ['**'], exclude: [] },
-    ...over,
-  };
+  return mirrorSpec(id, { baseUrl: `https://${id}.example/pub/`, ...over });
 }
 
 /** What two decisions must agree on: the ranking (ids, tiers, distances, weights), the count and the exclusions. */

@@ -7,6 +7,7 @@ import { FileIndex } from '../../src/core/fileIndex.js';
 import type { ClientFacts, MirrorSpec, MirrorState, OriginFile } from '../../src/core/model.js';
 import { composeShardSnapshot, decodeCore, decodeShard, splitSnapshot } from '../../src/core/snapshotShards.js';
 import { ShardComposer } from '../../src/edge/composeShard.js';
+import { mirrorSpec } from '../support/specs.js';
 
 const NOW = Date.UTC(2026, 10, 1);
 const ROUTING = { bandKm: 300, maxAlternatives: 3, maxLagSeconds: 6 * 3600 };
@@ -18,18 +19,7 @@ const CLIENTS: ClientFacts[] = [
 ];
 
 function mirror(id: string, over: Partial<MirrorSpec> = {}): MirrorSpec {
-  return {
-    id,
-    name: id,
-    baseUrl: `https://${id}.example/pub/`,
-    country: 'DE',
-    asn: [],
-    weight: 100,
-    countryOnly: false,
-    enabled: true,
-    content: { include: ['**'], exclude: [] },
-    ...over,
-  };
+  return mirrorSpec(id, { baseUrl: `https://${id}.example/pub/`, ...over });
 }
 
 const networkArb = fc.record({

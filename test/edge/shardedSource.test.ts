@@ -10,6 +10,7 @@ import { requestFilePaths } from '../../src/edge/requestFiles.js';
 import type { KvNamespaceLike, WorkerContext } from '../../src/edge/runtime.js';
 import { CORE_PATH, SHARD_PATH, ShardedSnapshotSource } from '../../src/edge/shardedSource.js';
 import type { LogLike } from '../../src/http/services.js';
+import { mirrorSpec } from '../support/specs.js';
 
 const TOKEN = 'edge-snapshot-token';
 const CONTROL = 'https://control.example';
@@ -17,18 +18,7 @@ const silent: LogLike = { info() {}, warn() {}, error() {} };
 const TARGET = 4;
 
 function mirror(id: string, over: Partial<MirrorSpec> = {}): MirrorSpec {
-  return {
-    id,
-    name: id,
-    baseUrl: `https://${id}.example/pub/`,
-    country: 'DE',
-    asn: [],
-    weight: 100,
-    countryOnly: false,
-    enabled: true,
-    content: { include: ['**'], exclude: [] },
-    ...over,
-  };
+  return mirrorSpec(id, { baseUrl: `https://${id}.example/pub/`, ...over });
 }
 
 /** 30 files, 4 a shard: 8 shards, and still 8 with one file more. */

@@ -11,23 +11,13 @@ import { createEdge } from '../../src/edge/edgeApp.js';
 import type { KvNamespaceLike, WorkerContext } from '../../src/edge/runtime.js';
 import { headerTag, SnapshotSource, SNAPSHOT_PATH } from '../../src/edge/snapshotSource.js';
 import type { LogLike } from '../../src/http/services.js';
+import { mirrorSpec } from '../support/specs.js';
 
 const TOKEN = 'edge-snapshot-token';
 const silent: LogLike = { info() {}, warn() {}, error() {} };
 
 function mirror(id: string, over: Partial<MirrorSpec> = {}): MirrorSpec {
-  return {
-    id,
-    name: id,
-    baseUrl: `https://${id}.example/pub/`,
-    country: 'DE',
-    asn: [],
-    weight: 100,
-    countryOnly: false,
-    enabled: true,
-    content: { include: ['**'], exclude: [] },
-    ...over,
-  };
+  return mirrorSpec(id, { baseUrl: `https://${id}.example/pub/`, ...over });
 }
 
 function builder(): SnapshotBuilder {
