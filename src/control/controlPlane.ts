@@ -19,6 +19,7 @@ import { scanMirror, type ScanResult } from './scan.js';
 import { SessionService } from './sessions.js';
 import type { SnapshotBuilder } from './snapshotBuilder.js';
 import { TokenRegistry } from './tokens.js';
+import { Scheduler, type Timers } from './scheduler.js';
 
 /** Audit entries an instance on Redis keeps a copy of, to write back if the store loses its data (or show during an outage). */
 const AUDIT_KEPT = 10_000;
@@ -50,6 +51,8 @@ export interface ControlPlaneOptions {
   clock?: () => number;
   /** Run the probe and scan loops (off in tests that drive them by hand). */
   loops?: boolean;
+  /** The loops' timers (the global ones by default). */
+  timers?: Timers;
   /** Told of every probe result (metrics). */
   onProbe?: (mirror: string, ok: boolean) => void;
 }
@@ -67,6 +70,8 @@ export class ControlPlane {
   private readonly prober: Prober;
   private probeRound = 0;
   private timers: NodeJS.Timeout[] = [];
+  /** The probe and scan loops, each on one instance at a time. */
+  private readonly scheduler: Scheduler;
   private unsubscribe: (() => void) | undefined;
   private unstatus: (() => void) | undefined;
   private rampTimer: NodeJS.Timeout | undefined;
@@ -95,6 +100,7 @@ export class ControlPlane {
       clock: this.clock,
       log: opts.log,
     });
+    this.scheduler = new Scheduler({ store: opts.store, holder: this.instanceId, log: opts.log, ...(opts.timers ? { timers: opts.timers } : {}) });
   }
 
   async start(): Promise<void> {
@@ -118,6 +124,7 @@ export class ControlPlane {
   }
 
   async stop(): Promise<void> {
+    this.scheduler.stop();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     if (this.rampTimer) clearTimeout(this.rampTimer);
@@ -281,7 +288,7 @@ export class ControlPlane {
     // The inventories were lost with the rest: scan again what can be scanned (on the scan lease holder).
     if (this.opts.loops !== false) {
       const { config } = this.opts;
-      void this.withLease('scan', config.scan.timeoutMs + config.scan.intervalMs, () => this.scanAll());
+      void this.scheduler.withLease('scan', config.scan.timeoutMs + config.scan.intervalMs, () => this.scanAll());
     }
   }
 
@@ -467,39 +474,21 @@ export class ControlPlane {
   private startLoops(): void {
     const { config } = this.opts;
     if (config.health.enabled) {
-      // A round that outlasts the interval (a stalled origin) is not stacked on by the next tick.
-      let probing = false;
-      const probeTick = () => {
-        if (probing) return;
-        probing = true;
-        void this.withLease('probe', config.health.intervalMs * 2, () => this.probeAll()).finally(() => (probing = false));
-      };
-      probeTick();
-      const t = setInterval(probeTick, config.health.intervalMs);
-      t.unref();
-      this.timers.push(t);
+      this.scheduler.every({
+        name: 'probe',
+        everyMs: config.health.intervalMs,
+        leaseMs: config.health.intervalMs * 2,
+        atStart: true,
+        run: () => this.probeAll(),
+      });
     }
-    const scanTick = () => void this.withLease('scan', config.scan.timeoutMs + config.scan.intervalMs, () => this.scanAll());
-    const s = setInterval(scanTick, config.scan.intervalMs);
-    s.unref();
-    this.timers.push(s);
-  }
-
-  private async withLease(name: string, ttlMs: number, job: () => Promise<unknown>): Promise<void> {
-    try {
-      let leader: boolean;
-      try {
-        leader = await this.opts.store.acquireLease(name, this.instanceId, ttlMs);
-      } catch (err) {
-        if (!(err instanceof StoreUnavailableError)) throw err;
-        // With the shared store away nobody can hold the lease, and results cannot be shared:
-        // every instance probes for itself so dead mirrors still leave its snapshot in time.
-        leader = name === 'probe';
-      }
-      if (leader) await job();
-    } catch (err) {
-      this.opts.log.error({ err: (err as Error).message, loop: name }, 'control loop failed');
-    }
+    this.scheduler.every({
+      name: 'scan',
+      everyMs: config.scan.intervalMs,
+      leaseMs: config.scan.timeoutMs + config.scan.intervalMs,
+      atStart: false,
+      run: () => this.scanAll(),
+    });
   }
 
   /** Probe every mirror once (or just `ids`); results land in the store and reach every instance. */
