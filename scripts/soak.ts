@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { encodePathForUrl } from '../src/core/paths.js';
 import { serve } from '../src/node.js';
-import { freePort, LoopbackFileServer, type MirrorMode } from '../test/helpers/network.js';
+import { freePort, LoopbackFileServer, type MirrorMode } from '../test/support/network.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const STAFF_TOKEN = 'soak-staff-token-0123456789abcdef';

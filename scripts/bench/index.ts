@@ -301,7 +301,7 @@ async function clusterRun(workers: number, sc: Awaited<ReturnType<typeof scenari
   const { mkdtemp, rm } = await import('node:fs/promises');
   const { tmpdir } = await import('node:os');
   const { benchConfig } = await import('./server.js');
-  const { freePort } = await import('../../test/helpers/network.js');
+  const { freePort } = await import('../../test/support/network.js');
   const dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-bench-cluster-'));
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, '..', '..', 'src', 'node.ts')], {
