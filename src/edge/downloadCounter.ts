@@ -60,6 +60,8 @@ export interface DownloadCounterStatus {
  */
 export class DownloadCounter {
   private readonly seen = new Map<string, number>();
+  /** (client, file) pairs whose logo impression this isolate counted within the window. */
+  private readonly seenImpressions = new Map<string, number>();
   private queue: Download[] = [];
   private impressions = new Map<string, { mirror: string; atMs: number; count: number }>();
   private scheduled: Promise<void> | undefined;
@@ -83,25 +85,31 @@ export class DownloadCounter {
   /** The hooks for AppServices.events. */
   readonly events: DownloadEvents = {
     download: (e) => this.download(e),
-    impression: (mirror, atMs) => this.impression(mirror, atMs),
+    impression: (mirror, atMs, who) => this.impression(mirror, atMs, who),
   };
 
   status(): DownloadCounterStatus {
     return { ...this.state, queued: this.queue.length };
   }
 
+  /** Whether (ip, path) was seen in `seen` within the window; remembers it otherwise (bounded, oldest forgotten first). */
+  private repeat(seen: Map<string, number>, ip: string, path: string, atMs: number): boolean {
+    const key = `${ip}\n${path}`;
+    const first = seen.get(key);
+    if (first !== undefined && atMs - first < this.window) return true;
+    if (first !== undefined) seen.delete(key);
+    seen.set(key, atMs);
+    for (const [k, at] of seen) {
+      if (atMs - at < this.window && seen.size <= this.maxRemembered) break;
+      seen.delete(k);
+    }
+    return false;
+  }
+
   download(e: Download): void {
-    const key = `${e.ip}\n${e.path}`;
-    const first = this.seen.get(key);
-    if (first !== undefined && e.atMs - first < this.window) {
+    if (this.repeat(this.seen, e.ip, e.path, e.atMs)) {
       this.state.repeats++;
       return;
-    }
-    if (first !== undefined) this.seen.delete(key);
-    this.seen.set(key, e.atMs);
-    for (const [k, at] of this.seen) {
-      if (e.atMs - at < this.window && this.seen.size <= this.maxRemembered) break;
-      this.seen.delete(k);
     }
     this.opts.dataset?.writeDataPoint({ blobs: [e.mirror, e.country, e.path], doubles: [e.size], indexes: [e.mirror] });
     if (!this.opts.controlUrl) {
@@ -119,8 +127,10 @@ export class DownloadCounter {
     }
   }
 
-  impression(mirror: string, atMs: number): void {
+  /** A page showed `mirror`'s logo: counted once per client and file in the window, like downloads (as Node does). */
+  impression(mirror: string, atMs: number, who?: { ip: string; path: string }): void {
     if (!this.opts.controlUrl) return;
+    if (who && this.repeat(this.seenImpressions, who.ip, who.path, atMs)) return;
     const k = impressionKey(mirror, atMs);
     const row = this.impressions.get(k);
     if (row) row.count++;

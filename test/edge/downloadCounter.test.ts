@@ -31,8 +31,9 @@ describe('DownloadCounter', () => {
     counter.download(event('192.0.2.1', 'pub/a.iso', 1_000)); // a segment of the same download
     counter.download(event('192.0.2.2', 'pub/a.iso', 2_000));
     counter.download(event('192.0.2.1', 'pub/a.iso', 600_000)); // ten minutes on: a new download
-    counter.impression('de-one', 2_000);
-    counter.impression('de-one', 3_000);
+    counter.impression('de-one', 2_000, { ip: '192.0.2.1', path: 'pub/a.iso' });
+    counter.impression('de-one', 3_000, { ip: '192.0.2.2', path: 'pub/a.iso' });
+    counter.impression('de-one', 4_000, { ip: '192.0.2.1', path: 'pub/a.iso' }); // the same page again: one impression
     counter.schedule(bg);
     counter.schedule(bg); // one post is enough for both requests
     expect(pending).toHaveLength(1);
