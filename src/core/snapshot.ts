@@ -80,7 +80,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     const exclusion = baseExclusion(spec, state, input.routing, input.nowMs);
     const ruleBit = rules.ruleKeys.indexOf(ruleKey(spec.content));
     const inventory = input.inventories.get(spec.id);
-    const probeMissing = missingSet(state.missing, input.files);
+    const probeMissing = fileNumbers(state.missing, input.files);
     let heldBack: ReadonlySet<number> | undefined;
     if (groups) {
       heldBack = heldBackLeaders(groups, rules, { ruleBit, inventory, missing: probeMissing, lastSync: state.lastSync });
@@ -89,7 +89,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
       if (paths || state.heldBack) state = { ...state, heldBack: paths };
       if (!paths) delete (state as { heldBack?: unknown }).heldBack;
     } else {
-      heldBack = missingSet(state.heldBack, input.files);
+      heldBack = fileNumbers(state.heldBack, input.files);
     }
     return {
       index,
@@ -154,7 +154,8 @@ function statusOf(spec: MirrorSpec, state: MirrorState, exclusion: ExclusionReas
   return state.health === 'unknown' ? 'unknown' : 'up';
 }
 
-function missingSet(paths: readonly string[] | undefined, files: FileIndex): ReadonlySet<number> | undefined {
+/** Paths (a state's `missing` or `heldBack`) as file numbers of `files`; absent ones are left out. */
+export function fileNumbers(paths: readonly string[] | undefined, files: FileIndex): ReadonlySet<number> | undefined {
   if (!paths || paths.length === 0) return undefined;
   const set = new Set<number>();
   for (const p of paths) {
@@ -164,7 +165,8 @@ function missingSet(paths: readonly string[] | undefined, files: FileIndex): Rea
   return set.size ? set : undefined;
 }
 
-function union(a: ReadonlySet<number> | undefined, b: ReadonlySet<number> | undefined): ReadonlySet<number> | undefined {
+/** What is off a mirror for every request: probe findings and held-back leaders together. */
+export function union(a: ReadonlySet<number> | undefined, b: ReadonlySet<number> | undefined): ReadonlySet<number> | undefined {
   if (!a) return b;
   if (!b) return a;
   return new Set([...a, ...b]);

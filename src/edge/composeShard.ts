@@ -3,7 +3,7 @@ import { resolveRuleKeys, type DecodedShard, type SnapshotCore } from '../core/s
 import { FileIndex } from '../core/fileIndex.js';
 import type { MirrorState } from '../core/model.js';
 import { routingTablesFor } from '../core/routingTables.js';
-import { buildSnapshot, type Snapshot, type SnapshotMirror } from '../core/snapshot.js';
+import { buildSnapshot, fileNumbers, union, type Snapshot, type SnapshotMirror } from '../core/snapshot.js';
 
 /**
  * composeShardSnapshot (core/snapshotShards.ts) runs buildSnapshot over the core's mirrors for every
@@ -30,8 +30,8 @@ export class ShardComposer {
     for (let i = 0; i < t.mirrors.length; i++) {
       const m = t.mirrors[i]!;
       const inventory = shard.inventories.get(m.spec.id);
-      const probeMissing = fileSet(m.state.missing, files);
-      const heldBack = fileSet(m.state.heldBack, files);
+      const probeMissing = fileNumbers(m.state.missing, files);
+      const heldBack = fileNumbers(m.state.heldBack, files);
       if (inventory === undefined && probeMissing === undefined && heldBack === undefined) continue;
       mirrors ??= t.mirrors.slice();
       // As buildSnapshot does for a snapshot without consistency rules (an edge's).
@@ -87,20 +87,4 @@ function sameMembership(a: readonly Uint32Array[], b: readonly Uint32Array[]): b
     for (let w = 0; w < x.length; w++) if (x[w] !== y[w]) return false;
   }
   return true;
-}
-
-function fileSet(paths: readonly string[] | undefined, files: FileIndex): ReadonlySet<number> | undefined {
-  if (!paths || paths.length === 0) return undefined;
-  const set = new Set<number>();
-  for (const p of paths) {
-    const f = files.lookup(p);
-    if (f >= 0) set.add(f);
-  }
-  return set.size ? set : undefined;
-}
-
-function union(a: ReadonlySet<number> | undefined, b: ReadonlySet<number> | undefined): ReadonlySet<number> | undefined {
-  if (!a) return b;
-  if (!b) return a;
-  return new Set([...a, ...b]);
 }
