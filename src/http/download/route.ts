@@ -4,7 +4,7 @@
 import type { Context, Hono } from 'hono';
 import type { Decision } from '../../core/decide.js';
 import type { ClientFacts, OriginFile } from '../../core/model.js';
-import { clientSummary, fileName, originUrl, rankedMirrors } from '../../core/present.js';
+import { clientSummary, fileName, originUrl, rankedMirrors, type RankedMirror } from '../../core/present.js';
 import { rankRepositoryMirrors } from '../../core/repositories.js';
 import type { Snapshot } from '../../core/snapshot.js';
 import { principalOf } from '../auth.js';
@@ -91,6 +91,13 @@ function folderAnswer(c: Context<AppEnv>, snapshot: Snapshot, folder: string, ac
   return c.html(folderPage({ folder, folders: [...folders], files }));
 }
 
+/** apt's mirror+http list: `<URL>\tpriority:N` a line, best first; the origin closes it so apt always has a source. */
+function aptMirrorList(ranked: readonly RankedMirror[], origin: string): string {
+  const lines = ranked.map((r) => `${r.url}\tpriority:${r.priority}`);
+  lines.push(`${origin}\tpriority:${ranked.length + 1}`);
+  return `${lines.join('\n')}\n`;
+}
+
 /** The requester, or, for staff asking with ?fromip=, the address they want to see the answer for. */
 function requestClient(c: Context<AppEnv>, services: AppServices, query: Query): ClientFacts {
   const client = clientFacts(c, services);
@@ -159,12 +166,7 @@ function mirrorListAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Deci
       excluded: decision.excluded.map((e) => ({ id: e.mirror.spec.id, reason: e.reason })),
     });
   }
-  if (wantsPlainText(accept)) {
-    // apt's mirror+http list format; the origin closes the list so apt always has a source.
-    const lines = ranked.map((r) => `${r.url}\tpriority:${r.priority}`);
-    lines.push(`${originUrl(snapshot, file.path)}\tpriority:${ranked.length + 1}`);
-    return c.text(`${lines.join('\n')}\n`);
-  }
+  if (wantsPlainText(accept)) return c.text(aptMirrorList(ranked, originUrl(snapshot, file.path)));
   return c.html(
     mirrorListPage({
       file,
@@ -200,11 +202,7 @@ function repositoryListAnswer(c: Context<AppEnv>, services: AppServices, folder:
       origin,
     });
   }
-  if (wantsPlainText(accept)) {
-    const lines = mirrors.map((r) => `${r.url}\tpriority:${r.priority}`);
-    lines.push(`${origin}\tpriority:${mirrors.length + 1}`);
-    return c.text(`${lines.join('\n')}\n`);
-  }
+  if (wantsPlainText(accept)) return c.text(aptMirrorList(mirrors, origin));
   return c.html(
     repositoryListPage({
       folder: `/${base}`,
