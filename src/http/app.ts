@@ -5,7 +5,7 @@ import { requestId } from 'hono/request-id';
 import { DOWNLOAD_SCRIPT, STYLESHEET } from './assets/index.js';
 import { downloadPathProblem, rawDownloadPath } from './download/intent.js';
 import { requestTarget } from './download/route.js';
-import { logRequest } from './download/outcome.js';
+import { logRequest, newRequestId } from './download/outcome.js';
 import { HttpProblem } from './problem.js';
 import { errorPage } from './views/errorPage.js';
 import { nearestFolder } from '../core/folders.js';
@@ -31,7 +31,7 @@ export const controlPlaneElsewhere: Audience = (app) => {
 export function createApp(services: AppServices, audiences: readonly Audience[]): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.use(requestId());
+  app.use(requestId({ generator: newRequestId }));
   app.use(accessLog(services));
   app.use(securityHeaders());
   app.use(requestLimits());

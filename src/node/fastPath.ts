@@ -2,11 +2,10 @@
 // tools asking for a file; this transport spares them the Fetch API objects, the router and the middleware
 // chain. It runs the same pipeline as the Hono route (src/http/download/): the same intent, decision,
 // headers and records; whatever is not a plain redirect goes on to the app unchanged.
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { clientResolver } from '../http/client.js';
 import { classifyDownload, DOWNLOAD_PREFIX } from '../http/download/intent.js';
-import { decideFile, logRequest, observeFile, REQUEST_ID } from '../http/download/outcome.js';
+import { decideFile, logRequest, newRequestId, observeFile, REQUEST_ID } from '../http/download/outcome.js';
 import { redirectHeaders } from '../http/download/redirect.js';
 import { MAX_URL_BYTES } from '../http/limits.js';
 import { REDIRECT_SECURITY_HEADERS } from '../http/securityHeaders.js';
@@ -46,7 +45,7 @@ export function fastRedirect(services: AppServices): (req: IncomingMessage, res:
     observeFile(events, { outcome, answer: 'redirect', method, client, path: intent.path, size: snapshot.files.size(intent.file), atMs: now });
 
     const incomingId = headers['x-request-id'];
-    const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
+    const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : newRequestId();
     const out = redirectHeaders(snapshot, outcome.decision, intent.path, services.publicUrl);
     out.push('x-request-id', requestId);
     for (let i = 0; i < security.length; i++) out.push(security[i]!);
