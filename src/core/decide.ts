@@ -60,6 +60,8 @@ export interface DecideOptions {
   explain?: boolean;
   /** Most entries wanted in `ranked` (the pick included); default all. */
   limit?: number;
+  /** The path's file number in this snapshot, when the caller looked it up already (saves a second lookup). */
+  file?: number;
 }
 
 const EARTH_RADIUS_KM = 6371;
@@ -144,7 +146,7 @@ function ensureCapacity(n: number): void {
 }
 
 export function decide(snapshot: Snapshot, path: string, client: ClientFacts, opts: DecideOptions): Decision {
-  const file = snapshot.files.lookup(path);
+  const file = opts.file ?? snapshot.files.lookup(path);
   if (file < 0) return { file, outcome: 'not-found', chosen: undefined, ranked: [], candidateCount: 0, excluded: [] };
 
   const t = routingTablesFor(snapshot.mirrors);

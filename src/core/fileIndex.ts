@@ -143,7 +143,7 @@ export class FileIndex {
 
   sha256Base64(i: number): string | undefined {
     if (!this.hashKnown[i]) return undefined;
-    return bytesToBase64(this.hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES));
+    return bytesToBase64(this.hashes, i * HASH_BYTES, HASH_BYTES);
   }
 
   /** The row of file i in the piece table, or -1 when it has no piece hashes. */
@@ -468,8 +468,28 @@ export function bytesToHex(bytes: Uint8Array): string {
 const asciiDecoder = new TextDecoder();
 
 // btoa exists on Node 20 and Workers alike; Buffer does not exist on Workers.
-function bytesToBase64(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
-  return btoa(s);
+const BASE64_CODES = Uint8Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', (c) => c.charCodeAt(0));
+const base64Scratch = new Uint8Array(Math.ceil(HASH_BYTES / 3) * 4);
+
+/** Standard base64 with padding of bytes[start, start + length), length ≤ HASH_BYTES: on every 302 (Digest), so by table, into one flat string. */
+function bytesToBase64(bytes: Uint8Array, start: number, length: number): string {
+  const out = base64Scratch;
+  const n = start + length;
+  let o = 0;
+  let i = start;
+  for (; i + 2 < n; i += 3) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out[o++] = BASE64_CODES[v >>> 18]!;
+    out[o++] = BASE64_CODES[(v >>> 12) & 63]!;
+    out[o++] = BASE64_CODES[(v >>> 6) & 63]!;
+    out[o++] = BASE64_CODES[v & 63]!;
+  }
+  if (i < n) {
+    const v = (bytes[i]! << 16) | (i + 1 < n ? bytes[i + 1]! << 8 : 0);
+    out[o++] = BASE64_CODES[v >>> 18]!;
+    out[o++] = BASE64_CODES[(v >>> 12) & 63]!;
+    out[o++] = i + 1 < n ? BASE64_CODES[(v >>> 6) & 63]! : 61;
+    out[o++] = 61;
+  }
+  return String.fromCharCode.apply(null, out.subarray(0, o) as unknown as number[]);
 }

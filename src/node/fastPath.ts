@@ -41,7 +41,7 @@ export function fastRedirect(services: AppServices): (req: IncomingMessage, res:
       socket.encrypted === true,
     );
     const now = services.clock();
-    const outcome = decideFile(snapshot, intent.path, 'redirect', client, now, intent.preferMirror);
+    const outcome = decideFile(snapshot, intent.path, intent.file, 'redirect', client, now, intent.preferMirror);
     observeFile(events, { outcome, answer: 'redirect', method, client, path: intent.path, size: snapshot.files.size(intent.file), atMs: now });
 
     const incomingId = headers['x-request-id'];

@@ -17,6 +17,7 @@ export interface DownloadOutcome {
 export function decideFile(
   snapshot: Snapshot,
   path: string,
+  file: number,
   answer: Answer,
   client: ClientFacts,
   nowMs: number,
@@ -25,6 +26,7 @@ export function decideFile(
   const started = performance.now();
   const decision = decide(snapshot, path, client, {
     nowMs,
+    file,
     preferMirror,
     explain: answer === 'mirrorlist',
     // A redirect needs the pick and the Link alternatives only; lists and metalinks want all.

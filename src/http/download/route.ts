@@ -51,7 +51,7 @@ export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices)
 
     const { path, answer } = intent;
     const client = requestClient(c, services, intent.query);
-    const outcome = decideFile(snapshot, path, answer, client, services.clock(), intent.preferMirror);
+    const outcome = decideFile(snapshot, path, intent.file, answer, client, services.clock(), intent.preferMirror);
     const { decision } = outcome;
     observeFile(services.events, { outcome, answer, method: c.req.method, client, path, size: snapshot.files.size(intent.file), atMs: services.clock() });
     c.set('mirror', outcome.mirror);
