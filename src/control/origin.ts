@@ -41,36 +41,39 @@ export async function loadOriginIndex(source: OriginSource, dataDir: string, log
 }
 
 /**
- * Re-reads the origin index when it changes: a manifest when its mtime or size moves, a
- * local tree on every tick (the hash cache makes an unchanged rescan cheap).
+ * Notices when the origin index changed since it was last read: a manifest when its mtime or size
+ * moves, a local tree on every look (the hash cache makes an unchanged rescan cheap). Who looks, and
+ * how often, is the caller's (the control plane's state sync, on the scheduler's timers).
  */
-export function watchOrigin(source: OriginSource, dataDir: string, log: OriginLog, onIndex: (files: FileIndex) => void, intervalMs: number): () => void {
-  let lastStamp = '';
-  let busy = false;
-  const stampOf = async () => {
-    if (!source.manifest) return String(Date.now());
-    const s = await stat(source.manifest);
-    return `${s.mtimeMs}:${s.size}`;
-  };
-  void stampOf().then(
-    (s) => (lastStamp = s),
-    () => {},
-  );
-  const timer = setInterval(async () => {
-    if (busy) return;
-    busy = true;
+export class OriginWatch {
+  private lastStamp = '';
+
+  constructor(
+    private readonly source: OriginSource,
+    private readonly dataDir: string,
+    private readonly log: OriginLog,
+  ) {}
+
+  /** Takes the index as just loaded to be current (a stamp that cannot be read now is simply not remembered). */
+  async baseline(): Promise<void> {
     try {
-      const stamp = await stampOf();
-      if (stamp === lastStamp) return;
-      lastStamp = stamp;
-      onIndex(await loadOriginIndex(source, dataDir, log));
-    } catch (err) {
-      // Keep serving the index we have: a half-written manifest must not empty the file set.
-      log.error({ err }, 'origin refresh failed; keeping the previous index');
-    } finally {
-      busy = false;
+      this.lastStamp = await this.stamp();
+    } catch {
+      // The next look reads the index again.
     }
-  }, intervalMs);
-  timer.unref();
-  return () => clearInterval(timer);
+  }
+
+  /** The new index when the origin changed since the last look, else undefined; throws when it cannot be read. */
+  async changed(): Promise<FileIndex | undefined> {
+    const stamp = await this.stamp();
+    if (stamp === this.lastStamp) return undefined;
+    this.lastStamp = stamp;
+    return loadOriginIndex(this.source, this.dataDir, this.log);
+  }
+
+  private async stamp(): Promise<string> {
+    if (!this.source.manifest) return String(Date.now());
+    const s = await stat(this.source.manifest);
+    return `${s.mtimeMs}:${s.size}`;
+  }
 }

@@ -1,5 +1,6 @@
 // When the control loops run: a probe round every health.interval and a scan round every scan.interval, each on
-// one instance at a time (a lease in the store). Timers are injected, so a test can drive the loops itself.
+// one instance at a time (a lease in the store), and the loops every instance runs for itself (the store's epoch
+// check, the origin refresh). Timers are injected, so a test can drive the loops itself.
 import { StoreUnavailableError } from './errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Store } from '../store/store.js';
@@ -31,6 +32,14 @@ export interface Loop {
   run(): Promise<unknown>;
 }
 
+/** A loop every instance runs for itself: no lease. */
+export interface LocalLoop {
+  /** For the log ("epoch", "origin"). */
+  name: string;
+  everyMs: number;
+  run(): Promise<unknown>;
+}
+
 export class Scheduler {
   private handles: unknown[] = [];
   private readonly timers: Timers;
@@ -56,6 +65,20 @@ export class Scheduler {
       void this.withLease(loop.name, loop.leaseMs, loop.run).finally(() => (running = false));
     };
     if (loop.atStart) tick();
+    this.handles.push(this.timers.setInterval(tick, loop.everyMs));
+  }
+
+  /** Starts a loop on this instance alone (no lease); as with `every`, a slow round is not stacked on. */
+  everyHere(loop: LocalLoop): void {
+    let running = false;
+    const tick = () => {
+      if (running) return;
+      running = true;
+      void loop
+        .run()
+        .catch((err: unknown) => this.opts.log.error({ err: (err as Error).message, loop: loop.name }, 'control loop failed'))
+        .finally(() => (running = false));
+    };
     this.handles.push(this.timers.setInterval(tick, loop.everyMs));
   }
 

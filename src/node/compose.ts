@@ -10,7 +10,7 @@ import { ControlPlane } from '../control/controlPlane.js';
 import { loadLogos } from '../control/logos.js';
 import { formatManifestProblem, readMirrorManifest } from '../control/manifest.js';
 import { Metrics } from '../control/metrics.js';
-import { loadOriginIndex, watchOrigin } from '../control/origin.js';
+import { loadOriginIndex } from '../control/origin.js';
 import { SnapshotBuilder } from '../control/snapshotBuilder.js';
 import { StatsRecorder } from '../control/statsRecorder.js';
 import type { InventoryEntry, MirrorSpec } from '../core/model.js';
@@ -47,7 +47,7 @@ export interface Composition {
   logger: pino.Logger;
   /** Once listening: a loopback publicUrl names the port really listened on. */
   listeningOn(port: number): void;
-  /** Stops the control loops and watchers, flushes stats, closes the store (after the server closed). */
+  /** Stops the control loops (the origin refresh among them), flushes stats, closes the store (after the server closed). */
   close(): Promise<void>;
 }
 
@@ -134,7 +134,6 @@ export async function compose(config: Config, opts: ComposeOptions): Promise<Com
     },
   };
   const app = createApp(services, [registerDownloadRoutes, registerPublicRoutes, registerStaffRoutes]);
-  const stopOriginWatch = watchOrigin(config.origin, config.dataDir, logger, (f) => builder.setFiles(f), 5_000);
   logger.debug({ files: files.count, mirrors: mirrors.length }, 'services composed');
 
   return {
@@ -150,7 +149,6 @@ export async function compose(config: Config, opts: ComposeOptions): Promise<Com
       publicUrl = withListeningPort(config.publicUrl, port);
     },
     close: async () => {
-      stopOriginWatch();
       locator.close();
       await control.stop();
       await stats.close();

@@ -1,0 +1,113 @@
+// Probe rounds: which files each mirror is probed for, what a result makes of its health record, and where the
+// record goes (the store, every instance, this instance's routing). Where a single probe lands is prober.ts's.
+import type { Config } from '../config/schema.js';
+import { nextHealth, type ProbeOutcome } from '../core/health.js';
+import type { Logger } from '../core/logger.js';
+import { chooseSamples } from '../core/samples.js';
+import { mirrorCarries, type Snapshot } from '../core/snapshot.js';
+import { StoreUnavailableError, type HealthRecord, type Store } from '../store/store.js';
+import type { MirrorLifecycle } from './lifecycle.js';
+import { Prober, readOriginTrace } from './prober.js';
+import type { StateSync } from './stateSync.js';
+
+/** How many earlier-missing files one probe looks at again. */
+const RECHECK_MISSING = 5;
+
+export interface ProbeRoundsOptions {
+  config: Config;
+  /** The snapshot routing uses now: its mirrors are probed, its files sampled. */
+  snapshot: () => Snapshot;
+  state: Pick<StateSync, 'healthOf' | 'keepHealth' | 'routeLocally'>;
+  lifecycle: Pick<MirrorLifecycle, 'activateIfPending'>;
+  store: Store;
+  log: Logger;
+  clock: () => number;
+  /** Told of every probe result (metrics). */
+  onProbe?: (mirror: string, ok: boolean) => void;
+}
+
+export class ProbeRounds {
+  private readonly opts: ProbeRoundsOptions;
+  private readonly prober: Prober;
+  /** Rounds so far: each samples other files. */
+  private round = 0;
+
+  constructor(opts: ProbeRoundsOptions) {
+    this.opts = opts;
+    this.prober = new Prober({
+      timeoutMs: opts.config.health.timeoutMs,
+      sampleFiles: opts.config.health.sampleFiles,
+      clock: opts.clock,
+      log: opts.log,
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.prober.close();
+  }
+
+  /** Probes a mirror soon, off the caller's path: a mirror added by hand is pending until then. */
+  probeSoon(id: string): void {
+    void this.probeAll([id]).catch((err: unknown) => this.opts.log.warn({ mirror: id, err: (err as Error).message }, 'first probe of a new mirror failed'));
+  }
+
+  /** Probe every mirror once (or just `ids`); results land in the store and reach every instance. */
+  async probeAll(ids?: readonly string[]): Promise<Map<string, HealthRecord>> {
+    const { config, state, store, log } = this.opts;
+    const snapshot = this.opts.snapshot();
+    const originTrace = await readOriginTrace(config.origin.baseUrl, config.origin.trace, config.health.timeoutMs);
+    const round = this.round++;
+    const rechecked = new Map<string, string[]>();
+    const targets = snapshot.mirrors
+      .filter((m) => !ids || ids.includes(m.spec.id))
+      .map((m) => {
+        const samples = chooseSamples(snapshot.files, (f) => mirrorCarries(snapshot, m, f), config.health.sampleFiles, round);
+        // Files found missing earlier are looked at again, so a brief 404 (mid-sync) does not
+        // keep a file off a mirror that has no rsyncUrl to be rescanned.
+        const again = (state.healthOf(m.spec.id)?.missing ?? []).slice(0, RECHECK_MISSING).flatMap((path) => {
+          const f = snapshot.files.lookup(path);
+          return f < 0 ? [] : [{ path, size: snapshot.files.size(f) }];
+        });
+        rechecked.set(
+          m.spec.id,
+          again.map((s) => s.path),
+        );
+        // A mirror's own trace path replaces the origin's candidates: staff said where it is.
+        return { id: m.spec.id, baseUrl: m.spec.baseUrl, tracePath: m.spec.trace ?? config.origin.trace, samples: [...samples, ...again] };
+      });
+    const results = new Map<string, HealthRecord>();
+    await this.prober.probeAll(targets, async (target, outcome: ProbeOutcome) => {
+      const prev = state.healthOf(target.id);
+      const next = nextHealth(prev, outcome, {
+        failuresToDown: config.health.failuresToDown,
+        successesToUp: config.health.successesToUp,
+        originTraceTime: originTrace,
+      });
+      // Files found missing stay off the mirror until a scan, or a probe that reaches the
+      // mirror, finds them again.
+      const missing = new Set(prev?.missing ?? []);
+      if (outcome.ok) for (const path of rechecked.get(target.id) ?? []) missing.delete(path);
+      for (const path of outcome.missing ?? []) missing.add(path);
+      const record: HealthRecord = { ...next, ...(missing.size ? { missing: [...missing] } : {}) };
+      results.set(target.id, record);
+      this.opts.onProbe?.(target.id, outcome.ok);
+      state.keepHealth(target.id, record);
+      if (outcome.ok) {
+        // No trace is no failure (trace files are optional): up, with lag unknown.
+        const lag = outcome.traceProblem !== undefined ? { lag: 'unknown', trace: outcome.traceProblem } : {};
+        log.info({ mirror: target.id, latencyMs: outcome.latencyMs, health: record.health, ...lag }, 'probe ok');
+      } else log.warn({ mirror: target.id, reason: outcome.reason, health: record.health }, 'probe failed');
+      try {
+        await store.putHealth(target.id, record);
+        await store.publish({ kind: 'health', mirror: target.id });
+        if (record.health === 'up') await this.opts.lifecycle.activateIfPending(target.id);
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError)) throw err;
+        // Not shared now, but this instance routes by what it just learned; the store catches
+        // up with the next round after it returns.
+        state.routeLocally();
+      }
+    });
+    return results;
+  }
+}
