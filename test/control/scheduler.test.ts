@@ -61,6 +61,29 @@ describe('Scheduler', () => {
     expect(timers.live()).toBe(0);
   });
 
+  it('runs a loop of this instance alone without a lease, not stacked, a failure logged', async () => {
+    const timers = manualTimers();
+    const errors: string[] = [];
+    const s = new Scheduler({ store, holder: 'me', log: { error: (_o, msg) => errors.push(msg ?? '') }, timers });
+    await store.acquireLease('origin', 'someone else', 60_000);
+    let runs = 0;
+    let fail: (err: Error) => void = () => undefined;
+    s.everyHere({ name: 'origin', everyMs: 5000, run: () => new Promise<void>((_r, reject) => ((runs += 1), (fail = reject))) });
+    expect(runs).toBe(0); // not at start: the first look is a tick away
+    timers.fire();
+    timers.fire(); // still looking: not stacked
+    await settle();
+    expect(runs).toBe(1);
+    fail(new Error('manifest unreadable'));
+    await settle();
+    expect(errors).toEqual(['control loop failed']);
+    timers.fire();
+    await settle();
+    expect(runs).toBe(2);
+    s.stop();
+    expect(timers.live()).toBe(0);
+  });
+
   it('a failing round is logged, not thrown into the timer', async () => {
     const errors: string[] = [];
     const s = new Scheduler({ store, holder: 'me', log: { error: (_o, msg) => errors.push(msg ?? '') }, timers: manualTimers() });
