@@ -3,5 +3,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv);
+const { run } = await import('../src/cli/main.ts');
+process.exitCode = await run(process.argv.slice(2));

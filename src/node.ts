@@ -41,12 +41,19 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   const port = opts.port ?? (env.PORT ? Number(env.PORT) : (config.port ?? 8080));
   const instance = await compose(config, { env, logLevel: opts.logLevel, port, store: workerStore(env) });
   const timeouts = serverTimeouts(env);
-  const server = await listen(instance.app, instance.services, {
-    port,
-    hostname: opts.hostname,
-    timeouts,
-    fastPath: opts.fastPath ?? env.MIRRORGATE_FAST_PATH !== 'off',
-  });
+  let server: Awaited<ReturnType<typeof listen>>;
+  try {
+    server = await listen(instance.app, instance.services, {
+      port,
+      hostname: opts.hostname,
+      timeouts,
+      fastPath: opts.fastPath ?? env.MIRRORGATE_FAST_PATH !== 'off',
+    });
+  } catch (err) {
+    // The port is taken (or refused): stop the control loops and close the store, so a caller that reports it can exit.
+    await instance.close();
+    throw err;
+  }
   instance.listeningOn(server.port);
   instance.logger.info(
     { url: server.url, config: config.file, files: instance.builder.current().files.count, mirrors: config.mirrors.length },
@@ -68,20 +75,33 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   };
 }
 
+export interface StartOptions {
+  configPath?: string;
+  port?: number;
+  workers?: string;
+  env?: Record<string, string | undefined>;
+}
+
 /**
  * Serves until SIGTERM/SIGINT: one process, or with `workers` (MIRRORGATE_WORKERS, `serve --workers`) a
- * cluster whose primary forks that many workers, each of which lands here again and serves.
+ * cluster whose primary forks that many workers, each of which lands here again and serves. Resolves once
+ * serving; rejects when it cannot start (`mirrorgate serve` reports that and exits 1).
  */
-export function main(opts: { configPath?: string; port?: number; workers?: string } = {}): void {
-  const workers = cluster.isPrimary ? workerCount(opts.workers ?? process.env.MIRRORGATE_WORKERS) : undefined;
+export async function start(opts: StartOptions = {}): Promise<void> {
+  const env = opts.env ?? process.env;
+  const workers = cluster.isPrimary ? workerCount(opts.workers ?? env.MIRRORGATE_WORKERS) : undefined;
   if (workers !== undefined) {
-    runClusterPrimary({ workers, configPath: opts.configPath, env: process.env }).catch(startFailed);
+    await runClusterPrimary({ workers, configPath: opts.configPath, env });
     return;
   }
-  serve({ configPath: opts.configPath, port: opts.port }).then((running) => {
-    const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'mirrorgate' } });
-    exitOnSignals(() => running.close(), { log, graceMs: serverTimeouts(process.env).shutdownGraceMs });
-  }, startFailed);
+  const running = await serve({ configPath: opts.configPath, port: opts.port, env });
+  const log = pino({ level: env.LOG_LEVEL ?? 'info', base: { service: 'mirrorgate' } });
+  exitOnSignals(() => running.close(), { log, graceMs: serverTimeouts(env).shutdownGraceMs });
+}
+
+/** `npm start`: start(), or the reasons it could not, and exit 1. */
+export function main(): void {
+  start().catch(startFailed);
 }
 
 function startFailed(err: unknown): never {

@@ -1,5 +1,7 @@
-// HTTP client for the staff and provider API: bearer auth, timeouts, NDJSON streams, and every failure turned into a CliError with its exit code.
+// HTTP client for the staff and provider API: bearer auth, timeouts, NDJSON streams, answers checked against the API's own schemas, and every failure turned into a CliError with its exit code.
 import { Agent, request } from 'undici';
+import type { z } from 'zod';
+import { problemAnswer } from '../http/schemas/admin.js';
 import { CliError, EXIT } from './context.js';
 import { clean } from './format.js';
 
@@ -35,6 +37,13 @@ export class ApiError extends CliError {
 
 type Query = Record<string, string | number | undefined>;
 
+/**
+ * The schema of an answer (http/schemas/admin.ts). Its input and output types are the same (no
+ * transforms, no defaults), so an answer that passes is returned as it was sent: --json prints the
+ * server's JSON, fields this CLI does not know included.
+ */
+export type Answer<T> = z.ZodType<T, T>;
+
 export class AdminClient {
   /** The server as messages show it: no credentials, no trailing slash. */
   readonly url: string;
@@ -48,42 +57,42 @@ export class AdminClient {
     this.agent = new Agent({ headersTimeout: 0, bodyTimeout: 0 });
   }
 
-  get<T>(path: string, query: Query = {}, ctx: CallContext = {}): Promise<T> {
-    return this.call<T>('GET', path, { query, ctx });
+  get<T>(path: string, answer: Answer<T>, query: Query = {}, ctx: CallContext = {}): Promise<T> {
+    return this.call('GET', path, answer, { query, ctx });
   }
 
-  post<T>(path: string, body?: unknown, ctx: CallContext = {}): Promise<T> {
-    return this.call<T>('POST', path, { body, ctx });
+  post<T>(path: string, body: unknown, answer: Answer<T>, ctx: CallContext = {}): Promise<T> {
+    return this.call('POST', path, answer, { body, ctx });
   }
 
-  patch<T>(path: string, body: unknown, ctx: CallContext = {}): Promise<T> {
-    return this.call<T>('PATCH', path, { body, ctx });
+  patch<T>(path: string, body: unknown, answer: Answer<T>, ctx: CallContext = {}): Promise<T> {
+    return this.call('PATCH', path, answer, { body, ctx });
   }
 
-  delete<T = void>(path: string, ctx: CallContext = {}): Promise<T> {
-    return this.call<T>('DELETE', path, { ctx });
+  delete<T>(path: string, answer: Answer<T>, ctx: CallContext = {}): Promise<T> {
+    return this.call('DELETE', path, answer, { ctx });
   }
 
   /** PUTs raw bytes (a logo) with their Content-Type. */
-  putBytes<T>(path: string, bytes: Uint8Array, contentType: string, ctx: CallContext = {}): Promise<T> {
-    return this.call<T>('PUT', path, { raw: { bytes, contentType }, ctx });
+  putBytes<T>(path: string, bytes: Uint8Array, contentType: string, answer: Answer<T>, ctx: CallContext = {}): Promise<T> {
+    return this.call('PUT', path, answer, { raw: { bytes, contentType }, ctx });
   }
 
-  /** POSTs and hands each line of an NDJSON answer to `onLine` as it arrives. */
-  async stream(path: string, body: unknown, onLine: (value: unknown) => void, ctx: CallContext = {}): Promise<void> {
+  /** POSTs and hands each line of an NDJSON answer, checked against `line`, to `onLine` as it arrives. */
+  async stream<T>(path: string, body: unknown, line: Answer<T>, onLine: (value: T) => void, ctx: CallContext = {}): Promise<void> {
     const signal = this.signal();
     const res = await this.send('POST', path, { body, accept: 'application/x-ndjson', signal });
     if (res.statusCode >= 300) throw this.problem(res.statusCode, await this.readText(res, signal), ctx);
     let pending = '';
-    const take = (line: string) => {
-      if (line.trim() === '') return;
+    const take = (text: string) => {
+      if (text.trim() === '') return;
       let value: unknown;
       try {
-        value = JSON.parse(line);
+        value = JSON.parse(text);
       } catch {
-        throw new CliError(`unexpected answer from ${this.url}: a stream line is not JSON: ${clean(line.slice(0, 200))}`, EXIT.failed);
+        throw new CliError(`unexpected answer from ${this.url}: a stream line is not JSON: ${clean(text.slice(0, 200))}`, EXIT.failed);
       }
-      onLine(value);
+      onLine(this.checked('POST', path, line, value, `the stream line ${text.slice(0, 200)}`));
     };
     try {
       for await (const chunk of res.body) {
@@ -109,22 +118,40 @@ export class AdminClient {
   private async call<T>(
     method: string,
     path: string,
+    answer: Answer<T>,
     req: { query?: Query; body?: unknown; raw?: { bytes: Uint8Array; contentType: string }; ctx: CallContext },
   ): Promise<T> {
     const signal = this.signal();
     const res = await this.send(method, path, { query: req.query, body: req.body, raw: req.raw, accept: 'application/json', signal });
     const text = await this.readText(res, signal);
     if (res.statusCode >= 300) throw this.problem(res.statusCode, text, req.ctx, method);
-    if (res.statusCode === 204 || text === '') return undefined as T;
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      const type = String(res.headers['content-type'] ?? 'no content type');
-      throw new CliError(
-        `unexpected answer from ${this.url}: HTTP ${res.statusCode} with ${clean(type)}, not JSON (is this a Mirrorgate server?)`,
-        EXIT.failed,
-      );
+    let value: unknown;
+    if (res.statusCode !== 204 && text !== '') {
+      try {
+        value = JSON.parse(text);
+      } catch {
+        const type = String(res.headers['content-type'] ?? 'no content type');
+        throw new CliError(
+          `unexpected answer from ${this.url}: HTTP ${res.statusCode} with ${clean(type)}, not JSON (is this a Mirrorgate server?)`,
+          EXIT.failed,
+        );
+      }
     }
+    return this.checked(method, path, answer, value);
+  }
+
+  /** The answer as sent when it has the shape the API promises; else a failure naming what is wrong, field by field. */
+  private checked<T>(method: string, path: string, answer: Answer<T>, value: unknown, whole = 'the answer'): T {
+    const parsed = answer.safeParse(value);
+    if (parsed.success) return value as T;
+    const issues = parsed.error.issues;
+    const shown = issues.slice(0, 3).map((issue) => `${issue.path.map(String).join('.') || whole}: ${issue.message}`);
+    if (issues.length > shown.length) shown.push(`and ${issues.length - shown.length} more`);
+    throw new CliError(
+      `unexpected answer from ${this.url} to ${method} /${path.replace(/^\/+/, '')}: ${clean(shown.join('; '))} ` +
+        '(is this a Mirrorgate server of the same version?)',
+      EXIT.failed,
+    );
   }
 
   private async send(
@@ -173,12 +200,13 @@ export class AdminClient {
     let message = '';
     let fields: Record<string, string> = {};
     try {
-      const body = JSON.parse(text) as { error?: unknown; fields?: unknown };
-      if (typeof body.error === 'string') message = body.error;
-      if (body.fields && typeof body.fields === 'object') {
-        fields = Object.fromEntries(Object.entries(body.fields as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+      const body = problemAnswer.safeParse(JSON.parse(text));
+      if (body.success) {
+        message = body.data.error;
+        fields = body.data.fields ?? {};
       }
     } catch {
+      // Not JSON (a proxy's page, a plain-text error): its first line says most.
       message = text.trim().split('\n')[0] ?? '';
     }
     message = clean(message.slice(0, 500));

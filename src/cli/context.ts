@@ -1,17 +1,29 @@
-// What every command group of the `mirrorgate` command gets: where output goes, the environment, the exit code, and the CLI's typed failure.
+// What every command group of the `mirrorgate` command gets: where output goes, the environment and working directory, the exit code, and the CLI's typed failure.
 
-/** Where command output goes; tests hand in collectors instead of the process streams. */
+/**
+ * A stream the command line writes to: process.stdout and process.stderr, or any writer (tests
+ * collect the text). One whose `isTTY` is true is a terminal: progress bars are drawn on it, `columns` wide.
+ */
+export interface CliOutput {
+  write(text: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+/** Where command output goes. */
 export interface CliIO {
   out(text: string): void;
   err(text: string): void;
   /** A terminal to draw progress bars on; undefined when output is not a TTY (pipes, files, tests). */
-  progress?(): NodeJS.WritableStream | undefined;
+  progress?(): CliOutput | undefined;
 }
 
-/** What every command group gets: output, environment, and the exit code to report. */
+/** What every command group gets: output, environment, working directory, and the exit code to report. */
 export interface CliContext {
   io: CliIO;
   env: Record<string, string | undefined>;
+  /** Relative paths the user typed (config and logo files) are resolved against it. */
+  cwd: string;
   exitCode: number;
 }
 
@@ -34,7 +46,7 @@ export const EXIT = {
   unavailable: 7,
 } as const;
 
-/** An expected failure: main() prints the message on stderr and exits with the code. */
+/** An expected failure: run() prints the message on stderr and resolves to the code. */
 export class CliError extends Error {
   constructor(
     message: string,

@@ -1,4 +1,4 @@
-// The `mirrorgate` command line: each command group registers its subcommands on one commander program, and main() maps outcomes to exit codes.
+// The `mirrorgate` command line: each command group registers its subcommands on one commander program, and run() maps outcomes to exit codes, in process.
 import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -9,23 +9,41 @@ import { addOfferCommands } from './commands/offers.js';
 import { addReportCommands } from './commands/reports.js';
 import { addScanCommands } from './commands/scan.js';
 import { addTokenCommands } from './commands/tokens.js';
-import { CliError, EXIT, type CliContext, type CliIO } from './context.js';
+import { CliError, EXIT, type CliContext, type CliOutput } from './context.js';
 
-export { CliError, EXIT, type CliContext, type CliIO } from './context.js';
+export { CliError, EXIT, type CliContext, type CliIO, type CliOutput } from './context.js';
 
-const processIO: CliIO = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-  // Bars only on a terminal: piped output gets the final lines alone.
-  progress: () => (process.stdout.isTTY ? process.stdout : undefined),
-};
+/** Where a run reads and writes; each defaults to the process's own. */
+export interface RunOptions {
+  env?: Record<string, string | undefined>;
+  /** Relative paths (check-config's file, MIRRORGATE_CONFIG, serve --config, mirrors logo's file) resolve against it. */
+  cwd?: string;
+  stdout?: CliOutput;
+  stderr?: CliOutput;
+}
 
-/** Runs the command line (argv as in process.argv: node, script, args…) and resolves to the exit code; never calls process.exit. */
-export async function main(argv: string[], options: { io?: CliIO; env?: Record<string, string | undefined> } = {}): Promise<number> {
-  const ctx: CliContext = { io: options.io ?? processIO, env: options.env ?? process.env, exitCode: 0 };
+/**
+ * Runs the command line on `args` (what follows `mirrorgate`) and resolves to the exit code (EXIT). Never
+ * calls process.exit and touches nothing of the process it is not given, so tests and scripts run it in
+ * process, several at once; bin/mirrorgate.js passes it process.argv.slice(2).
+ */
+export async function run(args: readonly string[], options: RunOptions = {}): Promise<number> {
+  const stdout = options.stdout ?? process.stdout;
+  const stderr = options.stderr ?? process.stderr;
+  const ctx: CliContext = {
+    io: {
+      out: (text) => void stdout.write(text),
+      err: (text) => void stderr.write(text),
+      // Bars only on a terminal: piped output gets the final lines alone.
+      progress: () => (stdout.isTTY ? stdout : undefined),
+    },
+    env: options.env ?? process.env,
+    cwd: options.cwd ?? process.cwd(),
+    exitCode: EXIT.ok,
+  };
   const program = buildProgram(ctx);
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync([...args], { from: 'user' });
     return ctx.exitCode;
   } catch (err) {
     // Help and --version exit 0; usage errors exit 2. Commander already printed what to say.
@@ -37,10 +55,10 @@ export async function main(argv: string[], options: { io?: CliIO; env?: Record<s
     }
     if (err instanceof ConfigError) {
       ctx.io.err(`${err.message}\n`);
-      return 1;
+      return EXIT.failed;
     }
     ctx.io.err(`mirrorgate: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
+    return EXIT.failed;
   }
 }
 
@@ -52,7 +70,7 @@ export function buildProgram(ctx: CliContext): Command {
     .exitOverride()
     .configureOutput({ writeOut: (text) => ctx.io.out(text), writeErr: (text) => ctx.io.err(text) })
     .showHelpAfterError();
-  addServeCommand(program);
+  addServeCommand(program, ctx);
   addConfigCommands(program, ctx);
   addMirrorCommands(program, ctx);
   addOfferCommands(program, ctx);
@@ -62,7 +80,7 @@ export function buildProgram(ctx: CliContext): Command {
   return program;
 }
 
-function addServeCommand(program: Command): void {
+function addServeCommand(program: Command, ctx: CliContext): void {
   program
     .command('serve')
     .description('serve downloads, pages and the APIs (config from --config, MIRRORGATE_CONFIG or config/mirrorgate.yaml)')
@@ -71,8 +89,16 @@ function addServeCommand(program: Command): void {
     .option('--workers <n|auto>', 'worker processes on the one port (default 1; "auto": one per core; or MIRRORGATE_WORKERS)')
     .action(async (opts: { config?: string; port?: number; workers?: string }) => {
       // Imported on demand so config-only commands never load the server and its dependencies.
-      const { main } = await import('../node.js');
-      main({ configPath: opts.config === undefined ? undefined : path.resolve(opts.config), port: opts.port, workers: opts.workers });
+      const { start } = await import('../node.js');
+      const configPath = opts.config === undefined ? resolveConfigPath(ctx.env, ctx.cwd) : path.resolve(ctx.cwd, opts.config);
+      try {
+        // Resolves once serving; the server then keeps the process alive until SIGTERM or SIGINT.
+        await start({ configPath, port: opts.port, workers: opts.workers, env: ctx.env });
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        ctx.io.err(`${err.problems.join('\n')}\nmirrorgate: refusing to start with an invalid config\n`);
+        ctx.exitCode = EXIT.failed;
+      }
     });
 }
 
@@ -82,7 +108,7 @@ function addConfigCommands(program: Command, ctx: CliContext): void {
     .description('validate a config file and print every problem as path.to.key: reason')
     .argument('[file]', 'config file (default: MIRRORGATE_CONFIG or config/mirrorgate.yaml)')
     .action(async (file: string | undefined) => {
-      const configPath = file === undefined ? resolveConfigPath(ctx.env) : path.resolve(file);
+      const configPath = file === undefined ? resolveConfigPath(ctx.env, ctx.cwd) : path.resolve(ctx.cwd, file);
       try {
         const config = await loadConfig(configPath, ctx.env);
         const n = config.mirrors.length;
@@ -90,7 +116,7 @@ function addConfigCommands(program: Command, ctx: CliContext): void {
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         ctx.io.err(`${err.problems.join('\n')}\n`);
-        ctx.exitCode = 1;
+        ctx.exitCode = EXIT.failed;
       }
     });
 }
@@ -123,5 +149,5 @@ function isEntryPoint(): boolean {
 
 // `tsx src/cli/main.ts …` runs the CLI; importing this module (bin/mirrorgate.js, tests) does not.
 if (isEntryPoint()) {
-  process.exitCode = await main(process.argv);
+  process.exitCode = await run(process.argv.slice(2));
 }

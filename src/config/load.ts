@@ -21,8 +21,8 @@ export class ConfigError extends Error {
 }
 
 /** The config file to use: MIRRORGATE_CONFIG, else config/mirrorgate.yaml, relative to the working directory. */
-export function resolveConfigPath(env: Record<string, string | undefined> = process.env): string {
-  return path.resolve(process.cwd(), env.MIRRORGATE_CONFIG || DEFAULT_CONFIG_PATH);
+export function resolveConfigPath(env: Record<string, string | undefined> = process.env, cwd = process.cwd()): string {
+  return path.resolve(cwd, env.MIRRORGATE_CONFIG || DEFAULT_CONFIG_PATH);
 }
 
 export async function loadConfig(file: string, env: Record<string, string | undefined> = process.env): Promise<Config> {

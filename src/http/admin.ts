@@ -1,4 +1,4 @@
-// /admin/v1: the staff and provider API — bearer tokens, role scopes, zod-checked bodies.
+// /admin/v1: the staff and provider API — bearer tokens, role scopes, zod-checked bodies, answers shaped by schemas/admin.ts.
 import type { Context, Hono } from 'hono';
 import { stream } from 'hono/streaming';
 import { z } from 'zod';
@@ -13,6 +13,21 @@ import { StoreUnavailableError } from '../control/errors.js';
 import { principalOf } from './auth.js';
 import { registerEdgeIngestRoutes, snapshotReader } from './edgeIngest.js';
 import { HttpProblem } from './problem.js';
+import type {
+  AuditAnswer,
+  IssuedToken,
+  MirrorListAnswer,
+  MirrorView,
+  OfferAcceptAnswer,
+  OfferListAnswer,
+  OfferRejectAnswer,
+  ProbeAnswer,
+  ScanAnswer,
+  ScanStreamLine,
+  StatsAnswer,
+  TokenListAnswer,
+  TokenView,
+} from './schemas/admin.js';
 import type { AppEnv, AppServices } from './services.js';
 
 /** What a provider may change on its own mirror. */
@@ -126,16 +141,16 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
 
   app.get('/admin/v1/mirrors', (c) => {
     const token = who(c);
-    return c.json({ mirrors: admin.listMirrors(token.role === 'provider' ? token.mirrors : undefined) });
+    return c.json({ mirrors: admin.listMirrors(token.role === 'provider' ? token.mirrors : undefined) } satisfies MirrorListAnswer);
   });
   app.post('/admin/v1/mirrors', async (c) => {
     const token = staff(c);
     const body = await readBody(c, newMirrorBody);
-    return c.json(await admin.addMirror(token.name, mirrorSpecFromBody(body)), 201);
+    return c.json((await admin.addMirror(token.name, mirrorSpecFromBody(body))) satisfies MirrorView, 201);
   });
   app.get('/admin/v1/mirrors/:id', (c) => {
     mayRead(c, id(c));
-    return c.json(admin.getMirror(id(c)));
+    return c.json(admin.getMirror(id(c)) satisfies MirrorView);
   });
   app.patch('/admin/v1/mirrors/:id', async (c) => {
     const token = owner(c, id(c));
@@ -149,13 +164,13 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
           fields: { weight: `must be at most ${ceiling}, this mirror's ceiling; ask the network's staff to raise it` },
         });
       }
-      return c.json(await admin.setWeightAsProvider(token.name, id(c), body.weight));
+      return c.json((await admin.setWeightAsProvider(token.name, id(c), body.weight)) satisfies MirrorView);
     }
     const body = await readBody(c, mirrorPatchBody);
     if (body.sponsor && body.sponsor.name === undefined && !admin.getMirror(id(c)).spec.sponsor) {
       throw new HttpProblem(422, 'invalid body', { fields: { 'sponsor.name': 'is required: the mirror has no sponsor yet' } });
     }
-    return c.json(await admin.patchMirror(token.name, id(c), body));
+    return c.json((await admin.patchMirror(token.name, id(c), body)) satisfies MirrorView);
   });
   app.put('/admin/v1/mirrors/:id/logo', async (c) => {
     const token = owner(c, id(c));
@@ -163,7 +178,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     const type = c.req.header('content-type') ?? '';
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     try {
-      return c.json(await admin.setLogo(token.name, id(c), bytes, type));
+      return c.json((await admin.setLogo(token.name, id(c), bytes, type)) satisfies MirrorView);
     } catch (err) {
       if (err instanceof Error && err.name === 'InvalidLogoError') {
         const wrongType = !/^image\/(svg\+xml|png|webp)\b/i.test(type.trim());
@@ -181,28 +196,28 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     const token = owner(c, id(c));
     admin.getMirror(id(c));
     const body = await readBody(c, drainBody, true);
-    return c.json(await admin.drain(token.name, id(c), body.over ?? 0));
+    return c.json((await admin.drain(token.name, id(c), body.over ?? 0)) satisfies MirrorView);
   });
   app.post('/admin/v1/mirrors/:id/undrain', async (c) => {
     const token = owner(c, id(c));
-    return c.json(await admin.undrain(token.name, id(c)));
+    return c.json((await admin.undrain(token.name, id(c))) satisfies MirrorView);
   });
   app.post('/admin/v1/mirrors/:id/launch', async (c) => {
     const token = staff(c);
-    return c.json(await admin.launch(token.name, id(c)));
+    return c.json((await admin.launch(token.name, id(c))) satisfies MirrorView);
   });
   app.post('/admin/v1/mirrors/:id/probe', async (c) => {
     const token = owner(c, id(c));
     const health = (await admin.probe(token.name, id(c))) ?? null;
     // ok: this probe reached the mirror (health changes only after several probes in a row).
-    return c.json({ mirror: id(c), ok: health !== null && health.consecutiveFailures === 0, health });
+    return c.json({ mirror: id(c), ok: health !== null && health.consecutiveFailures === 0, health } satisfies ProbeAnswer);
   });
   app.post('/admin/v1/mirrors/:id/scan', async (c) => {
     const token = owner(c, id(c));
     const mirror = id(c);
     admin.getMirror(mirror);
     if (!(c.req.header('accept') ?? '').includes('application/x-ndjson')) {
-      return c.json({ mirror, report: await admin.scan(token.name, mirror) });
+      return c.json({ mirror, report: await admin.scan(token.name, mirror) } satisfies ScanAnswer);
     }
     // Streamed for the CLI's progress bar: {"entries":n} lines, then {"report":…} or {"error":…}.
     return stream(c, async (out) => {
@@ -212,11 +227,11 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
           const now = Date.now();
           if (now - last < 250) return;
           last = now;
-          void out.write(`${JSON.stringify({ entries })}\n`);
+          void out.write(`${JSON.stringify({ entries } satisfies ScanStreamLine)}\n`);
         });
-        await out.write(`${JSON.stringify({ mirror, report })}\n`);
+        await out.write(`${JSON.stringify({ mirror, report } satisfies ScanStreamLine)}\n`);
       } catch (err) {
-        await out.write(`${JSON.stringify({ mirror, error: (err as Error).message })}\n`);
+        await out.write(`${JSON.stringify({ mirror, error: (err as Error).message } satisfies ScanStreamLine)}\n`);
       }
     });
   });
@@ -269,17 +284,19 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     // While the store is unreachable: this instance's last copy, said so.
     const { offers, stale } = await admin.readOffers();
     if (stale) c.header('Warning', '110 - "the shared store is unreachable; offers as this instance last read them"');
-    return c.json({ offers: status ? offers.filter((o) => o.status === status) : offers, ...(stale ? { stale: true } : {}) });
+    return c.json({ offers: status ? offers.filter((o) => o.status === status) : offers, ...(stale ? { stale: true } : {}) } satisfies OfferListAnswer);
   });
   app.post('/admin/v1/offers/:id/accept', async (c) => {
     const token = staff(c);
     const body = await readBody(c, acceptBody, true);
-    return c.json(await admin.acceptOffer(token.name, id(c), body.mirror ?? {}, body.note, { issueToken: body.issueToken === true }));
+    return c.json(
+      (await admin.acceptOffer(token.name, id(c), body.mirror ?? {}, body.note, { issueToken: body.issueToken === true })) satisfies OfferAcceptAnswer,
+    );
   });
   app.post('/admin/v1/offers/:id/reject', async (c) => {
     const token = staff(c);
     const body = await readBody(c, decisionBody, true);
-    return c.json({ offer: await admin.rejectOffer(token.name, id(c), body.note) });
+    return c.json({ offer: await admin.rejectOffer(token.name, id(c), body.note) } satisfies OfferRejectAnswer);
   });
 
   app.get('/admin/v1/stats', async (c) => {
@@ -294,7 +311,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     const to = q.to ?? today();
     if (from > to) throw new HttpProblem(400, 'from is after to');
     try {
-      return c.json({ from, to, mirrors: mirrors ?? null, ...(await admin.stats({ from, to, mirrors })) });
+      return c.json({ from, to, mirrors: mirrors ?? null, ...(await admin.stats({ from, to, mirrors })) } satisfies StatsAnswer);
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw unreadable(c, 'statistics');
       throw err;
@@ -312,14 +329,14 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     };
     const { entries, stale } = await admin.readAudit(query);
     if (stale) c.header('Warning', '110 - "the shared store is unreachable; the newest entries this instance holds"');
-    return c.json({ entries, ...(stale ? { stale: true } : {}) });
+    return c.json({ entries, ...(stale ? { stale: true } : {}) } satisfies AuditAnswer);
   });
 
   // ---- tokens issued at runtime (config tokens are listed, never shown) ----
 
   app.get('/admin/v1/tokens', (c) => {
     staff(c);
-    return c.json({ tokens: admin.listTokens() });
+    return c.json({ tokens: admin.listTokens() } satisfies TokenListAnswer);
   });
   app.post('/admin/v1/tokens', async (c) => {
     const token = staff(c);
@@ -333,11 +350,11 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
             body.role === 'staff' ? 'a staff token sees every mirror; do not list mirrors' : 'an edge token reads the whole snapshot; do not list mirrors',
         },
       });
-    return c.json(await admin.issueToken(token.name, body), 201);
+    return c.json((await admin.issueToken(token.name, body)) satisfies IssuedToken, 201);
   });
   const revoke = async (c: Context) => {
     const token = staff(c);
-    return c.json(await admin.revokeToken(token.name, c.req.param('id') ?? ''));
+    return c.json((await admin.revokeToken(token.name, c.req.param('id') ?? '')) satisfies TokenView);
   };
   app.delete('/admin/v1/tokens/:id', revoke);
   app.post('/admin/v1/tokens/:id/revoke', revoke);

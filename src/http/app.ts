@@ -7,6 +7,7 @@ import { downloadPathProblem, rawDownloadPath } from './download/intent.js';
 import { requestTarget } from './download/route.js';
 import { logRequest, newRequestId } from './download/outcome.js';
 import { HttpProblem } from './problem.js';
+import type { ProblemAnswer } from './schemas/admin.js';
 import { errorPage } from './views/errorPage.js';
 import { nearestFolder } from '../core/folders.js';
 import { parseDownloadPath } from '../core/paths.js';
@@ -116,7 +117,7 @@ function assetResponse(c: Context, body: string, type: string) {
 function problemResponse(c: Context, services: AppServices, p: HttpProblem) {
   const accept = c.req.header('accept') ?? '';
   const wantsJson = accept.includes('application/json') || c.req.path.startsWith('/api/') || c.req.path.startsWith('/admin/');
-  if (wantsJson) return c.json({ error: p.message, ...p.details }, p.status);
+  if (wantsJson) return c.json({ error: p.message, ...p.details } satisfies ProblemAnswer, p.status);
   if (accept.includes('text/html')) {
     const download = rawDownloadPath(c.req.path);
     const parsed = download === undefined ? undefined : parseDownloadPath(download.replace(/\/$/, ''));

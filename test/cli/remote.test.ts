@@ -1,22 +1,17 @@
-// The remote commands as staff and providers run them: the real bin launcher in a child process against a real server (and a real rsync daemon for scans).
-// Each command is a fresh Node process (about a second to start), so the tests get generous timeouts.
-import { spawn } from 'node:child_process';
+// The remote commands as staff and providers run them, in process through run(), against a real server over
+// loopback HTTP (and a real rsync daemon for scans); once through the real bin launcher in a child process (the smoke test).
 import { chmod, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import type { MirrorView } from '../../src/control/adminService.js';
 import { serve, type RunningServer } from '../../src/node.js';
 import type { AuditEntry, Offer } from '../../src/store/store.js';
 import { startRsyncDaemon, type RsyncDaemon } from '../support/rsyncDaemon.js';
-
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const bin = path.join(repoRoot, 'bin/mirrorgate.js');
+import { runCli, spawnCli, type CliRun } from './cliRun.js';
 
 const STAFF_TOKEN = 'staff-secret-token-4f1c9a7e2b';
 const PROVIDER_TOKEN = 'provider-secret-token-8d3e6b0a1c';
@@ -37,28 +32,11 @@ let rsyncd: RsyncDaemon | undefined;
 /** Every output of every run, to check that no token is ever printed. */
 const transcript: string[] = [];
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: dir,
-      env: { ...process.env, MIRRORGATE_URL: server.url, MIRRORGATE_TOKEN: STAFF_TOKEN, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      transcript.push(stdout, stderr);
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** `mirrorgate <args>` in this process, as staff unless `env` says otherwise. */
+async function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const run = await runCli(args, { cwd: dir, env: { MIRRORGATE_URL: server.url, MIRRORGATE_TOKEN: STAFF_TOKEN, ...env } });
+  transcript.push(run.stdout, run.stderr);
+  return run;
 }
 
 const asProvider = { MIRRORGATE_TOKEN: PROVIDER_TOKEN };
@@ -147,7 +125,7 @@ afterAll(async () => {
   }
 });
 
-describe('mirrors', { timeout: 90_000 }, () => {
+describe('mirrors', () => {
   it('list prints an aligned table of every mirror; --json is the API answer', async () => {
     const run = await cli(['mirrors', 'list']);
     expect(run).toMatchObject({ code: 0, stderr: '' });
@@ -327,7 +305,7 @@ describe('mirrors', { timeout: 90_000 }, () => {
   });
 });
 
-describe('offers', { timeout: 90_000 }, () => {
+describe('offers', () => {
   let first: string;
   let second: string;
 
@@ -390,7 +368,7 @@ describe('offers', { timeout: 90_000 }, () => {
   });
 });
 
-describe('stats and audit', { timeout: 90_000 }, () => {
+describe('stats and audit', () => {
   it('stats: --json is the API shape; the table shows each mirror', async () => {
     const day = new Date().toISOString().slice(0, 10);
     await server.store.addStats({
@@ -449,7 +427,7 @@ describe('stats and audit', { timeout: 90_000 }, () => {
   });
 });
 
-describe('scan and probe', { timeout: 90_000 }, () => {
+describe('scan and probe', () => {
   it('scan <id> reads the real rsync listing, prints a completion line and exits 0', async () => {
     const run = await cli(['scan', 'alpha']);
     expect(run.stderr).toBe('');
@@ -482,14 +460,12 @@ describe('scan and probe', { timeout: 90_000 }, () => {
     const terminal = Object.assign(new PassThrough(), { isTTY: true, columns: 100 });
     let drawn = '';
     terminal.on('data', (chunk: Buffer) => (drawn += chunk.toString()));
-    const out: string[] = [];
-    const code = await main(['node', 'mirrorgate', 'scan', 'alpha'], {
-      io: { out: (t) => void out.push(t), err: (t) => void out.push(t), progress: () => terminal },
-      env: { MIRRORGATE_URL: server.url, MIRRORGATE_TOKEN: STAFF_TOKEN },
-    });
-    expect(code).toBe(0);
+    const run = await runCli(['scan', 'alpha'], { env: { MIRRORGATE_URL: server.url, MIRRORGATE_TOKEN: STAFF_TOKEN }, stdout: terminal });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('');
     expect(drawn).toContain('scan alpha [');
-    expect(out.join('')).toMatch(/^scan alpha: 66\.7% complete/);
+    // The bar clears its line when done; the completion line comes last.
+    expect(drawn.slice(drawn.lastIndexOf('scan alpha: '))).toMatch(/^scan alpha: 66\.7% complete.*\n$/);
   });
 
   it('probe <id> shows the health the probe found, and exits 1 when a mirror does not answer', async () => {
@@ -509,7 +485,7 @@ describe('scan and probe', { timeout: 90_000 }, () => {
   });
 });
 
-describe('tokens, roles and reachability', { timeout: 90_000 }, () => {
+describe('tokens, roles and reachability', () => {
   it('a provider token sees only its mirror, and gets exit 5 on staff actions', async () => {
     const [body, stats] = await Promise.all([
       cliJson<{ mirrors: MirrorView[] }>(['mirrors', 'list'], asProvider),
@@ -580,5 +556,49 @@ describe('tokens, roles and reachability', { timeout: 90_000 }, () => {
       silent.close();
       for (const socket of sockets) socket.destroy();
     }
+  });
+  it('an answer of another shape than the API promises exits 1 naming the field; fields it does not know pass through --json', async () => {
+    let tokens: unknown;
+    const other = createServer((req, res) => {
+      if (req.url?.endsWith('/scan')) {
+        res.setHeader('content-type', 'application/x-ndjson');
+        res.end('{"entries":1}\n{"progress":"half"}\n');
+        return;
+      }
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(tokens));
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    try {
+      tokens = { tokens: [{ id: null, name: 7 }] };
+      const wrong = await cli(['tokens', 'list'], { MIRRORGATE_URL: url });
+      expect(wrong.code).toBe(1);
+      expect(wrong.stdout).toBe('');
+      expect(wrong.stderr).toContain(`mirrorgate: unexpected answer from ${url} to GET /admin/v1/tokens: tokens.0.name: `);
+      expect(wrong.stderr).toMatch(/\(is this a Mirrorgate server of the same version\?\)\n$/);
+
+      tokens = { tokens: [], nextPage: null };
+      const newer = await cli(['tokens', 'list', '--json'], { MIRRORGATE_URL: url });
+      expect(newer).toMatchObject({ code: 0, stderr: '' });
+      expect(JSON.parse(newer.stdout)).toEqual({ tokens: [], nextPage: null });
+
+      const scan = await cli(['scan', 'alpha'], { MIRRORGATE_URL: url });
+      expect(scan.code).toBe(1);
+      expect(scan.stderr).toContain(`mirrorgate: unexpected answer from ${url} to POST /admin/v1/mirrors/alpha/scan: the stream line {"progress":"half"}: `);
+    } finally {
+      other.close();
+    }
+  });
+});
+
+describe('node bin/mirrorgate.js (smoke: the launcher against a running server)', () => {
+  it('mirrors list --json exits 0 with the API answer on stdout', async () => {
+    const run = await spawnCli(['mirrors', 'list', '--json'], { cwd: dir, env: { MIRRORGATE_URL: server.url, MIRRORGATE_TOKEN: STAFF_TOKEN } });
+    transcript.push(run.stdout, run.stderr);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const body = JSON.parse(run.stdout) as { mirrors: MirrorView[] };
+    expect(body.mirrors.map((m) => m.spec.id)).toEqual(expect.arrayContaining(['alpha', 'beta']));
   });
 });

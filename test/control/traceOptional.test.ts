@@ -5,7 +5,7 @@
 import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { run } from '../../src/cli/main.js';
 import type { MirrorView } from '../../src/control/adminService.js';
 import type { RunningServer } from '../../src/node.js';
 import {
@@ -48,8 +48,9 @@ function debianTrace(epochSeconds: number): string {
 
 async function cliRun(server: RunningServer, args: string[]): Promise<{ code: number; out: string }> {
   let out = '';
-  const code = await main(['node', 'mirrorgate', ...args], {
-    io: { out: (t) => void (out += t), err: (t) => void (out += t) },
+  const code = await run(args, {
+    stdout: { write: (t) => (out += t) },
+    stderr: { write: (t) => (out += t) },
     env: { MIRRORGATE_URL: server.url, MIRRORGATE_TOKEN: STAFF_TOKEN },
   });
   return { code, out };

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { MirrorView } from '../../control/adminService.js';
+import { mirrorListAnswer, mirrorView, noContent, type MirrorView } from '../../http/schemas/admin.js';
 import type { AdminClient } from '../client.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
 import { clean, countOf, formatAgo, formatCount, formatMillis, formatLag, formatPercent, formatTime, keyValues, table } from '../format.js';
@@ -62,7 +62,7 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
 
   remote(mirrors.command('list').description('every mirror: status, country, weight, share of the file set carried, lag')).action((opts: RemoteOptions) =>
     withClient(ctx, opts, async (client) => {
-      const body = await client.get<{ mirrors: MirrorView[] }>('admin/v1/mirrors');
+      const body = await client.get('admin/v1/mirrors', mirrorListAnswer);
       if (opts.json) return printJson(ctx, body);
       if (body.mirrors.length === 0) return ctx.io.out('no mirrors\n');
       ctx.io.out(mirrorTable(body.mirrors));
@@ -72,7 +72,7 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
   remote(mirrors.command('show').description('one mirror: its settings, drain, health and sync').argument('<id>', 'mirror id')).action(
     (id: string, opts: RemoteOptions) =>
       withClient(ctx, opts, async (client) => {
-        const view = await client.get<MirrorView>(mirrorPath(id), {}, about(id));
+        const view = await client.get(mirrorPath(id), mirrorView, {}, about(id));
         if (opts.json) return printJson(ctx, view);
         ctx.io.out(describeMirror(view));
       }),
@@ -86,7 +86,7 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
   ).action((id: string, opts: MirrorFieldOptions) =>
     withClient(ctx, opts, async (client) => {
       const body = { id, ...mirrorBody(opts) };
-      const view = await client.post<MirrorView>('admin/v1/mirrors', body, { flags: MIRROR_FLAGS });
+      const view = await client.post('admin/v1/mirrors', body, mirrorView, { flags: MIRROR_FLAGS });
       if (opts.json) return printJson(ctx, view);
       ctx.io.out(`added mirror ${view.spec.id}\n\n${describeMirror(view)}`);
     }),
@@ -106,7 +106,7 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
         patch.sponsor = { url: opts.sponsorUrl };
       }
       if (Object.keys(patch).length === 0) throw new CliError('nothing to change: give at least one option (see mirrorgate mirrors edit --help)', EXIT.usage);
-      const view = await client.patch<MirrorView>(mirrorPath(id), patch, about(id));
+      const view = await client.patch(mirrorPath(id), patch, mirrorView, about(id));
       if (opts.json) return printJson(ctx, view);
       ctx.io.out(`updated mirror ${id}: ${Object.keys(patch).join(', ')}\n`);
     }),
@@ -121,7 +121,7 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
   ).action((id: string, opts: RemoteOptions & { yes?: boolean }) =>
     withClient(ctx, opts, async (client) => {
       if (!opts.yes) throw new CliError(`removing mirror "${id}" stops its downloads and drops its inventory: pass --yes to do it`, EXIT.usage);
-      await client.delete(mirrorPath(id), about(id));
+      await client.delete(mirrorPath(id), noContent, about(id));
       if (opts.json) return printJson(ctx, { removed: id });
       ctx.io.out(`removed mirror ${id}\n`);
     }),
@@ -135,7 +135,7 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
       .option('--over <duration>', 'ramp its share down to zero over this long, e.g. 10m (default: at once)'),
   ).action((id: string, opts: RemoteOptions & { over?: string }) =>
     withClient(ctx, opts, async (client) => {
-      const view = await client.post<MirrorView>(`${mirrorPath(id)}/drain`, opts.over === undefined ? {} : { over: opts.over }, about(id));
+      const view = await client.post(`${mirrorPath(id)}/drain`, opts.over === undefined ? {} : { over: opts.over }, mirrorView, about(id));
       if (opts.json) return printJson(ctx, view);
       ctx.io.out(`${id}: ${describeDrain(view.drain)}\n`);
     }),
@@ -144,7 +144,7 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
   remote(mirrors.command('undrain').description('end a drain: the mirror gets downloads again').argument('<id>', 'mirror id')).action(
     (id: string, opts: RemoteOptions) =>
       withClient(ctx, opts, async (client) => {
-        const view = await client.post<MirrorView>(`${mirrorPath(id)}/undrain`, undefined, about(id));
+        const view = await client.post(`${mirrorPath(id)}/undrain`, undefined, mirrorView, about(id));
         if (opts.json) return printJson(ctx, view);
         ctx.io.out(`${id}: no longer draining (status ${statusOf(view)})\n`);
       }),
@@ -158,7 +158,7 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
       .argument('<n>', 'weight, 0-1000000 (0: only when no other mirror is near)', parseWeight),
   ).action((id: string, weight: number, opts: RemoteOptions) =>
     withClient(ctx, opts, async (client) => {
-      const view = await client.patch<MirrorView>(mirrorPath(id), { weight }, { ...about(id), flags: { weight: '<n>' } });
+      const view = await client.patch(mirrorPath(id), { weight }, mirrorView, { ...about(id), flags: { weight: '<n>' } });
       if (opts.json) return printJson(ctx, view);
       ctx.io.out(`${id}: weight ${view.spec.weight}\n`);
     }),
@@ -175,7 +175,7 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
         .argument('<id>', 'mirror id'),
     ).action((id: string, opts: RemoteOptions) =>
       withClient(ctx, opts, async (client) => {
-        const view = await client.patch<MirrorView>(mirrorPath(id), { enabled }, about(id));
+        const view = await client.patch(mirrorPath(id), { enabled }, mirrorView, about(id));
         if (opts.json) return printJson(ctx, view);
         ctx.io.out(`${id}: ${enabled ? 'enabled' : 'disabled'} (status ${statusOf(view)})\n`);
       }),
@@ -189,7 +189,7 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
       .argument('<id>', 'mirror id'),
   ).action((id: string, opts: RemoteOptions) =>
     withClient(ctx, opts, async (client) => {
-      const view = await client.post<MirrorView>(`${mirrorPath(id)}/launch`, undefined, about(id));
+      const view = await client.post(`${mirrorPath(id)}/launch`, undefined, mirrorView, about(id));
       if (opts.json) return printJson(ctx, view);
       ctx.io.out(`${id}: launched (status ${statusOf(view)})\n`);
     }),
@@ -207,11 +207,11 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
       if (!type) throw new CliError(`${clean(file)}: a logo must be an .svg, .png or .webp file`, EXIT.usage);
       let bytes: Uint8Array;
       try {
-        bytes = new Uint8Array(await readFile(file));
+        bytes = new Uint8Array(await readFile(path.resolve(ctx.cwd, file)));
       } catch (err) {
         throw new CliError(`cannot read ${clean(file)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, EXIT.usage);
       }
-      const view = await client.putBytes<MirrorView>(`${mirrorPath(id)}/logo`, bytes, type, { ...about(id), flags: { logo: '<file>' } });
+      const view = await client.putBytes(`${mirrorPath(id)}/logo`, bytes, type, mirrorView, { ...about(id), flags: { logo: '<file>' } });
       if (opts.json) return printJson(ctx, view);
       ctx.io.out(`${id}: logo set (${formatCount(bytes.byteLength)} bytes, ${type}); sponsor ${view.spec.sponsor?.name ?? '(none)'}\n`);
     }),
@@ -386,5 +386,5 @@ export function describeMirror(view: MirrorView, now = Date.now()): string {
 
 /** For commands that act on a list of mirrors: every mirror the token may see. */
 export async function listMirrors(client: AdminClient): Promise<MirrorView[]> {
-  return (await client.get<{ mirrors: MirrorView[] }>('admin/v1/mirrors')).mirrors;
+  return (await client.get('admin/v1/mirrors', mirrorListAnswer)).mirrors;
 }

@@ -1,6 +1,6 @@
 // `mirrorgate offers …`: review the mirrors providers offer, and accept (creating the mirror) or reject them.
 import { type Command, Option } from 'commander';
-import type { IssuedToken, MirrorView, OfferView as Offer } from '../../control/adminService.js';
+import { offerAcceptAnswer, offerListAnswer, offerRejectAnswer, type OfferView as Offer } from '../../http/schemas/admin.js';
 import type { AdminClient } from '../client.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
 import { clean, formatTime, table } from '../format.js';
@@ -45,7 +45,7 @@ export function addOfferCommands(program: Command, ctx: CliContext): void {
       .addOption(new Option('--status <status>', 'only offers in this state').choices(['offered', 'accepted', 'rejected'])),
   ).action((opts: RemoteOptions & { status?: string }) =>
     withClient(ctx, opts, async (client) => {
-      const body = await client.get<{ offers: Offer[]; stale?: boolean }>('admin/v1/offers', { status: opts.status });
+      const body = await client.get('admin/v1/offers', offerListAnswer, { status: opts.status });
       if (opts.json) return printJson(ctx, body);
       if (body.stale) ctx.io.err('the server cannot reach its shared store: these offers are as it last read them\n');
       if (body.offers.length === 0) return ctx.io.out(opts.status ? `no ${opts.status} offers\n` : 'no offers\n');
@@ -79,7 +79,7 @@ export function addOfferCommands(program: Command, ctx: CliContext): void {
         ...(Object.keys(mirror).length > 0 && { mirror }),
         ...(opts.issueToken && { issueToken: true }),
       };
-      const result = await client.post<{ offer: Offer; mirror: MirrorView; token?: IssuedToken }>(`admin/v1/offers/${seg(id)}/accept`, body, {
+      const result = await client.post(`admin/v1/offers/${seg(id)}/accept`, body, offerAcceptAnswer, {
         subject: `offer "${id}"`,
         flags: ACCEPT_FLAGS,
       });
@@ -106,7 +106,7 @@ export function addOfferCommands(program: Command, ctx: CliContext): void {
   ).action((given: string, opts: RemoteOptions & { note?: string }) =>
     withClient(ctx, opts, async (client) => {
       const id = await resolveOfferId(client, given);
-      const result = await client.post<{ offer: Offer }>(`admin/v1/offers/${seg(id)}/reject`, opts.note === undefined ? {} : { note: opts.note }, {
+      const result = await client.post(`admin/v1/offers/${seg(id)}/reject`, opts.note === undefined ? {} : { note: opts.note }, offerRejectAnswer, {
         subject: `offer "${id}"`,
         flags: { note: '--note' },
       });
@@ -119,7 +119,7 @@ export function addOfferCommands(program: Command, ctx: CliContext): void {
 /** A full id goes as typed; a prefix is looked up among the offers and must name exactly one. */
 async function resolveOfferId(client: AdminClient, given: string): Promise<string> {
   if (UUID.test(given)) return given.toLowerCase();
-  const { offers } = await client.get<{ offers: Offer[] }>('admin/v1/offers');
+  const { offers } = await client.get('admin/v1/offers', offerListAnswer);
   if (offers.some((o) => o.id === given)) return given;
   const matches = offers.filter((o) => o.id.toLowerCase().startsWith(given.toLowerCase()));
   const only = matches[0];

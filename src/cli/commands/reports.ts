@@ -1,16 +1,10 @@
 // `mirrorgate stats` and `mirrorgate audit`: downloads, bytes and logo impressions per mirror, country and day; who changed what, when.
 import { type Command, InvalidArgumentError } from 'commander';
-import type { AuditEntry, StatsResult } from '../../control/adminService.js';
 import { AUDIT_ACTIONS } from '../../core/auditActions.js';
+import { auditAnswer, statsAnswer, type AuditEntry, type StatsAnswer } from '../../http/schemas/admin.js';
 import type { CliContext } from '../context.js';
 import { clean, formatBytes, formatCount, formatTime, summarize, table } from '../format.js';
 import { collect, printJson, remote, withClient, type RemoteOptions } from './remote.js';
-
-export interface StatsAnswer extends StatsResult {
-  from: string;
-  to: string;
-  mirrors: string[] | null;
-}
 
 const DAY_MS = 86_400_000;
 /** Rows of the country and file tables a person reads; --json has them all. */
@@ -27,8 +21,9 @@ export function addReportCommands(program: Command, ctx: CliContext): void {
       .option('--to <day>', 'last day, YYYY-MM-DD or e.g. 1d (default: today)', parseDay),
   ).action((opts: RemoteOptions & { mirror?: string[]; from?: string; to?: string }) =>
     withClient(ctx, opts, async (client) => {
-      const stats = await client.get<StatsAnswer>(
+      const stats = await client.get(
         'admin/v1/stats',
+        statsAnswer,
         { mirror: opts.mirror?.join(','), from: opts.from, to: opts.to },
         { flags: { mirror: '--mirror', from: '--from', to: '--to' } },
       );
@@ -50,8 +45,9 @@ export function addReportCommands(program: Command, ctx: CliContext): void {
   ).action((opts: RemoteOptions & { actor?: string; target?: string; action?: string; since?: number; until?: number; limit?: number }) =>
     withClient(ctx, opts, async (client) => {
       const target = opts.target === undefined || opts.target.includes(':') ? opts.target : `mirror:${opts.target}`;
-      const body = await client.get<{ entries: AuditEntry[]; stale?: boolean }>(
+      const body = await client.get(
         'admin/v1/audit',
+        auditAnswer,
         { actor: opts.actor, target, action: opts.action, since: opts.since, until: opts.until, limit: opts.limit ?? DEFAULT_AUDIT_LIMIT },
         { flags: { actor: '--actor', target: '--target', action: '--action', since: '--since', until: '--until', limit: '--limit' } },
       );

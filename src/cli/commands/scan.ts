@@ -1,25 +1,18 @@
 // `mirrorgate scan [id]` and `mirrorgate probe [id]`: check what mirrors really hold and whether they answer, one mirror or all.
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import type { MirrorView } from '../../control/adminService.js';
-import type { ScanReport } from '../../control/scan.js';
-import type { HealthRecord } from '../../control/adminService.js';
+import { mirrorView, probeAnswer, scanStreamLine, type ProbeAnswer, type ScanReport } from '../../http/schemas/admin.js';
 import type { AdminClient } from '../client.js';
-import { CliError, EXIT, type CliContext } from '../context.js';
+import { CliError, EXIT, type CliContext, type CliOutput } from '../context.js';
 import { clean, countOf, formatCount, formatMillis, formatLag, formatPercent, formatTime, table } from '../format.js';
 import { listMirrors } from './mirrors.js';
 import { printJson, remote, seg, withClient, type RemoteOptions } from './remote.js';
 
+/** How one scan ended: the last line of its stream. */
 export type ScanOutcome = { mirror: string; report: ScanReport } | { mirror: string; error: string };
-export interface ProbeOutcome {
-  mirror: string;
-  /** This probe reached the mirror (its health changes only after several probes in a row). */
-  ok?: boolean;
-  health: HealthRecord | null;
-}
 
 /** A probe that did not reach its mirror (older servers say so only in the record). */
-export function probeFailed(o: ProbeOutcome): boolean {
+export function probeFailed(o: ProbeAnswer): boolean {
   return o.ok === false || (o.ok === undefined && (o.health === null || o.health.consecutiveFailures > 0));
 }
 
@@ -42,7 +35,7 @@ export function addScanCommands(program: Command, ctx: CliContext): void {
         let targets: { id: string; estimate?: number }[];
         if (id !== undefined) {
           // The mirror's carried file count is the best guess at the listing's length, for the bar.
-          const view = terminal ? await client.get<MirrorView>(`admin/v1/mirrors/${seg(id)}`, {}, { subject: `mirror "${id}"` }) : undefined;
+          const view = terminal ? await client.get(`admin/v1/mirrors/${seg(id)}`, mirrorView, {}, { subject: `mirror "${id}"` }) : undefined;
           targets = [{ id, estimate: view?.summary?.files }];
         } else {
           targets = (await listMirrors(client)).filter((m) => m.spec.rsyncUrl).map((m) => ({ id: m.spec.id, estimate: m.summary?.files }));
@@ -79,7 +72,7 @@ export function addScanCommands(program: Command, ctx: CliContext): void {
     withClient(ctx, opts, async (client) => {
       const ids = id !== undefined ? [id] : (await listMirrors(client)).map((m) => m.spec.id);
       const outcomes = await inPool(ids, PROBE_CONCURRENCY, (mirror) =>
-        client.post<ProbeOutcome>(`admin/v1/mirrors/${seg(mirror)}/probe`, undefined, { subject: `mirror "${mirror}"` }),
+        client.post(`admin/v1/mirrors/${seg(mirror)}/probe`, undefined, probeAnswer, { subject: `mirror "${mirror}"` }),
       );
       // Scripts can rely on it: a mirror that did not answer this probe fails the command.
       const failed = outcomes.filter(probeFailed);
@@ -93,18 +86,18 @@ export function addScanCommands(program: Command, ctx: CliContext): void {
 }
 
 /** Streams one scan, drawing a bar on a terminal; a failed scan is an outcome, a failed request throws. */
-async function scanOne(client: AdminClient, id: string, terminal: NodeJS.WritableStream | undefined, estimate: number | undefined): Promise<ScanOutcome> {
+async function scanOne(client: AdminClient, id: string, terminal: CliOutput | undefined, estimate: number | undefined): Promise<ScanOutcome> {
   const bar = terminal ? progressBar(terminal, id, estimate) : undefined;
   let outcome: ScanOutcome | undefined;
   try {
     await client.stream(
       `admin/v1/mirrors/${seg(id)}/scan`,
       undefined,
+      scanStreamLine,
       (line) => {
-        const msg = line as { entries?: unknown; mirror?: unknown; report?: unknown; error?: unknown };
-        if (typeof msg.entries === 'number') bar?.advance(msg.entries);
-        else if (msg.report && typeof msg.report === 'object') outcome = { mirror: id, report: msg.report as ScanReport };
-        else if (msg.error !== undefined) outcome = { mirror: id, error: String(msg.error) };
+        if ('entries' in line) bar?.advance(line.entries);
+        else if ('report' in line) outcome = { mirror: id, report: line.report };
+        else outcome = { mirror: id, error: line.error };
       },
       { subject: `mirror "${id}"` },
     );
@@ -120,11 +113,12 @@ interface Bar {
   stop(): void;
 }
 
-function progressBar(stream: NodeJS.WritableStream, id: string, estimate: number | undefined): Bar {
+function progressBar(terminal: CliOutput, id: string, estimate: number | undefined): Bar {
   const guessed = estimate !== undefined && estimate > 0;
   const bar = new cliProgress.SingleBar(
     {
-      stream,
+      // cli-progress writes to the stream and reads its isTTY and columns, nothing else.
+      stream: terminal as NodeJS.WritableStream,
       format: guessed ? `scan ${id} [{bar}] {value}/~{total} entries | {duration_formatted}` : `scan ${id}: {value} entries listed | {duration_formatted}`,
       hideCursor: true,
       clearOnComplete: true,
@@ -155,7 +149,7 @@ export function scanLine(mirror: string, r: ScanReport): string {
   );
 }
 
-export function probeTable(outcomes: readonly ProbeOutcome[]): string {
+export function probeTable(outcomes: readonly ProbeAnswer[]): string {
   return table(outcomes, [
     { header: 'MIRROR', value: (o) => o.mirror },
     { header: 'PROBE', value: (o) => (probeFailed(o) ? 'FAILED' : 'ok') },

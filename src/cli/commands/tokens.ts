@@ -1,7 +1,6 @@
 // `mirrorgate tokens list|issue|revoke`: the bearer tokens staff hand out at runtime (the config file's are listed, never shown).
 import { type Command, Option } from 'commander';
-import type { IssuedToken } from '../../control/adminService.js';
-import type { TokenView } from '../../control/tokens.js';
+import { issuedToken, tokenListAnswer, tokenView, type TokenView } from '../../http/schemas/admin.js';
 import { CliError, EXIT, type CliContext } from '../context.js';
 import { formatTime, table } from '../format.js';
 import { collect, printJson, remote, seg, withClient, type RemoteOptions } from './remote.js';
@@ -13,7 +12,7 @@ export function addTokenCommands(program: Command, ctx: CliContext): void {
 
   remote(tokens.command('list').description("every token: the config file's and those issued at runtime, revoked ones too")).action((opts: RemoteOptions) =>
     withClient(ctx, opts, async (client) => {
-      const body = await client.get<{ tokens: TokenView[] }>('admin/v1/tokens');
+      const body = await client.get('admin/v1/tokens', tokenListAnswer);
       if (opts.json) return printJson(ctx, body);
       ctx.io.out(tokenTable(body.tokens));
     }),
@@ -38,11 +37,9 @@ export function addTokenCommands(program: Command, ctx: CliContext): void {
   ).action((name: string, opts: RemoteOptions & { role: string; mirror?: string[] }) =>
     withClient(ctx, opts, async (client) => {
       if (opts.role === 'provider' && !opts.mirror?.length) throw new CliError('a provider token needs --mirror <id>', EXIT.usage);
-      const issued = await client.post<IssuedToken>(
-        'admin/v1/tokens',
-        { name, role: opts.role, ...(opts.mirror?.length ? { mirrors: opts.mirror } : {}) },
-        { flags: TOKEN_FLAGS },
-      );
+      const issued = await client.post('admin/v1/tokens', { name, role: opts.role, ...(opts.mirror?.length ? { mirrors: opts.mirror } : {}) }, issuedToken, {
+        flags: TOKEN_FLAGS,
+      });
       if (opts.json) return printJson(ctx, issued);
       // The token alone on stdout (scripts: TOKEN=$(mirrorgate tokens issue …)); the advice on stderr.
       ctx.io.out(`${issued.token}\n`);
@@ -61,7 +58,7 @@ export function addTokenCommands(program: Command, ctx: CliContext): void {
       .argument('<id|name>', "the token's id (as the list shows) or its name"),
   ).action((given: string, opts: RemoteOptions) =>
     withClient(ctx, opts, async (client) => {
-      const revoked = await client.delete<TokenView>(`admin/v1/tokens/${seg(given)}`, { subject: `token "${given}"` });
+      const revoked = await client.delete(`admin/v1/tokens/${seg(given)}`, tokenView, { subject: `token "${given}"` });
       if (opts.json) return printJson(ctx, revoked);
       ctx.io.out(`revoked token "${revoked.name}" (id ${revoked.id})\n`);
     }),
