@@ -180,3 +180,8 @@ export function table(rows: string[][]): string {
   const line = (r: string[]) => `| ${r.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`;
   return [line(rows[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
 }
+
+/** A goal cell: the goal, marked met (✓) or not (✗) by this run. */
+export function goal(met: boolean, text: string): string {
+  return `${text} ${met ? '✓' : '✗'}`;
+}

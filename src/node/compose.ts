@@ -3,7 +3,7 @@
 import cluster from 'node:cluster';
 import { mkdir } from 'node:fs/promises';
 import type { Hono } from 'hono';
-import pino from 'pino';
+import type pino from 'pino';
 import type { Config } from '../config/load.js';
 import { AdminService } from '../control/adminService.js';
 import { ControlPlane } from '../control/controlPlane.js';
@@ -24,6 +24,7 @@ import type { AppEnv, AppServices } from '../http/services.js';
 import { openStore } from '../store/openStore.js';
 import type { Store } from '../store/store.js';
 import { clusterMetrics } from './cluster.js';
+import { nodeLogger } from './logging.js';
 import { nodeConnection } from './server.js';
 
 export interface ComposeOptions {
@@ -65,11 +66,9 @@ export function withListeningPort(publicUrl: string, port: number): string {
 
 export async function compose(config: Config, opts: ComposeOptions): Promise<Composition> {
   const { env } = opts;
-  // Buffered, asynchronous writes: a synchronous write per access-log line costs a download ~15 µs.
-  // pino flushes the buffer when the process exits; close() flushes it too.
-  // A cluster worker names itself in every line, so operators can tell the workers' logs apart.
+  // A cluster worker names itself in every line, so operators can tell the workers' logs apart; close() flushes.
   const base = { service: 'mirrorgate', ...(cluster.isWorker && cluster.worker ? { worker: cluster.worker.id } : {}) };
-  const logger = pino({ level: opts.logLevel ?? env.LOG_LEVEL ?? 'info', base }, pino.destination({ dest: 1, sync: false }));
+  const logger = nodeLogger(opts.logLevel ?? env.LOG_LEVEL ?? 'info', base);
   await mkdir(config.dataDir, { recursive: true });
 
   const files = await loadOriginIndex(config.origin, config.dataDir, logger);

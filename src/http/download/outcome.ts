@@ -1,5 +1,6 @@
 // One file's decision and what it is recorded as (metrics, stats, impressions, the access log): shared by both transports.
 import { decide, type Decision } from '../../core/decide.js';
+import type { RequestLine } from '../../core/logger.js';
 import type { ClientFacts } from '../../core/model.js';
 import type { Snapshot } from '../../core/snapshot.js';
 import type { DownloadEvents, LogLike } from '../services.js';
@@ -53,19 +54,18 @@ export function observeFile(
 /** The access log line every request gets, from either transport. */
 export function logRequest(
   logger: LogLike,
-  line: { reqId: string | undefined; method: string; path: string; status: number; mirror: string | undefined; startedAt: number },
+  l: { reqId: string | undefined; method: string; path: string; status: number; mirror: string | undefined; startedAt: number },
 ): void {
-  logger.info(
-    {
-      reqId: line.reqId,
-      method: line.method,
-      path: line.path,
-      status: line.status,
-      mirror: line.mirror,
-      ms: Math.round((performance.now() - line.startedAt) * 100) / 100,
-    },
-    'request',
-  );
+  const line: RequestLine = {
+    reqId: l.reqId,
+    method: l.method,
+    path: l.path,
+    status: l.status,
+    mirror: l.mirror,
+    ms: Math.round((performance.now() - l.startedAt) * 100) / 100,
+  };
+  if (logger.request) logger.request(line);
+  else logger.info(line, 'request');
 }
 
 /** Incoming request ids we echo, as hono/request-id accepts them; anything else gets a fresh one. */
