@@ -23,7 +23,7 @@ const STAFF_TOKEN = 'soak-staff-token-0123456789abcdef';
 /** Every file's mtime at the start, and the trace time of every mirror (one sync after it). */
 const MTIME = 1_767_225_600;
 const TRACE = MTIME + 60;
-/** How often each instance re-reads the origin manifest (watchOrigin in src/node.ts). */
+/** How often each instance re-reads the origin manifest (the origin-refresh loop, src/control/controlPlane.ts). */
 const ORIGIN_REFRESH_MS = 5_000;
 
 export interface SoakOptions {
