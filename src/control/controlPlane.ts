@@ -157,6 +157,7 @@ export class ControlPlane {
     return this.state.cachedOffers();
   }
 
+  /** This instance's copy of the audit log, newest first. */
   keptAudit(): AuditEntry[] {
     return this.state.keptAudit();
   }
@@ -177,10 +178,6 @@ export class ControlPlane {
     return this.state.reloadOverrides();
   }
 
-  reloadAll(): Promise<void> {
-    return this.state.reloadAll();
-  }
-
   /** Looks at the origin index now, as the origin-refresh loop does every few seconds. */
   refreshOrigin(): Promise<void> {
     return this.state.refreshOrigin();
@@ -194,10 +191,6 @@ export class ControlPlane {
 
   probeAll(ids?: readonly string[]): Promise<Map<string, HealthRecord>> {
     return this.probes.probeAll(ids);
-  }
-
-  scanAll(ids?: readonly string[], onProgress?: (id: string, entries: number) => void): Promise<Map<string, ScanResult | Error>> {
-    return this.scans.scanAll(ids, onProgress);
   }
 
   scan(id: string, onProgress?: (entries: number) => void): Promise<ScanResult> {
