@@ -177,6 +177,8 @@ export function validateOriginPath(path: string): string | undefined {
  * Only for paths that pass validateOriginPath.
  */
 export function encodePathForUrl(path: string): string {
+  // Most paths need no escape at all (tools' downloads): then the path is its own encoding.
+  if (needsNoEscape(path)) return path;
   let out = '';
   let start = 0;
   for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', start)) {
@@ -185,3 +187,15 @@ export function encodePathForUrl(path: string): string {
   }
   return out + encodeURIComponent(path.slice(start));
 }
+
+/** True when every character is one encodeURIComponent keeps (`A-Za-z0-9-._~!'()*`) or a `/`. */
+function needsNoEscape(path: string): boolean {
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c >= 0x80 || KEPT[c] === 0) return false;
+  }
+  return true;
+}
+
+const KEPT = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!'()*/") KEPT[c.charCodeAt(0)] = 1;
