@@ -1,15 +1,15 @@
 // Security: who may call what on /admin/v1 — 401 without a valid bearer token, 403 outside the
 // token's role, a provider scoped to its own mirrors, and tokens never echoed back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, client, PROVIDER_TOKEN, STAFF_TOKEN, WRONG_TOKEN, type Reply } from '../support/adminNetwork.js';
-import { startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
+import { PROVIDER_TOKEN, STAFF_TOKEN, startNetwork, WRONG_TOKEN, type MirrorNetwork } from '../support/network.js';
+import { call, client, type Reply } from '../support/requests.js';
 
 let net: MirrorNetwork;
 /** Every reply this file saw, to check that no token ever comes back. */
 const seen: Reply[] = [];
 
 beforeAll(async () => {
-  net = await startMirrorNetwork();
+  net = await startNetwork();
 });
 
 afterAll(async () => {

@@ -1,9 +1,8 @@
 // GET /admin/v1/audit: every change made through the API is recorded — who (the token's name), what
 // (action), on what (target), before and after — newest first, filterable, and append-only.
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { call, client, PROVIDER_TOKEN, STAFF_TOKEN, type Client } from '../support/adminNetwork.js';
-import { LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
+import { PROVIDER_TOKEN, STAFF_TOKEN, startNetwork, type LoopbackFileServer, type MirrorNetwork } from '../support/network.js';
+import { call, client, type Client } from '../support/requests.js';
 
 let net: MirrorNetwork;
 let staff: Client;
@@ -35,10 +34,9 @@ let acceptedOffer: string;
 let rejectedOffer: string;
 
 beforeAll(async () => {
-  net = await startMirrorNetwork();
+  net = await startNetwork();
   staff = client(net.url, STAFF_TOKEN);
-  extra = new LoopbackFileServer('audit-extra', path.join(net.dir, 'origin'));
-  await extra.start();
+  extra = await net.extraMirror('audit-extra');
   startedAt = Date.now();
 
   // One of every change, in this order.
@@ -63,7 +61,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await extra?.close();
   await net?.close();
 });
 

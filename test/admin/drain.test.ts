@@ -2,25 +2,24 @@
 // second on every instance sharing Redis, and a ramped drain hands its share over gradually.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
-import { client, flushRedis, lookChoice, pollUntil, redisUrl, ServerPool, skipWithoutRedis, sleep, STAFF_TOKEN, type Client } from '../support/adminNetwork.js';
+import { STAFF_TOKEN, startNetwork, type MirrorNetwork } from '../support/network.js';
+import { flushRedis, redisUrl, skipWithoutRedis } from '../support/redis.js';
+import { choice, client, type Client } from '../support/requests.js';
+import { sleep, waitFor } from '../support/wait.js';
 import { CLIENT_IPS } from '../support/clientIps.js';
-import { startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
 
 const REDIS_DB = 13;
 const skipRedis = await skipWithoutRedis(REDIS_DB, 'admin/drain: two instances sharing Redis');
 
 let net: MirrorNetwork;
 let staff: Client;
-let pool: ServerPool;
 
 beforeAll(async () => {
-  net = await startMirrorNetwork();
+  net = await startNetwork();
   staff = client(net.url, STAFF_TOKEN);
-  pool = new ServerPool(net);
 });
 
 afterAll(async () => {
-  await pool?.closeAll();
   await net?.close();
 });
 
@@ -37,7 +36,7 @@ async function mirrorStatus(base: string, id: string): Promise<string | undefine
 
 /** Where each client is sent now, with the mean time (epoch ms) of the sample; `concurrency` requests at a time. */
 async function sample(base: string, clients: readonly string[], concurrency = 25): Promise<{ choice: Map<string, string>; atMs: number }> {
-  const choice = new Map<string, string>();
+  const chosen = new Map<string, string>();
   const times: number[] = [];
   let next = 0;
   await Promise.all(
@@ -45,12 +44,12 @@ async function sample(base: string, clients: readonly string[], concurrency = 25
       while (next < clients.length) {
         const ip = clients[next++]!;
         const t0 = Date.now();
-        choice.set(ip, await lookChoice(base, ip));
+        chosen.set(ip, await choice(base, ip));
         times.push((t0 + Date.now()) / 2);
       }
     }),
   );
-  return { choice, atMs: times.reduce((a, b) => a + b, 0) / times.length };
+  return { choice: chosen, atMs: times.reduce((a, b) => a + b, 0) / times.length };
 }
 
 const share = (choice: Map<string, string>, id: string) => [...choice.values()].filter((m) => m === id).length / choice.size;
@@ -59,7 +58,7 @@ const share = (choice: Map<string, string>, id: string) => [...choice.values()].
 
 describe('drain on one instance', () => {
   it('POST drain: the very next download from a client near it goes to another mirror', async () => {
-    expect(await lookChoice(net.url, 'DE')).toBe('de-berlin');
+    expect(await choice(net.url, 'DE')).toBe('de-berlin');
     const r = await staff.post('/admin/v1/mirrors/de-berlin/drain');
     expect(r.status).toBe(200);
     expect(r.json.drain).toEqual({ startMs: expect.any(Number), overMs: 0 });
@@ -71,7 +70,7 @@ describe('drain on one instance', () => {
     expect(res.headers.get('location')).toBe(`${net.mirrors['fr-paris']!.baseUrl}pub/README.txt`);
     expect(res.headers.get('link') ?? '').not.toContain(net.mirrors['de-berlin']!.baseUrl);
 
-    for (const ip of germanClients(40)) expect(await lookChoice(net.url, ip)).not.toBe('de-berlin');
+    for (const ip of germanClients(40)) expect(await choice(net.url, ip)).not.toBe('de-berlin');
     // Not even when asked for by name.
     const named = await fetch(`${net.url}/download/pub/README.txt?mirror=de-berlin`, {
       method: 'HEAD',
@@ -88,8 +87,8 @@ describe('drain on one instance', () => {
     const r = await staff.post('/admin/v1/mirrors/de-berlin/undrain');
     expect(r.status).toBe(200);
     expect(r.json.drain).toBeNull();
-    expect(await lookChoice(net.url, 'DE')).toBe('de-berlin');
-    for (const ip of germanClients(20)) expect(await lookChoice(net.url, ip)).toBe('de-berlin');
+    expect(await choice(net.url, 'DE')).toBe('de-berlin');
+    for (const ip of germanClients(20)) expect(await choice(net.url, ip)).toBe('de-berlin');
     expect(await mirrorStatus(net.url, 'de-berlin')).toBe('up');
   });
 
@@ -97,9 +96,9 @@ describe('drain on one instance', () => {
     for (const body of [undefined, {}]) {
       const r = await staff.post('/admin/v1/mirrors/de-berlin/drain', body);
       expect(r.status, JSON.stringify(body)).toBe(200);
-      expect(await lookChoice(net.url, 'DE')).not.toBe('de-berlin');
+      expect(await choice(net.url, 'DE')).not.toBe('de-berlin');
       expect((await staff.post('/admin/v1/mirrors/de-berlin/undrain')).status).toBe(200);
-      expect(await lookChoice(net.url, 'DE')).toBe('de-berlin');
+      expect(await choice(net.url, 'DE')).toBe('de-berlin');
     }
   });
 
@@ -153,37 +152,37 @@ describe.skipIf(skipRedis)('two instances sharing Redis', () => {
   beforeAll(async () => {
     await flushRedis(REDIS_DB);
     const env = { REDIS_URL: redisUrl(REDIS_DB) };
-    a = await pool.start({ dataDir: pool.dataDir('redis-a'), env });
-    b = await pool.start({ dataDir: pool.dataDir('redis-b'), env });
+    a = await net.startServer({ env });
+    b = await net.startServer({ env });
     expect(a.store.kind).toBe('redis');
     expect(b.store.kind).toBe('redis');
   });
 
   afterAll(async () => {
-    if (a) await pool.stop(a);
-    if (b) await pool.stop(b);
+    if (a) await net.stopServer(a);
+    if (b) await net.stopServer(b);
     await flushRedis(REDIS_DB).catch(() => {});
   });
 
   it('drain on instance A: instance B stops sending downloads there within 1 s; undrain on A restores B within 1 s', async () => {
     const sa = client(a.url, STAFF_TOKEN);
-    expect(await lookChoice(b.url, 'DE')).toBe('de-berlin');
+    expect(await choice(b.url, 'DE')).toBe('de-berlin');
 
     const t0 = performance.now();
     const r = await sa.post('/admin/v1/mirrors/de-berlin/drain');
     expect(r.status).toBe(200);
-    const drained = await pollUntil(async () => (await lookChoice(b.url, 'DE')) !== 'de-berlin', 3_000, 50);
+    const drained = await waitFor(async () => (await choice(b.url, 'DE')) !== 'de-berlin', { timeoutMs: 3_000, everyMs: 50 });
     expect(drained, 'instance B never stopped sending downloads to the drained mirror').toBeDefined();
     const elapsed = performance.now() - t0;
     expect(elapsed).toBeLessThan(1_000);
-    expect(await lookChoice(b.url, 'DE')).toBe('fr-paris');
-    for (const ip of germanClients(20)) expect(await lookChoice(b.url, ip)).not.toBe('de-berlin');
+    expect(await choice(b.url, 'DE')).toBe('fr-paris');
+    for (const ip of germanClients(20)) expect(await choice(b.url, ip)).not.toBe('de-berlin');
     expect((await client(b.url, STAFF_TOKEN).get('/admin/v1/mirrors/de-berlin')).json.drain).toEqual(r.json.drain);
     expect(await mirrorStatus(b.url, 'de-berlin')).toBe('draining');
 
     const t1 = performance.now();
     expect((await sa.post('/admin/v1/mirrors/de-berlin/undrain')).status).toBe(200);
-    const back = await pollUntil(async () => (await lookChoice(b.url, 'DE')) === 'de-berlin', 3_000, 50);
+    const back = await waitFor(async () => (await choice(b.url, 'DE')) === 'de-berlin', { timeoutMs: 3_000, everyMs: 50 });
     expect(back, 'instance B never sent downloads to the mirror again').toBeDefined();
     expect(performance.now() - t1).toBeLessThan(1_000);
   });
@@ -192,17 +191,17 @@ describe.skipIf(skipRedis)('two instances sharing Redis', () => {
     const sb = client(b.url, STAFF_TOKEN);
     // Japanese clients that A sends to jp-tokyo-a now (the pair shares Japan 3:1).
     const onA: string[] = [];
-    for (let i = 1; onA.length < 10 && i < 200; i++) if ((await lookChoice(a.url, `133.11.7.${i}`)) === 'jp-tokyo-a') onA.push(`133.11.7.${i}`);
+    for (let i = 1; onA.length < 10 && i < 200; i++) if ((await choice(a.url, `133.11.7.${i}`)) === 'jp-tokyo-a') onA.push(`133.11.7.${i}`);
     expect(onA).toHaveLength(10);
     const watched = onA[0]!;
 
     const t0 = performance.now();
     expect((await sb.post('/admin/v1/mirrors/jp-tokyo-a/drain')).status).toBe(200);
-    const ok = await pollUntil(async () => (await lookChoice(a.url, watched)) === 'jp-tokyo-b', 3_000, 50);
+    const ok = await waitFor(async () => (await choice(a.url, watched)) === 'jp-tokyo-b', { timeoutMs: 3_000, everyMs: 50 });
     expect(ok, 'instance A never stopped sending downloads to the drained mirror').toBeDefined();
     expect(performance.now() - t0).toBeLessThan(1_000);
-    for (const ip of onA) expect(await lookChoice(a.url, ip)).toBe('jp-tokyo-b');
+    for (const ip of onA) expect(await choice(a.url, ip)).toBe('jp-tokyo-b');
     expect((await sb.post('/admin/v1/mirrors/jp-tokyo-a/undrain')).status).toBe(200);
-    expect(await pollUntil(async () => (await lookChoice(a.url, watched)) === 'jp-tokyo-a', 3_000, 50)).toBeDefined();
+    expect(await waitFor(async () => (await choice(a.url, watched)) === 'jp-tokyo-a', { timeoutMs: 3_000, everyMs: 50 })).toBeDefined();
   });
 });

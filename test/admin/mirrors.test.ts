@@ -1,28 +1,22 @@
 // Staff manage mirrors through /admin/v1/mirrors: list, show, add, patch, delete — and every change
 // takes effect on the very next download. Happy paths, then errors (404/409/400/422, nothing half-applied).
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { client, lookChoice, ServerPool, STAFF_TOKEN, type Client } from '../support/adminNetwork.js';
+import { MIRROR_PLANS, STAFF_TOKEN, startNetwork, type LoopbackFileServer, type MirrorNetwork } from '../support/network.js';
+import { choice, client, type Client } from '../support/requests.js';
 import { CLIENT_IPS } from '../support/clientIps.js';
-import { LoopbackFileServer, MIRROR_PLANS, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
 
 let net: MirrorNetwork;
 let staff: Client;
-let pool: ServerPool;
 /** A file server for mirrors added at runtime: it serves the whole origin tree. */
 let extra: LoopbackFileServer;
 
 beforeAll(async () => {
-  net = await startMirrorNetwork();
+  net = await startNetwork();
   staff = client(net.url, STAFF_TOKEN);
-  pool = new ServerPool(net);
-  extra = new LoopbackFileServer('se-sto', path.join(net.dir, 'origin'));
-  await extra.start();
+  extra = await net.extraMirror('se-sto');
 });
 
 afterAll(async () => {
-  await pool?.closeAll();
-  await extra?.close();
   await net?.close();
 });
 
@@ -87,7 +81,7 @@ describe('happy paths', () => {
   });
 
   it('POST adds a mirror (201), pending until its first probe (started at once) shows it up; then it gets downloads from a client near it', async () => {
-    expect(await lookChoice(net.url, 'SE')).not.toBe('se-sto');
+    expect(await choice(net.url, 'SE')).not.toBe('se-sto');
     const r = await staff.post('/admin/v1/mirrors', stockholm());
     expect(r.status).toBe(201);
     expect(r.json.spec).toMatchObject({ id: 'se-sto', country: 'SE', weight: 50, enabled: true, countryOnly: false, baseUrl: extra.baseUrl });
@@ -95,7 +89,7 @@ describe('happy paths', () => {
     expect(r.json.lifecycle).toBe('pending');
     expect(r.json.weightCeiling).toBe(50);
     await vi.waitFor(async () => expect((await staff.get('/admin/v1/mirrors/se-sto')).json.lifecycle).toBe('active'), { timeout: 10_000 });
-    await vi.waitFor(async () => expect(await lookChoice(net.url, 'SE')).toBe('se-sto'), { timeout: 2_000, interval: 20 });
+    await vi.waitFor(async () => expect(await choice(net.url, 'SE')).toBe('se-sto'), { timeout: 2_000, interval: 20 });
 
     const res = await fetch(`${net.url}/download/pub/README.txt`, { headers: { Accept: '*/*', 'X-Forwarded-For': CLIENT_IPS.SE.ip }, redirect: 'manual' });
     expect(res.status).toBe(302);
@@ -113,44 +107,44 @@ describe('happy paths', () => {
 
   it('PATCH weight: shares follow at once (weight 0 on one of the Tokyo pair sends every client to the other)', async () => {
     const clients = ipsIn('133.11', 30);
-    const before = await Promise.all(clients.map((ip) => lookChoice(net.url, ip)));
+    const before = await Promise.all(clients.map((ip) => choice(net.url, ip)));
     expect(new Set(before)).toEqual(new Set(['jp-tokyo-a', 'jp-tokyo-b']));
 
     const r = await staff.patch('/admin/v1/mirrors/jp-tokyo-a', { weight: 0 });
     expect(r.status).toBe(200);
     expect(r.json.spec.weight).toBe(0);
     expect((await staff.get('/admin/v1/mirrors/jp-tokyo-a')).json.spec.weight).toBe(0);
-    const after = await Promise.all(clients.map((ip) => lookChoice(net.url, ip)));
+    const after = await Promise.all(clients.map((ip) => choice(net.url, ip)));
     expect(new Set(after)).toEqual(new Set(['jp-tokyo-b']));
 
     expect((await staff.patch('/admin/v1/mirrors/jp-tokyo-a', { weight: 300 })).status).toBe(200);
-    expect(await Promise.all(clients.map((ip) => lookChoice(net.url, ip)))).toEqual(before);
+    expect(await Promise.all(clients.map((ip) => choice(net.url, ip)))).toEqual(before);
   });
 
   it('PATCH enabled:false: no downloads to it from the next request on; enabled:true restores', async () => {
-    expect(await lookChoice(net.url, 'DE')).toBe('de-berlin');
+    expect(await choice(net.url, 'DE')).toBe('de-berlin');
     const r = await staff.patch('/admin/v1/mirrors/de-berlin', { enabled: false });
     expect(r.status).toBe(200);
     expect(r.json.spec.enabled).toBe(false);
-    for (const ip of ipsIn('130.133', 20)) expect(await lookChoice(net.url, ip)).not.toBe('de-berlin');
+    for (const ip of ipsIn('130.133', 20)) expect(await choice(net.url, ip)).not.toBe('de-berlin');
     const status = await fetch(`${net.url}/mirrors`, { headers: { Accept: 'application/json' } }).then(
       (x) => x.json() as Promise<{ mirrors: { id: string; status: string }[] }>,
     );
     expect(status.mirrors.find((m) => m.id === 'de-berlin')?.status).toBe('disabled');
 
     expect((await staff.patch('/admin/v1/mirrors/de-berlin', { enabled: true })).status).toBe(200);
-    expect(await lookChoice(net.url, 'DE')).toBe('de-berlin');
+    expect(await choice(net.url, 'DE')).toBe('de-berlin');
   });
 
   it('PATCH countryOnly: a mirror keeps only its own country', async () => {
-    expect(await lookChoice(net.url, 'GB')).toBe('fr-paris');
+    expect(await choice(net.url, 'GB')).toBe('fr-paris');
     const r = await staff.patch('/admin/v1/mirrors/fr-paris', { countryOnly: true });
     expect(r.status).toBe(200);
     expect(r.json.spec.countryOnly).toBe(true);
-    expect(await lookChoice(net.url, 'GB')).not.toBe('fr-paris');
-    expect(await lookChoice(net.url, 'FR')).toBe('fr-paris');
+    expect(await choice(net.url, 'GB')).not.toBe('fr-paris');
+    expect(await choice(net.url, 'FR')).toBe('fr-paris');
     expect((await staff.patch('/admin/v1/mirrors/fr-paris', { countryOnly: false })).status).toBe(200);
-    expect(await lookChoice(net.url, 'GB')).toBe('fr-paris');
+    expect(await choice(net.url, 'GB')).toBe('fr-paris');
   });
 
   it('PATCH sponsor: replaced, shown publicly; sponsor:null removes it', async () => {
@@ -182,36 +176,36 @@ describe('happy paths', () => {
   });
 
   it('DELETE a runtime mirror: 204, then 404 for it, and no more downloads to it', async () => {
-    expect(await lookChoice(net.url, 'SE')).toBe('se-sto');
+    expect(await choice(net.url, 'SE')).toBe('se-sto');
     const r = await staff.delete('/admin/v1/mirrors/se-sto');
     expect(r.status).toBe(204);
     expect(r.text).toBe('');
     expect((await staff.get('/admin/v1/mirrors/se-sto')).status).toBe(404);
     expect(ids(await staff.get('/admin/v1/mirrors'))).not.toContain('se-sto');
-    expect(await lookChoice(net.url, 'SE')).not.toBe('se-sto');
+    expect(await choice(net.url, 'SE')).not.toBe('se-sto');
     // The id is free again.
     expect((await staff.post('/admin/v1/mirrors', stockholm())).status).toBe(201);
     expect((await staff.delete('/admin/v1/mirrors/se-sto')).status).toBe(204);
   });
 
   it('DELETE a config mirror: it stays deleted after a restart on the same dataDir', async () => {
-    const dataDir = pool.dataDir('delete-restart');
-    const first = await pool.start({ dataDir });
+    const dataDir = net.dataDir('delete-restart');
+    const first = await net.startServer({ dataDir });
     const s1 = client(first.url, STAFF_TOKEN);
-    expect(await lookChoice(first.url, 'AU', 'tarball')).toBe('au-sydney');
+    expect(await choice(first.url, 'AU', 'tarball')).toBe('au-sydney');
     expect((await s1.delete('/admin/v1/mirrors/au-sydney')).status).toBe(204);
     expect((await s1.get('/admin/v1/mirrors/au-sydney')).status).toBe(404);
-    expect(await lookChoice(first.url, 'AU', 'tarball')).not.toBe('au-sydney');
-    await pool.stop(first);
+    expect(await choice(first.url, 'AU', 'tarball')).not.toBe('au-sydney');
+    await net.stopServer(first);
 
-    const second = await pool.start({ dataDir });
+    const second = await net.startServer({ dataDir });
     const s2 = client(second.url, STAFF_TOKEN);
     expect((await s2.get('/admin/v1/mirrors/au-sydney')).status).toBe(404);
     expect(ids(await s2.get('/admin/v1/mirrors'))).not.toContain('au-sydney');
-    expect(await lookChoice(second.url, 'AU', 'tarball')).not.toBe('au-sydney');
+    expect(await choice(second.url, 'AU', 'tarball')).not.toBe('au-sydney');
     const pub = await fetch(`${second.url}/api/v1/mirrors`).then((x) => x.json() as Promise<{ mirrors: { id: string }[] }>);
     expect(pub.mirrors.map((m) => m.id)).not.toContain('au-sydney');
-    await pool.stop(second);
+    await net.stopServer(second);
   });
 });
 
@@ -332,7 +326,7 @@ describe('errors', () => {
     const after = (await staff.get('/admin/v1/mirrors/de-berlin')).json;
     expect(after.spec).toEqual(before.spec);
     expect((await staff.get('/admin/v1/audit?target=mirror:de-berlin')).json.entries.length).toBe(auditBefore);
-    expect(await lookChoice(net.url, 'DE')).toBe('de-berlin');
+    expect(await choice(net.url, 'DE')).toBe('de-berlin');
   });
 
   it('scan of a mirror without an rsyncUrl → a 4xx naming the reason, not a 500', async () => {
@@ -348,6 +342,6 @@ describe('errors', () => {
     expect((await staff.post('/admin/v1/mirrors/de-berlin/drain', { over: '1m', now: true })).status).toBe(422);
     expect((await staff.post('/admin/v1/mirrors/de-berlin/drain', undefined, { raw: 'drain please' })).status).toBe(400);
     expect((await staff.get('/admin/v1/mirrors/de-berlin')).json.drain).toBeNull();
-    expect(await lookChoice(net.url, 'DE')).toBe('de-berlin');
+    expect(await choice(net.url, 'DE')).toBe('de-berlin');
   });
 });

@@ -1,10 +1,9 @@
 // Offers from new providers: POST /api/v1/offers (checked, rate-limited), then staff review them —
 // accept creates a "syncing" mirror that gets no downloads until launched; reject closes the offer.
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, client, lookChoice, STAFF_TOKEN, type Client, type Reply } from '../support/adminNetwork.js';
+import { STAFF_TOKEN, startNetwork, type LoopbackFileServer, type MirrorNetwork } from '../support/network.js';
+import { call, choice, client, type Client, type Reply } from '../support/requests.js';
 import { CLIENT_IPS } from '../support/clientIps.js';
-import { LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
 
 let net: MirrorNetwork;
 let staff: Client;
@@ -12,14 +11,12 @@ let staff: Client;
 let offered: LoopbackFileServer;
 
 beforeAll(async () => {
-  net = await startMirrorNetwork();
+  net = await startNetwork();
   staff = client(net.url, STAFF_TOKEN);
-  offered = new LoopbackFileServer('ke-offer', path.join(net.dir, 'origin'));
-  await offered.start();
+  offered = await net.extraMirror('ke-offer');
 });
 
 afterAll(async () => {
-  await offered?.close();
   await net?.close();
 });
 
@@ -197,7 +194,7 @@ describe('staff review offers', () => {
   it('accept → a mirror in lifecycle "syncing": listed as syncing, "syncing" on /mirrors, and NO downloads', async () => {
     const created = await offerFrom(validOffer());
     acceptedId = created.json.id;
-    const before = await lookChoice(net.url, 'KE');
+    const before = await choice(net.url, 'KE');
     expect(before).not.toBe(mirrorId);
 
     const r = await staff.post(`/admin/v1/offers/${acceptedId}/accept`, { note: 'welcome', mirror: { id: mirrorId, lat: -1.29, lon: 36.82 } });
@@ -211,8 +208,8 @@ describe('staff review offers', () => {
     expect(await publicStatus(mirrorId)).toBe('syncing');
     expect((await offerById(acceptedId))?.status).toBe('accepted');
 
-    for (const key of ['readme', 'tarball', 'iso', 'originOnly'] as const) expect(await lookChoice(net.url, 'KE', key)).not.toBe(mirrorId);
-    for (let i = 1; i <= 10; i++) expect(await lookChoice(net.url, `41.90.0.${i}`)).not.toBe(mirrorId);
+    for (const key of ['readme', 'tarball', 'iso', 'originOnly'] as const) expect(await choice(net.url, 'KE', key)).not.toBe(mirrorId);
+    for (let i = 1; i <= 10; i++) expect(await choice(net.url, `41.90.0.${i}`)).not.toBe(mirrorId);
     const named = await fetch(`${net.url}/download/pub/README.txt?mirror=${mirrorId}`, {
       method: 'HEAD',
       headers: { Accept: '*/*', 'X-Forwarded-For': CLIENT_IPS.KE.ip },
@@ -225,7 +222,7 @@ describe('staff review offers', () => {
     const r = await staff.post(`/admin/v1/mirrors/${mirrorId}/launch`);
     expect(r.status).toBe(200);
     expect(r.json.lifecycle).toBe('active');
-    expect(await lookChoice(net.url, 'KE')).toBe(mirrorId);
+    expect(await choice(net.url, 'KE')).toBe(mirrorId);
     const res = await fetch(`${net.url}/download/pub/README.txt`, { headers: { Accept: '*/*', 'X-Forwarded-For': CLIENT_IPS.KE.ip }, redirect: 'manual' });
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe(`${offered.baseUrl}pub/README.txt`);

@@ -1,14 +1,13 @@
 // A mirror added by hand is `pending`: it gets no download until a probe shows it up. One added with a dead URL
 // never gets one — not in the instant after it is added, not while probes fail, not once it is down — and the
 // same mirror, once something answers at its URL, goes into rotation on its own.
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
-import { client, ServerPool, sleep, STAFF_TOKEN, type Client } from '../support/adminNetwork.js';
-import { freePort, LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
+import { freePort, STAFF_TOKEN, startNetwork, type MirrorNetwork } from '../support/network.js';
+import { client, type Client } from '../support/requests.js';
+import { sleep } from '../support/wait.js';
 
 let net: MirrorNetwork;
-let pool: ServerPool;
 let server: RunningServer;
 let staff: Client;
 let deadPort: number;
@@ -17,21 +16,14 @@ let deadPort: number;
 const SWEDES = Array.from({ length: 40 }, (_, i) => `130.237.${Math.floor(i / 200) + 1}.${(i % 200) + 1}`);
 
 beforeAll(async () => {
-  net = await startMirrorNetwork();
-  pool = new ServerPool(net);
+  net = await startNetwork();
   // Probes every second: several rounds fit in the test, and down comes after two failures.
-  server = await pool.start({
-    dataDir: pool.dataDir('pending'),
-    mutate: (c) => {
-      c.health = { interval: '1s', timeout: '500ms', failuresToDown: 2, successesToUp: 2 };
-    },
-  });
+  server = await net.startServer({ health: { interval: '1s', timeout: '500ms', failuresToDown: 2, successesToUp: 2 } });
   staff = client(server.url, STAFF_TOKEN);
   deadPort = await freePort();
 });
 
 afterAll(async () => {
-  await pool?.closeAll();
   await net?.close();
 });
 
@@ -110,8 +102,7 @@ describe('a mirror added with a dead URL', () => {
   });
 
   it('goes into rotation on its own once something answers at its URL, and the prober records it', async () => {
-    const revived = new LoopbackFileServer('se-dead', path.join(net.dir, 'origin'));
-    await revived.start(deadPort);
+    const revived = await net.extraMirror('se-dead', deadPort);
     try {
       // Its base URL has a path: serve the origin tree there.
       expect((await staff.patch('/admin/v1/mirrors/se-dead', { baseUrl: `http://127.0.0.1:${deadPort}/` })).status).toBe(200);

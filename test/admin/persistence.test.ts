@@ -1,41 +1,24 @@
 // "Every change is audited and survives a restart": weight, drain, deleted and added mirrors, offers,
 // the audit log and the statistics, with the memory store (same dataDir) and with Redis (a fresh dataDir,
 // so the state can only have come from Redis).
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
-import {
-  browserDownload,
-  call,
-  client,
-  flushRedis,
-  lookChoice,
-  redisUrl,
-  ServerPool,
-  skipWithoutRedis,
-  STAFF_TOKEN,
-  toolDownload,
-  type Client,
-} from '../support/adminNetwork.js';
-import { LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
+import { STAFF_TOKEN, startNetwork, type LoopbackFileServer, type MirrorNetwork } from '../support/network.js';
+import { flushRedis, redisUrl, skipWithoutRedis } from '../support/redis.js';
+import { browserDownload, call, choice, client, download, type Client } from '../support/requests.js';
 
 const REDIS_DB = 14;
 const skipRedis = await skipWithoutRedis(REDIS_DB, 'admin/persistence: Redis');
 
 let net: MirrorNetwork;
-let pool: ServerPool;
 let extra: LoopbackFileServer;
 
 beforeAll(async () => {
-  net = await startMirrorNetwork();
-  pool = new ServerPool(net);
-  extra = new LoopbackFileServer('se-persist', path.join(net.dir, 'origin'));
-  await extra.start();
+  net = await startNetwork();
+  extra = await net.extraMirror('se-persist');
 });
 
 afterAll(async () => {
-  await pool?.closeAll();
-  await extra?.close();
   await net?.close();
   if (!skipRedis) await flushRedis(REDIS_DB).catch(() => {});
 });
@@ -78,7 +61,7 @@ async function makeChanges(s: RunningServer, tag: string): Promise<Before> {
   );
   // Pending until its first probe (started at once) shows it up.
   await vi.waitFor(async () => expect((await staff.get('/admin/v1/mirrors/se-persist')).json.lifecycle).toBe('active'), { timeout: 10_000 });
-  await vi.waitFor(async () => expect(await lookChoice(s.url, 'SE')).toBe('se-persist'), { timeout: 2_000, interval: 20 });
+  await vi.waitFor(async () => expect(await choice(s.url, 'SE')).toBe('se-persist'), { timeout: 2_000, interval: 20 });
   const offer = (org: string, n: number) =>
     call(s.url, 'POST', '/api/v1/offers', {
       body: {
@@ -101,11 +84,11 @@ async function makeChanges(s: RunningServer, tag: string): Promise<Before> {
   ok(await staff.post(`/admin/v1/offers/${b.json.id}/reject`, { note: 'no' }));
 
   // Downloads: some flushed now, the rest left for close() to flush.
-  expect((await toolDownload(s.url, 'DE', 'readme')).status).toBe(302);
+  expect((await download(s.url, 'DE', 'readme')).status).toBe(302);
   expect((await browserDownload(s.url, 'DE', 'tarball')).status).toBe(200);
   await s.stats.flush();
-  expect((await toolDownload(s.url, 'FR', 'tarball')).status).toBe(302);
-  expect((await toolDownload(s.url, 'SE', 'unicode')).status).toBe(302);
+  expect((await download(s.url, 'FR', 'tarball')).status).toBe(302);
+  expect((await download(s.url, 'SE', 'unicode')).status).toBe(302);
 
   // The last two are (normally) still in the recorder: only close() writes them.
   const stats = (await staff.get(`/admin/v1/stats?${window()}`)).json;
@@ -128,23 +111,23 @@ function checksAfterRestart(ctx: () => { before: Before; after: RunningServer; s
       sponsor: { name: 'Persisted Sponsor', url: 'https://persisted.example/' },
     });
     expect((await staff.get('/admin/v1/mirrors/us-east')).json.spec.enabled).toBe(false);
-    expect(await lookChoice(ctx().after.url, 'US_EAST')).not.toBe('us-east');
+    expect(await choice(ctx().after.url, 'US_EAST')).not.toBe('us-east');
   });
 
   it('the drain survives, and still keeps downloads away', async () => {
     const { staff, before, after } = ctx();
     expect((await staff.get('/admin/v1/mirrors/jp-tokyo-a')).json.drain).toEqual(before.drain);
-    for (let i = 1; i <= 15; i++) expect(await lookChoice(after.url, `133.11.9.${i}`)).toBe('jp-tokyo-b');
+    for (let i = 1; i <= 15; i++) expect(await choice(after.url, `133.11.9.${i}`)).toBe('jp-tokyo-b');
   });
 
   it('a deleted config mirror stays deleted; an added mirror stays, and gets downloads', async () => {
     const { staff, after } = ctx();
     expect((await staff.get('/admin/v1/mirrors/au-sydney')).status).toBe(404);
-    expect(await lookChoice(after.url, 'AU', 'tarball')).not.toBe('au-sydney');
+    expect(await choice(after.url, 'AU', 'tarball')).not.toBe('au-sydney');
     const added = await staff.get('/admin/v1/mirrors/se-persist');
     expect(added.status).toBe(200);
     expect(added.json).toMatchObject({ source: 'runtime', lifecycle: 'active', spec: { weight: 60, country: 'SE', baseUrl: extra.baseUrl } });
-    expect(await lookChoice(after.url, 'SE')).toBe('se-persist');
+    expect(await choice(after.url, 'SE')).toBe('se-persist');
   });
 
   it('the admin mirror list reads the same (health aside)', async () => {
@@ -166,9 +149,9 @@ function checksAfterRestart(ctx: () => { before: Before; after: RunningServer; s
     expect(statuses[before.accepted]).toBe('accepted');
     expect(statuses[before.rejected]).toBe('rejected');
     expect((await staff.get('/admin/v1/mirrors/nz-persist')).json.lifecycle).toBe('syncing');
-    expect(await lookChoice(after.url, 'NZ')).not.toBe('nz-persist');
+    expect(await choice(after.url, 'NZ')).not.toBe('nz-persist');
     expect((await staff.post('/admin/v1/mirrors/nz-persist/launch')).status).toBe(200);
-    expect(await lookChoice(after.url, 'NZ')).toBe('nz-persist');
+    expect(await choice(after.url, 'NZ')).toBe('nz-persist');
   });
 
   it('the audit log is the same, entry for entry (plus what was done since)', async () => {
@@ -200,32 +183,32 @@ describe('memory store: restart on the same dataDir', () => {
   let staff: Client;
 
   beforeAll(async () => {
-    const dataDir = pool.dataDir('persist-memory');
-    const first = await pool.start({ dataDir });
+    const dataDir = net.dataDir('persist-memory');
+    const first = await net.startServer({ dataDir });
     expect(first.store.kind).toBe('memory');
     before = await makeChanges(first, 'memory');
-    await pool.stop(first);
-    after = await pool.start({ dataDir });
+    await net.stopServer(first);
+    after = await net.startServer({ dataDir });
     staff = client(after.url, STAFF_TOKEN);
   });
 
   afterAll(async () => {
-    if (after) await pool.stop(after);
+    if (after) await net.stopServer(after);
   });
 
   checksAfterRestart(() => ({ before, after, staff }));
 
   it("clearing a config mirror's sponsor (sponsor: null) survives a restart", async () => {
-    const dataDir = pool.dataDir('persist-memory-sponsor');
-    const first = await pool.start({ dataDir });
+    const dataDir = net.dataDir('persist-memory-sponsor');
+    const first = await net.startServer({ dataDir });
     const s1 = client(first.url, STAFF_TOKEN);
     expect((await s1.get('/admin/v1/mirrors/de-berlin')).json.spec.sponsor).toMatchObject({ name: 'Spree Hosting GmbH' });
     expect((await s1.patch('/admin/v1/mirrors/de-berlin', { sponsor: null })).status).toBe(200);
     expect((await s1.get('/admin/v1/mirrors/de-berlin')).json.spec.sponsor).toBeUndefined();
-    await pool.stop(first);
-    const second = await pool.start({ dataDir });
+    await net.stopServer(first);
+    const second = await net.startServer({ dataDir });
     const sponsor = (await client(second.url, STAFF_TOKEN).get('/admin/v1/mirrors/de-berlin')).json.spec.sponsor;
-    await pool.stop(second);
+    await net.stopServer(second);
     // null is kept in the stored override, so the config's sponsor stays cleared after a restart.
     expect(sponsor).toBeUndefined();
   });
@@ -239,22 +222,22 @@ describe.skipIf(skipRedis)('Redis store: restart with a fresh dataDir', () => {
 
   beforeAll(async () => {
     await flushRedis(REDIS_DB);
-    const first = await pool.start({ dataDir: pool.dataDir('persist-redis-1'), env });
+    const first = await net.startServer({ env });
     expect(first.store.kind).toBe('redis');
     before = await makeChanges(first, 'redis');
-    await pool.stop(first);
-    after = await pool.start({ dataDir: pool.dataDir('persist-redis-2'), env });
+    await net.stopServer(first);
+    after = await net.startServer({ env });
     staff = client(after.url, STAFF_TOKEN);
   });
 
   afterAll(async () => {
-    if (after) await pool.stop(after);
+    if (after) await net.stopServer(after);
   });
 
   checksAfterRestart(() => ({ before, after, staff }));
 
   it('a second instance on the same Redis sees the same state at once', async () => {
-    const other = await pool.start({ dataDir: pool.dataDir('persist-redis-3'), env });
+    const other = await net.startServer({ env });
     try {
       const s = client(other.url, STAFF_TOKEN);
       expect((await s.get('/admin/v1/mirrors/fr-paris')).json.spec.weight).toBe(7);
@@ -262,12 +245,12 @@ describe.skipIf(skipRedis)('Redis store: restart with a fresh dataDir', () => {
       expect((await s.get('/admin/v1/audit')).json.entries).toEqual((await staff.get('/admin/v1/audit')).json.entries);
       expect((await s.get(`/admin/v1/stats?${window()}`)).json).toEqual((await staff.get(`/admin/v1/stats?${window()}`)).json);
     } finally {
-      await pool.stop(other);
+      await net.stopServer(other);
     }
   });
 
   it("clearing a config mirror's sponsor (sponsor: null) holds on this instance and on another one", async () => {
-    const other = await pool.start({ dataDir: pool.dataDir('persist-redis-5'), env });
+    const other = await net.startServer({ env });
     try {
       const patched = await staff.patch('/admin/v1/mirrors/de-berlin', { sponsor: null });
       expect(patched.status).toBe(200);
@@ -282,25 +265,25 @@ describe.skipIf(skipRedis)('Redis store: restart with a fresh dataDir', () => {
       // A cleared sponsor must stay cleared once read back from the store, here and elsewhere.
       expect({ answered, here, there }).toEqual({ answered: undefined, here: undefined, there: undefined });
     } finally {
-      await pool.stop(other);
+      await net.stopServer(other);
     }
   });
 
   it('the same client and file on two instances behind one balancer counts once', async () => {
-    const other = await pool.start({ dataDir: pool.dataDir('persist-redis-4'), env });
+    const other = await net.startServer({ env });
     try {
       const totals = async () => (await staff.get(`/admin/v1/stats?${window()}`)).json.totals.downloads as number;
       const start = await totals();
       // A segmented download whose connections land on different instances.
-      expect((await toolDownload(after.url, 'GB', 'iso')).status).toBe(302);
-      expect((await toolDownload(other.url, 'GB', 'iso', { Range: 'bytes=0-999' })).status).toBe(302);
-      expect((await toolDownload(after.url, 'GB', 'iso', { Range: 'bytes=1000-1999' })).status).toBe(302);
+      expect((await download(after.url, 'GB', 'iso')).status).toBe(302);
+      expect((await download(other.url, 'GB', 'iso', { Range: 'bytes=0-999' })).status).toBe(302);
+      expect((await download(after.url, 'GB', 'iso', { Range: 'bytes=1000-1999' })).status).toBe(302);
       await after.stats.flush();
       await other.stats.flush();
       // Counted once per client and file within ten minutes, across instances (claims in the store).
       expect((await totals()) - start).toBe(1);
     } finally {
-      await pool.stop(other);
+      await net.stopServer(other);
     }
   });
 });

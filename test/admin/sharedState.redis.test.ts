@@ -1,7 +1,6 @@
 // Two instances on one Redis (database 7): a token issued on one works on the other, and its revocation holds on
 // every instance within a second, sessions included; and a Redis flushed under both (FLUSHDB, as a restart
 // without persistence leaves it) loses no staff change — the instances notice the new epoch and write back.
-import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
@@ -10,8 +9,10 @@ import { SnapshotBuilder } from '../../src/control/snapshotBuilder.js';
 import { FileIndex } from '../../src/core/fileIndex.js';
 import type { RunningServer } from '../../src/node.js';
 import { RedisStore } from '../../src/store/redisStore.js';
-import { client, flushRedis, lookChoice, pollUntil, redisUrl, ServerPool, skipWithoutRedis, STAFF_TOKEN, type Client } from '../support/adminNetwork.js';
-import { LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
+import { STAFF_TOKEN, startNetwork, type LoopbackFileServer, type MirrorNetwork } from '../support/network.js';
+import { flushRedis, redisUrl, skipWithoutRedis } from '../support/redis.js';
+import { choice, client, submitOffer, type Client } from '../support/requests.js';
+import { waitFor } from '../support/wait.js';
 
 const REDIS_DB = 7;
 const skipRedis = await skipWithoutRedis(REDIS_DB, 'admin/sharedState: two instances on Redis');
@@ -19,7 +20,6 @@ const skipRedis = await skipWithoutRedis(REDIS_DB, 'admin/sharedState: two insta
 const LOGO = '<svg xmlns="http://www.w3.org/2000/svg" width="240" height="80"><rect width="240" height="80" fill="#135"/><script>alert(1)</script></svg>';
 
 let net: MirrorNetwork;
-let pool: ServerPool;
 let extra: LoopbackFileServer;
 let a: RunningServer;
 let b: RunningServer;
@@ -31,13 +31,11 @@ const env = { REDIS_URL: redisUrl(REDIS_DB) };
 
 beforeAll(async () => {
   if (skipRedis) return;
-  net = await startMirrorNetwork();
-  pool = new ServerPool(net);
-  extra = new LoopbackFileServer('se-shared', path.join(net.dir, 'origin'));
-  await extra.start();
+  net = await startNetwork();
+  extra = await net.extraMirror('se-shared');
   await flushRedis(REDIS_DB);
-  a = await pool.start({ dataDir: pool.dataDir('shared-a'), env });
-  b = await pool.start({ dataDir: pool.dataDir('shared-b'), env });
+  a = await net.startServer({ env });
+  b = await net.startServer({ env });
   sa = client(a.url, STAFF_TOKEN);
   sb = client(b.url, STAFF_TOKEN);
   redis = new Redis(redisUrl(REDIS_DB), { lazyConnect: true });
@@ -46,8 +44,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   redis?.disconnect();
-  await pool?.closeAll();
-  await extra?.close();
   await net?.close();
   if (!skipRedis) await flushRedis(REDIS_DB).catch(() => {});
 });
@@ -82,7 +78,7 @@ describe.skipIf(skipRedis)('tokens across instances', () => {
 
     const t0 = performance.now();
     expect((await sa.delete(`/admin/v1/tokens/${issued.json.id}`)).status).toBe(200);
-    const refused = await pollUntil(async () => (await onB.get('/admin/v1/mirrors')).status === 401, 3_000, 20);
+    const refused = await waitFor(async () => (await onB.get('/admin/v1/mirrors')).status === 401, { timeoutMs: 3_000, everyMs: 20 });
     expect(refused, 'instance B kept accepting a revoked token').toBeDefined();
     expect(performance.now() - t0).toBeLessThan(1_000);
     expect((await providerPage(b.url, session)).headers.get('location')).toBe('/login');
@@ -99,19 +95,9 @@ describe.skipIf(skipRedis)('Redis flushed under two instances', () => {
       (await sa.post('/admin/v1/mirrors', { id: 'se-shared', name: 'Shared Stockholm', baseUrl: extra.baseUrl, country: 'SE', lat: 59.33, lon: 18.07 })).status,
     ).toBe(201);
     await vi.waitFor(async () => expect((await sb.get('/admin/v1/mirrors/se-shared')).json.lifecycle).toBe('active'), { timeout: 10_000 });
-    const offer = await fetch(`${a.url}/api/v1/offers`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        contact: { name: 'Flush Tester', email: 'flush@example.org' },
-        organisation: 'Flush Networks',
-        location: { country: 'KE' },
-        storageTB: 10,
-        bandwidthMbps: 200,
-      }),
-    });
+    const offer = await submitOffer(a.url, { organisation: 'Flush Networks', location: { country: 'KE' }, bandwidthMbps: 200 });
     expect(offer.status).toBe(201);
-    const offerId = ((await offer.json()) as { id: string }).id;
+    const offerId: string = offer.json.id;
     const token = (await sb.post('/admin/v1/tokens', { name: 'berlin-flush', role: 'provider', mirrors: ['de-berlin'] })).json as { token: string; id: string };
     const logo = await fetch(`${a.url}/admin/v1/mirrors/fr-paris/logo`, {
       method: 'PUT',
@@ -123,13 +109,13 @@ describe.skipIf(skipRedis)('Redis flushed under two instances', () => {
     await vi.waitFor(async () => expect((await sb.get('/admin/v1/mirrors/fr-paris')).json.spec.sponsor.logo).toMatch(/^uploaded:/), { timeout: 1_000 });
     const auditBefore = (await sa.get('/admin/v1/audit?limit=1000')).json.entries as { id: string }[];
     expect(auditBefore.length).toBeGreaterThanOrEqual(8);
-    expect(await lookChoice(a.url, 'DE')).not.toBe('de-berlin');
+    expect(await choice(a.url, 'DE')).not.toBe('de-berlin');
 
     // The loss, and downloads all along on both instances: the drained mirror never comes back.
     let watching = true;
     const choices: string[] = [];
     const watch = (async () => {
-      while (watching) for (const base of [a.url, b.url]) choices.push(await lookChoice(base, 'DE'));
+      while (watching) for (const base of [a.url, b.url]) choices.push(await choice(base, 'DE'));
     })();
     const epochBefore = await redis.get('mirrorgate:epoch');
     expect(epochBefore).toMatch(/\S/);
@@ -155,7 +141,7 @@ describe.skipIf(skipRedis)('Redis flushed under two instances', () => {
     expect(choices.filter((c) => c === 'de-berlin')).toEqual([]);
 
     // A third instance, started now, can only know what is in Redis.
-    const c = await pool.start({ dataDir: pool.dataDir('shared-c'), env });
+    const c = await net.startServer({ env });
     try {
       const sc = client(c.url, STAFF_TOKEN);
       for (const s of [sa, sb, sc]) {
@@ -166,7 +152,7 @@ describe.skipIf(skipRedis)('Redis flushed under two instances', () => {
         expect(((await s.get('/admin/v1/offers')).json.offers as { id: string }[]).map((o) => o.id)).toContain(offerId);
         expect(((await s.get('/admin/v1/tokens')).json.tokens as { name: string }[]).map((t) => t.name)).toContain('berlin-flush');
       }
-      expect(await lookChoice(c.url, 'DE')).not.toBe('de-berlin');
+      expect(await choice(c.url, 'DE')).not.toBe('de-berlin');
       // The token, its session and the logo work on the new instance.
       expect((await client(c.url, token.token).get('/admin/v1/mirrors')).status).toBe(200);
       expect((await providerPage(c.url, session)).status).toBe(200);
@@ -182,7 +168,7 @@ describe.skipIf(skipRedis)('Redis flushed under two instances', () => {
       expect(after.find((e) => e.target === 'mirror:us-east' && e.action === 'mirror.update')).toBeDefined();
       for (let i = 1; i < after.length; i++) expect(after[i - 1]!.at).toBeGreaterThanOrEqual(after[i]!.at);
     } finally {
-      await pool.stop(c);
+      await net.stopServer(c);
     }
   });
 });

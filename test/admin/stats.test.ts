@@ -2,9 +2,9 @@
 // impressions — exact numbers after real downloads, each client+file counted once (Range repeats),
 // and a provider's view limited to its own mirrors. Also /metrics after those redirects.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserDownload, client, PROVIDER_TOKEN, STAFF_TOKEN, toolDownload, xff, type Client } from '../support/adminNetwork.js';
+import { encodePath, FILES, PROVIDER_TOKEN, STAFF_TOKEN, startNetwork, type MirrorNetwork } from '../support/network.js';
+import { browserDownload, client, download, xff, type Client } from '../support/requests.js';
 import { CLIENT_IPS } from '../support/clientIps.js';
-import { encodePath, FILES, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
 
 let net: MirrorNetwork;
 let staff: Client;
@@ -18,33 +18,33 @@ let window: string;
 const served: Record<string, string> = {};
 
 beforeAll(async () => {
-  net = await startMirrorNetwork();
+  net = await startNetwork();
   staff = client(net.url, STAFF_TOKEN);
   provider = client(net.url, PROVIDER_TOKEN);
   window = `from=${day(-1)}&to=${day(1)}`;
 
   // 1. A tool in Germany fetches the README, then five Range requests for the same file (a segmented download).
-  const first = await toolDownload(net.url, 'DE', 'readme');
+  const first = await download(net.url, 'DE', 'readme');
   expect(first).toMatchObject({ status: 302, mirror: 'de-berlin' });
   for (let i = 0; i < 5; i++) {
-    const again = await toolDownload(net.url, 'DE', 'readme', { Range: `bytes=${i * 400}-${i * 400 + 399}` });
+    const again = await download(net.url, 'DE', 'readme', { Range: `bytes=${i * 400}-${i * 400 + 399}` });
     expect(again).toMatchObject({ status: 302, mirror: 'de-berlin' });
   }
   // 2. A browser in Germany: the interstitial page with de-berlin's logo (a download and an impression).
   expect(await browserDownload(net.url, 'DE', 'tarball')).toMatchObject({ status: 200, mirror: 'de-berlin' });
   // 3.–5. Tools in France, the US and Japan.
-  expect(await toolDownload(net.url, 'FR', 'tarball')).toMatchObject({ status: 302, mirror: 'fr-paris' });
-  expect(await toolDownload(net.url, 'US_EAST', 'unicode')).toMatchObject({ status: 302, mirror: 'us-east' });
-  const jp = await toolDownload(net.url, 'JP', 'iso');
+  expect(await download(net.url, 'FR', 'tarball')).toMatchObject({ status: 302, mirror: 'fr-paris' });
+  expect(await download(net.url, 'US_EAST', 'unicode')).toMatchObject({ status: 302, mirror: 'us-east' });
+  const jp = await download(net.url, 'JP', 'iso');
   expect(jp.status).toBe(302);
   expect(['jp-tokyo-a', 'jp-tokyo-b']).toContain(jp.mirror);
   served.jp = jp.mirror!;
   // 6. A browser in Australia: au-sydney has no sponsor, so a download without an impression.
   expect(await browserDownload(net.url, 'AU', 'tarball')).toMatchObject({ status: 200, mirror: 'au-sydney' });
   // 7. A file only the origin has.
-  expect(await toolDownload(net.url, 'DE', 'originOnly')).toMatchObject({ status: 302, mirror: 'origin' });
+  expect(await download(net.url, 'DE', 'originOnly')).toMatchObject({ status: 302, mirror: 'origin' });
   // 8. Another German client, the same README: a second download.
-  expect(await toolDownload(net.url, '130.133.2.2', 'readme')).toMatchObject({ status: 302, mirror: 'de-berlin' });
+  expect(await download(net.url, '130.133.2.2', 'readme')).toMatchObject({ status: 302, mirror: 'de-berlin' });
 
   // Looks that are not downloads: HEAD, mirror lists, metalinks, hashes.
   const look = (query: string, method = 'GET', accept = '*/*') =>
@@ -167,7 +167,7 @@ describe('staff stats', () => {
   });
 
   it('the same client and file again within ten minutes still counts once, across flushes', async () => {
-    for (let i = 0; i < 3; i++) expect((await toolDownload(net.url, 'DE', 'readme', { Range: 'bytes=0-99' })).status).toBe(302);
+    for (let i = 0; i < 3; i++) expect((await download(net.url, 'DE', 'readme', { Range: 'bytes=0-99' })).status).toBe(302);
     expect((await browserDownload(net.url, 'FR', 'tarball')).status).toBe(200);
     await net.server.stats.flush();
     const s = (await staff.get(`/admin/v1/stats?${window}`)).json as Stats;

@@ -6,22 +6,20 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { call, client, PROVIDER_TOKEN, STAFF_TOKEN, type Client } from '../support/adminNetwork.js';
-import { LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
+import { PROVIDER_TOKEN, STAFF_TOKEN, startNetwork, type LoopbackFileServer, type MirrorNetwork } from '../support/network.js';
+import { call, client, type Client } from '../support/requests.js';
 
 let net: MirrorNetwork;
 let staff: Client;
 let extra: LoopbackFileServer;
 
 beforeAll(async () => {
-  net = await startMirrorNetwork();
+  net = await startNetwork();
   staff = client(net.url, STAFF_TOKEN);
-  extra = new LoopbackFileServer('nl-runtime', path.join(net.dir, 'origin'));
-  await extra.start();
+  extra = await net.extraMirror('nl-runtime');
 });
 
 afterAll(async () => {
-  await extra?.close();
   await net?.close();
 });
 

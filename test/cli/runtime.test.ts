@@ -6,8 +6,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli, type CliRun } from './cliRun.js';
-import { client, STAFF_TOKEN } from '../support/adminNetwork.js';
-import { freePort, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
+import { freePort, STAFF_TOKEN, startNetwork, type MirrorNetwork } from '../support/network.js';
+import { client, submitOffer } from '../support/requests.js';
 
 let net: MirrorNetwork;
 const transcript: string[] = [];
@@ -20,7 +20,7 @@ async function cli(args: string[], token = STAFF_TOKEN): Promise<CliRun> {
 }
 
 beforeAll(async () => {
-  net = await startMirrorNetwork();
+  net = await startNetwork();
   await writeFile(
     path.join(net.dir, 'logo.svg'),
     '<svg xmlns="http://www.w3.org/2000/svg" width="240" height="80"><text x="4" y="40">Spree</text><script>alert(1)</script></svg>',
@@ -124,19 +124,8 @@ describe('mirrors added by hand, offers and the audit log', () => {
   });
 
   it('offers accept --issue-token prints the provider token once', async () => {
-    const res = await fetch(`${net.url}/api/v1/offers`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': '198.51.100.90' },
-      body: JSON.stringify({
-        contact: { name: 'Ana', email: 'ana@porto.example' },
-        organisation: 'Porto Bytes',
-        location: { country: 'PT' },
-        storageTB: 10,
-        bandwidthMbps: 500,
-        baseUrl: 'https://porto.example/pub/',
-      }),
-    });
-    const { id } = (await res.json()) as { id: string };
+    const offer = { organisation: 'Porto Bytes', location: { country: 'PT' }, bandwidthMbps: 500, baseUrl: 'https://porto.example/pub/' };
+    const { id } = (await submitOffer(net.url, offer, '198.51.100.90')).json as { id: string };
     const run = await cli(['offers', 'accept', id.slice(0, 8), '--issue-token']);
     expect(run.code).toBe(0);
     const token = /^(mgt_[\w-]{43})$/m.exec(run.stdout)?.[1];

@@ -9,19 +9,17 @@ import { CLIENT_IPS } from '../support/clientIps.js';
 import {
   ALL_FILES,
   CFILES,
-  choice,
-  download,
+  CONTROL_SETUP,
   healthFacts,
   INTERVAL_MS,
-  mirrorsJson,
-  sleep,
-  startControlNetwork,
+  startNetwork,
   TIMEOUT_MS,
   TRACE_TIME,
-  waitFor,
   type CFileKey,
   type ControlNetwork,
-} from '../support/controlNetwork.js';
+} from '../support/network.js';
+import { choice, download, mirrorsJson } from '../support/requests.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const FAILURES_TO_DOWN = 2;
 const SUCCESSES_TO_UP = 2;
@@ -69,7 +67,7 @@ describe('a dead mirror (connection refused)', () => {
   const detections: number[] = [];
 
   beforeAll(async () => {
-    net = await startControlNetwork();
+    net = await startNetwork(CONTROL_SETUP);
     server = await net.startServer();
     await allUp(server, MIRRORS);
   });
@@ -164,7 +162,7 @@ describe('a file a probe finds missing', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    net = await startControlNetwork();
+    net = await startNetwork(CONTROL_SETUP);
     // More samples than files: every file each mirror carries is checked every round.
     server = await net.startServer({ health: { sampleFiles: 10 } });
     await allUp(server, MIRRORS);
@@ -214,7 +212,7 @@ describe('a lagging mirror', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    net = await startControlNetwork();
+    net = await startNetwork(CONTROL_SETUP);
     server = await net.startServer();
     await allUp(server, MIRRORS);
   });
@@ -268,7 +266,7 @@ describe('a stalling mirror', () => {
   const held = new Set<ServerResponse>();
 
   beforeAll(async () => {
-    net = await startControlNetwork();
+    net = await startNetwork(CONTROL_SETUP);
     // Sends headers and a few bytes of every body, then nothing: a wedged disk behind a live web server.
     slowBody = createServer((_req, res) => {
       held.add(res);
@@ -336,7 +334,7 @@ describe('a file changed at the origin after the mirrors last synced', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    net = await startControlNetwork();
+    net = await startNetwork(CONTROL_SETUP);
     server = await net.startServer();
     await allUp(server, MIRRORS);
   });

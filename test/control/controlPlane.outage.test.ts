@@ -3,22 +3,10 @@
 // everything (readiness, writes, pub/sub between the instances) resumes when Redis is back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
-import {
-  choice,
-  download,
-  haveProgram,
-  IN_CI,
-  mirrorsJson,
-  sleep,
-  staffCall,
-  startControlNetwork,
-  startRedisServer,
-  startTcpProxy,
-  waitFor,
-  type ControlNetwork,
-  type RedisServerProcess,
-  type TcpProxy,
-} from '../support/controlNetwork.js';
+import { CONTROL_SETUP, haveProgram, IN_CI, startNetwork, startTcpProxy, type ControlNetwork, type TcpProxy } from '../support/network.js';
+import type { RedisServerProcess } from '../support/redis.js';
+import { choice, download, mirrorsJson, staffCall } from '../support/requests.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const hasRedisServer = await haveProgram('redis-server');
 const skip = !hasRedisServer && !IN_CI;
@@ -46,8 +34,8 @@ describe.skipIf(skip)('two instances through a Redis outage', () => {
   let b: RunningServer;
 
   beforeAll(async () => {
-    net = await startControlNetwork();
-    redis = await startRedisServer(net.dir);
+    net = await startNetwork(CONTROL_SETUP);
+    redis = await net.startRedisServer();
     const env = { REDIS_URL: `${redis.url}/0` };
     a = await net.startServer({ env });
     b = await net.startServer({ env });
@@ -163,8 +151,8 @@ describe.skipIf(skip)('one instance cut off from Redis while the other carries o
   let b: RunningServer;
 
   beforeAll(async () => {
-    net = await startControlNetwork();
-    redis = await startRedisServer(net.dir);
+    net = await startNetwork(CONTROL_SETUP);
+    redis = await net.startRedisServer();
     proxy = await startTcpProxy(redis.port);
     a = await net.startServer({ env: { REDIS_URL: `${redis.url}/0` } });
     // B reaches the same Redis through a proxy the test can cut.

@@ -3,7 +3,9 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
-import { CFILES, choice, mirrorsJson, staffCall, startControlNetwork, TRACE_TIME, waitFor, type ControlNetwork } from '../support/controlNetwork.js';
+import { CFILES, CONTROL_SETUP, startNetwork, TRACE_TIME, type ControlNetwork } from '../support/network.js';
+import { choice, mirrorsJson, staffCall } from '../support/requests.js';
+import { waitFor } from '../support/wait.js';
 
 const MIRRORS = ['de-near', 'fr-far', 'us-far'];
 
@@ -13,7 +15,7 @@ describe('restart on the same dataDir (memory store)', () => {
   let first: RunningServer;
 
   beforeAll(async () => {
-    net = await startControlNetwork();
+    net = await startNetwork(CONTROL_SETUP);
     dataDir = path.join(net.dir, 'persisted');
     first = await net.startServer({ dataDir, health: { sampleFiles: 10 } });
     const up = await waitFor(async () => MIRRORS.every((id) => first.control.healthOf(id)?.health === 'up') && (await choice(first.url, 'DE')) === 'de-near', {

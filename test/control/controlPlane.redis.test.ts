@@ -4,21 +4,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
-import { flushRedis, redisUrl, skipWithoutRedis } from '../support/adminNetwork.js';
-import {
-  choice,
-  CFILES,
-  healthFacts,
-  INTERVAL_MS,
-  mirrorsJson,
-  sleep,
-  staffCall,
-  startControlNetwork,
-  TIMEOUT_MS,
-  waitFor,
-  type CFileKey,
-  type ControlNetwork,
-} from '../support/controlNetwork.js';
+import { CFILES, CONTROL_SETUP, healthFacts, INTERVAL_MS, startNetwork, TIMEOUT_MS, type CFileKey, type ControlNetwork } from '../support/network.js';
+import { flushRedis, redisUrl, skipWithoutRedis } from '../support/redis.js';
+import { choice, mirrorsJson, staffCall } from '../support/requests.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const REDIS_DB = 11;
 const skipRedis = await skipWithoutRedis(REDIS_DB, 'controlPlane.redis: two instances sharing Redis');
@@ -43,7 +32,7 @@ describe.skipIf(skipRedis)('two instances on one Redis', () => {
     await flushRedis(REDIS_DB);
     redis = new Redis(redisUrl(REDIS_DB), { lazyConnect: true });
     await redis.connect();
-    net = await startControlNetwork();
+    net = await startNetwork(CONTROL_SETUP);
     const env = { REDIS_URL: redisUrl(REDIS_DB) };
     // Every file sampled every round, so a missing one is certain to be seen.
     a = await net.startServer({ env, health: { sampleFiles: 10 } });

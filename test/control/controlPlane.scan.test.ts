@@ -4,25 +4,24 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
-import { flushRedis, redisUrl, skipWithoutRedis } from '../support/adminNetwork.js';
 import {
   ALL_FILES,
   CFILES,
-  choice,
+  CONTROL_SETUP,
   haveProgram,
   IN_CI,
   INTERVAL_MS,
-  mirrorsJson,
   MTIME,
   STAFF_TOKEN,
-  staffCall,
-  startControlNetwork,
-  waitFor,
+  startNetwork,
   writeSized,
   type CFileKey,
   type ControlNetwork,
-  type RsyncDaemon,
-} from '../support/controlNetwork.js';
+} from '../support/network.js';
+import { flushRedis, redisUrl, skipWithoutRedis } from '../support/redis.js';
+import { choice, mirrorsJson, staffCall } from '../support/requests.js';
+import type { RsyncDaemon } from '../support/rsyncDaemon.js';
+import { waitFor } from '../support/wait.js';
 
 const hasRsync = await haveProgram('rsync');
 const skip = !hasRsync && !IN_CI;
@@ -39,10 +38,13 @@ describe.skipIf(skip)('scan via the admin API against a real rsync daemon', () =
   let server: RunningServer;
 
   beforeAll(async () => {
-    net = await startControlNetwork([
-      { id: 'de-rsync', country: 'DE', lat: 52.52, lon: 13.405, holds: CURRENT, stale: STALE },
-      { id: 'fr-far', country: 'FR', lat: 48.857, lon: 2.352 },
-    ]);
+    net = await startNetwork({
+      ...CONTROL_SETUP,
+      plans: [
+        { id: 'de-rsync', country: 'DE', lat: 52.52, lon: 13.405, holds: CURRENT, stale: STALE },
+        { id: 'fr-far', country: 'FR', lat: 48.857, lon: 2.352 },
+      ],
+    });
     daemon = await net.startRsyncDaemon(net.mirrors['de-rsync']!.root);
     net.mirrorEntries.find((m) => m.id === 'de-rsync')!.rsyncUrl = daemon.url;
     // No probes: routing here follows inventories alone.
@@ -135,10 +137,13 @@ describe.skipIf(skip)('a scan after a probe found a file missing', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    net = await startControlNetwork([
-      { id: 'de-rsync', country: 'DE', lat: 52.52, lon: 13.405 },
-      { id: 'fr-far', country: 'FR', lat: 48.857, lon: 2.352 },
-    ]);
+    net = await startNetwork({
+      ...CONTROL_SETUP,
+      plans: [
+        { id: 'de-rsync', country: 'DE', lat: 52.52, lon: 13.405 },
+        { id: 'fr-far', country: 'FR', lat: 48.857, lon: 2.352 },
+      ],
+    });
     const daemon = await net.startRsyncDaemon(net.mirrors['de-rsync']!.root);
     net.mirrorEntries.find((m) => m.id === 'de-rsync')!.rsyncUrl = daemon.url;
     server = await net.startServer({ health: { sampleFiles: 10 } });
@@ -181,15 +186,18 @@ describe.skipIf(skip)('scans launch accepted mirrors, and run on their own', () 
   const daemons: Record<string, RsyncDaemon> = {};
 
   beforeAll(async () => {
-    net = await startControlNetwork([
-      { id: 'de-near', country: 'DE', lat: 52.52, lon: 13.405 },
-      { id: 'fr-far', country: 'FR', lat: 48.857, lon: 2.352 },
-      // Not in the config: trees offered later through the offers API.
-      { id: 'se-full', country: 'SE', lat: 59.33, lon: 18.07 },
-      { id: 'no-partial', country: 'NO', lat: 59.91, lon: 10.75, holds: CURRENT, stale: STALE },
-      // In the config with an rsyncUrl, scanned by the scheduled loop only.
-      { id: 'gb-sched', country: 'GB', lat: 51.51, lon: -0.13, holds: CURRENT, stale: STALE },
-    ]);
+    net = await startNetwork({
+      ...CONTROL_SETUP,
+      plans: [
+        { id: 'de-near', country: 'DE', lat: 52.52, lon: 13.405 },
+        { id: 'fr-far', country: 'FR', lat: 48.857, lon: 2.352 },
+        // Not in the config: trees offered later through the offers API.
+        { id: 'se-full', country: 'SE', lat: 59.33, lon: 18.07 },
+        { id: 'no-partial', country: 'NO', lat: 59.91, lon: 10.75, holds: CURRENT, stale: STALE },
+        // In the config with an rsyncUrl, scanned by the scheduled loop only.
+        { id: 'gb-sched', country: 'GB', lat: 51.51, lon: -0.13, holds: CURRENT, stale: STALE },
+      ],
+    });
     for (const id of ['se-full', 'no-partial', 'gb-sched']) daemons[id] = await net.startRsyncDaemon(net.mirrors[id]!.root);
     net.mirrorEntries.splice(0, net.mirrorEntries.length, ...net.mirrorEntries.filter((m) => m.id !== 'se-full' && m.id !== 'no-partial'));
     net.mirrorEntries.find((m) => m.id === 'gb-sched')!.rsyncUrl = daemons['gb-sched']!.url;
@@ -272,10 +280,13 @@ describe.skipIf(skipRedis)('a scan on one instance sharing Redis', () => {
 
   beforeAll(async () => {
     await flushRedis(REDIS_DB);
-    net = await startControlNetwork([
-      { id: 'de-rsync', country: 'DE', lat: 52.52, lon: 13.405, holds: CURRENT, stale: STALE },
-      { id: 'fr-far', country: 'FR', lat: 48.857, lon: 2.352 },
-    ]);
+    net = await startNetwork({
+      ...CONTROL_SETUP,
+      plans: [
+        { id: 'de-rsync', country: 'DE', lat: 52.52, lon: 13.405, holds: CURRENT, stale: STALE },
+        { id: 'fr-far', country: 'FR', lat: 48.857, lon: 2.352 },
+      ],
+    });
     const daemon = await net.startRsyncDaemon(net.mirrors['de-rsync']!.root);
     net.mirrorEntries.find((m) => m.id === 'de-rsync')!.rsyncUrl = daemon.url;
     const env = { REDIS_URL: redisUrl(REDIS_DB) };

@@ -1,48 +1,26 @@
 // The edge as it runs in production, in real workerd: fresh after idle, shards through the Cache API, downloads counted on the control plane, logos from KV with the control plane down.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SnapshotCore } from '../../src/core/snapshotShards.js';
-import { buildWorker } from '../../scripts/build-worker.js';
 import type { RunningServer } from '../../src/node.js';
-import { encodePath, FILES, freePort, rawRequest, STAFF_TOKEN, startMirrorNetwork, type MirrorNetwork, type RawResponse } from '../support/network.js';
+import { encodePath, FILES, freePort, STAFF_TOKEN, startNetwork, type MirrorNetwork } from '../support/network.js';
+import { header, rawRequest, readyz } from '../support/requests.js';
+import { sleep, until } from '../support/wait.js';
 import { cfBlob, edgeHeaders, SHARED_CASES } from './sharedCases.js';
-import {
-  countingProxy,
-  startCacheStandIn,
-  startKvStandIn,
-  startWorkerd,
-  wranglerCompatibilityDate,
-  type CacheStandIn,
-  type CountingProxy,
-  type KvStandIn,
-  type RunningWorkerd,
-} from './workerd.js';
-import { until } from '../support/wait.js';
+import { countingProxy, startCacheStandIn, startEdge, startKvStandIn, type CacheStandIn, type CountingProxy, type EdgeRun, type KvStandIn } from './workerd.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const EDGE_TOKEN = 'edge-token-for-integration-tests';
 const TTL_SECONDS = 1;
 
-let dir: string;
 let net: MirrorNetwork;
 /** The control plane of these Workers: the network's config plus an edge token. */
 let plane: RunningServer;
 let proxy: CountingProxy;
 let cache: CacheStandIn;
 let kv: KvStandIn;
-let workerd: RunningWorkerd | undefined;
-let skipReason = '';
-const savedShardFiles = process.env.MIRRORGATE_SNAPSHOT_SHARD_FILES;
+let edgeRun: EdgeRun;
 
 beforeAll(async () => {
-  // A shard per file or so (8 shards), so shard traffic shows (read by the control plane per request).
-  process.env.MIRRORGATE_SNAPSHOT_SHARD_FILES = '1';
-  dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-production-'));
-  const bundle = await buildWorker({ outfile: path.join(dir, 'worker.js'), quiet: true });
-  net = await startMirrorNetwork();
+  net = await startNetwork();
   plane = await net.startServer({ mutate: (c) => (c.tokens as unknown[]).push({ token: EDGE_TOKEN, role: 'edge', name: 'edge' }) });
   proxy = await countingProxy(plane.url);
   cache = await startCacheStandIn();
@@ -56,66 +34,33 @@ beforeAll(async () => {
     STATS_FLUSH_SECONDS: '0.2',
     LOG_LEVEL: 'warn',
   };
-  try {
-    workerd = await startWorkerd(
-      bundle.outfile,
-      [
-        // fresh and other: two isolates of one Worker (one public hostname: shared-cache keys live under it).
-        { name: 'fresh', bindings: { ...common, CONTROL_URL: `${proxy.url}/fresh`, PUBLIC_URL: 'https://downloads.example.test' }, cache },
-        // Gets its first request only after a drain: a cold isolate.
-        { name: 'cold', bindings: { ...common, CONTROL_URL: `${proxy.url}/cold` } },
-        // Another isolate of the same location as "fresh": the same Cache API storage.
-        { name: 'other', bindings: { ...common, CONTROL_URL: `${proxy.url}/other`, PUBLIC_URL: 'https://downloads.example.test' }, cache },
-        // KV mode, and no control plane it could ever reach.
-        { name: 'kv', bindings: { ...common, CONTROL_URL: `http://127.0.0.1:${await freePort()}` }, kv },
-      ],
-      await wranglerCompatibilityDate(ROOT),
-    );
-  } catch (err) {
-    if (process.env.CI === 'true') throw err;
-    skipReason = `workerd could not start here: ${(err as Error).message.slice(0, 500)}`;
-    console.warn(`test/edge/production: skipping the workerd tests (${skipReason})`);
-  }
+  edgeRun = await startEdge(
+    'test/edge/production',
+    [
+      // fresh and other: two isolates of one Worker (one public hostname: shared-cache keys live under it).
+      { name: 'fresh', bindings: { ...common, CONTROL_URL: `${proxy.url}/fresh`, PUBLIC_URL: 'https://downloads.example.test' }, cache },
+      // Gets its first request only after a drain: a cold isolate.
+      { name: 'cold', bindings: { ...common, CONTROL_URL: `${proxy.url}/cold` } },
+      // Another isolate of the same location as "fresh": the same Cache API storage.
+      { name: 'other', bindings: { ...common, CONTROL_URL: `${proxy.url}/other`, PUBLIC_URL: 'https://downloads.example.test' }, cache },
+      // KV mode, and no control plane it could ever reach.
+      { name: 'kv', bindings: { ...common, CONTROL_URL: `http://127.0.0.1:${await freePort()}` }, kv },
+    ],
+    // A shard per file or so (8 shards), so shard traffic shows (read by the control plane per request).
+    { shardFiles: '1' },
+  );
 });
 
 afterAll(async () => {
-  if (workerd) {
-    const out = workerd.output();
-    await workerd.close();
-    if (/uncaught/i.test(out)) console.warn(`workerd output:\n${out}`);
-  }
+  await edgeRun?.close();
   await proxy?.close();
   await cache?.close();
   await kv?.close();
   await net?.close();
-  await rm(dir, { recursive: true, force: true });
-  if (savedShardFiles === undefined) delete process.env.MIRRORGATE_SNAPSHOT_SHARD_FILES;
-  else process.env.MIRRORGATE_SNAPSHOT_SHARD_FILES = savedShardFiles;
 });
 
-function needWorkerd(ctx: TestContext): void {
-  if (!workerd) ctx.skip(skipReason);
-}
-
-function edgeUrl(name: string): string {
-  const url = workerd?.urls[name];
-  if (!url) throw new Error(`no Worker ${name}`);
-  return url;
-}
-
-function header(res: RawResponse, name: string): string | undefined {
-  const v = res.headers[name];
-  return Array.isArray(v) ? v.join(', ') : v;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function readyz(base: string): Promise<Record<string, unknown>> {
-  return (await fetch(`${base}/readyz`)).json() as Promise<Record<string, unknown>>;
-}
-
 const BERLIN = SHARED_CASES.find((x) => x.name === 'DE → Berlin')!;
-const mirrorAt = async (name: string) => header(await rawRequest(edgeUrl(name), BERLIN.target, { headers: edgeHeaders(BERLIN) }), 'x-mirrorgate-mirror');
+const mirrorAt = async (name: string) => header(await rawRequest(edgeRun.url(name), BERLIN.target, { headers: edgeHeaders(BERLIN) }), 'x-mirrorgate-mirror');
 
 const staff = { Authorization: `Bearer ${STAFF_TOKEN}`, 'Content-Type': 'application/json' };
 async function drain(on: boolean): Promise<void> {
@@ -126,7 +71,7 @@ async function drain(on: boolean): Promise<void> {
 
 describe('fresh after idle: a drain holds on the next request, whatever the isolate did before', () => {
   it('a warm isolate: every request sent a TTL after the drain avoids the drained mirror', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     expect(await mirrorAt('fresh')).toBe('de-berlin');
     // Steady traffic, a request every 100 ms, with the drain in the middle.
     const answers: { sentAt: number; mirror: string | undefined }[] = [];
@@ -151,7 +96,7 @@ describe('fresh after idle: a drain holds on the next request, whatever the isol
   });
 
   it('an idle isolate: after a quiet spell, the first request already avoids a mirror drained meanwhile', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     expect(await mirrorAt('fresh')).toBe('de-berlin');
     for (const idleMs of [1_500, 3_000]) {
       await sleep(idleMs);
@@ -162,7 +107,7 @@ describe('fresh after idle: a drain holds on the next request, whatever the isol
       await sleep(idleMs);
       expect(await mirrorAt('fresh'), `first request after ${idleMs} ms idle, undrained`).toBe('de-berlin');
     }
-    const r = await readyz(edgeUrl('fresh'));
+    const r = await readyz(edgeRun.url('fresh'));
     // Each first request after an idle spell waited for its check; none answered from an old core.
     expect(r.snapshotRefreshWaits).toBeGreaterThanOrEqual(4);
     expect(r.snapshotStaleAnswers).toBe(0);
@@ -171,7 +116,7 @@ describe('fresh after idle: a drain holds on the next request, whatever the isol
   });
 
   it('a cold isolate: its first request, after the drain, avoids the drained mirror', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     await drain(true);
     try {
       expect(await mirrorAt('cold')).not.toBe('de-berlin');
@@ -185,7 +130,7 @@ describe('fresh after idle: a drain holds on the next request, whatever the isol
 
 describe('shards through the Cache API', () => {
   it('another isolate of the location takes a shard from the Cache API, not from the control plane', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     const shardFetches = (prefix: string) => proxy.seen.filter((s) => s.path.startsWith(`${prefix}/admin/v1/snapshot/shards/`) && s.status === 200).length;
     // "fresh" fetched the readme's shard from the control plane and put it in the shared cache.
     expect(await mirrorAt('fresh')).toBe('de-berlin');
@@ -194,7 +139,7 @@ describe('shards through the Cache API', () => {
     expect(cache.puts).toBeGreaterThanOrEqual(1);
     expect(await mirrorAt('other')).toBe('de-berlin');
     expect(shardFetches('/other')).toBe(0);
-    const r = await readyz(edgeUrl('other'));
+    const r = await readyz(edgeRun.url('other'));
     expect(r).toMatchObject({ snapshotShardsFromSharedCache: 1, snapshotShardsFromControlPlane: 0 });
     // Keyed by content hash under the Worker's own origin.
     expect([...cache.entries.keys()].some((k) => /\/__mirrorgate\/shards\/[0-9a-f]{16}$/.test(k))).toBe(true);
@@ -243,7 +188,7 @@ describe('downloads answered at the edge are counted', () => {
   });
 
   it('in /admin/v1/stats within a minute, once per client and file in ten minutes, as on Node', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     // Paris and French clients: no other test here downloads from them, so the counts are this test's alone.
     const totals = async () => {
       const res = await fetch(`${plane.url}/admin/v1/stats?mirror=fr-paris`, { headers: staff });
@@ -254,7 +199,7 @@ describe('downloads answered at the edge are counted', () => {
     const a = client('90.0.7.1');
     const dl = (key: keyof typeof FILES) => `/download/${encodePath(FILES[key])}`;
     const ask = async (target: string, headers: Record<string, string>, method = 'GET') => {
-      const res = await rawRequest(edgeUrl('fresh'), target, { method, headers });
+      const res = await rawRequest(edgeRun.url('fresh'), target, { method, headers });
       expect(header(res, 'x-mirrorgate-mirror')).toBe('fr-paris');
       return res.status;
     };
@@ -271,7 +216,7 @@ describe('downloads answered at the edge are counted', () => {
     // The control plane's own stats flush runs every 5 s: one more, and nothing was counted twice.
     await sleep(5_500);
     expect(await totals()).toMatchObject({ downloads: before.downloads + 3, impressions: before.impressions + 1 });
-    expect(await readyz(edgeUrl('fresh'))).toMatchObject({ downloadsQueued: 0, downloadsDropped: 0 });
+    expect(await readyz(edgeRun.url('fresh'))).toMatchObject({ downloadsQueued: 0, downloadsDropped: 0 });
   }, 90_000);
 });
 
@@ -295,30 +240,30 @@ describe('KV mode', () => {
   }
 
   it('shows sponsor logos with no control plane it could reach', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     await publishToKv();
-    const page = await rawRequest(edgeUrl('kv'), `/download/${encodePath(FILES.readme)}`, { headers: edgeHeaders({ ...BERLIN, accept: 'text/html' }) });
+    const page = await rawRequest(edgeRun.url('kv'), `/download/${encodePath(FILES.readme)}`, { headers: edgeHeaders({ ...BERLIN, accept: 'text/html' }) });
     expect(page.status).toBe(200);
     expect(page.body).toContain('<img src="/logos/de-berlin"');
-    const logo = await rawRequest(edgeUrl('kv'), '/logos/de-berlin');
+    const logo = await rawRequest(edgeRun.url('kv'), '/logos/de-berlin');
     expect(logo.status).toBe(200);
     expect(header(logo, 'content-type')).toBe('image/svg+xml');
     expect(logo.body).toBe((await rawRequest(plane.url, '/logos/de-berlin')).body);
-    expect((await rawRequest(edgeUrl('kv'), '/logos/fr-paris')).status).toBe(404); // a sponsor without a logo
+    expect((await rawRequest(edgeRun.url('kv'), '/logos/fr-paris')).status).toBe(404); // a sponsor without a logo
     // Shards were read by hash, kept at the location for long.
     const shardReads = kv.reads.filter((r) => r.key.startsWith('shard/'));
     expect(shardReads.length).toBeGreaterThanOrEqual(1);
     expect(shardReads.every((r) => /^shard\/[0-9a-f]{16}$/.test(r.key) && (r.cacheTtl ?? 0) >= 86_400)).toBe(true);
-    expect(await readyz(edgeUrl('kv'))).toMatchObject({ status: 'ready', snapshotSource: 'kv', snapshotShardsFromKv: shardReads.length });
+    expect(await readyz(edgeRun.url('kv'))).toMatchObject({ status: 'ready', snapshotSource: 'kv', snapshotShardsFromKv: shardReads.length });
   });
 });
 
 describe('client address', () => {
   it('X-Real-IP is never trusted at the edge, only CF-Connecting-IP', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     const list = `/download/${encodePath(FILES.readme)}?mirrorlist`;
     const ask = async (headers: Record<string, string>) =>
-      (JSON.parse((await rawRequest(edgeUrl('fresh'), list, { headers: { Accept: 'application/json', ...headers } })).body) as { client: { ip: string } })
+      (JSON.parse((await rawRequest(edgeRun.url('fresh'), list, { headers: { Accept: 'application/json', ...headers } })).body) as { client: { ip: string } })
         .client.ip;
     expect(await ask({ 'X-Real-IP': '198.51.100.7' })).toBe('0.0.0.0');
     expect(await ask({ 'X-Real-IP': '198.51.100.7', 'CF-Connecting-IP': '130.133.1.1' })).toBe('130.133.1.1');
@@ -328,12 +273,12 @@ describe('client address', () => {
 
 describe('with the control plane gone', () => {
   it('a new isolate still shows logos another isolate of the location fetched (Cache API)', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     // "fresh" showed the de-berlin logo on a page above? Make sure it fetched it.
-    expect((await rawRequest(edgeUrl('fresh'), '/logos/de-berlin')).status).toBe(200);
+    expect((await rawRequest(edgeRun.url('fresh'), '/logos/de-berlin')).status).toBe(200);
     const expected = (await rawRequest(plane.url, '/logos/de-berlin')).body;
     await plane.close();
-    const logo = await rawRequest(edgeUrl('other'), '/logos/de-berlin');
+    const logo = await rawRequest(edgeRun.url('other'), '/logos/de-berlin');
     expect(logo.status).toBe(200);
     expect(logo.body).toBe(expected);
   });

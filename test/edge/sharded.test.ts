@@ -1,91 +1,44 @@
 // The sharded snapshot at the edge, in real workerd: a core plus file shards fetched on demand give Node's answers, and only the shards a request needs are fetched.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDownloadPath } from '../../src/core/paths.js';
 import { shardOf } from '../../src/core/snapshotShards.js';
-import { buildWorker } from '../../scripts/build-worker.js';
 import { CLIENT_IPS } from '../support/clientIps.js';
-import { encodePath, FILES, rawRequest, STAFF_TOKEN, startMirrorNetwork, type MirrorNetwork, type RawResponse } from '../support/network.js';
-import { cfBlob, edgeHeaders, nodeHeaders, SHARED_CASES, type SharedCase } from './sharedCases.js';
-import { countingProxy, startWorkerd, wranglerCompatibilityDate, type CountingProxy, type RunningWorkerd } from './workerd.js';
+import { encodePath, FILES, STAFF_TOKEN, startNetwork, type MirrorNetwork } from '../support/network.js';
+import { client, header, rawRequest, readyz } from '../support/requests.js';
 import { until } from '../support/wait.js';
+import { cfBlob, edgeHeaders, linkOf, nodeHeaders, SHARED_CASES, type SharedCase } from './sharedCases.js';
+import { countingProxy, startEdge, type CountingProxy, type EdgeRun } from './workerd.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** One file per shard at most: the 8 fixture files spread over 8 shards (some empty, some shared). */
 const SHARD_FILES = '1';
 const SHARDS = 8;
 
-let dir: string;
 let net: MirrorNetwork;
 let proxy: CountingProxy;
-let workerd: RunningWorkerd | undefined;
-let skipReason = '';
-const savedShardFiles = process.env.MIRRORGATE_SNAPSHOT_SHARD_FILES;
+let edgeRun: EdgeRun;
 
 beforeAll(async () => {
-  // Read by the control plane's /admin/v1/snapshot/core and /shards routes on every request.
-  process.env.MIRRORGATE_SNAPSHOT_SHARD_FILES = SHARD_FILES;
-  dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-sharded-'));
-  const bundle = await buildWorker({ outfile: path.join(dir, 'worker.js'), quiet: true });
-  net = await startMirrorNetwork();
+  net = await startNetwork();
   proxy = await countingProxy(net.url);
   const common = { SNAPSHOT_TOKEN: STAFF_TOKEN, STAFF_TOKEN, SNAPSHOT_TTL_SECONDS: '1', LOG_LEVEL: 'warn' };
-  try {
-    workerd = await startWorkerd(
-      bundle.outfile,
-      [
-        // Default SNAPSHOT_MODE (auto): the control plane has a core, so the Worker runs sharded.
-        { name: 'edge', bindings: { ...common, CONTROL_URL: `${proxy.url}/edge` } },
-        // A cache of a few bytes: it holds the last shard only.
-        { name: 'edge-tiny', bindings: { ...common, CONTROL_URL: `${proxy.url}/tiny`, SNAPSHOT_MODE: 'sharded', SHARD_CACHE_MB: '0.000001' } },
-      ],
-      await wranglerCompatibilityDate(ROOT),
-    );
-  } catch (err) {
-    if (process.env.CI === 'true') throw err;
-    skipReason = `workerd could not start here: ${(err as Error).message.slice(0, 500)}`;
-    console.warn(`test/edge/sharded: skipping the workerd tests (${skipReason})`);
-  }
+  // The shard size is read by the control plane's /admin/v1/snapshot/core and /shards routes on every request.
+  edgeRun = await startEdge(
+    'test/edge/sharded',
+    [
+      // Default SNAPSHOT_MODE (auto): the control plane has a core, so the Worker runs sharded.
+      { name: 'edge', bindings: { ...common, CONTROL_URL: `${proxy.url}/edge` } },
+      // A cache of a few bytes: it holds the last shard only.
+      { name: 'edge-tiny', bindings: { ...common, CONTROL_URL: `${proxy.url}/tiny`, SNAPSHOT_MODE: 'sharded', SHARD_CACHE_MB: '0.000001' } },
+    ],
+    { shardFiles: SHARD_FILES },
+  );
 });
 
 afterAll(async () => {
-  if (workerd) {
-    const out = workerd.output();
-    await workerd.close();
-    if (/uncaught/i.test(out)) console.warn(`workerd output:\n${out}`);
-  }
+  await edgeRun?.close();
   await proxy?.close();
   await net?.close();
-  await rm(dir, { recursive: true, force: true });
-  if (savedShardFiles === undefined) delete process.env.MIRRORGATE_SNAPSHOT_SHARD_FILES;
-  else process.env.MIRRORGATE_SNAPSHOT_SHARD_FILES = savedShardFiles;
 });
-
-function needWorkerd(ctx: TestContext): void {
-  if (!workerd) ctx.skip(skipReason);
-}
-
-function edgeUrl(name = 'edge'): string {
-  const url = workerd?.urls[name];
-  if (!url) throw new Error(`no Worker ${name}`);
-  return url;
-}
-
-function header(res: RawResponse, name: string): string | undefined {
-  const v = res.headers[name];
-  return Array.isArray(v) ? v.join(', ') : v;
-}
-
-function linkOf(res: RawResponse, base: string): string | undefined {
-  return header(res, 'link')?.split(base).join('<self>');
-}
-
-async function readyz(base: string): Promise<Record<string, unknown>> {
-  return (await fetch(`${base}/readyz`)).json() as Promise<Record<string, unknown>>;
-}
 
 /** The shard requests (200s: bodies) one Worker made, by shard number. */
 function shardLoads(prefix: string): Map<number, number> {
@@ -136,27 +89,27 @@ describe('the sharded snapshot in workerd', () => {
   });
 
   it.for(SHARED_CASES)('same answer as Node: $name', async (c, ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     const node = await rawRequest(net.url, c.target, { method: c.method, headers: nodeHeaders(c) });
-    const edge = await rawRequest(edgeUrl(), c.target, { method: c.method, headers: edgeHeaders(c) });
+    const edge = await rawRequest(edgeRun.url(), c.target, { method: c.method, headers: edgeHeaders(c) });
     expect(edge.status, `${c.name}: ${edge.body.slice(0, 200)}`).toBe(node.status);
     expect(header(edge, 'location'), c.name).toBe(header(node, 'location'));
     expect(header(edge, 'x-mirrorgate-mirror'), c.name).toBe(header(node, 'x-mirrorgate-mirror'));
     if (node.status === 302) {
-      expect(linkOf(edge, edgeUrl()), c.name).toBe(linkOf(node, net.url));
+      expect(linkOf(edge, edgeRun.url()), c.name).toBe(linkOf(node, net.url));
       expect(header(edge, 'digest'), c.name).toBe(header(node, 'digest'));
     }
     if (node.status >= 400 && node.body !== '') expect(edge.body, c.name).toBe(node.body);
   });
 
   it('the same mirror lists (ranking, distances, exclusions) and file facts for every file', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     for (const p of Object.values(FILES)) {
       for (const client of ['DE', 'US_WEST', 'AU'] as const) {
         const list = `/download/${encodePath(p)}?mirrorlist`;
         const json = { Accept: 'application/json' };
         const node = await rawRequest(net.url, list, { headers: { 'X-Forwarded-For': CLIENT_IPS[client].ip, ...json } });
-        const edge = await rawRequest(edgeUrl(), list, {
+        const edge = await rawRequest(edgeRun.url(), list, {
           headers: { 'CF-Connecting-IP': CLIENT_IPS[client].ip, 'CF-Blob': JSON.stringify(cfBlob(client)), ...json },
         });
         expect(edge.status, p).toBe(200);
@@ -166,14 +119,14 @@ describe('the sharded snapshot in workerd', () => {
         expect({ ...e, client: undefined }, `${p} for ${client}`).toEqual({ ...n, client: undefined });
       }
       const facts = `/api/v1/files/${encodePath(p)}`;
-      const [node, edge] = await Promise.all([rawRequest(net.url, facts), rawRequest(edgeUrl(), facts)]);
+      const [node, edge] = await Promise.all([rawRequest(net.url, facts), rawRequest(edgeRun.url(), facts)]);
       expect(edge.status, p).toBe(200);
       expect(JSON.parse(edge.body), p).toEqual(JSON.parse(node.body));
     }
   });
 
   it('fetched only the shards its requests needed, each once', (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     const needed = new Set<number>();
     for (const c of SHARED_CASES) for (const k of shardsNeeded(c.target)) needed.add(k);
     for (const p of Object.values(FILES)) needed.add(shardOf(p, SHARDS));
@@ -185,7 +138,7 @@ describe('the sharded snapshot in workerd', () => {
   });
 
   it('counts what each mirror carries of the whole file set on /api/v1/mirrors, as Node does', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     const pick = (body: string) =>
       (JSON.parse(body) as { mirrors: { id: string; files: number; share: number; status: string }[] }).mirrors.map(({ id, files, share, status }) => ({
         id,
@@ -193,51 +146,46 @@ describe('the sharded snapshot in workerd', () => {
         share,
         status,
       }));
-    const [node, edge] = await Promise.all([rawRequest(net.url, '/api/v1/mirrors'), rawRequest(edgeUrl(), '/api/v1/mirrors')]);
+    const [node, edge] = await Promise.all([rawRequest(net.url, '/api/v1/mirrors'), rawRequest(edgeRun.url(), '/api/v1/mirrors')]);
     expect(edge.status).toBe(200);
     expect(pick(edge.body)).toEqual(pick(node.body));
     expect(pick(edge.body).some((m) => m.files > 0)).toBe(true);
   });
 
   it('reports its shards in /readyz', async (ctx) => {
-    needWorkerd(ctx);
-    const r = await readyz(edgeUrl());
+    edgeRun.need(ctx);
+    const r = await readyz(edgeRun.url());
     expect(r).toMatchObject({ status: 'ready', snapshotMode: 'sharded', files: Object.keys(FILES).length, snapshotShards: SHARDS });
     expect(r.snapshotShardsCached).toBe(shardLoads('/edge').size);
     expect(r.snapshotVersion).toBe((await readyz(net.url)).snapshotVersion);
   });
 
   it('takes a staff change from the core alone: no shard is fetched again', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     const c = SHARED_CASES.find((x) => x.name === 'DE → Berlin')!;
     const mirrorOf = async (base: string, headers: Record<string, string>) => header(await rawRequest(base, c.target, { headers }), 'x-mirrorgate-mirror');
     const before = new Map(shardLoads('/edge'));
-    expect(await mirrorOf(edgeUrl(), edgeHeaders(c))).toBe('de-berlin');
-    const patch = (enabled: boolean) =>
-      fetch(`${net.url}/admin/v1/mirrors/de-berlin`, {
-        method: 'PATCH',
-        headers: { Authorization: `Bearer ${STAFF_TOKEN}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ enabled }),
-      });
+    expect(await mirrorOf(edgeRun.url(), edgeHeaders(c))).toBe('de-berlin');
+    const patch = (enabled: boolean) => client(net.url, STAFF_TOKEN).patch('/admin/v1/mirrors/de-berlin', { enabled });
     try {
       expect((await patch(false)).status).toBe(200);
-      await until(async () => (await mirrorOf(edgeUrl(), edgeHeaders(c))) !== 'de-berlin', 10_000, 'the edge to drop the disabled mirror');
-      expect(await mirrorOf(edgeUrl(), edgeHeaders(c))).toBe(await mirrorOf(net.url, nodeHeaders(c)));
+      await until(async () => (await mirrorOf(edgeRun.url(), edgeHeaders(c))) !== 'de-berlin', 10_000, 'the edge to drop the disabled mirror');
+      expect(await mirrorOf(edgeRun.url(), edgeHeaders(c))).toBe(await mirrorOf(net.url, nodeHeaders(c)));
     } finally {
       expect((await patch(true)).status).toBe(200);
     }
-    await until(async () => (await mirrorOf(edgeUrl(), edgeHeaders(c))) === 'de-berlin', 10_000, 'the edge to take the mirror back');
+    await until(async () => (await mirrorOf(edgeRun.url(), edgeHeaders(c))) === 'de-berlin', 10_000, 'the edge to take the mirror back');
     expect(shardLoads('/edge')).toEqual(before);
     // The core, though, was fetched anew for each change.
     expect(proxy.seen.filter((s) => s.path === '/edge/admin/v1/snapshot/core' && s.status === 200).length).toBeGreaterThanOrEqual(3);
   });
 
   it('bounds its shard cache by bytes: a tiny cache keeps the last shard only, and refetches', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     const a = FILES.readme;
     const b = [FILES.tarball, FILES.iso, FILES.unicode, FILES.stale].find((p) => shardOf(p, SHARDS) !== shardOf(a, SHARDS))!;
     const ask = (p: string) =>
-      rawRequest(edgeUrl('edge-tiny'), `/download/${encodePath(p)}`, {
+      rawRequest(edgeRun.url('edge-tiny'), `/download/${encodePath(p)}`, {
         headers: edgeHeaders({ name: '', target: '', client: 'DE', expect: { status: 302, mirror: '' } }),
       });
     for (const p of [a, b, a, b]) {
@@ -254,6 +202,6 @@ describe('the sharded snapshot in workerd', () => {
     }
     expect(shardLoads('/tiny').get(shardOf(a, SHARDS))).toBe(2);
     expect(shardLoads('/tiny').get(shardOf(b, SHARDS))).toBe(2);
-    expect((await readyz(edgeUrl('edge-tiny'))).snapshotShardsCached).toBe(1);
+    expect((await readyz(edgeRun.url('edge-tiny'))).snapshotShardsCached).toBe(1);
   });
 });

@@ -1,6 +1,7 @@
 // One table of (request, client facts) → expected answer, run against the Node app and the Worker in workerd alike.
 import { CLIENT_IPS, type ClientIpKey } from '../support/clientIps.js';
 import { encodePath, FILES } from '../support/network.js';
+import { header, type RawResponse } from '../support/requests.js';
 
 export type Expected =
   /** A redirect (tools) or the interstitial page (browsers) naming this mirror, or one of these (weighted band). */
@@ -91,4 +92,9 @@ export function cfBlob(client: ClientIpKey): Record<string, unknown> {
 /** What the Worker sees from Cloudflare for the same client: CF-Connecting-IP and request.cf. */
 export function edgeHeaders(c: SharedCase): Record<string, string> {
   return { 'CF-Connecting-IP': CLIENT_IPS[c.client].ip, 'CF-Blob': JSON.stringify(cfBlob(c.client)), Accept: c.accept ?? TOOL };
+}
+
+/** Link with our own base URL taken out (it differs per runtime: rel=describedby points back at us). */
+export function linkOf(res: RawResponse, base: string): string | undefined {
+  return header(res, 'link')?.split(base).join('<self>');
 }

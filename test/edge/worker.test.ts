@@ -1,107 +1,56 @@
 // SPEC "Edge": the Worker bundle in the real workerd runtime gives the Node app's answers, with a real Mirrorgate as its control plane.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { buildWorker, FORBIDDEN_PACKAGES, forbiddenInputs, type BuildWorkerResult } from '../../scripts/build-worker.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FORBIDDEN_PACKAGES, forbiddenInputs } from '../../scripts/build-worker.js';
 import type { RunningServer } from '../../src/node.js';
 import { CLIENT_IPS } from '../support/clientIps.js';
-import { encodePath, FILES, freePort, rawRequest, STAFF_TOKEN, startMirrorNetwork, type MirrorNetwork, type RawResponse } from '../support/network.js';
-import { cfBlob, edgeHeaders, nodeHeaders, SHARED_CASES, type SharedCase } from './sharedCases.js';
-import { startWorkerd, wranglerCompatibilityDate, type RunningWorkerd } from './workerd.js';
+import { encodePath, FILES, freePort, STAFF_TOKEN, startNetwork, type MirrorNetwork } from '../support/network.js';
+import { client, header, rawRequest, readyz, type RawResponse } from '../support/requests.js';
 import { until } from '../support/wait.js';
+import { cfBlob, edgeHeaders, linkOf, nodeHeaders, SHARED_CASES, type SharedCase } from './sharedCases.js';
+import { startEdge, type EdgeRun } from './workerd.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-let dir: string;
-let bundle: BuildWorkerResult;
 let net: MirrorNetwork;
 /** A second control plane, closed mid-test, behind the "edge-stale" Worker. */
 let stalePlane: RunningServer;
-let workerd: RunningWorkerd | undefined;
-let skipReason = '';
+let edgeRun: EdgeRun;
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-edge-'));
-  bundle = await buildWorker({ outfile: path.join(dir, 'worker.js'), quiet: true });
-  net = await startMirrorNetwork();
+  net = await startNetwork();
   stalePlane = await net.startServer();
   const common = { SNAPSHOT_TOKEN: STAFF_TOKEN, STAFF_TOKEN, SNAPSHOT_TTL_SECONDS: '1', LOG_LEVEL: 'warn' };
-  try {
-    workerd = await startWorkerd(
-      bundle.outfile,
-      [
-        { name: 'edge', bindings: { ...common, CONTROL_URL: net.url } },
-        { name: 'edge-stale', bindings: { ...common, CONTROL_URL: stalePlane.url } },
-        // Nothing listens there: this Worker never gets a snapshot.
-        { name: 'edge-cold', bindings: { ...common, CONTROL_URL: `http://127.0.0.1:${await freePort()}` } },
-      ],
-      await wranglerCompatibilityDate(ROOT),
-    );
-  } catch (err) {
-    if (process.env.CI === 'true') throw err;
-    skipReason = `workerd could not start here: ${(err as Error).message.slice(0, 500)}`;
-    console.warn(`test/edge: skipping the workerd tests (${skipReason})`);
-    return;
-  }
+  edgeRun = await startEdge('test/edge', [
+    { name: 'edge', bindings: { ...common, CONTROL_URL: net.url } },
+    { name: 'edge-stale', bindings: { ...common, CONTROL_URL: stalePlane.url } },
+    // Nothing listens there: this Worker never gets a snapshot.
+    { name: 'edge-cold', bindings: { ...common, CONTROL_URL: `http://127.0.0.1:${await freePort()}` } },
+  ]);
+  if (!edgeRun.workerd) return;
   console.log(
-    `test/edge: bundle ${(bundle.bytes / 1024).toFixed(1)} KiB raw, ${(bundle.gzipBytes / 1024).toFixed(1)} KiB gzip; ` +
-      `workerd cold start (spawn → first 200, 3 Workers) ${workerd.coldStartMs.toFixed(0)} ms`,
+    `test/edge: bundle ${(edgeRun.bundle.bytes / 1024).toFixed(1)} KiB raw, ${(edgeRun.bundle.gzipBytes / 1024).toFixed(1)} KiB gzip; ` +
+      `workerd cold start (spawn → first 200, 3 Workers) ${edgeRun.workerd.coldStartMs.toFixed(0)} ms`,
   );
   // Compare answers over the same snapshot: wait until the edge holds the control plane's version.
   await until(
-    async () => (await readyz(edgeUrl())).snapshotVersion === (await readyz(net.url)).snapshotVersion,
+    async () => (await readyz(edgeRun.url())).snapshotVersion === (await readyz(net.url)).snapshotVersion,
     15_000,
     'the edge to load the current snapshot',
   );
 });
 
 afterAll(async () => {
-  if (workerd) {
-    const out = workerd.output();
-    await workerd.close();
-    if (/uncaught/i.test(out)) console.warn(`workerd output:\n${out}`);
-  }
+  await edgeRun?.close();
   await net?.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-function edgeUrl(name = 'edge'): string {
-  const url = workerd?.urls[name];
-  if (!url) throw new Error(`no Worker ${name}`);
-  return url;
-}
-
-/** Skips the test (with the reason) when workerd is unavailable; CI never gets here without it. */
-function needWorkerd(ctx: TestContext): void {
-  if (!workerd) ctx.skip(skipReason);
-}
-
-async function readyz(base: string): Promise<Record<string, unknown>> {
-  const res = await fetch(`${base}/readyz`);
-  return (await res.json()) as Record<string, unknown>;
-}
 
 function askNode(c: SharedCase, extra: Record<string, string> = {}): Promise<RawResponse> {
   return rawRequest(net.url, c.target, { method: c.method, headers: { ...nodeHeaders(c), ...extra } });
 }
 
 function askEdge(c: SharedCase, extra: Record<string, string> = {}, name = 'edge'): Promise<RawResponse> {
-  return rawRequest(edgeUrl(name), c.target, { method: c.method, headers: { ...edgeHeaders(c), ...extra } });
-}
-
-function header(res: RawResponse, name: string): string | undefined {
-  const v = res.headers[name];
-  return Array.isArray(v) ? v.join(', ') : v;
-}
-
-/** Link with our own base URL taken out (it differs per runtime: rel=describedby points back at us). */
-function linkOf(res: RawResponse, base: string): string | undefined {
-  return header(res, 'link')?.split(base).join('<self>');
+  return rawRequest(edgeRun.url(name), c.target, { method: c.method, headers: { ...edgeHeaders(c), ...extra } });
 }
 
 function checkExpected(c: SharedCase, res: RawResponse, runtime: string): void {
@@ -121,12 +70,12 @@ function checkExpected(c: SharedCase, res: RawResponse, runtime: string): void {
 
 describe('the Worker bundle', () => {
   it('holds no Node-only module', () => {
-    for (const input of bundle.inputs) {
+    for (const input of edgeRun.bundle.inputs) {
       expect(input.startsWith('node:'), input).toBe(false);
       for (const pkg of FORBIDDEN_PACKAGES) expect(input, input).not.toContain(`node_modules/${pkg}/`);
     }
     // The known stubs are the only Node imports left in createApp's graph (see scripts/build-worker.ts).
-    expect(bundle.stubbed.every((s) => s.startsWith('src/config/schema.ts'))).toBe(true);
+    expect(edgeRun.bundle.stubbed.every((s) => s.startsWith('src/config/schema.ts'))).toBe(true);
   });
 
   it('the build check names any node: import or forbidden package', () => {
@@ -146,14 +95,14 @@ describe('the same answers on Node and on the Worker (shared table)', () => {
   it.for(SHARED_CASES)('$name', async (c, ctx) => {
     const node = await askNode(c);
     checkExpected(c, node, 'node');
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     const edge = await askEdge(c);
     checkExpected(c, edge, 'edge');
     expect(edge.status, c.name).toBe(node.status);
     expect(header(edge, 'location'), c.name).toBe(header(node, 'location'));
     expect(header(edge, 'x-mirrorgate-mirror'), c.name).toBe(header(node, 'x-mirrorgate-mirror'));
     if (node.status === 302) {
-      expect(linkOf(edge, edgeUrl()), c.name).toBe(linkOf(node, net.url));
+      expect(linkOf(edge, edgeRun.url()), c.name).toBe(linkOf(node, net.url));
       expect(header(edge, 'digest'), c.name).toBe(header(node, 'digest'));
       expect(header(edge, 'cache-control'), c.name).toBe('no-store');
     }
@@ -165,7 +114,7 @@ describe('the same answers on Node and on the Worker (shared table)', () => {
 
 describe('the Worker in workerd', () => {
   it('places the client by request.cf and CF-Connecting-IP, never by X-Forwarded-For', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     const c: SharedCase = { name: 'list', target: `/download/${encodePath(FILES.readme)}?mirrorlist`, client: 'GB', expect: { status: 200 } };
     const json = { Accept: 'application/json' };
     const node = await askNode(c, json);
@@ -186,7 +135,7 @@ describe('the Worker in workerd', () => {
   });
 
   it('answers apt mirror lists and metalinks like Node', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     const c: SharedCase = { name: 'apt', target: `/download/${encodePath(FILES.tarball)}?mirrorlist`, client: 'US_WEST', expect: { status: 200 } };
     const node = await askNode(c, { Accept: 'text/plain' });
     const edge = await askEdge(c, { Accept: 'text/plain' });
@@ -201,54 +150,54 @@ describe('the Worker in workerd', () => {
   });
 
   it('without request.cf the client is unplaced, as an address the GeoIP database does not know is on Node', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     const target = `/download/${encodePath(FILES.readme)}?mirrorlist`;
     const ip = '10.20.30.40';
     const node = await rawRequest(net.url, target, { headers: { 'X-Forwarded-For': ip, Accept: 'application/json' } });
-    const edge = await rawRequest(edgeUrl(), target, { headers: { 'CF-Connecting-IP': ip, Accept: 'application/json' } });
+    const edge = await rawRequest(edgeRun.url(), target, { headers: { 'CF-Connecting-IP': ip, Accept: 'application/json' } });
     expect(JSON.parse(edge.body)).toEqual(JSON.parse(node.body));
     expect((JSON.parse(edge.body) as { client: unknown }).client).toEqual({ ip, https: false });
   });
 
   it('keeps ?fromip= for staff tokens only', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     const target = `/download/${encodePath(FILES.readme)}?mirrorlist&fromip=${CLIENT_IPS.JP.ip}`;
     const headers = { 'CF-Connecting-IP': CLIENT_IPS.DE.ip, 'CF-Blob': JSON.stringify(cfBlob('DE')), Accept: 'application/json' };
-    expect((await rawRequest(edgeUrl(), target, { headers })).status).toBe(403);
-    const staff = await rawRequest(edgeUrl(), target, { headers: { ...headers, Authorization: `Bearer ${STAFF_TOKEN}` } });
+    expect((await rawRequest(edgeRun.url(), target, { headers })).status).toBe(403);
+    const staff = await rawRequest(edgeRun.url(), target, { headers: { ...headers, Authorization: `Bearer ${STAFF_TOKEN}` } });
     expect(staff.status).toBe(200);
     // No GeoIP database at the edge: the other address is known by its address only.
     expect((JSON.parse(staff.body) as { client: unknown }).client).toEqual({ ip: CLIENT_IPS.JP.ip, https: false });
   });
 
   it('shows the sponsor logo on the interstitial and serves it same-origin, as Node does', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     const page: SharedCase = { name: 'page', target: `/download/${encodePath(FILES.readme)}`, client: 'DE', accept: 'text/html', expect: { status: 200 } };
     const [nodePage, edgePage] = await Promise.all([askNode(page), askEdge(page)]);
     expect(edgePage.status).toBe(200);
     expect(edgePage.body).toContain('<img src="/logos/de-berlin"');
     expect(nodePage.body).toContain('<img src="/logos/de-berlin"');
     const nodeLogo = await rawRequest(net.url, '/logos/de-berlin');
-    const edgeLogo = await rawRequest(edgeUrl(), '/logos/de-berlin');
+    const edgeLogo = await rawRequest(edgeRun.url(), '/logos/de-berlin');
     expect(edgeLogo.status).toBe(200);
     expect(edgeLogo.body).toBe(nodeLogo.body);
     for (const h of ['content-type', 'content-security-policy', 'cache-control']) expect(header(edgeLogo, h), h).toBe(header(nodeLogo, h));
-    expect((await rawRequest(edgeUrl(), '/logos/fr-paris')).status).toBe(404); // sponsor without a logo
-    expect((await rawRequest(edgeUrl(), '/logos/no-such-mirror')).status).toBe(404);
+    expect((await rawRequest(edgeRun.url(), '/logos/fr-paris')).status).toBe(404); // sponsor without a logo
+    expect((await rawRequest(edgeRun.url(), '/logos/no-such-mirror')).status).toBe(404);
   });
 
   it("passes the control plane's own paths through (admin API, console, offers); 502 when it cannot be reached", async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     const staff = { Authorization: `Bearer ${STAFF_TOKEN}` };
-    const res = await rawRequest(edgeUrl(), '/admin/v1/mirrors', { headers: staff });
+    const res = await rawRequest(edgeRun.url(), '/admin/v1/mirrors', { headers: staff });
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body)).toEqual(JSON.parse((await rawRequest(net.url, '/admin/v1/mirrors', { headers: staff })).body));
-    expect((await rawRequest(edgeUrl(), '/admin/v1/mirrors')).status).toBe(401);
-    const login = await rawRequest(edgeUrl(), '/login');
+    expect((await rawRequest(edgeRun.url(), '/admin/v1/mirrors')).status).toBe(401);
+    const login = await rawRequest(edgeRun.url(), '/login');
     expect(login.status).toBe(200);
     expect(login.body).toBe((await rawRequest(net.url, '/login')).body);
     // An offer is the control plane's to check: its 422 names the fields (the edge has no offers route).
-    const offer = await fetch(`${edgeUrl()}/api/v1/offers`, {
+    const offer = await fetch(`${edgeRun.url()}/api/v1/offers`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ organisation: 'x' }),
@@ -256,23 +205,18 @@ describe('the Worker in workerd', () => {
     expect(offer.status).toBe(422);
     expect(Object.keys(((await offer.json()) as { fields: Record<string, string> }).fields).length).toBeGreaterThan(1);
     // The edge's own routes stay at the edge.
-    expect((await rawRequest(edgeUrl(), '/readyz')).body).toContain('"runtime":"workers"');
-    const away = await rawRequest(edgeUrl('edge-cold'), '/admin/v1/mirrors', { headers: staff });
+    expect((await rawRequest(edgeRun.url(), '/readyz')).body).toContain('"runtime":"workers"');
+    const away = await rawRequest(edgeRun.url('edge-cold'), '/admin/v1/mirrors', { headers: staff });
     expect(away.status).toBe(502);
     expect(header(away, 'retry-after')).toBe('30');
   });
 
   it('takes a staff change on the control plane within its TTL (1 s here)', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     const c = SHARED_CASES.find((x) => x.name === 'DE → Berlin')!;
     const mirrorOf = async (ask: typeof askEdge) => header(await ask(c), 'x-mirrorgate-mirror');
     expect(await mirrorOf(askEdge)).toBe('de-berlin');
-    const patch = (enabled: boolean) =>
-      fetch(`${net.url}/admin/v1/mirrors/de-berlin`, {
-        method: 'PATCH',
-        headers: { Authorization: `Bearer ${STAFF_TOKEN}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ enabled }),
-      });
+    const patch = (enabled: boolean) => client(net.url, STAFF_TOKEN).patch('/admin/v1/mirrors/de-berlin', { enabled });
     try {
       expect((await patch(false)).status).toBe(200);
       expect(await mirrorOf(askNode)).not.toBe('de-berlin');
@@ -288,7 +232,7 @@ describe('the Worker in workerd', () => {
   });
 
   it('keeps answering from its last snapshot while the control plane is unreachable', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     const c = SHARED_CASES.find((x) => x.name === 'FR → Paris')!;
     const first = await askEdge(c, {}, 'edge-stale');
     expect(first.status).toBe(302);
@@ -302,16 +246,16 @@ describe('the Worker in workerd', () => {
       expect(header(res, 'location')).toBe(header(first, 'location'));
       await new Promise((r) => setTimeout(r, 100));
     }
-    await until(async () => typeof (await readyz(edgeUrl('edge-stale'))).snapshotLastError === 'string', 5000, 'the failed refresh to show in /readyz');
+    await until(async () => typeof (await readyz(edgeRun.url('edge-stale'))).snapshotLastError === 'string', 5000, 'the failed refresh to show in /readyz');
   });
 
   it('answers 503 with Retry-After until its first snapshot loads', async (ctx) => {
-    needWorkerd(ctx);
+    edgeRun.need(ctx);
     const c = SHARED_CASES.find((x) => x.name === 'DE → Berlin')!;
     const res = await askEdge(c, {}, 'edge-cold');
     expect(res.status).toBe(503);
     expect(header(res, 'retry-after')).toBe('5');
     expect(header(res, 'location')).toBeUndefined();
-    expect((await rawRequest(edgeUrl('edge-cold'), '/healthz')).status).toBe(200);
+    expect((await rawRequest(edgeRun.url('edge-cold'), '/healthz')).status).toBe(200);
   });
 });

@@ -1,5 +1,6 @@
 // Runs the built Worker bundle in the real workerd runtime (npm workerd) on loopback, one socket per configured Worker,
-// with stand-ins (Node HTTP servers speaking workerd's protocols) for a KV namespace and for the Cache API's storage.
+// with stand-ins (Node HTTP servers speaking workerd's protocols) for a KV namespace and for the Cache API's storage;
+// startEdge is what an edge test file starts: the bundle built, its Workers running, or the reason they cannot.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,7 +8,12 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'vitest';
+import { buildWorker, type BuildWorkerResult } from '../../scripts/build-worker.js';
 import { freePort } from '../support/network.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface EdgeWorkerSpec {
   /** Service and socket name ([a-z-]+). */
@@ -157,6 +163,72 @@ export async function startWorkerd(
     throw err;
   }
   return { urls, coldStartMs: performance.now() - started, output: () => output, close };
+}
+
+/** An edge test file's Workers: the bundle built once and run in workerd, or why workerd could not start here. */
+export interface EdgeRun {
+  bundle: BuildWorkerResult;
+  /** Undefined when workerd could not start (off CI only; `skipReason` says why). */
+  workerd: RunningWorkerd | undefined;
+  skipReason: string;
+  /** Base URL of one Worker. */
+  url(name?: string): string;
+  /** Skips the test (with the reason) when workerd is unavailable; CI never gets here without it. */
+  need(ctx: TestContext): void;
+  /** Stops workerd (showing its output when a Worker threw), removes the bundle, restores the env. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the Worker bundle and starts `workers` in workerd on wrangler.toml's compatibility date. Off CI,
+ * a machine where workerd cannot start gets a run without workerd (its tests skip, `label` says so in a
+ * warning); on CI that is a failure. `shardFiles` sets MIRRORGATE_SNAPSHOT_SHARD_FILES, which this
+ * process's control planes read on every snapshot request, until close().
+ */
+export async function startEdge(label: string, workers: readonly EdgeWorkerSpec[], opts: { shardFiles?: string } = {}): Promise<EdgeRun> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-edge-'));
+  const bundle = await buildWorker({ outfile: path.join(dir, 'worker.js'), quiet: true }).catch(async (err: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
+  const savedShardFiles = process.env.MIRRORGATE_SNAPSHOT_SHARD_FILES;
+  if (opts.shardFiles !== undefined) process.env.MIRRORGATE_SNAPSHOT_SHARD_FILES = opts.shardFiles;
+  let workerd: RunningWorkerd | undefined;
+  const run: EdgeRun = {
+    bundle,
+    workerd: undefined,
+    skipReason: '',
+    url(name = 'edge') {
+      const url = workerd?.urls[name];
+      if (!url) throw new Error(`no Worker ${name}`);
+      return url;
+    },
+    need(ctx) {
+      if (!workerd) ctx.skip(run.skipReason);
+    },
+    async close() {
+      if (workerd) {
+        const out = workerd.output();
+        await workerd.close();
+        if (/uncaught/i.test(out)) console.warn(`workerd output:\n${out}`);
+      }
+      await rm(dir, { recursive: true, force: true });
+      if (opts.shardFiles === undefined) return;
+      if (savedShardFiles === undefined) delete process.env.MIRRORGATE_SNAPSHOT_SHARD_FILES;
+      else process.env.MIRRORGATE_SNAPSHOT_SHARD_FILES = savedShardFiles;
+    },
+  };
+  try {
+    workerd = run.workerd = await startWorkerd(bundle.outfile, workers, await wranglerCompatibilityDate(ROOT));
+  } catch (err) {
+    if (process.env.CI === 'true') {
+      await run.close();
+      throw err;
+    }
+    run.skipReason = `workerd could not start here: ${(err as Error).message.slice(0, 500)}`;
+    console.warn(`${label}: skipping the workerd tests (${run.skipReason})`);
+  }
+  return run;
 }
 
 // ---------------------------------------------------------------------------------------------

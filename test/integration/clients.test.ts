@@ -9,7 +9,7 @@ import {
   encodePath,
   FILES,
   sha256Hex,
-  startMirrorNetwork,
+  startNetwork,
   type FileKey,
   type LoggedRequest,
   type LoopbackFileServer,
@@ -52,7 +52,7 @@ let work: string;
 let n = 0;
 
 beforeAll(async () => {
-  net = await startMirrorNetwork();
+  net = await startNetwork();
   work = await mkdtemp(path.join(tmpdir(), 'mirrorgate-clients-'));
 });
 

@@ -4,23 +4,13 @@ import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
 import { CLIENT_IPS, type ClientIpKey } from '../support/clientIps.js';
-import {
-  encodePath,
-  FILES,
-  freePort,
-  MIRROR_PLANS,
-  PROVIDER_TOKEN,
-  rawRequest,
-  STAFF_TOKEN,
-  startMirrorNetwork,
-  type FileKey,
-  type MirrorNetwork,
-} from '../support/network.js';
+import { encodePath, FILES, freePort, MIRROR_PLANS, PROVIDER_TOKEN, STAFF_TOKEN, startNetwork, type FileKey, type MirrorNetwork } from '../support/network.js';
+import { rawRequest } from '../support/requests.js';
 
 let net: MirrorNetwork;
 
 beforeAll(async () => {
-  net = await startMirrorNetwork();
+  net = await startNetwork();
 });
 
 afterAll(async () => {

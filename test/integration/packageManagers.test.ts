@@ -9,10 +9,11 @@ import { XMLParser } from 'fast-xml-parser';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type RunningServer } from '../../src/node.js';
-import { flushRedis, redisUrl, skipWithoutRedis } from '../support/adminNetwork.js';
-import { mirrorsJson, waitFor } from '../support/controlNetwork.js';
-import { freePort, LoopbackFileServer } from '../support/network.js';
 import { launchChromium } from '../support/browser.js';
+import { freePort, LoopbackFileServer } from '../support/network.js';
+import { flushRedis, redisUrl, skipWithoutRedis } from '../support/redis.js';
+import { mirrorsJson } from '../support/requests.js';
+import { waitFor } from '../support/wait.js';
 import { buildDebianArchive, buildRpmRepo, copyFiles, listTree, sh, sha256 } from '../support/packageRepos.js';
 
 const REDIS_DB = 9;

@@ -4,14 +4,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_IPS, EUROPE_NO_COUNTRY_IP } from '../support/clientIps.js';
 import type { RunningServer } from '../../src/node.js';
-import { encodePath, FILES, rawRequest, startMirrorNetwork, type FileKey, type MirrorNetwork } from '../support/network.js';
+import { encodePath, FILES, startNetwork, type FileKey, type MirrorNetwork } from '../support/network.js';
+import { rawRequest } from '../support/requests.js';
 
 let net: MirrorNetwork;
 /** The same config, every request answered by the Hono app. */
 let appOnly: RunningServer;
 
 beforeAll(async () => {
-  net = await startMirrorNetwork();
+  net = await startNetwork();
   appOnly = await net.startServer({ sameConfig: true, env: { MIRRORGATE_FAST_PATH: 'off' } });
 });
 

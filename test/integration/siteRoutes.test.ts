@@ -208,7 +208,7 @@ describe('whole-site routes to full-copy mirrors', () => {
     expect((await ask('/healthz')).status).toBe(200);
     expect((await ask('/browser/x')).status).toBe(404);
     expect((await ask('/nothing/here')).status).toBe(404);
-    const { rawRequest } = await import('../support/network.js');
+    const { rawRequest } = await import('../support/requests.js');
     expect((await rawRequest(url, '/browse/../admin/v1/mirrors')).status).toBe(400);
     expect((await rawRequest(url, '/browse/%2e%2e/x')).status).toBe(400);
     expect((await rawRequest(url, '/browse/a%5cb')).status).toBe(400);

@@ -2,8 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import type { RunningServer } from '../../src/node.js';
-import { axeViolations, clientContext, launchChromium, PHONE, screenshot, seriousOnly, startDemoServer } from '../support/browser.js';
+import { axeViolations, clientContext, launchChromium, PHONE, screenshot, seriousOnly } from '../support/browser.js';
 import { CLIENT_IPS } from '../support/clientIps.js';
+import { DEMO_CONFIG, serveConfig } from '../support/network.js';
 
 const launched = await launchChromium();
 
@@ -21,7 +22,7 @@ describe.skipIf(!launched.browser)('accessibility (axe-core)', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    server = await startDemoServer();
+    server = await serveConfig(DEMO_CONFIG);
   });
   afterAll(async () => {
     await browser?.close();

@@ -2,8 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Download, Page } from 'playwright-core';
 import type { RunningServer } from '../../src/node.js';
-import { clientContext, launchChromium, mirrorForUrl, PHONE, screenshot, startDemoServer, type MirrorHit } from '../support/browser.js';
+import { clientContext, launchChromium, mirrorForUrl, PHONE, screenshot, type MirrorHit } from '../support/browser.js';
 import { CLIENT_IPS } from '../support/clientIps.js';
+import { DEMO_CONFIG, serveConfig } from '../support/network.js';
 
 const launched = await launchChromium();
 const FILE = 'apache/kafka/4.1.0/kafka_2.13-4.1.0.tgz';
@@ -17,7 +18,7 @@ describe.skipIf(!launched.browser)('download page in Chromium', () => {
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    server = await startDemoServer();
+    server = await serveConfig(DEMO_CONFIG);
   });
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => {});

@@ -2,8 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { RunningServer } from '../../src/node.js';
-import { clientContext, launchChromium, PHONE, screenshot, startDemoServer } from '../support/browser.js';
+import { clientContext, launchChromium, PHONE, screenshot } from '../support/browser.js';
 import { CLIENT_IPS } from '../support/clientIps.js';
+import { DEMO_CONFIG, serveConfig } from '../support/network.js';
 
 const launched = await launchChromium();
 
@@ -13,7 +14,7 @@ describe.skipIf(!launched.browser)('/mirrors in Chromium', () => {
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    server = await startDemoServer();
+    server = await serveConfig(DEMO_CONFIG);
   });
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => {});

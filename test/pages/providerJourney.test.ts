@@ -8,10 +8,11 @@ import { copyFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import type { RunningServer } from '../../src/node.js';
-import { client, flushRedis, redisUrl, ServerPool, skipWithoutRedis, STAFF_TOKEN, type Client } from '../support/adminNetwork.js';
 import { axeViolations, launchChromium, PHONE, screenshot, seriousOnly } from '../support/browser.js';
+import { STAFF_TOKEN, startNetwork, type LoopbackFileServer, type MirrorNetwork } from '../support/network.js';
+import { flushRedis, redisUrl, skipWithoutRedis } from '../support/redis.js';
+import { client, type Client } from '../support/requests.js';
 import { CLIENT_IPS } from '../support/clientIps.js';
-import { LoopbackFileServer, startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
 
 const REDIS_DB = 8;
 const launched = await launchChromium();
@@ -24,7 +25,6 @@ const MIRROR_ID = 'savanna-rift-networks-ke';
 describe.skipIf(!launched.browser || skipRedis)('a provider who joined by offer, on two instances', () => {
   const browser = launched.browser as Browser;
   let net: MirrorNetwork;
-  let pool: ServerPool;
   let nairobi: LoopbackFileServer;
   let a: RunningServer;
   let b: RunningServer;
@@ -36,14 +36,12 @@ describe.skipIf(!launched.browser || skipRedis)('a provider who joined by offer,
   let providerToken = '';
 
   beforeAll(async () => {
-    net = await startMirrorNetwork();
-    pool = new ServerPool(net);
-    nairobi = new LoopbackFileServer('nairobi', path.join(net.dir, 'origin'));
-    await nairobi.start();
+    net = await startNetwork();
+    nairobi = await net.extraMirror('nairobi');
     await flushRedis(REDIS_DB);
     const env = { REDIS_URL: redisUrl(REDIS_DB) };
-    a = await pool.start({ dataDir: pool.dataDir('journey-a'), env });
-    b = await pool.start({ dataDir: pool.dataDir('journey-b'), env });
+    a = await net.startServer({ env });
+    b = await net.startServer({ env });
     staffA = client(a.url, STAFF_TOKEN);
     staffB = client(b.url, STAFF_TOKEN);
     logoFile = path.join(net.dir, 'savanna.svg');
@@ -53,8 +51,6 @@ describe.skipIf(!launched.browser || skipRedis)('a provider who joined by offer,
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => {});
     await browser?.close();
-    await pool?.closeAll();
-    await nairobi?.close();
     await net?.close();
     await flushRedis(REDIS_DB).catch(() => {});
   });

@@ -3,17 +3,15 @@
 // last copy, `stats` says it cannot answer — none of them says "cannot save changes", which only changes do.
 // When Redis comes back empty, the instance writes back what it holds.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { RunningServer } from '../../src/node.js';
-import { client, lookChoice, ServerPool, STAFF_TOKEN } from '../support/adminNetwork.js';
 import { axeViolations, launchChromium, PHONE, screenshot, seriousOnly } from '../support/browser.js';
-import { startRedisServer, type RedisServerProcess } from '../support/controlNetwork.js';
-import { startMirrorNetwork, type MirrorNetwork } from '../support/network.js';
+import { STAFF_TOKEN, startNetwork, type MirrorNetwork } from '../support/network.js';
+import type { RedisServerProcess } from '../support/redis.js';
+import { choice, client, submitOffer } from '../support/requests.js';
 
 const launched = await launchChromium();
 const bin = path.join(fileURLToPath(new URL('../../', import.meta.url)), 'bin/mirrorgate.js');
@@ -26,9 +24,7 @@ interface Run {
 
 describe.skipIf(!launched.browser)('staff during a store outage', () => {
   const browser = launched.browser as Browser;
-  let dir: string;
   let net: MirrorNetwork;
-  let pool: ServerPool;
   let redis: RedisServerProcess;
   let server: RunningServer;
   let context: BrowserContext;
@@ -46,25 +42,12 @@ describe.skipIf(!launched.browser)('staff during a store outage', () => {
     });
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-outage-'));
-    redis = await startRedisServer(dir);
-    net = await startMirrorNetwork();
-    pool = new ServerPool(net);
-    server = await pool.start({ dataDir: pool.dataDir('outage'), env: { REDIS_URL: redis.url } });
+    net = await startNetwork();
+    redis = await net.startRedisServer();
+    server = await net.startServer({ env: { REDIS_URL: redis.url } });
     const staff = client(server.url, STAFF_TOKEN);
     expect((await staff.post('/admin/v1/mirrors/de-berlin/drain')).status).toBe(200);
-    const offer = await fetch(`${server.url}/api/v1/offers`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        contact: { name: 'Outage Tester', email: 'outage@example.org' },
-        organisation: 'Outage Networks',
-        location: { country: 'IS' },
-        storageTB: 9,
-        bandwidthMbps: 160,
-      }),
-    });
-    offerId = ((await offer.json()) as { id: string }).id;
+    offerId = (await submitOffer(server.url, { organisation: 'Outage Networks', location: { country: 'IS' }, storageTB: 9, bandwidthMbps: 160 })).json.id;
     context = await browser.newContext({ bypassCSP: true });
     const page = await context.newPage();
     await page.goto(`${server.url}/login`);
@@ -80,10 +63,7 @@ describe.skipIf(!launched.browser)('staff during a store outage', () => {
   afterAll(async () => {
     await context?.close();
     await browser?.close();
-    await pool?.closeAll();
-    await redis?.stop();
     await net?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('/staff opens read-only with a banner, from what the instance last read; its controls are off', async () => {
@@ -103,7 +83,7 @@ describe.skipIf(!launched.browser)('staff during a store outage', () => {
     const res = await fetch(`${server.url}/admin/v1/mirrors/fr-paris/drain`, { method: 'POST', headers: { Authorization: `Bearer ${STAFF_TOKEN}` } });
     expect(res.status).toBe(503);
     expect(((await res.json()) as { error: string }).error).toMatch(/cannot be saved/);
-    expect(await lookChoice(server.url, 'DE')).not.toBe('de-berlin');
+    expect(await choice(server.url, 'DE')).not.toBe('de-berlin');
   });
 
   it.each([false, true])('the read-only /staff is axe-clean (phone: %s)', async (phone) => {
@@ -145,7 +125,7 @@ describe.skipIf(!launched.browser)('staff during a store outage', () => {
     const staff = client(server.url, STAFF_TOKEN);
     await vi.waitFor(async () => expect((await fetch(`${server.url}/readyz`)).status).toBe(200), { timeout: 10_000, interval: 100 });
     // A second instance, started on the restarted Redis, can only know what was written back.
-    const other = await pool.start({ dataDir: pool.dataDir('outage-2'), env: { REDIS_URL: redis.url } });
+    const other = await net.startServer({ env: { REDIS_URL: redis.url } });
     try {
       const s2 = client(other.url, STAFF_TOKEN);
       await vi.waitFor(async () => expect((await s2.get('/admin/v1/mirrors/de-berlin')).json.drain).toMatchObject({ overMs: 0 }), {
@@ -154,9 +134,9 @@ describe.skipIf(!launched.browser)('staff during a store outage', () => {
       });
       expect(((await s2.get('/admin/v1/offers')).json.offers as { id: string }[]).map((o) => o.id)).toContain(offerId);
       expect(((await s2.get('/admin/v1/audit?action=drain')).json.entries as { target: string }[]).map((e) => e.target)).toContain('mirror:de-berlin');
-      expect(await lookChoice(other.url, 'DE')).not.toBe('de-berlin');
+      expect(await choice(other.url, 'DE')).not.toBe('de-berlin');
     } finally {
-      await pool.stop(other);
+      await net.stopServer(other);
     }
     // The session made before the outage still signs staff in (written back too), with no banner.
     const page: Page = await context.newPage();

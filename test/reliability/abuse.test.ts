@@ -1,17 +1,18 @@
 // Abuse: per-address rate limits, limits on body, header and URL size, slow clients cut off,
 // no open redirect, and security headers on every page the app answers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serve, type RunningServer } from '../../src/node.js';
+import type { RunningServer } from '../../src/node.js';
 import { MAX_BODY_BYTES } from '../../src/http/limits.js';
-import { encodePath, FILES, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork } from '../support/network.js';
-import { openSlow, sendRaw, sleep, writeNetworkConfig } from './support.js';
+import { encodePath, FILES, STAFF_TOKEN, startNetwork, type MirrorNetwork } from '../support/network.js';
+import { sleep } from '../support/wait.js';
+import { openSlow, sendRaw } from './support.js';
 
 let net: MirrorNetwork;
 let port: number;
 let allowed: string[];
 
 beforeAll(async () => {
-  net = await startMirrorNetwork();
+  net = await startNetwork();
   port = Number(new URL(net.url).port);
   allowed = [net.config.origin.baseUrl, ...net.config.mirrors.map((m) => m.baseUrl)];
 });
@@ -66,10 +67,7 @@ describe('rate limits (per address, 429 with Retry-After)', () => {
 
   it('X-Forwarded-For is not believed from an untrusted peer: rotating it does not dodge the limit', async () => {
     // A second server that trusts no proxy: every request is the loopback peer.
-    const { file } = await writeNetworkConfig(net, 'untrusting', (c) => {
-      c.trustedProxies = ['192.0.2.1/32'];
-    });
-    const server = await serve({ configPath: file, port: 0, hostname: '127.0.0.1', logLevel: 'silent', env: {} });
+    const server = await net.startServer({ mutate: (c) => (c.trustedProxies = ['192.0.2.1/32']) });
     try {
       let limited = 0;
       for (let i = 0; i < 305; i++) {
@@ -145,14 +143,7 @@ describe('slow clients (headersTimeout / requestTimeout)', () => {
   let slowPort: number;
 
   beforeAll(async () => {
-    const { file } = await writeNetworkConfig(net, 'timeouts');
-    slowServer = await serve({
-      configPath: file,
-      port: 0,
-      hostname: '127.0.0.1',
-      logLevel: 'silent',
-      env: { MIRRORGATE_HEADERS_TIMEOUT_MS: '600', MIRRORGATE_REQUEST_TIMEOUT_MS: '1200' },
-    });
+    slowServer = await net.startServer({ env: { MIRRORGATE_HEADERS_TIMEOUT_MS: '600', MIRRORGATE_REQUEST_TIMEOUT_MS: '1200' } });
     slowPort = Number(new URL(slowServer.url).port);
   });
 

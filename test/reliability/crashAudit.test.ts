@@ -5,8 +5,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sameJson } from '../../src/control/reconcile.js';
 import type { AuditEntry, MirrorOverride } from '../../src/store/store.js';
-import { startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork } from '../support/network.js';
-import { sleep, startChildServer, writeNetworkConfig, type ChildServer } from './support.js';
+import { STAFF_TOKEN, startNetwork, type MirrorNetwork } from '../support/network.js';
+import { sleep } from '../support/wait.js';
+import { startChildServer, type ChildServer } from './support.js';
 
 const ROUNDS = 6;
 const WORKERS = 4;
@@ -15,7 +16,7 @@ const MIRRORS = ['de-berlin', 'fr-paris', 'nl-ams', 'us-east'];
 let net: MirrorNetwork;
 const children: ChildServer[] = [];
 beforeAll(async () => {
-  net = await startMirrorNetwork();
+  net = await startNetwork();
 });
 afterAll(async () => {
   for (const c of children) c.kill();
@@ -100,7 +101,7 @@ function staffLoad(url: string): { stop(): Promise<number> } {
 
 describe('kill -9 under staff load', () => {
   it(`keeps state ⊆ audit on disk after every kill, and state = audit after every restart (${ROUNDS} rounds)`, async () => {
-    const { file: configPath, port, dataDir } = await writeNetworkConfig(net, 'crash-audit');
+    const { file: configPath, port, dataDir } = await net.writeConfig();
     let child = await startChildServer({ configPath, port });
     children.push(child);
     let rolledForward = 0;

@@ -3,7 +3,7 @@
 // 4xx naming why — never a 5xx — and the server keeps answering downloads afterwards.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodePath, FILES, startMirrorNetwork, STAFF_TOKEN, PROVIDER_TOKEN, type MirrorNetwork } from '../support/network.js';
+import { encodePath, FILES, PROVIDER_TOKEN, STAFF_TOKEN, startNetwork, type MirrorNetwork } from '../support/network.js';
 
 let net: MirrorNetwork;
 let bases: () => string[];
@@ -14,7 +14,7 @@ const freshIp = () => {
 };
 
 beforeAll(async () => {
-  net = await startMirrorNetwork();
+  net = await startNetwork();
   bases = () => [net.config.origin.baseUrl, ...net.server.control.mirrors().map((m) => m.baseUrl)];
 });
 

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePathForUrl, parseDownloadPath } from '../../src/core/paths.js';
-import { encodePath, FILES, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork } from '../support/network.js';
+import { encodePath, FILES, STAFF_TOKEN, startNetwork, type MirrorNetwork } from '../support/network.js';
 import { sendRaw } from './support.js';
 
 let net: MirrorNetwork;
@@ -14,7 +14,7 @@ let bases: string[];
 let known: Set<string>;
 
 beforeAll(async () => {
-  net = await startMirrorNetwork();
+  net = await startNetwork();
   port = Number(new URL(net.url).port);
   bases = [net.config.origin.baseUrl, ...net.config.mirrors.map((m) => m.baseUrl)];
   known = new Set(Object.values(FILES));

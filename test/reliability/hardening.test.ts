@@ -5,12 +5,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addressKey } from '../../src/http/guards.js';
 import type { RunningServer } from '../../src/node.js';
-import { serve } from '../../src/node.js';
-import { encodePath, FILES, freePort, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork, type RawConfig } from '../support/network.js';
+import { encodePath, FILES, freePort, serveConfig, STAFF_TOKEN, startNetwork, type MirrorNetwork, type RawConfig } from '../support/network.js';
+import { submitOffer } from '../support/requests.js';
 
 let net: MirrorNetwork;
 beforeAll(async () => {
-  net = await startMirrorNetwork();
+  net = await startNetwork();
 });
 afterAll(async () => {
   await net?.close();
@@ -79,7 +79,7 @@ describe('damaged state fails safe', () => {
   it('a corrupt overrides.json: drained and disabled mirrors stay out after a restart (rebuilt from the audit log)', async () => {
     const port = await freePort();
     const dataDir = path.join(net.dir, 'damaged');
-    const first = await net.startServer({ mutate: (c) => (c.dataDir = dataDir) });
+    const first = await net.startServer({ dataDir });
     expect((await call(first, '/admin/v1/mirrors/fr-paris/drain', { method: 'POST', headers: staff })).status).toBe(200);
     expect((await call(first, '/admin/v1/mirrors/de-berlin', { method: 'PATCH', headers: staff, body: JSON.stringify({ enabled: false }) })).status).toBe(200);
     await first.close();
@@ -87,7 +87,7 @@ describe('damaged state fails safe', () => {
     // A stray file name in the inventories folder must not stop the start either.
     await writeFile(path.join(dataDir, 'state', 'inventories', '%E0%A4%A.jsonl.gz'), 'x');
 
-    const again = await net.startServer({ mutate: (c) => ((c.dataDir = dataDir), (c.publicUrl = `http://127.0.0.1:${port}`)) });
+    const again = await net.startServer({ dataDir, mutate: (c) => (c.publicUrl = `http://127.0.0.1:${port}`) });
     const view = (await (await call(again, '/admin/v1/mirrors', { headers: staff })).json()) as {
       mirrors: { spec: { id: string; enabled: boolean }; drain: unknown }[];
     };
@@ -110,7 +110,7 @@ describe('damaged state fails safe', () => {
       path.join(dataDir, 'state', 'overrides.json'),
       JSON.stringify({ version: 1, overrides: { 'de-berlin': { patch: { baseUrl: 'javascript:alert(document.cookie)//' }, updatedAt: 1, updatedBy: 'ops' } } }),
     );
-    const server = await net.startServer({ mutate: (c) => (c.dataDir = dataDir) });
+    const server = await net.startServer({ dataDir });
     for (let i = 0; i < 20; i++) {
       const d = await download(server, 'readme', `130.149.1.${i + 40}`);
       expect(d.location).not.toMatch(/^javascript:/i);
@@ -149,19 +149,7 @@ describe('abuse by address ranges', () => {
 
   it('pending offers are capped per /64 and in all (429), and each one is an append to the offers log', async () => {
     const server = await start((c) => (c.limits = { pendingOffers: 4, pendingOffersPerNetwork: 2 }));
-    const offer = (from: string, i: number) =>
-      call(server, '/api/v1/offers', {
-        method: 'POST',
-        from,
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({
-          contact: { name: 'R', email: 'r@example.org' },
-          organisation: `Org ${i}`,
-          location: { country: 'DE' },
-          storageTB: 10,
-          bandwidthMbps: 1000,
-        }),
-      });
+    const offer = (from: string, i: number) => submitOffer(server.url, { organisation: `Org ${i}` }, from);
     expect((await offer('2001:db8:5:5::1', 1)).status).toBe(201);
     expect((await offer('2001:db8:5:5::2', 2)).status).toBe(201);
     const third = await offer('2001:db8:5:5:ffff::3', 3);
@@ -185,18 +173,7 @@ describe('abuse by address ranges', () => {
   it('/staff lists mirrors and pending offers a page at a time', async () => {
     const server = await start((c) => (c.limits = { pendingOffers: 100, pendingOffersPerNetwork: 100 }));
     for (let i = 0; i < 30; i++) {
-      const r = await call(server, '/api/v1/offers', {
-        method: 'POST',
-        from: `198.51.100.${100 + i}`,
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({
-          contact: { name: 'R', email: 'r@example.org' },
-          organisation: `Paged Org ${i}`,
-          location: { country: 'DE' },
-          storageTB: 10,
-          bandwidthMbps: 1000,
-        }),
-      });
+      const r = await submitOffer(server.url, { organisation: `Paged Org ${i}` }, `198.51.100.${100 + i}`);
       expect(r.status).toBe(201);
     }
     const page = async (q: string) =>
@@ -290,7 +267,7 @@ describe('private addresses through the API', () => {
         '',
       ].join('\n'),
     );
-    const server = await serve({ configPath: file, port: 0, hostname: '127.0.0.1', logLevel: 'silent', env: {} });
+    const server = await serveConfig(file);
     try {
       const add = await call(server, '/admin/v1/mirrors', {
         method: 'POST',
@@ -306,21 +283,9 @@ describe('private addresses through the API', () => {
       });
       expect(patch.status).toBe(422);
       expect(((await patch.json()) as { fields: Record<string, string> }).fields.rsyncUrl).toMatch(/this machine/);
-      const offer = await call(server, '/api/v1/offers', {
-        method: 'POST',
-        from: '203.0.113.80',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({
-          contact: { name: 'R', email: 'r@example.org' },
-          organisation: 'O',
-          location: { country: 'DE' },
-          storageTB: 10,
-          bandwidthMbps: 1000,
-          baseUrl: 'http://[::1]:8080/',
-        }),
-      });
+      const offer = await submitOffer(server.url, { baseUrl: 'http://[::1]:8080/' }, '203.0.113.80');
       expect(offer.status).toBe(422);
-      expect(((await offer.json()) as { fields: Record<string, string> }).fields.baseUrl).toMatch(/this machine/);
+      expect(offer.json.fields.baseUrl).toMatch(/this machine/);
       const bare = await call(server, '/admin/v1/mirrors/pub', {
         method: 'PATCH',
         headers: staff,

@@ -5,16 +5,17 @@ import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serve, type RunningServer } from '../../src/node.js';
-import { encodePath, FILES, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork } from '../support/network.js';
-import { openSlow, sleep, startChildServer, writeNetworkConfig, type ChildServer } from './support.js';
+import type { RunningServer } from '../../src/node.js';
+import { encodePath, FILES, serveConfig, STAFF_TOKEN, startNetwork, type MirrorNetwork } from '../support/network.js';
+import { sleep } from '../support/wait.js';
+import { openSlow, startChildServer, type ChildServer } from './support.js';
 
 let net: MirrorNetwork;
 const children: ChildServer[] = [];
 let restarted: RunningServer | undefined;
 
 beforeAll(async () => {
-  net = await startMirrorNetwork();
+  net = await startNetwork();
 });
 
 afterAll(async () => {
@@ -36,7 +37,7 @@ async function download(base: string, i: number, file: string) {
 
 describe('SIGTERM on a child-process server', () => {
   it('reports and sets aside a corrupt overrides.json, serves, finishes an in-flight request after SIGTERM, flushes stats and audit, exits 0', async () => {
-    const { file: configPath, port, dataDir } = await writeNetworkConfig(net, 'lifecycle');
+    const { file: configPath, port, dataDir } = await net.writeConfig();
     await mkdir(path.join(dataDir, 'state'), { recursive: true });
     await writeFile(path.join(dataDir, 'state', 'overrides.json'), GARBAGE);
 
@@ -95,7 +96,7 @@ describe('SIGTERM on a child-process server', () => {
     expect(child.logLines().some((l) => l.msg === 'shut down cleanly')).toBe(true);
 
     // Same dataDir, new process: the stats and the audit entries made before and during shutdown are there.
-    restarted = await serve({ configPath, port: 0, hostname: '127.0.0.1', logLevel: 'silent', env: {} });
+    restarted = await serveConfig(configPath);
     const auth = { Authorization: `Bearer ${STAFF_TOKEN}`, Accept: 'application/json' };
     const stats = (await (await fetch(`${restarted.url}/admin/v1/stats`, { headers: auth })).json()) as { totals: { downloads: number } };
     expect(stats.totals.downloads).toBe(counted);
@@ -112,7 +113,7 @@ describe('SIGTERM on a child-process server', () => {
   }, 60_000);
 
   it('crash (SIGKILL) right after an accepted change: the change and its audit entry survive; a torn temp file is swept', async () => {
-    const { file: configPath, port, dataDir } = await writeNetworkConfig(net, 'lifecycle-crash');
+    const { file: configPath, port, dataDir } = await net.writeConfig();
     const stateDir = path.join(dataDir, 'state');
     await mkdir(stateDir, { recursive: true });
     // What a crash between write and rename leaves behind: never the only copy of anything.
@@ -162,7 +163,7 @@ describe('SIGTERM on a child-process server', () => {
   }, 60_000);
 
   it('a client that never finishes its request cannot hold shutdown past the grace period', async () => {
-    const { file: configPath, port } = await writeNetworkConfig(net, 'lifecycle-stuck');
+    const { file: configPath, port } = await net.writeConfig();
     const child = await startChildServer({
       configPath,
       port,

@@ -7,9 +7,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisStore } from '../../src/store/redisStore.js';
 import type { Change } from '../../src/store/store.js';
-import { redisProblem } from '../support/adminNetwork.js';
-import { encodePath, FILES, freePort, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork } from '../support/network.js';
-import { sleep } from './support.js';
+import { encodePath, FILES, freePort, STAFF_TOKEN, startNetwork, type MirrorNetwork } from '../support/network.js';
+import { redisProblem } from '../support/redis.js';
+import { sleep } from '../support/wait.js';
 
 const STORE_DB = 5;
 const SERVER_DB = 6;
@@ -19,7 +19,7 @@ const quiet = { warn: () => undefined, error: () => undefined };
 
 let net: MirrorNetwork;
 beforeAll(async () => {
-  if (!skip) net = await startMirrorNetwork();
+  if (!skip) net = await startNetwork();
 });
 afterAll(async () => {
   await net?.close();

@@ -3,8 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { timingSafeEqualString } from '../../src/http/auth.js';
-import { encodePath, FILES, startMirrorNetwork, STAFF_TOKEN, type MirrorNetwork } from '../support/network.js';
-import { sendRaw, sleep, startChildServer, writeNetworkConfig, type ChildServer } from './support.js';
+import { encodePath, FILES, STAFF_TOKEN, startNetwork, type MirrorNetwork } from '../support/network.js';
+import { sleep } from '../support/wait.js';
+import { sendRaw, startChildServer, type ChildServer } from './support.js';
 
 let net: MirrorNetwork;
 let child: ChildServer | undefined;
@@ -14,7 +15,7 @@ const ENV_STAFF = 'staff-secret-from-env-7f3a9c1e5b2d4068';
 const ENV_PROVIDER = 'provider-secret-from-env-0b9d8e7f6a5c';
 
 beforeAll(async () => {
-  net = await startMirrorNetwork();
+  net = await startNetwork();
 });
 
 afterAll(async () => {
@@ -37,11 +38,13 @@ describe('constant-time comparison', () => {
 
 describe('tokens from the environment, never logged', () => {
   it('an env token works (trailing newline of a mounted secret included); neither token appears in any log line', async () => {
-    const { file, port } = await writeNetworkConfig(net, 'secrets', (c) => {
-      c.tokens = [
-        { token: 'env:MG_TEST_STAFF', role: 'staff', name: 'ops' },
-        { token: 'env:MG_TEST_PROVIDER', role: 'provider', mirrors: ['de-berlin'], name: 'spree' },
-      ];
+    const { file, port } = await net.writeConfig({
+      mutate: (c) => {
+        c.tokens = [
+          { token: 'env:MG_TEST_STAFF', role: 'staff', name: 'ops' },
+          { token: 'env:MG_TEST_PROVIDER', role: 'provider', mirrors: ['de-berlin'], name: 'spree' },
+        ];
+      },
     });
     child = await startChildServer({ configPath: file, port, env: { MG_TEST_STAFF: `${ENV_STAFF}\n`, MG_TEST_PROVIDER: ENV_PROVIDER, LOG_LEVEL: 'info' } });
     const base = child.url;

@@ -1,12 +1,10 @@
-// Shared by the reliability tests: raw HTTP over a socket (bytes exactly as given, slowly if need be),
-// Mirrorgate as a child process (real signals, real logs), and configs for both.
+// Shared by the reliability tests: raw HTTP over a socket (bytes exactly as given, slowly if need be), and
+// Mirrorgate as a child process (real signals, real logs) on a config the network writes (net.writeConfig).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
-import { freePort, type MirrorNetwork, type RawConfig } from '../support/network.js';
+import { sleep } from '../support/wait.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -124,28 +122,6 @@ export async function openSlow(port: number): Promise<SlowConnection> {
     firstResponse,
     closed: () => isClosed,
   };
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-// ---------------------------------------------------------------------------------------------
-// Configs
-
-/** Writes a variant of the network's config (own port and dataDir) and returns its path and port. */
-export async function writeNetworkConfig(
-  net: MirrorNetwork,
-  name: string,
-  mutate?: (c: RawConfig) => void,
-): Promise<{ file: string; port: number; dataDir: string }> {
-  const port = await freePort();
-  const config = net.rawConfig();
-  config.publicUrl = `http://127.0.0.1:${port}`;
-  config.dataDir = path.join(net.dir, `rel-${name}`);
-  mutate?.(config);
-  await mkdir(config.dataDir as string, { recursive: true });
-  const file = path.join(net.dir, `rel-${name}.yaml`);
-  await writeFile(file, stringify(config));
-  return { file, port, dataDir: config.dataDir as string };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import { MemoryStore } from '../../src/store/memoryStore.js';
 import { RedisStore } from '../../src/store/redisStore.js';
 import { overridesFromAudit } from '../../src/store/stateCheck.js';
 import type { AuditEntry, MirrorOverride } from '../../src/store/store.js';
-import { redisProblem } from '../support/adminNetwork.js';
+import { redisProblem } from '../support/redis.js';
 import { mirrorSpec } from '../support/specs.js';
 
 const drained: MirrorOverride = { patch: {}, drain: { startMs: 1_000, overMs: 0 }, updatedAt: 1_000, updatedBy: 'ops' };

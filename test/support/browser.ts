@@ -1,14 +1,13 @@
-// Headless Chromium for page tests: one launcher, the demo server, mirror hosts answered in-browser, axe and screenshots.
+// Headless Chromium for page tests: one launcher, mirror hosts answered in-browser, axe and screenshots (servers come from network.ts).
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
-import { serve, type RunningServer } from '../../src/node.js';
+import type { RunningServer } from '../../src/node.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const ARTIFACTS_DIR = path.resolve('test-artifacts');
-export const DEMO_CONFIG = path.resolve('config/mirrorgate.yaml');
 
 const LAUNCH_ARGS = [
   '--no-sandbox',
@@ -42,11 +41,6 @@ export async function launchChromium(): Promise<BrowserOrReason> {
     console.warn(`[page tests skipped] ${reason}`);
     return { reason };
   }
-}
-
-/** The bundled demo network on a loopback port. */
-export function startDemoServer(): Promise<RunningServer> {
-  return serve({ configPath: DEMO_CONFIG, port: 0, hostname: '127.0.0.1', logLevel: 'silent', env: {} });
 }
 
 /** A mirror download as the browser saw it. */

@@ -1,16 +1,85 @@
-// A small, real mirror network on loopback for integration tests: an origin tree and server, file-serving mirrors that can fail on demand, and Mirrorgate in front.
+// The one loopback mirror network for tests: an origin tree and its server, file-serving mirrors that fail on demand,
+// and Mirrorgate instances in front (memory store or Redis, default or 200 ms probe rounds), with the extra mirrors,
+// rsync daemons and redis-server a test asks for; close() stops them all and removes the folder.
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { appendFile, copyFile, link, mkdir, mkdtemp, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { appendFile, chmod, copyFile, link, mkdir, mkdtemp, rename, rm, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { serve, type RunningServer } from '../../src/node.js';
+import { freePort, LoopbackFileServer } from './loopback.js';
+import { startRedisServer, type RedisServerProcess } from './redis.js';
+import { startRsyncDaemon, type RsyncDaemon } from './rsyncDaemon.js';
+
+// The loopback servers a network is made of, for tests and scripts that stand up one of their own.
+export { freePort, LoopbackFileServer, startTcpProxy, type LoggedRequest, type MirrorMode, type TcpProxy } from './loopback.js';
 
 // ---------------------------------------------------------------------------------------------
 // Files
+
+/** Every origin file's mtime (2026-01-01T00:00:00Z), so mirror manifests can agree with the origin. */
+export const MTIME = 1_767_225_600;
+
+/**
+ * Content of the trace file (origin.trace, default TIME) at the origin and on every mirror: one
+ * sync after every file's mtime, so probes see zero lag and rules-only mirrors keep their files.
+ */
+export const TRACE_TIME = MTIME + 60;
+
+/** One file of an origin tree as a network starts with it. */
+export interface TreeFile {
+  /** Origin path, decoded (as in the manifest). */
+  readonly path: string;
+  readonly size: number;
+  /** Readable text rather than random bytes. */
+  readonly text?: boolean;
+  /** Listed in the origin manifest without a sha256. */
+  readonly noHash?: boolean;
+  /** Size of the older copy a plan's `stale` places (default: 100 bytes less). */
+  readonly staleSize?: number;
+}
+
+export type Tree = Readonly<Record<string, TreeFile>>;
+
+/** Size of the stale copy one mirror (us-east) holds of FILES.stale, and lists in its manifest. */
+export const STALE_SIZE = 150_001;
+
+/** The origin tree most tests start with: names that need encoding, a file only the origin has, one listed without a hash. */
+export const FIXTURE_TREE = {
+  readme: { path: 'pub/README.txt', size: 2_345, text: true },
+  unicode: { path: 'pub/Ünïcode (2026)/file name.txt', size: 40_961, text: true },
+  tarball: { path: 'pub/releases/v1.0/app-1.0.tar.gz', size: 1_048_583 },
+  iso: { path: 'pub/images/tiny.iso', size: 3_000_017 },
+  stale: { path: 'pub/releases/v1.0/stale.bin', size: 200_003, staleSize: STALE_SIZE },
+  punctuation: { path: "pub/docs/a+b & c's (draft).txt", size: 5_001, text: true },
+  originOnly: { path: 'incoming/only-on-origin.bin', size: 100_003 },
+  nohash: { path: 'pub/misc/no-hash.txt', size: 777, text: true, noHash: true },
+} as const satisfies Tree;
+
+export type FileKey = keyof typeof FIXTURE_TREE;
+
+/** FIXTURE_TREE's paths by key: keys name the files in tests. */
+export const FILES = pathsOf(FIXTURE_TREE);
+
+/**
+ * The control-plane tests' tree: five small files whose sizes tell them apart. A key both trees
+ * have names the same path in each, so the request helpers resolve a key whichever tree a network has.
+ */
+export const CFILES = {
+  readme: { path: 'pub/README.txt', size: 1_000 },
+  app10: { path: 'pub/releases/app-1.0.tar.gz', size: 5_003 },
+  app11: { path: 'pub/releases/app-1.1.tar.gz', size: 6_007 },
+  iso: { path: 'pub/images/tiny.iso', size: 20_011 },
+  guide: { path: 'pub/docs/guide.txt', size: 3_001 },
+} as const satisfies Tree;
+
+export type CFileKey = keyof typeof CFILES;
+export const ALL_FILES = Object.keys(CFILES) as CFileKey[];
+
+function pathsOf<T extends Tree>(tree: T): { readonly [K in keyof T]: T[K]['path'] } {
+  return Object.fromEntries(Object.entries(tree).map(([key, f]) => [key, f.path])) as { readonly [K in keyof T]: T[K]['path'] };
+}
 
 /** One file of the origin tree as the tests see it. */
 export interface FixtureFile {
@@ -19,50 +88,12 @@ export interface FixtureFile {
   size: number;
   /** Whole seconds, as in the manifest. */
   mtime: number;
-  /** Of the real bytes; the manifest omits it for FILES.nohash. */
+  /** Of the real bytes; the manifest omits it for a noHash file. */
   sha256: string;
   sha256Base64: string;
   /** Absolute path of the origin copy. */
   local: string;
 }
-
-/** The same mtime for every fixture file, so mirror manifests can agree with the origin. */
-export const FIXTURE_MTIME = 1_767_225_600; // 2026-01-01T00:00:00Z
-
-/**
- * Content of the trace file (origin.trace, default TIME) at the origin and on every mirror: one
- * sync after every fixture file's mtime, so probes see zero lag and rules-only mirrors keep their files.
- */
-export const TRACE_TIME = FIXTURE_MTIME + 60;
-
-/** The origin tree every network starts with; keys name the files in tests. */
-export const FILES = {
-  readme: 'pub/README.txt',
-  unicode: 'pub/Ünïcode (2026)/file name.txt',
-  tarball: 'pub/releases/v1.0/app-1.0.tar.gz',
-  iso: 'pub/images/tiny.iso',
-  stale: 'pub/releases/v1.0/stale.bin',
-  punctuation: "pub/docs/a+b & c's (draft).txt",
-  originOnly: 'incoming/only-on-origin.bin',
-  /** Listed in the origin manifest without a sha256. */
-  nohash: 'pub/misc/no-hash.txt',
-} as const;
-
-export type FileKey = keyof typeof FILES;
-
-const SIZES: Record<FileKey, number> = {
-  readme: 2_345,
-  unicode: 40_961,
-  tarball: 1_048_583,
-  iso: 3_000_017,
-  stale: 200_003,
-  punctuation: 5_001,
-  originOnly: 100_003,
-  nohash: 777,
-};
-
-/** Size of the stale copy one mirror (us-east) holds of FILES.stale, and lists in its manifest. */
-export const STALE_SIZE = 150_001;
 
 function textContent(size: number, seed: string): Buffer {
   const line = `Mirrorgate fixture ${seed}: the quick brown fox jumps over the lazy dog. Ünïcödé ✓\n`;
@@ -70,11 +101,6 @@ function textContent(size: number, seed: string): Buffer {
   let at = 0;
   while (at < size) at += buf.write(line, at);
   return buf;
-}
-
-function contentFor(key: FileKey): Buffer {
-  const size = SIZES[key];
-  return key === 'readme' || key === 'unicode' || key === 'punctuation' || key === 'nohash' ? textContent(size, key) : randomBytes(size);
 }
 
 export function sha256Hex(data: Buffer | Uint8Array): string {
@@ -86,246 +112,79 @@ export function encodePath(p: string): string {
   return p.split('/').map(encodeURIComponent).join('/');
 }
 
-async function writeFixture(root: string, relPath: string, data: Buffer, mtime: number): Promise<string> {
+/**
+ * Writes a file under `root` with the given mtime. It replaces the file (write aside, rename), never writes
+ * into it: mirror copies are hard links to the origin's where they can be.
+ */
+async function writeTreeFile(root: string, relPath: string, data: Buffer, mtime: number): Promise<string> {
   const local = path.join(root, ...relPath.split('/'));
   await mkdir(path.dirname(local), { recursive: true });
-  await writeFile(local, data);
-  await utimes(local, mtime, mtime);
+  const aside = `${local}.new`;
+  await writeFile(aside, data);
+  await utimes(aside, mtime, mtime);
+  await rename(aside, local);
   return local;
 }
 
-async function placeCopy(from: string, root: string, relPath: string): Promise<void> {
-  const to = path.join(root, ...relPath.split('/'));
+/** Writes `size` random bytes at `relPath` under `root`, with the given mtime. */
+export async function writeSized(root: string, relPath: string, size: number, mtime: number): Promise<void> {
+  await writeTreeFile(root, relPath, randomBytes(size), mtime);
+}
+
+async function placeCopy(file: FixtureFile, root: string): Promise<void> {
+  const to = path.join(root, ...file.path.split('/'));
   await mkdir(path.dirname(to), { recursive: true });
   try {
-    await link(from, to);
+    await link(file.local, to);
   } catch {
-    await copyFile(from, to);
+    await copyFile(file.local, to);
+    await utimes(to, file.mtime, file.mtime);
   }
+}
+
+function fixtureFile(relPath: string, data: Buffer, mtime: number, local: string): FixtureFile {
+  return {
+    path: relPath,
+    size: data.length,
+    mtime,
+    sha256: sha256Hex(data),
+    sha256Base64: createHash('sha256').update(data).digest('base64'),
+    local,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
-// File servers (origin and mirrors)
+// Mirrors
 
-export type MirrorMode = 'ok' | 'down' | '404' | 'stall';
-
-export interface LoggedRequest {
-  method: string;
-  /** Decoded path, starting with '/', query removed; undefined when it did not decode. */
-  path: string | undefined;
-  /** The request target exactly as received. */
-  target: string;
-  range: string | undefined;
-  headers: IncomingHttpHeaders;
-  /** Status sent, or 0 when none was (stall, down). */
-  status: number;
-}
-
-/**
- * A static file server on 127.0.0.1 with Range and HEAD support, a log of every request and a
- * switch for failure modes: refuse connections ('down'), answer 404, or accept and never answer ('stall').
- */
-export class LoopbackFileServer {
-  readonly requests: LoggedRequest[] = [];
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  private readonly stalled = new Set<ServerResponse>();
-  private mode: MirrorMode = 'ok';
-  private portNumber = 0;
-
-  constructor(
-    /** Mirror id, or 'origin'. */
-    readonly id: string,
-    /** Folder whose contents are served at '/'. */
-    readonly root: string,
-  ) {}
-
-  get port(): number {
-    return this.portNumber;
-  }
-
-  get baseUrl(): string {
-    return `http://127.0.0.1:${this.portNumber}/`;
-  }
-
-  get currentMode(): MirrorMode {
-    return this.mode;
-  }
-
-  async start(port = 0): Promise<void> {
-    const server = createServer((req, res) => this.handle(req, res));
-    server.keepAliveTimeout = 1_000;
-    server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.server = server;
-    this.portNumber = (server.address() as AddressInfo).port;
-  }
-
-  /** Switches the failure mode; 'down' closes the listening socket, leaving 'down' listens again on the same port. */
-  async setMode(mode: MirrorMode): Promise<void> {
-    if (mode === this.mode) return;
-    const wasDown = this.mode === 'down';
-    this.mode = mode;
-    if (mode === 'down') await this.stopListening();
-    else if (wasDown) await this.start(this.portNumber);
-    if (mode !== 'stall') {
-      for (const res of this.stalled) res.destroy();
-      this.stalled.clear();
-    }
-  }
-
-  clearLog(): void {
-    this.requests.length = 0;
-  }
-
-  /** Requests (GET/HEAD) for one origin path. */
-  requestsFor(originPath: string): LoggedRequest[] {
-    return this.requests.filter((r) => r.path === `/${originPath}`);
-  }
-
-  async close(): Promise<void> {
-    await this.stopListening();
-  }
-
-  private async stopListening(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
-    this.stalled.clear();
-    await closed;
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    const target = req.url ?? '/';
-    const entry: LoggedRequest = {
-      method: req.method ?? 'GET',
-      path: decodeTarget(target),
-      target,
-      range: req.headers.range,
-      headers: req.headers,
-      status: 0,
-    };
-    this.requests.push(entry);
-    if (this.mode === 'stall') {
-      // Hold the socket open and never answer, like a wedged web server.
-      this.stalled.add(res);
-      return;
-    }
-    const send = (status: number, headers: Record<string, string | number> = {}, body?: string) => {
-      entry.status = status;
-      res.writeHead(status, headers);
-      res.end(req.method === 'HEAD' ? undefined : body);
-    };
-    if (this.mode === '404' || this.mode === 'down') return send(404, { 'Content-Type': 'text/plain' }, 'not here\n');
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { Allow: 'GET, HEAD' });
-    if (entry.path === undefined) return send(400, { 'Content-Type': 'text/plain' }, 'bad path\n');
-    const local = path.join(this.root, ...entry.path.split('/').filter(Boolean));
-    void stat(local).then(
-      (st) => {
-        if (!st.isFile()) return send(404, { 'Content-Type': 'text/plain' }, 'not a file\n');
-        const common = {
-          'Content-Type': 'application/octet-stream',
-          'Accept-Ranges': 'bytes',
-          'Last-Modified': st.mtime.toUTCString(),
-          ETag: `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`,
-        };
-        const range = parseRange(req.headers.range, st.size);
-        if (range === 'unsatisfiable') {
-          return send(416, { 'Content-Range': `bytes */${st.size}` });
-        }
-        const [start, end] = range ?? [0, st.size - 1];
-        const status = range ? 206 : 200;
-        entry.status = status;
-        const headers: Record<string, string | number> = { ...common, 'Content-Length': Math.max(0, end - start + 1) };
-        if (range) headers['Content-Range'] = `bytes ${start}-${end}/${st.size}`;
-        res.writeHead(status, headers);
-        if (req.method === 'HEAD' || st.size === 0) return void res.end();
-        createReadStream(local, { start, end })
-          .on('error', () => res.destroy())
-          .pipe(res);
-      },
-      () => send(404, { 'Content-Type': 'text/plain' }, 'no such file\n'),
-    );
-  }
-}
-
-/** '/a%20b/c' → '/a b/c'; undefined for traversal or undecodable targets (this server never leaves its root). */
-function decodeTarget(target: string): string | undefined {
-  const q = target.indexOf('?');
-  const raw = q >= 0 ? target.slice(0, q) : target;
-  if (!raw.startsWith('/')) return undefined;
-  try {
-    const segments = raw.split('/').map(decodeURIComponent);
-    if (segments.some((s) => s === '..' || s === '.' || s.includes('/') || s.includes('\\') || s.includes('\0'))) return undefined;
-    return segments.join('/');
-  } catch {
-    return undefined;
-  }
-}
-
-/** A single byte range, clamped; undefined when absent or not a single range (then the whole file is sent). */
-function parseRange(header: string | undefined, size: number): [number, number] | 'unsatisfiable' | undefined {
-  if (!header) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m) return undefined;
-  const [, a = '', b = ''] = m;
-  if (a === '' && b === '') return undefined;
-  let start: number;
-  let end: number;
-  if (a === '') {
-    const n = Number(b);
-    if (n === 0) return 'unsatisfiable';
-    start = Math.max(0, size - n);
-    end = size - 1;
-  } else {
-    start = Number(a);
-    end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
-  }
-  if (start >= size || start > end) return 'unsatisfiable';
-  return [start, end];
-}
-
-// ---------------------------------------------------------------------------------------------
-// The network
-
-/** A mirror as the fixture configures it; `holds` lists the fixture files placed on its disk. */
-export interface MirrorPlan {
+/** A mirror as a network configures it, and what is placed on its disk. */
+export interface MirrorPlan<K extends string = FileKey> {
   id: string;
-  name: string;
+  /** Default: "Mirror <id>". */
+  name?: string;
   country: string;
   lat: number;
   lon: number;
   weight?: number;
   countryOnly?: boolean;
   sponsor?: { name: string; url?: string; logo?: boolean };
+  /** content.include; default pub/** (the published tree), or none for a mirror with a manifest. */
   include?: string[];
   exclude?: string[];
   /** Write a mirror manifest listing what it holds (stale copies at their stale size). */
   manifest?: boolean;
-  holds: FileKey[];
+  /** Files placed on its disk as the origin has them (default: every file of the tree). */
+  holds?: readonly K[];
   /** Files it holds an older, different-size copy of. */
-  staleCopies?: FileKey[];
+  stale?: readonly K[];
 }
 
 const ALL_PUB: FileKey[] = ['readme', 'unicode', 'tarball', 'iso', 'stale', 'punctuation', 'nohash'];
 
 /**
- * The default network. routing.bandKm is 50 so "nearest" is deterministic except where two
+ * The fixture tree's network. routing.bandKm is 50 so "nearest" is deterministic except where two
  * mirrors stand in the same place on purpose (the Tokyo pair, weighted 3:1).
  */
-export const MIRROR_PLANS: readonly MirrorPlan[] = [
+export const MIRROR_PLANS: readonly MirrorPlan<FileKey>[] = [
   {
     id: 'de-berlin',
     name: 'Spree Hosting Berlin',
@@ -365,7 +224,7 @@ export const MIRROR_PLANS: readonly MirrorPlan[] = [
     lon: -71.06,
     manifest: true,
     holds: ['readme', 'unicode', 'tarball', 'punctuation'],
-    staleCopies: ['stale'],
+    stale: ['stale'],
   },
   {
     id: 'br-sp',
@@ -408,116 +267,210 @@ export const MIRROR_PLANS: readonly MirrorPlan[] = [
   },
 ];
 
-/** The YAML config as a plain object, for tests that start extra servers from a variant of it. */
+/** The control tree's network: a client in Germany goes to de-near, and to fr-far when de-near is out. */
+export const CONTROL_PLANS: readonly MirrorPlan<CFileKey>[] = [
+  { id: 'de-near', country: 'DE', lat: 52.52, lon: 13.405 },
+  { id: 'fr-far', country: 'FR', lat: 48.857, lon: 2.352 },
+  { id: 'us-far', country: 'US', lat: 42.36, lon: -71.06 },
+];
+
+const LOGO_SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="240" height="80"><rect width="240" height="80" fill="#c33"/></svg>\n';
+
+// ---------------------------------------------------------------------------------------------
+// Mirrorgate
+
+/** Bearer tokens the network's config grants (literal values; servers run with the env a test gives). */
+export const STAFF_TOKEN = 'staff-token-for-integration-tests';
+/** Owns de-berlin; granted where the network has that mirror. */
+export const PROVIDER_TOKEN = 'provider-token-for-integration-tests';
+/** A token no config grants. */
+export const WRONG_TOKEN = 'not-a-token-anyone-was-given';
+
+/** Probe settings of `probes: 'fast'`: a test sees several rounds a second. */
+export const FAST_HEALTH = {
+  interval: '200ms',
+  timeout: '150ms',
+  failuresToDown: 2,
+  successesToUp: 2,
+  maxLag: '1h',
+  sampleFiles: 2,
+};
+export const INTERVAL_MS = 200;
+export const TIMEOUT_MS = 150;
+
+/** The YAML config as a plain object, for a test to edit before a server starts on it. */
 export type RawConfig = Record<string, unknown> & { mirrors: Record<string, unknown>[] };
 
-export interface StartOptions {
-  /** Edits a copy of the base config before it is written. */
-  mutate?: (config: RawConfig) => void;
-  /** Serve the exact same config file as the main server. */
-  sameConfig?: boolean;
-  /** Environment of the server (e.g. MIRRORGATE_FAST_PATH=off). */
-  env?: Record<string, string>;
+/** The bundled demo network (page tests serve it). */
+export const DEMO_CONFIG = path.resolve('config/mirrorgate.yaml');
+
+/** Mirrorgate on a config file, listening on 127.0.0.1 (a free port unless given), logging nothing. */
+export function serveConfig(configPath: string, opts: { port?: number; env?: Record<string, string> } = {}): Promise<RunningServer> {
+  return serve({ configPath, port: opts.port ?? 0, hostname: '127.0.0.1', logLevel: 'silent', env: opts.env ?? {} });
 }
 
-export interface MirrorNetwork {
-  /** Mirrorgate's URL, e.g. http://127.0.0.1:12345 (also its publicUrl). */
-  url: string;
-  server: RunningServer;
-  config: RunningServer['config'];
-  configPath: string;
-  /** The base config as written (a fresh copy each time). */
-  rawConfig(): RawConfig;
-  mirrors: Record<string, LoopbackFileServer>;
-  origin: LoopbackFileServer;
-  originManifest: string;
-  files: Record<FileKey, FixtureFile>;
+export interface ServerOptions {
+  /** Where its memory store lives; reuse one to restart "the same" server. Default: a fresh folder. */
+  dataDir?: string;
+  /** The whole env serve() sees (e.g. { REDIS_URL }, { MIRRORGATE_FAST_PATH: 'off' }). */
+  env?: Record<string, string>;
+  /** Merged over the network's `health` section (FAST_HEALTH with probes: 'fast'). */
+  health?: Record<string, unknown>;
+  /** Edits the config before it is written. */
+  mutate?: (config: RawConfig) => void;
+  /** Serve the first Mirrorgate's config file as it is (its dataDir and publicUrl too). */
+  sameConfig?: boolean;
+}
+
+export interface NetworkOptions<T extends Tree> {
+  /** The origin tree (default FIXTURE_TREE). */
+  tree?: T;
+  /** The mirrors (default MIRROR_PLANS, which are the fixture tree's). */
+  plans?: readonly MirrorPlan<keyof T & string>[];
+  /** 'fast': probe rounds every 200 ms (FAST_HEALTH) and the scan settings control-plane tests expect. */
+  probes?: 'default' | 'fast';
+  /** The first Mirrorgate, started with the network (net.url); false: none, the test starts its own. */
+  mirrorgate?: ServerOptions | false;
+}
+
+/** What control-plane tests start: the control tree's three mirrors, fast probes, and no Mirrorgate until the test starts one on the store it chooses. */
+export const CONTROL_SETUP = { tree: CFILES, plans: CONTROL_PLANS, probes: 'fast', mirrorgate: false } as const satisfies NetworkOptions<typeof CFILES>;
+
+export interface MirrorNetwork<K extends string = FileKey> {
+  /** The network's folder (origin, mirrors, configs, data): removed by close(). */
   dir: string;
-  /** Starts another Mirrorgate (closed by close()). */
-  startServer(opts?: StartOptions): Promise<RunningServer>;
+  origin: LoopbackFileServer;
+  /** The origin manifest (JSON lines). */
+  originManifest: string;
+  mirrors: Record<string, LoopbackFileServer>;
+  /** The mirror entries written to every config (edit before starting a server to add rsyncUrl and such). */
+  mirrorEntries: Record<string, unknown>[];
+  /** The origin's current version of each file. */
+  files: Record<K, FixtureFile>;
+  /** The first Mirrorgate (these four throw for a network started with mirrorgate: false). */
+  readonly server: RunningServer;
+  /** Its URL, e.g. http://127.0.0.1:12345 (also its publicUrl). */
+  readonly url: string;
+  readonly config: RunningServer['config'];
+  readonly configPath: string;
+  /** Starts another Mirrorgate in front of the network (stopped by close()). */
+  startServer(opts?: ServerOptions): Promise<RunningServer>;
+  /** Stops one server started here: in-flight requests finish, stats are flushed, the store is closed (idempotent). */
+  stopServer(server: RunningServer): Promise<void>;
+  /** Writes a config for a server the test starts itself (another process, say), on a free port and a fresh dataDir unless given. */
+  writeConfig(opts?: Pick<ServerOptions, 'dataDir' | 'health' | 'mutate'>): Promise<{ file: string; port: number; dataDir: string }>;
+  /** A dataDir under the network's folder, by name. */
+  dataDir(name: string): string;
+  /** Another file server on the origin tree (on `port` if given), for a mirror a test adds at runtime (stopped by close()). */
+  extraMirror(id: string, port?: number): Promise<LoopbackFileServer>;
+  /** A real rsync daemon on loopback serving `root` as a module of a random name (see its `url`). */
+  startRsyncDaemon(root: string): Promise<RsyncDaemon>;
+  /** A redis-server of the test's own, to kill and restart under running instances. */
+  startRedisServer(): Promise<RedisServerProcess>;
   /** Adds a file to the origin tree and appends it to the origin manifest. */
   addOriginFile(relPath: string, data: Buffer): Promise<FixtureFile>;
   /**
-   * Publishes a new version of a fixture file at the origin (new bytes, new mtime) and rewrites the
-   * origin manifest atomically; mirrors keep their old copies. Updates `files[key]`.
+   * Publishes a new version of a file at the origin (these bytes, or this many random ones, and a new mtime)
+   * and rewrites the origin manifest atomically; mirrors keep their old copies. Updates `files[key]`.
    */
-  changeOriginFile(key: FileKey, data: Buffer, mtime: number): Promise<FixtureFile>;
+  changeOriginFile(key: K, content: Buffer | number, mtime: number): Promise<FixtureFile>;
+  /** Writes the origin's trace file (epoch seconds). */
+  setOriginTrace(epochSeconds: number): Promise<void>;
+  /** Writes a mirror's trace file (epoch seconds). */
+  setTrace(mirrorId: string, epochSeconds: number): Promise<void>;
+  /** Deletes a mirror's copy of a file. */
+  removeFile(mirrorId: string, key: K): Promise<void>;
+  /** Puts a copy of the origin's current version of a file on a mirror. */
+  placeFile(mirrorId: string, key: K): Promise<void>;
   /** Clears every file server's request log. */
   clearLogs(): void;
   close(): Promise<void>;
 }
 
-/** Bearer tokens the fixture config grants (literal values; the server runs with an empty env). */
-export const STAFF_TOKEN = 'staff-token-for-integration-tests';
-export const PROVIDER_TOKEN = 'provider-token-for-integration-tests';
+/** The network a control-plane test starts (CONTROL_SETUP). */
+export type ControlNetwork = MirrorNetwork<CFileKey>;
 
-/** A port nobody listens on right now (bound and released), for publicUrl and dead https mirrors. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-const LOGO_SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="240" height="80"><rect width="240" height="80" fill="#c33"/></svg>\n';
-
-export async function startMirrorNetwork(opts: { plans?: readonly MirrorPlan[] } = {}): Promise<MirrorNetwork> {
-  const plans = opts.plans ?? MIRROR_PLANS;
+export async function startNetwork<T extends Tree = typeof FIXTURE_TREE>(opts: NetworkOptions<T> = {}): Promise<MirrorNetwork<keyof T & string>> {
+  type K = keyof T & string;
+  const tree: Tree = opts.tree ?? FIXTURE_TREE;
+  if (opts.tree && opts.tree !== (FIXTURE_TREE as Tree) && !opts.plans) throw new Error('startNetwork: a tree of its own needs plans of its own');
+  const plans = (opts.plans ?? MIRROR_PLANS) as readonly MirrorPlan<K>[];
+  const fast = opts.probes === 'fast';
   const dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-net-'));
-  const toClose: Array<() => Promise<void>> = [];
+  // mkdtemp makes the folder 0700; an rsync daemon that drops privileges must still traverse it.
+  await chmod(dir, 0o755);
+  const servers = new Set<RunningServer>();
+  const fileServers: LoopbackFileServer[] = [];
+  const daemons: RsyncDaemon[] = [];
+  const redisServers: RedisServerProcess[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const s of [...servers].reverse()) {
+      servers.delete(s);
+      await s.close().catch(() => {});
+    }
+    for (const d of daemons.splice(0)) d.stop();
+    for (const r of redisServers.splice(0)) await r.stop().catch(() => {});
+    for (const s of fileServers.splice(0)) await s.close().catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  };
+  const startFileServer = async (id: string, root: string, port?: number): Promise<LoopbackFileServer> => {
+    const server = new LoopbackFileServer(id, root);
+    await server.start(port);
+    fileServers.push(server);
+    return server;
+  };
+  const writeTrace = async (root: string, epochSeconds: number): Promise<void> => {
+    const file = path.join(root, 'TIME');
+    await mkdir(root, { recursive: true });
+    await writeFile(`${file}.new`, `${epochSeconds}\n`);
+    await rename(`${file}.new`, file);
+  };
   try {
     // Origin tree and manifest.
     const originRoot = path.join(dir, 'origin');
-    const files = {} as Record<FileKey, FixtureFile>;
-    for (const key of Object.keys(FILES) as FileKey[]) {
-      const data = contentFor(key);
-      const local = await writeFixture(originRoot, FILES[key], data, FIXTURE_MTIME);
-      files[key] = {
-        path: FILES[key],
-        size: data.length,
-        mtime: FIXTURE_MTIME,
-        sha256: sha256Hex(data),
-        sha256Base64: createHash('sha256').update(data).digest('base64'),
-        local,
-      };
+    const files = {} as Record<K, FixtureFile>;
+    for (const [key, f] of Object.entries(tree) as [K, TreeFile][]) {
+      const data = f.text ? textContent(f.size, key) : randomBytes(f.size);
+      files[key] = fixtureFile(f.path, data, MTIME, await writeTreeFile(originRoot, f.path, data, MTIME));
     }
-    const originManifest = path.join(dir, 'origin.jsonl');
-    const manifestLine = (f: FixtureFile) =>
-      `${JSON.stringify(f.path === FILES.nohash ? { path: f.path, size: f.size, mtime: f.mtime } : { path: f.path, size: f.size, mtime: f.mtime, sha256: f.sha256 })}\n`;
-    await writeFile(originManifest, Object.values(files).map(manifestLine).join(''));
     const added: FixtureFile[] = [];
+    const originManifest = path.join(dir, 'origin.jsonl');
+    const noHash = new Set(Object.values(tree).flatMap((f) => (f.noHash ? [f.path] : [])));
+    const manifestLine = (f: FixtureFile) =>
+      `${JSON.stringify(noHash.has(f.path) ? { path: f.path, size: f.size, mtime: f.mtime } : { path: f.path, size: f.size, mtime: f.mtime, sha256: f.sha256 })}\n`;
+    const writeManifest = async (): Promise<void> => {
+      // Atomic, so the watcher never reads a half-written manifest.
+      await writeFile(`${originManifest}.new`, [...Object.values<FixtureFile>(files), ...added].map(manifestLine).join(''));
+      await rename(`${originManifest}.new`, originManifest);
+    };
+    await writeManifest();
+    await writeTrace(originRoot, TRACE_TIME);
+    const origin = await startFileServer('origin', originRoot);
 
-    await writeFile(path.join(originRoot, 'TIME'), `${TRACE_TIME}\n`);
-    const origin = new LoopbackFileServer('origin', originRoot);
-    await origin.start();
-    toClose.push(() => origin.close());
-
-    // Mirrors: each its own tree (hard links where possible), stale copies are real different bytes.
+    // Mirrors: each its own tree (hard links where possible); stale copies are real different bytes.
     const mirrors: Record<string, LoopbackFileServer> = {};
     const mirrorEntries: Record<string, unknown>[] = [];
-    await mkdir(path.join(dir, 'logos'), { recursive: true });
     for (const plan of plans) {
       const root = path.join(dir, 'mirrors', plan.id);
-      await mkdir(root, { recursive: true });
-      await writeFile(path.join(root, 'TIME'), `${TRACE_TIME}\n`);
+      await writeTrace(root, TRACE_TIME);
       const inventory: { path: string; size: number; mtime: number }[] = [];
-      for (const key of plan.holds) {
-        await placeCopy(files[key].local, root, FILES[key]);
-        inventory.push({ path: FILES[key], size: files[key].size, mtime: FIXTURE_MTIME });
+      for (const key of plan.holds ?? (Object.keys(tree) as K[])) {
+        await placeCopy(files[key], root);
+        inventory.push({ path: files[key].path, size: files[key].size, mtime: MTIME });
       }
-      for (const key of plan.staleCopies ?? []) {
-        const older = FIXTURE_MTIME - 86_400;
-        await writeFixture(root, FILES[key], randomBytes(STALE_SIZE), older);
-        inventory.push({ path: FILES[key], size: STALE_SIZE, mtime: older });
+      for (const key of plan.stale ?? []) {
+        const f = tree[key]!;
+        const older = MTIME - 86_400;
+        const size = f.staleSize ?? f.size - 100;
+        await writeSized(root, f.path, size, older);
+        inventory.push({ path: f.path, size, mtime: older });
       }
-      const server = new LoopbackFileServer(plan.id, root);
-      await server.start();
-      toClose.push(() => server.close());
+      const server = await startFileServer(plan.id, root);
       mirrors[plan.id] = server;
 
       const content: Record<string, unknown> = {};
-      if (plan.include) content.include = plan.include;
+      const include = plan.include ?? (plan.manifest ? undefined : ['pub/**']);
+      if (include) content.include = include;
       if (plan.exclude) content.exclude = plan.exclude;
       if (plan.manifest) {
         const manifestPath = path.join(dir, 'manifests', `${plan.id}.jsonl`);
@@ -527,7 +480,7 @@ export async function startMirrorNetwork(opts: { plans?: readonly MirrorPlan[] }
       }
       const entry: Record<string, unknown> = {
         id: plan.id,
-        name: plan.name,
+        name: plan.name ?? `Mirror ${plan.id}`,
         baseUrl: server.baseUrl,
         country: plan.country,
         lat: plan.lat,
@@ -540,6 +493,7 @@ export async function startMirrorNetwork(opts: { plans?: readonly MirrorPlan[] }
         if (plan.sponsor.url) sponsor.url = plan.sponsor.url;
         if (plan.sponsor.logo) {
           const logo = path.join(dir, 'logos', `${plan.id}.svg`);
+          await mkdir(path.dirname(logo), { recursive: true });
           await writeFile(logo, LOGO_SVG);
           sponsor.logo = logo;
         }
@@ -549,141 +503,141 @@ export async function startMirrorNetwork(opts: { plans?: readonly MirrorPlan[] }
       mirrorEntries.push(entry);
     }
 
-    const baseConfig = (publicUrl: string, dataDir: string): RawConfig => ({
-      publicUrl,
-      dataDir,
-      // The test mirrors listen on 127.0.0.1, which a production config may not name.
-      allowPrivateMirrorAddresses: true,
-      // The suites send many wrong tokens and offers from 127.0.0.1; these limits have tests of their own (hardening.test.ts).
-      limits: { authFailures: 1_000, pendingOffersPerNetwork: 100 },
-      origin: { baseUrl: origin.baseUrl, manifest: originManifest },
-      routing: { bandKm: 50 },
-      tokens: [
-        { token: STAFF_TOKEN, role: 'staff', name: 'ops' },
-        { token: PROVIDER_TOKEN, role: 'provider', mirrors: ['de-berlin'], name: 'spree' },
-      ],
-      mirrors: structuredClone(mirrorEntries),
-    });
-
-    let serverCount = 0;
-    const writeConfig = async (port: number, mutate?: (c: RawConfig) => void): Promise<string> => {
-      const n = serverCount++;
-      const config = baseConfig(`http://127.0.0.1:${port}`, path.join(dir, `var-${n}`));
-      mutate?.(config);
+    const tokens: Record<string, unknown>[] = [{ token: STAFF_TOKEN, role: 'staff', name: 'ops' }];
+    if (mirrors['de-berlin']) tokens.push({ token: PROVIDER_TOKEN, role: 'provider', mirrors: ['de-berlin'], name: 'spree' });
+    let configs = 0;
+    const writeConfig: MirrorNetwork<K>['writeConfig'] = async (o = {}) => {
+      const n = configs++;
+      // publicUrl must be the real address: aria2c follows the absolute rel=describedby link.
+      const port = await freePort();
+      const dataDir = o.dataDir ?? path.join(dir, `var-${n}`);
+      const health = { ...(fast ? FAST_HEALTH : {}), ...o.health };
+      const config: RawConfig = {
+        publicUrl: `http://127.0.0.1:${port}`,
+        dataDir,
+        // The test mirrors listen on 127.0.0.1 (and with fast probes are probed every 200 ms): what a production config may not do.
+        allowPrivateMirrorAddresses: true,
+        ...(fast ? { allowFastProbes: true } : {}),
+        // The suites send many wrong tokens and offers from 127.0.0.1; these limits have tests of their own (hardening.test.ts).
+        limits: { authFailures: 1_000, pendingOffersPerNetwork: 100 },
+        origin: { baseUrl: origin.baseUrl, manifest: originManifest },
+        routing: { bandKm: 50 },
+        tokens: structuredClone(tokens),
+        ...(Object.keys(health).length > 0 ? { health } : {}),
+        ...(fast ? { scan: { interval: '1h', timeout: '20s' } } : {}),
+        mirrors: structuredClone(mirrorEntries),
+      };
+      o.mutate?.(config);
+      await mkdir(config.dataDir as string, { recursive: true });
       const file = path.join(dir, `mirrorgate-${n}.yaml`);
       await writeFile(file, stringify(config));
-      return file;
-    };
-    const startOn = async (configPath: string, port: number, env: Record<string, string> = {}): Promise<RunningServer> => {
-      const running = await serve({ configPath, port, hostname: '127.0.0.1', logLevel: 'silent', env });
-      toClose.unshift(() => running.close());
-      return running;
+      return { file, port, dataDir: config.dataDir as string };
     };
 
-    // publicUrl must be the real address: aria2c follows the absolute rel=describedby link.
-    const mainPort = await freePort();
-    const configPath = await writeConfig(mainPort);
-    const server = await startOn(configPath, mainPort);
-
-    const network: MirrorNetwork = {
-      url: server.url,
-      server,
-      config: server.config,
-      configPath,
-      rawConfig: () => baseConfig(server.config.publicUrl, server.config.dataDir),
-      mirrors,
+    const launch = async (o: ServerOptions): Promise<{ server: RunningServer; configPath: string }> => {
+      const { file, port } = o.sameConfig ? { file: main().configPath, port: await freePort() } : await writeConfig(o);
+      const server = await serveConfig(file, { port, env: o.env });
+      servers.add(server);
+      return { server, configPath: file };
+    };
+    let first: { server: RunningServer; configPath: string } | undefined;
+    const main = (): { server: RunningServer; configPath: string } => {
+      if (!first) throw new Error('this network was started without a Mirrorgate (mirrorgate: false): start one with startServer()');
+      return first;
+    };
+    const network: MirrorNetwork<K> = {
+      dir,
       origin,
       originManifest,
+      mirrors,
+      mirrorEntries,
       files,
-      dir,
-      async startServer(startOpts: StartOptions = {}) {
-        const port = await freePort();
-        const file = startOpts.sameConfig ? configPath : await writeConfig(port, startOpts.mutate);
-        return startOn(file, port, startOpts.env);
+      get server() {
+        return main().server;
       },
-      async addOriginFile(relPath: string, data: Buffer) {
-        const local = await writeFixture(originRoot, relPath, data, FIXTURE_MTIME);
-        const f: FixtureFile = {
-          path: relPath,
-          size: data.length,
-          mtime: FIXTURE_MTIME,
-          sha256: sha256Hex(data),
-          sha256Base64: createHash('sha256').update(data).digest('base64'),
-          local,
-        };
+      get url() {
+        return main().server.url;
+      },
+      get config() {
+        return main().server.config;
+      },
+      get configPath() {
+        return main().configPath;
+      },
+      startServer: async (o = {}) => (await launch(o)).server,
+      async stopServer(server) {
+        if (!servers.delete(server)) return;
+        await server.close();
+      },
+      writeConfig,
+      dataDir: (name) => path.join(dir, `data-${name}`),
+      extraMirror: (id, port) => startFileServer(id, originRoot, port),
+      async startRsyncDaemon(root) {
+        const daemon = await startRsyncDaemon(path.join(dir, `rsyncd-${daemons.length}`), root);
+        daemons.push(daemon);
+        return daemon;
+      },
+      async startRedisServer() {
+        const redis = await startRedisServer(dir);
+        redisServers.push(redis);
+        return redis;
+      },
+      async addOriginFile(relPath, data) {
+        const f = fixtureFile(relPath, data, MTIME, await writeTreeFile(originRoot, relPath, data, MTIME));
         await appendFile(originManifest, manifestLine(f));
         added.push(f);
         return f;
       },
-      async changeOriginFile(key: FileKey, data: Buffer, mtime: number) {
+      async changeOriginFile(key, content, mtime) {
+        const data = typeof content === 'number' ? randomBytes(content) : content;
         const old = files[key];
-        // Mirror copies may be hard links to the origin copy: replace the file, never write into it.
-        const tmp = `${old.local}.new`;
-        await writeFile(tmp, data);
-        await utimes(tmp, mtime, mtime);
-        await rename(tmp, old.local);
-        const f: FixtureFile = {
-          path: old.path,
-          size: data.length,
-          mtime,
-          sha256: sha256Hex(data),
-          sha256Base64: createHash('sha256').update(data).digest('base64'),
-          local: old.local,
-        };
-        files[key] = f;
-        // Atomic, so the watcher never reads a half-written manifest.
-        const tmpManifest = `${originManifest}.new`;
-        await writeFile(tmpManifest, [...Object.values(files), ...added].map(manifestLine).join(''));
-        await rename(tmpManifest, originManifest);
-        return f;
+        files[key] = fixtureFile(old.path, data, mtime, await writeTreeFile(originRoot, old.path, data, mtime));
+        await writeManifest();
+        return files[key];
+      },
+      setOriginTrace: (epochSeconds) => writeTrace(originRoot, epochSeconds),
+      setTrace: (mirrorId, epochSeconds) => writeTrace(mirrors[mirrorId]!.root, epochSeconds),
+      async removeFile(mirrorId, key) {
+        await unlink(path.join(mirrors[mirrorId]!.root, ...files[key].path.split('/')));
+      },
+      async placeFile(mirrorId, key) {
+        await placeCopy(files[key], mirrors[mirrorId]!.root);
       },
       clearLogs() {
-        origin.clearLog();
-        for (const m of Object.values(mirrors)) m.clearLog();
+        for (const s of fileServers) s.clearLog();
       },
-      async close() {
-        for (const fn of toClose.splice(0)) await fn().catch(() => {});
-        await rm(dir, { recursive: true, force: true });
-      },
+      close: stopAll,
     };
+    if (opts.mirrorgate !== false) first = await launch(opts.mirrorgate ?? {});
     return network;
   } catch (err) {
-    for (const fn of toClose) await fn().catch(() => {});
-    await rm(dir, { recursive: true, force: true });
+    await stopAll();
     throw err;
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Raw HTTP, for request targets fetch would normalise and for headers fetch forbids (Host)
+// What tests ask of a running server and of this machine
 
-export interface RawResponse {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
+/** Each mirror's health record as the server holds it, for assertion messages. */
+export function healthFacts(server: RunningServer): string {
+  return server.control
+    .mirrors()
+    .map((m) => {
+      const h = server.control.healthOf(m.id);
+      return `${m.id}: ${h ? `${h.health} f=${h.consecutiveFailures} s=${h.consecutiveSuccesses}${h.reason ? ` (${h.reason})` : ''}${h.lagSeconds ? ` lag=${h.lagSeconds}` : ''}${h.missing ? ` missing=${h.missing.join(',')}` : ''}` : 'unprobed'}`;
+    })
+    .join('; ');
 }
 
-/** Sends `target` exactly as given (no dot-segment removal, no re-encoding). */
-export function rawRequest(baseUrl: string, target: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<RawResponse> {
-  const base = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host: base.hostname,
-        port: base.port,
-        method: opts.method ?? 'GET',
-        path: target,
-        headers: opts.headers,
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
+/** Whether CI demands the test run (then a missing Redis or binary is a failure, not a skip). */
+export const IN_CI = process.env.CI === 'true';
+
+/** Whether a program is on PATH. */
+export async function haveProgram(name: string, args: string[] = ['--version']): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(name, args, { stdio: 'ignore' });
+    child.once('error', () => resolve(false));
+    child.once('exit', (code) => resolve(code === 0));
   });
 }

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import path from 'node:path';
-import { freePort } from './network.js';
+import { freePort } from './loopback.js';
 
 export interface RsyncDaemon {
   /** rsync://127.0.0.1:<port>/<module>/ */
