@@ -8,6 +8,7 @@ import {
   ALL_FILES,
   CFILES,
   CONTROL_SETUP,
+  mirrorIn,
   haveProgram,
   IN_CI,
   INTERVAL_MS,
@@ -38,13 +39,7 @@ describe.skipIf(skip)('scan via the admin API against a real rsync daemon', () =
   let server: RunningServer;
 
   beforeAll(async () => {
-    net = await startNetwork({
-      ...CONTROL_SETUP,
-      plans: [
-        { id: 'de-rsync', country: 'DE', lat: 52.52, lon: 13.405, holds: CURRENT, stale: STALE },
-        { id: 'fr-far', country: 'FR', lat: 48.857, lon: 2.352 },
-      ],
-    });
+    net = await startNetwork({ ...CONTROL_SETUP, plans: [mirrorIn('de-rsync', 'DE', { holds: CURRENT, stale: STALE }), mirrorIn('fr-far', 'FR')] });
     daemon = await net.startRsyncDaemon(net.mirrors['de-rsync']!.root);
     net.mirrorEntries.find((m) => m.id === 'de-rsync')!.rsyncUrl = daemon.url;
     // No probes: routing here follows inventories alone.
@@ -137,13 +132,7 @@ describe.skipIf(skip)('a scan after a probe found a file missing', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    net = await startNetwork({
-      ...CONTROL_SETUP,
-      plans: [
-        { id: 'de-rsync', country: 'DE', lat: 52.52, lon: 13.405 },
-        { id: 'fr-far', country: 'FR', lat: 48.857, lon: 2.352 },
-      ],
-    });
+    net = await startNetwork({ ...CONTROL_SETUP, plans: [mirrorIn('de-rsync', 'DE'), mirrorIn('fr-far', 'FR')] });
     const daemon = await net.startRsyncDaemon(net.mirrors['de-rsync']!.root);
     net.mirrorEntries.find((m) => m.id === 'de-rsync')!.rsyncUrl = daemon.url;
     server = await net.startServer({ health: { sampleFiles: 10 } });
@@ -189,13 +178,13 @@ describe.skipIf(skip)('scans launch accepted mirrors, and run on their own', () 
     net = await startNetwork({
       ...CONTROL_SETUP,
       plans: [
-        { id: 'de-near', country: 'DE', lat: 52.52, lon: 13.405 },
-        { id: 'fr-far', country: 'FR', lat: 48.857, lon: 2.352 },
+        mirrorIn('de-near', 'DE'),
+        mirrorIn('fr-far', 'FR'),
         // Not in the config: trees offered later through the offers API.
-        { id: 'se-full', country: 'SE', lat: 59.33, lon: 18.07 },
-        { id: 'no-partial', country: 'NO', lat: 59.91, lon: 10.75, holds: CURRENT, stale: STALE },
+        mirrorIn('se-full', 'SE'),
+        mirrorIn('no-partial', 'NO', { holds: CURRENT, stale: STALE }),
         // In the config with an rsyncUrl, scanned by the scheduled loop only.
-        { id: 'gb-sched', country: 'GB', lat: 51.51, lon: -0.13, holds: CURRENT, stale: STALE },
+        mirrorIn('gb-sched', 'GB', { holds: CURRENT, stale: STALE }),
       ],
     });
     for (const id of ['se-full', 'no-partial', 'gb-sched']) daemons[id] = await net.startRsyncDaemon(net.mirrors[id]!.root);
@@ -280,13 +269,7 @@ describe.skipIf(skipRedis)('a scan on one instance sharing Redis', () => {
 
   beforeAll(async () => {
     await flushRedis(REDIS_DB);
-    net = await startNetwork({
-      ...CONTROL_SETUP,
-      plans: [
-        { id: 'de-rsync', country: 'DE', lat: 52.52, lon: 13.405, holds: CURRENT, stale: STALE },
-        { id: 'fr-far', country: 'FR', lat: 48.857, lon: 2.352 },
-      ],
-    });
+    net = await startNetwork({ ...CONTROL_SETUP, plans: [mirrorIn('de-rsync', 'DE', { holds: CURRENT, stale: STALE }), mirrorIn('fr-far', 'FR')] });
     const daemon = await net.startRsyncDaemon(net.mirrors['de-rsync']!.root);
     net.mirrorEntries.find((m) => m.id === 'de-rsync')!.rsyncUrl = daemon.url;
     const env = { REDIS_URL: redisUrl(REDIS_DB) };

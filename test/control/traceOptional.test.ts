@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
 import type { MirrorView } from '../../src/control/adminService.js';
 import type { RunningServer } from '../../src/node.js';
-import { CONTROL_SETUP, healthFacts, STAFF_TOKEN, startNetwork, TRACE_TIME, type ControlNetwork } from '../support/network.js';
+import { CONTROL_SETUP, healthFacts, mirrorIn, STAFF_TOKEN, startNetwork, TRACE_TIME, type ControlNetwork } from '../support/network.js';
 import { choice, download, mirrorsJson, staffCall } from '../support/requests.js';
 import { waitFor } from '../support/wait.js';
 
@@ -52,14 +52,7 @@ describe('trace files are optional', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    net = await startNetwork({
-      ...CONTROL_SETUP,
-      plans: [
-        { id: 'de-notrace', country: 'DE', lat: 52.52, lon: 13.405 },
-        { id: 'fr-arch', country: 'FR', lat: 48.857, lon: 2.352 },
-        { id: 'us-debian', country: 'US', lat: 42.36, lon: -71.06 },
-      ],
-    });
+    net = await startNetwork({ ...CONTROL_SETUP, plans: [mirrorIn('de-notrace', 'DE'), mirrorIn('fr-arch', 'FR'), mirrorIn('us-debian', 'US')] });
     const root = (id: string) => net.mirrors[id]!.root;
     for (const id of ['de-notrace', 'fr-arch', 'us-debian']) await unlink(path.join(root(id), 'TIME'));
     await writeFile(path.join(root('fr-arch'), 'lastsync'), `${TRACE_TIME - ARCH_LAG}\n`);
@@ -197,13 +190,7 @@ describe('origin.trace as a list of candidates', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    net = await startNetwork({
-      ...CONTROL_SETUP,
-      plans: [
-        { id: 'de-time', country: 'DE', lat: 52.52, lon: 13.405 },
-        { id: 'fr-lastsync', country: 'FR', lat: 48.857, lon: 2.352 },
-      ],
-    });
+    net = await startNetwork({ ...CONTROL_SETUP, plans: [mirrorIn('de-time', 'DE'), mirrorIn('fr-lastsync', 'FR')] });
     // The origin publishes only `lastsync`; one mirror has the old TIME, the other lastsync.
     await unlink(path.join(net.origin.root, 'TIME'));
     await writeFile(path.join(net.origin.root, 'lastsync'), `${TRACE_TIME}\n`);

@@ -2,25 +2,16 @@
 // read-only with a banner (axe-clean at 1280 and 390 px), `offers list` and `audit` answer from the instance's
 // last copy, `stats` says it cannot answer — none of them says "cannot save changes", which only changes do.
 // When Redis comes back empty, the instance writes back what it holds.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { RunningServer } from '../../src/node.js';
+import { runCli } from '../cli/cliRun.js';
 import { axeViolations, launchChromium, PHONE, screenshot, seriousOnly } from '../support/browser.js';
 import { STAFF_TOKEN, startNetwork, type MirrorNetwork } from '../support/network.js';
 import type { RedisServerProcess } from '../support/redis.js';
 import { choice, client, submitOffer } from '../support/requests.js';
 
 const launched = await launchChromium();
-const bin = path.join(fileURLToPath(new URL('../../', import.meta.url)), 'bin/mirrorgate.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe.skipIf(!launched.browser)('staff during a store outage', () => {
   const browser = launched.browser as Browser;
@@ -30,16 +21,7 @@ describe.skipIf(!launched.browser)('staff during a store outage', () => {
   let context: BrowserContext;
   let offerId: string;
 
-  const cli = (args: string[]): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, MIRRORGATE_URL: server.url, MIRRORGATE_TOKEN: STAFF_TOKEN } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  const cli = (args: string[]) => runCli(args, { env: { MIRRORGATE_URL: server.url, MIRRORGATE_TOKEN: STAFF_TOKEN } });
 
   beforeAll(async () => {
     net = await startNetwork();

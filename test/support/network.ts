@@ -267,12 +267,23 @@ export const MIRROR_PLANS: readonly MirrorPlan<FileKey>[] = [
   },
 ];
 
+/** Where control-plane tests stand their mirrors: a capital of each country. */
+const CAPITALS = {
+  DE: { lat: 52.52, lon: 13.405 },
+  FR: { lat: 48.857, lon: 2.352 },
+  US: { lat: 42.36, lon: -71.06 },
+  SE: { lat: 59.33, lon: 18.07 },
+  NO: { lat: 59.91, lon: 10.75 },
+  GB: { lat: 51.51, lon: -0.13 },
+} as const;
+
+/** A mirror of the control tree in a country's capital, with `over` for what else it is. */
+export function mirrorIn(id: string, country: keyof typeof CAPITALS, over: Partial<MirrorPlan<CFileKey>> = {}): MirrorPlan<CFileKey> {
+  return { id, country, ...CAPITALS[country], ...over };
+}
+
 /** The control tree's network: a client in Germany goes to de-near, and to fr-far when de-near is out. */
-export const CONTROL_PLANS: readonly MirrorPlan<CFileKey>[] = [
-  { id: 'de-near', country: 'DE', lat: 52.52, lon: 13.405 },
-  { id: 'fr-far', country: 'FR', lat: 48.857, lon: 2.352 },
-  { id: 'us-far', country: 'US', lat: 42.36, lon: -71.06 },
-];
+export const CONTROL_PLANS: readonly MirrorPlan<CFileKey>[] = [mirrorIn('de-near', 'DE'), mirrorIn('fr-far', 'FR'), mirrorIn('us-far', 'US')];
 
 const LOGO_SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="240" height="80"><rect width="240" height="80" fill="#c33"/></svg>\n';
 
