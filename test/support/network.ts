@@ -401,6 +401,11 @@ export interface MirrorNetwork<K extends string = FileKey> {
 /** The network a control-plane test starts (CONTROL_SETUP). */
 export type ControlNetwork = MirrorNetwork<CFileKey>;
 
+/**
+ * Starts a network in a fresh folder: the origin tree on a file server, a file server per mirror plan with
+ * its copies, and (unless `mirrorgate: false`) a first Mirrorgate in front. startNetwork() is the fixture
+ * network most tests use; startNetwork(CONTROL_SETUP) the control-plane tests' one.
+ */
 export async function startNetwork<T extends Tree = typeof FIXTURE_TREE>(opts: NetworkOptions<T> = {}): Promise<MirrorNetwork<keyof T & string>> {
   type K = keyof T & string;
   const tree: Tree = opts.tree ?? FIXTURE_TREE;
