@@ -70,7 +70,7 @@ export interface IssuedToken {
 }
 
 export { AUDIT_ACTIONS };
-/** Store shapes the API answers with, for layers that may not import the store (the CLI). */
+/** Store shapes the pages and API answer with, for layers that may not import the store (http/views; the CLI has its own: http/schemas/admin.ts). */
 export type { AuditEntry, HealthRecord, StatsResult };
 
 export function offerView(offer: Offer): OfferView {
