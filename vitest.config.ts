@@ -9,6 +9,7 @@ const UNIT = [
   'test/geo/{asnTable,clientAddress,maxmindLocator}.test.ts',
   'test/pages/{chart,logos,views}.test.ts',
   'test/edge/{cfLocator,shardedSource,snapshotSource}.test.ts',
+  'test/node/logging.test.ts',
 ];
 
 /** Real clients end to end: Chromium, workerd, apt, aria2c, curl, wget against running servers. */
