@@ -13,6 +13,12 @@ const skip = !hasRedisServer && !IN_CI;
 if (skip) console.warn('[controlPlane.outage] skipped: no redis-server program on PATH');
 
 const MIRRORS = ['de-near', 'fr-far', 'us-far'];
+/**
+ * Fast rounds, but a live mirror is taken out only after eight failed probes in a row: these tests are
+ * about what the store's outage changes, and on a loaded CI machine two 150 ms timeouts in a row would
+ * change a choice too. A killed mirror still leaves routing within two seconds.
+ */
+const HEALTH = { timeout: '190ms', failuresToDown: 8 };
 const CLIENTS = ['DE', 'FR', 'GB', 'US_EAST', 'JP'] as const;
 
 async function readyz(base: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -37,8 +43,8 @@ describe.skipIf(skip)('two instances through a Redis outage', () => {
     net = await startNetwork(CONTROL_SETUP);
     redis = await net.startRedisServer();
     const env = { REDIS_URL: `${redis.url}/0` };
-    a = await net.startServer({ env });
-    b = await net.startServer({ env });
+    a = await net.startServer({ env, health: HEALTH });
+    b = await net.startServer({ env, health: HEALTH });
     const up = await waitFor(
       async () =>
         [a, b].every((s) => MIRRORS.every((id) => s.control.healthOf(id)?.health === 'up')) &&
@@ -154,9 +160,9 @@ describe.skipIf(skip)('one instance cut off from Redis while the other carries o
     net = await startNetwork(CONTROL_SETUP);
     redis = await net.startRedisServer();
     proxy = await startTcpProxy(redis.port);
-    a = await net.startServer({ env: { REDIS_URL: `${redis.url}/0` } });
+    a = await net.startServer({ env: { REDIS_URL: `${redis.url}/0` }, health: HEALTH });
     // B reaches the same Redis through a proxy the test can cut.
-    b = await net.startServer({ env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}/0` } });
+    b = await net.startServer({ env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}/0` }, health: HEALTH });
     const up = await waitFor(async () => (await choice(a.url, 'DE')) === 'de-near' && (await choice(b.url, 'DE')) === 'de-near', { timeoutMs: 5_000 });
     if (up === undefined) throw new Error('de-near not routed on both instances');
   });
