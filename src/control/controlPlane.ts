@@ -1,9 +1,7 @@
 // The control plane of one instance: state sync, probe rounds and scan runs put together, and when their loops run.
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../config/schema.js';
-import type { Logger } from '../core/logger.js';
-import type { InventoryEntry, MirrorSpec } from '../core/model.js';
-import type { AuditEntry, HealthRecord, MirrorOverride, Offer, Store } from '../store/store.js';
+import type { MirrorSpec } from '../core/model.js';
+import type { AuditEntry, HealthRecord, MirrorOverride, Offer } from '../store/store.js';
 import { MirrorLifecycle } from './lifecycle.js';
 import type { Logo } from './logos.js';
 import { ProbeRounds } from './probeRounds.js';
@@ -11,23 +9,14 @@ import type { ScanResult } from './scan.js';
 import { ScanRuns } from './scanRuns.js';
 import { Scheduler, type Timers } from './scheduler.js';
 import { serialWrites, type Serially } from './serialWrites.js';
-import type { SnapshotBuilder } from './snapshotBuilder.js';
-import { StateSync } from './stateSync.js';
+import { StateSync, type StateSyncOptions } from './stateSync.js';
 
 /** How often an instance on Redis checks that the store still holds its data (the epoch), and reads new audit entries. */
 const EPOCH_CHECK_MS = 1_000;
 /** How often the origin index is looked at for a change (a manifest's mtime and size; a local tree is rescanned). */
 const ORIGIN_REFRESH_MS = 5_000;
 
-export interface ControlPlaneOptions {
-  config: Config;
-  /** The config file's mirrors, before runtime changes. */
-  configMirrors: readonly MirrorSpec[];
-  /** Inventories from the config's mirror manifests, used until a scan replaces them. */
-  configInventories: ReadonlyMap<string, InventoryEntry[]>;
-  store: Store;
-  builder: SnapshotBuilder;
-  log: Logger;
+export interface ControlPlaneOptions extends Omit<StateSyncOptions, 'clock' | 'onWrittenBack'> {
   clock?: () => number;
   /** Run the probe, scan, store-check and origin-refresh loops (off in tests that drive them by hand). */
   loops?: boolean;

@@ -31,49 +31,38 @@ export class MirrorLifecycle {
     await this.opts.serially(() => this.launchNow(id, result));
   }
 
-  private async activateNow(id: string): Promise<void> {
+  private activateNow(id: string): Promise<void> {
+    return this.goActive(id, 'pending', { actor: 'prober', action: 'mirror.activate' });
+  }
+
+  private launchNow(id: string, result: ScanResult): Promise<void> {
+    return this.goActive(id, 'syncing', { actor: 'scanner', action: 'mirror.launch', after: { completion: result.report.completion } });
+  }
+
+  /** `from` → active, audited write-ahead as staff changes are (AdminService.change). */
+  private async goActive(
+    id: string,
+    from: 'pending' | 'syncing',
+    step: { actor: 'prober' | 'scanner'; action: 'mirror.activate' | 'mirror.launch'; after?: Record<string, unknown> },
+  ): Promise<void> {
     const { store, state, clock } = this.opts;
     // The store's copy: a staff change made since our last reload (here or elsewhere) must not be undone.
     const o = (await store.getOverrides()).get(id);
-    if (o?.lifecycle !== 'pending') return;
-    const next: MirrorOverride = { ...o, lifecycle: 'active', updatedAt: clock(), updatedBy: 'prober' };
+    if (o?.lifecycle !== from) return;
+    const next: MirrorOverride = { ...o, lifecycle: 'active', updatedAt: clock(), updatedBy: step.actor };
     const entry: AuditEntry = {
       id: randomUUID(),
       at: clock(),
-      actor: 'prober',
-      action: 'mirror.activate',
+      actor: step.actor,
+      action: step.action,
       target: `mirror:${id}`,
-      before: { lifecycle: 'pending' },
-      after: { lifecycle: 'active' },
+      before: { lifecycle: from },
+      after: { lifecycle: 'active', ...step.after },
       applies: { override: next },
     };
-    // Write-ahead, as staff changes are (AdminService.change).
     await store.appendAudit(entry);
     state.noteAudit(entry);
     state.keepOverride(id, next);
-    await store.putOverride(id, next);
-    await store.publish({ kind: 'override', mirror: id });
-  }
-
-  private async launchNow(id: string, result: ScanResult): Promise<void> {
-    const { store, state, clock } = this.opts;
-    // The store's copy, as for activation: a staff change made meanwhile must not be undone.
-    const o = (await store.getOverrides()).get(id);
-    if (o?.lifecycle !== 'syncing') return;
-    const next: MirrorOverride = { ...o, lifecycle: 'active', updatedAt: clock(), updatedBy: 'scanner' };
-    const entry: AuditEntry = {
-      id: randomUUID(),
-      at: clock(),
-      actor: 'scanner',
-      action: 'mirror.launch',
-      target: `mirror:${id}`,
-      before: { lifecycle: 'syncing' },
-      after: { lifecycle: 'active', completion: result.report.completion },
-      applies: { override: next },
-    };
-    // Write-ahead, as staff changes are (AdminService.change).
-    await store.appendAudit(entry);
-    state.noteAudit(entry);
     await store.putOverride(id, next);
     await store.publish({ kind: 'override', mirror: id });
   }
