@@ -75,7 +75,7 @@ export class Metrics {
   /** On every download answer: two Map lookups and a few additions, no label hashing or validation. */
   observeDecision(seconds: number, outcome: string, mirror: string): void {
     this.decision.observe(outcome, seconds);
-    this.redirects.inc(outcome, mirror);
+    this.redirects.inc(mirror, outcome);
   }
 
   observeProbe(mirror: string, ok: boolean): void {
@@ -119,26 +119,28 @@ abstract class PlainMetric {
 
 /** A counter over two labels, counted by (first, second) value. */
 class Tally extends PlainMetric {
+  /** second label's value → first label's value → count (outcomes are few, mirrors many). */
   private counts = new Map<string, Map<string, number>>();
   constructor(
     name: string,
     help: string,
-    private readonly labelNames: readonly [outer: string, inner: string],
+    private readonly labelNames: readonly [first: string, second: string],
   ) {
     super(name, help, 'counter');
   }
 
-  /** `outer` is the second label (few values: outcomes), `inner` the first (many: mirrors). */
-  inc(outer: string, inner: string): void {
-    let byInner = this.counts.get(outer);
-    if (!byInner) this.counts.set(outer, (byInner = new Map()));
-    byInner.set(inner, (byInner.get(inner) ?? 0) + 1);
+  /** Counts one for the label values, in the order of labelNames. */
+  inc(first: string, second: string): void {
+    let bySecond = this.counts.get(second);
+    if (!bySecond) this.counts.set(second, (bySecond = new Map()));
+    bySecond.set(first, (bySecond.get(first) ?? 0) + 1);
   }
 
   samples(): Sample[] {
-    const [first, second] = this.labelNames;
+    const [firstName, secondName] = this.labelNames;
     const out: Sample[] = [];
-    for (const [outer, byInner] of this.counts) for (const [inner, value] of byInner) out.push({ labels: { [first]: inner, [second]: outer }, value });
+    for (const [second, byFirst] of this.counts)
+      for (const [first, value] of byFirst) out.push({ labels: { [firstName]: first, [secondName]: second }, value });
     return out;
   }
 
