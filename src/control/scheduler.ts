@@ -56,11 +56,17 @@ export class Scheduler {
     this.timers = opts.timers ?? realTimers;
   }
 
-  /** Starts a loop. A round that outlasts its interval (a stalled origin) is not stacked on by the next tick. */
+  /**
+   * Starts a loop. A round that outlasts its interval (a stalled origin) is not stacked on by the next tick;
+   * that tick renews the lease instead, so a long round is not taken over mid-way by another instance.
+   */
   every(loop: Loop): void {
     let running = false;
     const tick = () => {
-      if (running) return;
+      if (running) {
+        void this.renew(loop.name, loop.leaseMs);
+        return;
+      }
       running = true;
       void this.withLease(loop.name, loop.leaseMs, loop.run).finally(() => (running = false));
     };
@@ -85,6 +91,15 @@ export class Scheduler {
   stop(): void {
     for (const h of this.handles) this.timers.clearInterval(h);
     this.handles = [];
+  }
+
+  /** Extends this instance's lease while its round runs on (the same call that took it); an unavailable store is the round's concern. */
+  private async renew(name: string, ttlMs: number): Promise<void> {
+    try {
+      await this.opts.store.acquireLease(name, this.opts.holder, ttlMs);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) this.opts.log.error({ err: (err as Error).message, loop: name }, 'lease renewal failed');
+    }
   }
 
   /** Runs `job` when this instance holds the lease; a failure is logged, never thrown into a timer. */

@@ -61,6 +61,25 @@ describe('Scheduler', () => {
     expect(timers.live()).toBe(0);
   });
 
+  it('renews the lease on a tick that finds its round still running, so a long round keeps it', async () => {
+    const timers = manualTimers();
+    const calls: string[] = [];
+    const acquire = store.acquireLease.bind(store);
+    store.acquireLease = (name, holder, ttlMs) => (calls.push(`${name}:${holder}:${ttlMs}`), acquire(name, holder, ttlMs));
+    const s = new Scheduler({ store, holder: 'me', log: quiet, timers });
+    let release: () => void = () => undefined;
+    let runs = 0;
+    s.every({ name: 'probe', everyMs: 1000, leaseMs: 2000, atStart: true, run: () => new Promise<void>((r) => ((runs += 1), (release = r))) });
+    await settle();
+    timers.fire();
+    timers.fire();
+    await settle();
+    expect(runs).toBe(1);
+    expect(calls).toEqual(['probe:me:2000', 'probe:me:2000', 'probe:me:2000']);
+    release();
+    s.stop();
+  });
+
   it('runs a loop of this instance alone without a lease, not stacked, a failure logged', async () => {
     const timers = manualTimers();
     const errors: string[] = [];

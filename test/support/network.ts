@@ -635,6 +635,15 @@ export async function startNetwork<T extends Tree = typeof FIXTURE_TREE>(opts: N
 // ---------------------------------------------------------------------------------------------
 // What tests ask of a running server and of this machine
 
+/**
+ * Probe rounds started so far on the network: each round reads the origin's trace once. Counting rounds
+ * between an event and its effect measures in the control plane's own unit, which a loaded test machine
+ * cannot stretch the way it stretches milliseconds.
+ */
+export function probeRounds(net: { origin: { requests: readonly { path?: string }[] } }): number {
+  return net.origin.requests.filter((r) => r.path === '/TIME').length;
+}
+
 /** Each mirror's health record as the server holds it, for assertion messages. */
 export function healthFacts(server: RunningServer): string {
   return server.control
