@@ -57,7 +57,7 @@ export function parseConfig(text: string, opts: { file?: string; env?: Record<st
 
   let raw: unknown;
   try {
-    raw = doc.toJS({ maxAliasCount: 100 });
+    raw = compactStrings(doc.toJS({ maxAliasCount: 100 }));
   } catch (err) {
     // e.g. an alias bomb past maxAliasCount
     throw new ConfigError([`${subject}: ${(err as Error).message}`]);
@@ -80,6 +80,26 @@ export function parseConfig(text: string, opts: { file?: string; env?: Record<st
     throw new ConfigError(inSourceOrder(problems, doc).map((p) => formatProblem(p, subject)));
   }
   return result.data;
+}
+
+/**
+ * Every string of the parsed tree, keys too, as its own flat copy. YAML scalars are slices of the file's
+ * text, and one character past U+00FF anywhere in the file (an em dash in a comment) makes all of them
+ * two-byte: each Location, Link, map key and comparison built from a mirror's id or URL then pays for
+ * the wider form on every download. JSON.parse makes a string one byte per character where it fits.
+ */
+function compactStrings(value: unknown): unknown {
+  if (typeof value === 'string') return JSON.parse(JSON.stringify(value)) as string;
+  if (Array.isArray(value)) return value.map(compactStrings);
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    // defineProperty: a "__proto__" key stays a key (and an unknown one) instead of setting the prototype.
+    for (const [k, v] of Object.entries(value)) {
+      Object.defineProperty(out, compactStrings(k) as string, { value: compactStrings(v), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+  return value;
 }
 
 function formatProblem(problem: Problem, subject: string): string {

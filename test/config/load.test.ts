@@ -4,6 +4,7 @@ import { DEFAULT_CONSISTENCY_RULES } from '../../src/core/consistency.js';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -216,6 +217,18 @@ mirrors:
       mirrors: [],
     });
     expect(config).not.toHaveProperty('port');
+  });
+
+  it('holds its strings one byte per character even when the file has wider ones (an em dash in a comment)', () => {
+    // YAML scalars are slices of the file's text, two-byte when the text is; the download path builds its
+    // headers and map keys from mirror ids and URLs, so they are copied compact. V8's serializer tags a
+    // one-byte string with '"' and a two-byte one with 'c'.
+    const isOneByte = (s: string) => v8.serialize(s)[2] === 0x22;
+    const text = `# Mirrors — as run by our providers\n${MINIMAL}mirrors:\n  - { id: acme-de, name: Acme — Berlin, baseUrl: https://acme.example/, country: DE, lat: 52.5, lon: 13.4 }\n`;
+    const config = parseConfig(text, { file: path.join(dir, 'etc/wide.yaml'), env: {} });
+    const mirror = config.mirrors[0]!;
+    expect([config.publicUrl, config.origin.baseUrl, mirror.id, mirror.baseUrl, mirror.country].map(isOneByte)).toEqual([true, true, true, true, true]);
+    expect(mirror.name).toBe('Acme — Berlin');
   });
 
   it('resolves relative paths against the config file folder, not the working directory', () => {
