@@ -4,6 +4,7 @@
 // the CLI's --json prints it whole. Fields a schema does not name are let through, not refused, so an
 // older CLI still reads a newer server's answer; admin.ts checks with `satisfies` that what it sends fits.
 import { z } from 'zod';
+import type { HealthRecord } from '../../core/model.js';
 
 /** The body of every error answer (app.ts): a message, and for a refused body or query each field's reason. */
 export const problemAnswer = z.object({
@@ -25,7 +26,9 @@ export const healthRecord = z.object({
   lagSeconds: z.number().optional(),
   missing: z.array(z.string()).optional(),
 });
-export type HealthRecord = z.infer<typeof healthRecord>;
+// The wire form of core's HealthRecord: this fails to compile when the two drift apart.
+const _healthRecordIsCores: z.ZodType<HealthRecord> = healthRecord;
+void _healthRecordIsCores;
 
 export const mirrorSpec = z.object({
   id: z.string(),
