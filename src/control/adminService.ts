@@ -1,22 +1,9 @@
 // Staff and provider operations: every change validated first, written once, audited, and published.
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { MirrorSpec, Sponsor } from '../core/model.js';
+import type { HealthRecord, MirrorSpec, Sponsor } from '../core/model.js';
 import { mirrorSummaries, type MirrorSummary } from '../core/mirrorStatus.js';
-import {
-  StoreUnavailableError,
-  type AuditApplies,
-  type AuditEntry,
-  type AuditQuery,
-  type HealthRecord,
-  type Lifecycle,
-  type MirrorOverride,
-  type MirrorPatch,
-  type Offer,
-  type Store,
-  type StatsQuery,
-  type StatsResult,
-  type TokenRecord,
-} from '../store/store.js';
+import { StoreUnavailableError, type AuditQuery, type Store, type StatsQuery, type StatsResult, type TokenRecord } from '../store/store.js';
+import type { AuditApplies, AuditEntry, Lifecycle, MirrorOverride, MirrorPatch, Offer } from '../core/records.js';
 import { AUDIT_ACTIONS } from '../core/auditActions.js';
 import type { ControlPlane } from './controlPlane.js';
 import { privateAddressFields } from '../config/addressPolicy.js';
@@ -70,8 +57,6 @@ export interface IssuedToken {
 }
 
 export { AUDIT_ACTIONS };
-/** Store shapes the pages and API answer with, for layers that may not import the store (http/views; the CLI has its own: http/schemas/admin.ts). */
-export type { AuditEntry, HealthRecord, StatsResult };
 
 export function offerView(offer: Offer): OfferView {
   const { statusKeyHash: _hidden, ...view } = offer;
@@ -607,5 +592,3 @@ function mergeSponsor(spec: MirrorSpec, patch: SponsorPatch): Sponsor {
   else if (patch.url !== undefined) merged.url = patch.url;
   return merged;
 }
-
-export type { Lifecycle };

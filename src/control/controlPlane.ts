@@ -1,7 +1,7 @@
 // The control plane of one instance: state sync, probe rounds and scan runs put together, and when their loops run.
 import { randomUUID } from 'node:crypto';
-import type { MirrorSpec } from '../core/model.js';
-import type { AuditEntry, HealthRecord, MirrorOverride, Offer } from '../store/store.js';
+import type { HealthRecord, MirrorSpec } from '../core/model.js';
+import type { AuditEntry, MirrorOverride, Offer } from '../core/records.js';
 import { MirrorLifecycle } from './lifecycle.js';
 import type { Logo } from './logos.js';
 import { ProbeRounds } from './probeRounds.js';

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { MirrorSpec } from '../core/model.js';
-import type { StoredLogo } from '../store/store.js';
+import type { StoredLogo } from '../core/records.js';
 
 /** A logo ready to serve (the http layer's Logo has this shape). */
 export interface Logo {

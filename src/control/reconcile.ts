@@ -2,7 +2,8 @@
 // hold a change whose write was lost. Such changes are rolled forward, so the state is what the log says.
 import { offerSchema } from '../store/schemas.js';
 import { checkOverride } from '../store/stateCheck.js';
-import type { AuditEntry, Offer, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { AuditEntry, Offer } from '../core/records.js';
 
 export interface ReconcileOptions {
   clock: () => number;

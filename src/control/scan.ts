@@ -7,7 +7,7 @@ import { fetch as undiciFetch } from 'undici';
 import { compileGlob } from '../core/availability.js';
 import type { FileIndex } from '../core/fileIndex.js';
 import type { InventoryEntry } from '../core/model.js';
-import type { InventoryRecord } from '../store/store.js';
+import type { InventoryRecord } from '../core/records.js';
 import { parseMirrorManifestText, type ManifestProblem } from './manifest.js';
 import { rsyncList } from './rsyncListing.js';
 

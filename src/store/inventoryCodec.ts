@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import type { InventoryEntry } from '../core/model.js';
 import { inventoryEntrySchema, inventoryHeaderSchema } from './schemas.js';
-import type { InventoryRecord } from './store.js';
+import type { InventoryRecord } from '../core/records.js';
 
 /** A stored inventory that cannot be read back; `line` is 1-based, 0 for the gzip layer. */
 export class InventoryFormatError extends Error {

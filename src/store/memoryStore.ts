@@ -21,16 +21,10 @@ import {
 } from './schemas.js';
 import { addBatch, matchesAudit, summarizeStats } from './queries.js';
 import {
-  type AuditEntry,
   type AuditQuery,
   type Change,
-  type HealthRecord,
-  type InventoryRecord,
-  type MirrorOverride,
-  type Offer,
   type SessionRecord,
   type StatsBatch,
-  type StoredLogo,
   type TokenRecord,
   type StatsQuery,
   type StatsResult,
@@ -38,6 +32,8 @@ import {
   type StoreStatus,
   StoreUnavailableError,
 } from './store.js';
+import type { AuditEntry, InventoryRecord, MirrorOverride, Offer, StoredLogo } from '../core/records.js';
+import type { HealthRecord } from '../core/model.js';
 import { checkOverrides, isMirrorId, overridesFromAudit } from './stateCheck.js';
 import { type StoreLog, consoleStoreLog } from './storeLog.js';
 

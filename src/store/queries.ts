@@ -1,6 +1,7 @@
 // Answers stats and audit queries over stored data, shared so the memory and Redis stores answer identically.
 import type { StatsDay } from './schemas.js';
-import type { AuditEntry, AuditQuery, StatsBatch, StatsQuery, StatsResult } from './store.js';
+import type { AuditQuery, StatsBatch, StatsQuery, StatsResult } from './store.js';
+import type { AuditEntry } from '../core/records.js';
 
 /** Top files beyond this many are dropped from a result; enough for any dashboard. */
 export const TOP_FILES_LIMIT = 100;

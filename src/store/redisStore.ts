@@ -17,16 +17,10 @@ import {
 } from './schemas.js';
 import { downloadField, fileField, matchesAudit, summarizeStats } from './queries.js';
 import {
-  type AuditEntry,
   type AuditQuery,
   type Change,
-  type HealthRecord,
-  type InventoryRecord,
-  type MirrorOverride,
-  type Offer,
   type SessionRecord,
   type StatsBatch,
-  type StoredLogo,
   type TokenRecord,
   type StatsQuery,
   type StatsResult,
@@ -34,6 +28,8 @@ import {
   type StoreStatus,
   StoreUnavailableError,
 } from './store.js';
+import type { AuditEntry, InventoryRecord, MirrorOverride, Offer, StoredLogo } from '../core/records.js';
+import type { HealthRecord } from '../core/model.js';
 import { checkHealth, checkOverrides, isMirrorId } from './stateCheck.js';
 import { type StoreLog, consoleStoreLog } from './storeLog.js';
 import type { z } from 'zod';

@@ -2,20 +2,9 @@
 import { z } from 'zod';
 import { fields } from '../config/fields.js';
 import { isRelativeTracePath } from '../core/health.js';
-import type { InventoryEntry } from '../core/model.js';
-import type {
-  AuditApplies,
-  AuditEntry,
-  Change,
-  HealthRecord,
-  InventoryRecord,
-  MirrorOverride,
-  Offer,
-  SessionRecord,
-  StatsBatch,
-  StoredLogo,
-  TokenRecord,
-} from './store.js';
+import type { HealthRecord, InventoryEntry } from '../core/model.js';
+import type { Change, SessionRecord, StatsBatch, TokenRecord } from './store.js';
+import type { AuditApplies, AuditEntry, InventoryRecord, MirrorOverride, Offer, StoredLogo } from '../core/records.js';
 
 const health = z.enum(['up', 'down', 'unknown']);
 

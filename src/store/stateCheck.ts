@@ -6,7 +6,8 @@
 // log, whose entries carry the state they applied (write-ahead, see AdminService).
 import { MIRROR_ID } from '../config/fields.js';
 import { healthRecordSchema, mirrorOverrideSchema } from './schemas.js';
-import type { AuditEntry, HealthRecord, MirrorOverride } from './store.js';
+import type { AuditEntry, MirrorOverride } from '../core/records.js';
+import type { HealthRecord } from '../core/model.js';
 
 /** The actor named on overrides this module makes up. */
 export const STATE_CHECK_ACTOR = 'state-check';

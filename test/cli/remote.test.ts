@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MirrorView } from '../../src/control/adminService.js';
 import { serve, type RunningServer } from '../../src/node.js';
-import type { AuditEntry, Offer } from '../../src/store/store.js';
+import type { AuditEntry, Offer } from '../../src/core/records.js';
 import { startRsyncDaemon, type RsyncDaemon } from '../support/rsyncDaemon.js';
 import { runCli, spawnCli, type CliRun } from './cliRun.js';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { reconcileAudit } from '../../src/control/reconcile.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
-import type { AuditEntry, MirrorOverride, Offer } from '../../src/store/store.js';
+import type { AuditEntry, MirrorOverride, Offer } from '../../src/core/records.js';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const NOW = 1_800_000_000_000;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { initialHealth, isRelativeTracePath, nextHealth, parseTraceTime, type ProbeOutcome } from '../../src/core/health.js';
-import type { HealthRecord } from '../../src/store/store.js';
+import type { HealthRecord } from '../../src/core/model.js';
 
 const cfg = { failuresToDown: 3, successesToUp: 2 };
 const ok = (at = 0, extra: Partial<ProbeOutcome> = {}): ProbeOutcome => ({ ok: true, at, ...extra });

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sameJson } from '../../src/control/reconcile.js';
-import type { AuditEntry, MirrorOverride } from '../../src/store/store.js';
+import type { AuditEntry, MirrorOverride } from '../../src/core/records.js';
 import { STAFF_TOKEN, startNetwork, type MirrorNetwork } from '../support/network.js';
 import { sleep } from '../support/wait.js';
 import { startChildServer, type ChildServer } from './support.js';

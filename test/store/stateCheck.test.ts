@@ -10,7 +10,7 @@ import type { MirrorSpec } from '../../src/core/model.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
 import { RedisStore } from '../../src/store/redisStore.js';
 import { overridesFromAudit } from '../../src/store/stateCheck.js';
-import type { AuditEntry, MirrorOverride } from '../../src/store/store.js';
+import type { AuditEntry, MirrorOverride } from '../../src/core/records.js';
 import { redisProblem } from '../support/redis.js';
 import { mirrorSpec } from '../support/specs.js';
 

@@ -1,7 +1,7 @@
 // `mirrorgate stats` and `mirrorgate audit`: downloads, bytes and logo impressions per mirror, country and day; who changed what, when.
 import { type Command, InvalidArgumentError } from 'commander';
 import { AUDIT_ACTIONS } from '../../core/auditActions.js';
-import { auditAnswer, statsAnswer, type AuditEntry, type StatsAnswer } from '../../http/schemas/admin.js';
+import { auditAnswer, statsAnswer, type AuditEntryView, type StatsAnswer } from '../../http/schemas/admin.js';
 import type { CliContext } from '../context.js';
 import { clean, formatBytes, formatCount, formatTime, summarize, table } from '../format.js';
 import { collect, printJson, remote, withClient, type RemoteOptions } from './remote.js';
@@ -145,7 +145,7 @@ export function describeStats(s: StatsAnswer): string {
   return parts.join('\n');
 }
 
-export function auditTable(entries: readonly AuditEntry[]): string {
+export function auditTable(entries: readonly AuditEntryView[]): string {
   return table(entries, [
     { header: 'WHEN', value: (e) => formatTime(e.at) },
     { header: 'ACTOR', value: (e) => e.actor },
@@ -159,7 +159,7 @@ export function auditTable(entries: readonly AuditEntry[]): string {
  * What an entry changed, as `field: before → after` for each field both sides name (a weight
  * change reads `weight: 100 → 50`); otherwise the after side, summarised.
  */
-export function describeChange(e: AuditEntry, max = 80): string {
+export function describeChange(e: AuditEntryView, max = 80): string {
   const before = isRecord(e.before) ? e.before : undefined;
   const after = isRecord(e.after) ? e.after : undefined;
   if (before && after) {

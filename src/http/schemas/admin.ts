@@ -185,7 +185,8 @@ export const auditEntry = z.object({
   /** The state the change wrote (store.ts); opaque to readers of the log. */
   applies: z.unknown().optional(),
 });
-export type AuditEntry = z.infer<typeof auditEntry>;
+/** An audit entry as the API shows it (core/records.ts AuditEntry, its `applies` opaque here). */
+export type AuditEntryView = z.infer<typeof auditEntry>;
 
 /** GET /admin/v1/audit, newest first; `stale` while the shared store is unreachable. */
 export const auditAnswer = z.object({ entries: z.array(auditEntry), stale: z.boolean().optional() });

@@ -1,7 +1,7 @@
 // /provider: a provider's mirrors — status, sync, share, downloads by day and by country (server-drawn SVG with table fallbacks), logo impressions, and the logo as downloaders see it.
 import { html, raw } from 'hono/html';
 import type { SummaryStatus as MirrorStatus } from '../../core/mirrorStatus.js';
-import type { AuditEntry } from '../../control/adminService.js';
+import type { AuditEntry } from '../../core/records.js';
 import { barChart, columnChart, type ChartDatum } from './chart.js';
 import { formatBytes, formatSeconds } from '../../core/format.js';
 import { countryName, displayHost, plural, safeHttpUrl, timeAgo } from './format.js';
