@@ -52,7 +52,11 @@ async function main(): Promise<void> {
   const data = values.keep ?? path.join(dir, 'perf.data');
   const top = Number(values.top);
   try {
-    const server = await startServer(values.mode as ServerMode, { LOG_LEVEL: values.log }, ['--perf-basic-prof']);
+    const server = await startServer(values.mode as ServerMode, { LOG_LEVEL: values.log }, [
+      '--perf-basic-prof',
+      '--no-logfile-per-isolate',
+      `--logfile=${path.join(dir, 'v8.log')}`,
+    ]);
     let rps: number;
     let cpuUs: number;
     try {
