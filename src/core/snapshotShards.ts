@@ -6,6 +6,10 @@ import { fileSetFacts } from './mirrorStatus.js';
 import type { MirrorSpec, MirrorState } from './model.js';
 import { buildSnapshot, type FileSetFacts, type RoutingOptions, type Snapshot } from './snapshot.js';
 import { decodeSnapshot, encodeSnapshot, SnapshotFormatError } from './snapshotCodec.js';
+import { runCooperatively, runSteps, type Cooperation, type Steps } from './steps.js';
+
+/** Files a loop walks between two yields of a split in steps. */
+const FILES_PER_STEP = 50_000;
 
 /**
  * How many files a shard should hold at most: small enough that an edge isolate that lacks a file's
@@ -105,6 +109,10 @@ export interface ShardLayout {
 }
 
 export function shardLayout(files: FileIndex, targetFiles = SHARD_TARGET_FILES): ShardLayout {
+  return runSteps(shardLayoutSteps(files, targetFiles));
+}
+
+function* shardLayoutSteps(files: FileIndex, targetFiles: number): Steps<ShardLayout> {
   const n = shardCount(files.count, targetFiles);
   const counts = new Int32Array(n);
   const shardOfFile = new Int32Array(files.count);
@@ -113,12 +121,16 @@ export function shardLayout(files: FileIndex, targetFiles = SHARD_TARGET_FILES):
     const k = shardOf(files.paths[f]!, n);
     shardOfFile[f] = k;
     localOfFile[f] = counts[k]!++;
+    if (f % FILES_PER_STEP === FILES_PER_STEP - 1) yield;
   }
   const members = Array.from({ length: n }, (_, k) => new Int32Array(counts[k]!));
   for (let f = 0; f < files.count; f++) members[shardOfFile[f]!]![localOfFile[f]!] = f;
   const cols = files.columns();
   const pieces = cols.pieces ? shardPieces(cols.pieces, n, shardOfFile, localOfFile) : [];
-  const shardFiles = members.map((list, k) => {
+  yield;
+  const shardFiles: FileIndex[] = [];
+  for (let k = 0; k < n; k++) {
+    const list = members[k]!;
     const count = list.length;
     const paths = new Array<string>(count);
     const sizes = new Float64Array(count);
@@ -134,8 +146,9 @@ export function shardLayout(files: FileIndex, targetFiles = SHARD_TARGET_FILES):
       hashKnown[i] = cols.hashKnown[f]!;
     }
     const shardPieceTable = pieces[k];
-    return FileIndex.fromColumns({ paths, sizes, mtimes, hashes, hashKnown, ...(shardPieceTable ? { pieces: shardPieceTable } : {}) });
-  });
+    shardFiles.push(FileIndex.fromColumns({ paths, sizes, mtimes, hashes, hashKnown, ...(shardPieceTable ? { pieces: shardPieceTable } : {}) }));
+    yield;
+  }
   return { files, count: n, members, shardOfFile, localOfFile, shardFiles };
 }
 
@@ -211,6 +224,15 @@ export function encodeShards(
   inventories: ReadonlyMap<string, readonly Uint32Array[]>,
   listings: ReadonlyMap<string, readonly Uint32Array[]> = new Map(),
 ): ShardSet {
+  return runSteps(encodeShardsSteps(layout, rules, inventories, listings));
+}
+
+function* encodeShardsSteps(
+  layout: ShardLayout,
+  rules: readonly RuleClasses[],
+  inventories: ReadonlyMap<string, readonly Uint32Array[]>,
+  listings: ReadonlyMap<string, readonly Uint32Array[]>,
+): Steps<ShardSet> {
   const ids = [...inventories.keys()];
   // Rule keys are the mirrors' include/exclude globs as JSON: hundreds of KB for a large network, the
   // same in every shard. Shards carry a 16-digit tag per key instead; the edge maps tags back to keys
@@ -235,6 +257,7 @@ export function encodeShards(
     const bytes = encodeSnapshot(shard);
     shards.push(bytes);
     info.push({ hash: contentHash(bytes), files: files.count, bytes: bytes.byteLength });
+    yield;
   }
   return { count: layout.count, shards, info };
 }
@@ -423,6 +446,11 @@ export function contentHash(bytes: Uint8Array): string {
  * while the file index (and shard size) is the same, the per-shard rule classes while the rule
  * classes are, each mirror's split inventory while its inventory array is; the shards are then
  * re-encoded only when one of those changed.
+ *
+ * A server calls the cooperative forms (shardsCooperatively, coreCooperatively): a split of a million
+ * files takes seconds, and in steps the event loop keeps answering downloads and timing probes meanwhile.
+ * They run one at a time; a second caller waits for the first and then finds the parts ready. The plain
+ * forms run at once, for tests and tools, and must not be mixed with a cooperative run under way.
  */
 export class ShardCache {
   private layout: ShardLayout | undefined;
@@ -432,11 +460,25 @@ export class ShardCache {
   private set: ShardSet | undefined;
   private readonly cores = new WeakMap<Snapshot, { target: number; bytes: Uint8Array }>();
 
+  private running: Promise<unknown> = Promise.resolve();
+
   shards(snapshot: Snapshot, targetFiles = SHARD_TARGET_FILES): ShardSet {
+    return runSteps(this.shardsSteps(snapshot, targetFiles));
+  }
+
+  shardsCooperatively(snapshot: Snapshot, targetFiles: number, how: Cooperation): Promise<ShardSet> {
+    const run = this.running.then(() => runCooperatively(this.shardsSteps(snapshot, targetFiles), how));
+    this.running = run.catch(() => undefined);
+    return run;
+  }
+
+  private *shardsSteps(snapshot: Snapshot, targetFiles: number): Steps<ShardSet> {
     let changed = false;
     let layout = this.layout;
     if (!layout || layout.files !== snapshot.files || layout.count !== shardCount(snapshot.files.count, targetFiles)) {
-      layout = this.layout = shardLayout(snapshot.files, targetFiles);
+      // Kept only once whole: a run that fails half-way leaves the cache as it was.
+      layout = yield* shardLayoutSteps(snapshot.files, targetFiles);
+      this.layout = layout;
       this.rules = undefined;
       this.inventories = new Map();
       this.listings = new Map();
@@ -448,18 +490,21 @@ export class ShardCache {
     }
     const inventories = new Map<string, { of: Uint32Array; parts: Uint32Array[] }>();
     const listings = new Map<string, { of: Uint32Array; parts: Uint32Array[] }>();
-    const reuse = (held: Map<string, { of: Uint32Array; parts: Uint32Array[] }>, into: typeof held, id: string, bits: Uint32Array) => {
+    const reuse = (held: Map<string, { of: Uint32Array; parts: Uint32Array[] }>, into: typeof held, id: string, bits: Uint32Array): boolean => {
       const was = held.get(id);
-      if (was?.of === bits) into.set(id, was);
-      else {
-        into.set(id, { of: bits, parts: shardInventory(layout, bits) });
-        changed = true;
+      if (was?.of === bits) {
+        into.set(id, was);
+        return false;
       }
+      into.set(id, { of: bits, parts: shardInventory(layout, bits) });
+      changed = true;
+      return true;
     };
     for (const m of snapshot.mirrors) {
       if (!m.inventory) continue;
-      reuse(this.inventories, inventories, m.spec.id, m.inventory);
-      if (m.listed) reuse(this.listings, listings, m.spec.id, m.listed);
+      const split = reuse(this.inventories, inventories, m.spec.id, m.inventory);
+      if (m.listed && reuse(this.listings, listings, m.spec.id, m.listed)) yield;
+      else if (split) yield;
     }
     // A mirror's inventory or listing dropped, or the mirrors reordered (the order is part of the shard bytes).
     if ([...inventories.keys()].join('\n') !== [...this.inventories.keys()].join('\n')) changed = true;
@@ -467,16 +512,28 @@ export class ShardCache {
     this.inventories = inventories;
     this.listings = listings;
     if (changed || !this.set) {
+      // Cleared first: parts above are already the new ones, so a run that fails here must re-encode next time.
+      this.set = undefined;
       const parts = (m: Map<string, { parts: Uint32Array[] }>) => new Map([...m].map(([id, v]) => [id, v.parts]));
-      this.set = encodeShards(layout, this.rules.parts, parts(inventories), parts(listings));
+      this.set = yield* encodeShardsSteps(layout, this.rules!.parts, parts(inventories), parts(listings));
     }
     return this.set;
   }
 
   core(snapshot: Snapshot, targetFiles = SHARD_TARGET_FILES): Uint8Array {
+    return this.coreOf(snapshot, targetFiles, this.shards(snapshot, targetFiles));
+  }
+
+  async coreCooperatively(snapshot: Snapshot, targetFiles: number, how: Cooperation): Promise<Uint8Array> {
     const hit = this.cores.get(snapshot);
     if (hit && hit.target === targetFiles) return hit.bytes;
-    const bytes = encodeCore(snapshot, this.shards(snapshot, targetFiles));
+    return this.coreOf(snapshot, targetFiles, await this.shardsCooperatively(snapshot, targetFiles, how));
+  }
+
+  private coreOf(snapshot: Snapshot, targetFiles: number, set: ShardSet): Uint8Array {
+    const hit = this.cores.get(snapshot);
+    if (hit && hit.target === targetFiles) return hit.bytes;
+    const bytes = encodeCore(snapshot, set);
     this.cores.set(snapshot, { target: targetFiles, bytes });
     return bytes;
   }

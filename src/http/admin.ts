@@ -9,6 +9,7 @@ import { AUDIT_ACTIONS } from '../core/auditActions.js';
 import type { Principal } from '../control/tokens.js';
 import { encodeSnapshot } from '../core/snapshotCodec.js';
 import { SHARD_TARGET_FILES, ShardCache } from '../core/snapshotShards.js';
+import type { Cooperation } from '../core/steps.js';
 import { StoreUnavailableError } from '../control/errors.js';
 import { principalOf } from './auth.js';
 import { registerEdgeIngestRoutes, snapshotReader } from './edgeIngest.js';
@@ -255,19 +256,21 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
   // routing, each shard's hash) that changes with every probe, and file shards an edge fetches on demand.
   // Shards are re-split only when the files, rule classes or inventories change, not on a state change.
   const shardCache = new ShardCache();
-  app.get('/admin/v1/snapshot/core', (c) => {
+  // A split of a million files takes seconds: in 10 ms slices, so downloads and probe timers run between them.
+  const cooperation: Cooperation = { pause: () => new Promise((resolve) => setTimeout(resolve, 0)), now: () => performance.now() };
+  app.get('/admin/v1/snapshot/core', async (c) => {
     snapshotReader(c, services);
     const snapshot = services.snapshot();
     const target = shardTargetFiles();
     const etag = `"mgc-${snapshot.version}-${snapshot.builtAtMs}-${target}"`;
     c.header('ETag', etag);
     if (c.req.header('if-none-match') === etag) return c.body(null, 304);
-    const bytes = shardCache.core(snapshot, target);
+    const bytes = await shardCache.coreCooperatively(snapshot, target, cooperation);
     return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': 'application/vnd.mirrorgate.snapshot-core+json' });
   });
-  app.get('/admin/v1/snapshot/shards/:k', (c) => {
+  app.get('/admin/v1/snapshot/shards/:k', async (c) => {
     snapshotReader(c, services);
-    const set = shardCache.shards(services.snapshot(), shardTargetFiles());
+    const set = await shardCache.shardsCooperatively(services.snapshot(), shardTargetFiles(), cooperation);
     const raw = c.req.param('k') ?? '';
     const k = /^\d{1,9}$/.test(raw) ? Number(raw) : -1;
     if (k < 0 || k >= set.count) throw new HttpProblem(404, `no shard ${raw} (this snapshot has ${set.count})`);

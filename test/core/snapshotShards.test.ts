@@ -331,6 +331,37 @@ describe('shard hashes and the control plane cache', () => {
     expect(cache.shards(b.current(), 2)).not.toBe(c); // another shard size splits anew
   });
 
+  it('splits cooperatively, in slices with pauses between them, to the same bytes; two runs at once share the work', async () => {
+    const base: OriginFile[] = Array.from({ length: 300 }, (_, i) => ({ path: `pub/f${i}.txt`, size: i + 1, mtime: 1_700_000_000 }));
+    const b = new SnapshotBuilder({
+      mirrors: [mirror('de'), mirror('us', { country: 'US' })],
+      files: FileIndex.from(base),
+      originBaseUrl: 'https://o.example/',
+      routing: ROUTING,
+      clock: () => NOW,
+    });
+    b.setInventory('de', base.slice(0, 200));
+    // A clock that moves 4 ms a reading: with 10 ms slices, a pause every few steps.
+    let clock = 0;
+    let pauses = 0;
+    const how = { now: () => (clock += 4), pause: async () => void pauses++, sliceMs: 10 };
+    const cache = new ShardCache();
+    const [one, two] = await Promise.all([cache.shardsCooperatively(b.current(), 8, how), cache.shardsCooperatively(b.current(), 8, how)]);
+    expect(one.count).toBe(64);
+    expect(two).toBe(one);
+    expect(pauses).toBeGreaterThan(10);
+    const fresh = splitFiles(b.current(), 8);
+    expect(one.info).toEqual(fresh.info);
+    one.shards.forEach((bytes, k) => expect(bytes).toEqual(fresh.shards[k]));
+    expect(decodeCore(await cache.coreCooperatively(b.current(), 8, how))).toEqual(decodeCore(encodeCore(b.current(), fresh)));
+
+    // A state change re-encodes nothing but the core: no slices, no pauses.
+    b.setState('de', { health: 'down' });
+    const before = pauses;
+    expect(await cache.shardsCooperatively(b.current(), 8, how)).toBe(one);
+    expect(pauses).toBe(before);
+  });
+
   it('a cached split, updated part by part, is byte for byte a fresh split (random changes)', () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant('inventory' as const), mirror: fc.nat(6), keep: fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }) }),
