@@ -3,8 +3,8 @@
 // Mirrorgate fetches what mirror URLs name (probes, scans, manifests) and redirects clients to them, so
 // a URL aimed at 127.0.0.1 or 169.254.169.254 turns the prober into a way into the host's own services
 // or its cloud credentials. Private ranges (10/8, 192.168/16, fc00::/7) stay allowed: internal mirror
-// networks use them. Only the name as written is checked; a public name resolving to such an address
-// is not caught here (see README, Security).
+// networks use them. Here the name as written is checked; a public name resolving to such an address is
+// refused when a probe or scan connects (control/guardedLookup.ts).
 import ipaddr from 'ipaddr.js';
 
 /** Host names of cloud metadata services (AWS, GCP, Azure, OpenStack answer on 169.254.169.254 as well). */
@@ -32,9 +32,14 @@ export function privateAddressProblem(urlText: string): string | undefined {
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   if (host === 'localhost' || host.endsWith('.localhost')) return `points at this machine (${host})`;
   if (METADATA_HOSTS.has(host)) return `points at a cloud metadata service (${host})`;
-  if (!ipaddr.isValid(host)) return undefined;
+  return ipaddr.isValid(host) ? forbiddenAddressProblem(host) : undefined;
+}
+
+/** Why an IP address is one a mirror may not be reached at (loopback, link-local, metadata, unspecified), or undefined. */
+export function forbiddenAddressProblem(ip: string): string | undefined {
+  if (!ipaddr.isValid(ip)) return undefined;
   // process() reads an IPv4-mapped IPv6 address (::ffff:127.0.0.1) as the IPv4 address it is.
-  const address = ipaddr.process(host);
+  const address = ipaddr.process(ip);
   const shown = address.toString();
   if (shown === '169.254.169.254' || shown === 'fd00:ec2::254') return `points at the cloud metadata service (${shown})`;
   switch (address.range()) {

@@ -5,6 +5,7 @@ import { nextHealth, type ProbeOutcome } from '../core/health.js';
 import type { Logger } from '../core/logger.js';
 import { chooseSamples } from '../core/samples.js';
 import { mirrorCarries, type Snapshot } from '../core/snapshot.js';
+import { guardedLookup } from './guardedLookup.js';
 import { StoreUnavailableError, type Store } from '../store/store.js';
 import type { HealthRecord } from '../core/model.js';
 import type { MirrorLifecycle } from './lifecycle.js';
@@ -40,6 +41,8 @@ export class ProbeRounds {
       sampleFiles: opts.config.health.sampleFiles,
       clock: opts.clock,
       log: opts.log,
+      // A mirror's name may resolve somewhere its URL could not point (config allowPrivateMirrorAddresses).
+      ...(opts.config.allowPrivateMirrorAddresses ? {} : { lookup: guardedLookup() }),
     });
   }
 

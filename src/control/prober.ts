@@ -1,5 +1,6 @@
 // Probes mirrors over HTTP: reads each mirror's trace file (optional) and checks a few sample files, turning every failure into a short, human reason.
 import type { Logger } from '../core/logger.js';
+import type { LookupFunction } from 'node:net';
 import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import { parseTraceTime, type ProbeOutcome } from '../core/health.js';
 import { encodePathForUrl } from '../core/paths.js';
@@ -37,6 +38,8 @@ export interface ProberOptions {
   sampleFiles?: number;
   userAgent?: string;
   log?: ProberLog;
+  /** How host names are resolved on connect; guardedLookup() refuses loopback, link-local and metadata addresses. */
+  lookup?: LookupFunction;
 }
 
 export const DEFAULT_PROBE_CONCURRENCY = 128;
@@ -83,6 +86,15 @@ function discard(body: Dispatcher.ResponseData['body']): void {
 const TLS_CODE = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED|SELF_SIGNED_CERT|HOSTNAME_MISMATCH|EPROTO$)/;
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME']);
 
+/** The error in `err`'s chain (cause, happy-eyeballs' per-address errors) that carries `code`. */
+function errorWithCode(err: unknown, code: string): Error | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; errors?: unknown; cause?: unknown };
+  if (e.code === code && err instanceof Error) return err;
+  if (Array.isArray(e.errors)) for (const inner of e.errors) if (errorWithCode(inner, code)) return errorWithCode(inner, code);
+  return e.cause !== undefined ? errorWithCode(e.cause, code) : undefined;
+}
+
 function errorCode(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const e = err as { code?: unknown; errors?: unknown; cause?: unknown };
@@ -114,7 +126,7 @@ export class Prober {
     // undici's own timers are coarse (about a second), so they are only a backstop; the AbortSignal
     // deadline in probe() is the precise one.
     this.agent = new Agent({
-      connect: { timeout: opts.timeoutMs },
+      connect: { timeout: opts.timeoutMs, ...(opts.lookup ? { lookup: opts.lookup } : {}) },
       headersTimeout: opts.timeoutMs,
       bodyTimeout: opts.timeoutMs,
       keepAliveTimeout: Math.min(opts.timeoutMs, 4_000),
@@ -361,6 +373,7 @@ export class Prober {
       return `timeout after ${this.timeoutMs} ms`;
     }
     if (code === 'ECONNREFUSED') return 'connection refused';
+    if (code === 'EFORBIDDENADDRESS') return errorWithCode(err, code)?.message ?? 'forbidden address';
     if (code !== undefined && DNS_CODES.has(code)) return 'DNS lookup failed';
     if (code !== undefined && TLS_CODE.test(code)) return `TLS error: ${code}`;
     if (code === 'ECONNRESET') return 'connection reset';

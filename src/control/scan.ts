@@ -3,12 +3,14 @@ import { Readable, pipeline } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
-import { fetch as undiciFetch } from 'undici';
+import type { LookupFunction } from 'node:net';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { compileGlob } from '../core/availability.js';
 import type { FileIndex } from '../core/fileIndex.js';
 import type { InventoryEntry } from '../core/model.js';
 import type { InventoryRecord } from '../core/records.js';
 import { parseMirrorManifestText, type ManifestProblem } from './manifest.js';
+import { checkHost } from './guardedLookup.js';
 import { rsyncList } from './rsyncListing.js';
 
 export interface ScanTarget {
@@ -55,6 +57,8 @@ export interface ScanOptions {
   /** Deadline for the whole scan; default 30 minutes (config `scan.timeout`). */
   timeoutMs?: number;
   fetch?: ScanFetch;
+  /** How the mirror's host name is resolved on connect (guardedLookup: no loopback, link-local or metadata addresses); rsync's host is checked before it runs. */
+  lookup?: LookupFunction;
   signal?: AbortSignal;
   /** rsync binary, default `rsync` from PATH. */
   rsyncPath?: string;
@@ -98,6 +102,8 @@ export async function scanMirror(target: ScanTarget, files: FileIndex, opts: Sca
     opts.onProblem?.(problem);
   };
   let rsyncLine = 0;
+  const guarded = !useRsync && opts.lookup && !opts.fetch ? new Agent({ connect: { lookup: opts.lookup } }) : undefined;
+  const fetch: ScanFetch = guarded ? (input, init) => undiciFetch(input, { ...init, dispatcher: guarded }) : (opts.fetch ?? undiciFetch);
   const listing = useRsync
     ? rsyncList(url, {
         timeoutMs,
@@ -105,13 +111,16 @@ export async function scanMirror(target: ScanTarget, files: FileIndex, opts: Sca
         ...(opts.rsyncPath !== undefined && { rsyncPath: opts.rsyncPath }),
         onUnparsed: (_line, reason) => onProblem({ file: url, line: ++rsyncLine, reason }),
       })
-    : httpManifestList(url, { signal, fetch: opts.fetch ?? undiciFetch, onProblem });
+    : httpManifestList(url, { signal, fetch, onProblem });
 
   const state = new Uint8Array(files.count);
   const entries: InventoryEntry[] = [];
   let listed = 0;
   let foreign = 0;
   try {
+    // rsync resolves the name itself: checked first (both lazy generators start at the first entry). It could
+    // still be re-pointed in between: a narrow window, against none at all.
+    if (useRsync && opts.lookup) await checkHost(url, opts.lookup);
     for await (const entry of listing) {
       listed++;
       const f = lookup(files, entry.path);
@@ -128,6 +137,8 @@ export async function scanMirror(target: ScanTarget, files: FileIndex, opts: Sca
   } catch (error) {
     const why = timeout.aborted ? `timed out after ${timeoutMs} ms` : describeError(error);
     throw new Error(`scan of mirror ${target.id} via ${url} failed after ${listed} entries: ${why}`, { cause: error });
+  } finally {
+    void guarded?.close();
   }
   // A listing of nothing but unreadable lines (an HTML error page served with 200) is a failure, not an empty mirror.
   if (listed === 0 && unparsed > 0) {

@@ -6,6 +6,7 @@ import type { MirrorSpec } from '../core/model.js';
 import type { Snapshot } from '../core/snapshot.js';
 import { StoreUnavailableError, type Store } from '../store/store.js';
 import { ConflictError, InvalidStateError, NotFoundError, UpstreamError } from './errors.js';
+import { guardedLookup } from './guardedLookup.js';
 import type { MirrorLifecycle } from './lifecycle.js';
 import { scanMirror, type ScanResult } from './scan.js';
 import type { StateSync } from './stateSync.js';
@@ -56,7 +57,12 @@ export class ScanRuns {
     if (this.scanning.has(id)) throw new ConflictError(`a scan of "${id}" is already running`);
     this.scanning.add(id);
     try {
-      const result = await scanMirror({ id, ...source, content: mirror.content }, this.opts.snapshot().files, { onProgress, timeoutMs: config.scan.timeoutMs });
+      const result = await scanMirror({ id, ...source, content: mirror.content }, this.opts.snapshot().files, {
+        onProgress,
+        timeoutMs: config.scan.timeoutMs,
+        // A mirror's name may resolve somewhere its URL could not point (config allowPrivateMirrorAddresses).
+        ...(config.allowPrivateMirrorAddresses ? {} : { lookup: guardedLookup() }),
+      });
       await store.putInventory(id, result.record);
       // Route by it here at once: our own copy of the change notice may come after the scan's answer.
       state.setInventory(id, result.record.entries);

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, LookupFunction } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { checkHost, guardedLookup, type Resolve } from '../../src/control/guardedLookup.js';
 import { Prober, readOriginTrace, type ProbeTarget } from '../../src/control/prober.js';
 
 const TRACE_TIME = 1_795_000_000;
@@ -538,5 +539,64 @@ describe('Prober.probeAll', () => {
     );
     expect(seen.sort()).toEqual(['a', 'b', 'c']);
     expect(warnings).toEqual(['probe result not recorded']);
+  });
+});
+
+describe('a mirror name that resolves where its URL could not point', () => {
+  /** A resolver that knows one name, as a hostile or mistaken DNS zone would answer it. */
+  const zone =
+    (answers: Record<string, string[]>): Resolve =>
+    (hostname, _options, callback) => {
+      const addresses = answers[hostname];
+      if (!addresses) return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), []);
+      callback(
+        null,
+        addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
+      );
+    };
+
+  it('is refused on connect with the reason, and the address behind it never sees a request', async () => {
+    const server = await serve(mirrorHandler({}));
+    const lookup = guardedLookup(zone({ 'mirror.example': ['127.0.0.1'] }));
+    const outcome = await prober({ lookup }).probe(target(`http://mirror.example:${server.port}/`));
+    expect(outcome).toMatchObject({ ok: false });
+    expect(outcome.reason).toBe(
+      'mirror.example resolves to an address Mirrorgate does not connect to: it points at this machine (loopback address 127.0.0.1); set allowPrivateMirrorAddresses: true to allow it',
+    );
+    expect(server.requests).toEqual([]);
+  });
+
+  it('is probed as usual through the same resolver when no guard is set (the config allows private addresses)', async () => {
+    const server = await serve(mirrorHandler({}));
+    const resolve = zone({ 'mirror.example': ['127.0.0.1'] });
+    const plain: LookupFunction = (hostname, options, callback) =>
+      resolve(hostname, { all: true }, (err, all) =>
+        options.all ? (callback as unknown as (e: unknown, a: unknown) => void)(err, all) : callback(err, all[0]?.address ?? '', all[0]?.family ?? 0),
+      );
+    const outcome = await prober({ lookup: plain }).probe(target(`http://mirror.example:${server.port}/`));
+    expect(outcome).toMatchObject({ ok: true, traceTime: TRACE_TIME });
+    expect(server.requests.length).toBeGreaterThan(0);
+  });
+
+  it('the guard lets public addresses through, and refuses a name with any forbidden one among them', async () => {
+    const lookup = guardedLookup(zone({ good: ['192.0.2.10', '2001:db8::10'], mixed: ['192.0.2.10', '169.254.169.254'], inner: ['10.1.2.3'] }));
+    const ask = (host: string, all: boolean) =>
+      new Promise<unknown>((resolve, reject) =>
+        lookup(host, { all }, (err, address, family) => (err ? reject(err) : resolve(all ? address : [address, family]))),
+      );
+    expect(await ask('good', true)).toEqual([
+      { address: '192.0.2.10', family: 4 },
+      { address: '2001:db8::10', family: 6 },
+    ]);
+    expect(await ask('good', false)).toEqual(['192.0.2.10', 4]);
+    // Private ranges stay allowed: internal mirror networks use them.
+    expect(await ask('inner', false)).toEqual(['10.1.2.3', 4]);
+    await expect(ask('mixed', true)).rejects.toMatchObject({
+      code: 'EFORBIDDENADDRESS',
+      message: expect.stringContaining('cloud metadata service (169.254.169.254)'),
+    });
+    await expect(ask('nowhere', true)).rejects.toMatchObject({ code: 'ENOTFOUND' });
+    await expect(checkHost('rsync://mixed/pub/', lookup)).rejects.toMatchObject({ code: 'EFORBIDDENADDRESS' });
+    await expect(checkHost('rsync://good/pub/', lookup)).resolves.toBeUndefined();
   });
 });

@@ -1,10 +1,11 @@
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile, utimes } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, LookupFunction } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { guardedLookup } from '../../src/control/guardedLookup.js';
 import { RsyncError, rsyncList } from '../../src/control/rsyncListing.js';
 import { httpManifestList, scanMirror, type ScanTarget } from '../../src/control/scan.js';
 import { FileIndex } from '../../src/core/fileIndex.js';
@@ -403,6 +404,26 @@ describe('scanMirror over an HTTP manifest', () => {
     ['/cut-short.jsonl', /failed after \d+ entries: /],
   ])('rejects %s', async (urlPath, message) => {
     await expect(scanMirror({ id: 'web', manifestUrl: base + urlPath, content: TARGET_CONTENT }, files, { timeoutMs: 10_000 })).rejects.toThrow(message);
+  });
+
+  it('refuses a manifest or rsync host whose name resolves to this machine, before any request', async () => {
+    requests = [];
+    const port = new URL(base).port;
+    // A zone that points mirror.example at loopback, where the test server listens.
+    const toLoopback: LookupFunction = (_host, options, callback) =>
+      options.all ? (callback as unknown as (e: null, a: unknown) => void)(null, [{ address: '127.0.0.1', family: 4 }]) : callback(null, '127.0.0.1', 4);
+    const lookup = guardedLookup((_host, _options, callback) => callback(null, [{ address: '127.0.0.1', family: 4 }]));
+    const target = { id: 'web', manifestUrl: `http://mirror.example:${port}/inventory.jsonl`, content: TARGET_CONTENT };
+    await expect(scanMirror(target, files, { lookup })).rejects.toThrow(
+      /scan of mirror web via http:\/\/mirror\.example:\d+\/inventory\.jsonl failed after 0 entries: .*mirror\.example resolves to an address Mirrorgate does not connect to: it points at this machine \(loopback address 127\.0\.0\.1\)/,
+    );
+    expect(requests).toEqual([]);
+    // The same name through an unguarded lookup reaches the server: the refusal was the guard's.
+    expect((await scanMirror(target, files, { lookup: toLoopback })).report.entries).toBe(10);
+    const rsyncPath = await fakeRsync('never-run', 'echo ran >&2; exit 1');
+    await expect(scanMirror({ id: 'sync', rsyncUrl: 'rsync://mirror.example/pub/', content: TARGET_CONTENT }, files, { rsyncPath, lookup })).rejects.toThrow(
+      /failed after 0 entries: mirror\.example resolves to an address Mirrorgate does not connect to/,
+    );
   });
 
   it('rejects when nothing listens', async () => {
