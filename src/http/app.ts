@@ -15,7 +15,7 @@ import { requestLimits } from './limits.js';
 import { securityHeaders } from './securityHeaders.js';
 import { rateLimiter } from 'hono-rate-limiter';
 import { ConflictError, InvalidStateError, NotFoundError, StoreUnavailableError, UpstreamError } from '../control/errors.js';
-import { clientKey, metricsGuard } from './guards.js';
+import { clientKey, limiterStore, metricsGuard } from './guards.js';
 import { registerSiteRoutes } from './siteRoutes.js';
 import type { AppEnv, AppServices } from './services.js';
 
@@ -41,8 +41,17 @@ export function createApp(services: AppServices, audiences: readonly Audience[])
   const limits = services.rateLimits ?? { apiPerMinute: 300, offersPerHour: 20 };
   const byClient = (c: Context) => clientKey(c, services); // an IPv4 address or an IPv6 /64 (guards.ts)
   app.use('/metrics', metricsGuard(services, services.metricsAccess));
-  app.use('/api/*', rateLimiter<AppEnv>({ windowMs: 60_000, limit: limits.apiPerMinute, keyGenerator: byClient, standardHeaders: 'draft-6' }));
-  app.use('/mirrors', rateLimiter<AppEnv>({ windowMs: 60_000, limit: limits.apiPerMinute, keyGenerator: byClient, standardHeaders: 'draft-6' }));
+  // Counted in the shared store where there is one: N instances give a client one budget, not N.
+  const perMinute = (name: string) =>
+    rateLimiter<AppEnv>({
+      windowMs: 60_000,
+      limit: limits.apiPerMinute,
+      keyGenerator: byClient,
+      standardHeaders: 'draft-6',
+      store: limiterStore(services, name),
+    });
+  app.use('/api/*', perMinute('api'));
+  app.use('/mirrors', perMinute('mirrors'));
   app.on(
     'POST',
     '/api/v1/offers',
@@ -52,6 +61,7 @@ export function createApp(services: AppServices, audiences: readonly Audience[])
       keyGenerator: byClient,
       standardHeaders: 'draft-6',
       message: { error: 'too many offers from this address; try again later' },
+      store: limiterStore(services, 'offers'),
     }),
   );
 

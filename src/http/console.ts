@@ -6,7 +6,7 @@ import { rateLimiter } from 'hono-rate-limiter';
 import { ConflictError, FieldsError, InvalidStateError, NotFoundError, StoreUnavailableError } from '../control/errors.js';
 import type { Principal } from '../control/tokens.js';
 import { principalOf } from './auth.js';
-import { clientKey } from './guards.js';
+import { clientKey, limiterStore } from './guards.js';
 import { paginate } from './views/pagination.js';
 import { HttpProblem } from './problem.js';
 import type { AppEnv, AppServices } from './services.js';
@@ -153,6 +153,7 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
     keyGenerator: (c) => `login:${clientKey(c, services)}`,
     skipSuccessfulRequests: true,
     standardHeaders: 'draft-6',
+    store: limiterStore(services, 'login'),
     handler: (c) => c.html(messagePage('Too many attempts', 'Too many wrong tokens from this address. Wait a quarter of an hour, then try again.'), 429),
   });
 

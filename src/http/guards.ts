@@ -1,8 +1,10 @@
 // What one client, one network or one wrong token may cost us: address keys for rate limits, wrong-token
 // limits on the admin API, caps on pending offers, who may read /metrics, and 422s for refused fields.
 import type { Context, Hono, MiddlewareHandler } from 'hono';
+import type { Store as LimiterStore } from 'hono-rate-limiter';
 import ipaddr from 'ipaddr.js';
 import { FieldsError } from '../control/errors.js';
+import { HitWindows, type HitCount } from '../core/hitWindows.js';
 import { createTrustedProxies } from '../geo/clientAddress.js';
 import { presentedToken, principalOf, timingSafeEqualString } from './auth.js';
 import { clientFacts } from './client.js';
@@ -96,39 +98,54 @@ function fieldsAsUnprocessable(): MiddlewareHandler<AppEnv> {
  * route that reads a bearer token (the admin API, and the console pages, which answer a right token
  * differently from a wrong one). Past that, every token from that network is refused with 429 until
  * the window ends, a right one too (otherwise a 200 among the 429s would still tell a guess was
- * right); other networks are untouched. Counted per instance, in a bounded map.
+ * right); other networks are untouched. Counted in the shared store where there is one (every
+ * instance spends one budget), else in this instance.
  */
 function wrongTokenLimit(services: AppServices): MiddlewareHandler<AppEnv> {
   const limit = services.rateLimits?.authFailures ?? 10;
-  const failures = new Map<string, { count: number; resetAt: number }>();
+  const countHit = hitCounter(services);
   return async (c, next) => {
     if (presentedToken(c) === undefined) return next();
-    const key = clientKey(c, services);
-    const now = Date.now();
-    let entry = failures.get(key);
-    if (entry && entry.resetAt <= now) {
-      failures.delete(key);
-      entry = undefined;
-    }
-    if (entry && entry.count >= limit) {
+    const key = `auth:${clientKey(c, services)}`;
+    const seen = await countHit(key, AUTH_WINDOW_MS, 0);
+    if (seen.hits >= limit) {
       c.header('Cache-Control', 'no-store');
-      c.header('Retry-After', String(Math.max(1, Math.ceil((entry.resetAt - now) / 1000))));
+      c.header('Retry-After', String(Math.max(1, Math.ceil((seen.resetAtMs - Date.now()) / 1000))));
       return c.json({ error: `too many wrong tokens from this network; wait up to ${AUTH_WINDOW_MS / 60_000} minutes` }, 429);
     }
-    if (principalOf(c, services) === undefined) {
-      if (!entry) {
-        // Bounded: the oldest network is forgotten first (a forgotten one starts counting again).
-        if (failures.size >= MAX_TRACKED) failures.delete(failures.keys().next().value!);
-        entry = { count: 0, resetAt: now + AUTH_WINDOW_MS };
-        failures.set(key, entry);
-      }
-      entry.count++;
-    }
+    if (principalOf(c, services) === undefined) await countHit(key, AUTH_WINDOW_MS, 1);
     return next();
   };
 }
 
-const MAX_TRACKED = 100_000;
+/** The deployment's shared hit counter, or one of this instance's own (bounded) where there is none. */
+function hitCounter(services: AppServices): NonNullable<AppServices['countHit']> {
+  if (services.countHit) return services.countHit;
+  const windows = new HitWindows(100_000);
+  return async (key, windowMs, delta) => windows.count(key, windowMs, delta, Date.now());
+}
+
+/**
+ * hono-rate-limiter's store over the deployment's hit counter, so a limit is one budget across
+ * instances and cluster workers; `name` keeps one limiter's counts apart from another's.
+ */
+export function limiterStore(services: AppServices, name: string): LimiterStore<AppEnv> {
+  const countHit = hitCounter(services);
+  let windowMs = 60_000;
+  const info = ({ hits, resetAtMs }: HitCount) => ({ totalHits: hits, resetTime: new Date(resetAtMs) });
+  return {
+    init: (options) => void (windowMs = options.windowMs),
+    localKeys: services.countHit === undefined,
+    prefix: `${name}:`,
+    increment: async (key) => info(await countHit(`${name}:${key}`, windowMs, 1)),
+    decrement: async (key) => void (await countHit(`${name}:${key}`, windowMs, -1)),
+    get: async (key) => info(await countHit(`${name}:${key}`, windowMs, 0)),
+    resetKey: async (key) => {
+      const { hits } = await countHit(`${name}:${key}`, windowMs, 0);
+      if (hits > 0) await countHit(`${name}:${key}`, windowMs, -hits);
+    },
+  };
+}
 
 /**
  * Offers waiting for staff: at most `pendingOffers` (500) in all and `pendingOffersPerNetwork` (3)

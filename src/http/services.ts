@@ -1,5 +1,6 @@
 // What the HTTP app needs from the runtime, passed in so Node, Workers and tests wire it alike.
 import type { Context } from 'hono';
+import type { HitCount, HitDelta } from '../core/hitWindows.js';
 import type { Logger } from '../core/logger.js';
 import type { AdminService } from '../control/adminService.js';
 import type { Snapshot } from '../core/snapshot.js';
@@ -58,6 +59,11 @@ export interface AppServices {
   readiness?(): { ready: boolean; detail?: Record<string, unknown> };
   /** The control plane's staff operations; without it /admin and offers answer 503. */
   admin?: AdminService;
+  /**
+   * Rate-limit counters shared by every instance (the store's countHit, with a local fallback); absent,
+   * each instance counts for itself (the Worker).
+   */
+  countHit?: (key: string, windowMs: number, delta: HitDelta) => Promise<HitCount>;
   /**
    * Requests per minute per client on the public API; offers per hour; clients are IPv4 addresses and
    * IPv6 networks of `ipv6Prefix` bits; pending-offer caps and wrong tokens per quarter hour (guards.ts).

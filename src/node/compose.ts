@@ -7,6 +7,7 @@ import type pino from 'pino';
 import type { Config } from '../config/load.js';
 import { AdminService } from '../control/adminService.js';
 import { ControlPlane } from '../control/controlPlane.js';
+import { sharedHitCounter } from '../control/hitCounter.js';
 import { loadLogos } from '../control/logos.js';
 import { formatManifestProblem, readMirrorManifest } from '../control/manifest.js';
 import { Metrics } from '../control/metrics.js';
@@ -116,6 +117,7 @@ export async function compose(config: Config, opts: ComposeOptions): Promise<Com
     logo: (id) => control.logo(id) ?? logos.get(id),
     tokens: config.tokens,
     rateLimits: config.limits,
+    countHit: sharedHitCounter(store),
     metricsAccess: config.metrics, // guards.ts: per-network limits, who reads /metrics
     logger,
     clock: Date.now,

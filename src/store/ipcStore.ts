@@ -31,6 +31,7 @@ export const FORWARDED_METHODS = [
   'getOffer',
   'putOffer',
   'claimOnce',
+  'countHit',
   'addStats',
   'queryStats',
   'appendAudit',

@@ -24,6 +24,8 @@ import {
   type AuditQuery,
   type Change,
   type SessionRecord,
+  type HitCount,
+  type HitDelta,
   type StatsBatch,
   type TokenRecord,
   type StatsQuery,
@@ -32,6 +34,7 @@ import {
   type StoreStatus,
   StoreUnavailableError,
 } from './store.js';
+import { HitWindows } from '../core/hitWindows.js';
 import type { AuditEntry, InventoryRecord, MirrorOverride, Offer, StoredLogo } from '../core/records.js';
 import type { HealthRecord } from '../core/model.js';
 import { checkOverrides, isMirrorId, overridesFromAudit } from './stateCheck.js';
@@ -660,6 +663,14 @@ export class MemoryStore implements Store {
       this.claims.set(key, now + ttlMs);
       return true;
     });
+  }
+
+  /** Rate-limit windows; like claims, not persisted (a window lives minutes) and bounded. */
+  private readonly hitWindows = new HitWindows(MAX_CLAIMS);
+
+  async countHit(key: string, windowMs: number, delta: HitDelta): Promise<HitCount> {
+    this.assertOpen();
+    return this.hitWindows.count(key, windowMs, delta, this.clock());
   }
 
   async acquireLease(_name: string, _holder: string, _ttlMs: number): Promise<boolean> {

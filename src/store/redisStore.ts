@@ -20,6 +20,8 @@ import {
   type AuditQuery,
   type Change,
   type SessionRecord,
+  type HitCount,
+  type HitDelta,
   type StatsBatch,
   type TokenRecord,
   type StatsQuery,
@@ -103,6 +105,24 @@ end
 return 0
 `;
 
+// Counts a hit in the key's window: the window starts (PEXPIRE) with its first hit; reading (0) or taking
+// a hit back (-1) from a window that has ended changes nothing. Answers the count and the milliseconds left.
+const HIT_SCRIPT = `
+local delta = tonumber(ARGV[1])
+if delta <= 0 and redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
+local n = redis.call('INCRBY', KEYS[1], delta)
+if n < 0 then
+  redis.call('INCRBY', KEYS[1], -n)
+  n = 0
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  ttl = tonumber(ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return {n, ttl}
+`;
+
 // Claims each key not yet claimed (SET NX PX) while the window's counter is under the cap; past it,
 // answers "first" without remembering. One script: one round trip, and the count stays exact.
 const CLAIM_SCRIPT = `
@@ -158,6 +178,7 @@ function keyLayout(prefix: string, db: number) {
     impressions: (day: string): string => `${prefix}stats:imp:${day}`,
     lease: (name: string): string => `${prefix}lease:${name}`,
     claim: (key: string): string => `${prefix}claim:${key}`,
+    hits: (key: string): string => `${prefix}hits:${key}`,
   };
 }
 
@@ -673,6 +694,14 @@ export class RedisStore implements Store {
       redis.eval(CLAIM_SCRIPT, keys.length + 1, counter, ...keys.map((k) => this.keys.claim(k)), px, this.maxClaimsPerWindow),
     );
     return (replies as number[]).map((r) => r === 1);
+  }
+
+  async countHit(key: string, windowMs: number, delta: HitDelta): Promise<HitCount> {
+    const [hits, ttl] = (await this.run((redis) => redis.eval(HIT_SCRIPT, 1, this.keys.hits(key), Math.trunc(delta), Math.max(1, Math.round(windowMs))))) as [
+      number,
+      number,
+    ];
+    return { hits, resetAtMs: Date.now() + ttl };
   }
 
   async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {

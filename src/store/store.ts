@@ -1,4 +1,5 @@
 // The shared-state port: one contract, implemented in memory (persisted to dataDir) and on Redis.
+import type { HitCount, HitDelta } from '../core/hitWindows.js';
 import type { HealthRecord } from '../core/model.js';
 import type { AuditEntry, InventoryRecord, MirrorOverride, Offer, StoredLogo } from '../core/records.js';
 
@@ -82,6 +83,8 @@ export interface SessionRecord {
   expiresAt: number;
 }
 
+export type { HitCount, HitDelta };
+
 export interface StoreStatus {
   /** False while the backing service is unreachable: reads serve the last known state, writes fail. */
   available: boolean;
@@ -122,6 +125,12 @@ export interface Store {
    * download once per client and file across instances rests on it (one call per batch).
    */
   claimOnce(keys: readonly string[], ttlMs: number): Promise<boolean[]>;
+  /**
+   * Adds `delta` (1; a negative number takes hits back; 0 only reads) to `key`'s count in a fixed window of `windowMs`
+   * that starts with the key's first hit, and answers the count and when the window ends (epoch ms).
+   * Rate limits rest on it, so every instance (and cluster worker) spends one budget per client.
+   */
+  countHit(key: string, windowMs: number, delta: HitDelta): Promise<HitCount>;
   addStats(batch: StatsBatch): Promise<void>;
   queryStats(query: StatsQuery): Promise<StatsResult>;
 

@@ -468,6 +468,27 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
       });
     });
 
+    describe('rate-limit hits', () => {
+      it('counts hits per key in a window that starts with the first, takes one back, and starts anew after it', async () => {
+        const before = Date.now();
+        const first = await store.countHit('api:203.0.113.7', 300, 1);
+        expect(first.hits).toBe(1);
+        expect(first.resetAtMs).toBeGreaterThanOrEqual(before + 200);
+        expect(first.resetAtMs).toBeLessThanOrEqual(Date.now() + 300);
+        expect((await store.countHit('api:203.0.113.7', 300, 1)).hits).toBe(2);
+        expect((await store.countHit('api:198.51.100.1', 300, 1)).hits).toBe(1);
+        const back = await store.countHit('api:203.0.113.7', 300, -1);
+        expect(back.hits).toBe(1);
+        // The window is the first hit's: later hits do not push its end out.
+        expect(Math.abs(back.resetAtMs - first.resetAtMs)).toBeLessThan(100);
+        // Taking back from a key with no window is nothing, and never goes below zero.
+        expect((await store.countHit('api:192.0.2.1', 300, -1)).hits).toBe(0);
+        expect((await store.countHit('api:192.0.2.1', 300, 1)).hits).toBe(1);
+        await new Promise((r) => setTimeout(r, 400));
+        expect((await store.countHit('api:203.0.113.7', 300, 1)).hits).toBe(1);
+      });
+    });
+
     describe('leases', () => {
       it('grants one holder at a time until the ttl passes; the holder renews', async () => {
         if (store.kind === 'memory') {
