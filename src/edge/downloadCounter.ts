@@ -63,7 +63,10 @@ export class DownloadCounter {
   /** (client, file) pairs whose logo impression this isolate counted within the window. */
   private readonly seenImpressions = new Map<string, number>();
   private queue: Download[] = [];
+  /** Impressions without a client (an older caller), added up per mirror and day. */
   private impressions = new Map<string, { mirror: string; atMs: number; count: number }>();
+  /** Impressions with their client and file: the control plane counts each once across isolates and instances. */
+  private sightings: { mirror: string; atMs: number; count: 1; ip: string; path: string }[] = [];
   private scheduled: Promise<void> | undefined;
   private posting: Promise<void> | undefined;
   private readonly state: DownloadCounterStatus = { queued: 0, sent: 0, dropped: 0, repeats: 0, failures: 0 };
@@ -130,7 +133,12 @@ export class DownloadCounter {
   /** A page showed `mirror`'s logo: counted once per client and file in the window, like downloads (as Node does). */
   impression(mirror: string, atMs: number, who?: { ip: string; path: string }): void {
     if (!this.opts.controlUrl) return;
-    if (who && this.repeat(this.seenImpressions, who.ip, who.path, atMs)) return;
+    if (who) {
+      if (this.repeat(this.seenImpressions, who.ip, who.path, atMs)) return;
+      this.sightings.push({ mirror, atMs, count: 1, ip: who.ip, path: who.path });
+      if (this.sightings.length > this.maxQueued) this.sightings.splice(0, this.sightings.length - this.maxQueued);
+      return;
+    }
     const k = impressionKey(mirror, atMs);
     const row = this.impressions.get(k);
     if (row) row.count++;
@@ -139,8 +147,8 @@ export class DownloadCounter {
 
   /** After a request: makes sure what is gathered gets posted (now, or flushMs later), behind the response. */
   schedule(background: (p: Promise<unknown>) => void): void {
-    if (this.queue.length === 0 && this.impressions.size === 0) return;
-    if (this.queue.length >= MAX_EVENTS_PER_POST && !this.posting) {
+    if (this.queue.length === 0 && this.impressions.size === 0 && this.sightings.length === 0) return;
+    if ((this.queue.length >= MAX_EVENTS_PER_POST || this.sightings.length >= MAX_EVENTS_PER_POST) && !this.posting) {
       background(this.flush());
       return;
     }
@@ -162,10 +170,12 @@ export class DownloadCounter {
   }
 
   private async postAll(): Promise<void> {
-    while (this.queue.length > 0 || this.impressions.size > 0) {
+    while (this.queue.length > 0 || this.impressions.size > 0 || this.sightings.length > 0) {
       const downloads = this.queue.splice(0, MAX_EVENTS_PER_POST);
-      const impressions = [...this.impressions.values()].slice(0, MAX_EVENTS_PER_POST);
-      for (const i of impressions) this.impressions.delete(impressionKey(i.mirror, i.atMs));
+      const sightings = this.sightings.splice(0, MAX_EVENTS_PER_POST);
+      const totals = [...this.impressions.values()].slice(0, MAX_EVENTS_PER_POST - sightings.length);
+      for (const i of totals) this.impressions.delete(impressionKey(i.mirror, i.atMs));
+      const impressions = [...sightings, ...totals];
       try {
         const res = await this.fetchImpl(`${this.opts.controlUrl}${EDGE_DOWNLOADS_PATH}`, {
           method: 'POST',
@@ -190,7 +200,8 @@ export class DownloadCounter {
         if (!(err instanceof PermanentError)) {
           // Back in front, to go with the next post.
           this.queue = downloads.concat(this.queue);
-          for (const i of impressions) {
+          this.sightings = sightings.concat(this.sightings);
+          for (const i of totals) {
             const k = impressionKey(i.mirror, i.atMs);
             const row = this.impressions.get(k);
             if (row) row.count += i.count;

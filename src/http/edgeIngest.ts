@@ -24,7 +24,18 @@ const downloadEvent = z.strictObject({
   size: z.number().finite().nonnegative(),
   atMs,
 });
-const impressionEvent = z.strictObject({ mirror: mirrorOrOrigin, atMs, count: z.int().min(1).max(1_000_000) });
+/** A logo shown: with its client and file (counted once per pair in ten minutes, across isolates), or a total without them. */
+const impressionEvent = z
+  .strictObject({
+    mirror: mirrorOrOrigin,
+    atMs,
+    count: z.int().min(1).max(1_000_000),
+    ip: z.string().min(1).max(64).optional(),
+    path: z.string().min(1).max(1024).optional(),
+  })
+  .refine((i) => (i.ip === undefined) === (i.path === undefined) && (i.ip === undefined || i.count === 1), {
+    message: 'ip and path come together, with a count of 1',
+  });
 export const edgeDownloadsBody = z.strictObject({
   downloads: z.array(downloadEvent).max(MAX_EDGE_EVENTS).default([]),
   impressions: z.array(impressionEvent).max(MAX_EDGE_EVENTS).default([]),
@@ -73,7 +84,8 @@ export function registerEdgeIngestRoutes(app: Hono<AppEnv>, services: AppService
     }
     for (const i of parsed.data.impressions) {
       if (!inWindow(i.atMs) || !events.impression) continue;
-      for (let n = 0; n < i.count; n++) events.impression(i.mirror, i.atMs);
+      if (i.ip !== undefined && i.path !== undefined) events.impression(i.mirror, i.atMs, { ip: i.ip, path: i.path });
+      else for (let n = 0; n < i.count; n++) events.impression(i.mirror, i.atMs);
       impressions += i.count;
     }
     return c.json({ downloads, impressions, dropped: parsed.data.downloads.length - downloads }, 202);

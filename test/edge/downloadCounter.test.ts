@@ -40,7 +40,11 @@ describe('DownloadCounter', () => {
     await Promise.all(pending);
     expect(cp.posts).toHaveLength(1);
     expect(cp.posts[0]!.downloads.map((d) => d.ip)).toEqual(['192.0.2.1', '192.0.2.2', '192.0.2.1']);
-    expect(cp.posts[0]!.impressions).toEqual([{ mirror: 'de-one', atMs: 2_000, count: 2 }]);
+    // With their client and file, so the control plane can count each once across isolates too.
+    expect(cp.posts[0]!.impressions).toEqual([
+      { mirror: 'de-one', atMs: 2_000, count: 1, ip: '192.0.2.1', path: 'pub/a.iso' },
+      { mirror: 'de-one', atMs: 3_000, count: 1, ip: '192.0.2.2', path: 'pub/a.iso' },
+    ]);
     expect(counter.status()).toMatchObject({ queued: 0, sent: 3, repeats: 1, dropped: 0 });
   });
 

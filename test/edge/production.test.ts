@@ -187,6 +187,26 @@ describe('downloads answered at the edge are counted', () => {
     expect(await old.json()).toEqual({ downloads: 0, impressions: 0, dropped: 1 });
   });
 
+  it('an impression posted by two isolates for one client and file counts once; a total without a client counts as sent', async () => {
+    const edge = { Authorization: `Bearer ${EDGE_TOKEN}`, 'Content-Type': 'application/json' };
+    const impressions = async () => {
+      const res = await fetch(`${plane.url}/admin/v1/stats?mirror=de-berlin`, { headers: staff });
+      return ((await res.json()) as { totals: { impressions: number } }).totals.impressions;
+    };
+    const before = await impressions();
+    const seen = { mirror: 'de-berlin', atMs: Date.now(), count: 1, ip: '198.51.100.77', path: 'pub/a.iso' };
+    const post = (body: unknown) => fetch(`${plane.url}/admin/v1/stats/downloads`, { method: 'POST', headers: edge, body: JSON.stringify(body) });
+    // Two isolates showed the same page to the same client.
+    expect((await post({ impressions: [seen] })).status).toBe(202);
+    expect((await post({ impressions: [{ ...seen, atMs: seen.atMs + 1_000 }] })).status).toBe(202);
+    expect((await post({ impressions: [{ mirror: 'de-berlin', atMs: Date.now(), count: 2 }] })).status).toBe(202);
+    await until(async () => (await impressions()) === before + 3, 15_000, 'the three impressions in /admin/v1/stats');
+    // A client without its file (or a count above one for a client) is refused, naming the entry.
+    const half = await post({ impressions: [{ mirror: 'de-berlin', atMs: Date.now(), count: 1, ip: '198.51.100.78' }] });
+    expect(half.status).toBe(422);
+    expect(((await half.json()) as { fields: Record<string, string> }).fields).toHaveProperty(['impressions.0']);
+  });
+
   it('in /admin/v1/stats within a minute, once per client and file in ten minutes, as on Node', async (ctx) => {
     edgeRun.need(ctx);
     // Paris and French clients: no other test here downloads from them, so the counts are this test's alone.
