@@ -1,12 +1,11 @@
 // Settings that parse but hurt are problems check-config names, as "path.to.key: reason", unless a config says it means them.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { privateAddressProblem } from '../../src/config/addressPolicy.js';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { runCli } from '../cli/cliRun.js';
 
 let dir: string;
 beforeAll(() => {
@@ -111,16 +110,8 @@ describe('foot-guns', () => {
   it('check-config prints them and exits 1', async () => {
     const file = path.join(dir, 'footguns.yaml');
     writeFileSync(file, config(`trustedProxies: ["::/0"]\nmirrors:\n${mirror(0, 'baseUrl: "http://169.254.169.254/"')}\n`));
-    const bin = fileURLToPath(new URL('../../bin/mirrorgate.js', import.meta.url));
-    const run = await new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [bin, 'check-config', file], { cwd: dir, env: { ...process.env, MIRRORGATE_CONFIG: '' } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    // In process, as the CLI tests run it (its environment given whole: no MIRRORGATE_CONFIG leaks in).
+    const run = await runCli(['check-config', file], { cwd: dir });
     expect(run.code).toBe(1);
     const out = run.stdout + run.stderr;
     expect(out).toContain('trustedProxies.0: ::/0 trusts every address');
