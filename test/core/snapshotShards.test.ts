@@ -289,17 +289,23 @@ describe('a composed shard snapshot decides as the whole snapshot', () => {
   });
 });
 
+/** `files` origin files and two mirrors, de with an inventory of the first `inventoried`. */
+function twoMirrors(files: number, inventoried: number): { base: OriginFile[]; b: SnapshotBuilder } {
+  const base: OriginFile[] = Array.from({ length: files }, (_, i) => ({ path: `pub/f${i}.txt`, size: i + 1, mtime: 1_700_000_000 }));
+  const b = new SnapshotBuilder({
+    mirrors: [mirror('de'), mirror('us', { country: 'US' })],
+    files: FileIndex.from(base),
+    originBaseUrl: 'https://o.example/',
+    routing: ROUTING,
+    clock: () => NOW,
+  });
+  b.setInventory('de', base.slice(0, inventoried));
+  return { base, b };
+}
+
 describe('shard hashes and the control plane cache', () => {
   it('a new origin file changes the hash of its shard only', () => {
-    const base: OriginFile[] = Array.from({ length: 64 }, (_, i) => ({ path: `pub/f${i}.txt`, size: i + 1, mtime: 1_700_000_000 }));
-    const b = new SnapshotBuilder({
-      mirrors: [mirror('de'), mirror('us', { country: 'US' })],
-      files: FileIndex.from(base),
-      originBaseUrl: 'https://o.example/',
-      routing: ROUTING,
-      clock: () => NOW,
-    });
-    b.setInventory('de', base.slice(0, 40));
+    const { base, b } = twoMirrors(64, 40);
     const cache = new ShardCache();
     const first = cache.shards(b.current(), 10);
     expect(first.count).toBe(8);
@@ -332,15 +338,7 @@ describe('shard hashes and the control plane cache', () => {
   });
 
   it('splits cooperatively, in slices with pauses between them, to the same bytes; two runs at once share the work', async () => {
-    const base: OriginFile[] = Array.from({ length: 300 }, (_, i) => ({ path: `pub/f${i}.txt`, size: i + 1, mtime: 1_700_000_000 }));
-    const b = new SnapshotBuilder({
-      mirrors: [mirror('de'), mirror('us', { country: 'US' })],
-      files: FileIndex.from(base),
-      originBaseUrl: 'https://o.example/',
-      routing: ROUTING,
-      clock: () => NOW,
-    });
-    b.setInventory('de', base.slice(0, 200));
+    const { b } = twoMirrors(300, 200);
     // A clock that moves 4 ms a reading: with 10 ms slices, a pause every few steps.
     let clock = 0;
     let pauses = 0;
