@@ -1,6 +1,6 @@
 // Every core: `MIRRORGATE_WORKERS=2 npm start` as a real process tree (a node:cluster primary and two workers on one
 // port, memory store held by the primary). A drain reaches every worker at once, each download and each audit entry is
-// recorded once, and the state survives a SIGTERM and a restart.
+// recorded once, rate limits are one budget, and the state survives a SIGTERM and a restart.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -78,6 +78,7 @@ beforeAll(async () => {
       health: { enabled: false },
       allowPrivateMirrorAddresses: true,
       tokens: [{ token: TOKEN, role: 'staff', name: 'ops' }],
+      limits: { apiPerMinute: 8 },
       mirrors: entries,
     }),
   );
@@ -119,6 +120,16 @@ describe('a two-worker cluster in memory mode', () => {
 
   it("the drain survived the restart: state is the primary's, persisted under dataDir", async () => {
     for (let i = 0; i < 10; i++) expect(await download(`203.0.113.${i + 1}`)).toBe('de-b');
+  });
+
+  it('gives a client one public-API budget across workers, not one each', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch(url('/api/v1/mirrors'), { headers: { 'X-Forwarded-For': '192.0.2.200', Connection: 'close' } });
+      await res.arrayBuffer();
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 429, 429]);
   });
 
   it('/metrics from any worker counts the whole cluster', async () => {
