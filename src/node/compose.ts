@@ -25,7 +25,7 @@ import type { AppEnv, AppServices } from '../http/services.js';
 import { openStore } from '../store/openStore.js';
 import type { Store } from '../store/store.js';
 import { clusterMetrics } from './cluster.js';
-import { nodeLogger } from './logging.js';
+import { nodeLogger, redirectSample } from './logging.js';
 import { nodeConnection } from './server.js';
 
 export interface ComposeOptions {
@@ -69,7 +69,7 @@ export async function compose(config: Config, opts: ComposeOptions): Promise<Com
   const { env } = opts;
   // A cluster worker names itself in every line, so operators can tell the workers' logs apart; close() flushes.
   const base = { service: 'mirrorgate', ...(cluster.isWorker && cluster.worker ? { worker: cluster.worker.id } : {}) };
-  const logger = nodeLogger(opts.logLevel ?? env.LOG_LEVEL ?? 'info', base);
+  const logger = nodeLogger(opts.logLevel ?? env.LOG_LEVEL ?? 'info', base, undefined, { redirectSample: redirectSample(env) });
   await mkdir(config.dataDir, { recursive: true });
 
   const files = await loadOriginIndex(config.origin, config.dataDir, logger);

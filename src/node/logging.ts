@@ -2,6 +2,20 @@
 import pino from 'pino';
 import type { Logger, RequestLine } from '../core/logger.js';
 
+/**
+ * MIRRORGATE_ACCESS_LOG_SAMPLE: a whole number N ≥ 1, one access-log line per N plain redirects (default 1,
+ * every one). For networks where the access log costs more than it tells; metrics still count them all.
+ */
+export function redirectSample(env: Record<string, string | undefined>): number {
+  const raw = env.MIRRORGATE_ACCESS_LOG_SAMPLE;
+  if (raw === undefined || raw.trim() === '') return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 1_000_000) {
+    throw new Error(`MIRRORGATE_ACCESS_LOG_SAMPLE: expected a whole number from 1 to 1000000 (one line per that many redirects), got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
 /** pino's number for `info`, the access log's level. */
 const INFO = 30;
 
@@ -56,6 +70,7 @@ export function nodeLogger(
   level: string,
   base: Record<string, string | number>,
   destination: Destination = pino.destination({ dest: 1, sync: false }),
+  opts: { redirectSample?: number } = {},
 ): NodeLogger {
   const batch = new LineBatch(destination);
   const ordered: Destination = {
@@ -68,12 +83,18 @@ export function nodeLogger(
   };
   const logger = pino({ level, base }, ordered);
   const bindings = Object.keys(base).length > 0 ? `,${JSON.stringify(base).slice(1, -1)}` : '';
+  // One in `sample` plain redirects gets a line, marked with the sample so a reader can scale counts;
+  // every other answer always does. Metrics count every request either way.
+  const sample = opts.redirectSample ?? 1;
+  let redirects = 0;
   const request = (l: RequestLine): void => {
     if (!logger.isLevelEnabled('info')) return;
+    if (sample > 1 && l.status === 302 && redirects++ % sample !== 0) return;
     let line = `{"level":${INFO},"time":${Date.now()}${bindings}`;
     if (l.reqId !== undefined) line += `,"reqId":${JSON.stringify(l.reqId)}`;
     line += `,"method":${JSON.stringify(l.method)},"path":${JSON.stringify(l.path)},"status":${l.status}`;
     if (l.mirror !== undefined) line += `,"mirror":${JSON.stringify(l.mirror)}`;
+    if (sample > 1 && l.status === 302) line += `,"sample":${sample}`;
     batch.add(`${line},"ms":${l.ms},"msg":"request"}\n`);
   };
   return Object.assign(logger, { request });

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { RequestLine } from '../../src/core/logger.js';
-import { nodeLogger } from '../../src/node/logging.js';
+import { nodeLogger, redirectSample } from '../../src/node/logging.js';
 
 /** A destination that keeps what is written, line by line. */
 function capture() {
@@ -48,5 +48,33 @@ describe('the Node access log', () => {
     log.request(cases[2]!);
     await nextTurn();
     expect(out.lines.map((l) => JSON.parse(l).msg)).toEqual(['first', 'request', 'request', 'last', 'request']);
+  });
+
+  it('with MIRRORGATE_ACCESS_LOG_SAMPLE=N writes one line per N redirects, marked, and every other answer', async () => {
+    const out = capture();
+    const log = nodeLogger('info', { service: 'mirrorgate' }, out.stream, { redirectSample: redirectSample({ MIRRORGATE_ACCESS_LOG_SAMPLE: '3' }) });
+    for (let i = 1; i <= 7; i++) log.request({ ...cases[0]!, reqId: `r${i}` });
+    log.request(cases[1]!);
+    log.request(cases[2]!);
+    await nextTurn();
+    const lines = out.lines.map((l) => JSON.parse(l) as { reqId?: string; status: number; sample?: number });
+    expect(lines.map((l) => [l.reqId ?? null, l.status, l.sample ?? null])).toEqual([
+      ['r1', 302, 3],
+      ['r4', 302, 3],
+      ['r7', 302, 3],
+      [null, 404, null],
+      ['x', 201, null],
+    ]);
+  });
+
+  it('reads the sample from the environment: unset or empty is every line; anything but a whole number from 1 is refused', () => {
+    expect(redirectSample({})).toBe(1);
+    expect(redirectSample({ MIRRORGATE_ACCESS_LOG_SAMPLE: ' ' })).toBe(1);
+    expect(redirectSample({ MIRRORGATE_ACCESS_LOG_SAMPLE: '100' })).toBe(100);
+    for (const bad of ['0', '-2', '1.5', 'ten', '1e9']) {
+      expect(() => redirectSample({ MIRRORGATE_ACCESS_LOG_SAMPLE: bad }), bad).toThrow(
+        /^MIRRORGATE_ACCESS_LOG_SAMPLE: expected a whole number from 1 to 1000000/,
+      );
+    }
   });
 });
