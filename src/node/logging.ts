@@ -1,4 +1,4 @@
-// Node only: the process's pino logger, with the access log written as one preformatted line per request, in batches.
+// Node only: the process's pino logger, with the access log written as one preformatted line per request (or per N 302s, sampled), in batches.
 import pino from 'pino';
 import type { Logger, RequestLine } from '../core/logger.js';
 
