@@ -2,9 +2,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { HealthRecord, MirrorSpec, Sponsor } from '../core/model.js';
 import { mirrorSummaries, type MirrorSummary } from '../core/mirrorStatus.js';
-import { StoreUnavailableError, type AuditQuery, type Store, type StatsQuery, type StatsResult, type TokenRecord } from '../store/store.js';
 import type { AuditApplies, AuditEntry, Lifecycle, MirrorOverride, MirrorPatch, Offer } from '../core/records.js';
 import { AUDIT_ACTIONS } from '../core/auditActions.js';
+import { StoreUnavailableError, type AuditQuery, type Store, type StatsQuery, type StatsResult, type TokenRecord } from '../store/store.js';
 import type { ControlPlane } from './controlPlane.js';
 import { privateAddressFields } from '../config/addressPolicy.js';
 import { ConflictError, FieldsError, InvalidStateError, NotFoundError } from './errors.js';

@@ -1,8 +1,8 @@
 // A mirror's lifecycle steps no staff member takes: one added by hand goes active once a probe shows it up, an
 // accepted offer's mirror goes active once a scan shows it carries its share. Audited and written like staff changes.
 import { randomUUID } from 'node:crypto';
-import type { Store } from '../store/store.js';
 import type { AuditEntry, MirrorOverride } from '../core/records.js';
+import type { Store } from '../store/store.js';
 import type { ScanResult } from './scan.js';
 import type { Serially } from './serialWrites.js';
 import type { StateSync } from './stateSync.js';

@@ -86,22 +86,14 @@ function discard(body: Dispatcher.ResponseData['body']): void {
 const TLS_CODE = /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED|SELF_SIGNED_CERT|HOSTNAME_MISMATCH|EPROTO$)/;
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME']);
 
-/** The error in `err`'s chain (cause, happy-eyeballs' per-address errors) that carries `code`. */
-function errorWithCode(err: unknown, code: string): Error | undefined {
+/** The first error in `err`'s chain (its causes, happy-eyeballs' per-address errors) that carries a code. */
+function codedError(err: unknown): { code: string; message: string } | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as { code?: unknown; errors?: unknown; cause?: unknown };
-  if (e.code === code && err instanceof Error) return err;
-  if (Array.isArray(e.errors)) for (const inner of e.errors) if (errorWithCode(inner, code)) return errorWithCode(inner, code);
-  return e.cause !== undefined ? errorWithCode(e.cause, code) : undefined;
-}
-
-function errorCode(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as { code?: unknown; errors?: unknown; cause?: unknown };
-  if (typeof e.code === 'string') return e.code;
+  const e = err as { code?: unknown; message?: unknown; errors?: unknown; cause?: unknown };
+  if (typeof e.code === 'string') return { code: e.code, message: typeof e.message === 'string' ? e.message : e.code };
   // Happy-eyeballs connects report an AggregateError of per-address errors.
-  if (Array.isArray(e.errors) && e.errors.length > 0) return errorCode(e.errors[0]);
-  return e.cause !== undefined ? errorCode(e.cause) : undefined;
+  if (Array.isArray(e.errors) && e.errors.length > 0) return codedError(e.errors[0]);
+  return e.cause !== undefined ? codedError(e.cause) : undefined;
 }
 
 export class Prober {
@@ -367,13 +359,15 @@ export class Prober {
     if (err instanceof ProbeFailure) return err.reason;
     // Whatever undici reports after our abort, the cause is the deadline.
     if (deadlinePassed) return inBody ? 'stalled body' : `timeout after ${this.timeoutMs} ms`;
-    const code = errorCode(err);
+    const coded = codedError(err);
+    const code = coded?.code;
     if (code === 'UND_ERR_BODY_TIMEOUT') return 'stalled body';
     if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') {
       return `timeout after ${this.timeoutMs} ms`;
     }
     if (code === 'ECONNREFUSED') return 'connection refused';
-    if (code === 'EFORBIDDENADDRESS') return errorWithCode(err, code)?.message ?? 'forbidden address';
+    // The guarded lookup's refusal says which address and why (control/guardedLookup.ts).
+    if (code === 'EFORBIDDENADDRESS') return coded!.message;
     if (code !== undefined && DNS_CODES.has(code)) return 'DNS lookup failed';
     if (code !== undefined && TLS_CODE.test(code)) return `TLS error: ${code}`;
     if (code === 'ECONNRESET') return 'connection reset';

@@ -1,9 +1,9 @@
 // At start: the audit log is written before the state it records (write-ahead), so after a crash it may
 // hold a change whose write was lost. Such changes are rolled forward, so the state is what the log says.
+import type { AuditEntry, Offer } from '../core/records.js';
 import { offerSchema } from '../store/schemas.js';
 import { checkOverride } from '../store/stateCheck.js';
 import type { Store } from '../store/store.js';
-import type { AuditEntry, Offer } from '../core/records.js';
 
 export interface ReconcileOptions {
   clock: () => number;

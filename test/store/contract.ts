@@ -1,9 +1,8 @@
 // The one behaviour every Store must show; each implementation's test file runs it (as hono's routers share common.case.test.ts).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { InventoryEntry } from '../../src/core/model.js';
+import type { HealthRecord, InventoryEntry } from '../../src/core/model.js';
 import type { Change, SessionRecord, Store, TokenRecord } from '../../src/store/store.js';
 import type { AuditEntry, InventoryRecord, MirrorOverride, Offer, StoredLogo } from '../../src/core/records.js';
-import type { HealthRecord } from '../../src/core/model.js';
 
 export interface StoreHarness {
   store: Store;
