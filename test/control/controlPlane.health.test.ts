@@ -53,8 +53,6 @@ const MIRRORS = ['de-near', 'fr-far', 'us-far'];
  */
 const STEADY_HEALTH = { interval: '400ms', timeout: '350ms', failuresToDown: 6 };
 
-const rounds = probeRounds;
-
 /** The Location a redirect to `mirror` ('origin' for the origin) must carry for `path`. */
 function expectedLocation(net: ControlNetwork, mirror: string, path: string): string {
   const base = mirror === 'origin' ? net.origin.baseUrl : net.mirrors[mirror]!.baseUrl;
@@ -81,7 +79,7 @@ describe('a dead mirror (connection refused)', () => {
       await routedTo(server, 'de-near');
       // Kill it at a random point of the probe cycle.
       await sleep(Math.random() * INTERVAL_MS);
-      const r0 = rounds(net);
+      const r0 = probeRounds(net);
       const t0 = performance.now();
       await victim.setMode('down');
       const elapsed = await waitFor(async () => (await choice(server.url, 'DE')) !== 'de-near', { since: t0, timeoutMs: 5_000, everyMs: 5 });
@@ -89,7 +87,7 @@ describe('a dead mirror (connection refused)', () => {
       detections.push(elapsed!);
       // failuresToDown rounds after the kill, plus the round in flight at the kill.
       // The window in the control plane's own unit (milliseconds stretch on a loaded machine; rounds do not).
-      expect(rounds(net) - r0, healthFacts(server)).toBeLessThanOrEqual(FAILURES_TO_DOWN + 1);
+      expect(probeRounds(net) - r0, healthFacts(server)).toBeLessThanOrEqual(FAILURES_TO_DOWN + 1);
 
       // Counted downloads go elsewhere (the next mirror, or the origin should a loaded machine time out
       // the others' probes too), and keep doing so: no flapping back.
@@ -171,7 +169,7 @@ describe('a file a probe finds missing', () => {
 
   it('is taken off that mirror by the next probe round, while its other files still go to it', async () => {
     for (const key of ALL_FILES) await routedTo(server, 'de-near', key);
-    const r0 = rounds(net);
+    const r0 = probeRounds(net);
     const t0 = performance.now();
     await net.removeFile('de-near', 'readme');
     // Taken off for the right reason: de-near's own record lists the file missing (not a probe timeout).
@@ -182,7 +180,7 @@ describe('a file a probe finds missing', () => {
       everyMs: 5,
     });
     expect(elapsed, healthFacts(server)).toBeDefined();
-    const took = rounds(net) - r0;
+    const took = probeRounds(net) - r0;
     console.info(`[controlPlane.health] missing file taken off after ${elapsed!.toFixed(0)} ms (${took} probe rounds started meanwhile)`);
     // At once: by the next probe round (the one in flight at the removal may have sampled it already).
     expect(took, healthFacts(server)).toBeLessThanOrEqual(2);
@@ -235,13 +233,13 @@ describe('a lagging mirror', () => {
   });
 
   it('2 h behind the origin with maxLag 1h is syncing and gets no downloads; fixing its trace brings it back', async () => {
-    const r0 = rounds(net);
+    const r0 = probeRounds(net);
     const t0 = performance.now();
     await net.setTrace('de-near', TRACE_TIME - 7_200);
     const lagging = () => server.control.healthOf('de-near')?.lagSeconds === 7_200;
     const out = await waitFor(async () => lagging() && (await choice(server.url, 'DE')) !== 'de-near', { since: t0, timeoutMs: 8_000, everyMs: 5 });
     expect(out, healthFacts(server)).toBeDefined();
-    const took = rounds(net) - r0;
+    const took = probeRounds(net) - r0;
     console.info(`[controlPlane.health] lagging mirror out after ${out!.toFixed(0)} ms (${took} probe rounds started meanwhile)`);
     expect(took, healthFacts(server)).toBeLessThanOrEqual(2);
     const rows = await mirrorsJson(server.url);
@@ -254,12 +252,12 @@ describe('a lagging mirror', () => {
     // A lagging mirror still answers probes: it is not down, only not synced.
     expect(server.control.healthOf('de-near')!.health).toBe('up');
 
-    const r1 = rounds(net);
+    const r1 = probeRounds(net);
     await net.setTrace('de-near', TRACE_TIME);
     const back = await waitFor(async () => (await choice(server.url, 'DE')) === 'de-near', { timeoutMs: 8_000, everyMs: 5 });
     expect(back, healthFacts(server)).toBeDefined();
     // A synced copy needs no hysteresis: the next good probe brings it back.
-    expect(rounds(net) - r1, healthFacts(server)).toBeLessThanOrEqual(2);
+    expect(probeRounds(net) - r1, healthFacts(server)).toBeLessThanOrEqual(2);
     const after = await mirrorsJson(server.url);
     expect(after['de-near']).toMatchObject({ status: 'up', lagSeconds: 0 });
   });
@@ -301,13 +299,13 @@ describe('a stalling mirror', () => {
 
   it('that accepts and never answers is down with a timeout reason, within the window', async () => {
     await routedTo(server, 'de-near');
-    const r0 = rounds(net);
+    const r0 = probeRounds(net);
     const t0 = performance.now();
     await net.mirrors['de-near']!.setMode('stall');
     const elapsed = await waitFor(async () => (await choice(server.url, 'DE')) !== 'de-near', { since: t0, timeoutMs: 5_000, everyMs: 5 });
     expect(elapsed).toBeDefined();
     console.info(`[controlPlane.health] stalled mirror out after ${elapsed!.toFixed(0)} ms`);
-    expect(rounds(net) - r0, healthFacts(server)).toBeLessThanOrEqual(FAILURES_TO_DOWN + 1);
+    expect(probeRounds(net) - r0, healthFacts(server)).toBeLessThanOrEqual(FAILURES_TO_DOWN + 1);
     const rows = await mirrorsJson(server.url);
     expect(rows['de-near']!.status).toBe('down');
     expect(rows['de-near']!.reason).toMatch(/^(timeout after 150 ms|stalled body)$/);
