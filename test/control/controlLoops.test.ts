@@ -147,8 +147,10 @@ mirrors:
   it('swaps in a changed origin manifest on the origin tick', async () => {
     await writeFile(manifest, FILES.map((f) => `${JSON.stringify(f)}\n`).join(''));
     expect(builder.current().files.lookup('pub/b.iso')).toBe(-1);
+    // Other changes (a probe round's health) may come first: wait for the one that brings the file.
     const swapped = new Promise<void>((resolve) => {
       const off = builder.onChange(() => {
+        if (builder.current().files.lookup('pub/b.iso') < 0) return;
         off();
         resolve();
       });
