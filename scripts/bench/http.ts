@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { buildRequests, demoPaths, MIX, REDIRECT_ONLY, type LoadRequest, type MixShare } from '../../load/scenarios.js';
-import { BENCH_DIR, forkChild, percentile, ROOT, type Child } from './util.js';
+import { BENCH_DIR, forkChild, percentile, ROOT, type Child, type CpuSource } from './util.js';
 
 export interface ServerHandle {
   child: Child;
@@ -26,8 +26,8 @@ export interface LoadOptions {
   durationS: number;
   /** Open loop: requests per second over all connections (autocannon overallRate); closed loop when absent. */
   overallRate?: number;
-  /** Server children whose CPU time to measure over the run. */
-  servers?: Child[];
+  /** Server children (or process trees) whose CPU time to measure over the run. */
+  servers?: CpuSource[];
 }
 
 export interface LoadResult {

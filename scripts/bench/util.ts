@@ -28,6 +28,8 @@ export interface ForkOptions {
   execArgv?: string[];
   /** Where the child's stdout goes: 'inherit', 'ignore' (/dev/null) or 'pipe'. */
   stdout?: 'inherit' | 'ignore' | 'pipe';
+  /** The child's working directory (another checkout's, for bench:ab). */
+  cwd?: string;
 }
 
 /** Runs a bench TypeScript file in its own Node process (through tsx), so it has a core and an event loop of its own. */
@@ -36,6 +38,7 @@ export function forkChild(file: string, args: string[], opts: ForkOptions = {}):
   const child = fork(file, args, {
     execArgv: ['--import', 'tsx', ...(opts.execArgv ?? [])],
     env: { ...process.env, ...opts.env },
+    cwd: opts.cwd,
     stdio,
   });
   const queue: ChildMessage[] = [];
@@ -184,4 +187,41 @@ export function table(rows: string[][]): string {
 /** A goal cell: the goal, marked met (✓) or not (✗) by this run. */
 export function goal(met: boolean, text: string): string {
   return `${text} ${met ? '✓' : '✗'}`;
+}
+
+/** Whatever runLoad can ask for CPU time: a bench child, or a process tree read from /proc. */
+export interface CpuSource {
+  cpu(): Promise<{ userUs: number; systemUs: number }>;
+}
+
+/**
+ * CPU time of a process and every live descendant (a cluster's primary and its workers), from Linux's
+ * /proc: utime and stime of each, in clock ticks of 10 ms. Ticks of exited processes are not counted.
+ */
+export function processTreeCpu(pid: number): CpuSource {
+  const TICK_US = 10_000;
+  const read = async (p: number): Promise<{ userUs: number; systemUs: number }> => {
+    const { readFile, readdir } = await import('node:fs/promises');
+    let userUs = 0;
+    let systemUs = 0;
+    try {
+      const stat = await readFile(`/proc/${p}/stat`, 'utf8');
+      // Fields after the command (which may hold spaces) in parentheses: state is field 3, utime 14, stime 15.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      userUs += Number(f[11]) * TICK_US;
+      systemUs += Number(f[12]) * TICK_US;
+      for (const tid of await readdir(`/proc/${p}/task`)) {
+        const children = (await readFile(`/proc/${p}/task/${tid}/children`, 'utf8')).trim();
+        for (const c of children ? children.split(' ') : []) {
+          const sub = await read(Number(c));
+          userUs += sub.userUs;
+          systemUs += sub.systemUs;
+        }
+      }
+    } catch {
+      // The process ended between listing and reading: its time is gone with it.
+    }
+    return { userUs, systemUs };
+  };
+  return { cpu: () => read(pid) };
 }
