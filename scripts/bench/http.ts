@@ -10,7 +10,7 @@ export interface ServerHandle {
   url: string;
 }
 
-export type ServerMode = 'bare' | 'bare-full' | 'hono' | 'mirrorgate';
+export type ServerMode = 'bare' | 'bare-full' | 'raw-full' | 'hono' | 'mirrorgate';
 
 /** Starts a server child; `stdout: 'ignore'` sends its (pino) output to /dev/null. */
 export async function startServer(mode: ServerMode, env: Record<string, string | undefined> = {}, execArgv: string[] = []): Promise<ServerHandle> {

@@ -1,6 +1,8 @@
 // A server under test, in its own process: `bare` (node:http answering a fixed 302, the Node ceiling),
 // `bare-full` (the same, but carrying the headers of a real Mirrorgate 302, given as JSON in
-// BENCH_FIXED_HEADERS: the ceiling for an answer of that size), `hono` (Hono on @hono/node-server
+// BENCH_FIXED_HEADERS: the ceiling for an answer of that size on node:http), `raw-full` (the same bytes
+// written straight on node:net sockets by a minimal keep-alive loop that is no HTTP server: the floor any
+// Node server pays for an answer of that size on loopback, kernel and TCP included), `hono` (Hono on @hono/node-server
 // answering a fixed 302: the adapter and router alone), or `mirrorgate` (the demo network through
 // src/node.ts serve(); LOG_LEVEL and REDIS_URL from the environment).
 //
@@ -9,7 +11,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { Session } from 'node:inspector/promises';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { serve as serveNode } from '@hono/node-server';
@@ -40,6 +42,27 @@ export async function benchConfig(dir: string): Promise<string> {
   return file;
 }
 
+/**
+ * A fixed 302 head (with Date and keep-alive, as node:http sends it) for every blank line that ends a
+ * request's headers. Not an HTTP server (no parsing, no bodies, no timeouts): the bench's GETs only.
+ */
+function rawFixedServer(headers: string[]): NetServer {
+  let head = 'HTTP/1.1 302 Found\r\n';
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return createNetServer((socket) => {
+    let pending = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      pending += chunk;
+      for (let end = pending.indexOf('\r\n\r\n'); end !== -1; end = pending.indexOf('\r\n\r\n')) {
+        pending = pending.slice(end + 4);
+        socket.write(`${head}Date: ${new Date().toUTCString()}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n`, 'latin1');
+      }
+    });
+    socket.on('error', () => socket.destroy());
+  });
+}
+
 async function main(): Promise<void> {
   const mode = process.argv[2] ?? 'mirrorgate';
   answerCpuQuestions();
@@ -54,6 +77,11 @@ async function main(): Promise<void> {
       res.writeHead(302, headers);
       res.end();
     });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+    close = () => new Promise((resolve) => server.close(() => resolve()));
+  } else if (mode === 'raw-full') {
+    const server = rawFixedServer(JSON.parse(process.env.BENCH_FIXED_HEADERS ?? '[]') as string[]);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
     close = () => new Promise((resolve) => server.close(() => resolve()));
