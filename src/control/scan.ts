@@ -10,7 +10,7 @@ import type { FileIndex } from '../core/fileIndex.js';
 import type { InventoryEntry } from '../core/model.js';
 import type { InventoryRecord } from '../core/records.js';
 import { parseMirrorManifestText, type ManifestProblem } from './manifest.js';
-import { checkHost } from './guardedLookup.js';
+import { pinHost } from './guardedLookup.js';
 import { rsyncList } from './rsyncListing.js';
 
 export interface ScanTarget {
@@ -104,13 +104,16 @@ export async function scanMirror(target: ScanTarget, files: FileIndex, opts: Sca
   let rsyncLine = 0;
   const guarded = !useRsync && opts.lookup && !opts.fetch ? new Agent({ connect: { lookup: opts.lookup } }) : undefined;
   const fetch: ScanFetch = guarded ? (input, init) => undiciFetch(input, { ...init, dispatcher: guarded }) : (opts.fetch ?? undiciFetch);
+  // rsync resolves names itself: it is handed the address the guard checked (pinHost) once the listing starts.
   const listing = useRsync
-    ? rsyncList(url, {
-        timeoutMs,
-        signal,
-        ...(opts.rsyncPath !== undefined && { rsyncPath: opts.rsyncPath }),
-        onUnparsed: (_line, reason) => onProblem({ file: url, line: ++rsyncLine, reason }),
-      })
+    ? pinnedListing(opts.lookup ? () => pinHost(url, opts.lookup) : async () => url, (address) =>
+        rsyncList(address, {
+          timeoutMs,
+          signal,
+          ...(opts.rsyncPath !== undefined && { rsyncPath: opts.rsyncPath }),
+          onUnparsed: (_line, reason) => onProblem({ file: url, line: ++rsyncLine, reason }),
+        }),
+      )
     : httpManifestList(url, { signal, fetch, onProblem });
 
   const state = new Uint8Array(files.count);
@@ -118,9 +121,6 @@ export async function scanMirror(target: ScanTarget, files: FileIndex, opts: Sca
   let listed = 0;
   let foreign = 0;
   try {
-    // rsync resolves the name itself: checked first (both lazy generators start at the first entry). It could
-    // still be re-pointed in between: a narrow window, against none at all.
-    if (useRsync && opts.lookup) await checkHost(url, opts.lookup);
     for await (const entry of listing) {
       listed++;
       const f = lookup(files, entry.path);
@@ -154,6 +154,11 @@ export async function scanMirror(target: ScanTarget, files: FileIndex, opts: Sca
 }
 
 /** An error's message with its causes ("fetch failed: connect ECONNREFUSED …"), which is where undici puts the reason. */
+/** A listing that first resolves where to list from: lazy like the listings themselves, so a failure surfaces at the first entry. */
+async function* pinnedListing(resolve: () => Promise<string>, list: (url: string) => AsyncGenerator<InventoryEntry>): AsyncGenerator<InventoryEntry> {
+  yield* list(await resolve());
+}
+
 function describeError(error: unknown): string {
   const parts: string[] = [];
   for (let e: unknown = error; e instanceof Error && parts.length < 4; e = e.cause) {

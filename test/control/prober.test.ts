@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkHost, guardedLookup, type Resolve } from '../../src/control/guardedLookup.js';
+import { guardedLookup, pinHost, type Resolve } from '../../src/control/guardedLookup.js';
 import { Prober, readOriginTrace, type ProbeTarget } from '../../src/control/prober.js';
 
 const TRACE_TIME = 1_795_000_000;
@@ -596,7 +596,17 @@ describe('a mirror name that resolves where its URL could not point', () => {
       message: expect.stringContaining('cloud metadata service (169.254.169.254)'),
     });
     await expect(ask('nowhere', true)).rejects.toMatchObject({ code: 'ENOTFOUND' });
-    await expect(checkHost('rsync://mixed/pub/', lookup)).rejects.toMatchObject({ code: 'EFORBIDDENADDRESS' });
-    await expect(checkHost('rsync://good/pub/', lookup)).resolves.toBeUndefined();
+  });
+
+  it('pins an rsync URL to the address the guard allowed, leaving the rest of it byte for byte', async () => {
+    const lookup = guardedLookup(zone({ good: ['192.0.2.10', '2001:db8::10'], six: ['2001:db8::6'], mixed: ['192.0.2.10', '169.254.169.254'] }));
+    await expect(pinHost('rsync://mixed/pub/', lookup)).rejects.toMatchObject({ code: 'EFORBIDDENADDRESS' });
+    await expect(pinHost('rsync://nowhere/pub/', lookup)).rejects.toMatchObject({ code: 'ENOTFOUND' });
+    expect(await pinHost('rsync://good/pub/', lookup)).toBe('rsync://192.0.2.10/pub/');
+    expect(await pinHost('rsync://sync@good:8730/pub/a b/%41/', lookup)).toBe('rsync://sync@192.0.2.10:8730/pub/a b/%41/');
+    expect(await pinHost('rsync://six/pub/', lookup)).toBe('rsync://[2001:db8::6]/pub/');
+    // Literals were checked by name when configured; nothing resolves them.
+    expect(await pinHost('rsync://198.51.100.7/pub/', lookup)).toBe('rsync://198.51.100.7/pub/');
+    expect(await pinHost('rsync://[2001:db8::7]:873/pub/', lookup)).toBe('rsync://[2001:db8::7]:873/pub/');
   });
 });

@@ -424,6 +424,13 @@ describe('scanMirror over an HTTP manifest', () => {
     await expect(scanMirror({ id: 'sync', rsyncUrl: 'rsync://mirror.example/pub/', content: TARGET_CONTENT }, files, { rsyncPath, lookup })).rejects.toThrow(
       /failed after 0 entries: mirror\.example resolves to an address Mirrorgate does not connect to/,
     );
+    // Allowed, rsync is handed the address that was checked, not the name it would resolve again.
+    const args = path.join(await mkdtemp(path.join(tmpdir(), 'mirrorgate-pinned-')), 'args');
+    const pinned = await fakeRsync('pinned', `echo "$*" > '${args}'`);
+    const toPublic: LookupFunction = (_host, _options, callback) =>
+      (callback as unknown as (e: null, a: unknown) => void)(null, [{ address: '192.0.2.10', family: 4 }]);
+    await scanMirror({ id: 'sync', rsyncUrl: 'rsync://mirror.example:8730/pub/', content: TARGET_CONTENT }, files, { rsyncPath: pinned, lookup: toPublic });
+    expect(await readFile(args, 'utf8')).toMatch(/ -- rsync:\/\/192\.0\.2\.10:8730\/pub\/\n$/);
   });
 
   it('rejects when nothing listens', async () => {
