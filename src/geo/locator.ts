@@ -25,6 +25,33 @@ export interface GeoDataInfo {
   loadedAt: string;
   /** Why the last replacement could not be loaded; the data above is still in use. */
   reloadError?: string;
+  /** The attribution the data's licence asks of pages that use it (DB-IP Lite, MaxMind GeoLite2); none for commercial data. */
+  credit?: DataCredit;
+}
+
+/** A line of attribution: its words and the maker's site. */
+export interface DataCredit {
+  text: string;
+  url: string;
+}
+
+export const DBIP_CREDIT: DataCredit = { text: 'IP geolocation by DB-IP', url: 'https://db-ip.com' };
+export const GEOLITE2_CREDIT: DataCredit = { text: 'This product includes GeoLite2 data created by MaxMind', url: 'https://www.maxmind.com' };
+
+/** The credit a database type (an .mmdb's metadata) calls for: GeoLite2 and DB-IP's free data ask for one. */
+export function creditFor(databaseType: string): DataCredit | undefined {
+  if (/geolite/i.test(databaseType)) return GEOLITE2_CREDIT;
+  if (/db-?ip/i.test(databaseType)) return DBIP_CREDIT;
+  return undefined;
+}
+
+/** The credits of the data in use, once each, city data first: what a page built from it shows. */
+export function dataCredits(info: GeoInfo | undefined): DataCredit[] {
+  const out: DataCredit[] = [];
+  for (const credit of [info?.city?.credit, info?.asn?.credit]) {
+    if (credit && !out.some((c) => c.url === credit.url)) out.push(credit);
+  }
+  return out;
 }
 
 /** The geography data behind a locator: city (country, continent, position) and ASN. */

@@ -9,7 +9,7 @@ import { countryInfo } from '../core/countries.js';
 import type { Continent } from '../core/model.js';
 import { AsnTable } from './asnTable.js';
 import { isPublicAddress, normalizeAddress } from './clientAddress.js';
-import type { GeoDataInfo, GeoInfo, Location, Locator } from './locator.js';
+import { creditFor, DBIP_CREDIT, type DataCredit, type GeoDataInfo, type GeoInfo, type Location, type Locator } from './locator.js';
 import { type GeoLog, openWatchedFiles, type WatchedFiles } from './watchedFiles.js';
 
 export type { GeoLog } from './watchedFiles.js';
@@ -66,12 +66,14 @@ interface CityData {
   v6?: Reader<CityRecord>;
   source: string;
   builtAt: Date;
+  credit?: DataCredit;
 }
 
 interface AsnData {
   lookup(ip: string): number | undefined;
   source: string;
   builtAt: Date;
+  credit?: DataCredit;
 }
 
 /** Open the data once (async file reads); lookups afterwards are synchronous. */
@@ -135,9 +137,15 @@ function shared<T>(kind: string, files: readonly string[], signature: string, lo
 }
 
 function describe(w: WatchedFiles<CityData | AsnData>): GeoDataInfo {
-  const { source, builtAt } = w.current();
+  const { source, builtAt, credit } = w.current();
   const { loadedAt, reloadError } = w.status();
-  return { source, builtAt: builtAt.toISOString(), loadedAt: new Date(loadedAt).toISOString(), ...(reloadError !== undefined ? { reloadError } : {}) };
+  return {
+    source,
+    builtAt: builtAt.toISOString(),
+    loadedAt: new Date(loadedAt).toISOString(),
+    ...(reloadError !== undefined ? { reloadError } : {}),
+    ...(credit ? { credit } : {}),
+  };
 }
 
 async function loadCity(files: readonly string[], defaultSource: string | undefined): Promise<CityData> {
@@ -152,10 +160,10 @@ async function loadCity(files: readonly string[], defaultSource: string | undefi
   }
   v4 ??= v6;
   const builtAt = new Date(Math.min(...readers.map((r) => r.metadata.buildEpoch.getTime())));
-  const source = defaultSource
-    ? `${defaultSource} via ${await packageLabel(files[0]!)}`
-    : `${readers[0]!.metadata.databaseType} (geoip.city: ${path.basename(files[0]!)})`;
-  return { v4, v6, source, builtAt };
+  const databaseType = readers[0]!.metadata.databaseType;
+  const source = defaultSource ? `${defaultSource} via ${await packageLabel(files[0]!)}` : `${databaseType} (geoip.city: ${path.basename(files[0]!)})`;
+  const credit = defaultSource ? DBIP_CREDIT : creditFor(databaseType);
+  return { v4, v6, source, builtAt, ...(credit ? { credit } : {}) };
 }
 
 async function loadAsnMmdb(file: string): Promise<AsnData> {
@@ -170,6 +178,7 @@ async function loadAsnMmdb(file: string): Promise<AsnData> {
     },
     source: `${reader.metadata.databaseType} (geoip.asn: ${path.basename(file)})`,
     builtAt: reader.metadata.buildEpoch,
+    ...(creditFor(reader.metadata.databaseType) ? { credit: creditFor(reader.metadata.databaseType)! } : {}),
   };
 }
 
@@ -179,6 +188,7 @@ async function loadAsnCsv(files: readonly string[]): Promise<AsnData> {
   return {
     lookup: (ip) => table.lookup(ip),
     source: `RouteViews, NRO and DB-IP ASN Lite, CC BY 4.0 (routeviews.org, nro.net, db-ip.com) via ${pkg.name}@${pkg.version}`,
+    credit: DBIP_CREDIT,
     // The CSV has no build date; ip-location-db versions end in the build's YYYYMMDDHH (UTC).
     builtAt: releaseDate(pkg.version) ?? (await stat(files[0]!)).mtime,
   };

@@ -99,7 +99,11 @@ describe('configured MaxMind files answer as before', () => {
     expect(locator.lookup('8.8.8.8')).toEqual({ country: 'US', continent: 'NA', lat: 37.751, lon: -97.822, asn: 15169 });
     const { ip, ...place } = EUROPE_NO_COUNTRY_IP;
     expect(locator.lookup(ip)).toEqual({ ...place, asn: 20940 });
-    expect(locator.info().city).toMatchObject({ source: 'GeoLite2-City (geoip.city: GeoLite2-City.mmdb)', builtAt: '2019-12-24T17:41:41.000Z' });
+    expect(locator.info().city).toMatchObject({
+      source: 'GeoLite2-City (geoip.city: GeoLite2-City.mmdb)',
+      builtAt: '2019-12-24T17:41:41.000Z',
+      credit: { text: 'This product includes GeoLite2 data created by MaxMind', url: 'https://www.maxmind.com' },
+    });
   });
 
   it('a Country database (records carry no location) falls back to the country centroid from countries.ts', async () => {

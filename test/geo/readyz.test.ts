@@ -55,6 +55,14 @@ async function client(s: RunningServer, ip: string): Promise<Record<string, unkn
   return ((await res.json()) as { client: Record<string, unknown> }).client;
 }
 
+/** The download page's footer links (the data's credit among them). */
+async function footerLinks(s: RunningServer): Promise<string[]> {
+  const res = await fetch(`${s.url}/download/pub/a.txt`, { headers: { Accept: 'text/html', 'X-Forwarded-For': CLIENT_IPS.GB.ip } });
+  expect(res.status).toBe(200);
+  const footer = /<footer class="site">([\s\S]*?)<\/footer>/.exec(await res.text())![1]!;
+  return [...footer.matchAll(/<a href="([^"]+)">([^<]+)<\/a>/g)].map((m) => `${m[2]} <${m[1]}>`);
+}
+
 /** Staff's ?fromip= looks the address up on every request (a client's own facts are memoised per connection inputs). */
 async function lookedUp(s: RunningServer, ip: string): Promise<Record<string, unknown>> {
   const res = await fetch(`${s.url}/download/pub/a.txt?mirrorlist&fromip=${ip}`, {
@@ -77,6 +85,9 @@ describe('/readyz geoip', () => {
       source: expect.stringMatching(/^RouteViews, NRO and DB-IP ASN Lite, CC BY 4\.0/),
       builtAt: expect.stringMatching(/^20\d\d-\d\d-\d\dT/),
     });
+    // DB-IP's licence asks pages built from its data to link to it.
+    expect(body.geoip.city?.credit).toEqual({ text: 'IP geolocation by DB-IP', url: 'https://db-ip.com' });
+    expect(await footerLinks(s)).toEqual(['Mirror status </mirrors>', 'IP geolocation by DB-IP <https://db-ip.com>']);
     // Same-network matching has its data: the client facts carry the ASN.
     const c = CLIENT_IPS.GB;
     expect(await client(s, c.ip)).toEqual({ ip: c.ip, https: false, country: c.country, continent: c.continent, lat: c.lat, lon: c.lon, asn: c.asn });
@@ -95,6 +106,8 @@ describe('/readyz geoip', () => {
     expect(first.city).toMatchObject({ source: 'GeoLite2-City (geoip.city: GeoLite2-City.mmdb)', builtAt: '2019-12-24T17:41:41.000Z' });
     expect(first.asn).toMatchObject({ source: 'GeoLite2-ASN (geoip.asn: GeoLite2-ASN.mmdb)', builtAt: '2026-05-28T20:26:40.000Z' });
     expect(await client(s, CLIENT_IPS.GB.ip)).toMatchObject({ country: 'GB', asn: 64496 });
+    // MaxMind's data, MaxMind's credit, and no longer DB-IP's.
+    expect(await footerLinks(s)).toEqual(['Mirror status </mirrors>', 'This product includes GeoLite2 data created by MaxMind <https://www.maxmind.com>']);
 
     await writeFile(`${asn}.new`, asnFile(64497, 1_790_000_000));
     await rename(`${asn}.new`, asn);

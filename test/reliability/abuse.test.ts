@@ -227,7 +227,7 @@ describe('no open redirect', () => {
             url.startsWith(net.config.publicUrl) ||
             url.startsWith('https://spree.example') ||
             url.startsWith('http://www.w3.org/') ||
-            // The geolocation credit in every page's footer (DB-IP's licence asks for the link).
+            // The geolocation credit in the footer of pages built from the data (DB-IP's licence asks for the link).
             url === 'https://db-ip.com';
           expect(ok, `${url} in the answer to ${target}`).toBe(true);
         }

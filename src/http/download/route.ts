@@ -7,6 +7,7 @@ import type { ClientFacts, OriginFile } from '../../core/model.js';
 import { clientSummary, fileName, originUrl, rankedMirrors, type RankedMirror } from '../../core/present.js';
 import { rankRepositoryMirrors } from '../../core/repositories.js';
 import type { Snapshot } from '../../core/snapshot.js';
+import { dataCredits } from '../../geo/locator.js';
 import { principalOf } from '../auth.js';
 import { clientFacts, factsForAddress } from '../client.js';
 import { HttpProblem } from '../problem.js';
@@ -65,7 +66,7 @@ export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices)
       case 'sha256':
         return sha256Answer(c, file);
       case 'mirrorlist':
-        return mirrorListAnswer(c, snapshot, decision, file, client, accept);
+        return mirrorListAnswer(c, snapshot, decision, file, client, accept, services);
       case 'metalink':
         return metalinkAnswer(c, snapshot, decision, file, services);
       case 'page':
@@ -152,11 +153,20 @@ function pageAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, 
       autoStart,
       notice: autoStart ? null : notice,
       offerRemember,
+      credits: dataCredits(services.geoInfo?.()),
     }),
   );
 }
 
-function mirrorListAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, file: OriginFile, client: ClientFacts, accept: string) {
+function mirrorListAnswer(
+  c: Context<AppEnv>,
+  snapshot: Snapshot,
+  decision: Decision,
+  file: OriginFile,
+  client: ClientFacts,
+  accept: string,
+  services: AppServices,
+) {
   const ranked = rankedMirrors(decision, file.path);
   if (accept.includes('application/json')) {
     return c.json({
@@ -174,6 +184,7 @@ function mirrorListAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Deci
       mirrors: ranked,
       excluded: decision.excluded.map((e) => ({ id: e.mirror.spec.id, name: e.mirror.spec.name, reason: e.reason })),
       originUrl: originUrl(snapshot, file.path),
+      credits: dataCredits(services.geoInfo?.()),
     }),
   );
 }
@@ -211,6 +222,7 @@ function repositoryListAnswer(c: Context<AppEnv>, services: AppServices, folder:
       excluded: repo.excluded.map((e) => ({ id: e.mirror.spec.id, name: e.mirror.spec.name, reason: e.reason })),
       originUrl: origin,
       listUrl: `${services.publicUrl}${DOWNLOAD_PREFIX}${base}`,
+      credits: dataCredits(services.geoInfo?.()),
     }),
   );
 }

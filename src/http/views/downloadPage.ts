@@ -5,6 +5,7 @@ import { fileName, type RankedMirror } from '../../core/present.js';
 import type { OriginFile } from '../../core/model.js';
 import { countryName, displayHost, formatKm, safeHttpUrl } from './format.js';
 import { page } from './layout.js';
+import type { DataCredit } from '../../geo/locator.js';
 
 export interface DownloadPageModel {
   file: OriginFile;
@@ -25,6 +26,8 @@ export interface DownloadPageModel {
   notice: string | null;
   /** The mirror the visitor just chose with ?mirror=, offered to be remembered (the no-JavaScript way). */
   offerRemember: { id: string; name: string } | null;
+  /** Attribution for the geography data the pick used (layout.ts). */
+  credits?: readonly DataCredit[];
 }
 
 export function downloadPage(m: DownloadPageModel) {
@@ -34,6 +37,7 @@ export function downloadPage(m: DownloadPageModel) {
   const sponsorUrl = safeHttpUrl(sponsor?.url);
   const from = chosen ? chosen.name : 'the origin server';
   return page({
+    credits: m.credits,
     title: `Download ${name}`,
     // One starter per mode, so the file is never requested twice: with JavaScript, download.js
     // counts down (with a Cancel button) and then navigates; without it, this meta refresh

@@ -1,10 +1,15 @@
 // The HTML shell every page shares: landmarks, a skip link, our own stylesheet, no third-party assets.
 import { html } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
+import type { DataCredit } from '../../geo/locator.js';
 
 export type Fragment = HtmlEscapedString | Promise<HtmlEscapedString>;
 
-export function page(opts: { title: string; head?: Fragment; body: Fragment; scripts?: string[] }): Fragment {
+/**
+ * One page. `credits`: the attribution the geography data's licence asks of a page built from it (the
+ * download page and the mirror lists, ranked by the client's place); pages that do not use it pass none.
+ */
+export function page(opts: { title: string; head?: Fragment; body: Fragment; scripts?: string[]; credits?: readonly DataCredit[] }): Fragment {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -25,7 +30,7 @@ ${opts.head ?? ''}${(opts.scripts ?? []).map((src) => html`<script src="${src}" 
 <main id="main" tabindex="-1">
 ${opts.body}
 </main>
-<footer class="site">Mirrorgate download service · <a href="/mirrors">Mirror status</a> · <a href="https://db-ip.com">IP geolocation by DB-IP</a></footer>
+<footer class="site">Mirrorgate download service · <a href="/mirrors">Mirror status</a>${(opts.credits ?? []).map((c) => html` · <a href="${c.url}">${c.text}</a>`)}</footer>
 </body>
 </html>`;
 }

@@ -5,6 +5,7 @@ import { fileName, type RankedMirror } from '../../core/present.js';
 import type { ExclusionReason, OriginFile } from '../../core/model.js';
 import { encodePathForUrl } from '../../core/paths.js';
 import { countryName } from './format.js';
+import type { DataCredit } from '../../geo/locator.js';
 import { page } from './layout.js';
 
 /** Why a mirror was left out, as a downloader reads it; the code stays beside it for scripts and staff. */
@@ -31,12 +32,15 @@ export interface MirrorListModel {
   mirrors: RankedMirror[];
   excluded: { id: string; name: string; reason: string }[];
   originUrl: string;
+  /** Attribution for the geography data the ranking used (layout.ts). */
+  credits?: readonly DataCredit[];
 }
 
 export function mirrorListPage(m: MirrorListModel) {
   const name = fileName(m.file.path);
   const self = `/download/${encodePathForUrl(m.file.path)}`;
   return page({
+    credits: m.credits,
     title: `Mirrors for ${name}`,
     body: html`<h1 class="wrap">Mirrors for ${name}</h1>
 <section aria-labelledby="file-heading" class="mirrorlist-file">

@@ -1,6 +1,7 @@
 // A repository folder's mirror list as HTML: the base URLs apt's mirror+http would use, and why others are left out.
 import { html } from 'hono/html';
 import type { RankedMirror } from '../../core/present.js';
+import type { DataCredit } from '../../geo/locator.js';
 import { page } from './layout.js';
 
 export interface RepositoryListModel {
@@ -12,10 +13,13 @@ export interface RepositoryListModel {
   originUrl: string;
   /** The list URL apt's mirror+http reads. */
   listUrl: string;
+  /** Attribution for the geography data the ranking used (layout.ts). */
+  credits?: readonly DataCredit[];
 }
 
 export function repositoryListPage(m: RepositoryListModel) {
   return page({
+    credits: m.credits,
     title: `Mirrors for ${m.folder}`,
     body: html`<h1 class="path">Mirrors for the repository ${m.folder}</h1>
 <p>Each mirror below holds every index of this folder (each suite's Release and what it lists, each <code>repodata/</code>) in the current version, so a package manager can take all of them from one mirror.</p>
