@@ -18,6 +18,7 @@ import {
   TRACE_TIME,
   type CFileKey,
   type ControlNetwork,
+  STEADY_HEALTH,
 } from '../support/network.js';
 import { choice, download, mirrorsJson } from '../support/requests.js';
 import { sleep, waitFor } from '../support/wait.js';
@@ -45,13 +46,6 @@ async function routedTo(server: RunningServer, id: string, key: CFileKey = 'read
 }
 
 const MIRRORS = ['de-near', 'fr-far', 'us-far'];
-
-/**
- * For tests about a file or a lag rather than an outage: longer probe timeouts and more failures before
- * down, so a loaded test machine timing out a probe or two cannot take healthy mirrors out of routing.
- * These tests count in probe rounds, so the longer interval costs nothing but time.
- */
-const STEADY_HEALTH = { interval: '400ms', timeout: '350ms', failuresToDown: 6 };
 
 /** The Location a redirect to `mirror` ('origin' for the origin) must carry for `path`. */
 function expectedLocation(net: ControlNetwork, mirror: string, path: string): string {

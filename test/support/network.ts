@@ -345,6 +345,13 @@ export interface NetworkOptions<T extends Tree> {
 }
 
 /** What control-plane tests start: the control tree's three mirrors, fast probes, and no Mirrorgate until the test starts one on the store it chooses. */
+/**
+ * For tests about a file, a lag or a trace rather than an outage: longer probe timeouts and more failures
+ * before down, so a loaded test machine timing out a probe or two cannot take healthy mirrors out of
+ * routing. Such tests wait for the health record's own reason, so the longer interval costs only time.
+ */
+export const STEADY_HEALTH = { interval: '400ms', timeout: '350ms', failuresToDown: 6 };
+
 export const CONTROL_SETUP = { tree: CFILES, plans: CONTROL_PLANS, probes: 'fast', mirrorgate: false } as const satisfies NetworkOptions<typeof CFILES>;
 
 export interface MirrorNetwork<K extends string = FileKey> {
