@@ -153,12 +153,12 @@ export async function scanMirror(target: ScanTarget, files: FileIndex, opts: Sca
   };
 }
 
-/** An error's message with its causes ("fetch failed: connect ECONNREFUSED …"), which is where undici puts the reason. */
 /** A listing that first resolves where to list from: lazy like the listings themselves, so a failure surfaces at the first entry. */
 async function* pinnedListing(resolve: () => Promise<string>, list: (url: string) => AsyncGenerator<InventoryEntry>): AsyncGenerator<InventoryEntry> {
   yield* list(await resolve());
 }
 
+/** An error's message with its causes ("fetch failed: connect ECONNREFUSED …"), which is where undici puts the reason. */
 function describeError(error: unknown): string {
   const parts: string[] = [];
   for (let e: unknown = error; e instanceof Error && parts.length < 4; e = e.cause) {

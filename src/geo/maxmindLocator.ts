@@ -169,6 +169,7 @@ async function loadCity(files: readonly string[], defaultSource: string | undefi
 async function loadAsnMmdb(file: string): Promise<AsnData> {
   const reader = await maxmind.open<AsnResponse>(file, OPEN_OPTS);
   checkReadable(reader, '1.1.1.1');
+  const credit = creditFor(reader.metadata.databaseType);
   const v4Only = reader.metadata.ipVersion === 4;
   return {
     lookup: (ip) => {
@@ -178,7 +179,7 @@ async function loadAsnMmdb(file: string): Promise<AsnData> {
     },
     source: `${reader.metadata.databaseType} (geoip.asn: ${path.basename(file)})`,
     builtAt: reader.metadata.buildEpoch,
-    ...(creditFor(reader.metadata.databaseType) ? { credit: creditFor(reader.metadata.databaseType)! } : {}),
+    ...(credit ? { credit } : {}),
   };
 }
 
