@@ -48,24 +48,24 @@ export function guardedLookup(resolve: Resolve = systemResolve): LookupFunction 
 const URL_HOST = /^([a-z][a-z0-9+.-]*:\/\/(?:[^/@]*@)?)([^/:@[\]]+)((?::\d+)?(?:\/.*)?)$/is;
 
 /**
- * The URL with its host name replaced by the address the guard resolved and allowed, for fetchers the
- * lookup cannot reach (the rsync binary resolves names itself): what was checked is what gets connected
- * to, and a name re-pointed after the check changes nothing. An rsync daemon serves modules, not names,
- * so the address reaches the same files. Only the host is replaced; the rest stays byte for byte (URL
- * serialisation would percent-encode an rsync path that rsync reads literally). An IP literal was checked
- * by name already and comes back as it is.
+ * The URL with its host name replaced by each address the guard resolved and allowed, in the resolver's
+ * order, for fetchers the lookup cannot reach (the rsync binary resolves names itself): what was checked
+ * is what gets connected to, and a name re-pointed after the check changes nothing. An rsync daemon
+ * serves modules, not names, so each address reaches the same files. Only the host is replaced; the rest
+ * stays byte for byte (URL serialisation would percent-encode an rsync path that rsync reads literally).
+ * An IP literal was checked by name already and comes back as it is.
  */
-export function pinHost(url: string, lookup: LookupFunction = guardedLookup()): Promise<string> {
+export function pinHost(url: string, lookup: LookupFunction = guardedLookup()): Promise<string[]> {
   const parts = URL_HOST.exec(url);
-  if (!parts || /^[\d.]+$/.test(parts[2]!)) return Promise.resolve(url);
+  if (!parts || /^[\d.]+$/.test(parts[2]!)) return Promise.resolve([url]);
   const [, head, host, rest] = parts as unknown as [string, string, string, string];
   return new Promise((resolve, reject) =>
-    // ADDRCONFIG: only families this machine has an address of, so the first address is one it can reach.
+    // ADDRCONFIG: only families this machine has an address of.
     lookup(host, { all: true, hints: dns.ADDRCONFIG }, (err, addresses) => {
       if (err) return reject(err);
-      const first = (addresses as unknown as LookupAddress[])[0];
-      if (!first) return reject(Object.assign(new Error(`${host}: no addresses`), { code: 'ENOTFOUND' }));
-      resolve(head + (first.family === 6 ? `[${first.address}]` : first.address) + rest);
+      const all = addresses as unknown as LookupAddress[];
+      if (all.length === 0) return reject(Object.assign(new Error(`${host}: no addresses`), { code: 'ENOTFOUND' }));
+      resolve(all.map((a) => head + (a.family === 6 ? `[${a.address}]` : a.address) + rest));
     }),
   );
 }

@@ -11,7 +11,7 @@ import type { InventoryEntry } from '../core/model.js';
 import type { InventoryRecord } from '../core/records.js';
 import { parseMirrorManifestText, type ManifestProblem } from './manifest.js';
 import { pinHost } from './guardedLookup.js';
-import { rsyncList } from './rsyncListing.js';
+import { RsyncError, rsyncList } from './rsyncListing.js';
 
 export interface ScanTarget {
   id: string;
@@ -106,7 +106,7 @@ export async function scanMirror(target: ScanTarget, files: FileIndex, opts: Sca
   const fetch: ScanFetch = guarded ? (input, init) => undiciFetch(input, { ...init, dispatcher: guarded }) : (opts.fetch ?? undiciFetch);
   // rsync resolves names itself: it is handed the address the guard checked (pinHost) once the listing starts.
   const listing = useRsync
-    ? pinnedListing(opts.lookup ? () => pinHost(url, opts.lookup) : async () => url, (address) =>
+    ? pinnedListing(opts.lookup ? () => pinHost(url, opts.lookup) : async () => [url], (address) =>
         rsyncList(address, {
           timeoutMs,
           signal,
@@ -153,9 +153,29 @@ export async function scanMirror(target: ScanTarget, files: FileIndex, opts: Sca
   };
 }
 
-/** A listing that first resolves where to list from: lazy like the listings themselves, so a failure surfaces at the first entry. */
-async function* pinnedListing(resolve: () => Promise<string>, list: (url: string) => AsyncGenerator<InventoryEntry>): AsyncGenerator<InventoryEntry> {
-  yield* list(await resolve());
+/** rsync's exit codes for "could not reach the daemon": socket I/O (10), daemon connection timeout (35). */
+const UNREACHED = new Set([10, 35]);
+
+/**
+ * A listing from the first of `urls` (one per checked address) whose rsync reaches its daemon, as rsync
+ * itself tries a name's addresses in turn. Lazy like the listings themselves, so a failure surfaces at
+ * the first entry; once an address has given entries, its failure is the scan's.
+ */
+async function* pinnedListing(urls: () => Promise<string[]>, list: (url: string) => AsyncGenerator<InventoryEntry>): AsyncGenerator<InventoryEntry> {
+  const candidates = await urls();
+  for (let i = 0; ; i++) {
+    let listed = false;
+    try {
+      for await (const entry of list(candidates[i]!)) {
+        listed = true;
+        yield entry;
+      }
+      return;
+    } catch (error) {
+      const unreached = error instanceof RsyncError && error.exitCode !== null && UNREACHED.has(error.exitCode);
+      if (listed || !unreached || i === candidates.length - 1) throw error;
+    }
+  }
 }
 
 /** An error's message with its causes ("fetch failed: connect ECONNREFUSED …"), which is where undici puts the reason. */

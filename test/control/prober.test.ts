@@ -598,15 +598,15 @@ describe('a mirror name that resolves where its URL could not point', () => {
     await expect(ask('nowhere', true)).rejects.toMatchObject({ code: 'ENOTFOUND' });
   });
 
-  it('pins an rsync URL to the address the guard allowed, leaving the rest of it byte for byte', async () => {
+  it('pins an rsync URL to each address the guard allowed, leaving the rest of it byte for byte', async () => {
     const lookup = guardedLookup(zone({ good: ['192.0.2.10', '2001:db8::10'], six: ['2001:db8::6'], mixed: ['192.0.2.10', '169.254.169.254'] }));
     await expect(pinHost('rsync://mixed/pub/', lookup)).rejects.toMatchObject({ code: 'EFORBIDDENADDRESS' });
     await expect(pinHost('rsync://nowhere/pub/', lookup)).rejects.toMatchObject({ code: 'ENOTFOUND' });
-    expect(await pinHost('rsync://good/pub/', lookup)).toBe('rsync://192.0.2.10/pub/');
-    expect(await pinHost('rsync://sync@good:8730/pub/a b/%41/', lookup)).toBe('rsync://sync@192.0.2.10:8730/pub/a b/%41/');
-    expect(await pinHost('rsync://six/pub/', lookup)).toBe('rsync://[2001:db8::6]/pub/');
+    expect(await pinHost('rsync://good/pub/', lookup)).toEqual(['rsync://192.0.2.10/pub/', 'rsync://[2001:db8::10]/pub/']);
+    expect((await pinHost('rsync://sync@good:8730/pub/a b/%41/', lookup))[0]).toBe('rsync://sync@192.0.2.10:8730/pub/a b/%41/');
+    expect(await pinHost('rsync://six/pub/', lookup)).toEqual(['rsync://[2001:db8::6]/pub/']);
     // Literals were checked by name when configured; nothing resolves them.
-    expect(await pinHost('rsync://198.51.100.7/pub/', lookup)).toBe('rsync://198.51.100.7/pub/');
-    expect(await pinHost('rsync://[2001:db8::7]:873/pub/', lookup)).toBe('rsync://[2001:db8::7]:873/pub/');
+    expect(await pinHost('rsync://198.51.100.7/pub/', lookup)).toEqual(['rsync://198.51.100.7/pub/']);
+    expect(await pinHost('rsync://[2001:db8::7]:873/pub/', lookup)).toEqual(['rsync://[2001:db8::7]:873/pub/']);
   });
 });

@@ -424,13 +424,36 @@ describe('scanMirror over an HTTP manifest', () => {
     await expect(scanMirror({ id: 'sync', rsyncUrl: 'rsync://mirror.example/pub/', content: TARGET_CONTENT }, files, { rsyncPath, lookup })).rejects.toThrow(
       /failed after 0 entries: mirror\.example resolves to an address Mirrorgate does not connect to/,
     );
-    // Allowed, rsync is handed the address that was checked, not the name it would resolve again.
+    // Allowed, rsync is handed the address that was checked, not the name it would resolve again; an
+    // address whose daemon cannot be reached (rsync's exit 10) gives way to the next, as rsync does.
     const args = path.join(await mkdtemp(path.join(tmpdir(), 'mirrorgate-pinned-')), 'args');
-    const pinned = await fakeRsync('pinned', `echo "$*" > '${args}'`);
-    const toPublic: LookupFunction = (_host, _options, callback) =>
-      (callback as unknown as (e: null, a: unknown) => void)(null, [{ address: '192.0.2.10', family: 4 }]);
-    await scanMirror({ id: 'sync', rsyncUrl: 'rsync://mirror.example:8730/pub/', content: TARGET_CONTENT }, files, { rsyncPath: pinned, lookup: toPublic });
-    expect(await readFile(args, 'utf8')).toMatch(/ -- rsync:\/\/192\.0\.2\.10:8730\/pub\/\n$/);
+    const pinned = await fakeRsync(
+      'pinned',
+      `echo "$*" >> '${args}'
+case "$*" in *192.0.2.10*) echo 'rsync: failed to connect to 192.0.2.10: Connection refused (111)' >&2; exit 10;; esac
+echo '-rw-r--r--          4,096 2026/01/01 00:00:00 README.txt'`,
+    );
+    const twoAddresses: LookupFunction = (_host, _options, callback) =>
+      (callback as unknown as (e: null, a: unknown) => void)(null, [
+        { address: '192.0.2.10', family: 4 },
+        { address: '2001:db8::10', family: 6 },
+      ]);
+    const scanned = await scanMirror({ id: 'sync', rsyncUrl: 'rsync://mirror.example:8730/pub/', content: TARGET_CONTENT }, files, {
+      rsyncPath: pinned,
+      lookup: twoAddresses,
+    });
+    expect(scanned.record.source).toBe('rsync');
+    const tried = (await readFile(args, 'utf8'))
+      .trimEnd()
+      .split('\n')
+      .map((line) => line.split(' -- ')[1]);
+    expect(tried).toEqual(['rsync://192.0.2.10:8730/pub/', 'rsync://[2001:db8::10]:8730/pub/']);
+    // A daemon that answers and refuses (exit 5, protocol) is the scan's answer: the next address is not tried.
+    const refusing = await fakeRsync('refusing', `echo "$*" >> '${args}.2'; echo '@ERROR: Unknown module' >&2; exit 5`);
+    await expect(
+      scanMirror({ id: 'sync', rsyncUrl: 'rsync://mirror.example/pub/', content: TARGET_CONTENT }, files, { rsyncPath: refusing, lookup: twoAddresses }),
+    ).rejects.toThrow(/Unknown module/);
+    expect((await readFile(`${args}.2`, 'utf8')).trimEnd().split('\n')).toHaveLength(1);
   });
 
   it('rejects when nothing listens', async () => {
