@@ -154,6 +154,15 @@ describe('scanMirror over a real rsync daemon', () => {
     expect(progress.at(-1)).toBe(9);
   });
 
+  it('lists by a name the machine cannot resolve, through the address the lookup gave (rsync never resolves it)', async () => {
+    const byName = daemon.url.replace(/^rsync:\/\/127\.0\.0\.1:/, 'rsync://mirror.invalid:');
+    expect(byName).toContain('mirror.invalid');
+    const zone: LookupFunction = (_host, _options, callback) =>
+      (callback as unknown as (e: null, a: unknown) => void)(null, [{ address: '127.0.0.1', family: 4 }]);
+    const { report } = await scanMirror(target(byName), files, { timeoutMs: 20_000, lookup: zone });
+    expect(report.entries).toBe(9);
+  });
+
   it('rejects with rsync exit code and message when nothing listens', async () => {
     const url = `rsync://127.0.0.1:${await freePort()}/pub/`;
     const scan = scanMirror(target(url), files, { timeoutMs: 20_000 });
