@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
-import { CFILES, CONTROL_SETUP, startNetwork, TRACE_TIME, type ControlNetwork } from '../support/network.js';
+import { CFILES, CONTROL_SETUP, startNetwork, STEADY_HEALTH, TRACE_TIME, type ControlNetwork } from '../support/network.js';
 import { choice, mirrorsJson, staffCall } from '../support/requests.js';
 import { waitFor } from '../support/wait.js';
 
@@ -17,9 +17,10 @@ describe('restart on the same dataDir (memory store)', () => {
   beforeAll(async () => {
     net = await startNetwork(CONTROL_SETUP);
     dataDir = path.join(net.dir, 'persisted');
-    first = await net.startServer({ dataDir, health: { sampleFiles: 10 } });
+    // About what persists, not outages: probes a loaded machine cannot time out into "down".
+    first = await net.startServer({ dataDir, health: { ...STEADY_HEALTH, sampleFiles: 10 } });
     const up = await waitFor(async () => MIRRORS.every((id) => first.control.healthOf(id)?.health === 'up') && (await choice(first.url, 'DE')) === 'de-near', {
-      timeoutMs: 5_000,
+      timeoutMs: 10_000,
     });
     if (up === undefined) throw new Error('mirrors not probed up');
   });
@@ -34,10 +35,16 @@ describe('restart on the same dataDir (memory store)', () => {
     // Probe findings: a dead mirror and a file gone from another.
     await net.mirrors['us-far']!.setMode('down');
     await net.removeFile('fr-far', 'guide');
-    const seen = await waitFor(async () => (await choice(first.url, 'US_EAST')) !== 'us-far' && (await choice(first.url, 'FR', 'guide')) !== 'fr-far', {
-      timeoutMs: 5_000,
-    });
+    // Waits for the records' own reasons: us-far down for the refused connection, guide missing on fr-far.
+    const seen = await waitFor(
+      () =>
+        first.control.healthOf('us-far')?.health === 'down' &&
+        first.control.healthOf('fr-far')?.missing?.includes(CFILES.guide.path) === true &&
+        first.control.healthOf('fr-far')?.health === 'up',
+      { timeoutMs: 10_000 },
+    );
     expect(seen).toBeDefined();
+    expect(await waitFor(async () => (await choice(first.url, 'US_EAST')) !== 'us-far' && (await choice(first.url, 'FR', 'guide')) !== 'fr-far')).toBeDefined();
     const before = await mirrorsJson(first.url);
     expect(before['de-near']!.status).toBe('draining');
     expect(before['us-far']).toMatchObject({ status: 'down', reason: 'connection refused' });

@@ -15,6 +15,7 @@ import {
   MTIME,
   STAFF_TOKEN,
   startNetwork,
+  STEADY_HEALTH,
   writeSized,
   type CFileKey,
   type ControlNetwork,
@@ -135,9 +136,10 @@ describe.skipIf(skip)('a scan after a probe found a file missing', () => {
     net = await startNetwork({ ...CONTROL_SETUP, plans: [mirrorIn('de-rsync', 'DE'), mirrorIn('fr-far', 'FR')] });
     const daemon = await net.startRsyncDaemon(net.mirrors['de-rsync']!.root);
     net.mirrorEntries.find((m) => m.id === 'de-rsync')!.rsyncUrl = daemon.url;
-    server = await net.startServer({ health: { sampleFiles: 10 } });
+    // About files, not outages: probes a loaded machine cannot time out into "down".
+    server = await net.startServer({ health: { ...STEADY_HEALTH, sampleFiles: 10 } });
     const ok = await waitFor(async () => (await choice(server.url, 'DE')) === 'de-rsync' && server.control.healthOf('de-rsync')?.health === 'up', {
-      timeoutMs: 5_000,
+      timeoutMs: 10_000,
     });
     if (ok === undefined) throw new Error('de-rsync not probed up');
   });
@@ -151,20 +153,20 @@ describe.skipIf(skip)('a scan after a probe found a file missing', () => {
     const bytes = await readFile(local);
     expect(bytes.length).toBe(readme.size);
     await net.removeFile('de-rsync', 'readme');
-    expect(await waitFor(async () => (await choice(server.url, 'DE', 'readme')) === 'fr-far', { timeoutMs: 3_000 })).toBeDefined();
+    expect(await waitFor(async () => (await choice(server.url, 'DE', 'readme')) === 'fr-far', { timeoutMs: 6_000 })).toBeDefined();
 
     // The provider puts it back: probes look at files they took off again, so it returns ...
     await writeSized(net.mirrors['de-rsync']!.root, readme.path, readme.size, MTIME);
-    expect(await waitFor(async () => (await choice(server.url, 'DE', 'readme')) === 'de-rsync', { timeoutMs: 3_000 })).toBeDefined();
+    expect(await waitFor(async () => (await choice(server.url, 'DE', 'readme')) === 'de-rsync', { timeoutMs: 6_000 })).toBeDefined();
 
     // ... and a scan, which lists it with the origin's size and mtime, agrees and clears the record.
     await net.removeFile('de-rsync', 'readme');
-    expect(await waitFor(async () => (await choice(server.url, 'DE', 'readme')) === 'fr-far', { timeoutMs: 3_000 })).toBeDefined();
+    expect(await waitFor(async () => (await choice(server.url, 'DE', 'readme')) === 'fr-far', { timeoutMs: 6_000 })).toBeDefined();
     await writeSized(net.mirrors['de-rsync']!.root, readme.path, readme.size, MTIME);
     const r = await staffCall(server.url, 'POST', '/admin/v1/mirrors/de-rsync/scan');
     expect(r.status).toBe(200);
     expect(r.json.report).toMatchObject({ expected: 5, current: 5, completion: 1 });
-    expect(await waitFor(async () => (await choice(server.url, 'DE', 'readme')) === 'de-rsync', { timeoutMs: 1_000 })).toBeDefined();
+    expect(await waitFor(async () => (await choice(server.url, 'DE', 'readme')) === 'de-rsync', { timeoutMs: 3_000 })).toBeDefined();
     expect(server.control.healthOf('de-rsync')?.missing).toBeUndefined();
   });
 });
