@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoad, scenarios, warmUp } from './http.js';
-import { BENCH_DIR, forkChild, median, type Child } from './util.js';
+import { exitWhenDone, BENCH_DIR, forkChild, median, type Child } from './util.js';
 
 async function start(serverScript: string, log: string, cwd: string, execArgv: string[] = []): Promise<{ child: Child; url: string }> {
   const child = forkChild(serverScript, ['mirrorgate'], { env: { LOG_LEVEL: log }, stdout: 'ignore', cwd, execArgv });
@@ -69,10 +69,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  },
-);
+exitWhenDone(main());

@@ -13,7 +13,7 @@ import { compose } from '../../src/node/compose.js';
 import { fastRedirect } from '../../src/node/fastPath.js';
 import { scenarios } from './http.js';
 import { benchConfig } from './server.js';
-import { median } from './util.js';
+import { exitWhenDone, median } from './util.js';
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-bench-fastpath-'));
@@ -67,10 +67,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  },
-);
+exitWhenDone(main());

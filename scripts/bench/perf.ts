@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { runLoad, scenarios, startServer, warmUp, type ServerMode } from './http.js';
-import { fmtInt } from './util.js';
+import { exitWhenDone, fmtInt } from './util.js';
 
 const run = promisify(execFile);
 
@@ -99,10 +99,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  },
-);
+exitWhenDone(main());

@@ -225,3 +225,14 @@ export function processTreeCpu(pid: number): CpuSource {
   };
   return { cpu: () => read(pid) };
 }
+
+/** A bench command's end: exit 0 when `main` resolves, else its error's message and exit 1. */
+export function exitWhenDone(main: Promise<void>): void {
+  main.then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err instanceof Error ? err.message : err);
+      process.exit(1);
+    },
+  );
+}

@@ -57,7 +57,7 @@ export interface ScanOptions {
   /** Deadline for the whole scan; default 30 minutes (config `scan.timeout`). */
   timeoutMs?: number;
   fetch?: ScanFetch;
-  /** How the mirror's host name is resolved on connect (guardedLookup: no loopback, link-local or metadata addresses); rsync's host is checked before it runs. */
+  /** How the mirror's host name is resolved (guardedLookup: no loopback, link-local or metadata addresses): on connect for a manifest, before rsync runs for an rsyncUrl, which rsync then gets with the checked address (pinHost). */
   lookup?: LookupFunction;
   signal?: AbortSignal;
   /** rsync binary, default `rsync` from PATH. */

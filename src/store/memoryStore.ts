@@ -24,8 +24,6 @@ import {
   type AuditQuery,
   type Change,
   type SessionRecord,
-  type HitCount,
-  type HitDelta,
   type StatsBatch,
   type TokenRecord,
   type StatsQuery,
@@ -34,7 +32,7 @@ import {
   type StoreStatus,
   StoreUnavailableError,
 } from './store.js';
-import { HitWindows } from '../core/hitWindows.js';
+import { HitWindows, type HitCount, type HitDelta } from '../core/hitWindows.js';
 import type { AuditEntry, InventoryRecord, MirrorOverride, Offer, StoredLogo } from '../core/records.js';
 import type { HealthRecord } from '../core/model.js';
 import { checkOverrides, isMirrorId, overridesFromAudit } from './stateCheck.js';

@@ -20,8 +20,6 @@ import {
   type AuditQuery,
   type Change,
   type SessionRecord,
-  type HitCount,
-  type HitDelta,
   type StatsBatch,
   type TokenRecord,
   type StatsQuery,
@@ -30,6 +28,7 @@ import {
   type StoreStatus,
   StoreUnavailableError,
 } from './store.js';
+import type { HitCount, HitDelta } from '../core/hitWindows.js';
 import type { AuditEntry, InventoryRecord, MirrorOverride, Offer, StoredLogo } from '../core/records.js';
 import type { HealthRecord } from '../core/model.js';
 import { checkHealth, checkOverrides, isMirrorId } from './stateCheck.js';

@@ -83,8 +83,6 @@ export interface SessionRecord {
   expiresAt: number;
 }
 
-export type { HitCount, HitDelta };
-
 export interface StoreStatus {
   /** False while the backing service is unreachable: reads serve the last known state, writes fail. */
   available: boolean;
