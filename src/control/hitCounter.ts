@@ -13,6 +13,8 @@ export const HIT_DEADLINE_MS = 250;
 export function sharedHitCounter(store: Store, opts: { clock?: () => number; deadlineMs?: number } = {}): CountHit {
   const clock = opts.clock ?? Date.now;
   const deadlineMs = opts.deadlineMs ?? HIT_DEADLINE_MS;
+  // The embedded store counts in this process: nothing to wait for, no deadline timer per count.
+  if (store.kind === 'memory') return (key, windowMs, delta) => store.countHit(key, windowMs, delta);
   const local = new HitWindows(100_000);
   return async (key, windowMs, delta) => {
     let giveUp: (value: undefined) => void = () => undefined;
