@@ -4,7 +4,8 @@
 // written straight on node:net sockets by a minimal keep-alive loop that is no HTTP server: the floor any
 // Node server pays for an answer of that size on loopback, kernel and TCP included), `hono` (Hono on @hono/node-server
 // answering a fixed 302: the adapter and router alone), or `mirrorgate` (the demo network through
-// src/node.ts serve(); LOG_LEVEL and REDIS_URL from the environment).
+// src/node.ts serve(); LOG_LEVEL and REDIS_URL from the environment). BENCH_SPIN_US makes `bare` and
+// `bare-full` busy-wait that long per request first: what a given amount of work of one's own costs a ratio.
 //
 // Tells its parent the port over IPC; answers CPU questions; on request, runs V8's CPU profiler (the one
 // behind --cpu-prof) over just the load window and writes the .cpuprofile; SIGTERM closes it cleanly.
@@ -73,7 +74,12 @@ async function main(): Promise<void> {
   if (mode === 'bare' || mode === 'bare-full') {
     const headers: string[] =
       mode === 'bare' ? ['location', FIXED_LOCATION, 'cache-control', 'no-store'] : (JSON.parse(process.env.BENCH_FIXED_HEADERS ?? '[]') as string[]);
+    const spinUs = Number(process.env.BENCH_SPIN_US ?? 0);
     const server = createServer((_req, res) => {
+      if (spinUs > 0) {
+        const until = performance.now() + spinUs / 1000;
+        while (performance.now() < until);
+      }
       res.writeHead(302, headers);
       res.end();
     });
