@@ -126,7 +126,10 @@ async function http(): Promise<void> {
   // What the ratio goals leave for work of our own: the same bare server, busy for a fixed time per request.
   const budget: { us: number; r: LoadResult }[] = [];
   for (const us of BUDGET_SPINS_US)
-    budget.push({ us, r: await withServer('bare', { BENCH_SPIN_US: String(us) }, (s) => run(`bare node:http, fixed 302 after ${us} µs of busy work`, s, sc.redirects)) });
+    budget.push({
+      us,
+      r: await withServer('bare', { BENCH_SPIN_US: String(us) }, (s) => run(`bare node:http, fixed 302 after ${us} µs of busy work`, s, sc.redirects)),
+    });
   const hono = await withServer('hono', {}, (s) => run('Hono + @hono/node-server, fixed 302', s, sc.redirects));
   const mem = await withServer('mirrorgate', { LOG_LEVEL: 'silent' }, async (s) => {
     const redirects = await run('Mirrorgate memory, silent: 302 path', s, sc.redirects);
