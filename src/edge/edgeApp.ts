@@ -7,6 +7,7 @@ import { registerDownloadRoutes } from '../http/download/route.js';
 import { registerPublicRoutes } from '../http/public.js';
 import type { Snapshot } from '../core/snapshot.js';
 import type { AccessToken, AppEnv, AppServices, Connection, LogLike } from '../http/services.js';
+import { originForm } from '../http/target.js';
 import { parseEdgeEnv, type EdgeConfig } from './config.js';
 import { consoleLog } from './consoleLog.js';
 import { DownloadCounter } from './downloadCounter.js';
@@ -50,21 +51,14 @@ export interface Edge {
  * scheme is the request URL's.
  */
 export function edgeConnection(c: Context): Connection {
-  return { peer: clientIpOf(c.req.raw), https: c.req.url.startsWith('https:'), rawTarget: targetOf(c.req.url) };
+  // request.url keeps the target as the runtime received it (workerd leaves "..", "%2e%2e" and backslashes in
+  // place; Cloudflare's zone URL normalisation may already have resolved them), so the app's traversal
+  // checks run on what the Worker was sent.
+  return { peer: clientIpOf(c.req.raw), https: c.req.url.startsWith('https:'), rawTarget: originForm(c.req.url) };
 }
 
 function clientIpOf(request: Request): string {
   return request.headers.get('cf-connecting-ip') ?? '0.0.0.0';
-}
-
-/**
- * request.url is a string that keeps the target as the runtime received it (workerd leaves
- * "..", "%2e%2e" and backslashes in place; Cloudflare's zone URL normalisation may already have
- * resolved them), so the app's traversal checks run on what the Worker was sent.
- */
-export function targetOf(url: string): string {
-  const at = url.indexOf('/', url.indexOf('://') + 3);
-  return at < 0 ? '/' : url.slice(at);
 }
 
 /** The Workers Cache API's caches.default, where the runtime has one (workerd does; Node does not). */
@@ -172,7 +166,7 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
 
     let snapshot: Snapshot | undefined;
     if (active === 'sharded') {
-      const paths = requestFilePaths(request.method, url.pathname, targetOf(request.url));
+      const paths = requestFilePaths(request.method, url.pathname, originForm(request.url));
       if (paths.length) {
         snapshot = await sharded!.forPaths(paths, background);
         if (!snapshot) return unavailable('this edge could not load the routing data for this file yet');

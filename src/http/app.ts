@@ -125,6 +125,7 @@ function assetResponse(c: Context, body: string, type: string) {
  * the site's layout for browsers (with the folder above a missing download), plain text for tools.
  */
 function problemResponse(c: Context, services: AppServices, p: HttpProblem) {
+  for (const [name, value] of Object.entries(p.headers ?? {})) c.header(name, value);
   const accept = c.req.header('accept') ?? '';
   const wantsJson = accept.includes('application/json') || c.req.path.startsWith('/api/') || c.req.path.startsWith('/admin/');
   if (wantsJson) return c.json({ error: p.message, ...p.details } satisfies ProblemAnswer, p.status);

@@ -6,6 +6,7 @@ import { parseDownloadPath } from '../core/paths.js';
 import { MIRRORS_SCRIPT } from './assets/index.js';
 import { HttpProblem } from './problem.js';
 import type { AppEnv, AppServices } from './services.js';
+import { originForm, withRoutePrefix } from './target.js';
 import { homePage, mirrorsPage, parseMirrorSort } from './views/mirrorsPage.js';
 
 const FILES_PREFIX = '/api/v1/files/';
@@ -36,8 +37,8 @@ export function registerPublicRoutes(app: Hono<AppEnv>, services: AppServices): 
   );
 
   app.get(`${FILES_PREFIX}*`, (c) => {
-    const raw = (services.connection(c).rawTarget ?? new URL(c.req.url).pathname).split('?')[0]!;
-    const parsed = parseDownloadPath(raw.slice(raw.indexOf(FILES_PREFIX) + FILES_PREFIX.length));
+    const raw = withRoutePrefix((services.connection(c).rawTarget ?? originForm(c.req.url)).split('?')[0]!, FILES_PREFIX);
+    const parsed = parseDownloadPath(raw.slice(FILES_PREFIX.length));
     if (!parsed.ok) throw new HttpProblem(400, parsed.reason);
     const snapshot = services.snapshot();
     const f = snapshot.files.lookup(parsed.path);

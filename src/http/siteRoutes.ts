@@ -2,6 +2,7 @@
 import type { Context, Hono } from 'hono';
 import { siteAnswer, siteRoutesOf } from '../core/siteRoutes.js';
 import { clientFacts } from './client.js';
+import { originForm } from './target.js';
 import type { AppEnv, AppServices } from './services.js';
 
 /**
@@ -14,8 +15,7 @@ export function registerSiteRoutes(app: Hono<AppEnv>, services: AppServices): vo
     const snapshot = services.snapshot();
     if (siteRoutesOf(snapshot).length === 0) return next();
     // The target as sent: the prefix is matched and the rest passed on still encoded, the query unchanged.
-    const raw = services.connection(c).rawTarget;
-    const target = raw?.startsWith('/') ? raw : rawTargetOf(raw ?? c.req.url);
+    const target = services.connection(c).rawTarget ?? originForm(c.req.url);
     const q = target.indexOf('?');
     const path = q >= 0 ? target.slice(0, q) : target;
     const query = q >= 0 ? target.slice(q + 1) : '';
@@ -31,10 +31,4 @@ export function registerSiteRoutes(app: Hono<AppEnv>, services: AppServices): vo
       'X-Mirrorgate-Mirror': mirror,
     });
   });
-}
-
-/** The origin-form target of an absolute URL (a request URL, or an absolute-form request target). */
-function rawTargetOf(url: string): string {
-  const at = url.indexOf('/', url.indexOf('://') + 3);
-  return at < 0 ? '/' : url.slice(at);
 }

@@ -8,6 +8,7 @@ import type { Context, Hono } from 'hono';
 import type { AppEnv, AppServices, Connection, LogLike } from '../http/services.js';
 import { fastRedirect } from './fastPath.js';
 import { keepLinkFieldsApart } from './linkFields.js';
+import { originForm } from '../http/target.js';
 
 /** Node's defaults leave a slow client minutes (headers) or forever (Node < 18) to trickle a request in. */
 export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
@@ -142,7 +143,7 @@ export function nodeConnection(c: Context): Connection {
   return {
     peer: socket?.remoteAddress ?? '0.0.0.0',
     https: socket?.encrypted === true,
-    rawTarget: incoming?.url,
+    rawTarget: incoming?.url === undefined ? undefined : originForm(incoming.url),
   };
 }
 

@@ -13,6 +13,7 @@ import { clientFacts, factsForAddress } from '../client.js';
 import { HttpProblem } from '../problem.js';
 import { DOWNLOAD_CORP } from '../securityHeaders.js';
 import type { AppEnv, AppServices } from '../services.js';
+import { originForm, withRoutePrefix } from '../target.js';
 import { downloadPage } from '../views/downloadPage.js';
 import { metalink } from '../views/metalink.js';
 import { mirrorListPage } from '../views/mirrorList.js';
@@ -24,19 +25,17 @@ import { classifyDownload, DOWNLOAD_PREFIX, REMEMBER_COOKIE, rememberedMirrorId,
 import { decideFile, observeFile } from './outcome.js';
 import { redirectHeaders } from './redirect.js';
 
-/** The request target as sent (before URL normalisation removes dot segments), when the runtime has it. */
+/** The request target as sent (before URL normalisation removes dot segments), in origin-form. */
 export function requestTarget(c: Context<AppEnv>, services: AppServices): string {
-  const raw = services.connection(c).rawTarget;
-  if (raw !== undefined) return raw;
-  const url = new URL(c.req.url);
-  return url.pathname + url.search;
+  return services.connection(c).rawTarget ?? originForm(c.req.url);
 }
 
 export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices): void {
   app.get(`${DOWNLOAD_PREFIX}*`, (c) => {
     const snapshot = services.snapshot();
     const accept = c.req.header('accept') ?? '';
-    const intent = classifyDownload({ target: requestTarget(c, services), accept, cookie: c.req.header('cookie') ?? '' }, snapshot);
+    const target = withRoutePrefix(requestTarget(c, services), DOWNLOAD_PREFIX);
+    const intent = classifyDownload({ target, accept, cookie: c.req.header('cookie') ?? '' }, snapshot);
     switch (intent.kind) {
       case 'invalid':
         throw new HttpProblem(400, intent.reason);
@@ -73,7 +72,15 @@ export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices)
         return pageAnswer(c, snapshot, decision, file, services, intent.query);
     }
   });
+  // Downloads are read-only (HEAD is GET's, above): other methods are told which are allowed, and a CORS
+  // preflight or OPTIONS gets the same list with a 204.
+  app.all(`${DOWNLOAD_PREFIX}*`, (c) => {
+    if (c.req.method === 'OPTIONS') return c.body(null, 204, { Allow: DOWNLOAD_METHODS });
+    throw new HttpProblem(405, `${c.req.method} is not allowed here: downloads take ${DOWNLOAD_METHODS}`, undefined, { Allow: DOWNLOAD_METHODS });
+  });
 }
+
+const DOWNLOAD_METHODS = 'GET, HEAD, OPTIONS';
 
 /** A folder URL: its subfolders and files (name, size, date, checksum), as HTML or JSON. */
 function folderAnswer(c: Context<AppEnv>, snapshot: Snapshot, folder: string, accept: string) {
