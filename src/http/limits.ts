@@ -10,7 +10,7 @@ export const MAX_BODY_BYTES = 64 * 1024;
  */
 export const MAX_URL_BYTES = 8 * 1024;
 
-/** 414 for an overlong target, 413 for an overlong body: refused before any handler reads them. */
+/** 414 for an overlong target (400 under /download/), 413 for an overlong body: refused before any handler reads them. */
 export function requestLimits(opts: { maxBodyBytes?: number; maxUrlBytes?: number } = {}): MiddlewareHandler {
   const maxUrl = opts.maxUrlBytes ?? MAX_URL_BYTES;
   const limitBody = bodyLimit({
@@ -22,13 +22,17 @@ export function requestLimits(opts: { maxBodyBytes?: number; maxUrlBytes?: numbe
     // The target is what follows the origin; the scheme and host are ours (or the Host header's).
     const at = url.indexOf('/', url.indexOf('//') + 2);
     const targetLength = at < 0 ? 0 : url.length - at;
-    if (targetLength > maxUrl) return tooLarge(c, 414, `the request URL is longer than ${Math.round(maxUrl / 1024)} KB`);
+    if (targetLength > maxUrl) {
+      // SPEC: a download path over 1024 bytes is a 400 with a short reason, however long it is.
+      if (c.req.path.startsWith('/download/')) return tooLarge(c, 400, 'path too long');
+      return tooLarge(c, 414, `the request URL is longer than ${Math.round(maxUrl / 1024)} KB`);
+    }
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
     return limitBody(c, next);
   };
 }
 
-function tooLarge(c: Context, status: 413 | 414, message: string): Response {
+function tooLarge(c: Context, status: 400 | 413 | 414, message: string): Response {
   const wantsJson = (c.req.header('accept') ?? '').includes('application/json') || c.req.path.startsWith('/api/') || c.req.path.startsWith('/admin/');
   c.header('Connection', 'close');
   return wantsJson ? c.json({ error: message }, status) : c.text(`Error: ${message}\n`, status);

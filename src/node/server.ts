@@ -1,7 +1,7 @@
 // Node only: the HTTP server around the app — timeouts for slow clients, the fast path in front of Hono,
 // Link fields kept apart, and an orderly shutdown on close() or a signal.
 import type { Logger } from '../core/logger.js';
-import { createServer, type RequestListener, type ServerOptions } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type ServerOptions } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve as serveNode, type HttpBindings } from '@hono/node-server';
 import type { Context, Hono } from 'hono';
@@ -135,6 +135,31 @@ export function exitOnSignals(
   };
 }
 
+/** Where keepRawTarget leaves a target the adapter would not take as sent. */
+const RAW_TARGET = Symbol('mirrorgate.rawTarget');
+type WithRawTarget = IncomingMessage & { [RAW_TARGET]?: string };
+
+/**
+ * @hono/node-server refuses a raw backslash in the path with a bare 400 before any route runs; the app's
+ * own checks answer it (a 400 with its reason, an HTML page for browsers). So the adapter is handed the
+ * backslash escaped, and the app reads the target as it was sent.
+ */
+function keepRawTarget(req: IncomingMessage): void {
+  const url = req.url;
+  if (url === undefined) return;
+  const backslash = url.indexOf('\\');
+  if (backslash < 0) return;
+  const q = url.indexOf('?');
+  if (q >= 0 && q < backslash) return;
+  (req as WithRawTarget)[RAW_TARGET] = url;
+  req.url = q < 0 ? url.replaceAll('\\', '%5C') : url.slice(0, q).replaceAll('\\', '%5C') + url.slice(q);
+}
+
+function rawTargetOf(incoming: IncomingMessage): string | undefined {
+  const raw = (incoming as WithRawTarget)[RAW_TARGET] ?? incoming.url;
+  return raw === undefined ? undefined : originForm(raw);
+}
+
 /** The transport facts of a request served by @hono/node-server. */
 export function nodeConnection(c: Context): Connection {
   const env = c.env as Partial<HttpBindings> | undefined;
@@ -143,7 +168,7 @@ export function nodeConnection(c: Context): Connection {
   return {
     peer: socket?.remoteAddress ?? '0.0.0.0',
     https: socket?.encrypted === true,
-    rawTarget: incoming?.url === undefined ? undefined : originForm(incoming.url),
+    rawTarget: incoming === undefined ? undefined : rawTargetOf(incoming),
   };
 }
 
@@ -162,6 +187,7 @@ function withRedirectFastPath(services: AppServices, log: LogLike, enabled: bool
         if (res.headersSent) return void res.destroy();
       }
       keepLinkFieldsApart(res);
+      keepRawTarget(req);
       app(req, res);
     })) as typeof createServer;
 }

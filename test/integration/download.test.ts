@@ -689,6 +689,59 @@ describe('origin fallback, 404 and 400', () => {
     expect(res.body.length).toBeLessThan(200);
   });
 
+  it("a raw backslash and a path over 8 KB get the 400 with its reason too (not the adapter's bare 400 or a 414)", async () => {
+    const backslash = await rawRequest(net.url, '/download/pub\\README.txt', { headers: from('DE') });
+    expect(backslash.status).toBe(400);
+    expect(backslash.body).toContain('backslash');
+    const page = await rawRequest(net.url, '/download/pub\\README.txt', { headers: from('DE', { Accept: 'text/html' }) });
+    expect(page.status).toBe(400);
+    expect(page.headers['content-type']).toContain('text/html');
+    // A backslash in the query is no path problem.
+    const query = await rawRequest(net.url, '/download/pub/README.txt?x=\\y', { headers: from('DE') });
+    expect(query.status).toBe(302);
+    const long = await rawRequest(net.url, `/download/pub/${'a'.repeat(9000)}`, { headers: from('DE') });
+    expect(long.status).toBe(400);
+    expect(long.body).toContain('path too long');
+    expect(long.headers.location).toBeUndefined();
+  });
+
+  it('an absolute-form target (RFC 9112 §3.2.2) and a prefix spelled with escapes get the answer of the plain target', async () => {
+    const host = new URL(net.url).host;
+    const plain = await rawRequest(net.url, '/download/pub/README.txt', { headers: from('DE') });
+    expect(plain.status).toBe(302);
+    for (const target of [`http://${host}/download/pub/README.txt`, '/%64ownload/pub/README.txt', `http://${host}/%64ownload/pub/README.txt`]) {
+      const res = await rawRequest(net.url, target, { headers: from('DE') });
+      expect(res.status, target).toBe(302);
+      expect(res.headers.location, target).toBe(plain.headers.location);
+    }
+    const missing = await rawRequest(net.url, `http://${host}/download/pub/nope.txt`, { headers: from('DE') });
+    expect(missing.status).toBe(404);
+    const bad = await rawRequest(net.url, `http://${host}/download/pub/../pub/README.txt`, { headers: from('DE') });
+    expect(bad.status).toBe(400);
+    const list = await rawRequest(net.url, `http://${host}/download/pub/README.txt?mirrorlist`, { headers: from('DE', { Accept: 'application/json' }) });
+    expect((JSON.parse(list.body) as { file: { path: string } }).file.path).toBe('pub/README.txt');
+  });
+
+  it('downloads are read-only: other methods get 405 with Allow, OPTIONS a 204 with the same list', async () => {
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+      const res = await rawRequest(net.url, '/download/pub/README.txt', { method, headers: from('DE') });
+      expect(res.status, method).toBe(405);
+      expect(res.headers.allow, method).toBe('GET, HEAD, OPTIONS');
+      expect(res.headers.location).toBeUndefined();
+    }
+    const options = await rawRequest(net.url, '/download/pub/README.txt', { method: 'OPTIONS', headers: from('DE') });
+    expect(options.status).toBe(204);
+    expect(options.headers.allow).toBe('GET, HEAD, OPTIONS');
+  });
+
+  it('a mirror list asked for a path that is neither file nor folder: 404 "not in the file set"', async () => {
+    for (const accept of ['application/json', 'text/plain']) {
+      const res = await rawRequest(net.url, '/download/pub/nope/Release?mirrorlist', { headers: from('DE', { Accept: accept }) });
+      expect(res.status, accept).toBe(404);
+      expect(res.body, accept).toContain('not in the file set');
+    }
+  });
+
   it('a path of exactly 1024 bytes is not refused as too long (it is just not in the file set)', async () => {
     const target = `/download/pub/${'a'.repeat(1024 - 4)}`;
     const res = await rawRequest(net.url, target, { headers: from('DE') });

@@ -45,6 +45,15 @@ describe('folder listings', () => {
     expect(top.folders.map((f) => f.name)).toContain('fedora');
   });
 
+  it('links to the mirror list only where a repository index lies below (the list answers 404 elsewhere)', async () => {
+    const repo = await (await get('/download/fedora/releases/44/', HTML)).text();
+    expect(repo).toContain('href="/download/fedora/releases/44/?mirrorlist"');
+    expect((await get('/download/fedora/releases/44/?mirrorlist', HTML)).status).toBe(200);
+    const plain = await (await get('/download/apache/', HTML)).text();
+    expect(plain).not.toContain('?mirrorlist');
+    expect((await get('/download/apache/?mirrorlist', HTML)).status).toBe(404);
+  });
+
   it('sends a folder named without its slash to its listing, and a tool asking for a missing folder gets a 404', async () => {
     const res = await get('/download/fedora/releases', HTML);
     expect(res.status).toBe(301);

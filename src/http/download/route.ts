@@ -5,7 +5,7 @@ import type { Context, Hono } from 'hono';
 import type { Decision } from '../../core/decide.js';
 import type { ClientFacts, OriginFile } from '../../core/model.js';
 import { clientSummary, fileName, originUrl, rankedMirrors, type RankedMirror } from '../../core/present.js';
-import { rankRepositoryMirrors } from '../../core/repositories.js';
+import { leadersBelow, rankRepositoryMirrors } from '../../core/repositories.js';
 import type { Snapshot } from '../../core/snapshot.js';
 import { dataCredits } from '../../geo/locator.js';
 import { principalOf } from '../auth.js';
@@ -96,7 +96,7 @@ function folderAnswer(c: Context<AppEnv>, snapshot: Snapshot, folder: string, ac
     const base = folder === '' ? '' : `${folder}/`;
     return c.json({ folder: base, folders: folders.map((name) => ({ name, path: `${base}${name}/` })), files });
   }
-  return c.html(folderPage({ folder, folders: [...folders], files }));
+  return c.html(folderPage({ folder, folders: [...folders], files, repository: leadersBelow(snapshot, folder).length > 0 }));
 }
 
 /** apt's mirror+http list: `<URL>\tpriority:N` a line, best first; the origin closes it so apt always has a source. */
@@ -121,6 +121,8 @@ function requestClient(c: Context<AppEnv>, services: AppServices, query: Query):
 function redirectAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, path: string, services: AppServices) {
   const headers = redirectHeaders(snapshot, decision, path, services.publicUrl);
   for (let i = 0; i < headers.length; i += 2) c.header(headers[i]!, headers[i + 1]!, { append: headers[i] === 'link' });
+  // Framed as the fast path frames it: an empty body of known length, not an empty chunked one.
+  c.header('Content-Length', '0');
   return c.body(null, 302);
 }
 
@@ -204,7 +206,11 @@ function repositoryListAnswer(c: Context<AppEnv>, services: AppServices, folder:
   const snapshot = services.snapshot();
   const client = requestClient(c, services, query);
   const repo = rankRepositoryMirrors(snapshot, folder, client, services.clock());
-  if (repo.leaders.length === 0) throw new HttpProblem(404, 'no repository here: no Release, InRelease or repodata/repomd.xml below this folder');
+  if (repo.leaders.length === 0) {
+    // A list asked for at a path that is neither a file nor a folder: it is just not there.
+    if (folder !== '' && !folderEntries(snapshot.files, folder)) throw new HttpProblem(404, 'not in the file set');
+    throw new HttpProblem(404, 'no repository here: no Release, InRelease or repodata/repomd.xml below this folder');
+  }
   const base = folder === '' ? '' : `${folder}/`;
   const mirrors = rankedMirrors(repo, base);
   const origin = originUrl(snapshot, base);

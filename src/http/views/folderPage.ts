@@ -9,6 +9,8 @@ export interface FolderPageModel {
   folder: string;
   folders: string[];
   files: { name: string; path: string; size: number; mtime?: number; sha256?: string }[];
+  /** A package repository's index (Release, repomd.xml) lies below: its mirror list is worth a link. */
+  repository: boolean;
 }
 
 const href = (path: string) => `/download/${path === '' ? '' : encodePathForUrl(path)}`;
@@ -35,6 +37,10 @@ ${m.files.map(
     }</td></tr>`,
 )}
 </tbody></table></div>
-<p>Each file link sends you to a nearby mirror. For a repository, <a href="${href(m.folder)}${m.folder === '' ? '' : '/'}?mirrorlist">the mirrors holding all of this folder</a>.</p>`,
+<p>Each file link sends you to a nearby mirror.${
+      m.repository
+        ? html` This folder holds a package repository: <a href="${href(m.folder)}${m.folder === '' ? '' : '/'}?mirrorlist">the mirrors holding all of it</a>.`
+        : ''
+    }</p>`,
   });
 }
