@@ -1,6 +1,7 @@
 // /download/{path}: the Hono transport of the download pipeline (intent → decision → answer → record): a 302, the
 // interstitial page, a mirror list, a metalink, a hash, or a folder's repository list. The Node fast path
 // (src/node/fastPath.ts) answers plain 302s with the same intent, decision, headers and records.
+import { create as contentDisposition } from 'content-disposition';
 import type { Context, Hono } from 'hono';
 import type { Decision } from '../../core/decide.js';
 import type { ClientFacts, OriginFile } from '../../core/model.js';
@@ -247,15 +248,12 @@ async function metalinkAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: 
     originUrl: originUrl(snapshot, file.path),
     publishedAt: new Date(services.clock()),
   });
-  c.header('Content-Disposition', `inline; filename*=UTF-8''${rfc8187(`${fileName(file.path)}.meta4`)}`);
+  // An ASCII filename= for old clients beside RFC 8187's filename* (RFC 6266 §4.3).
+  c.header('Content-Disposition', contentDisposition(`${fileName(file.path)}.meta4`, { type: 'inline' }));
   return c.body(xml.toString(), 200, { 'Content-Type': 'application/metalink4+xml; charset=utf-8' });
 }
 
 /** RFC 8187 ext-value: encodeURIComponent leaves ' ( ) * ! which attr-char does not allow. */
-function rfc8187(value: string): string {
-  return encodeURIComponent(value).replace(/['()*!]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
 function sha256Answer(c: Context<AppEnv>, file: OriginFile) {
   if (!file.sha256) throw new HttpProblem(404, 'no sha-256 is known for this file');
   return c.text(`${file.sha256}  ${fileName(file.path)}\n`);
