@@ -4,7 +4,7 @@ import { stream } from 'hono/streaming';
 import { z } from 'zod';
 import { fields } from '../config/fields.js';
 import type { AdminService } from '../control/adminService.js';
-import { fieldErrors, mirrorPatchBody, mirrorSpecFromBody, newMirrorBody, offerMirrorBody } from '../control/mirrorBodies.js';
+import { mirrorPatchBody, mirrorSpecFromBody, newMirrorBody, offerMirrorBody } from '../control/mirrorBodies.js';
 import { AUDIT_ACTIONS } from '../core/auditActions.js';
 import type { Principal } from '../control/tokens.js';
 import { encodeSnapshot } from '../core/snapshotCodec.js';
@@ -14,6 +14,8 @@ import { StoreUnavailableError } from '../control/errors.js';
 import { principalOf } from './auth.js';
 import { registerEdgeIngestRoutes, snapshotReader } from './edgeIngest.js';
 import { HttpProblem } from './problem.js';
+import { problemFields } from './schemas/problemFields.js';
+import { offerView } from './schemas/admin.js';
 import type {
   AuditAnswer,
   IssuedToken,
@@ -51,8 +53,18 @@ const acceptBody = z.strictObject({
   /** Issue the provider's token now; it is in this answer only. */
   issueToken: z.boolean().optional(),
 });
-const isoDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a day as YYYY-MM-DD' });
+/** A day of the calendar: 2026-02-30 and 2026-13-01 are not days. */
+const isoDay = z.string().refine(
+  (s) => {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
+    const at = new Date(`${s}T00:00:00Z`);
+    return !Number.isNaN(at.getTime()) && at.toISOString().slice(0, 10) === s;
+  },
+  { message: 'must be a day as YYYY-MM-DD' },
+);
 const statsQuery = z.strictObject({ mirror: z.string().optional(), from: isoDay.optional(), to: isoDay.optional() });
+const OFFER_STATUSES = offerView.shape.status.options;
+const offersQuery = z.strictObject({ status: z.enum(OFFER_STATUSES, { message: `must be one of ${OFFER_STATUSES.join(', ')}` }).optional() });
 const auditQuery = z.strictObject({
   actor: z.string().optional(),
   target: z.string().optional(),
@@ -62,27 +74,49 @@ const auditQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(10_000).optional(),
 });
 
-export async function readBody<T extends z.ZodType>(c: Context, schema: T, optional = false): Promise<z.output<T>> {
-  let raw: unknown = {};
+/** The request's JSON body as sent ({} for an empty optional one); 400 when it is not JSON. */
+async function readJson(c: Context, optional = false): Promise<unknown> {
   const text = await c.req.text();
   if (text.trim() !== '') {
     try {
-      raw = JSON.parse(text);
+      return JSON.parse(text) as unknown;
     } catch {
       throw new HttpProblem(400, 'body is not valid JSON');
     }
-  } else if (!optional) {
-    throw new HttpProblem(400, 'a JSON body is required');
   }
+  if (!optional) throw new HttpProblem(400, 'a JSON body is required');
+  return {};
+}
+
+/** A JSON body checked by its schema: 422 naming each failed field; `subject` is what the body describes ("a mirror"). */
+function checkBody<T extends z.ZodType>(raw: unknown, schema: T, subject: string): z.output<T> {
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new HttpProblem(422, 'invalid body', { fields: fieldErrors(parsed.error) });
+  if (!parsed.success) throw new HttpProblem(422, 'invalid body', { fields: problemFields(parsed.error, subject) });
   return parsed.data;
 }
 
-function readQuery<T extends z.ZodType>(c: Context, schema: T): z.output<T> {
+export async function readBody<T extends z.ZodType>(c: Context, schema: T, subject: string, optional = false): Promise<z.output<T>> {
+  return checkBody(await readJson(c, optional), schema, subject);
+}
+
+function readQuery<T extends z.ZodType>(c: Context, schema: T, subject: string): z.output<T> {
   const parsed = schema.safeParse(c.req.query());
-  if (!parsed.success) throw new HttpProblem(400, 'invalid query', { fields: fieldErrors(parsed.error) });
+  if (!parsed.success) throw new HttpProblem(400, 'invalid query', { fields: problemFields(parsed.error, subject) });
   return parsed.data;
+}
+
+/** The mirror fields (of a PATCH) a provider may not change, as a provider sent them. */
+function staffOnlyFields(raw: unknown): string[] {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return [];
+  return Object.keys(raw).filter((key) => Object.hasOwn(mirrorPatchBody.shape, key) && !Object.hasOwn(providerPatchBody.shape, key));
+}
+
+/** `no mirror "x", "y"` for the ids that name no mirror, or undefined when every one does. */
+function unknownMirrors(admin: AdminService, ids: readonly string[]): string | undefined {
+  if (ids.length === 0) return undefined;
+  const known = new Set(admin.listMirrors().map((m) => m.spec.id));
+  const unknown = ids.filter((m) => !known.has(m));
+  return unknown.length > 0 ? `no mirror ${unknown.map((m) => `"${m}"`).join(', ')}` : undefined;
 }
 
 function today(offsetDays = 0): string {
@@ -146,7 +180,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
   });
   app.post('/admin/v1/mirrors', async (c) => {
     const token = staff(c);
-    const body = await readBody(c, newMirrorBody);
+    const body = await readBody(c, newMirrorBody, 'a mirror');
     return c.json((await admin.addMirror(token.name, mirrorSpecFromBody(body))) satisfies MirrorView, 201);
   });
   app.get('/admin/v1/mirrors/:id', (c) => {
@@ -157,8 +191,15 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     const token = owner(c, id(c));
     admin.getMirror(id(c));
     if (token.role === 'provider') {
-      // A provider may set its own mirror's weight, up to the ceiling staff allow; nothing else.
-      const body = await readBody(c, providerPatchBody);
+      // A provider may set its own mirror's weight, up to the ceiling staff allow; nothing else (403, as any staff action).
+      const raw = await readJson(c);
+      const refused = staffOnlyFields(raw);
+      if (refused.length > 0) {
+        throw new HttpProblem(403, `a provider token may change only weight, not ${refused.join(', ')}`, {
+          fields: Object.fromEntries(refused.map((key) => [key, 'only staff may change this'])),
+        });
+      }
+      const body = checkBody(raw, providerPatchBody, 'a mirror');
       const ceiling = admin.weightCeiling(id(c));
       if (body.weight > ceiling) {
         throw new HttpProblem(422, 'invalid body', {
@@ -167,7 +208,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
       }
       return c.json((await admin.setWeightAsProvider(token.name, id(c), body.weight)) satisfies MirrorView);
     }
-    const body = await readBody(c, mirrorPatchBody);
+    const body = await readBody(c, mirrorPatchBody, 'a mirror');
     if (body.sponsor && body.sponsor.name === undefined && !admin.getMirror(id(c)).spec.sponsor) {
       throw new HttpProblem(422, 'invalid body', { fields: { 'sponsor.name': 'is required: the mirror has no sponsor yet' } });
     }
@@ -196,7 +237,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
   app.post('/admin/v1/mirrors/:id/drain', async (c) => {
     const token = owner(c, id(c));
     admin.getMirror(id(c));
-    const body = await readBody(c, drainBody, true);
+    const body = await readBody(c, drainBody, 'a drain', true);
     return c.json((await admin.drain(token.name, id(c), body.over ?? 0)) satisfies MirrorView);
   });
   app.post('/admin/v1/mirrors/:id/undrain', async (c) => {
@@ -283,7 +324,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
 
   app.get('/admin/v1/offers', async (c) => {
     staff(c);
-    const status = c.req.query('status');
+    const { status } = readQuery(c, offersQuery, 'the offers query');
     // While the store is unreachable: this instance's last copy, said so.
     const { offers, stale } = await admin.readOffers();
     if (stale) c.header('Warning', '110 - "the shared store is unreachable; offers as this instance last read them"');
@@ -291,20 +332,20 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
   });
   app.post('/admin/v1/offers/:id/accept', async (c) => {
     const token = staff(c);
-    const body = await readBody(c, acceptBody, true);
+    const body = await readBody(c, acceptBody, 'an acceptance', true);
     return c.json(
       (await admin.acceptOffer(token.name, id(c), body.mirror ?? {}, body.note, { issueToken: body.issueToken === true })) satisfies OfferAcceptAnswer,
     );
   });
   app.post('/admin/v1/offers/:id/reject', async (c) => {
     const token = staff(c);
-    const body = await readBody(c, decisionBody, true);
+    const body = await readBody(c, decisionBody, 'a rejection', true);
     return c.json({ offer: await admin.rejectOffer(token.name, id(c), body.note) } satisfies OfferRejectAnswer);
   });
 
   app.get('/admin/v1/stats', async (c) => {
     const token = who(c);
-    const q = readQuery(c, statsQuery);
+    const q = readQuery(c, statsQuery, 'the stats query');
     let mirrors: string[] | undefined = q.mirror ? q.mirror.split(',') : undefined;
     if (token.role === 'provider') {
       if (mirrors?.some((m) => !token.mirrors.includes(m))) throw new HttpProblem(403, 'not one of your mirrors');
@@ -313,17 +354,24 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     const from = q.from ?? today(-30);
     const to = q.to ?? today();
     if (from > to) throw new HttpProblem(400, 'from is after to');
+    let stats: Omit<StatsAnswer, 'from' | 'to' | 'mirrors'>;
     try {
-      return c.json({ from, to, mirrors: mirrors ?? null, ...(await admin.stats({ from, to, mirrors })) } satisfies StatsAnswer);
+      stats = await admin.stats({ from, to, mirrors });
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw unreadable(c, 'statistics');
       throw err;
     }
+    // An id that names no mirror and has no statistics here is a typo: told, not answered with zeros. A
+    // deleted mirror keeps its history, so its id still finds it.
+    const unheard = (mirrors ?? []).filter((m) => m !== 'origin' && !stats.byMirror.some((b) => b.mirror === m));
+    const unknown = unknownMirrors(admin, q.mirror ? unheard : []);
+    if (unknown) throw new HttpProblem(404, unknown);
+    return c.json({ from, to, mirrors: mirrors ?? null, ...stats } satisfies StatsAnswer);
   });
 
   app.get('/admin/v1/audit', async (c) => {
     const token = who(c);
-    const q = readQuery(c, auditQuery);
+    const q = readQuery(c, auditQuery, 'the audit query');
     const query = {
       ...q,
       ...(q.action !== undefined ? { action: normalizeAuditAction(q.action) } : {}),
@@ -343,7 +391,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
   });
   app.post('/admin/v1/tokens', async (c) => {
     const token = staff(c);
-    const body = await readBody(c, tokenBody);
+    const body = await readBody(c, tokenBody, 'a token');
     if (body.role === 'provider' && !body.mirrors?.length)
       throw new HttpProblem(422, 'invalid body', { fields: { mirrors: 'a provider token needs at least one mirror' } });
     if (body.role !== 'provider' && body.mirrors?.length)
@@ -353,6 +401,8 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
             body.role === 'staff' ? 'a staff token sees every mirror; do not list mirrors' : 'an edge token reads the whole snapshot; do not list mirrors',
         },
       });
+    const unknown = unknownMirrors(admin, body.mirrors ?? []);
+    if (unknown) throw new HttpProblem(422, 'invalid body', { fields: { mirrors: unknown } });
     return c.json((await admin.issueToken(token.name, body)) satisfies IssuedToken, 201);
   });
   const revoke = async (c: Context) => {
@@ -361,6 +411,30 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
   };
   app.delete('/admin/v1/tokens/:id', revoke);
   app.post('/admin/v1/tokens/:id/revoke', revoke);
+
+  methodsNotAllowed(app);
+}
+
+/**
+ * A known /admin path asked with a method it does not take: 405 with the methods it does (read from the
+ * routes registered above, so the list cannot drift). Registered last, so it answers only what no route did.
+ */
+function methodsNotAllowed(app: Hono<AppEnv>): void {
+  const methods = new Map<string, Set<string>>();
+  for (const route of app.routes) {
+    if (!route.path.startsWith('/admin/v1/') || route.method === 'ALL') continue;
+    const set = methods.get(route.path) ?? new Set<string>();
+    set.add(route.method);
+    if (route.method === 'GET') set.add('HEAD'); // Hono answers HEAD with the GET route
+    methods.set(route.path, set);
+  }
+  for (const [path, set] of methods) {
+    const allow = [...set, 'OPTIONS'].join(', ');
+    app.all(path, (c) => {
+      if (c.req.method === 'OPTIONS') return c.body(null, 204, { Allow: allow });
+      throw new HttpProblem(405, `${c.req.method} is not allowed here: this path takes ${allow}`, undefined, { Allow: allow });
+    });
+  }
 }
 
 const encoded = new WeakMap<object, Uint8Array>();

@@ -15,7 +15,7 @@ import { requestLimits } from './limits.js';
 import { securityHeaders } from './securityHeaders.js';
 import { rateLimiter } from 'hono-rate-limiter';
 import { ConflictError, InvalidStateError, NotFoundError, StoreUnavailableError, UpstreamError } from '../control/errors.js';
-import { clientKey, limiterStore, metricsGuard } from './guards.js';
+import { clientKey, limiterStore, metricsGuard, rateLimitedAnswer } from './guards.js';
 import { registerSiteRoutes } from './siteRoutes.js';
 import type { AppEnv, AppServices } from './services.js';
 
@@ -48,6 +48,7 @@ export function createApp(services: AppServices, audiences: readonly Audience[])
       limit: limits.apiPerMinute,
       keyGenerator: byClient,
       standardHeaders: 'draft-6',
+      message: rateLimitedAnswer(),
       store: limiterStore(services, name),
     });
   app.use('/api/*', perMinute('api'));

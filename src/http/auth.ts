@@ -1,5 +1,5 @@
 // Bearer tokens: who is asking, compared in constant time so a token cannot be guessed byte by byte.
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { Principal } from '../control/tokens.js';
 import { timingSafeEqualString } from '../core/compare.js';
 import type { AccessToken, AppServices } from './services.js';
@@ -11,6 +11,20 @@ export function presentedToken(c: Context): string | undefined {
   const header = c.req.header('authorization');
   if (!header || !/^bearer\s+/i.test(header)) return undefined;
   return header.replace(/^bearer\s+/i, '').trim();
+}
+
+/**
+ * A 401 says how to authenticate (RFC 6750 §3, RFC 9110 §11.6.1): `Bearer realm="mirrorgate"`, with
+ * `error="invalid_token"` when a token was sent and is not one of ours. Added to every 401 behind it,
+ * whichever route refused (the admin API, the snapshot and edge-count routes).
+ */
+export function bearerChallenge(): MiddlewareHandler {
+  return async (c, next) => {
+    await next();
+    if (c.res.status !== 401 || c.res.headers.has('WWW-Authenticate')) return;
+    const presented = presentedToken(c);
+    c.res.headers.set('WWW-Authenticate', presented ? 'Bearer realm="mirrorgate", error="invalid_token"' : 'Bearer realm="mirrorgate"');
+  };
 }
 
 /**

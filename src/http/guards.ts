@@ -6,7 +6,7 @@ import ipaddr from 'ipaddr.js';
 import { FieldsError } from '../control/errors.js';
 import { HitWindows, type HitCount } from '../core/hitWindows.js';
 import { createTrustedProxies } from '../geo/clientAddress.js';
-import { presentedToken, principalOf, timingSafeEqualString } from './auth.js';
+import { bearerChallenge, presentedToken, principalOf, timingSafeEqualString } from './auth.js';
 import { clientFacts } from './client.js';
 import type { AppEnv, AppServices } from './services.js';
 
@@ -65,6 +65,7 @@ export function offerOrigin(c: Context): { network?: string } {
 /** Guards every runtime with a control plane mounts in front of the staff audience (admin API, offers). */
 export function installStaffGuards(app: Hono<AppEnv>, services: AppServices): void {
   app.use(fieldsAsUnprocessable());
+  app.use('/admin/*', bearerChallenge());
   const tokens = wrongTokenLimit(services);
   for (const path of ['/admin/*', '/staff', '/staff/*', '/provider', '/provider/*']) app.use(path, tokens);
   app.on('POST', '/api/v1/offers', pendingOfferCaps(services));
@@ -144,6 +145,18 @@ export function limiterStore(services: AppServices, name: string): LimiterStore<
       const { hits } = await countHit(`${name}:${key}`, windowMs, 0);
       if (hits > 0) await countHit(`${name}:${key}`, windowMs, -hits);
     },
+  };
+}
+
+/**
+ * What a rate limiter (hono-rate-limiter's `message`) answers past its limit, in the form the client
+ * reads errors: JSON `{"error"}` on /api/ and /admin/ and for clients that accept JSON, like every other
+ * error there; a line of text otherwise. The limiter sets the 429 and Retry-After.
+ */
+export function rateLimitedAnswer(message = 'too many requests from this address; try again later'): (c: Context) => string | { error: string } {
+  return (c) => {
+    const wantsJson = (c.req.header('accept') ?? '').includes('application/json') || c.req.path.startsWith('/api/') || c.req.path.startsWith('/admin/');
+    return wantsJson ? { error: message } : `Error: ${message}\n`;
   };
 }
 

@@ -3,9 +3,9 @@ import type { Context, Hono } from 'hono';
 import { z } from 'zod';
 import { fields } from '../config/fields.js';
 import type { AdminService, NewOffer } from '../control/adminService.js';
-import { fieldErrors } from '../control/mirrorBodies.js';
 import { offerOrigin } from './guards.js';
 import { HttpProblem } from './problem.js';
+import { problemFields } from './schemas/problemFields.js';
 import type { AppEnv } from './services.js';
 import { OFFER_FIELDS, offerFormPage, offerStatusPage } from './views/offerPage.js';
 
@@ -135,17 +135,11 @@ export function parseOffer(raw: unknown): { ok: true; offer: NewOffer } | { ok: 
   const { value, spelled } = normalizeOffer(raw);
   const parsed = offerSchema.safeParse(value);
   if (parsed.success) return { ok: true, offer: parsed.data as NewOffer };
-  const out: Record<string, string> = {};
-  for (const issue of parsed.error.issues) {
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) out[[...issue.path, key].join('.')] ??= `${key} is not a field of an offer`;
-      continue;
-    }
-    const path = issue.path.length ? issue.path.join('.') : '(body)';
-    const key = spelled.get(path) ?? path;
-    out[key] ??= PLAIN[path]?.(issue.message) ?? issue.message;
-  }
-  return { ok: false, fields: out };
+  const fields = problemFields(parsed.error, 'an offer', (path, message) => ({
+    key: spelled.get(path) ?? path,
+    reason: PLAIN[path]?.(message) ?? message,
+  }));
+  return { ok: false, fields };
 }
 
 const isForm = (c: Context) => /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(c.req.header('content-type') ?? '');

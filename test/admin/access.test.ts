@@ -157,7 +157,7 @@ describe('a provider runs its own mirror', () => {
     expect(above.status).toBe(422);
     expect(above.json.fields.weight).toMatch(/at most 100/);
     const other = await req('PATCH', '/admin/v1/mirrors/de-berlin', { token: PROVIDER_TOKEN, body: { enabled: false } });
-    expect(other.status).toBe(422);
+    expect(other.status).toBe(403);
     expect((await req('PATCH', '/admin/v1/mirrors/de-berlin', { token: PROVIDER_TOKEN, body: { weight: 100 } })).status).toBe(200);
 
     // Its audit log: entries about its own mirror only, under its token's name.

@@ -185,13 +185,36 @@ describe('staff stats', () => {
     expect(dflt.totals.downloads).toBeGreaterThanOrEqual(8);
   });
 
-  it('bad queries → 400: from after to, not a day, unknown parameter', async () => {
+  it('bad queries → 400: from after to, not a day, not a calendar day, unknown parameter', async () => {
     expect((await staff.get('/admin/v1/stats?from=2026-02-01&to=2026-01-01')).status).toBe(400);
     const bad = await staff.get('/admin/v1/stats?from=yesterday');
     expect(bad.status).toBe(400);
     expect(Object.keys(bad.json.fields)).toEqual(['from']);
     expect((await staff.get('/admin/v1/stats?to=2026-13-45x')).status).toBe(400);
     expect((await staff.get('/admin/v1/stats?country=DE')).status).toBe(400);
+    // Shaped like a day but not one of the calendar: named as the field it is, not "from is after to".
+    for (const [query, field] of [
+      ['from=2026-13-01', 'from'],
+      ['from=2026-02-30', 'from'],
+      ['from=2026-00-10', 'from'],
+      ['to=2025-02-29', 'to'],
+      ['from=2026-04-31&to=2026-05-01', 'from'],
+    ] as const) {
+      const r = await staff.get(`/admin/v1/stats?${query}`);
+      expect(r.status, query).toBe(400);
+      expect(r.json.fields, query).toEqual({ [field]: 'must be a day as YYYY-MM-DD' });
+    }
+    // A leap day is a day.
+    expect((await staff.get('/admin/v1/stats?from=2024-02-29&to=2024-03-01')).status).toBe(200);
+  });
+
+  it('a mirror that does not exist → 404 naming it, not zeros; a provider asking for it keeps its 403', async () => {
+    const r = await staff.get('/admin/v1/stats?mirror=nosuch');
+    expect(r.status).toBe(404);
+    expect(r.json).toEqual({ error: 'no mirror "nosuch"' });
+    expect((await staff.get('/admin/v1/stats?mirror=de-berlin,nosuch')).json.error).toBe('no mirror "nosuch"');
+    expect((await staff.get('/admin/v1/stats?mirror=de-berlin')).status).toBe(200);
+    expect((await provider.get('/admin/v1/stats?mirror=nosuch')).status).toBe(403);
   });
 });
 
@@ -246,5 +269,18 @@ describe('/metrics', () => {
     // No token or client address leaks into metrics.
     expect(text).not.toContain(STAFF_TOKEN);
     expect(text).not.toContain(CLIENT_IPS.DE.ip);
+  });
+});
+
+// Last: it deletes a mirror the tests above count.
+describe('a deleted mirror', () => {
+  it('keeps its history: ?mirror= still finds its downloads, and "origin" is always a valid filter', async () => {
+    expect((await staff.get(`/admin/v1/stats?${window}&mirror=origin`)).status).toBe(200);
+    expect((await staff.delete('/admin/v1/mirrors/au-sydney')).status).toBe(204);
+    const r = await staff.get(`/admin/v1/stats?${window}&mirror=au-sydney`);
+    expect(r.status).toBe(200);
+    expect((r.json as Stats).totals.downloads).toBe(1);
+    // With no history in the range, the id is told apart from a typo no longer: it names no mirror.
+    expect((await staff.get('/admin/v1/stats?from=2001-01-01&to=2001-01-02&mirror=au-sydney')).status).toBe(404);
   });
 });

@@ -134,7 +134,9 @@ describe('tokens issued at runtime', () => {
     const noMirror = await staff.post('/admin/v1/tokens', { name: 'x', role: 'provider' });
     expect(noMirror.status).toBe(422);
     expect(noMirror.json.fields).toEqual({ mirrors: 'a provider token needs at least one mirror' });
-    expect((await staff.post('/admin/v1/tokens', { name: 'x', role: 'provider', mirrors: ['no-such'] })).status).toBe(404);
+    const unknownMirror = await staff.post('/admin/v1/tokens', { name: 'x', role: 'provider', mirrors: ['de-berlin', 'no-such'] });
+    expect(unknownMirror.status).toBe(422);
+    expect(unknownMirror.json.fields).toEqual({ mirrors: 'no mirror "no-such"' });
     expect((await staff.post('/admin/v1/tokens', { name: 'x', role: 'root' })).json.fields.role).toBe('must be staff, provider or edge');
     expect((await staff.delete('/admin/v1/tokens/ops')).status).toBe(409);
     expect((await staff.delete('/admin/v1/tokens/never-issued')).status).toBe(404);
