@@ -12,7 +12,11 @@ export interface RankedMirror {
   https: boolean;
   /** Rounded; null when the client's location is unknown. */
   distanceKm: number | null;
-  /** Higher is nearer: the tier (ASN, country, continent, elsewhere) first, then distance. */
+  /**
+   * Higher is nearer: the tier (ASN, country, continent, elsewhere) first, then distance; never higher
+   * than the score before it, so sorting by it keeps our order (mirrors the weighted pick took as about
+   * equally near share the score of the one ranked first).
+   */
   score: number;
   /** 1 = the pick; the order of Link pri and metalink priority. */
   priority: number;
@@ -30,7 +34,12 @@ export function originUrl(snapshot: Snapshot, path: string): string {
 
 export function rankedMirrors(decision: Pick<Decision, 'ranked'>, path: string, limit = Infinity): RankedMirror[] {
   const encoded = encodePathForUrl(path);
-  return decision.ranked.slice(0, limit).map((c, i) => present(c, encoded, i + 1));
+  let ceiling = Infinity;
+  return decision.ranked.slice(0, limit).map((c, i) => {
+    const m = present(c, encoded, i + 1);
+    ceiling = Math.min(ceiling, m.score);
+    return ceiling === m.score ? m : { ...m, score: ceiling };
+  });
 }
 
 /** `encodedPath` is already percent-encoded: encoded once per answer, not once per mirror. */
