@@ -206,8 +206,9 @@ export class AdminClient {
         fields = body.data.fields ?? {};
       }
     } catch {
-      // Not JSON (a proxy's page, a plain-text error): its first line says most.
-      message = text.trim().split('\n')[0] ?? '';
+      // Not JSON (a proxy's page, a plain-text error): its first line says most; a page says only that it is one.
+      const first = text.trim().split('\n')[0] ?? '';
+      message = first.startsWith('<') ? `an HTML page, not Mirrorgate's API: is ${this.url} the service's address?` : first;
     }
     message = clean(message.slice(0, 500));
     const fieldLines = Object.entries(fields)
@@ -279,6 +280,13 @@ const NETWORK_REASONS: Record<string, string> = {
   UND_ERR_CONNECT_TIMEOUT: 'connect timeout',
   UND_ERR_SOCKET: 'the connection closed unexpectedly',
   UND_ERR_CLOSED: 'the connection closed unexpectedly',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'no TLS there: the server answers plain http (use http://)',
+  ERR_SSL_PACKET_LENGTH_TOO_LONG: 'no TLS there: the server answers plain http (use http://)',
+  DEPTH_ZERO_SELF_SIGNED_CERT: "the server's TLS certificate is self-signed",
+  SELF_SIGNED_CERT_IN_CHAIN: "the server's TLS certificate chain is self-signed",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the server's TLS certificate cannot be verified",
+  CERT_HAS_EXPIRED: "the server's TLS certificate has expired",
+  ERR_TLS_CERT_ALTNAME_INVALID: "the server's TLS certificate is for another name",
 };
 
 function networkReason(err: unknown): string {

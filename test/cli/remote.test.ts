@@ -365,6 +365,10 @@ describe('offers', () => {
     expect(unknown.code).toBe(6);
     expect(unknown.stderr).toBe('mirrorgate: no offer "00000000-0000-4000-8000-000000000000" (404)\n');
     expect((await cli(['offers', 'reject', 'zzzz'])).stderr).toBe('mirrorgate: no offer "zzzz" (404)\n');
+    // As git does: a prefix of one to three characters is a typo waiting to act on the wrong offer.
+    const short = await cli(['offers', 'reject', first.slice(0, 1)]);
+    expect(short.code).toBe(2);
+    expect(short.stderr).toBe(`mirrorgate: offer id "${first.slice(0, 1)}" is too short: give at least 4 characters of it\n`);
   });
 });
 
@@ -538,6 +542,22 @@ describe('tokens, roles and reachability', () => {
 
     expect((await cli(['mirrors', 'list', '--url', server.url], { MIRRORGATE_URL: dead })).code).toBe(0);
     expect((await cli(['mirrors', 'list', '--url', 'ftp://example.org'])).code).toBe(2);
+  });
+
+  it('https:// to a plain-http server, or a server that is not Mirrorgate, is said in words', async () => {
+    const tls = await cli(['mirrors', 'list'], { MIRRORGATE_URL: server.url.replace('http://', 'https://') });
+    expect(tls.code).toBe(3);
+    expect(tls.stderr).toMatch(/no TLS there: the server answers plain http \(use http:\/\/\)/);
+    const other = createServer((_req, res) => res.writeHead(404, { 'content-type': 'text/html' }).end('<!DOCTYPE HTML>\n<html><body>Not Found</body></html>'));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    try {
+      const run = await cli(['mirrors', 'show', 'alpha'], { MIRRORGATE_URL: url });
+      expect(run.code).toBe(6);
+      expect(run.stderr).toBe(`mirrorgate: an HTML page, not Mirrorgate's API: is ${url} the service's address? (404)\n`);
+    } finally {
+      other.close();
+    }
   });
 
   it('a server that never answers exits 3 after --timeout', async () => {

@@ -7,8 +7,10 @@ import { clean, formatTime, table } from '../format.js';
 import { printJson, remote, seg, withClient, type RemoteOptions } from './remote.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Ids in the table are cut to this many characters; accept and reject take any unique prefix. */
+/** Ids in the table are cut to this many characters; accept and reject take any unique prefix this long or longer. */
 const SHORT_ID = 8;
+/** Shorter prefixes are refused, as git refuses them: one character matching one offer today is a typo tomorrow. */
+const MIN_PREFIX = 4;
 
 const ACCEPT_FLAGS: Record<string, string> = {
   note: '--note',
@@ -121,6 +123,7 @@ async function resolveOfferId(client: AdminClient, given: string): Promise<strin
   if (UUID.test(given)) return given.toLowerCase();
   const { offers } = await client.get('admin/v1/offers', offerListAnswer);
   if (offers.some((o) => o.id === given)) return given;
+  if (given.length < MIN_PREFIX) throw new CliError(`offer id "${clean(given)}" is too short: give at least ${MIN_PREFIX} characters of it`, EXIT.usage);
   const matches = offers.filter((o) => o.id.toLowerCase().startsWith(given.toLowerCase()));
   const only = matches[0];
   if (matches.length === 1 && only) return only.id;

@@ -95,11 +95,16 @@ function parseLimit(value: string): number {
   return Number(value);
 }
 
+/** "1 download", "1,204 downloads". */
+function plural(n: number, noun: string): string {
+  return `${formatCount(n)} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 export function describeStats(s: StatsAnswer): string {
   const scope = s.mirrors ? `mirror${s.mirrors.length === 1 ? '' : 's'} ${s.mirrors.join(', ')}` : 'all mirrors';
   const parts = [
-    `${s.from} to ${s.to}, ${scope}: ${formatCount(s.totals.downloads)} downloads, ${formatBytes(s.totals.bytes)} sent on, ` +
-      `${formatCount(s.totals.impressions)} logo impressions\n`,
+    `${s.from} to ${s.to}, ${scope}: ${plural(s.totals.downloads, 'download')}, ${formatBytes(s.totals.bytes)} sent on, ` +
+      `${plural(s.totals.impressions, 'logo impression')}\n`,
   ];
   if (s.byMirror.length) {
     parts.push(
