@@ -180,10 +180,10 @@ describe.skipIf(!launched.browser)('staff and provider console in Chromium', () 
     // Escaped, shown as text.
     expect(frankfurt).toContain('Frankfurt <Main> Mirror');
     expect(frankfurt).toContain('Germany');
-    expect(frankfurt).toContain('Not checked yet');
+    expect(frankfurt).toContain('Not confirmed yet');
     expect(frankfurt).toContain('100.0%');
     expect(await row(page, 'frankfurt-de').getByLabel('Weight of Frankfurt <Main> Mirror').inputValue()).toBe('100');
-    expect(await page.locator('.status-summary').innerText()).toContain('Not checked yet: 3');
+    expect(await page.locator('.status-summary').innerText()).toContain('Not confirmed yet: 3');
 
     const offers = page.locator('li.offer');
     expect(await offers.count()).toBe(3);
@@ -400,7 +400,7 @@ describe.skipIf(!launched.browser)('staff and provider console in Chromium', () 
     expect(main).toMatch(/Downloads, 30 days\s*(\d+)/);
     expect(Number(/Downloads, 30 days\s*(\d+)/.exec(main)![1])).toBe(stats.totals.downloads);
     expect(main).toMatch(/Logo impressions, 30 days\s*2\b/);
-    expect(main).toContain('Not checked yet');
+    expect(main).toContain('Not confirmed yet');
     expect(main).toContain('100.0%');
 
     // By day: 30 bars, today's drawn.

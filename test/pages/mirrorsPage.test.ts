@@ -45,7 +45,7 @@ describe.skipIf(!launched.browser)('/mirrors in Chromium', () => {
     const text = await first.innerText();
     expect(text).toContain('Mainbrücke Hosting Frankfurt');
     expect(text).toContain('Germany');
-    expect(text).toContain('Not checked yet');
+    expect(text).toContain('Not confirmed yet');
     expect(text).toMatch(/99\.0%/);
     expect(text).toContain('–');
     // Every sponsor logo loaded.

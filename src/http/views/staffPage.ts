@@ -15,7 +15,7 @@ export const STATUS_LABEL: Record<MirrorStatus, string> = {
   syncing: 'Syncing',
   pending: 'New, not checked yet',
   draining: 'Draining',
-  unknown: 'Not checked yet',
+  unknown: 'Not confirmed yet',
   down: 'Down',
   disabled: 'Disabled',
 };
