@@ -8,6 +8,7 @@ import cluster from 'node:cluster';
 import { runClusterPrimary, workerCount, workerStore } from './node/cluster.js';
 import { compose } from './node/compose.js';
 import { exitOnSignals, listen, serverTimeouts } from './node/server.js';
+import { DataDirInUseError } from './store/memoryStore.js';
 import type { Store } from './store/store.js';
 
 export { mirrorSpecs, withListeningPort } from './node/compose.js';
@@ -35,6 +36,19 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The server cannot start for a reason its operator can fix (the port is taken): one line says it, no stack trace. */
+export class StartError extends Error {
+  override readonly name = 'StartError';
+}
+
+/** A failed listen as that line, for the errors an operator meets (taken or privileged port); undefined for others. */
+function listenProblem(err: unknown, port: number): StartError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRINUSE') return new StartError(`port ${port} is already in use (EADDRINUSE)`);
+  if (code === 'EACCES') return new StartError(`no permission to listen on port ${port} (EACCES; ports below 1024 need privileges)`);
+  return undefined;
+}
+
 export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   const env = opts.env ?? process.env;
   const config = await loadConfig(opts.configPath ?? resolveConfigPath(env), env);
@@ -52,7 +66,7 @@ export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   } catch (err) {
     // The port is taken (or refused): stop the control loops and close the store, so a caller that reports it can exit.
     await instance.close();
-    throw err;
+    throw listenProblem(err, port) ?? err;
   }
   instance.listeningOn(server.port);
   instance.logger.info(
@@ -108,6 +122,9 @@ function startFailed(err: unknown): never {
   if (err instanceof ConfigError) {
     for (const p of err.problems) console.error(p);
     console.error('mirrorgate: refusing to start with an invalid config');
+  } else if (err instanceof StartError || err instanceof DataDirInUseError) {
+    // Expected, and fixed by the operator: the reason alone.
+    console.error(`mirrorgate: ${err.message}`);
   } else {
     console.error(err);
   }

@@ -17,9 +17,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { serve as serveNode } from '@hono/node-server';
 import { Hono } from 'hono';
-import { isScalar, parseDocument, visit } from 'yaml';
 import { serve } from '../../src/node.js';
-import { answerCpuQuestions, ROOT, send } from './util.js';
+import { writeDemoConfig } from '../demoConfig.js';
+import { answerCpuQuestions, send } from './util.js';
 
 const FIXED_LOCATION = 'https://mirror.mainbruecke-hosting.example/pub/debian-cd/12.8.0/amd64/iso-cd/debian-12.8.0-amd64-netinst.iso';
 
@@ -27,21 +27,7 @@ const FIXED_LOCATION = 'https://mirror.mainbruecke-hosting.example/pub/debian-cd
  * The demo config with its state in a temporary folder (the bench must not write into var/),
  * relative paths made absolute so the copy can live anywhere.
  */
-export async function benchConfig(dir: string): Promise<string> {
-  const source = path.join(ROOT, 'config', 'mirrorgate.yaml');
-  const doc = parseDocument(await readFile(source, 'utf8'));
-  visit(doc, {
-    Scalar(_key, node) {
-      if (isScalar(node) && typeof node.value === 'string' && /^\.\.?\//.test(node.value)) {
-        node.value = path.resolve(path.dirname(source), node.value);
-      }
-    },
-  });
-  doc.set('dataDir', path.join(dir, 'var'));
-  const file = path.join(dir, 'mirrorgate.yaml');
-  await writeFile(file, doc.toString());
-  return file;
-}
+export const benchConfig = writeDemoConfig;
 
 /**
  * A fixed 302 head (with Date and keep-alive, as node:http sends it) for every blank line that ends a

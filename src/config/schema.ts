@@ -377,7 +377,7 @@ function asList(value: unknown): unknown[] | undefined {
   return Array.isArray(value) ? value : undefined;
 }
 
-/** Rules spanning several keys: duplicate ids and tokens, token mirror references, lat/lon pairs, origin source, timeout < interval. */
+/** Rules spanning several keys: duplicate ids, tokens and token names, token mirror references, lat/lon pairs, origin source, timeout < interval. */
 export function crossFieldProblems(raw: unknown, sc: SchemaContext): Problem[] {
   const root = asMap(raw);
   if (!root) return [];
@@ -431,9 +431,15 @@ export function crossFieldProblems(raw: unknown, sc: SchemaContext): Problem[] {
   }
 
   const firstIndexOfToken = new Map<string, number>();
+  // A token's name is the actor in the audit log: two tokens of one name would make it say nothing.
+  const tokenNames = new Set<string>();
   asList(root.tokens)?.forEach((entry, i) => {
     const token = asMap(entry);
     if (!token) return;
+    if (typeof token.name === 'string' && token.name !== '') {
+      if (tokenNames.has(token.name)) problems.push({ path: ['tokens', i, 'name'], message: `duplicate name ${JSON.stringify(token.name)}` });
+      tokenNames.add(token.name);
+    }
     if (typeof token.token === 'string') {
       const resolved = resolveToken(token.token, sc.env);
       if (resolved.ok) {

@@ -133,6 +133,14 @@ export class AdminService {
     if (this.control.mirrors().some((m) => m.id === spec.id) || (existing && !existing.deleted && !existing.unconfirmed)) {
       throw new ConflictError(`mirror "${spec.id}" already exists`);
     }
+    // A config mirror's id stays the config file's after a delete: an override of it is laid over the config
+    // entry (its lat/lon, sponsor, content.manifest and manifest inventory would come back, later edits of the
+    // file too), so it could never be exactly the mirror added now.
+    if (this.configMirrorIds.has(spec.id)) {
+      throw new ConflictError(
+        `mirror id "${spec.id}" belongs to a mirror of the config file that was removed; choose another id, or remove it from the config file and restart first`,
+      );
+    }
     const { id: _id, ...patch } = spec;
     const override: MirrorOverride = {
       patch,
@@ -259,9 +267,8 @@ export class AdminService {
     const known = new Set(this.control.mirrors().map((m) => m.id));
     const unknown = mirrors.filter((m) => !known.has(m));
     if (unknown.length) throw new NotFoundError(`no mirror ${unknown.map((m) => `"${m}"`).join(', ')}`);
-    if (this.control.tokens.nameTaken(input.name))
-      throw new ConflictError(`a token named "${input.name}" already exists; names must be unique (they name the actor in the audit log)`);
     await this.beforeWrite();
+    await this.refuseTakenName(input.name);
     const secret = newTokenSecret();
     const record: TokenRecord = {
       id: randomBytes(6).toString('hex'),
@@ -283,6 +290,20 @@ export class AdminService {
     this.control.tokens.setRuntime([...this.control.tokens.records(), record]);
     await this.store.publish({ kind: 'token', id: record.id });
     return { token: secret, id: record.id, name: record.name, role, mirrors };
+  }
+
+  /**
+   * A token name is the actor in the audit log, so no two tokens in force share one: a config token's name,
+   * or a live issued token's, is refused (409). A revoked token's name may be issued again (rotating
+   * "ci-bot"): the audit log's times tell which token acted. The store's list counts too: a token another
+   * instance issued a moment ago may not have reached this one yet.
+   */
+  private async refuseTakenName(name: string): Promise<void> {
+    if (this.listTokens().some((t) => t.source === 'config' && t.name === name)) {
+      throw new ConflictError(`a token named "${name}" already exists in the config file; names must be unique (they name the actor in the audit log)`);
+    }
+    const live = [...this.control.tokens.records(), ...(await this.store.getTokens())].some((r) => r.name === name && r.revokedAt === undefined);
+    if (live) throw new ConflictError(`a token named "${name}" already exists; names must be unique (they name the actor in the audit log)`);
   }
 
   /** Revokes a runtime token by id or name: it stops working, and its console sessions end, on every instance. */
@@ -338,6 +359,14 @@ export class AdminService {
     await this.change(actor, 'mirror.delete', id, before.spec, next);
     await this.store.deleteInventory(id);
     await this.store.publish({ kind: 'inventory', mirror: id });
+    // Its probe record goes too: a mirror added later under this id starts unprobed, never "up" on the old one's word.
+    if (this.control.healthOf(id)) {
+      const unprobed: HealthRecord = { health: 'unknown', consecutiveFailures: 0, consecutiveSuccesses: 0 };
+      // Here at once (an add may follow before our own notice comes back), and in the store for every instance.
+      this.control.state.keepHealth(id, unprobed);
+      await this.store.putHealth(id, unprobed);
+      await this.store.publish({ kind: 'health', mirror: id });
+    }
   }
 
   async drain(actor: string, id: string, overMs: number): Promise<MirrorView> {

@@ -1,5 +1,6 @@
 // Prometheus metrics (prom-client) for the Node runtime: redirects, decision latency, probes, store errors, snapshot age.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { mirrorSummaries } from '../core/mirrorStatus.js';
 import type { Snapshot } from '../core/snapshot.js';
 import type { Store } from '../store/store.js';
 
@@ -11,7 +12,7 @@ export class Metrics {
   readonly storeErrors: Counter<'operation'>;
 
   constructor(snapshot: () => Snapshot, store?: Store) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'mirrorgate_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'mirrorgate_' });
     this.redirects = new Tally('mirrorgate_redirects_total', 'Download answers by chosen mirror and outcome (mirror, origin, not-found, page)', [
       'mirror',
       'outcome',
@@ -59,7 +60,8 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const m of snapshot().mirrors) this.inc({ status: m.status });
+        // The status /mirrors and /api/v1/mirrors show (`pending` among them), counted once per snapshot there.
+        for (const m of mirrorSummaries(snapshot())) this.inc({ status: m.status });
       },
     });
     new Gauge({

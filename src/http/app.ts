@@ -14,7 +14,7 @@ import { parseDownloadPath } from '../core/paths.js';
 import { requestLimits } from './limits.js';
 import { securityHeaders } from './securityHeaders.js';
 import { rateLimiter } from 'hono-rate-limiter';
-import { ConflictError, InvalidStateError, NotFoundError, StoreUnavailableError, UpstreamError } from '../control/errors.js';
+import { ConflictError, FieldsError, InvalidStateError, NotFoundError, StoreUnavailableError, UpstreamError } from '../control/errors.js';
 import { clientKey, limiterStore, metricsGuard, rateLimitedAnswer } from './guards.js';
 import { registerSiteRoutes } from './siteRoutes.js';
 import type { AppEnv, AppServices } from './services.js';
@@ -106,6 +106,8 @@ export function createApp(services: AppServices, audiences: readonly Audience[])
     if (err instanceof NotFoundError) return problemResponse(c, services, new HttpProblem(404, err.message));
     if (err instanceof ConflictError || err instanceof InvalidStateError) return problemResponse(c, services, new HttpProblem(409, err.message));
     if (err instanceof UpstreamError) return problemResponse(c, services, new HttpProblem(502, err.message));
+    // A client's mistake found past the schema (a private address): guards.ts words the 422; nothing to log.
+    if (err instanceof FieldsError) return problemResponse(c, services, new HttpProblem(422, err.message, { fields: err.fields }));
     if (err instanceof StoreUnavailableError) {
       c.header('Retry-After', '5');
       return problemResponse(c, services, new HttpProblem(503, `${err.message}; changes cannot be saved right now, downloads still work`));

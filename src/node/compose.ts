@@ -71,7 +71,18 @@ export async function compose(config: Config, opts: ComposeOptions): Promise<Com
   const base = { service: 'mirrorgate', ...(cluster.isWorker && cluster.worker ? { worker: cluster.worker.id } : {}) };
   const logger = nodeLogger(opts.logLevel ?? env.LOG_LEVEL ?? 'info', base, undefined, { redirectSample: redirectSample(env) });
   await mkdir(config.dataDir, { recursive: true });
+  // The store first: in memory mode it locks dataDir, and a second instance on it must stop before doing anything.
+  const store = opts.store ?? (await openStore({ store: env.REDIS_URL || config.store, dataDir: config.dataDir, log: logger }));
+  try {
+    return await composeOn(store, config, opts, logger);
+  } catch (err) {
+    // What this call opened it closes (the dataDir lock with it); a store handed in stays its owner's.
+    if (!opts.store) await store.close().catch(() => undefined);
+    throw err;
+  }
+}
 
+async function composeOn(store: Store, config: Config, opts: ComposeOptions, logger: pino.Logger): Promise<Composition> {
   const files = await loadOriginIndex(config.origin, config.dataDir, logger);
   const mirrors = mirrorSpecs(config);
   const builder = new SnapshotBuilder({
@@ -86,7 +97,6 @@ export async function compose(config: Config, opts: ComposeOptions): Promise<Com
     },
     consistency: config.consistencyGroups,
   });
-  const store = opts.store ?? (await openStore({ store: env.REDIS_URL || config.store, dataDir: config.dataDir, log: logger }));
   const metrics = new Metrics(() => builder.current(), store);
   const control = new ControlPlane({
     config,

@@ -205,7 +205,8 @@ export async function listen(
   services: AppServices,
   opts: { port: number; hostname?: string; timeouts: ServerTimeouts; fastPath: boolean },
 ): Promise<Listening> {
-  const server = await new Promise<ReturnType<typeof serveNode>>((resolve) => {
+  // A failed bind (a taken or privileged port) rejects, for the caller to say in one line.
+  const server = await new Promise<ReturnType<typeof serveNode>>((resolve, reject) => {
     const s = serveNode(
       {
         fetch: app.fetch,
@@ -214,8 +215,12 @@ export async function listen(
         serverOptions: nodeServerOptions(opts.timeouts),
         createServer: withRedirectFastPath(services, services.logger, opts.fastPath),
       },
-      () => resolve(s),
+      () => {
+        s.off('error', reject);
+        resolve(s);
+      },
     );
+    s.once('error', reject);
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

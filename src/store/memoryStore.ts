@@ -1,7 +1,7 @@
 // The embedded store: all state in memory, persisted under dataDir with crash-safe writes so a restart loses nothing.
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { type FileHandle, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { type FileHandle, link, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
@@ -45,6 +45,12 @@ export interface MemoryStoreOptions {
   log?: StoreLog;
   /** How long snapshot-file writes wait to gather changes (default 200 ms). */
   flushDelayMs?: number;
+  /**
+   * Hold `<dataDir>/mirrorgate.lock` while open, so a second instance on the same dataDir refuses to start
+   * instead of silently losing the first one's writes (openStore sets it; a cluster's workers reach the
+   * primary's store over IPC and never open one).
+   */
+  lockDataDir?: boolean;
 }
 
 /** The snapshot files, rewritten whole (debounced) on change. */
@@ -118,6 +124,80 @@ async function writeFileAtomic(dir: string, name: string, data: string | Readabl
 
 const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'ENOENT';
 
+/** The file under dataDir naming the process whose memory store owns it: its pid and a newline. */
+export const LOCK_FILE = 'mirrorgate.lock';
+
+/** Another live process holds dataDir's lock: this one must not start on it. */
+export class DataDirInUseError extends Error {
+  override readonly name = 'DataDirInUseError';
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+  ) {
+    super(`${dataDir} is in use by another instance (pid ${pid}); use Redis (REDIS_URL) to run several instances`);
+  }
+}
+
+/** Lock files this process holds: a lock naming our own pid that we do not hold is a previous life's (a container's pid 1). */
+const heldLocks = new Set<string>();
+
+async function processAlive(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    // EPERM: it exists, it just is not ours to signal.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A killed process its parent has not reaped yet still answers signal 0: on Linux, its state says "zombie".
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  return stat === undefined || !/\)\s+Z\s/.test(stat);
+}
+
+async function lockHolder(file: string): Promise<number | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/**
+ * Takes `<dataDir>/mirrorgate.lock` for this process, or throws DataDirInUseError naming the live process
+ * that holds it. The pid is written to a temp file first and hard-linked into place (link fails if the lock
+ * exists), so a lock is never seen half written. A lock whose process is gone (SIGKILL, a crash, a
+ * restarted container) is taken over with a warning. Resolves to the release, which removes the file only
+ * while it still names us.
+ */
+export async function lockDataDir(dataDir: string, log: StoreLog): Promise<() => Promise<void>> {
+  await mkdir(dataDir, { recursive: true });
+  const file = join(dataDir, LOCK_FILE);
+  const temp = `${file}${TEMP_MARK}${randomBytes(6).toString('hex')}`;
+  await writeFile(temp, `${process.pid}\n`);
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await link(temp, file);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw err;
+      }
+      const holder = await lockHolder(file);
+      const live = holder !== undefined && (holder === process.pid ? heldLocks.has(file) : await processAlive(holder));
+      if (live) throw new DataDirInUseError(dataDir, holder);
+      log.warn({ file, pid: holder ?? null }, 'stale dataDir lock taken over: the process that held it is gone');
+      await rm(file, { force: true });
+    }
+  } finally {
+    await rm(temp, { force: true });
+  }
+  heldLocks.add(file);
+  let released = false;
+  return async () => {
+    if (released) return;
+    released = true;
+    heldLocks.delete(file);
+    if ((await lockHolder(file)) === process.pid) await rm(file, { force: true });
+  };
+}
+
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
 
@@ -151,6 +231,8 @@ export class MemoryStore implements Store {
   /** Per mirror, so two scans of one mirror cannot race their renames. */
   private readonly inventoryChains = new Map<string, Promise<void>>();
   private closed = false;
+  /** Releases dataDir's lock (lockDataDir), once everything is flushed. */
+  private releaseLock: (() => Promise<void>) | undefined;
 
   constructor(options: MemoryStoreOptions) {
     this.stateDir = join(options.dataDir, 'state');
@@ -163,7 +245,14 @@ export class MemoryStore implements Store {
   /** Opens a store on dataDir, loading what an earlier run persisted. */
   static async open(options: MemoryStoreOptions): Promise<MemoryStore> {
     const store = new MemoryStore(options);
-    await store.load();
+    // Locked before anything is read: a second instance must not even tidy temp files the first is writing.
+    if (options.lockDataDir) store.releaseLock = await lockDataDir(options.dataDir, store.log);
+    try {
+      await store.load();
+    } catch (err) {
+      await store.releaseLock?.();
+      throw err;
+    }
     return store;
   }
 
@@ -701,6 +790,10 @@ export class MemoryStore implements Store {
     await this.offersChain;
     await this.offersHandle?.close();
     this.offersHandle = undefined;
-    await this.flush();
+    try {
+      await this.flush();
+    } finally {
+      await this.releaseLock?.();
+    }
   }
 }

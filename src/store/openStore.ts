@@ -17,7 +17,8 @@ export interface OpenStoreOptions {
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const { store, dataDir, clock, log } = options;
   if (store === 'memory') {
-    return MemoryStore.open({ dataDir, ...(clock && { clock }), ...(log && { log }) });
+    // One process per dataDir: a second would silently lose the first one's writes (Redis is for several).
+    return MemoryStore.open({ dataDir, lockDataDir: true, ...(clock && { clock }), ...(log && { log }) });
   }
   if (/^rediss?:\/\//i.test(store)) {
     return RedisStore.connect({

@@ -763,7 +763,8 @@ describe('stickiness and weights', () => {
   });
 
   it('a second instance on the same config gives the same answers (no shared state)', async () => {
-    const twin = await net.startServer({ sameConfig: true });
+    // The same config, but a dataDir of its own: two instances never share one memory store (it is locked).
+    const twin = await net.startServer({ mutate: (c) => (c.publicUrl = net.url) });
     const keys: FileKey[] = ['readme', 'tarball', 'iso', 'unicode', 'stale'];
     const seen = new Set<string>();
     for (let i = 0; i < 40; i++) {

@@ -13,7 +13,8 @@ let appOnly: RunningServer;
 
 beforeAll(async () => {
   net = await startNetwork();
-  appOnly = await net.startServer({ sameConfig: true, env: { MIRRORGATE_FAST_PATH: 'off' } });
+  // The same config (links name the same publicUrl) on a dataDir of its own: a memory store's dataDir is one instance's.
+  appOnly = await net.startServer({ mutate: (c) => (c.publicUrl = net.url), env: { MIRRORGATE_FAST_PATH: 'off' } });
 });
 
 afterAll(async () => {

@@ -4,7 +4,7 @@ import type { Browser } from 'playwright-core';
 import type { RunningServer } from '../../src/node.js';
 import { axeViolations, clientContext, launchChromium, PHONE, screenshot, seriousOnly } from '../support/browser.js';
 import { CLIENT_IPS } from '../support/clientIps.js';
-import { DEMO_CONFIG, serveConfig } from '../support/network.js';
+import { serveDemo } from '../support/network.js';
 
 const launched = await launchChromium();
 
@@ -22,7 +22,7 @@ describe.skipIf(!launched.browser)('accessibility (axe-core)', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    server = await serveConfig(DEMO_CONFIG);
+    server = await serveDemo();
   });
   afterAll(async () => {
     await browser?.close();

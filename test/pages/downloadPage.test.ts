@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Download, Page } from 'playwright-core';
 import type { RunningServer } from '../../src/node.js';
 import { clientContext, launchChromium, mirrorForUrl, PHONE, screenshot, type MirrorHit } from '../support/browser.js';
 import { CLIENT_IPS } from '../support/clientIps.js';
-import { DEMO_CONFIG, serveConfig } from '../support/network.js';
+import { serveDemo } from '../support/network.js';
 
 const launched = await launchChromium();
 const FILE = 'apache/kafka/4.1.0/kafka_2.13-4.1.0.tgz';
@@ -18,7 +18,7 @@ describe.skipIf(!launched.browser)('download page in Chromium', () => {
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    server = await serveConfig(DEMO_CONFIG);
+    server = await serveDemo();
   });
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => {});

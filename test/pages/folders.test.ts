@@ -4,14 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import type { RunningServer } from '../../src/node.js';
 import { axeViolations, launchChromium, PHONE, screenshot, seriousOnly } from '../support/browser.js';
-import { DEMO_CONFIG, serveConfig } from '../support/network.js';
+import { serveDemo } from '../support/network.js';
 
 let server: RunningServer;
 const launched = await launchChromium();
 const HTML = { Accept: 'text/html,application/xhtml+xml' };
 
 beforeAll(async () => {
-  server = await serveConfig(DEMO_CONFIG);
+  server = await serveDemo();
 });
 afterAll(async () => {
   await launched.browser?.close();

@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { RunningServer } from '../../src/node.js';
 import { clientContext, launchChromium, PHONE, screenshot } from '../support/browser.js';
 import { CLIENT_IPS } from '../support/clientIps.js';
-import { DEMO_CONFIG, serveConfig } from '../support/network.js';
+import { serveDemo } from '../support/network.js';
 
 const launched = await launchChromium();
 
@@ -14,7 +14,7 @@ describe.skipIf(!launched.browser)('/mirrors in Chromium', () => {
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    server = await serveConfig(DEMO_CONFIG);
+    server = await serveDemo();
   });
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => {});

@@ -11,6 +11,7 @@ import { serve, type RunningServer } from '../../src/node.js';
 import { freePort, LoopbackFileServer } from './loopback.js';
 import { startRedisServer, type RedisServerProcess } from './redis.js';
 import { startRsyncDaemon, type RsyncDaemon } from './rsyncDaemon.js';
+import { writeDemoConfig } from '../../scripts/demoConfig.js';
 
 // The loopback servers a network is made of, for tests and scripts that stand up one of their own.
 export { freePort, LoopbackFileServer, startTcpProxy, type LoggedRequest, type MirrorMode, type TcpProxy } from './loopback.js';
@@ -312,8 +313,21 @@ export const TIMEOUT_MS = 150;
 /** The YAML config as a plain object, for a test to edit before a server starts on it. */
 export type RawConfig = Record<string, unknown> & { mirrors: Record<string, unknown>[] };
 
-/** The bundled demo network (page tests serve it). */
-export const DEMO_CONFIG = path.resolve('config/mirrorgate.yaml');
+/**
+ * The bundled demo network, as page tests serve it: a copy of its config with a dataDir of its own, so
+ * test files (and a developer's `npm start`) can run it side by side; the folder goes when it closes.
+ */
+export async function serveDemo(opts: { env?: Record<string, string> } = {}): Promise<RunningServer> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'mg-demo-'));
+  const server = await serveConfig(await writeDemoConfig(dir), opts);
+  return {
+    ...server,
+    close: async () => {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
 
 /** Mirrorgate on a config file, listening on 127.0.0.1 (a free port unless given), logging nothing. */
 export function serveConfig(configPath: string, opts: { port?: number; env?: Record<string, string> } = {}): Promise<RunningServer> {

@@ -1,0 +1,65 @@
+// A mirror id freed by a delete. A config mirror's id stays the config file's (its override lies over the config
+// entry, which would bring back its lat/lon, sponsor, manifest and source): adding it again is a 409 that says so.
+// A runtime mirror's id is free again, and the mirror added under it starts unprobed: the old one's "up" is gone.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, STAFF_TOKEN, startNetwork, type LoopbackFileServer, type MirrorNetwork } from '../support/network.js';
+import { choice, client, type Client } from '../support/requests.js';
+import { spawnCli } from '../cli/cliRun.js';
+import { waitFor } from '../support/wait.js';
+
+let net: MirrorNetwork;
+let staff: Client;
+let extra: LoopbackFileServer;
+
+beforeAll(async () => {
+  net = await startNetwork({ mirrorgate: { health: { interval: '1s', timeout: '500ms', failuresToDown: 2, successesToUp: 2 } } });
+  staff = client(net.url, STAFF_TOKEN);
+  extra = await net.extraMirror('se-again');
+});
+
+afterAll(async () => {
+  await net?.close();
+});
+
+describe('adding a mirror under the id of a deleted config mirror', () => {
+  it('POST /admin/v1/mirrors: 409 naming the removed config mirror; nothing of the old one comes back', async () => {
+    expect((await staff.get('/admin/v1/mirrors/au-sydney')).json).toMatchObject({ source: 'config' });
+    expect((await staff.delete('/admin/v1/mirrors/au-sydney')).status).toBe(204);
+
+    const r = await staff.post('/admin/v1/mirrors', { id: 'au-sydney', name: 'F', baseUrl: 'https://f.example/', country: 'ZA' });
+    expect(r.status, r.text).toBe(409);
+    expect(r.json.error).toMatch(/"au-sydney".*config file.*removed/);
+    expect((await staff.get('/admin/v1/mirrors/au-sydney')).status).toBe(404);
+    const pub = (await (await fetch(`${net.url}/api/v1/mirrors`)).json()) as { mirrors: { id: string }[] };
+    expect(pub.mirrors.map((m) => m.id)).not.toContain('au-sydney');
+    // Refused, so not audited as an add.
+    const audit = await staff.get('/admin/v1/audit?target=mirror:au-sydney');
+    expect(audit.json.entries.map((e: { action: string }) => e.action)).toEqual(['mirror.delete']);
+  });
+
+  it('mirrorgate mirrors add: exit 1 with the reason', async () => {
+    const run = await spawnCli(['mirrors', 'add', 'au-sydney', '--name', 'F', '--base-url', 'https://f.example/', '--country', 'ZA'], {
+      env: { MIRRORGATE_URL: net.url, MIRRORGATE_TOKEN: STAFF_TOKEN },
+    });
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toContain('config file');
+  });
+});
+
+describe('adding a mirror under the id of a deleted runtime mirror', () => {
+  it('is allowed, and starts pending and unprobed: the deleted mirror’s health does not carry over', async () => {
+    const body = { id: 'se-again', name: 'Stockholm', baseUrl: extra.baseUrl, country: 'SE', lat: 59.33, lon: 18.07 };
+    expect((await staff.post('/admin/v1/mirrors', body)).status).toBe(201);
+    const routed = await waitFor(async () => (await choice(net.url, '130.237.1.1')) === 'se-again', { timeoutMs: 15_000 });
+    expect(routed).toBeDefined();
+    expect((await staff.get('/admin/v1/mirrors/se-again')).json.health?.health).toBe('up');
+    expect((await staff.delete('/admin/v1/mirrors/se-again')).status).toBe(204);
+
+    // The same id, at an address where nothing answers: it must never be taken for the old, healthy one.
+    const again = await staff.post('/admin/v1/mirrors', { ...body, baseUrl: `http://127.0.0.1:${await freePort()}/pub/` });
+    expect(again.status, again.text).toBe(201);
+    expect(again.json).toMatchObject({ source: 'runtime', lifecycle: 'pending' });
+    expect(again.json.health?.health ?? 'unknown').not.toBe('up');
+    for (let i = 0; i < 10; i++) expect(await choice(net.url, `130.237.1.${i + 1}`)).not.toBe('se-again');
+  });
+});
