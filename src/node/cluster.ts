@@ -107,6 +107,9 @@ function answerMetrics(): void {
   });
 }
 
+/** Workers that die before listening, in a row, after which the primary gives up instead of restarting them. */
+const MAX_FAILED_STARTS = 3;
+
 export interface ClusterOptions {
   workers: number;
   configPath?: string;
@@ -137,8 +140,22 @@ export async function runClusterPrimary(opts: ClusterOptions): Promise<void> {
     host?.attach(w);
     return w;
   };
+  // A worker that dies before it ever listened could not start (a taken port, a bad file): starting another
+  // would fail the same way, forever. After a few such deaths in a row with none listening, the primary stops.
+  let failedStarts = 0;
+  const listened = new Set<number>();
+  cluster.on('listening', (worker) => {
+    listened.add(worker.id);
+    failedStarts = 0;
+  });
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
+    if (!listened.delete(worker.id)) failedStarts++;
+    if (failedStarts >= MAX_FAILED_STARTS) {
+      log.error({ worker: worker.process.pid, code, failedStarts }, 'workers cannot start (see their message above); stopping');
+      stop('SIGTERM', 1);
+      return;
+    }
     log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
     fork();
   });
@@ -146,7 +163,7 @@ export async function runClusterPrimary(opts: ClusterOptions): Promise<void> {
   for (let i = 0; i < opts.workers; i++) fork();
   log.info({ workers: opts.workers, store: redis ? 'redis' : 'memory (held by the primary)' }, 'mirrorgate cluster started');
 
-  const stop = (signal: NodeJS.Signals) => {
+  function stop(signal: NodeJS.Signals, exitCode = 0): void {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping workers');
@@ -156,7 +173,7 @@ export async function runClusterPrimary(opts: ClusterOptions): Promise<void> {
       host?.close();
       await store?.close();
       log.info({}, 'cluster stopped');
-      process.exit(0);
+      process.exit(exitCode);
     };
     if (left === 0) return void done();
     for (const w of alive) {
@@ -165,7 +182,7 @@ export async function runClusterPrimary(opts: ClusterOptions): Promise<void> {
       });
       w.process.kill('SIGTERM');
     }
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }

@@ -97,6 +97,16 @@ describe('a port already in use', () => {
     // Nothing was left holding the dataDir.
     expect(existsSync(lockOf(dataDir))).toBe(false);
   });
+
+  it('cluster mode: the workers say it, and the primary stops after a few failed starts instead of restarting them forever', async () => {
+    const { file, dataDir } = await net.writeConfig();
+    const run = await npmStart(file, port, { MIRRORGATE_WORKERS: '2' });
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toContain(`mirrorgate: port ${port} is already in use (EADDRINUSE)`);
+    expect(run.stdout).toContain('workers cannot start');
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(lockOf(dataDir))).toBe(false);
+  });
 });
 
 describe('one memory-mode instance per dataDir', () => {
