@@ -125,11 +125,7 @@ describe('size limits', () => {
     expect(download.status).toBe(400);
     expect(download.body).toMatch(/path too long/);
     expect(download.headers.location).toBeUndefined();
-    for (const target of [
-      `/mirrors?sort=${'n'.repeat(9_000)}`,
-      `/${'x'.repeat(9_000)}`,
-      `/admin/v1/audit?actor=${'q'.repeat(9_000)}`,
-    ]) {
+    for (const target of [`/mirrors?sort=${'n'.repeat(9_000)}`, `/${'x'.repeat(9_000)}`, `/admin/v1/audit?actor=${'q'.repeat(9_000)}`]) {
       const r = await sendRaw(port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       expect(r.status, target.slice(0, 30)).toBe(414);
       expect(r.headers.location).toBeUndefined();
