@@ -119,6 +119,24 @@ function unknownMirrors(admin: AdminService, ids: readonly string[]): string | u
   return unknown.length > 0 ? `no mirror ${unknown.map((m) => `"${m}"`).join(', ')}` : undefined;
 }
 
+/**
+ * A mirror as the token may see it: staff see the spec as configured; a provider sees no path on the
+ * server (its logo as the public /logos/{id} address, no inventory manifest file).
+ */
+function seenBy(token: Principal, view: MirrorView): MirrorView {
+  if (token.role !== 'provider') return view;
+  const { spec } = view;
+  const { manifest: _manifest, ...content } = spec.content;
+  return {
+    ...view,
+    spec: {
+      ...spec,
+      ...(spec.sponsor && { sponsor: { ...spec.sponsor, ...(spec.sponsor.logo !== undefined && { logo: `/logos/${spec.id}` }) } }),
+      content,
+    },
+  };
+}
+
 function today(offsetDays = 0): string {
   return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
 }
@@ -176,7 +194,9 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
 
   app.get('/admin/v1/mirrors', (c) => {
     const token = who(c);
-    return c.json({ mirrors: admin.listMirrors(token.role === 'provider' ? token.mirrors : undefined) } satisfies MirrorListAnswer);
+    return c.json({
+      mirrors: admin.listMirrors(token.role === 'provider' ? token.mirrors : undefined).map((m) => seenBy(token, m)),
+    } satisfies MirrorListAnswer);
   });
   app.post('/admin/v1/mirrors', async (c) => {
     const token = staff(c);
@@ -184,8 +204,8 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     return c.json((await admin.addMirror(token.name, mirrorSpecFromBody(body))) satisfies MirrorView, 201);
   });
   app.get('/admin/v1/mirrors/:id', (c) => {
-    mayRead(c, id(c));
-    return c.json(admin.getMirror(id(c)) satisfies MirrorView);
+    const token = mayRead(c, id(c));
+    return c.json(seenBy(token, admin.getMirror(id(c))) satisfies MirrorView);
   });
   app.patch('/admin/v1/mirrors/:id', async (c) => {
     const token = owner(c, id(c));
@@ -206,7 +226,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
           fields: { weight: `must be at most ${ceiling}, this mirror's ceiling; ask the network's staff to raise it` },
         });
       }
-      return c.json((await admin.setWeightAsProvider(token.name, id(c), body.weight)) satisfies MirrorView);
+      return c.json(seenBy(token, await admin.setWeightAsProvider(token.name, id(c), body.weight)) satisfies MirrorView);
     }
     const body = await readBody(c, mirrorPatchBody, 'a mirror');
     if (body.sponsor && body.sponsor.name === undefined && !admin.getMirror(id(c)).spec.sponsor) {
@@ -220,7 +240,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     const type = c.req.header('content-type') ?? '';
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     try {
-      return c.json((await admin.setLogo(token.name, id(c), bytes, type)) satisfies MirrorView);
+      return c.json(seenBy(token, await admin.setLogo(token.name, id(c), bytes, type)) satisfies MirrorView);
     } catch (err) {
       if (err instanceof Error && err.name === 'InvalidLogoError') {
         const wrongType = !/^image\/(svg\+xml|png|webp)\b/i.test(type.trim());
@@ -238,11 +258,11 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     const token = owner(c, id(c));
     admin.getMirror(id(c));
     const body = await readBody(c, drainBody, 'a drain', true);
-    return c.json((await admin.drain(token.name, id(c), body.over ?? 0)) satisfies MirrorView);
+    return c.json(seenBy(token, await admin.drain(token.name, id(c), body.over ?? 0)) satisfies MirrorView);
   });
   app.post('/admin/v1/mirrors/:id/undrain', async (c) => {
     const token = owner(c, id(c));
-    return c.json((await admin.undrain(token.name, id(c))) satisfies MirrorView);
+    return c.json(seenBy(token, await admin.undrain(token.name, id(c))) satisfies MirrorView);
   });
   app.post('/admin/v1/mirrors/:id/launch', async (c) => {
     const token = staff(c);

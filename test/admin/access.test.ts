@@ -185,6 +185,16 @@ describe('a provider sees only its own mirrors', () => {
     expect((r.json.mirrors as { spec: { id: string } }[]).map((m) => m.spec.id)).toEqual(['de-berlin']);
   });
 
+  it('no path on the server: its logo as the public /logos/{id} address (staff see the configured file)', async () => {
+    for (const target of ['/admin/v1/mirrors', '/admin/v1/mirrors/de-berlin']) {
+      const r = await req('GET', target, { token: PROVIDER_TOKEN });
+      expect(r.text).not.toContain(net.dir);
+      expect(r.text).toContain('"logo":"/logos/de-berlin"');
+    }
+    const asStaff = await req('GET', '/admin/v1/mirrors/de-berlin', { token: STAFF_TOKEN });
+    expect(asStaff.json.spec.sponsor.logo).toContain(net.dir);
+  });
+
   it('GET its own mirror: 200; another mirror: 403; an unknown id: 403 (no existence oracle)', async () => {
     const own = await req('GET', '/admin/v1/mirrors/de-berlin', { token: PROVIDER_TOKEN });
     expect(own.status).toBe(200);
