@@ -116,12 +116,14 @@ interface MetalinkDoc {
   hash: { type: string; value: string } | undefined;
   urls: { url: string; location: string | undefined; priority: string | undefined }[];
   xmlns: string;
+  origin: { url: string; dynamic: string | undefined } | undefined;
 }
 
 function parseMetalink(text: string): MetalinkDoc {
   const doc = xml.parse(text) as {
     metalink: {
       '@_xmlns': string;
+      origin?: { '#text': string; '@_dynamic'?: string };
       file: {
         '@_name': string;
         size: string;
@@ -133,6 +135,7 @@ function parseMetalink(text: string): MetalinkDoc {
   const f = doc.metalink.file;
   return {
     xmlns: doc.metalink['@_xmlns'],
+    origin: doc.metalink.origin ? { url: doc.metalink.origin['#text'], dynamic: doc.metalink.origin['@_dynamic'] } : undefined,
     name: f['@_name'],
     size: String(f.size),
     hash: f.hash ? { type: f.hash['@_type'], value: String(f.hash['#text']) } : undefined,
@@ -555,6 +558,8 @@ describe('?sha256 and metalinks', () => {
         expect(u.location).toBe(planOf(mirrorOfUrl(u.url)!).country.toLowerCase());
       });
       expect(doc.urls[0]!.url).toBe(mirrorUrl('de-berlin', 'unicode'));
+      // RFC 5854 §4.2.9: where a fresh list is, for a client that keeps the metalink.
+      expect(doc.origin).toEqual({ url: `${net.url}/download/${encodePath(FILES.unicode)}.meta4`, dynamic: 'true' });
     });
   }
 

@@ -22,7 +22,7 @@ import { repositoryListPage } from '../views/repositoryList.js';
 import { folderPage } from '../views/folderPage.js';
 import { folderEntries } from '../../core/folders.js';
 import { encodePathForUrl } from '../../core/paths.js';
-import { classifyDownload, DOWNLOAD_PREFIX, REMEMBER_COOKIE, rememberedMirrorId, wantsPlainText, type Query } from './intent.js';
+import { classifyDownload, DOWNLOAD_PREFIX, METALINK_SUFFIX, REMEMBER_COOKIE, rememberedMirrorId, wantsPlainText, type Query } from './intent.js';
 import { decideFile, observeFile } from './outcome.js';
 import { redirectHeaders } from './redirect.js';
 
@@ -246,6 +246,7 @@ async function metalinkAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: 
     file,
     mirrors: rankedMirrors(decision, file.path),
     originUrl: originUrl(snapshot, file.path),
+    selfUrl: `${services.publicUrl}${DOWNLOAD_PREFIX}${encodePathForUrl(file.path)}${METALINK_SUFFIX}`,
     publishedAt: new Date(services.clock()),
   });
   // An ASCII filename= for old clients beside RFC 8187's filename* (RFC 6266 §4.3).
@@ -253,7 +254,6 @@ async function metalinkAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: 
   return c.body(xml.toString(), 200, { 'Content-Type': 'application/metalink4+xml; charset=utf-8' });
 }
 
-/** RFC 8187 ext-value: encodeURIComponent leaves ' ( ) * ! which attr-char does not allow. */
 function sha256Answer(c: Context<AppEnv>, file: OriginFile) {
   if (!file.sha256) throw new HttpProblem(404, 'no sha-256 is known for this file');
   return c.text(`${file.sha256}  ${fileName(file.path)}\n`);

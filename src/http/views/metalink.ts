@@ -8,6 +8,8 @@ export interface MetalinkModel {
   mirrors: RankedMirror[];
   /** Used when no mirror carries the file. */
   originUrl: string;
+  /** Where this metalink is served: RFC 5854's dynamic origin, so a client can fetch a fresh list. */
+  selfUrl: string;
   publishedAt: Date;
 }
 
@@ -18,6 +20,7 @@ export function metalink(m: MetalinkModel) {
   return html`<?xml version="1.0" encoding="UTF-8"?>
 <metalink xmlns="urn:ietf:params:xml:ns:metalink">
   <generator>Mirrorgate</generator>
+  <origin dynamic="true">${m.selfUrl}</origin>
   <published>${m.publishedAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}</published>
   <file name="${fileName(m.file.path)}">
     <size>${m.file.size}</size>
