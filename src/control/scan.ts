@@ -249,10 +249,30 @@ const GZIP_MAGIC_1 = 0x8b;
  */
 export async function* httpManifestList(url: string, opts: HttpManifestOptions = {}): AsyncGenerator<InventoryEntry> {
   const fetch = opts.fetch ?? undiciFetch;
-  const response = await fetch(url, {
-    headers: { accept: 'application/jsonl, application/x-ndjson, text/plain;q=0.9, */*;q=0.1', 'accept-encoding': 'gzip' },
-    ...(opts.signal && { signal: opts.signal }),
-  });
+  // At most one redirect, on the same host, as the prober follows them: a redirect to an address (an IP
+  // literal never goes through the guarded lookup) must not take the scan into the host's own services.
+  let current = new URL(url);
+  let response: Awaited<ReturnType<ScanFetch>>;
+  for (let hop = 0; ; hop++) {
+    response = await fetch(current.href, {
+      headers: { accept: 'application/jsonl, application/x-ndjson, text/plain;q=0.9, */*;q=0.1', 'accept-encoding': 'gzip' },
+      redirect: 'manual',
+      ...(opts.signal && { signal: opts.signal }),
+    });
+    const location = response.headers.get('location');
+    if (response.status < 300 || response.status > 399 || location === null) break;
+    await response.body?.cancel().catch(() => {});
+    let target: URL;
+    try {
+      target = new URL(location, current);
+    } catch {
+      throw new Error(`bad redirect (${location.slice(0, 100)}) from ${url}`);
+    }
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new Error(`bad redirect (${target.protocol}) from ${url}`);
+    if (target.hostname !== current.hostname) throw new Error(`redirect to another host (${target.host}) from ${url}`);
+    if (hop >= 1) throw new Error(`too many redirects from ${url}`);
+    current = target;
+  }
   if (!response.ok) {
     await response.body?.cancel().catch(() => {});
     throw new Error(`HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''} from ${url}`);

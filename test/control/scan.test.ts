@@ -348,6 +348,17 @@ describe('scanMirror over an HTTP manifest', () => {
         case '/corrupt.jsonl.gz':
           res.writeHead(200, { 'Content-Type': 'application/gzip' });
           return void res.end(gzipSync(manifest).subarray(0, 60));
+        case '/moved/inventory.jsonl':
+          // Same host: followed (as a mirror moving http to https on one name would).
+          res.writeHead(301, { Location: '/inventory.jsonl' });
+          return void res.end();
+        case '/elsewhere':
+          // Another host by address: an IP literal never goes through the guarded lookup, so it is never followed.
+          res.writeHead(302, { Location: `http://localhost:${(server.address() as AddressInfo).port}/inventory.jsonl` });
+          return void res.end();
+        case '/twice':
+          res.writeHead(302, { Location: '/moved/inventory.jsonl' });
+          return void res.end();
         case '/error-page':
           res.writeHead(200, { 'Content-Type': 'text/html' });
           return void res.end('<html>\n<body>Mirror maintenance</body>\n</html>\n');
@@ -397,6 +408,16 @@ describe('scanMirror over an HTTP manifest', () => {
     const originPaths = new Set(ORIGIN.map((f) => f.path));
     expect(sortByPath(record.entries)).toEqual(sortByPath(MIRROR_TREE.filter((f) => originPaths.has(f.path))));
     expect(requests[0]?.acceptEncoding).toMatch(/gzip/);
+  });
+
+  it('follows one redirect on the same host, never one to another host (the way to 169.254.169.254) nor a second', async () => {
+    expect((await scanMirror({ id: 'web', manifestUrl: `${base}/moved/inventory.jsonl`, content: TARGET_CONTENT }, files)).report).toEqual(expectedReport);
+    requests = [];
+    await expect(scanMirror({ id: 'web', manifestUrl: `${base}/elsewhere`, content: TARGET_CONTENT }, files)).rejects.toThrow(
+      /failed after 0 entries: redirect to another host \(localhost:\d+\)/,
+    );
+    expect(requests.map((r) => r.url)).toEqual(['/elsewhere']);
+    await expect(scanMirror({ id: 'web', manifestUrl: `${base}/twice`, content: TARGET_CONTENT }, files)).rejects.toThrow(/too many redirects/);
   });
 
   it('prefers rsync when a mirror has both, unless told otherwise', async () => {
