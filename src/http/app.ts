@@ -15,7 +15,7 @@ import { requestLimits } from './limits.js';
 import { securityHeaders } from './securityHeaders.js';
 import { rateLimiter } from 'hono-rate-limiter';
 import { ConflictError, FieldsError, InvalidStateError, NotFoundError, StoreUnavailableError, UpstreamError } from '../control/errors.js';
-import { clientKey, limiterStore, metricsGuard, rateLimitedAnswer } from './guards.js';
+import { clientKey, limiterStore, metricsGuard, rateLimitedAnswer, wrongTokenLimit } from './guards.js';
 import { registerSiteRoutes } from './siteRoutes.js';
 import type { AppEnv, AppServices } from './services.js';
 
@@ -66,6 +66,8 @@ export function createApp(services: AppServices, audiences: readonly Audience[])
     }),
   );
 
+  // Before every audience: the download route reads a token too (?fromip=), and is registered first.
+  app.use('*', wrongTokenLimit(services));
   for (const register of audiences) register(app, services);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

@@ -66,8 +66,6 @@ export function offerOrigin(c: Context): { network?: string } {
 export function installStaffGuards(app: Hono<AppEnv>, services: AppServices): void {
   app.use(fieldsAsUnprocessable());
   app.use('/admin/*', bearerChallenge());
-  const tokens = wrongTokenLimit(services);
-  for (const path of ['/admin/*', '/staff', '/staff/*', '/provider', '/provider/*']) app.use(path, tokens);
   app.on('POST', '/api/v1/offers', pendingOfferCaps(services));
 }
 
@@ -95,18 +93,28 @@ function fieldsAsUnprocessable(): MiddlewareHandler<AppEnv> {
 }
 
 /**
+ * The routes that answer a right bearer token differently from a wrong one: the admin API, the console
+ * pages and /login (which names the token's holder), and a download's staff-only ?fromip=.
+ */
+function readsBearerToken(c: Context): boolean {
+  const path = c.req.path;
+  if (/^\/(?:admin\/|staff(?:\/|$)|provider(?:\/|$)|login$)/.test(path)) return true;
+  return path.startsWith('/download/') && c.req.query('fromip') !== undefined;
+}
+
+/**
  * Wrong bearer tokens: `authFailures` (10) per quarter hour per client network, as on /login, on every
- * route that reads a bearer token (the admin API, and the console pages, which answer a right token
- * differently from a wrong one). Past that, every token from that network is refused with 429 until
+ * route that reads a bearer token (readsBearerToken: each answers a right token differently from a
+ * wrong one); mounted once, before every audience, so a request counts once. Past that, every token from that network is refused with 429 until
  * the window ends, a right one too (otherwise a 200 among the 429s would still tell a guess was
  * right); other networks are untouched. Counted in the shared store where there is one (every
  * instance spends one budget), else in this instance.
  */
-function wrongTokenLimit(services: AppServices): MiddlewareHandler<AppEnv> {
+export function wrongTokenLimit(services: AppServices): MiddlewareHandler<AppEnv> {
   const limit = services.rateLimits?.authFailures ?? 10;
   const countHit = hitCounter(services);
   return async (c, next) => {
-    if (presentedToken(c) === undefined) return next();
+    if (!readsBearerToken(c) || presentedToken(c) === undefined) return next();
     const key = `auth:${clientKey(c, services)}`;
     const seen = await countHit(key, AUTH_WINDOW_MS, 0);
     if (seen.hits >= limit) {

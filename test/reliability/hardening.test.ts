@@ -213,6 +213,26 @@ describe('bearer brute force', () => {
     for (let i = 1; i <= 5; i++) expect((await page(`guess-${i}-0123456789abcdef`, `2001:db8:c0:1::${i}`)).status).not.toBe(200);
     expect((await page(STAFF_TOKEN, '2001:db8:c0:1::99')).status).toBe(429);
     expect((await as(STAFF_TOKEN, '2001:db8:c0:1::99')).status).toBe(429);
+    // Each wrong token counts once on /staff (it matched two registrations and counted twice).
+    for (let i = 1; i <= 4; i++) expect((await page(`guess-${i}-0123456789abcdef`, '203.0.113.20')).status).not.toBe(429);
+    expect((await page(STAFF_TOKEN, '203.0.113.20')).status).toBe(200);
+    // /login names a right token's holder, and ?fromip= answers a staff token only: both count.
+    const login = (token: string, from: string) => call(server, '/login', { from, headers: { Authorization: `Bearer ${token}` } });
+    for (let i = 1; i <= 5; i++) await login(`guess-${i}-0123456789abcdef`, '203.0.113.21');
+    expect((await login(STAFF_TOKEN, '203.0.113.21')).status).toBe(429);
+    const fromip = (token: string, from: string) =>
+      call(server, `/download/${encodePath(FILES.readme)}?mirrorlist&fromip=8.8.8.8`, {
+        from,
+        headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
+      });
+    for (let i = 1; i <= 5; i++) expect((await fromip(`guess-${i}-0123456789abcdef`, '203.0.113.22')).status).toBe(403);
+    expect((await fromip(STAFF_TOKEN, '203.0.113.22')).status).toBe(429);
+    expect((await fromip(STAFF_TOKEN, '203.0.113.23')).status).toBe(200);
+    // A plain download is not a token check: an Authorization header there is never counted.
+    for (let i = 1; i <= 6; i++)
+      expect(
+        (await call(server, `/download/${encodePath(FILES.readme)}`, { from: '203.0.113.24', headers: { Authorization: 'Basic dXNlcjpwYXNz' } })).status,
+      ).toBe(302);
     await server.close();
   });
 });
