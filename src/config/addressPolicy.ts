@@ -17,6 +17,13 @@ const METADATA_HOSTS = new Set([
   'instance-data.ec2.internal',
 ]);
 
+/**
+ * Metadata services on addresses of no special range: Alibaba Cloud (100.100.100.200), Oracle Cloud
+ * (192.0.0.192), Azure's WireServer (168.63.129.16), AWS over IPv6 (fd00:ec2::254), and the link-local
+ * one most clouds use (169.254.169.254, refused with its range anyway).
+ */
+const METADATA_ADDRESSES = new Set(['169.254.169.254', 'fd00:ec2::254', '100.100.100.200', '192.0.0.192', '168.63.129.16']);
+
 /** The config key that allows such addresses (labs and tests run mirrors on 127.0.0.1). */
 export const ALLOW_PRIVATE_KEY = 'allowPrivateMirrorAddresses';
 
@@ -41,7 +48,13 @@ export function forbiddenAddressProblem(ip: string): string | undefined {
   // process() reads an IPv4-mapped IPv6 address (::ffff:127.0.0.1) as the IPv4 address it is.
   const address = ipaddr.process(ip);
   const shown = address.toString();
-  if (shown === '169.254.169.254' || shown === 'fd00:ec2::254') return `points at the cloud metadata service (${shown})`;
+  if (METADATA_ADDRESSES.has(shown)) return `points at the cloud metadata service (${shown})`;
+  // NAT64 (64:ff9b::/96) reaches the IPv4 address in its last 32 bits: judged as that address.
+  if (address.kind() === 'ipv6' && address.range() === 'rfc6052') {
+    const v4 = (address as ipaddr.IPv6).toByteArray().slice(12).join('.');
+    const problem = forbiddenAddressProblem(v4);
+    if (problem) return `${problem}, through NAT64 (${shown})`;
+  }
   switch (address.range()) {
     case 'loopback':
       return `points at this machine (loopback address ${shown})`;

@@ -99,9 +99,19 @@ describe('foot-guns', () => {
       'https://[fd00:ec2::254]/',
       'http://0.0.0.0/',
       'http://169.254.1.1/',
+      // Metadata services outside the link-local range (Alibaba, Oracle, Azure WireServer), and NAT64's
+      // spelling of forbidden IPv4 addresses.
+      'http://100.100.100.200/latest/',
+      'http://192.0.0.192/',
+      'http://168.63.129.16/',
+      'http://[64:ff9b::a9fe:a9fe]/',
+      'http://[64:ff9b::7f00:1]/',
     ]) {
       expect(privateAddressProblem(url), url).toBeDefined();
     }
+    expect(privateAddressProblem('http://[64:ff9b::a9fe:a9fe]/')).toMatch(/cloud metadata service \(169\.254\.169\.254\), through NAT64/);
+    // NAT64 to a public address is just that address.
+    expect(privateAddressProblem('http://[64:ff9b::5db8:d822]/')).toBeUndefined();
     for (const url of ['https://mirror.example.org/', 'http://192.168.1.10/', 'http://[2001:db8::1]/', 'rsync://rsync.example.org/pub/']) {
       expect(privateAddressProblem(url), url).toBeUndefined();
     }
