@@ -131,6 +131,9 @@ function assetResponse(c: Context, body: string, type: string) {
  */
 function problemResponse(c: Context, services: AppServices, p: HttpProblem) {
   for (const [name, value] of Object.entries(p.headers ?? {})) c.header(name, value);
+  // Worded for the client's Accept, and about this moment (a 404 now may be a file in a minute): kept by no cache.
+  c.header('Vary', 'Accept');
+  c.header('Cache-Control', 'no-store');
   const accept = c.req.header('accept') ?? '';
   const wantsJson = accept.includes('application/json') || c.req.path.startsWith('/api/') || c.req.path.startsWith('/admin/');
   if (wantsJson) return c.json({ error: p.message, ...p.details } satisfies ProblemAnswer, p.status);

@@ -25,6 +25,8 @@ export function registerPublicRoutes(app: Hono<AppEnv>, services: AppServices): 
   app.get('/mirrors', (c) => {
     const snapshot = services.snapshot();
     const mirrors = publicSummaries(snapshot, services);
+    // HTML or JSON by Accept: a shared cache must keep them apart.
+    c.header('Vary', 'Accept');
     if ((c.req.header('accept') ?? '').includes('application/json')) return c.json({ mirrors });
     const sort = parseMirrorSort(c.req.query('sort'), c.req.query('dir'));
     return c.html(mirrorsPage({ mirrors, fileCount: snapshot.fileSet?.count ?? snapshot.files.count, nowMs: services.clock(), sort }));

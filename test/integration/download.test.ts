@@ -620,6 +620,9 @@ describe('origin fallback, 404 and 400', () => {
       const res = await ask(`${net.url}/download/${p}`, from('DE'));
       expect(res.status, p).toBe(404);
       expect(res.headers.get('location')).toBeNull();
+      // Worded for the client's Accept and true only now: no shared cache keeps it.
+      expect(res.headers.get('vary'), p).toBe('Accept');
+      expect(res.headers.get('cache-control'), p).toBe('no-store');
     }
     // A folder is no file either: named without its slash, it is sent to its own listing, never to a mirror.
     const folder = await ask(`${net.url}/download/pub`, from('DE'));
@@ -867,5 +870,11 @@ describe('health endpoints', () => {
     expect((await fetch(`${net.url}/healthz`)).status).toBe(200);
     const ready = await fetch(`${net.url}/readyz`);
     expect(ready.status).toBe(200);
+  });
+
+  it('/mirrors, HTML or JSON by Accept, says so to caches (Vary: Accept)', async () => {
+    for (const accept of ['text/html', 'application/json']) {
+      expect((await fetch(`${net.url}/mirrors`, { headers: { Accept: accept } })).headers.get('vary'), accept).toBe('Accept');
+    }
   });
 });
