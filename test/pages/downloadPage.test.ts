@@ -156,6 +156,27 @@ describe.skipIf(!launched.browser)('download page in Chromium', () => {
     expect(await page.locator('.status').innerText()).toMatch(/forgotten/);
   });
 
+  it('a link on another site cannot set or clear the remembered mirror (Fetch Metadata: cross-site)', async () => {
+    const { page } = await open();
+    const context = page.context();
+    // A page of no origin of ours, linking to "remember polder-nl".
+    const elsewhere = await context.newPage();
+    await elsewhere.setContent(`<a id="lure" href="${server.url}/download/${FILE}?mirror=polder-nl&remember=1">free download</a>`);
+    await elsewhere.click('#lure');
+    await elsewhere.waitForURL(/remember=1$/);
+    expect((await context.cookies()).some((c) => c.name === 'mirrorgate_mirror')).toBe(false);
+    expect(await elsewhere.locator('body').innerText()).not.toMatch(/Saved:/);
+    // The visitor's own click on our page still saves it.
+    await page.goto(`${server.url}/download/${FILE}?mirror=polder-nl&remember=1`);
+    expect((await context.cookies()).find((c) => c.name === 'mirrorgate_mirror')?.value).toBe('polder-nl');
+    // And a foreign link cannot clear it either (a fresh page: the first one is on our origin now).
+    const another = await context.newPage();
+    await another.setContent(`<a id="lure" href="${server.url}/download/${FILE}?forget">free download</a>`);
+    await another.click('#lure');
+    await another.waitForURL(/\?forget$/);
+    expect((await context.cookies()).find((c) => c.name === 'mirrorgate_mirror')?.value).toBe('polder-nl');
+  });
+
   it('sends a later download to the remembered mirror', async () => {
     const { page, download } = await open({}, `/download/${FILE}?remember=1&mirror=polder-nl`);
     await download;

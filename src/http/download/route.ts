@@ -127,6 +127,8 @@ function redirectAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decisi
   return c.body(null, 302);
 }
 
+const FOREIGN_NAVIGATION = new Set(['cross-site', 'same-site']);
+
 function pageAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, file: OriginFile, services: AppServices, query: Query) {
   const ranked = rankedMirrors(decision, file.path);
   const chosen = ranked[0];
@@ -136,13 +138,17 @@ function pageAnswer(c: Context<AppEnv>, snapshot: Snapshot, decision: Decision, 
   const configured = (id: string | undefined) => (id ? snapshot.mirrors.find((m) => m.spec.id === id)?.spec : undefined);
   const cookieAttrs = `Path=/; HttpOnly; SameSite=Lax${services.publicUrl.startsWith('https:') ? '; Secure' : ''}`;
   let remembered = configured(rememberedMirrorId(c.req.header('cookie') ?? ''));
-  const forget = query.has('forget');
+  // Only the visitor's own hand changes the preference: a link on another site (Fetch Metadata says
+  // cross-site or same-site) must not pin a browser to a mirror of the linker's choosing. Without the
+  // header (an older browser) there is nothing to tell by, and the link is taken as the visitor's.
+  const ownHand = !FOREIGN_NAVIGATION.has(c.req.header('sec-fetch-site') ?? '');
+  const forget = ownHand && query.has('forget');
   let notice: string | null = null;
   if (forget) {
     c.header('Set-Cookie', `${REMEMBER_COOKIE}=; Max-Age=0; ${cookieAttrs}`);
     remembered = undefined;
     notice = 'Your choice is forgotten. Use the direct link to download.';
-  } else if (query.has('remember') && configured(query.get('mirror') ?? undefined)) {
+  } else if (ownHand && query.has('remember') && configured(query.get('mirror') ?? undefined)) {
     remembered = configured(query.get('mirror') ?? undefined);
     c.header('Set-Cookie', `${REMEMBER_COOKIE}=${remembered!.id}; Max-Age=31536000; ${cookieAttrs}`);
     notice = `Saved: this browser asks for ${remembered!.name} first from now on.`;
