@@ -163,13 +163,14 @@ async function formValues(c: Context): Promise<Record<string, string>> {
 }
 
 /** Links to an offer's status for the holder of its key, relative to the URL the request reached. */
-function statusLinks(c: Context, id: string, key: string): { statusUrl: string; statusPage: string } {
-  const origin = new URL(c.req.url).origin;
+/** On our publicUrl, never the request's Host: the links carry the offer's secret key. */
+function statusLinks(publicUrl: string, id: string, key: string): { statusUrl: string; statusPage: string } {
+  const origin = publicUrl;
   const q = `?key=${encodeURIComponent(key)}`;
   return { statusUrl: `${origin}/api/v1/offers/${encodeURIComponent(id)}${q}`, statusPage: `${origin}/offer/${encodeURIComponent(id)}${q}` };
 }
 
-export function registerOfferRoutes(app: Hono<AppEnv>, admin: AdminService): void {
+export function registerOfferRoutes(app: Hono<AppEnv>, admin: AdminService, publicUrl: string): void {
   app.get('/offer', (c) => c.html(offerFormPage({ values: {}, errors: {} })));
 
   app.post('/api/v1/offers', async (c) => {
@@ -190,7 +191,10 @@ export function registerOfferRoutes(app: Hono<AppEnv>, admin: AdminService): voi
       }
       const { offer, statusKey } = await admin.createOffer({ ...result.offer, ...offerOrigin(c) });
       if (!wantsHtml(c))
-        return c.json({ id: offer.id, status: offer.status, createdAt: new Date(offer.createdAt).toISOString(), ...statusLinks(c, offer.id, statusKey) }, 201);
+        return c.json(
+          { id: offer.id, status: offer.status, createdAt: new Date(offer.createdAt).toISOString(), ...statusLinks(publicUrl, offer.id, statusKey) },
+          201,
+        );
       return c.redirect(`/offer/${encodeURIComponent(offer.id)}?key=${encodeURIComponent(statusKey)}&sent`, 303);
     }
     let raw: unknown;
@@ -202,7 +206,10 @@ export function registerOfferRoutes(app: Hono<AppEnv>, admin: AdminService): voi
     const result = parseOffer(raw);
     if (!result.ok) throw new HttpProblem(422, 'the offer does not meet the requirements', { fields: result.fields });
     const { offer, statusKey } = await admin.createOffer({ ...result.offer, ...offerOrigin(c) });
-    return c.json({ id: offer.id, status: offer.status, createdAt: new Date(offer.createdAt).toISOString(), ...statusLinks(c, offer.id, statusKey) }, 201);
+    return c.json(
+      { id: offer.id, status: offer.status, createdAt: new Date(offer.createdAt).toISOString(), ...statusLinks(publicUrl, offer.id, statusKey) },
+      201,
+    );
   });
 
   /** The offer behind a status link; a wrong key reads as no offer, so ids reveal nothing. */

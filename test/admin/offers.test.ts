@@ -1,5 +1,6 @@
 // Offers from new providers: POST /api/v1/offers (checked, rate-limited), then staff review them —
 // accept creates a "syncing" mirror that gets no downloads until launched; reject closes the offer.
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STAFF_TOKEN, startNetwork, type LoopbackFileServer, type MirrorNetwork } from '../support/network.js';
 import { call, choice, client, type Client, type Reply } from '../support/requests.js';
@@ -82,6 +83,31 @@ describe('POST /api/v1/offers', () => {
     expect(Number.isNaN(Date.parse(r.json.createdAt))).toBe(false);
     const row = await offerById(r.json.id);
     expect(row).toMatchObject({ status: 'offered', organisation: 'Kilimanjaro Networks', storageTB: 12, bandwidthMbps: 1000 });
+  });
+
+  it("the status links are on our public URL, never the request's Host (they carry the offer's secret key)", async () => {
+    const body = JSON.stringify(validOffer());
+    const answer = await new Promise<{ statusUrl: string; statusPage: string }>((resolve, reject) => {
+      const u = new URL(net.url);
+      const req = httpRequest(
+        {
+          host: u.hostname,
+          port: u.port,
+          method: 'POST',
+          path: '/api/v1/offers',
+          headers: { Host: 'evil.example', 'Content-Type': 'application/json', 'X-Forwarded-For': `198.51.100.${nextAddress++}` },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve(JSON.parse(text) as { statusUrl: string; statusPage: string }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(answer.statusUrl.startsWith(`${net.url}/api/v1/offers/`)).toBe(true);
+    expect(answer.statusPage.startsWith(`${net.url}/offer/`)).toBe(true);
   });
 
   it('exactly the minimum (8 TB, 150 Mbps) is enough', async () => {
