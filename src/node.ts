@@ -9,7 +9,7 @@ import { runClusterPrimary, workerCount, workerStore } from './node/cluster.js';
 import { compose } from './node/compose.js';
 import { exitOnSignals, listen, serverTimeouts } from './node/server.js';
 import { DataDirInUseError } from './store/memoryStore.js';
-import type { Store } from './store/store.js';
+import { StoreUnavailableError, type Store } from './store/store.js';
 
 export { mirrorSpecs, withListeningPort } from './node/compose.js';
 
@@ -108,7 +108,14 @@ export async function start(opts: StartOptions = {}): Promise<void> {
     await runClusterPrimary({ workers, configPath: opts.configPath, env });
     return;
   }
-  const running = await serve({ configPath: opts.configPath, port: opts.port, env });
+  let running: RunningServer;
+  try {
+    running = await serve({ configPath: opts.configPath, port: opts.port, env });
+  } catch (err) {
+    // A worker says why and exits, so its primary sees it go (its IPC channel would keep it alive, idle).
+    if (cluster.isWorker) startFailed(err);
+    throw err;
+  }
   const log = pino({ level: env.LOG_LEVEL ?? 'info', base: { service: 'mirrorgate' } });
   exitOnSignals(() => running.close(), { log, graceMs: serverTimeouts(env).shutdownGraceMs });
 }
@@ -122,7 +129,7 @@ function startFailed(err: unknown): never {
   if (err instanceof ConfigError) {
     for (const p of err.problems) console.error(p);
     console.error('mirrorgate: refusing to start with an invalid config');
-  } else if (err instanceof StartError || err instanceof DataDirInUseError) {
+  } else if (err instanceof StartError || err instanceof DataDirInUseError || err instanceof StoreUnavailableError) {
     // Expected, and fixed by the operator: the reason alone.
     console.error(`mirrorgate: ${err.message}`);
   } else {

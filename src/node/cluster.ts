@@ -107,7 +107,7 @@ function answerMetrics(): void {
   });
 }
 
-/** Workers that die before listening, in a row, after which the primary gives up instead of restarting them. */
+/** Workers that die before listening, in a row and with none serving, after which the primary gives up. */
 const MAX_FAILED_STARTS = 3;
 
 export interface ClusterOptions {
@@ -140,8 +140,10 @@ export async function runClusterPrimary(opts: ClusterOptions): Promise<void> {
     host?.attach(w);
     return w;
   };
-  // A worker that dies before it ever listened could not start (a taken port, a bad file): starting another
-  // would fail the same way, forever. After a few such deaths in a row with none listening, the primary stops.
+  // A worker that dies before it ever listened could not start (a taken port, Redis away): another one
+  // started at once would fail the same way. Replacements wait longer after each such failure (1 s, 2 s, …
+  // 30 s). While no worker serves at all, a few failures in a row stop the cluster (exit 1), as a single
+  // instance refuses to start; while one serves, the others keep being replaced (an outage ends).
   let failedStarts = 0;
   const listened = new Set<number>();
   cluster.on('listening', (worker) => {
@@ -150,14 +152,24 @@ export async function runClusterPrimary(opts: ClusterOptions): Promise<void> {
   });
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
-    if (!listened.delete(worker.id)) failedStarts++;
-    if (failedStarts >= MAX_FAILED_STARTS) {
+    const wasServing = listened.delete(worker.id);
+    if (wasServing) {
+      log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
+      fork();
+      return;
+    }
+    failedStarts++;
+    if (listened.size === 0 && failedStarts >= MAX_FAILED_STARTS) {
       log.error({ worker: worker.process.pid, code, failedStarts }, 'workers cannot start (see their message above); stopping');
       stop('SIGTERM', 1);
       return;
     }
-    log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
-    fork();
+    const delayMs = Math.min(30_000, 1000 * 2 ** (failedStarts - 1));
+    log.error({ worker: worker.process.pid, code, signal, retryInMs: delayMs }, 'worker could not start; starting another after a pause');
+    // Not unref'd: with no worker left, this timer is what keeps the primary waiting for the next one.
+    setTimeout(() => {
+      if (!stopping) fork();
+    }, delayMs);
   });
   answerMetrics();
   for (let i = 0; i < opts.workers; i++) fork();
