@@ -41,6 +41,8 @@ export class Metrics {
       name: 'mirrorgate_snapshot_age_seconds',
       help: 'Seconds since the routing snapshot in use was built',
       registers: [this.registry],
+      // A cluster's answer is its workers' (src/node/cluster.ts): the oldest snapshot in use, not a sum.
+      aggregator: 'max',
       collect() {
         this.set((Date.now() - snapshot().builtAtMs) / 1000);
       },
@@ -49,6 +51,7 @@ export class Metrics {
       name: 'mirrorgate_snapshot_version',
       help: 'Version of the routing snapshot in use',
       registers: [this.registry],
+      aggregator: 'min',
       collect() {
         this.set(snapshot().version);
       },
@@ -58,6 +61,8 @@ export class Metrics {
       help: 'Mirrors by status',
       labelNames: ['status'],
       registers: [this.registry],
+      // Every worker counts the same mirrors: one worker's count, not the sum of them.
+      aggregator: 'first',
       collect() {
         this.reset();
         // The status /mirrors and /api/v1/mirrors show (`pending` among them), counted once per snapshot there.
@@ -68,6 +73,8 @@ export class Metrics {
       name: 'mirrorgate_store_available',
       help: '1 while the shared store is reachable',
       registers: [this.registry],
+      // 0 when any worker cannot reach it.
+      aggregator: 'min',
       collect() {
         this.set(store && !store.status().available ? 0 : 1);
       },

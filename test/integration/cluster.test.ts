@@ -138,6 +138,10 @@ describe('a two-worker cluster in memory mode', () => {
       const text = await (await fetch(url('/metrics'), { headers: { Connection: 'close' } })).text();
       const total = [...text.matchAll(/^mirrorgate_redirects_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
       expect(total, text.slice(0, 2000)).toBe(10);
+      // State gauges are the cluster's, not a sum over workers: two mirrors, one store.
+      const mirrors = [...text.matchAll(/^mirrorgate_mirrors\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+      expect(mirrors, text).toBe(2);
+      expect(text).toMatch(/^mirrorgate_store_available 1$/m);
     }
   });
 });
