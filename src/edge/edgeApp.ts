@@ -11,7 +11,7 @@ import { originForm } from '../http/target.js';
 import { parseEdgeEnv, type EdgeConfig } from './config.js';
 import { consoleLog } from './consoleLog.js';
 import { DownloadCounter } from './downloadCounter.js';
-import { forwardToControlPlane, isControlPlanePath } from './forward.js';
+import { forwardToControlPlane, isControlPlanePath, isFolderListing } from './forward.js';
 import type { FreshnessStatus } from './freshness.js';
 import { LogoCache } from './logoCache.js';
 import { requestFilePaths } from './requestFiles.js';
@@ -164,6 +164,9 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
     const active = await ready(background);
     if (!active) return unavailable('this edge has no routing snapshot yet');
 
+    if (active === 'sharded' && config.controlUrl && isFolderListing(request.method, url, request.headers.get('accept') ?? '')) {
+      return forwardToControlPlane(request, { controlUrl: config.controlUrl, clientIp: clientIpOf(request), fetch: opts.fetch });
+    }
     let snapshot: Snapshot | undefined;
     if (active === 'sharded') {
       const paths = requestFilePaths(request.method, url.pathname, originForm(request.url));

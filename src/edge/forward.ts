@@ -1,7 +1,18 @@
 // The control plane's own pages and APIs (console, admin API, offers), passed through by the Worker so one hostname serves everything.
+import { wantsPlainText } from '../http/download/intent.js';
 
 /** Paths the control plane answers and the edge does not: exact, or as a prefix followed by "/". */
 const CONTROL_PATHS = ['/admin', '/login', '/logout', '/staff', '/provider', '/offer', '/offers', '/api/v1/offers'] as const;
+
+/**
+ * A folder listing (/download/…/ as HTML or JSON, not a repository list): with a sharded snapshot the edge
+ * holds only the shards its downloads needed, never a whole folder, so the control plane answers it.
+ */
+export function isFolderListing(method: string, url: URL, accept: string): boolean {
+  if (method !== 'GET' && method !== 'HEAD') return false;
+  if (!url.pathname.startsWith('/download/') || !url.pathname.endsWith('/')) return false;
+  return !url.searchParams.has('mirrorlist') && !wantsPlainText(accept);
+}
 
 /** Whether a request belongs to the control plane (the staff API, the console, provider offers). */
 export function isControlPlanePath(pathname: string): boolean {

@@ -125,6 +125,19 @@ describe('the sharded snapshot in workerd', () => {
     }
   });
 
+  it('lists folders as Node does (the control plane answers them: no shard holds a whole folder)', async (ctx) => {
+    edgeRun.need(ctx);
+    for (const folder of ['/download/', '/download/pub/']) {
+      const json = { Accept: 'application/json' };
+      const [node, edge] = await Promise.all([rawRequest(net.url, folder, { headers: json }), rawRequest(edgeRun.url(), folder, { headers: json })]);
+      expect(edge.status, folder).toBe(200);
+      expect(JSON.parse(edge.body), folder).toEqual(JSON.parse(node.body));
+      const page = await rawRequest(edgeRun.url(), folder, { headers: { Accept: 'text/html' } });
+      expect(page.status, folder).toBe(200);
+      expect(page.body).toContain('Index of');
+    }
+  });
+
   it('fetched only the shards its requests needed, each once', (ctx) => {
     edgeRun.need(ctx);
     const needed = new Set<number>();
