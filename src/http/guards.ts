@@ -117,7 +117,10 @@ export function wrongTokenLimit(services: AppServices): MiddlewareHandler<AppEnv
     if (!readsBearerToken(c) || presentedToken(c) === undefined) return next();
     const key = `auth:${clientKey(c, services)}`;
     const seen = await countHit(key, AUTH_WINDOW_MS, 0);
-    if (seen.hits >= limit) {
+    // An edge token reading the snapshot is let through: Workers fetch from addresses other tenants share,
+    // and their wrong guesses must not cut the edge off its routing data. (It confirms an edge token, a
+    // random one of 16 characters at least, to whoever already holds it.)
+    if (seen.hits >= limit && principalOf(c, services)?.role !== 'edge') {
       c.header('Cache-Control', 'no-store');
       c.header('Retry-After', String(Math.max(1, Math.ceil((seen.resetAtMs - Date.now()) / 1000))));
       return c.json({ error: `too many wrong tokens from this network; wait up to ${AUTH_WINDOW_MS / 60_000} minutes` }, 429);
