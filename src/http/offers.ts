@@ -142,6 +142,15 @@ export function parseOffer(raw: unknown): { ok: true; offer: NewOffer } | { ok: 
   return { ok: false, fields };
 }
 
+/** A form post a browser sent from another site: Fetch Metadata says cross-site, or Origin is neither ours nor the request's. */
+function foreignForm(c: Context, publicUrl: string): boolean {
+  const site = c.req.header('sec-fetch-site');
+  if (site === 'cross-site' || site === 'same-site') return true;
+  const origin = c.req.header('origin');
+  if (origin === undefined) return false;
+  return origin !== new URL(publicUrl).origin && origin !== new URL(c.req.url).origin;
+}
+
 const isForm = (c: Context) => /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(c.req.header('content-type') ?? '');
 /** A browser sending the /offer form gets pages back; a script sending form fields gets JSON like any other. */
 const wantsHtml = (c: Context) => (c.req.header('accept') ?? '').includes('text/html');
@@ -175,6 +184,9 @@ export function registerOfferRoutes(app: Hono<AppEnv>, admin: AdminService, publ
 
   app.post('/api/v1/offers', async (c) => {
     if (isForm(c)) {
+      // A browser's form from another site (its visitors' addresses would spend the per-network caps of
+      // strangers): refused. Scripts send no Origin, browsers always do on a POST.
+      if (foreignForm(c, publicUrl)) throw new HttpProblem(403, 'this form was not sent from a Mirrorgate page');
       // The /offer form, sent without JavaScript: problems are shown on the form, success goes to the status page.
       const values = await formValues(c);
       const raw: Record<string, string> = {};

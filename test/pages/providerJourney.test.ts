@@ -112,6 +112,21 @@ describe.skipIf(!launched.browser || skipRedis)('a provider who joined by offer,
     expect((await fetch(`${b.url}/api/v1/offers/${id}`)).status).toBe(404);
   });
 
+  it('a page on another site cannot file offers through its visitors (the form post is refused, nothing is saved)', async () => {
+    const before = ((await staffB.get('/admin/v1/offers')).json.offers as unknown[]).length;
+    const page = await newPage({ extraHTTPHeaders: { 'X-Forwarded-For': '198.51.100.78' } });
+    // A page of no origin of ours, posting the offer form to us when it loads.
+    await page.setContent(
+      `<form id="f" method="post" action="${a.url}/api/v1/offers"><input name="organisation" value="Lure Ltd"><input name="contactName" value="X"><input name="contactEmail" value="x@lure.example"><input name="country" value="KE"><input name="storageTB" value="12"><input name="bandwidthMbps" value="1000"></form>`,
+    );
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/api/v1/offers')),
+      page.evaluate(() => (document.getElementById('f') as HTMLFormElement).submit()),
+    ]);
+    expect(response.status()).toBe(403);
+    expect(((await staffB.get('/admin/v1/offers')).json.offers as unknown[]).length).toBe(before);
+  });
+
   it('staff see base URL, rsync URL and peerings, and accept with the provider token, shown once; the mirror carries the organisation as sponsor', async () => {
     const offers = (await staffB.get('/admin/v1/offers?status=offered')).json.offers as {
       id: string;
