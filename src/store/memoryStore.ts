@@ -106,7 +106,7 @@ async function writeFileAtomic(dir: string, name: string, data: string | Readabl
   const target = join(dir, name);
   const temp = join(dir, `${name}${TEMP_MARK}${randomBytes(6).toString('hex')}`);
   try {
-    const handle = await open(temp, 'w');
+    const handle = await open(temp, 'w', FILE_MODE);
     try {
       if (typeof data === 'string') await handle.writeFile(data, 'utf8');
       else for await (const chunk of data as AsyncIterable<Buffer>) await handle.write(chunk);
@@ -121,6 +121,10 @@ async function writeFileAtomic(dir: string, name: string, data: string | Readabl
   }
   await syncDir(dir);
 }
+
+/** State holds offers' contact details, session hashes and the audit log: the service's user reads it, no one else. */
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
 
 const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'ENOENT';
 
@@ -259,11 +263,11 @@ export class MemoryStore implements Store {
   // ---- loading ----
 
   private async load(): Promise<void> {
-    await mkdir(this.stateDir, { recursive: true });
+    await mkdir(this.stateDir, { recursive: true, mode: DIR_MODE });
     // Something else where the inventories folder belongs is set aside, not a reason not to start.
     const inventories = await stat(this.inventoryDir).catch(() => undefined);
     if (inventories && !inventories.isDirectory()) await this.setAside(this.stateDir, INVENTORY_DIR, 'not a directory');
-    await mkdir(this.inventoryDir, { recursive: true });
+    await mkdir(this.inventoryDir, { recursive: true, mode: DIR_MODE });
     await this.removeTempFiles(this.stateDir);
     await this.removeTempFiles(this.inventoryDir);
 
@@ -580,7 +584,7 @@ export class MemoryStore implements Store {
     }
     const stored = structuredClone(offer);
     const run = this.offersChain.then(async () => {
-      this.offersHandle ??= await open(join(this.stateDir, OFFERS_LOG), 'a');
+      this.offersHandle ??= await open(join(this.stateDir, OFFERS_LOG), 'a', FILE_MODE);
       await this.offersHandle.write(JSON.stringify(stored) + '\n');
       await this.offersHandle.datasync();
       this.offers.set(stored.id, stored);
@@ -609,7 +613,7 @@ export class MemoryStore implements Store {
     }
     const stored = structuredClone(entry);
     const run = this.auditChain.then(async () => {
-      this.auditHandle ??= await open(join(this.stateDir, AUDIT_FILE), 'a');
+      this.auditHandle ??= await open(join(this.stateDir, AUDIT_FILE), 'a', FILE_MODE);
       await this.auditHandle.write(JSON.stringify(stored) + '\n');
       await this.auditHandle.datasync();
       this.audit.push(stored);

@@ -1,5 +1,5 @@
 // Runs the store contract on the embedded store, plus what only it promises: its files under dataDir.
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -73,6 +73,19 @@ describe('MemoryStore files', () => {
       version: 1,
       overrides: { a: override(1) },
     });
+  });
+
+  it('keeps its state to the service user: files 0600, folders 0700 (offers hold contact details, the audit log who did what)', async () => {
+    const store = await open();
+    await store.putOverride('a', override(1));
+    await store.putOffer(offer('o1', 1));
+    await store.appendAudit(auditEntry(1));
+    await store.putInventory('acme-de', { scannedAt: 1, source: 'rsync', entries: [{ path: 'x', size: 1 }] });
+    await store.close();
+    const mode = async (p: string) => (await stat(p)).mode & 0o777;
+    expect(await mode(stateDir)).toBe(0o700);
+    expect(await mode(join(stateDir, 'inventories'))).toBe(0o700);
+    for (const f of ['audit.jsonl', 'offers.jsonl', 'overrides.json', 'inventories/acme-de.jsonl.gz']) expect(await mode(join(stateDir, f)), f).toBe(0o600);
   });
 
   it('appends each offer to its log (one line per put, the last of an id wins), and reads the older offers.json once', async () => {
