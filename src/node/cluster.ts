@@ -154,18 +154,18 @@ export async function runClusterPrimary(opts: ClusterOptions): Promise<void> {
     if (stopping) return;
     const wasServing = listened.delete(worker.id);
     if (wasServing) {
-      log.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another');
+      log.error({ worker: worker.id, pid: worker.process.pid, code, signal }, 'worker died; starting another');
       fork();
       return;
     }
     failedStarts++;
     if (listened.size === 0 && failedStarts >= MAX_FAILED_STARTS) {
-      log.error({ worker: worker.process.pid, code, failedStarts }, 'workers cannot start (see their message above); stopping');
+      log.error({ worker: worker.id, pid: worker.process.pid, code, failedStarts }, 'workers cannot start (see their message above); stopping');
       stop('SIGTERM', 1);
       return;
     }
     const delayMs = Math.min(30_000, 1000 * 2 ** (failedStarts - 1));
-    log.error({ worker: worker.process.pid, code, signal, retryInMs: delayMs }, 'worker could not start; starting another after a pause');
+    log.error({ worker: worker.id, pid: worker.process.pid, code, signal, retryInMs: delayMs }, 'worker could not start; starting another after a pause');
     // Not unref'd: with no worker left, this timer is what keeps the primary waiting for the next one.
     setTimeout(() => {
       if (!stopping) fork();
