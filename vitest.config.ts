@@ -10,6 +10,7 @@ const UNIT = [
   'test/pages/{chart,logos,views}.test.ts',
   'test/edge/{cfLocator,shardedSource,snapshotSource}.test.ts',
   'test/node/logging.test.ts',
+  'test/http/accept.test.ts',
 ];
 
 /** Real clients end to end: Chromium, workerd, apt, aria2c, curl, wget against running servers. */

@@ -18,6 +18,7 @@ import { ConflictError, FieldsError, InvalidStateError, NotFoundError, StoreUnav
 import { clientKey, limiterStore, metricsGuard, rateLimitedAnswer, wrongTokenLimit } from './guards.js';
 import { registerSiteRoutes } from './siteRoutes.js';
 import type { AppEnv, AppServices } from './services.js';
+import { accepts } from './accept.js';
 
 /** One audience's routes (registerDownloadRoutes, registerPublicRoutes, registerStaffRoutes, …). */
 export type Audience = (app: Hono<AppEnv>, services: AppServices) => void;
@@ -135,9 +136,9 @@ function problemResponse(c: Context, services: AppServices, p: HttpProblem) {
   c.header('Vary', 'Accept');
   c.header('Cache-Control', 'no-store');
   const accept = c.req.header('accept') ?? '';
-  const wantsJson = accept.includes('application/json') || c.req.path.startsWith('/api/') || c.req.path.startsWith('/admin/');
+  const wantsJson = accepts(accept, 'application/json') || c.req.path.startsWith('/api/') || c.req.path.startsWith('/admin/');
   if (wantsJson) return c.json({ error: p.message, ...p.details } satisfies ProblemAnswer, p.status);
-  if (accept.includes('text/html')) {
+  if (accepts(accept, 'text/html')) {
     const download = rawDownloadPath(c.req.path);
     const parsed = download === undefined ? undefined : parseDownloadPath(download.replace(/\/$/, ''));
     const folderAbove = download === undefined ? undefined : parsed?.ok ? nearestFolder(services.snapshot().files, parsed.path) : '';

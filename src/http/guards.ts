@@ -9,6 +9,7 @@ import { createTrustedProxies } from '../geo/clientAddress.js';
 import { bearerChallenge, presentedToken, principalOf, timingSafeEqualString } from './auth.js';
 import { clientFacts } from './client.js';
 import type { AppEnv, AppServices } from './services.js';
+import { accepts } from './accept.js';
 
 export const DEFAULT_IPV6_PREFIX = 64;
 const AUTH_WINDOW_MS = 15 * 60_000;
@@ -78,7 +79,7 @@ function fieldsAsUnprocessable(): MiddlewareHandler<AppEnv> {
     await next();
     const err = c.error;
     if (!(err instanceof FieldsError)) return;
-    const wantsHtml = (c.req.header('accept') ?? '').includes('text/html') && !c.req.path.startsWith('/admin/') && !c.req.path.startsWith('/api/');
+    const wantsHtml = accepts(c.req.header('accept') ?? '', 'text/html') && !c.req.path.startsWith('/admin/') && !c.req.path.startsWith('/api/');
     c.error = undefined;
     c.res = undefined as unknown as Response; // replaced, not merged: the error's answer is dropped
     c.res = wantsHtml
@@ -166,7 +167,7 @@ export function limiterStore(services: AppServices, name: string): LimiterStore<
  */
 export function rateLimitedAnswer(message = 'too many requests from this address; try again later'): (c: Context) => string | { error: string } {
   return (c) => {
-    const wantsJson = (c.req.header('accept') ?? '').includes('application/json') || c.req.path.startsWith('/api/') || c.req.path.startsWith('/admin/');
+    const wantsJson = accepts(c.req.header('accept') ?? '', 'application/json') || c.req.path.startsWith('/api/') || c.req.path.startsWith('/admin/');
     return wantsJson ? { error: message } : `Error: ${message}\n`;
   };
 }

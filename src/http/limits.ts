@@ -1,6 +1,7 @@
 // Limits on what one request may cost us (URL and body size); how slowly it may arrive is the Node server's (src/node/server.ts).
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { accepts } from './accept.js';
 
 /** Largest request body we read (admin and offer bodies are a few hundred bytes). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -33,7 +34,7 @@ export function requestLimits(opts: { maxBodyBytes?: number; maxUrlBytes?: numbe
 }
 
 function tooLarge(c: Context, status: 400 | 413 | 414, message: string): Response {
-  const wantsJson = (c.req.header('accept') ?? '').includes('application/json') || c.req.path.startsWith('/api/') || c.req.path.startsWith('/admin/');
+  const wantsJson = accepts(c.req.header('accept') ?? '', 'application/json') || c.req.path.startsWith('/api/') || c.req.path.startsWith('/admin/');
   c.header('Connection', 'close');
   return wantsJson ? c.json({ error: message }, status) : c.text(`Error: ${message}\n`, status);
 }

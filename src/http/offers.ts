@@ -8,6 +8,7 @@ import { HttpProblem } from './problem.js';
 import { problemFields } from './schemas/problemFields.js';
 import type { AppEnv } from './services.js';
 import { OFFER_FIELDS, offerFormPage, offerStatusPage } from './views/offerPage.js';
+import { accepts } from './accept.js';
 
 /** What a mirror must bring to join (the requirements of SPEC). */
 export const MIN_STORAGE_TB = 8;
@@ -153,7 +154,7 @@ function foreignForm(c: Context, publicUrl: string): boolean {
 
 const isForm = (c: Context) => /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(c.req.header('content-type') ?? '');
 /** A browser sending the /offer form gets pages back; a script sending form fields gets JSON like any other. */
-const wantsHtml = (c: Context) => (c.req.header('accept') ?? '').includes('text/html');
+const wantsHtml = (c: Context) => accepts(c.req.header('accept') ?? '', 'text/html');
 
 /** Form values as typed: strings, blanks left out (an optional field left empty is not given). */
 async function formValues(c: Context): Promise<Record<string, string>> {

@@ -8,6 +8,7 @@ import { HttpProblem } from './problem.js';
 import type { AppEnv, AppServices } from './services.js';
 import { originForm, withRoutePrefix } from './target.js';
 import { homePage, mirrorsPage, parseMirrorSort } from './views/mirrorsPage.js';
+import { accepts } from './accept.js';
 
 const FILES_PREFIX = '/api/v1/files/';
 
@@ -27,7 +28,7 @@ export function registerPublicRoutes(app: Hono<AppEnv>, services: AppServices): 
     const mirrors = publicSummaries(snapshot, services);
     // HTML or JSON by Accept: a shared cache must keep them apart.
     c.header('Vary', 'Accept');
-    if ((c.req.header('accept') ?? '').includes('application/json')) return c.json({ mirrors });
+    if (accepts(c.req.header('accept') ?? '', 'application/json')) return c.json({ mirrors });
     const sort = parseMirrorSort(c.req.query('sort'), c.req.query('dir'));
     return c.html(mirrorsPage({ mirrors, fileCount: snapshot.fileSet?.count ?? snapshot.files.count, nowMs: services.clock(), sort }));
   });

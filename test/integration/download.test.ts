@@ -415,6 +415,13 @@ describe('browsers get the interstitial page', () => {
     expect(html).toContain('only-on-origin.bin');
   });
 
+  it('Accept is read as RFC 9110 says: any letter case, and q=0 refuses a type', async () => {
+    expect((await ask(downloadUrl('readme'), from('DE', { Accept: 'TEXT/HTML' }))).status).toBe(200);
+    expect((await ask(downloadUrl('readme'), from('DE', { Accept: 'text/html;q=0, */*' }))).status).toBe(302);
+    const list = await ask(downloadUrl('readme', '?mirrorlist'), from('DE', { Accept: 'Application/JSON' }));
+    expect(list.headers.get('content-type')).toMatch(/^application\/json/);
+  });
+
   it('?direct with Accept: text/html → 302', async () => {
     const res = await ask(downloadUrl('unicode', '?direct'), from('DE', { Accept: 'text/html' }));
     expect(res.status).toBe(302);

@@ -1,6 +1,7 @@
 // What a /download request asks for, read once from its target and two headers: both transports (the Node fast path and the Hono route) start here.
 import { parseDownloadPath } from '../../core/paths.js';
 import type { Snapshot } from '../../core/snapshot.js';
+import { accepts } from '../accept.js';
 
 export const DOWNLOAD_PREFIX = '/download/';
 export const METALINK_SUFFIX = '.meta4';
@@ -61,7 +62,7 @@ export function downloadPathProblem(raw: string): string | undefined {
 
 /** text/plain or text/* (apt's Accept for lists and extension-less files), and neither HTML nor JSON. */
 export function wantsPlainText(accept: string): boolean {
-  return (accept.includes('text/plain') || accept.includes('text/*')) && !accept.includes('text/html') && !accept.includes('application/json');
+  return (accepts(accept, 'text/plain') || accepts(accept, 'text/*')) && !accepts(accept, 'text/html') && !accepts(accept, 'application/json');
 }
 
 export function classifyDownload(req: DownloadRequest, snapshot: Snapshot): DownloadIntent {
@@ -103,7 +104,7 @@ function answerFor(query: Query, accept: string): Answer {
   if (query.has('mirrorlist')) return 'mirrorlist';
   if (query.has('metalink')) return 'metalink';
   if (query.has('direct')) return 'redirect';
-  return accept.includes('text/html') ? 'page' : 'redirect';
+  return accepts(accept, 'text/html') ? 'page' : 'redirect';
 }
 
 /** The mirror id in the remember cookie, if any. */

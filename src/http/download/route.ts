@@ -25,6 +25,7 @@ import { encodePathForUrl } from '../../core/paths.js';
 import { classifyDownload, DOWNLOAD_PREFIX, METALINK_SUFFIX, REMEMBER_COOKIE, rememberedMirrorId, wantsPlainText, type Query } from './intent.js';
 import { decideFile, observeFile } from './outcome.js';
 import { redirectHeaders } from './redirect.js';
+import { accepts } from '../accept.js';
 
 /** The request target as sent (before URL normalisation removes dot segments), in origin-form. */
 export function requestTarget(c: Context<AppEnv>, services: AppServices): string {
@@ -93,7 +94,7 @@ function folderAnswer(c: Context<AppEnv>, snapshot: Snapshot, folder: string, ac
   });
   const folders = entries.folders;
   c.header('Vary', 'Accept');
-  if (accept.includes('application/json')) {
+  if (accepts(accept, 'application/json')) {
     const base = folder === '' ? '' : `${folder}/`;
     return c.json({ folder: base, folders: folders.map((name) => ({ name, path: `${base}${name}/` })), files });
   }
@@ -184,7 +185,7 @@ function mirrorListAnswer(
   services: AppServices,
 ) {
   const ranked = rankedMirrors(decision, file.path);
-  if (accept.includes('application/json')) {
+  if (accepts(accept, 'application/json')) {
     return c.json({
       file,
       client: clientSummary(client),
@@ -224,7 +225,7 @@ function repositoryListAnswer(c: Context<AppEnv>, services: AppServices, folder:
   c.header('Cache-Control', 'no-store');
   c.header('Vary', 'Accept');
   const accept = c.req.header('accept') ?? '';
-  if (accept.includes('application/json')) {
+  if (accepts(accept, 'application/json')) {
     return c.json({
       folder: base,
       client: clientSummary(client),
