@@ -11,12 +11,21 @@ export const MAX_BODY_BYTES = 64 * 1024;
  */
 export const MAX_URL_BYTES = 8 * 1024;
 
+const LOGO_UPLOAD = /^\/admin\/v1\/mirrors\/[^/]+\/logo$/;
+const MAX_LOGO_UPLOAD_READ_BYTES = 1024 * 1024;
+
 /** 414 for an overlong target (400 under /download/), 413 for an overlong body: refused before any handler reads them. */
 export function requestLimits(opts: { maxBodyBytes?: number; maxUrlBytes?: number } = {}): MiddlewareHandler {
   const maxUrl = opts.maxUrlBytes ?? MAX_URL_BYTES;
   const limitBody = bodyLimit({
     maxSize: opts.maxBodyBytes ?? MAX_BODY_BYTES,
     onError: (c) => tooLarge(c, 413, `the request body is larger than ${Math.round((opts.maxBodyBytes ?? MAX_BODY_BYTES) / 1024)} KB`),
+  });
+  // A logo upload may be read up to this, so that one over its own limit (60 KB, control/logos.ts) gets
+  // the upload's answer, a 422 saying so, rather than the generic 413.
+  const limitLogo = bodyLimit({
+    maxSize: MAX_LOGO_UPLOAD_READ_BYTES,
+    onError: (c) => tooLarge(c, 413, `the request body is larger than ${MAX_LOGO_UPLOAD_READ_BYTES / 1024} KB`),
   });
   return async (c, next) => {
     const url = c.req.url;
@@ -29,6 +38,7 @@ export function requestLimits(opts: { maxBodyBytes?: number; maxUrlBytes?: numbe
       return tooLarge(c, 414, `the request URL is longer than ${Math.round(maxUrl / 1024)} KB`);
     }
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    if (c.req.method === 'PUT' && LOGO_UPLOAD.test(c.req.path)) return limitLogo(c, next);
     return limitBody(c, next);
   };
 }

@@ -214,6 +214,11 @@ describe.skipIf(!launched.browser || skipRedis)('a provider who joined by offer,
     expect(fake.status).toBe(422);
     expect(((await fake.json()) as { fields: { logo: string } }).fields.logo).toBe('content is not image/png');
     expect((await put(new Uint8Array(61 * 1024), 'image/png')).status).toBe(422);
+    // Well past the 60 KB (and past the API's 64 KB for other bodies): still the upload's own answer.
+    const big = await put(new Uint8Array(300 * 1024), 'image/png');
+    expect(big.status).toBe(422);
+    expect(((await big.json()) as { fields: { logo: string } }).fields.logo).toMatch(/larger than 60 KB/);
+    expect((await put(new Uint8Array(2 * 1024 * 1024), 'image/png')).status).toBe(413);
     const ok = await put('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><circle r="4"/><script>alert(2)</script></svg>', 'image/svg+xml');
     expect(ok.status).toBe(200);
     let svg = '';
