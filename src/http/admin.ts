@@ -45,7 +45,23 @@ const tokenBody = z.strictObject({
   role: z.enum(['staff', 'provider', 'edge'], { message: 'must be staff, provider or edge' }),
   mirrors: z.array(fields.mirrorId).max(1000).optional(),
 });
-const drainBody = z.strictObject({ over: fields.duration.optional() });
+/** The longest ramp a drain may take: a maintenance window, not a slow retirement (that is a weight). */
+const MAX_DRAIN_RAMP_MS = 30 * 86_400_000;
+/** A drain's ramp: a duration, zero ("0", "0s", 0) meaning at once as no body does, at most 30 days. */
+const drainOver = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  if (value === 0 || (typeof value === 'string' && /^\s*0+(?:ms|s|m|h|d)?\s*$/.test(value))) return 0;
+  const parsed = fields.duration.safeParse(value);
+  if (!parsed.success) {
+    ctx.addIssue({ code: 'custom', message: parsed.error.issues[0]?.message ?? 'invalid duration', input: value });
+    return z.NEVER;
+  }
+  if (parsed.data > MAX_DRAIN_RAMP_MS) {
+    ctx.addIssue({ code: 'custom', message: 'must be at most 30d: a longer wind-down is a lower weight', input: value });
+    return z.NEVER;
+  }
+  return parsed.data;
+});
+const drainBody = z.strictObject({ over: drainOver.optional() });
 const decisionBody = z.strictObject({ note: z.string().max(2000).optional() });
 const acceptBody = z.strictObject({
   note: z.string().max(2000).optional(),

@@ -92,8 +92,11 @@ describe('drain on one instance', () => {
     expect(await mirrorStatus(net.url, 'de-berlin')).toBe('up');
   });
 
-  it('drain takes an empty body and {} alike, as "at once"', async () => {
-    for (const body of [undefined, {}]) {
+  it('drain takes an empty body, {} and a ramp of zero alike, as "at once"; a ramp over 30 days is refused', async () => {
+    const far = await staff.post('/admin/v1/mirrors/de-berlin/drain', { over: '99999h' });
+    expect(far.status).toBe(422);
+    expect(far.json.fields).toEqual({ over: 'must be at most 30d: a longer wind-down is a lower weight' });
+    for (const body of [undefined, {}, { over: '0s' }, { over: 0 }]) {
       const r = await staff.post('/admin/v1/mirrors/de-berlin/drain', body);
       expect(r.status, JSON.stringify(body)).toBe(200);
       expect(await choice(net.url, 'DE')).not.toBe('de-berlin');
