@@ -32,6 +32,7 @@ import type {
   TokenView,
 } from './schemas/admin.js';
 import type { AppEnv, AppServices } from './services.js';
+import { MOMENT_FORMS, parseMoment } from '../core/moment.js';
 
 /** What a provider may change on its own mirror. */
 const providerPatchBody = z.strictObject({ weight: z.int().min(0).max(1_000_000) });
@@ -81,12 +82,22 @@ const isoDay = z.string().refine(
 const statsQuery = z.strictObject({ mirror: z.string().optional(), from: isoDay.optional(), to: isoDay.optional() });
 const OFFER_STATUSES = offerView.shape.status.options;
 const offersQuery = z.strictObject({ status: z.enum(OFFER_STATUSES, { message: `must be one of ${OFFER_STATUSES.join(', ')}` }).optional() });
+/** A query's moment: epoch ms, an ISO date or time, or a time ago (core/moment.ts), as the CLI takes them. */
+const moment = z.string().transform((value, ctx) => {
+  const ms = parseMoment(value, Date.now());
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `must be ${MOMENT_FORMS}`, input: value });
+    return z.NEVER;
+  }
+  return ms;
+});
+
 const auditQuery = z.strictObject({
   actor: z.string().optional(),
   target: z.string().optional(),
   action: z.string().optional(),
-  since: z.coerce.number().int().optional(),
-  until: z.coerce.number().int().optional(),
+  since: moment.optional(),
+  until: moment.optional(),
   limit: z.coerce.number().int().min(1).max(10_000).optional(),
 });
 

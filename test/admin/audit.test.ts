@@ -187,12 +187,19 @@ describe('filters', () => {
     const until = await audit(`?until=${middle.at}`);
     expect(until.every((e) => e.at <= middle.at)).toBe(true);
     expect(await audit(`?since=${Date.now() + 60_000}`)).toEqual([]);
+    // The forms the CLI takes: an ISO date or time, or a time ago.
+    expect(await audit('?since=2001-01-01')).toEqual(all);
+    expect(await audit(`?since=${new Date(middle.at).toISOString()}`)).toEqual(since);
+    expect(await audit('?since=1h')).toEqual(all);
+    expect(await audit('?until=2001-01-01T00:00Z')).toEqual([]);
   });
 
   it('bad filters → 400', async () => {
     expect((await staff.get('/admin/v1/audit?limit=0')).status).toBe(400);
     expect((await staff.get('/admin/v1/audit?limit=lots')).status).toBe(400);
-    expect((await staff.get('/admin/v1/audit?since=yesterday')).status).toBe(400);
+    const bad = await staff.get('/admin/v1/audit?since=yesterday');
+    expect(bad.status).toBe(400);
+    expect(bad.json.fields.since).toMatch(/^must be epoch milliseconds, an ISO date or time/);
     expect((await staff.get('/admin/v1/audit?who=ops')).status).toBe(400);
   });
 });

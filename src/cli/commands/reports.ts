@@ -5,6 +5,7 @@ import { auditAnswer, statsAnswer, type AuditEntryView, type StatsAnswer } from 
 import type { CliContext } from '../context.js';
 import { clean, formatBytes, formatCount, formatTime, summarize, table } from '../format.js';
 import { collect, printJson, remote, withClient, type RemoteOptions } from './remote.js';
+import { parseMoment } from '../../core/moment.js';
 
 const DAY_MS = 86_400_000;
 /** Rows of the country and file tables a person reads; --json has them all. */
@@ -76,18 +77,11 @@ function parseDay(value: string): string {
   throw new InvalidArgumentError('expected a day as YYYY-MM-DD, "today", or a number of days ago like 7d');
 }
 
-const AGO = /^(\d+(?:\.\d+)?)(s|m|h|d)$/;
-const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: DAY_MS } as const;
-
-/** Epoch ms, as the audit API takes it. */
+/** Epoch ms, as the audit API takes it (it reads the same forms itself). */
 function parseWhen(value: string): number {
-  const ago = AGO.exec(value);
-  if (ago) return Math.round(Date.now() - Number(ago[1]) * UNIT_MS[ago[2] as keyof typeof UNIT_MS]);
-  if (/^\d{4}-\d{2}-\d{2}/.test(value)) {
-    const ms = Date.parse(/T|\s/.test(value) || value.length > 10 ? value : `${value}T00:00:00Z`);
-    if (!Number.isNaN(ms)) return ms;
-  }
-  throw new InvalidArgumentError('expected an ISO date or time (2026-01-31, 2026-01-31T12:00Z) or a time ago like 90m, 1h, 7d');
+  const ms = parseMoment(value, Date.now());
+  if (ms === undefined) throw new InvalidArgumentError('expected an ISO date or time (2026-01-31, 2026-01-31T12:00Z) or a time ago like 90m, 1h, 7d');
+  return ms;
 }
 
 function parseLimit(value: string): number {
