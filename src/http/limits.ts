@@ -11,7 +11,8 @@ export const MAX_BODY_BYTES = 64 * 1024;
  */
 export const MAX_URL_BYTES = 8 * 1024;
 
-const LOGO_UPLOAD = /^\/admin\/v1\/mirrors\/[^/]+\/logo$/;
+/** The API's logo upload, and the provider page's form for it. */
+const LOGO_UPLOAD = /^\/(?:admin\/v1|provider)\/mirrors\/[^/]+\/logo$/;
 const MAX_LOGO_UPLOAD_READ_BYTES = 1024 * 1024;
 
 /** 414 for an overlong target (400 under /download/), 413 for an overlong body: refused before any handler reads them. */
@@ -38,7 +39,7 @@ export function requestLimits(opts: { maxBodyBytes?: number; maxUrlBytes?: numbe
       return tooLarge(c, 414, `the request URL is longer than ${Math.round(maxUrl / 1024)} KB`);
     }
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
-    if (c.req.method === 'PUT' && LOGO_UPLOAD.test(c.req.path)) return limitLogo(c, next);
+    if ((c.req.method === 'PUT' || c.req.method === 'POST') && LOGO_UPLOAD.test(c.req.path)) return limitLogo(c, next);
     return limitBody(c, next);
   };
 }

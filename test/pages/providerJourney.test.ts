@@ -4,7 +4,7 @@
 // and downloaders see that logo on instance B; a sponsor edit keeps it. Every page of the journey is
 // axe-clean at 1280 and 390 px, with no sideways scrolling on the phone.
 import path from 'node:path';
-import { copyFile } from 'node:fs/promises';
+import { copyFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import type { RunningServer } from '../../src/node.js';
@@ -162,6 +162,14 @@ describe.skipIf(!launched.browser || skipRedis)('a provider who joined by offer,
     await page.waitForURL(`${a.url}/provider`);
     expect(await page.locator('h1').innerText()).toBe(`${ORG}`);
     expect(await page.locator('.sponsor-preview img').count()).toBe(0);
+
+    // A picture far over the limit is told on the page, in words, not refused as a bare body size.
+    const tooBig = path.join(net.dir, 'huge.png');
+    await writeFile(tooBig, Buffer.alloc(300 * 1024, 1));
+    await page.getByLabel('New logo (SVG, PNG or WebP, up to 60 KB)').setInputFiles(tooBig);
+    await page.getByRole('button', { name: `Upload a logo for ${ORG}` }).click();
+    await page.waitForURL(`${a.url}/provider`);
+    expect(await page.locator('body').innerText()).toMatch(/larger than 60 KB/);
 
     await page.getByLabel('New logo (SVG, PNG or WebP, up to 60 KB)').setInputFiles(logoFile);
     await page.getByRole('button', { name: `Upload a logo for ${ORG}` }).click();
