@@ -19,6 +19,7 @@ import { clientKey, limiterStore, metricsGuard, rateLimitedAnswer, wrongTokenLim
 import { registerSiteRoutes } from './siteRoutes.js';
 import type { AppEnv, AppServices } from './services.js';
 import { accepts } from './accept.js';
+import { clientFacts } from './client.js';
 
 /** One audience's routes (registerDownloadRoutes, registerPublicRoutes, registerStaffRoutes, …). */
 export type Audience = (app: Hono<AppEnv>, services: AppServices) => void;
@@ -35,7 +36,7 @@ export function createApp(services: AppServices, audiences: readonly Audience[])
 
   app.use(requestId({ generator: newRequestId }));
   app.use(accessLog(services));
-  app.use(securityHeaders());
+  app.use(securityHeaders((c) => clientFacts(c, services).https));
   app.use(requestLimits());
   app.use(rejectBadTargets(services));
 

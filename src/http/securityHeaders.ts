@@ -1,6 +1,6 @@
 // The security headers every response carries, as one constant list: the Hono middleware and the
 // Node redirect fast path (src/node/fastPath.ts) send exactly the same set.
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 
 /**
  * What hono/secure-headers would send with our options (a locked-down CSP, strict referrer,
@@ -47,18 +47,29 @@ export const REDIRECT_SECURITY_HEADERS: readonly (readonly [name: string, value:
 
 /**
  * Sets the security headers on every response after its handler ran: the full set, or the
- * redirect subset on a 3xx with a Location. A handler's own Content-Security-Policy (the logo
+ * redirect subset on a 3xx with a Location; HSTS only to a client that came over HTTPS (directly,
+ * or by a trusted proxy's X-Forwarded-Proto), as RFC 6797 §7.2 asks. A handler's own Content-Security-Policy (the logo
  * route's sandbox) is kept: it is the stricter one there, and so is a handler's own
  * Cross-Origin-Resource-Policy (the download page's cross-origin).
  */
-export function securityHeaders(): MiddlewareHandler {
+export function securityHeaders(cameOverHttps: (c: Context) => boolean): MiddlewareHandler {
   return async (c, next) => {
     await next();
     const headers = c.res.headers;
     const redirect = c.res.status >= 300 && c.res.status < 400 && headers.has('location');
+    const https = cameOverHttps(c);
     for (const [name, value] of redirect ? REDIRECT_SECURITY_HEADERS : SECURITY_HEADERS) {
       if ((name === 'content-security-policy' || name === 'cross-origin-resource-policy') && headers.has(name)) continue;
+      if (name === HSTS && !https) continue;
       headers.set(name, value);
     }
   };
+}
+
+/** The header RFC 6797 §7.2 forbids on a plain-HTTP answer (the client reached us over http). */
+export const HSTS = 'strict-transport-security';
+
+/** A header list without HSTS, for answers to clients on plain HTTP. */
+export function withoutHsts(list: readonly (readonly [name: string, value: string])[]): (readonly [name: string, value: string])[] {
+  return list.filter(([name]) => name !== HSTS);
 }

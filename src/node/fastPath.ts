@@ -8,7 +8,7 @@ import { classifyDownload, DOWNLOAD_PREFIX } from '../http/download/intent.js';
 import { decideFile, logRequest, newRequestId, observeFile, REQUEST_ID } from '../http/download/outcome.js';
 import { redirectHeaders } from '../http/download/redirect.js';
 import { MAX_URL_BYTES } from '../http/limits.js';
-import { REDIRECT_SECURITY_HEADERS } from '../http/securityHeaders.js';
+import { REDIRECT_SECURITY_HEADERS, withoutHsts } from '../http/securityHeaders.js';
 import type { AppServices } from '../http/services.js';
 
 /**
@@ -18,7 +18,9 @@ import type { AppServices } from '../http/services.js';
  */
 export function fastRedirect(services: AppServices): (req: IncomingMessage, res: ServerResponse) => boolean {
   const clients = clientResolver(services);
-  const security = REDIRECT_SECURITY_HEADERS.flat();
+  // HSTS only to clients that came over HTTPS (RFC 6797 §7.2), as the app's middleware sends it.
+  const overHttps = REDIRECT_SECURITY_HEADERS.flat();
+  const overHttp = withoutHsts(REDIRECT_SECURITY_HEADERS).flat();
   const { events, logger } = services;
 
   return (req, res) => {
@@ -48,6 +50,7 @@ export function fastRedirect(services: AppServices): (req: IncomingMessage, res:
     const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : newRequestId();
     const out = redirectHeaders(snapshot, outcome.decision, intent.path, services.publicUrl);
     out.push('x-request-id', requestId);
+    const security = client.https ? overHttps : overHttp;
     for (let i = 0; i < security.length; i++) out.push(security[i]!);
     out.push('content-length', '0');
     res.writeHead(302, out);

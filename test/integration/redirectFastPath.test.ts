@@ -63,6 +63,19 @@ describe('the Node fast path for plain redirects', () => {
     }
   });
 
+  it('answers HTTPS clients (a trusted proxy says so) as the app does, HSTS included; plain HTTP clients get none', async () => {
+    for (const key of keys) {
+      const url = `${net.url}/download/${encodePath(FILES[key])}`;
+      const headers = { 'X-Forwarded-For': CLIENT_IPS.DE.ip, 'X-Forwarded-Proto': 'https', Accept: '*/*' };
+      const fast = await answer(url, headers);
+      const app = await answer(url.replace(net.url, appOnly.url), headers);
+      if (app.headers.link) app.headers.link = app.headers.link.split(appOnly.url).join(net.url);
+      expect(fast, key).toEqual({ ...app, requestId: fast.requestId });
+      expect(fast.headers['strict-transport-security'], key).toContain('max-age=');
+      expect((await answer(url, { 'X-Forwarded-For': CLIENT_IPS.DE.ip, Accept: '*/*' })).headers['strict-transport-security'], key).toBeUndefined();
+    }
+  });
+
   it('names the same metalink however the path was spelled', async () => {
     const spelled = `${net.url}/download/pub/%52EADME.txt`;
     const fast = await answer(spelled, { Accept: '*/*' });

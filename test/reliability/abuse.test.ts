@@ -248,7 +248,11 @@ describe('security headers on every page', () => {
       await r.arrayBuffer();
       expect(r.status, target).toBe(302);
       expect(r.headers.get('referrer-policy'), target).toBe('strict-origin-when-cross-origin');
-      expect(r.headers.get('strict-transport-security'), target).toContain('max-age=');
+      // RFC 6797 §7.2: no HSTS on an answer conveyed over plain HTTP.
+      expect(r.headers.get('strict-transport-security'), target).toBeNull();
+      const secure = await fetch(`${net.url}${target}`, { headers: { Accept: '*/*', 'X-Forwarded-Proto': 'https' }, redirect: 'manual' });
+      await secure.arrayBuffer();
+      expect(secure.headers.get('strict-transport-security'), target).toContain('max-age=');
       expect(r.headers.get('cross-origin-resource-policy'), target).toBe('cross-origin');
       expect(r.headers.get('x-content-type-options'), target).toBe('nosniff');
       // Never rendered, so CSP and frame options would be bytes for nothing on every download.
