@@ -100,15 +100,15 @@ describe('a two-worker cluster on Redis', () => {
     process.kill(victim!, 'SIGKILL');
     // The replacement cannot reach Redis: it says so in one line and exits, and the primary waits before the next.
     // (A worker waits 10 s for Redis before it gives up; the machine may be busy with other test files.)
-    await until('a replacement failing to start', () => /worker could not start; starting another after a pause/.test(output), 75_000);
+    await until('a replacement failing to start', () => /worker could not start; starting another after a pause/.test(output), 120_000);
     expect(output).toMatch(/mirrorgate: Redis .*not reachable/);
     expect(output).not.toMatch(/\n\s+at /);
     // The surviving worker redirects all along; the primary did not stop the cluster.
     for (let i = 0; i < 10; i++) expect(await download(`198.51.100.${i + 1}`)).toBe(302);
     expect(primary!.exitCode).toBeNull();
     await redis.restart();
-    await until('a replacement listening', () => listening() >= 3, 75_000);
+    await until('a replacement listening', () => listening() >= 3, 120_000);
     expect(workerPids()).toHaveLength(2);
     for (let i = 0; i < 10; i++) expect(await download(`198.51.100.${i + 50}`)).toBe(302);
-  }, 180_000);
+  }, 300_000);
 });
