@@ -458,30 +458,6 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
   };
   app.delete('/admin/v1/tokens/:id', revoke);
   app.post('/admin/v1/tokens/:id/revoke', revoke);
-
-  methodsNotAllowed(app);
-}
-
-/**
- * A known /admin path asked with a method it does not take: 405 with the methods it does (read from the
- * routes registered above, so the list cannot drift). Registered last, so it answers only what no route did.
- */
-function methodsNotAllowed(app: Hono<AppEnv>): void {
-  const methods = new Map<string, Set<string>>();
-  for (const route of app.routes) {
-    if (!route.path.startsWith('/admin/v1/') || route.method === 'ALL') continue;
-    const set = methods.get(route.path) ?? new Set<string>();
-    set.add(route.method);
-    if (route.method === 'GET') set.add('HEAD'); // Hono answers HEAD with the GET route
-    methods.set(route.path, set);
-  }
-  for (const [path, set] of methods) {
-    const allow = [...set, 'OPTIONS'].join(', ');
-    app.all(path, (c) => {
-      if (c.req.method === 'OPTIONS') return c.body(null, 204, { Allow: allow });
-      throw new HttpProblem(405, `${c.req.method} is not allowed here: this path takes ${allow}`, undefined, { Allow: allow });
-    });
-  }
 }
 
 const encoded = new WeakMap<object, Uint8Array>();

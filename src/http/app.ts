@@ -20,6 +20,7 @@ import { registerSiteRoutes } from './siteRoutes.js';
 import type { AppEnv, AppServices } from './services.js';
 import { accepts } from './accept.js';
 import { clientFacts } from './client.js';
+import { methodsNotAllowed } from './methods.js';
 
 /** One audience's routes (registerDownloadRoutes, registerPublicRoutes, registerStaffRoutes, …). */
 export type Audience = (app: Hono<AppEnv>, services: AppServices) => void;
@@ -102,6 +103,8 @@ export function createApp(services: AppServices, audiences: readonly Audience[])
     return c.body(logo.body as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': logo.contentType });
   });
 
+  // A method a path of ours does not take: 405 with Allow (downloads are read-only, the API's paths take theirs).
+  methodsNotAllowed(app);
   // Whole-site routes take what no audience answered (they never cover Mirrorgate's own paths).
   registerSiteRoutes(app, services);
   app.notFound((c) => problemResponse(c, services, new HttpProblem(404, 'not found')));
@@ -110,7 +113,7 @@ export function createApp(services: AppServices, audiences: readonly Audience[])
     if (err instanceof NotFoundError) return problemResponse(c, services, new HttpProblem(404, err.message));
     if (err instanceof ConflictError || err instanceof InvalidStateError) return problemResponse(c, services, new HttpProblem(409, err.message));
     if (err instanceof UpstreamError) return problemResponse(c, services, new HttpProblem(502, err.message));
-    // A client's mistake found past the schema (a private address): guards.ts words the 422; nothing to log.
+    // A client's mistake found past the schema (a mirror or offer URL at a private address): a 422 naming each field.
     if (err instanceof FieldsError) return problemResponse(c, services, new HttpProblem(422, err.message, { fields: err.fields }));
     if (err instanceof StoreUnavailableError) {
       c.header('Retry-After', '5');
@@ -126,7 +129,6 @@ function assetResponse(c: Context, body: string, type: string) {
   return c.body(body, 200, { 'Content-Type': type, 'Cache-Control': 'public, max-age=3600' });
 }
 
-/** Errors answer in the form the client reads: JSON for APIs and JSON clients, short text otherwise. */
 /**
  * The one place an expected failure becomes a response: JSON for APIs and JSON clients, an HTML page in
  * the site's layout for browsers (with the folder above a missing download), plain text for tools.
@@ -139,13 +141,16 @@ function problemResponse(c: Context, services: AppServices, p: HttpProblem) {
   const accept = c.req.header('accept') ?? '';
   const wantsJson = accepts(accept, 'application/json') || c.req.path.startsWith('/api/') || c.req.path.startsWith('/admin/');
   if (wantsJson) return c.json({ error: p.message, ...p.details } satisfies ProblemAnswer, p.status);
+  // Pages and text name each refused field too, after the message.
+  const fields = Object.entries(p.details?.fields ?? {});
+  const message = fields.length ? `${p.message}: ${fields.map(([k, v]) => `${k}: ${v}`).join('; ')}` : p.message;
   if (accepts(accept, 'text/html')) {
     const download = rawDownloadPath(c.req.path);
     const parsed = download === undefined ? undefined : parseDownloadPath(download.replace(/\/$/, ''));
     const folderAbove = download === undefined ? undefined : parsed?.ok ? nearestFolder(services.snapshot().files, parsed.path) : '';
-    return c.html(errorPage({ status: p.status, message: p.message, folderAbove }), p.status);
+    return c.html(errorPage({ status: p.status, message, folderAbove }), p.status);
   }
-  return c.text(`${p.status === 404 ? 'Not found' : 'Error'}: ${p.message}\n`, p.status);
+  return c.text(`${p.status === 404 ? 'Not found' : 'Error'}: ${message}\n`, p.status);
 }
 
 /**

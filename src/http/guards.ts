@@ -3,7 +3,6 @@
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import type { Store as LimiterStore } from 'hono-rate-limiter';
 import ipaddr from 'ipaddr.js';
-import { FieldsError } from '../control/errors.js';
 import { HitWindows, type HitCount } from '../core/hitWindows.js';
 import { createTrustedProxies } from '../geo/clientAddress.js';
 import { bearerChallenge, presentedToken, principalOf, timingSafeEqualString } from './auth.js';
@@ -65,32 +64,8 @@ export function offerOrigin(c: Context): { network?: string } {
 
 /** Guards every runtime with a control plane mounts in front of the staff audience (admin API, offers). */
 export function installStaffGuards(app: Hono<AppEnv>, services: AppServices): void {
-  app.use(fieldsAsUnprocessable());
   app.use('/admin/*', bearerChallenge());
   app.on('POST', '/api/v1/offers', pendingOfferCaps(services));
-}
-
-/**
- * A FieldsError (a mirror or offer URL at a private address, …) answers 422 naming each field, like
- * a body that fails its schema, wherever it is thrown.
- */
-function fieldsAsUnprocessable(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    await next();
-    const err = c.error;
-    if (!(err instanceof FieldsError)) return;
-    const wantsHtml = accepts(c.req.header('accept') ?? '', 'text/html') && !c.req.path.startsWith('/admin/') && !c.req.path.startsWith('/api/');
-    c.error = undefined;
-    c.res = undefined as unknown as Response; // replaced, not merged: the error's answer is dropped
-    c.res = wantsHtml
-      ? c.text(
-          `Error: ${Object.entries(err.fields)
-            .map(([k, v]) => `${k}: ${v}`)
-            .join('; ')}\n`,
-          422,
-        )
-      : c.json({ error: err.message, fields: err.fields }, 422);
-  };
 }
 
 /**

@@ -74,15 +74,7 @@ export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices)
         return pageAnswer(c, snapshot, decision, file, services, intent.query);
     }
   });
-  // Downloads are read-only (HEAD is GET's, above): other methods are told which are allowed, and a CORS
-  // preflight or OPTIONS gets the same list with a 204.
-  app.all(`${DOWNLOAD_PREFIX}*`, (c) => {
-    if (c.req.method === 'OPTIONS') return c.body(null, 204, { Allow: DOWNLOAD_METHODS });
-    throw new HttpProblem(405, `${c.req.method} is not allowed here: downloads take ${DOWNLOAD_METHODS}`, undefined, { Allow: DOWNLOAD_METHODS });
-  });
 }
-
-const DOWNLOAD_METHODS = 'GET, HEAD, OPTIONS';
 
 /** A folder URL: its subfolders and files (name, size, date, checksum), as HTML or JSON. */
 function folderAnswer(c: Context<AppEnv>, snapshot: Snapshot, folder: string, accept: string) {
