@@ -1,4 +1,6 @@
 // Node entry: read the config, compose the instance (src/node/compose.ts), listen (src/node/server.ts); `npm start` runs it.
+// First, before any module loads (and a GC can run): see tickShapes.ts.
+import './node/tickShapes.js';
 import pino from 'pino';
 import { ConfigError, loadConfig, resolveConfigPath, type Config } from './config/load.js';
 import type { ControlPlane } from './control/controlPlane.js';

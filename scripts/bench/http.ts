@@ -166,3 +166,18 @@ export async function scenarios(count = 4_000): Promise<Scenarios> {
   const build = (mix: readonly MixShare[], seed: number) => buildRequests({ paths, count, mix, seed, clients: 2_000 });
   return { mix: build(MIX, 42), redirects: build(REDIRECT_ONLY, 43) };
 }
+
+/** The headers of one real Mirrorgate 302 (less those node:http adds itself), for the fixed-answer baselines. */
+export async function typicalRedirectHeaders(url: string, requests: readonly LoadRequest[]): Promise<{ headers: string[]; bytes: number }> {
+  const r = requests.find((x) => x.status === 302)!;
+  const res = await fetch(`${url}${r.path}`, { method: r.method, headers: r.headers, redirect: 'manual' });
+  await res.arrayBuffer();
+  const headers: string[] = [];
+  let bytes = 0;
+  res.headers.forEach((value, name) => {
+    if (['date', 'connection', 'keep-alive', 'transfer-encoding'].includes(name)) return;
+    headers.push(name, value);
+    bytes += name.length + value.length + 4;
+  });
+  return { headers, bytes };
+}

@@ -16,7 +16,7 @@ import { kindCounts } from '../../load/scenarios.js';
 import type { ControlResult } from './control.js';
 import type { CoreResult } from './core.js';
 import type { LoadRequest } from '../../load/scenarios.js';
-import { runLoad, scenarios, startServer, warmUp, type LoadResult, type ServerHandle, type ServerMode } from './http.js';
+import { runLoad, scenarios, startServer, typicalRedirectHeaders, warmUp, type LoadResult, type ServerHandle, type ServerMode } from './http.js';
 import { BENCH_DIR, processTreeCpu, fmtInt, fmtMiB, fmtMs, fmtS, fmtUs, forkChild, goal, loadAverage1, machineLine, pct, table } from './util.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379/15';
@@ -279,19 +279,6 @@ async function http(): Promise<void> {
 }
 
 /** The headers of one 302 from the running server (framing headers left out), and their size on the wire. */
-async function typicalRedirectHeaders(url: string, requests: readonly LoadRequest[]): Promise<{ headers: string[]; bytes: number }> {
-  const r = requests.find((x) => x.status === 302)!;
-  const res = await fetch(`${url}${r.path}`, { method: r.method, headers: r.headers, redirect: 'manual' });
-  await res.arrayBuffer();
-  const headers: string[] = [];
-  let bytes = 0;
-  res.headers.forEach((value, name) => {
-    if (['date', 'connection', 'keep-alive', 'transfer-encoding'].includes(name)) return;
-    headers.push(name, value);
-    bytes += name.length + value.length + 4;
-  });
-  return { headers, bytes };
-}
 
 async function best(run: () => Promise<LoadResult>): Promise<LoadResult> {
   let r = await run();
