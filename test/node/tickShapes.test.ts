@@ -13,6 +13,10 @@ import { createHook } from 'node:async_hooks';
 await import('./src/node.ts');
 const { heldTickEntry } = await import('./src/node/tickShapes.ts');
 const held = heldTickEntry();
+// The hold must leave no async hook on (checked before this probe uses one): with Node's promise hooks on,
+// every promise carries async ids.
+await null;
+const promiseHooks = Object.getOwnPropertySymbols(new Promise(() => undefined)).length > 0;
 const entry = () => {
   let got;
   const hook = createHook({ init(_id, type, _trigger, resource) { if (type === 'TickObject') got ??= resource; } }).enable();
@@ -26,15 +30,15 @@ for (let k = 0; k < 4; k++) {
   globalThis.gc();
 }
 const fresh = entry();
-console.log(JSON.stringify({ held: held !== undefined, fresh: fresh !== undefined, sameMap: held !== undefined && fresh !== undefined && %HaveSameMap(held, fresh) }));
+console.log(JSON.stringify({ held: held !== undefined, fresh: fresh !== undefined, sameMap: held !== undefined && fresh !== undefined && %HaveSameMap(held, fresh), promiseHooks }));
 `;
 
 describe('nextTick entry shapes', () => {
-  it('are held by the Node entry, so new entries keep one map through full GCs', async () => {
+  it('are held by the Node entry, so new entries keep one map through full GCs, and no async hook stays on', async () => {
     const { stdout } = await run(process.execPath, ['--allow-natives-syntax', '--expose-gc', '--import', 'tsx', '--input-type=module', '-e', PROBE], {
       cwd: process.cwd(),
       env: { ...process.env, LOG_LEVEL: 'silent' },
     });
-    expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual({ held: true, fresh: true, sameMap: true });
+    expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual({ held: true, fresh: true, sameMap: true, promiseHooks: false });
   });
 });
