@@ -152,6 +152,8 @@ export class AdminService {
     };
     await this.change(actor, 'mirror.add', spec.id, existing ?? null, override);
     if (lifecycle === 'pending' && spec.enabled) this.control.probeSoon(spec.id);
+    // An accepted offer's mirror launches on a complete scan: the first one now, not at the next round (hours).
+    if (lifecycle === 'syncing' && spec.enabled) this.control.scanSoon(spec.id);
     return this.getMirror(spec.id);
   }
 
@@ -179,6 +181,12 @@ export class AdminService {
     // A PATCH confirms a mirror whose stored state was damaged (stateCheck.ts): it counts as a change.
     delete next.unconfirmed;
     const after = this.control.previewSpec(id, next) ?? before.spec;
+    // A ceiling below the weight in force would leave the provider's limit and the mirror's share at odds.
+    if (weightCeiling !== undefined && after.weight > weightCeiling) {
+      throw new FieldsError('invalid body', {
+        weightCeiling: `weightCeiling ${weightCeiling} is below the mirror's weight of ${after.weight}; lower the weight in the same change`,
+      });
+    }
     const diff = changedFields(before.spec, after);
     const ceilingChanged = weightCeiling !== undefined && weightCeiling !== before.weightCeiling;
     if (!diff && !ceilingChanged) return before;
@@ -233,9 +241,9 @@ export class AdminService {
     return this.getMirror(id);
   }
 
-  /** An uploaded logo, when the mirror has one (every instance holds them all). */
+  /** An uploaded logo, while the mirror's sponsor shows one (every instance holds them all); `sponsor: null` hides it. */
   logo(id: string): Logo | undefined {
-    return this.control.logo(id);
+    return this.control.mirrors().find((m) => m.id === id)?.sponsor?.logo !== undefined ? this.control.logo(id) : undefined;
   }
 
   /** The SHA-256 of a mirror's uploaded logo: its version, for ETags. */
@@ -309,7 +317,11 @@ export class AdminService {
   /** Revokes a runtime token by id or name: it stops working, and its console sessions end, on every instance. */
   async revokeToken(actor: string, idOrName: string): Promise<TokenView> {
     const records = this.control.tokens.records();
-    const record = records.find((r) => r.id === idOrName) ?? records.find((r) => r.name === idOrName && r.revokedAt === undefined);
+    // By name: the token in force, else (revoking again changes nothing) the one revoked last.
+    const record =
+      records.find((r) => r.id === idOrName) ??
+      records.find((r) => r.name === idOrName && r.revokedAt === undefined) ??
+      records.filter((r) => r.name === idOrName).sort((a, b) => (b.revokedAt ?? 0) - (a.revokedAt ?? 0))[0];
     if (!record) {
       if (this.listTokens().some((t) => t.source === 'config' && t.name === idOrName)) {
         throw new InvalidStateError(`token "${idOrName}" comes from the config file; remove it there and restart`);
@@ -367,15 +379,38 @@ export class AdminService {
       await this.store.putHealth(id, unprobed);
       await this.store.publish({ kind: 'health', mirror: id });
     }
+    await this.releaseTokensOf(actor, id);
+  }
+
+  /**
+   * A deleted mirror's provider tokens let go of it: a mirror added later under the same id (for another
+   * operator) must not be run by the old one's token. A token left with no mirror is revoked; one that
+   * names others keeps those (audited as token.scope).
+   */
+  private async releaseTokensOf(actor: string, mirror: string): Promise<void> {
+    const holding = this.control.tokens.records().filter((r) => r.revokedAt === undefined && r.role === 'provider' && r.mirrors.includes(mirror));
+    for (const record of holding) {
+      const mirrors = record.mirrors.filter((m) => m !== mirror);
+      if (mirrors.length === 0) {
+        await this.revokeToken(actor, record.id);
+        continue;
+      }
+      await this.audit(actor, 'token.scope', `token:${record.id}`, { name: record.name, mirrors: record.mirrors }, { mirrors });
+      const narrowed: TokenRecord = { ...record, mirrors };
+      await this.store.putToken(narrowed);
+      this.control.tokens.setRuntime(this.control.tokens.records().map((r) => (r.id === record.id ? narrowed : r)));
+      await this.store.publish({ kind: 'token', id: record.id });
+    }
   }
 
   async drain(actor: string, id: string, overMs: number): Promise<MirrorView> {
     await this.fresh();
     const view = this.getMirror(id);
     const o = this.control.override(id);
-    // Drained at once already: draining at once again changes nothing.
-    if (o?.drain?.overMs === 0 && overMs === 0) return view;
-    const next: MirrorOverride = { ...(o ?? { patch: {} }), drain: { startMs: this.clock(), overMs }, updatedAt: this.clock(), updatedBy: actor };
+    const now = this.clock();
+    // A drain never raises a mirror's share: one under way that ends no later than this one would stays.
+    if (o?.drain && o.drain.startMs + o.drain.overMs <= now + overMs) return view;
+    const next: MirrorOverride = { ...(o ?? { patch: {} }), drain: { startMs: now, overMs }, updatedAt: now, updatedBy: actor };
     await this.change(actor, 'mirror.drain', id, { drain: o?.drain ?? null }, next, { overMs });
     return this.getMirror(id);
   }

@@ -185,4 +185,9 @@ export class ControlPlane {
   scan(id: string, onProgress?: (entries: number) => void): Promise<ScanResult> {
     return this.scans.scan(id, onProgress);
   }
+
+  /** Scans a mirror that can be scanned, in the background (an accepted offer's first scan). */
+  scanSoon(id: string): void {
+    this.scans.scanSoon(id);
+  }
 }

@@ -6,9 +6,15 @@ import { isRelativeTracePath } from '../core/health.js';
 import type { MirrorSpec } from '../core/model.js';
 import { FieldsError } from './errors.js';
 
-export const sponsorBody = z.strictObject({ name: z.string().min(1).max(200), url: fields.linkUrl.optional() });
+/** A logo is a picture uploaded on its own route, never a path or URL in a body: the reason says where. */
+const logoElsewhere = z.never({ error: 'a logo is uploaded with PUT /admin/v1/mirrors/{id}/logo (mirrorgate mirrors logo <id> <file>)' }).optional();
+export const sponsorBody = z.strictObject({ name: z.string().min(1).max(200), url: fields.linkUrl.optional(), logo: logoElsewhere });
 /** In a PATCH each sponsor field is merged into the current sponsor (the logo stays); url null removes the link. */
-export const sponsorPatchBody = z.strictObject({ name: z.string().min(1).max(200).optional(), url: fields.linkUrl.nullable().optional() });
+export const sponsorPatchBody = z.strictObject({
+  name: z.string().min(1).max(200).optional(),
+  url: fields.linkUrl.nullable().optional(),
+  logo: logoElsewhere,
+});
 export const contentBody = z.strictObject({
   include: fields.globList().min(1).optional(),
   exclude: fields.globList().optional(),

@@ -68,7 +68,7 @@ export class ProbeRounds {
         const samples = chooseSamples(snapshot.files, (f) => mirrorCarries(snapshot, m, f), config.health.sampleFiles, round);
         // Files found missing earlier are looked at again, so a brief 404 (mid-sync) does not
         // keep a file off a mirror that has no rsyncUrl to be rescanned.
-        const again = (state.healthOf(m.spec.id)?.missing ?? []).slice(0, RECHECK_MISSING).flatMap((path) => {
+        const again = inTurn(state.healthOf(m.spec.id)?.missing ?? [], RECHECK_MISSING, round).flatMap((path) => {
           const f = snapshot.files.lookup(path);
           return f < 0 ? [] : [{ path, size: snapshot.files.size(f) }];
         });
@@ -77,7 +77,7 @@ export class ProbeRounds {
           again.map((s) => s.path),
         );
         // A mirror's own trace path replaces the origin's candidates: staff said where it is.
-        return { id: m.spec.id, baseUrl: m.spec.baseUrl, tracePath: m.spec.trace ?? config.origin.trace, samples: [...samples, ...again] };
+        return { id: m.spec.id, baseUrl: m.spec.baseUrl, tracePath: m.spec.trace ?? config.origin.trace, samples, recheck: again };
       });
     const results = new Map<string, HealthRecord>();
     await this.prober.probeAll(targets, async (target, outcome: ProbeOutcome) => {
@@ -87,10 +87,10 @@ export class ProbeRounds {
         successesToUp: config.health.successesToUp,
         originTraceTime: originTrace,
       });
-      // Files found missing stay off the mirror until a scan, or a probe that reaches the
-      // mirror, finds them again.
+      // Files found missing stay off the mirror until a scan, or a probe that reaches the mirror,
+      // finds them again (a probe that reaches it looks at each of them, on top of its samples).
       const missing = new Set(prev?.missing ?? []);
-      if (outcome.ok) for (const path of rechecked.get(target.id) ?? []) missing.delete(path);
+      if (outcome.ok) for (const path of rechecked.get(target.id) ?? []) if (!outcome.missing?.includes(path)) missing.delete(path);
       for (const path of outcome.missing ?? []) missing.add(path);
       const record: HealthRecord = { ...next, ...(missing.size ? { missing: [...missing] } : {}) };
       results.set(target.id, record);
@@ -114,4 +114,11 @@ export class ProbeRounds {
     });
     return results;
   }
+}
+
+/** Up to `n` of `list`, a different part each round, so every one of a long list is looked at in turn. */
+function inTurn<T>(list: readonly T[], n: number, round: number): T[] {
+  if (list.length <= n) return [...list];
+  const start = (round * n) % list.length;
+  return Array.from({ length: n }, (_, i) => list[(start + i) % list.length]!);
 }

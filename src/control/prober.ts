@@ -21,6 +21,8 @@ export interface ProbeTarget {
   tracePath: string | readonly string[];
   /** Files the mirror should carry, with their origin sizes (see chooseSamples). */
   samples: SampleFile[];
+  /** Files found missing earlier, looked at again on top of the samples (never cut by sampleFiles). */
+  recheck?: SampleFile[];
 }
 
 export type ProberLog = Pick<Logger, 'warn' | 'debug'>;
@@ -149,6 +151,15 @@ export class Prober {
           problems.push(problem);
         }
       }
+      // Whether the fresh samples vouch for a mirror without a trace; files known missing do not count.
+      const freshMissing = missing.length;
+      for (const sample of target.recheck ?? []) {
+        const problem = await this.checkSample(target.baseUrl, sample, deadline.signal, phase);
+        if (problem) {
+          missing.push(sample.path);
+          problems.push(problem);
+        }
+      }
 
       const outcome: ProbeOutcome = { ok: true, at };
       if (trace.time !== undefined) {
@@ -156,7 +167,7 @@ export class Prober {
       } else {
         // No trace: the samples must vouch for the mirror, and with none to check, its base URL.
         // A host answering 404 to everything would otherwise be "up" and sent every download.
-        if (samples.length > 0 && missing.length === samples.length) {
+        if (samples.length > 0 && freshMissing === samples.length) {
           return { ok: false, reason: `${trace.problem}; ${problems.join('; ')}`, at };
         }
         if (samples.length === 0) {

@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger.js';
 import type { MirrorSpec } from '../core/model.js';
 import type { Snapshot } from '../core/snapshot.js';
 import { StoreUnavailableError, type Store } from '../store/store.js';
-import { ConflictError, InvalidStateError, NotFoundError, UpstreamError } from './errors.js';
+import { InvalidStateError, NotFoundError, UpstreamError } from './errors.js';
 import { guardedLookup } from './guardedLookup.js';
 import type { MirrorLifecycle } from './lifecycle.js';
 import { scanMirror, type ScanResult } from './scan.js';
@@ -29,8 +29,8 @@ export interface ScanRunsOptions {
 }
 
 export class ScanRuns {
-  /** Mirrors being scanned now: a second scan of one is refused, not queued. */
-  private readonly scanning = new Set<string>();
+  /** Scans running now, by mirror: asking for one of these joins it instead of starting another. */
+  private readonly running = new Map<string, Promise<ScanResult>>();
 
   constructor(private readonly opts: ScanRunsOptions) {}
 
@@ -48,14 +48,32 @@ export class ScanRuns {
     return out;
   }
 
-  async scan(id: string, onProgress?: (entries: number) => void): Promise<ScanResult> {
-    const { config, state, store, log } = this.opts;
-    const mirror = state.mirrors().find((m) => m.id === id);
-    if (!mirror) throw new NotFoundError(`no mirror "${id}"`);
+  /**
+   * Scans one mirror now. A scan of it already running (a scheduled one, or one started when its offer
+   * was accepted) is joined: its answer is this one's, without progress.
+   */
+  scan(id: string, onProgress?: (entries: number) => void): Promise<ScanResult> {
+    const mirror = this.opts.state.mirrors().find((m) => m.id === id);
+    if (!mirror) return Promise.reject(new NotFoundError(`no mirror "${id}"`));
     const source = scanSource(mirror);
-    if (!source) throw new InvalidStateError(`mirror "${id}" has no rsyncUrl (or http(s) content.manifest) to scan`);
-    if (this.scanning.has(id)) throw new ConflictError(`a scan of "${id}" is already running`);
-    this.scanning.add(id);
+    if (!source) return Promise.reject(new InvalidStateError(`mirror "${id}" has no rsyncUrl (or http(s) content.manifest) to scan`));
+    const under = this.running.get(id);
+    if (under) return under;
+    const run = this.run(mirror, source, onProgress).finally(() => this.running.delete(id));
+    this.running.set(id, run);
+    return run;
+  }
+
+  /** Starts a scan of a mirror that can be scanned and returns at once; a failure is logged (scan() logs it). */
+  scanSoon(id: string): void {
+    const mirror = this.opts.state.mirrors().find((m) => m.id === id);
+    if (!mirror || !scanSource(mirror)) return;
+    this.scan(id).catch(() => undefined);
+  }
+
+  private async run(mirror: MirrorSpec, source: NonNullable<ReturnType<typeof scanSource>>, onProgress?: (entries: number) => void): Promise<ScanResult> {
+    const { config, state, store, log } = this.opts;
+    const id = mirror.id;
     try {
       const result = await scanMirror({ id, ...source, content: mirror.content }, this.opts.snapshot().files, {
         onProgress,
@@ -82,8 +100,6 @@ export class ScanRuns {
       log.error({ mirror: id, err: (err as Error).message }, 'scan failed; keeping the previous inventory');
       if (err instanceof StoreUnavailableError) throw err;
       throw new UpstreamError(`${(err as Error).message} (the previous inventory is kept)`);
-    } finally {
-      this.scanning.delete(id);
     }
   }
 }

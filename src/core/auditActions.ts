@@ -17,4 +17,5 @@ export const AUDIT_ACTIONS = [
   'offer.reject',
   'token.issue',
   'token.revoke',
+  'token.scope',
 ] as const;

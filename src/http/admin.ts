@@ -12,6 +12,7 @@ import { SHARD_TARGET_FILES, ShardCache } from '../core/snapshotShards.js';
 import type { Cooperation } from '../core/steps.js';
 import { StoreUnavailableError } from '../control/errors.js';
 import { principalOf } from './auth.js';
+import { auditSeenBy, seenBy } from './providerView.js';
 import { registerEdgeIngestRoutes, snapshotReader } from './edgeIngest.js';
 import { HttpProblem } from './problem.js';
 import { problemFields } from './schemas/problemFields.js';
@@ -144,24 +145,6 @@ function unknownMirrors(admin: AdminService, ids: readonly string[]): string | u
   const known = new Set(admin.listMirrors().map((m) => m.spec.id));
   const unknown = ids.filter((m) => !known.has(m));
   return unknown.length > 0 ? `no mirror ${unknown.map((m) => `"${m}"`).join(', ')}` : undefined;
-}
-
-/**
- * A mirror as the token may see it: staff see the spec as configured; a provider sees no path on the
- * server (its logo as the public /logos/{id} address, no inventory manifest file).
- */
-function seenBy(token: Principal, view: MirrorView): MirrorView {
-  if (token.role !== 'provider') return view;
-  const { spec } = view;
-  const { manifest: _manifest, ...content } = spec.content;
-  return {
-    ...view,
-    spec: {
-      ...spec,
-      ...(spec.sponsor && { sponsor: { ...spec.sponsor, ...(spec.sponsor.logo !== undefined && { logo: `/logos/${spec.id}` }) } }),
-      content,
-    },
-  };
 }
 
 function today(offsetDays = 0): string {
@@ -400,7 +383,12 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     }
     const from = q.from ?? today(-30);
     const to = q.to ?? today();
-    if (from > to) throw new HttpProblem(400, 'from is after to');
+    if (from > to) {
+      const which = q.from === undefined ? 'to' : 'from';
+      throw new HttpProblem(400, 'invalid query', {
+        fields: { [which]: which === 'from' ? `from (${from}) is after to (${to})` : `to (${to}) is before from (${from})` },
+      });
+    }
     let stats: Omit<StatsAnswer, 'from' | 'to' | 'mirrors'>;
     try {
       stats = await admin.stats({ from, to, mirrors });
@@ -427,7 +415,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     };
     const { entries, stale } = await admin.readAudit(query);
     if (stale) c.header('Warning', '110 - "the shared store is unreachable; the newest entries this instance holds"');
-    return c.json({ entries, ...(stale ? { stale: true } : {}) } satisfies AuditAnswer);
+    return c.json({ entries: entries.map((e) => auditSeenBy(token, e)), ...(stale ? { stale: true } : {}) } satisfies AuditAnswer);
   });
 
   // ---- tokens issued at runtime (config tokens are listed, never shown) ----

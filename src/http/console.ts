@@ -6,6 +6,7 @@ import { rateLimiter } from 'hono-rate-limiter';
 import { ConflictError, FieldsError, InvalidStateError, NotFoundError, StoreUnavailableError } from '../control/errors.js';
 import type { Principal } from '../control/tokens.js';
 import { principalOf } from './auth.js';
+import { auditSeenBy } from './providerView.js';
 import { clientKey, limiterStore } from './guards.js';
 import { paginate } from './views/pagination.js';
 import { HttpProblem } from './problem.js';
@@ -384,7 +385,7 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
     let audit = null;
     if (views.length) {
       const read = await admin.readAudit({ targets: views.map((v) => `mirror:${v.spec.id}`), limit: 20 });
-      audit = read.entries;
+      audit = read.entries.map((e) => auditSeenBy(viewer, e));
     }
     const readOnly = !admin.storeAvailable();
     return c.html(providerPage({ viewer, mirrors, choose, statsError, from, to, nowMs, flash, audit, readOnly }));

@@ -124,7 +124,8 @@ async function composeOn(store: Store, config: Config, opts: ComposeOptions, log
     geoInfo: () => locator.info(),
     trustedProxies: createTrustedProxies(config.trustedProxies),
     connection: nodeConnection,
-    logo: (id) => control.logo(id) ?? logos.get(id),
+    // Only while the mirror's sponsor shows a logo: a sponsor removed takes its logo off /logos/{id} too.
+    logo: (id) => (control.mirrors().find((m) => m.id === id)?.sponsor?.logo !== undefined ? (control.logo(id) ?? logos.get(id)) : undefined),
     tokens: config.tokens,
     rateLimits: config.limits,
     countHit: sharedHitCounter(store),

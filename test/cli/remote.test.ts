@@ -398,7 +398,7 @@ describe('stats and audit', () => {
 
     const backwards = await cli(['stats', '--from', '2026-02-01', '--to', '2026-01-01']);
     expect(backwards.code).toBe(1);
-    expect(backwards.stderr).toBe('mirrorgate: from is after to (400)\n');
+    expect(backwards.stderr).toBe('mirrorgate: invalid query (400)\n  from (--from): from (2026-02-01) is after to (2026-01-01)\n');
     expect((await cli(['stats', '--from', 'yesterdayish'])).code).toBe(2);
   });
 

@@ -204,6 +204,42 @@ describe('a file a probe finds missing', () => {
   });
 });
 
+describe('a file a probe finds missing, with fewer samples per probe than files', () => {
+  let net: ControlNetwork;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    net = await startNetwork(CONTROL_SETUP);
+    // One fresh sample a round: the file found missing is looked at again on top of it, never dropped unchecked.
+    server = await net.startServer({ health: { ...STEADY_HEALTH, sampleFiles: 1 } });
+    await allUp(server, MIRRORS);
+  });
+  afterAll(async () => {
+    await net?.close();
+  });
+
+  it('stays off round after round while it is missing, and comes back once a probe finds it again', async () => {
+    await net.removeFile('de-near', 'readme');
+    const missing = () => server.control.healthOf('de-near')?.missing?.includes(CFILES.readme.path) === true;
+    // A round samples one file at random: the removed one is found within some rounds (or a scan would find it).
+    expect(
+      await waitFor(async () => missing() && (await choice(server.url, 'DE', 'readme')) !== 'de-near', { timeoutMs: 30_000, everyMs: 20 }),
+      healthFacts(server),
+    ).toBeDefined();
+    const r0 = probeRounds(net);
+    while (probeRounds(net) - r0 < 6) {
+      expect(missing(), healthFacts(server)).toBe(true);
+      expect(await choice(server.url, 'DE', 'readme')).not.toBe('de-near');
+      await sleep(INTERVAL_MS / 4);
+    }
+    await net.placeFile('de-near', 'readme');
+    expect(
+      await waitFor(async () => !missing() && (await choice(server.url, 'DE', 'readme')) === 'de-near', { timeoutMs: 8_000 }),
+      healthFacts(server),
+    ).toBeDefined();
+  });
+});
+
 describe('a lagging mirror', () => {
   let net: ControlNetwork;
   let server: RunningServer;
