@@ -64,6 +64,8 @@ export class SnapshotBuilder {
   private readonly rebuildSliceMs: number;
   private readonly log: SnapshotBuilderOptions['log'];
   private readonly listeners = new Set<(s: Snapshot) => void>();
+  /** The newest origin mtime when the index was first loaded: how far rules vouch without a last sync (MirrorState.trustedTo). */
+  private rulesHorizon: number | undefined;
 
   constructor(opts: SnapshotBuilderOptions) {
     this.mirrors = opts.mirrors;
@@ -76,6 +78,7 @@ export class SnapshotBuilder {
     this.rebuildSliceMs = opts.rebuildSliceMs ?? 10;
     this.log = opts.log;
     this.rules = ruleClassesFor(this.files, this.mirrors);
+    this.rulesHorizon = newestMtime(this.files);
     this.snapshot = this.build(0);
   }
 
@@ -98,6 +101,8 @@ export class SnapshotBuilder {
       else this.listings.delete(id);
     }
     this.files = files;
+    // Set once: files new or changed since are not vouched for by rules alone.
+    this.rulesHorizon ??= newestMtime(files);
     // The origin's files are the operator's, not a staff edit: computed here and now.
     this.rules = ruleClassesFor(files, this.mirrors);
     this.publish();
@@ -223,13 +228,24 @@ export class SnapshotBuilder {
     for (const l of this.listeners) l(this.snapshot);
   }
 
+  /** The states, each without a known last sync trusted to the rules horizon. */
+  private statesWithHorizon(): ReadonlyMap<string, MirrorState> {
+    const horizon = this.rulesHorizon;
+    if (horizon === undefined) return this.states;
+    const out = new Map<string, MirrorState>();
+    for (const [id, s] of this.states) out.set(id, s.lastSync === undefined ? { ...s, trustedTo: horizon } : s);
+    // A mirror with no probe record yet: its rules are trusted to the horizon too.
+    for (const m of this.mirrors) if (!out.has(m.id)) out.set(m.id, { health: 'unknown', trustedTo: horizon });
+    return out;
+  }
+
   private build(version: number, previous?: Snapshot): Snapshot {
     return buildSnapshot({
       version,
       nowMs: this.clock(),
       files: this.files,
       mirrors: this.mirrors,
-      states: this.states,
+      states: this.statesWithHorizon(),
       inventories: this.inventories,
       listings: this.listings,
       consistency: this.consistency,
@@ -239,4 +255,14 @@ export class SnapshotBuilder {
       rules: this.rules,
     });
   }
+}
+
+/** The newest mtime among the files (epoch seconds), or undefined for an empty index or none known. */
+function newestMtime(files: FileIndex): number | undefined {
+  let newest: number | undefined;
+  for (let i = 0; i < files.count; i++) {
+    const m = files.mtime(i);
+    if (m !== undefined && (newest === undefined || m > newest)) newest = m;
+  }
+  return newest;
 }

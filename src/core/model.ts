@@ -103,6 +103,12 @@ export interface MirrorState {
   lagSeconds?: number;
   /** Epoch seconds of the mirror's last completed sync, when known. */
   lastSync?: number;
+  /**
+   * Derived, never stored: without a known last sync, the newest origin mtime (epoch seconds) the mirror's
+   * include/exclude rules vouch for — the newest file of the origin index when this instance first loaded
+   * it. A file new or changed at the origin after that waits for a scan, or a trace, to show it there.
+   */
+  trustedTo?: number;
   /** Drain: from `startMs` (epoch ms) the share ramps to zero over `overMs`. */
   drain?: { startMs: number; overMs: number };
   /** Accepted but not yet launched: scanned and probed, never routed. */

@@ -81,9 +81,11 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     const ruleBit = rules.ruleKeys.indexOf(ruleKey(spec.content));
     const inventory = input.inventories.get(spec.id);
     const probeMissing = fileNumbers(state.missing, input.files);
+    // Routing goes by the last sync, else by how far the rules are trusted (MirrorState.trustedTo).
+    const lastSync = state.lastSync ?? state.trustedTo;
     let heldBack: ReadonlySet<number> | undefined;
     if (groups) {
-      heldBack = heldBackLeaders(groups, rules, { ruleBit, inventory, missing: probeMissing, lastSync: state.lastSync });
+      heldBack = heldBackLeaders(groups, rules, { ruleBit, inventory, missing: probeMissing, lastSync });
       // Written into the state so the snapshot codecs carry it to the edge as paths.
       const paths = heldBack ? [...heldBack].sort((a, b) => a - b).map((f) => input.files.paths[f]!) : undefined;
       if (paths || state.heldBack) state = { ...state, heldBack: paths };
@@ -108,7 +110,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
       countryOnly: spec.countryOnly,
       weight: spec.weight,
       drain: state.drain,
-      lastSync: state.lastSync,
+      lastSync,
       asn: spec.asn,
       ruleBit,
       inventory,
@@ -211,7 +213,7 @@ function holdsCurrent(snapshot: Snapshot, m: SnapshotMirror, f: number): boolean
   const cls = snapshot.rules.fileClass[f]!;
   if (m.ruleBit < 0 || !bitGet(snapshot.rules.membership[cls]!, m.ruleBit)) return false;
   if (m.inventory) return bitGet(m.inventory, f);
-  const lastSync = m.state.lastSync;
+  const lastSync = m.lastSync;
   if (lastSync === undefined) return true;
   const mtime = snapshot.files.mtime(f);
   return mtime === undefined || mtime <= lastSync;

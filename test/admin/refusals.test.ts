@@ -67,7 +67,10 @@ describe('unknown keys are named by themselves', () => {
         { bogus: 'bogus is not a field of a mirror' },
       ],
       [staff.patch('/admin/v1/mirrors/de-berlin', { weight: 5, bogus: 1 }), { bogus: 'bogus is not a field of a mirror' }],
-      [staff.patch('/admin/v1/mirrors/de-berlin', { sponsor: { name: 'X', logo: 'x.svg' } }), { 'sponsor.logo': 'a logo is uploaded with PUT /admin/v1/mirrors/{id}/logo (mirrorgate mirrors logo <id> <file>)' }],
+      [
+        staff.patch('/admin/v1/mirrors/de-berlin', { sponsor: { name: 'X', logo: 'x.svg' } }),
+        { 'sponsor.logo': 'a logo is uploaded with PUT /admin/v1/mirrors/{id}/logo (mirrorgate mirrors logo <id> <file>)' },
+      ],
       [staff.post('/admin/v1/mirrors/de-berlin/drain', { over: '1m', now: true }), { now: 'now is not a field of a drain' }],
       [
         staff.post('/admin/v1/tokens', { name: 'x', role: 'staff', bogus: 1, other: 2 }),

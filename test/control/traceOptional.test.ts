@@ -193,6 +193,22 @@ describe('trace files are optional', () => {
     expect(added.status, added.text).toBe(201);
     expect(added.json.spec.trace).toBe('project/trace/ftp.example.org');
   });
+
+  it('a file changed at the origin after the index was loaded is not sent to it on its rules alone: the origin has it meanwhile', async () => {
+    // Before: the guide goes to the mirror without a trace, as its rules say.
+    expect(await choice(server.url, 'DE', 'guide')).toBe('de-notrace');
+    // A new version at the origin, newer than anything the index held when it was first loaded.
+    await net.changeOriginFile('guide', 3_333, TRACE_TIME + 3_600);
+    await server.control.refreshOrigin();
+    // Its copy is the old one: no lastSync says it synced since, so the rules do not vouch for the new version.
+    expect(await waitFor(async () => (await choice(server.url, 'DE', 'guide')) === 'origin', { timeoutMs: 5_000 })).toBeDefined();
+    const listed = (await (
+      await fetch(`${server.url}/download/pub/docs/guide.txt?mirrorlist`, { headers: { Accept: 'application/json', 'X-Forwarded-For': '130.149.7.1' } })
+    ).json()) as { excluded: { id: string; reason: string }[] };
+    expect(listed.excluded).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'de-notrace', reason: 'stale-copy' })]));
+    // Files the origin had then still go to it.
+    expect(await choice(server.url, 'DE', 'app10')).toBe('de-notrace');
+  });
 });
 
 describe('origin.trace as a list of candidates', () => {
