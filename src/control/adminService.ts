@@ -138,7 +138,7 @@ export class AdminService {
     // file too), so it could never be exactly the mirror added now.
     if (this.configMirrorIds.has(spec.id)) {
       throw new ConflictError(
-        `mirror id "${spec.id}" belongs to a mirror of the config file that was removed; choose another id, or remove it from the config file and restart first`,
+        `mirror id "${spec.id}" belongs to a mirror of the config file that was removed; restore it (POST /admin/v1/mirrors/${spec.id}/restore, mirrorgate mirrors restore ${spec.id}) or choose another id`,
       );
     }
     const { id: _id, ...patch } = spec;
@@ -401,6 +401,25 @@ export class AdminService {
       this.control.tokens.setRuntime(this.control.tokens.records().map((r) => (r.id === record.id ? narrowed : r)));
       await this.store.publish({ kind: 'token', id: record.id });
     }
+  }
+
+  /**
+   * Brings back a mirror of the config file that staff deleted (an override hides it), with the staff
+   * changes it had; probed at once, since its probe record went with the delete. Tokens released at the
+   * delete stay released.
+   */
+  async restoreMirror(actor: string, id: string): Promise<MirrorView> {
+    await this.fresh();
+    const o = this.control.override(id);
+    if (!this.configMirrorIds.has(id) || !o?.deleted) {
+      if (this.control.mirrors().some((m) => m.id === id)) throw new InvalidStateError(`mirror "${id}" is not deleted`);
+      throw new NotFoundError(`no deleted mirror "${id}" of the config file (a mirror added at runtime is gone once deleted; add it again)`);
+    }
+    const { deleted: _deleted, ...rest } = o;
+    const next: MirrorOverride = { ...rest, patch: rest.patch ?? {}, updatedAt: this.clock(), updatedBy: actor };
+    await this.change(actor, 'mirror.restore', id, { deleted: true }, next, { deleted: false });
+    this.control.probeSoon(id);
+    return this.getMirror(id);
   }
 
   async drain(actor: string, id: string, overMs: number): Promise<MirrorView> {

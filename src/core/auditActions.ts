@@ -5,6 +5,7 @@ export const AUDIT_ACTIONS = [
   'mirror.add',
   'mirror.update',
   'mirror.delete',
+  'mirror.restore',
   'mirror.drain',
   'mirror.undrain',
   'mirror.launch',

@@ -274,6 +274,10 @@ export function registerAdminRoutes(app: Hono<AppEnv>, services: AppServices, ad
     const token = owner(c, id(c));
     return c.json(seenBy(token, await admin.undrain(token.name, id(c))) satisfies MirrorView);
   });
+  app.post('/admin/v1/mirrors/:id/restore', async (c) => {
+    const token = staff(c);
+    return c.json((await admin.restoreMirror(token.name, id(c))) satisfies MirrorView);
+  });
   app.post('/admin/v1/mirrors/:id/launch', async (c) => {
     const token = staff(c);
     return c.json((await admin.launch(token.name, id(c))) satisfies MirrorView);

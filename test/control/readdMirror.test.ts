@@ -43,6 +43,26 @@ describe('adding a mirror under the id of a deleted config mirror', () => {
     });
     expect(run.code, run.stderr).toBe(1);
     expect(run.stderr).toContain('config file');
+    expect(run.stderr).toContain('mirrorgate mirrors restore au-sydney');
+  });
+
+  it('mirrorgate mirrors restore brings it back with its staff changes, probed and routed again; audited', async () => {
+    // A second config mirror: changed by staff, then deleted, then restored.
+    expect((await staff.patch('/admin/v1/mirrors/fr-paris', { weight: 7 })).status).toBe(200);
+    expect((await staff.delete('/admin/v1/mirrors/fr-paris')).status).toBe(204);
+    expect((await staff.get('/admin/v1/mirrors/fr-paris')).status).toBe(404);
+
+    const run = await spawnCli(['mirrors', 'restore', 'fr-paris'], { env: { MIRRORGATE_URL: net.url, MIRRORGATE_TOKEN: STAFF_TOKEN } });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^fr-paris: restored \(status /);
+    expect((await staff.get('/admin/v1/mirrors/fr-paris')).json).toMatchObject({ source: 'config', spec: { id: 'fr-paris', weight: 7 } });
+    expect(await waitFor(async () => (await staff.get('/admin/v1/mirrors/fr-paris')).json.health?.health === 'up', { timeoutMs: 15_000 })).toBeDefined();
+    const audit = await staff.get('/admin/v1/audit?target=mirror:fr-paris&action=restore');
+    expect(audit.json.entries).toEqual([expect.objectContaining({ action: 'mirror.restore', actor: 'ops' })]);
+
+    // Restoring what is not deleted, or a runtime mirror that is gone, says why.
+    expect((await staff.post('/admin/v1/mirrors/fr-paris/restore')).status).toBe(409);
+    expect((await staff.post('/admin/v1/mirrors/no-such-mirror/restore')).status).toBe(404);
   });
 });
 

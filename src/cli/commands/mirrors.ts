@@ -1,4 +1,4 @@
-// `mirrorgate mirrors …`: list, show, add, edit, remove, drain, undrain, weight, enable, disable, launch and logo through the staff API.
+// `mirrorgate mirrors …`: list, show, add, edit, remove, restore, drain, undrain, weight, enable, disable, launch and logo through the staff API.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
@@ -115,7 +115,7 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
   remote(
     mirrors
       .command('remove')
-      .description('remove a mirror (a config mirror stays removed until the override is undone)')
+      .description('remove a mirror (a config mirror stays removed until `mirrors restore` brings it back)')
       .argument('<id>', 'mirror id')
       .option('--yes', 'really remove it'),
   ).action((id: string, opts: RemoteOptions & { yes?: boolean }) =>
@@ -181,6 +181,19 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
       }),
     );
   }
+
+  remote(
+    mirrors
+      .command('restore')
+      .description('bring back a mirror of the config file that was removed, with the changes staff had made to it')
+      .argument('<id>', 'mirror id'),
+  ).action((id: string, opts: RemoteOptions) =>
+    withClient(ctx, opts, async (client) => {
+      const view = await client.post(`${mirrorPath(id)}/restore`, undefined, mirrorView, about(id));
+      if (opts.json) return printJson(ctx, view);
+      ctx.io.out(`${id}: restored (status ${statusOf(view)})\n`);
+    }),
+  );
 
   remote(
     mirrors
