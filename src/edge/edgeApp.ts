@@ -7,11 +7,11 @@ import { registerDownloadRoutes } from '../http/download/route.js';
 import { registerPublicRoutes } from '../http/public.js';
 import type { Snapshot } from '../core/snapshot.js';
 import type { AccessToken, AppEnv, AppServices, Connection, LogLike } from '../http/services.js';
-import { originForm } from '../http/target.js';
+import { originForm, routedPath } from '../http/target.js';
 import { parseEdgeEnv, type EdgeConfig } from './config.js';
 import { consoleLog } from './consoleLog.js';
 import { DownloadCounter } from './downloadCounter.js';
-import { forwardToControlPlane, isControlPlanePath, isFolderListing } from './forward.js';
+import { forwardToControlPlane, isControlPlanePath, isFolderRequest, isListOfFolder } from './forward.js';
 import type { FreshnessStatus } from './freshness.js';
 import { LogoCache } from './logoCache.js';
 import { requestFilePaths } from './requestFiles.js';
@@ -164,15 +164,25 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
     const active = await ready(background);
     if (!active) return unavailable('this edge has no routing snapshot yet');
 
-    if (active === 'sharded' && config.controlUrl && isFolderListing(request.method, url, request.headers.get('accept') ?? '')) {
-      return forwardToControlPlane(request, { controlUrl: config.controlUrl, clientIp: clientIpOf(request), fetch: opts.fetch });
-    }
+    const path = routedPath(url.pathname);
+    const toControlPlane = () => forwardToControlPlane(request, { controlUrl: config.controlUrl!, clientIp: clientIpOf(request), fetch: opts.fetch });
+    if (active === 'sharded' && config.controlUrl && isFolderRequest(request.method, path)) return toControlPlane();
     let snapshot: Snapshot | undefined;
     if (active === 'sharded') {
-      const paths = requestFilePaths(request.method, url.pathname, originForm(request.url));
+      const paths = requestFilePaths(request.method, path, originForm(request.url));
       if (paths.length) {
         snapshot = await sharded!.forPaths(paths, background);
         if (!snapshot) return unavailable('this edge could not load the routing data for this file yet');
+        // Not a file: a list of it is a folder's, which the whole tree answers (the edge holds some shards only).
+        const files = snapshot.files;
+        if (
+          config.controlUrl &&
+          path.startsWith('/download/') &&
+          paths.every((p) => files.lookup(p) < 0) &&
+          isListOfFolder(url, request.headers.get('accept') ?? '')
+        ) {
+          return toControlPlane();
+        }
       }
     }
     // The core alone as a snapshot (pages, logos) is composed only by requests that need it, not by downloads.
@@ -197,7 +207,7 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
     async fetch(request, ctx) {
       const url = new URL(request.url);
       origin ??= url.origin;
-      if (config.forwardControlPaths && config.controlUrl && isControlPlanePath(url.pathname)) {
+      if (config.forwardControlPaths && config.controlUrl && isControlPlanePath(routedPath(url.pathname))) {
         return forwardToControlPlane(request, { controlUrl: config.controlUrl, clientIp: clientIpOf(request), fetch: opts.fetch });
       }
       const background = (p: Promise<unknown>) => ctx.waitUntil(p);

@@ -5,13 +5,20 @@ import { wantsPlainText } from '../http/download/intent.js';
 const CONTROL_PATHS = ['/admin', '/login', '/logout', '/staff', '/provider', '/offer', '/offers', '/api/v1/offers'] as const;
 
 /**
- * A folder listing (/download/…/ as HTML or JSON, not a repository list): with a sharded snapshot the edge
- * holds only the shards its downloads needed, never a whole folder, so the control plane answers it.
+ * A folder request: a listing (/download/…/ as HTML or JSON), a folder's mirror list or apt repository list.
+ * With a sharded snapshot the edge holds only the shards its downloads needed, never a whole folder, so the
+ * control plane answers it. `path` is the routed path (http/target.ts routedPath).
  */
-export function isFolderListing(method: string, url: URL, accept: string): boolean {
-  if (method !== 'GET' && method !== 'HEAD') return false;
-  if (!url.pathname.startsWith('/download/') || !url.pathname.endsWith('/')) return false;
-  return !url.searchParams.has('mirrorlist') && !wantsPlainText(accept);
+export function isFolderRequest(method: string, path: string): boolean {
+  return (method === 'GET' || method === 'HEAD') && path.startsWith('/download/') && path.endsWith('/');
+}
+
+/**
+ * A list asked of a path that is not a file (`?mirrorlist`, or an apt repository list by `Accept: text/*`):
+ * a folder named without its slash, answered from the whole tree as isFolderRequest's are.
+ */
+export function isListOfFolder(url: URL, accept: string): boolean {
+  return url.searchParams.has('mirrorlist') || wantsPlainText(accept);
 }
 
 /** Whether a request belongs to the control plane (the staff API, the console, provider offers). */

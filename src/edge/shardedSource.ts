@@ -132,6 +132,7 @@ export class ShardedSnapshotSource {
   private readonly clock: () => number;
   private readonly retryMs: number;
   private readonly timeoutMs: number;
+  private readonly coreTimeoutMs: number;
   private readonly cacheBytes: number;
   /** Set when the source answered that it has no core (404, or no KV key): auto mode then uses a whole snapshot. */
   noCore = false;
@@ -142,6 +143,9 @@ export class ShardedSnapshotSource {
     this.clock = opts.clock ?? Date.now;
     this.retryMs = opts.retryMs ?? 1000;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
+    // One freshness check at a time: a core check that never answers must not hold every refresh for the
+    // whole fetch timeout (a drain would wait that long at the edge). The core is small; shards keep timeoutMs.
+    this.coreTimeoutMs = Math.min(this.timeoutMs, Math.max(2_000, 2 * opts.ttlMs));
     this.cacheBytes = opts.cacheBytes ?? DEFAULT_SHARD_CACHE_BYTES;
     this.freshness = new Freshness({ ttlMs: opts.ttlMs, waitMs: opts.waitMs ?? DEFAULT_WAIT_MS, clock: this.clock });
     this.state = {
@@ -426,7 +430,7 @@ export class ShardedSnapshotSource {
       accept: 'application/vnd.mirrorgate.snapshot-core+json',
       token: this.opts.token,
       etag: this.holding ? this.coreEtag : undefined,
-      timeoutMs: this.timeoutMs,
+      timeoutMs: this.coreTimeoutMs,
     });
     if (got.kind === 'not-modified') return undefined;
     if (got.kind === 'status' && got.status === 404 && !this.holding) {

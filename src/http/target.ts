@@ -33,3 +33,17 @@ export function withRoutePrefix(target: string, prefix: string): string {
   }
   return prefix + target.slice(at + 1);
 }
+
+/**
+ * The path as the router matches it: percent-escapes decoded as `decodeURI` does (reserved characters such
+ * as %2F stay escaped), the raw path when it does not decode. Decisions taken before the app routes (the
+ * edge: what to pass on, which shard to load) read this, so "/%64ownload/…" is a download there too.
+ */
+export function routedPath(pathname: string): string {
+  if (!pathname.includes('%')) return pathname;
+  try {
+    return decodeURI(pathname);
+  } catch {
+    return pathname;
+  }
+}

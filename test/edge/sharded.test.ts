@@ -217,4 +217,32 @@ describe('the sharded snapshot in workerd', () => {
     expect(shardLoads('/tiny').get(shardOf(b, SHARDS))).toBe(2);
     expect((await readyz(edgeRun.url('edge-tiny'))).snapshotShardsCached).toBe(1);
   });
+
+  it('reads escaped path prefixes and folder lists as Node does: /%64ownload/…, repository lists, a folder named without its slash', async (ctx) => {
+    edgeRun.need(ctx);
+    const de = { name: '', target: '', client: 'DE' as const, expect: { status: 302 as const, mirror: '' } };
+    const escaped = `/%64ownload/${encodePath(FILES.readme)}`;
+    const [node, edge] = await Promise.all([
+      rawRequest(net.url, escaped, { headers: nodeHeaders(de) }),
+      rawRequest(edgeRun.url(), escaped, { headers: edgeHeaders(de) }),
+    ]);
+    expect(edge.status, edge.body.slice(0, 200)).toBe(302);
+    expect(header(edge, 'location')).toBe(header(node, 'location'));
+    const facts = `/api/v1/%66iles/${encodePath(FILES.readme)}`;
+    expect(JSON.parse((await rawRequest(edgeRun.url(), facts)).body)).toEqual(JSON.parse((await rawRequest(net.url, facts)).body));
+
+    // Folder lists come from the whole tree, at the control plane: as on Node, whatever shards the edge holds.
+    for (const [target, accept] of [
+      ['/download/?mirrorlist', 'application/json'],
+      ['/download/pub/?mirrorlist', 'application/json'],
+      ['/download/pub/', 'text/plain'],
+      ['/download/pub?mirrorlist', 'application/json'],
+      ['/download/pub', 'text/plain'],
+    ] as const) {
+      const n = await rawRequest(net.url, target, { headers: { ...nodeHeaders(de), Accept: accept } });
+      const e = await rawRequest(edgeRun.url(), target, { headers: { ...edgeHeaders(de), Accept: accept } });
+      expect(e.status, `${target}: ${e.body.slice(0, 200)}`).toBe(n.status);
+      expect(e.body.split(net.url).join('').split(edgeRun.url()).join(''), target).toBe(n.body.split(net.url).join('').split(edgeRun.url()).join(''));
+    }
+  });
 });

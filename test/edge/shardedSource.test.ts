@@ -7,6 +7,7 @@ import { encodeSnapshot } from '../../src/core/snapshotCodec.js';
 import { ShardCache, shardOf } from '../../src/core/snapshotShards.js';
 import { createEdge } from '../../src/edge/edgeApp.js';
 import { requestFilePaths } from '../../src/edge/requestFiles.js';
+import { routedPath } from '../../src/http/target.js';
 import type { KvNamespaceLike, WorkerContext } from '../../src/edge/runtime.js';
 import { CORE_PATH, SHARD_PATH, ShardedSnapshotSource } from '../../src/edge/shardedSource.js';
 import type { LogLike } from '../../src/http/services.js';
@@ -216,6 +217,37 @@ describe('ShardedSnapshotSource', () => {
     expect(source.status().shardCacheBytes).toBeLessThanOrEqual(Math.floor(2.5 * one));
   });
 
+  it('a core check that never answers is given up within 2 s (not the 10 s fetch timeout), so the next check can bring a change', async () => {
+    const b = builder();
+    const cp = controlPlane(b);
+    let hang = false;
+    const fetchImpl = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (hang && new URL(String(input)).pathname === CORE_PATH) {
+        hang = false;
+        // Like a connection that never answers: only the request's own deadline ends it.
+        return new Promise<Response>((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
+      }
+      return cp.fetch(input, init);
+    }) as typeof fetch;
+    const source = new ShardedSnapshotSource({ controlUrl: CONTROL, token: TOKEN, ttlMs: 100, fetch: fetchImpl, log: silent });
+    const bg = background();
+    await source.ensure(bg.hand);
+    const version = source.core()!.version;
+    hang = true;
+    const started = performance.now();
+    await source.refresh();
+    const gaveUpAfter = performance.now() - started;
+    expect(gaveUpAfter).toBeLessThan(5_000);
+    expect(source.status().lastError).toBeTypeOf('string');
+    // A change on the control plane reaches the next check.
+    b.setMirrorsAndStates(
+      b.current().mirrors.map((m) => m.spec),
+      new Map([['de-one', { health: 'up', drain: { startMs: 0, overMs: 0 } }]]),
+    );
+    await source.refresh();
+    expect(source.core()!.version).toBeGreaterThan(version);
+  });
+
   it('without the control plane: a held shard still answers, a shard never loaded does not (retried at most once per retryMs)', async () => {
     const b = builder();
     const cp = controlPlane(b);
@@ -310,6 +342,8 @@ describe('requestFilePaths', () => {
     expect(requestFilePaths('GET', '/download/pub/../etc', '/download/pub/../etc')).toEqual([]);
     expect(requestFilePaths('POST', '/download/pub/a.iso', '/download/pub/a.iso')).toEqual([]);
     expect(requestFilePaths('GET', '/mirrors', '/mirrors')).toEqual([]);
+    // The router's path for an escaped prefix (http/target.ts routedPath), the raw target as sent.
+    expect(requestFilePaths('GET', routedPath('/%64ownload/pub/a.iso'), '/%64ownload/pub/a.iso')).toEqual(['pub/a.iso']);
   });
 });
 
