@@ -126,10 +126,15 @@ export async function scanMirror(target: ScanTarget, files: FileIndex, opts: Sca
       const f = lookup(files, entry.path);
       if (f < 0) foreign++;
       else if (state[f] === NOT_LISTED) {
-        state[f] = files.isCurrent(f, entry.size, entry.mtime) ? LISTED_CURRENT : LISTED_STALE;
+        const current = files.isCurrent(f, entry.size, entry.mtime);
+        state[f] = current ? LISTED_CURRENT : LISTED_STALE;
         // The index's own path string: the listing's copy can then be collected.
         const kept: InventoryEntry = { path: files.paths[f]!, size: entry.size };
-        if (entry.mtime !== undefined) kept.mtime = entry.mtime;
+        // A copy listed without its mtime (a manifest may leave it out) is the origin's version of now: kept with
+        // that version's mtime, so the stored inventory does not vouch for a later version of the same size
+        // when it is read again (a restart, another instance).
+        const mtime = entry.mtime ?? (current ? files.mtime(f) : undefined);
+        if (mtime !== undefined) kept.mtime = mtime;
         entries.push(kept);
       }
       if (listed % PROGRESS_EVERY === 0) opts.onProgress?.(listed);
@@ -143,6 +148,11 @@ export async function scanMirror(target: ScanTarget, files: FileIndex, opts: Sca
   // A listing of nothing but unreadable lines (an HTML error page served with 200) is a failure, not an empty mirror.
   if (listed === 0 && unparsed > 0) {
     throw new Error(`scan of mirror ${target.id} via ${url} failed: none of its ${unparsed} lines is a listing entry`);
+  }
+  // Nothing at all where the mirror should carry files is far likelier an unmounted disk or a wrong module than
+  // an empty mirror: not taken as its inventory (which would take it out of rotation until the next scan).
+  if (listed === 0 && files.count > 0) {
+    throw new Error(`scan of mirror ${target.id} via ${url} listed no file at all (an unmounted disk, or the wrong module?)`);
   }
   opts.onProgress?.(listed);
 

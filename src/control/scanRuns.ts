@@ -74,6 +74,8 @@ export class ScanRuns {
   private async run(mirror: MirrorSpec, source: NonNullable<ReturnType<typeof scanSource>>, onProgress?: (entries: number) => void): Promise<ScanResult> {
     const { config, state, store, log } = this.opts;
     const id = mirror.id;
+    // Files probes found missing before the listing: the scan's answer about them supersedes the probes'.
+    const missingBefore = new Set(state.healthOf(id)?.missing ?? []);
     try {
       const result = await scanMirror({ id, ...source, content: mirror.content }, this.opts.snapshot().files, {
         onProgress,
@@ -84,10 +86,13 @@ export class ScanRuns {
       await store.putInventory(id, result.record);
       // Route by it here at once: our own copy of the change notice may come after the scan's answer.
       state.setInventory(id, result.record.entries);
-      // A fresh inventory supersedes what probes found missing.
+      // A fresh inventory supersedes what probes found missing before it was taken; what a probe found
+      // while the listing ran is newer than the listing, and stays.
       const h = state.healthOf(id);
       if (h?.missing) {
-        const { missing: _dropped, ...rest } = h;
+        const { missing, ...others } = h;
+        const after = missing.filter((p) => !missingBefore.has(p));
+        const rest = after.length ? { ...others, missing: after } : others;
         state.keepHealth(id, rest);
         await store.putHealth(id, rest);
         await store.publish({ kind: 'health', mirror: id });

@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { guardedLookup } from '../../src/control/guardedLookup.js';
 import { RsyncError, rsyncList } from '../../src/control/rsyncListing.js';
-import { httpManifestList, scanMirror, type ScanTarget } from '../../src/control/scan.js';
+import { httpManifestList, scanMirror, type ScanFetch, type ScanTarget } from '../../src/control/scan.js';
 import { FileIndex } from '../../src/core/fileIndex.js';
 import type { InventoryEntry, OriginFile } from '../../src/core/model.js';
 import { startRsyncDaemon as startDaemon, type RsyncDaemon } from '../support/rsyncDaemon.js';
@@ -231,6 +231,24 @@ exit 12`,
     const files = FileIndex.from([{ path: 'pub/f1', size: 1000 }]);
     const scan = scanMirror({ id: 'm', rsyncUrl: 'rsync://example.org/pub/', content: TARGET_CONTENT }, files, { rsyncPath });
     await expect(scan).rejects.toThrow(/scan of mirror m via rsync:\/\/example\.org\/pub\/ failed after 5000 entries: .*exit code 12/);
+  });
+
+  it('refuses a listing with no file at all (an unmounted disk, a wrong module): the previous inventory stays', async () => {
+    const rsyncPath = await fakeRsync('empty', `echo 'drwxr-xr-x          4,096 2026/01/01 00:00:00 .'`);
+    const scan = scanMirror({ id: 'm', rsyncUrl: 'rsync://example.org/pub/', content: TARGET_CONTENT }, FileIndex.from(ORIGIN), { rsyncPath });
+    await expect(scan).rejects.toThrow(/listed no file at all/);
+  });
+
+  it("stores a copy listed without its mtime with the origin version's mtime, so a later version of the same size is not vouched for", async () => {
+    // A manifest may leave mtimes out: the copy matched by size is the origin's version of now, not any later one.
+    const files = FileIndex.from([{ path: 'pub/a', size: 1000, mtime: MTIME }]);
+    const body = `${JSON.stringify({ path: 'pub/a', size: 1000 })}\n`;
+    const fetch = (async () => new Response(body, { status: 200, headers: { 'Content-Type': 'application/x-ndjson' } })) as unknown as ScanFetch;
+    const { record } = await scanMirror({ id: 'm', manifestUrl: 'https://m.example/inv.jsonl', content: TARGET_CONTENT }, files, { fetch });
+    expect(record.entries).toEqual([{ path: 'pub/a', size: 1000, mtime: MTIME }]);
+    // Read again against a later version of the same size, the stored inventory does not vouch for it.
+    const later = FileIndex.from([{ path: 'pub/a', size: 1000, mtime: MTIME + 60 }]);
+    expect(later.isCurrent(0, record.entries[0]!.size, record.entries[0]!.mtime)).toBe(false);
   });
 
   it('accepts exit code 24 (files vanished during the listing)', async () => {
