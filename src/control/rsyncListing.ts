@@ -144,7 +144,9 @@ export async function* rsyncList(url: string, opts: RsyncListOptions = {}): Asyn
   if (url.startsWith('-')) throw new RsyncError(`not an rsync URL: ${url}`, null, '');
   opts.signal?.throwIfAborted();
   const timeoutMs = opts.timeoutMs ?? 30 * 60_000;
-  const args = ['--list-only', '-r', '--no-motd', `--timeout=${Math.max(1, Math.round(opts.ioTimeoutSeconds ?? 120))}`];
+  // --copy-links: a symlink is listed as the file or folder it points to, under its own name, as a web server
+  // serves it and as the origin index reads its own tree (a "latest.iso" link, Debian's dists/stable -> bookworm).
+  const args = ['--list-only', '-r', '--copy-links', '--no-motd', `--timeout=${Math.max(1, Math.round(opts.ioTimeoutSeconds ?? 120))}`];
   // --contimeout is refused for remote-shell URLs; it only exists for daemon connections.
   if (url.startsWith('rsync://') || /^[^/]*::/.test(url)) {
     args.push(`--contimeout=${Math.max(1, Math.min(60, Math.ceil(timeoutMs / 1000)))}`);
@@ -213,8 +215,9 @@ export async function* rsyncList(url: string, opts: RsyncListOptions = {}): Asyn
       throw new RsyncError(`rsync listing of ${url} was aborted${detail}`, code, tail, { cause: opts.signal?.reason });
     }
     if (signal) throw new RsyncError(`rsync listing of ${url} was killed by ${signal}${detail}`, null, tail);
-    // 24 (files vanished while listing) is the normal state of a mirror mid-sync: what was listed is real.
-    if (code !== 0 && code !== 24) {
+    // 24 (files vanished while listing) is the normal state of a mirror mid-sync: what was listed is real. So is
+    // 23 when all it says is that some symlinks point nowhere (nothing is served there either).
+    if (code !== 0 && code !== 24 && !(code === 23 && onlyDanglingLinks(tail))) {
       const meaning = code !== null && EXIT_MEANINGS[code] ? ` (${EXIT_MEANINGS[code]})` : '';
       throw new RsyncError(`rsync listing of ${url} failed with exit code ${code}${meaning}${detail}`, code, tail);
     }
@@ -231,4 +234,15 @@ export async function* rsyncList(url: string, opts: RsyncListOptions = {}): Asyn
     }
     if (killTimer) clearTimeout(killTimer);
   }
+}
+
+/** Whether rsync's complaints are only about symlinks without a referent (and vanished files), with its code-23 summary. */
+function onlyDanglingLinks(stderrTail: string): boolean {
+  const lines = stderrTail.split(/\r?\n/).filter((l) => l.trim() !== '');
+  return (
+    lines.some((l) => l.startsWith('symlink has no referent: ')) &&
+    lines.every((l) =>
+      /^(symlink has no referent: |file has vanished: |rsync error: some files\/attrs were not transferred .*\(code 23\)|rsync warning: )/.test(l),
+    )
+  );
 }

@@ -115,7 +115,8 @@ describe('scanMirror over a real rsync daemon', () => {
   beforeAll(async () => {
     const root = path.join(dir, 'mirror');
     await writeTree(root, MIRROR_TREE);
-    // Things a listing must pass over: a symlink, an empty directory.
+    // A symlinked folder, listed as the folder it points to (the origin has no pub/latest: foreign here), and
+    // an empty directory, which a listing passes over.
     await symlink('releases', path.join(root, 'pub', 'latest'));
     await mkdir(path.join(root, 'pub', 'empty-dir'));
     daemon = await startRsyncDaemon('daemon-main', root);
@@ -124,7 +125,11 @@ describe('scanMirror over a real rsync daemon', () => {
   it('lists regular files with decoded names, UTC mtimes and sizes', async () => {
     const listed: InventoryEntry[] = [];
     for await (const e of rsyncList(daemon.url, { timeoutMs: 20_000 })) listed.push(e);
-    expect(sortByPath(listed)).toEqual(sortByPath(MIRROR_TREE));
+    const throughLink = MIRROR_TREE.filter((f) => f.path.startsWith('pub/releases/')).map((f) => ({
+      ...f,
+      path: f.path.replace('pub/releases/', 'pub/latest/'),
+    }));
+    expect(sortByPath(listed)).toEqual(sortByPath([...MIRROR_TREE, ...throughLink]));
   });
 
   it('reports current, stale and missing files and keeps only origin files', async () => {
@@ -135,7 +140,7 @@ describe('scanMirror over a real rsync daemon', () => {
       onProgress: (n) => progress.push(n),
     });
     expect(report).toEqual({
-      entries: 9,
+      entries: 12,
       expected: 8,
       current: 5,
       missing: 1,
@@ -143,7 +148,7 @@ describe('scanMirror over a real rsync daemon', () => {
       completion: 5 / 8,
       missingSample: ['pub/images/missing.iso'],
       staleSample: ['pub/releases/v1.0/stale.bin', 'pub/releases/v1.0/older.bin'],
-      foreign: 1,
+      foreign: 4,
       unparsed: 0,
     });
     expect(record.source).toBe('rsync');
@@ -151,7 +156,7 @@ describe('scanMirror over a real rsync daemon', () => {
     // The mirror's copies of origin files, as listed (stale ones too; the excluded one too).
     const originPaths = new Set(ORIGIN.map((f) => f.path));
     expect(sortByPath(record.entries)).toEqual(sortByPath(MIRROR_TREE.filter((f) => originPaths.has(f.path))));
-    expect(progress.at(-1)).toBe(9);
+    expect(progress.at(-1)).toBe(12);
   });
 
   it('lists by a name the machine cannot resolve, through the address the lookup gave (rsync never resolves it)', async () => {
@@ -160,7 +165,28 @@ describe('scanMirror over a real rsync daemon', () => {
     const zone: LookupFunction = (_host, _options, callback) =>
       (callback as unknown as (e: null, a: unknown) => void)(null, [{ address: '127.0.0.1', family: 4 }]);
     const { report } = await scanMirror(target(byName), files, { timeoutMs: 20_000, lookup: zone });
-    expect(report.entries).toBe(9);
+    expect(report.entries).toBe(12);
+  });
+
+  it('credits symlinked files and folders as what they point to (a "latest" link, dists/testing -> stable); a dangling link is no failure', async () => {
+    const root = path.join(dir, 'linked');
+    await writeTree(root, [
+      { path: 'isos/live-1.0.iso', size: 1_000, mtime: MTIME },
+      { path: 'dists/stable/Release', size: 300, mtime: MTIME },
+    ]);
+    await symlink('live-1.0.iso', path.join(root, 'isos', 'latest.iso'));
+    await symlink('stable', path.join(root, 'dists', 'testing'));
+    await symlink('nowhere.iso', path.join(root, 'isos', 'broken.iso'));
+    const linked = await startRsyncDaemon('linked', root);
+    // The origin index reads its own tree through links the same way (originTree.ts).
+    const origin = FileIndex.from([
+      { path: 'isos/live-1.0.iso', size: 1_000, mtime: MTIME },
+      { path: 'isos/latest.iso', size: 1_000, mtime: MTIME },
+      { path: 'dists/stable/Release', size: 300, mtime: MTIME },
+      { path: 'dists/testing/Release', size: 300, mtime: MTIME },
+    ]);
+    const { report } = await scanMirror({ id: 'linked', rsyncUrl: linked.url, content: { include: ['**'], exclude: [] } }, origin, { timeoutMs: 20_000 });
+    expect(report).toMatchObject({ expected: 4, current: 4, missing: 0, stale: 0 });
   });
 
   it('rejects with rsync exit code and message when nothing listens', async () => {
@@ -208,7 +234,7 @@ describe('rsyncList with a stand-in rsync', () => {
     const out = path.join(dir, 'args.txt');
     const rsyncPath = await fakeRsync('args', `echo "$LC_ALL $TZ $*" > '${out}'`);
     for await (const _ of rsyncList('rsync://example.org/pub/', { rsyncPath, timeoutMs: 90_000 })) void _;
-    expect((await readFile(out, 'utf8')).trim()).toBe('C UTC --list-only -r --no-motd --timeout=120 --contimeout=60 -- rsync://example.org/pub/');
+    expect((await readFile(out, 'utf8')).trim()).toBe('C UTC --list-only -r --copy-links --no-motd --timeout=120 --contimeout=60 -- rsync://example.org/pub/');
   });
 
   it('fails midway with rsync’s exit code and stderr tail, after yielding what came before', async () => {
