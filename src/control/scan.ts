@@ -123,7 +123,7 @@ export async function scanMirror(target: ScanTarget, files: FileIndex, opts: Sca
   try {
     for await (const entry of listing) {
       listed++;
-      const f = lookup(files, entry.path);
+      const f = files.lookupListed(entry.path);
       if (f < 0) foreign++;
       else if (state[f] === NOT_LISTED) {
         const current = files.isCurrent(f, entry.size, entry.mtime);
@@ -198,17 +198,6 @@ function describeError(error: unknown): string {
 }
 
 /** File number of a listed path; tries NFC too, since a mirror on a decomposing filesystem (HFS+) lists NFD names. */
-function lookup(files: FileIndex, path: string): number {
-  const f = files.lookup(path);
-  if (f >= 0 || isAscii(path)) return f;
-  const nfc = path.normalize('NFC');
-  return nfc === path ? -1 : files.lookup(nfc);
-}
-
-function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
-  return true;
-}
 
 function compare(
   content: ScanTarget['content'],

@@ -8,6 +8,7 @@ import { StoreUnavailableError, type Store } from '../store/store.js';
 import { InvalidStateError, NotFoundError, UpstreamError } from './errors.js';
 import { guardedLookup } from './guardedLookup.js';
 import type { MirrorLifecycle } from './lifecycle.js';
+import { formatManifestProblem } from './manifest.js';
 import { scanMirror, type ScanResult } from './scan.js';
 import type { StateSync } from './stateSync.js';
 
@@ -17,6 +18,9 @@ export function scanSource(m: MirrorSpec): { rsyncUrl: string } | { manifestUrl:
   const manifest = m.content.manifest;
   return manifest && /^https?:\/\//i.test(manifest) ? { manifestUrl: manifest } : undefined;
 }
+
+/** How many unreadable listing lines one scan names in the log. */
+const LOGGED_PROBLEMS = 20;
 
 export interface ScanRunsOptions {
   config: Config;
@@ -77,8 +81,13 @@ export class ScanRuns {
     // Files probes found missing before the listing: the scan's answer about them supersedes the probes'.
     const missingBefore = new Set(state.healthOf(id)?.missing ?? []);
     try {
+      // Lines the listing could not read, named (the first few; the report counts them all as `unparsed`).
+      let problems = 0;
       const result = await scanMirror({ id, ...source, content: mirror.content }, this.opts.snapshot().files, {
         onProgress,
+        onProblem: (p) => {
+          if (++problems <= LOGGED_PROBLEMS) log.warn({ mirror: id, problem: formatManifestProblem(p) }, 'scan listing line skipped');
+        },
         timeoutMs: config.scan.timeoutMs,
         // A mirror's name may resolve somewhere its URL could not point (config allowPrivateMirrorAddresses).
         ...(config.allowPrivateMirrorAddresses ? {} : { lookup: guardedLookup() }),

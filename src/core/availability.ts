@@ -497,7 +497,7 @@ function segmentsEnd(path: string, start: number, parts: readonly string[]): num
 export function compileInventory(entries: Iterable<InventoryEntry>, files: FileIndex): Uint32Array {
   const bits = newBitset(files.count);
   for (const e of entries) {
-    const f = files.lookup(e.path);
+    const f = files.lookupListed(e.path);
     if (f >= 0 && files.isCurrent(f, e.size, e.mtime)) bitSet(bits, f);
   }
   return bits;
@@ -511,7 +511,7 @@ export function compileInventoryListing(entries: Iterable<InventoryEntry>, files
   const current = newBitset(files.count);
   let listed: Uint32Array | undefined;
   for (const e of entries) {
-    const f = files.lookup(e.path);
+    const f = files.lookupListed(e.path);
     if (f < 0) continue;
     if (files.isCurrent(f, e.size, e.mtime)) bitSet(current, f);
     else bitSet((listed ??= newBitset(files.count)), f);

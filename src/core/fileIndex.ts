@@ -119,6 +119,17 @@ export class FileIndex {
     return this.byPath.get(path);
   }
 
+  /**
+   * lookup for a path a mirror reported (a listing, a manifest): as given, else in Unicode NFC, since a
+   * mirror's file system or tools may spell an accented name decomposed where the origin does not.
+   */
+  lookupListed(path: string): number {
+    const f = this.byPath.get(path);
+    if (f >= 0 || isAscii(path)) return f;
+    const nfc = path.normalize('NFC');
+    return nfc === path ? -1 : this.byPath.get(nfc);
+  }
+
   size(i: number): number {
     return this.sizes[i]!;
   }
@@ -492,4 +503,9 @@ function bytesToBase64(bytes: Uint8Array, start: number, length: number): string
     out[o++] = 61;
   }
   return String.fromCharCode.apply(null, out.subarray(0, o) as unknown as number[]);
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
 }

@@ -229,6 +229,13 @@ describe('inventories', () => {
     const rebased = rebaseInventory(inv, files, next);
     expect([0, 1, 2].map((f) => bitGet(rebased, f))).toEqual([false, true, false]);
   });
+
+  it('finds a manifest path spelled decomposed (NFD) as the origin spells it composed (NFC), as scans do', () => {
+    const origin = FileIndex.from([{ path: 'unicode/\u00dcn\u00efcode.txt', size: 5, mtime: 1 }]);
+    const nfd = 'unicode/\u00dcn\u00efcode.txt'.normalize('NFD');
+    expect(nfd).not.toBe('unicode/\u00dcn\u00efcode.txt');
+    expect(bitGet(compileInventory([{ path: nfd, size: 5, mtime: 1 }], origin), 0)).toBe(true);
+  });
 });
 
 describe('compileGlob', () => {
