@@ -241,9 +241,9 @@ export class AdminService {
     return this.getMirror(id);
   }
 
-  /** An uploaded logo, while the mirror's sponsor shows one (every instance holds them all); `sponsor: null` hides it. */
+  /** An uploaded logo, while the mirror's sponsor shows one (every instance holds them all). */
   logo(id: string): Logo | undefined {
-    return this.control.mirrors().find((m) => m.id === id)?.sponsor?.logo !== undefined ? this.control.logo(id) : undefined;
+    return this.control.logo(id);
   }
 
   /** The SHA-256 of a mirror's uploaded logo: its version, for ETags. */

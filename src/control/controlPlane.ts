@@ -137,9 +137,14 @@ export class ControlPlane {
     return this.state.uploadedLogos;
   }
 
-  /** An uploaded logo, when the mirror has one. */
+  /** An uploaded logo, while the mirror's sponsor shows one: `sponsor: null` (or a deleted mirror) takes it off /logos/{id}. */
   logo(id: string): Logo | undefined {
-    return this.state.logo(id);
+    return this.showsLogo(id) ? this.state.logo(id) : undefined;
+  }
+
+  /** Whether a mirror's sponsor has a logo (uploaded or from the config file). */
+  showsLogo(id: string): boolean {
+    return this.mirrors().find((m) => m.id === id)?.sponsor?.logo !== undefined;
   }
 
   cachedOffers(): Offer[] {

@@ -172,22 +172,21 @@ async function formValues(c: Context): Promise<Record<string, string>> {
   return values;
 }
 
-/** Links to an offer's status for the holder of its key, relative to the URL the request reached. */
-/** On our publicUrl, never the request's Host: the links carry the offer's secret key. */
+/** Links to an offer's status for the holder of its key: on our publicUrl, never the request's Host, since they carry the key. */
 function statusLinks(publicUrl: string, id: string, key: string): { statusUrl: string; statusPage: string } {
-  const origin = publicUrl;
   const q = `?key=${encodeURIComponent(key)}`;
-  return { statusUrl: `${origin}/api/v1/offers/${encodeURIComponent(id)}${q}`, statusPage: `${origin}/offer/${encodeURIComponent(id)}${q}` };
+  return { statusUrl: `${publicUrl}/api/v1/offers/${encodeURIComponent(id)}${q}`, statusPage: `${publicUrl}/offer/${encodeURIComponent(id)}${q}` };
 }
 
-export function registerOfferRoutes(app: Hono<AppEnv>, admin: AdminService, publicUrl: string): void {
+/** `publicUrl` is read per request: a loopback one names the port the server really listens on, known only once listening. */
+export function registerOfferRoutes(app: Hono<AppEnv>, admin: AdminService, publicUrlNow: () => string): void {
   app.get('/offer', (c) => c.html(offerFormPage({ values: {}, errors: {} })));
 
   app.post('/api/v1/offers', async (c) => {
     if (isForm(c)) {
       // A browser's form from another site (its visitors' addresses would spend the per-network caps of
       // strangers): refused. Scripts send no Origin, browsers always do on a POST.
-      if (foreignForm(c, publicUrl)) throw new HttpProblem(403, 'this form was not sent from a Mirrorgate page');
+      if (foreignForm(c, publicUrlNow())) throw new HttpProblem(403, 'this form was not sent from a Mirrorgate page');
       // The /offer form, sent without JavaScript: problems are shown on the form, success goes to the status page.
       const values = await formValues(c);
       const raw: Record<string, string> = {};
@@ -205,7 +204,7 @@ export function registerOfferRoutes(app: Hono<AppEnv>, admin: AdminService, publ
       const { offer, statusKey } = await admin.createOffer({ ...result.offer, ...offerOrigin(c) });
       if (!wantsHtml(c))
         return c.json(
-          { id: offer.id, status: offer.status, createdAt: new Date(offer.createdAt).toISOString(), ...statusLinks(publicUrl, offer.id, statusKey) },
+          { id: offer.id, status: offer.status, createdAt: new Date(offer.createdAt).toISOString(), ...statusLinks(publicUrlNow(), offer.id, statusKey) },
           201,
         );
       return c.redirect(`/offer/${encodeURIComponent(offer.id)}?key=${encodeURIComponent(statusKey)}&sent`, 303);
@@ -220,7 +219,7 @@ export function registerOfferRoutes(app: Hono<AppEnv>, admin: AdminService, publ
     if (!result.ok) throw new HttpProblem(422, 'the offer does not meet the requirements', { fields: result.fields });
     const { offer, statusKey } = await admin.createOffer({ ...result.offer, ...offerOrigin(c) });
     return c.json(
-      { id: offer.id, status: offer.status, createdAt: new Date(offer.createdAt).toISOString(), ...statusLinks(publicUrl, offer.id, statusKey) },
+      { id: offer.id, status: offer.status, createdAt: new Date(offer.createdAt).toISOString(), ...statusLinks(publicUrlNow(), offer.id, statusKey) },
       201,
     );
   });

@@ -11,6 +11,6 @@ export function registerStaffRoutes(app: Hono<AppEnv>, services: AppServices): v
   if (!services.admin) return controlPlaneElsewhere(app, services);
   installStaffGuards(app, services); // wrong-token limits, pending-offer caps, 422 for refused fields
   registerAdminRoutes(app, services, services.admin);
-  registerOfferRoutes(app, services.admin, services.publicUrl);
+  registerOfferRoutes(app, services.admin, () => services.publicUrl);
   registerConsoleRoutes(app, services);
 }

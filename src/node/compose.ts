@@ -124,8 +124,7 @@ async function composeOn(store: Store, config: Config, opts: ComposeOptions, log
     geoInfo: () => locator.info(),
     trustedProxies: createTrustedProxies(config.trustedProxies),
     connection: nodeConnection,
-    // Only while the mirror's sponsor shows a logo: a sponsor removed takes its logo off /logos/{id} too.
-    logo: (id) => (control.mirrors().find((m) => m.id === id)?.sponsor?.logo !== undefined ? (control.logo(id) ?? logos.get(id)) : undefined),
+    logo: (id) => (control.showsLogo(id) ? (control.logo(id) ?? logos.get(id)) : undefined),
     tokens: config.tokens,
     rateLimits: config.limits,
     countHit: sharedHitCounter(store),
