@@ -182,31 +182,19 @@ export function addMirrorCommands(program: Command, ctx: CliContext): void {
     );
   }
 
-  remote(
-    mirrors
-      .command('restore')
-      .description('bring back a mirror of the config file that was removed, with the changes staff had made to it')
-      .argument('<id>', 'mirror id'),
-  ).action((id: string, opts: RemoteOptions) =>
-    withClient(ctx, opts, async (client) => {
-      const view = await client.post(`${mirrorPath(id)}/restore`, undefined, mirrorView, about(id));
-      if (opts.json) return printJson(ctx, view);
-      ctx.io.out(`${id}: restored (status ${statusOf(view)})\n`);
-    }),
-  );
-
-  remote(
-    mirrors
-      .command('launch')
-      .description('put an accepted (syncing) or pending mirror into service without waiting for a complete scan or a good probe')
-      .argument('<id>', 'mirror id'),
-  ).action((id: string, opts: RemoteOptions) =>
-    withClient(ctx, opts, async (client) => {
-      const view = await client.post(`${mirrorPath(id)}/launch`, undefined, mirrorView, about(id));
-      if (opts.json) return printJson(ctx, view);
-      ctx.io.out(`${id}: launched (status ${statusOf(view)})\n`);
-    }),
-  );
+  // Actions on a mirror with no arguments of their own: POST …/{action}, the mirror as it is now back.
+  for (const [action, done, description] of [
+    ['restore', 'restored', 'bring back a mirror of the config file that was removed, with the changes staff had made to it'],
+    ['launch', 'launched', 'put an accepted (syncing) or pending mirror into service without waiting for a complete scan or a good probe'],
+  ] as const) {
+    remote(mirrors.command(action).description(description).argument('<id>', 'mirror id')).action((id: string, opts: RemoteOptions) =>
+      withClient(ctx, opts, async (client) => {
+        const view = await client.post(`${mirrorPath(id)}/${action}`, undefined, mirrorView, about(id));
+        if (opts.json) return printJson(ctx, view);
+        ctx.io.out(`${id}: ${done} (status ${statusOf(view)})\n`);
+      }),
+    );
+  }
 
   remote(
     mirrors
