@@ -40,6 +40,12 @@ export async function loadOriginIndex(source: OriginSource, dataDir: string, log
   throw new Error('origin: neither manifest nor root is set');
 }
 
+/** A new origin index, and the last look before it that did not show its changes (epoch ms): they arrived since. */
+export interface OriginChange {
+  files: FileIndex;
+  since: number;
+}
+
 /**
  * Notices when the origin index changed since it was last read: a manifest when its mtime or size
  * moves, a local tree on every look (the hash cache makes an unchanged rescan cheap). Who looks, and
@@ -47,15 +53,20 @@ export async function loadOriginIndex(source: OriginSource, dataDir: string, log
  */
 export class OriginWatch {
   private lastStamp = '';
+  private lastLookAt: number;
 
   constructor(
     private readonly source: OriginSource,
     private readonly dataDir: string,
     private readonly log: OriginLog,
-  ) {}
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.lastLookAt = clock();
+  }
 
   /** Takes the index as just loaded to be current (a stamp that cannot be read now is simply not remembered). */
   async baseline(): Promise<void> {
+    this.lastLookAt = this.clock();
     try {
       this.lastStamp = await this.stamp();
     } catch {
@@ -64,11 +75,15 @@ export class OriginWatch {
   }
 
   /** The new index when the origin changed since the last look, else undefined; throws when it cannot be read. */
-  async changed(): Promise<FileIndex | undefined> {
+  async changed(): Promise<OriginChange | undefined> {
+    const lookedAt = this.clock();
     const stamp = await this.stamp();
+    const since = this.lastLookAt;
+    // What this look saw unchanged was there at lookedAt: later changes arrived after it.
+    this.lastLookAt = lookedAt;
     if (stamp === this.lastStamp) return undefined;
     this.lastStamp = stamp;
-    return loadOriginIndex(this.source, this.dataDir, this.log);
+    return { files: await loadOriginIndex(this.source, this.dataDir, this.log), since };
   }
 
   private async stamp(): Promise<string> {

@@ -9,6 +9,7 @@ import {
   ruleKey,
   type RuleClasses,
 } from '../core/availability.js';
+import { newestMtime } from '../core/arrivals.js';
 import type { ConsistencyRule } from '../core/consistency.js';
 import { FileIndex } from '../core/fileIndex.js';
 import type { InventoryEntry, MirrorSpec, MirrorState } from '../core/model.js';
@@ -78,7 +79,7 @@ export class SnapshotBuilder {
     this.rebuildSliceMs = opts.rebuildSliceMs ?? 10;
     this.log = opts.log;
     this.rules = ruleClassesFor(this.files, this.mirrors);
-    this.rulesHorizon = newestMtime(this.files);
+    this.rulesHorizon = knownNewest(this.files);
     this.snapshot = this.build(0);
   }
 
@@ -102,7 +103,7 @@ export class SnapshotBuilder {
     }
     this.files = files;
     // Set once: files new or changed since are not vouched for by rules alone.
-    this.rulesHorizon ??= newestMtime(files);
+    this.rulesHorizon ??= knownNewest(files);
     // The origin's files are the operator's, not a staff edit: computed here and now.
     this.rules = ruleClassesFor(files, this.mirrors);
     this.publish();
@@ -258,11 +259,7 @@ export class SnapshotBuilder {
 }
 
 /** The newest mtime among the files (epoch seconds), or undefined for an empty index or none known. */
-function newestMtime(files: FileIndex): number | undefined {
-  let newest: number | undefined;
-  for (let i = 0; i < files.count; i++) {
-    const m = files.mtime(i);
-    if (m !== undefined && (newest === undefined || m > newest)) newest = m;
-  }
-  return newest;
+function knownNewest(files: FileIndex): number | undefined {
+  const newest = newestMtime(files);
+  return newest === -Infinity ? undefined : newest;
 }

@@ -11,6 +11,7 @@ import { unconfirmedOverride } from '../store/stateCheck.js';
 import { StoreUnavailableError, type Change, type Store } from '../store/store.js';
 import { UploadedLogos, type Logo } from './logos.js';
 import { OriginWatch } from './origin.js';
+import { OriginArrivals } from './originArrivals.js';
 import { reconcileAudit } from './reconcile.js';
 import { SessionService } from './sessions.js';
 import type { SnapshotBuilder } from './snapshotBuilder.js';
@@ -63,6 +64,7 @@ export class StateSync {
   private lastAuditRefresh = 0;
   private readonly reportedUnsafe = new Set<string>();
   private readonly origin: OriginWatch;
+  private readonly arrivals: OriginArrivals;
   private unsubscribe: (() => void) | undefined;
   private unstatus: (() => void) | undefined;
   private rampTimer: NodeJS.Timeout | undefined;
@@ -73,7 +75,8 @@ export class StateSync {
     this.opts = opts;
     this.tokens = new TokenRegistry(opts.config.tokens);
     this.sessions = new SessionService(opts.store, this.tokens, opts.clock);
-    this.origin = new OriginWatch(opts.config.origin, opts.config.dataDir, opts.log);
+    this.origin = new OriginWatch(opts.config.origin, opts.config.dataDir, opts.log, opts.clock);
+    this.arrivals = new OriginArrivals(opts.store, opts.log, opts.clock);
   }
 
   /** Follows the change feed, rolls forward what a crash left unwritten, and reads everything once. */
@@ -165,8 +168,8 @@ export class StateSync {
   /** Looks at the origin once, and swaps in its new index when it changed (a failure keeps the index we have). */
   async refreshOrigin(): Promise<void> {
     try {
-      const files = await this.origin.changed();
-      if (files) this.opts.builder.setFiles(files);
+      const change = await this.origin.changed();
+      if (change) this.opts.builder.setFiles(await this.arrivals.after(this.opts.builder.current().files, change));
     } catch (err) {
       // Keep serving the index we have: a half-written manifest must not empty the file set.
       this.opts.log.error({ err }, 'origin refresh failed; keeping the previous index');

@@ -532,7 +532,7 @@ export function rebaseListing(
   from: FileIndex,
   to: FileIndex,
 ): Uint32Array | undefined {
-  if (from === to) return listed;
+  if (from === to || from.paths === to.paths) return listed;
   const held = listed ?? oldCurrent;
   const out = newBitset(to.count);
   let stale = false;
@@ -551,11 +551,12 @@ export function rebaseListing(
  * copy did not change, because a file changed at the origin is not on a mirror until seen there.
  */
 export function rebaseInventory(bits: Uint32Array, from: FileIndex, to: FileIndex): Uint32Array {
-  if (from === to) return bits;
+  // The same columns (an index given arrivals): the same files.
+  if (from === to || from.paths === to.paths) return bits;
   const out = newBitset(to.count);
   for (let f = 0; f < to.count; f++) {
     const old = from.lookup(to.paths[f]!);
-    if (old >= 0 && bitGet(bits, old) && from.isCurrent(old, to.size(f), to.mtime(f))) bitSet(out, f);
+    if (old >= 0 && bitGet(bits, old) && from.sameVersion(old, to, f)) bitSet(out, f);
   }
   return out;
 }

@@ -28,8 +28,8 @@ export interface ConsistencyGroup {
   readonly leaders: Int32Array;
   /** Every file below the folder, leaders included. */
   readonly members: Int32Array;
-  /** The newest known mtime among the members (-Infinity when none is known). */
-  readonly newestMtime: number;
+  /** The newest FileIndex.syncKey among the members (-Infinity when none is known). */
+  readonly newestSyncKey: number;
 }
 
 export interface ConsistencyGroups {
@@ -93,10 +93,10 @@ export function compileConsistencyGroups(files: FileIndex, rules: readonly Consi
     const g = folders.get(folder)!;
     let newest = -Infinity;
     for (const f of g.members) {
-      const m = files.mtime(f);
-      if (m !== undefined && m > newest) newest = m;
+      const k = files.syncKey(f);
+      if (k > newest) newest = k;
     }
-    return { folder, leaders: Int32Array.from(g.leaders), members: Int32Array.from(g.members), newestMtime: newest };
+    return { folder, leaders: Int32Array.from(g.leaders), members: Int32Array.from(g.members), newestSyncKey: newest };
   });
   return { files, groups, groupOf };
 }
@@ -161,7 +161,7 @@ export function heldBackLeaders(groups: ConsistencyGroups, rules: RuleClasses, m
     }
   return collect(groups, (g, i) => {
     if (brokenByProbe.has(i)) return false;
-    if (m.lastSync !== undefined && g.newestMtime > m.lastSync) return false;
+    if (m.lastSync !== undefined && g.newestSyncKey > m.lastSync) return false;
     for (const cls of classes[i]!) if (!bitGet(rules.membership[cls]!, m.ruleBit)) return false;
     return true;
   });

@@ -98,9 +98,8 @@ interface Query {
   /** Undefined when every candidate is already in the scratch arrays (the explain path). */
   readonly groups: PoolGroups | undefined;
   readonly file: number;
-  readonly mtime: number | undefined;
-  /** mtime, or -Infinity when unknown: a plain mirror carries the file when mtimeKey <= its lastSync. */
-  readonly mtimeKey: number;
+  /** FileIndex.syncKey (-Infinity when unknown): a plain mirror carries the file when syncKey <= its lastSync. */
+  readonly syncKey: number;
   /** An HTTPS client while https and http-only mirrors both have the file: https ones only. */
   readonly secureOnly: boolean;
   /** Tiers [0, tiers) are in slots [0, n); tier k in [tierStart[k], tierStart[k + 1]) when brought out. */
@@ -199,7 +198,7 @@ class CountedOnRead implements Decision {
 
   get candidateCount(): number {
     const q = this.query;
-    if (this.counted < 0) this.counted = countCarriers(q.t, q.groups!, q.file, q.mtime, q.mtimeKey, q.place.country, q.secureOnly);
+    if (this.counted < 0) this.counted = countCarriers(q.t, q.groups!, q.file, q.syncKey, q.place.country, q.secureOnly);
     return this.counted;
   }
 }
@@ -231,14 +230,13 @@ function redirectQuery(snapshot: Snapshot, t: RoutingTables, place: Place, file:
   const pool = snapshot.activeByClass[cls]!;
   ensureCapacity(pool.length);
   const groups = poolGroups(t, cls, pool);
-  const mtime = snapshot.files.mtime(file);
-  const mtimeKey = mtime ?? -Infinity;
+  const syncKey = snapshot.files.syncKey(file);
   // An HTTPS client is only sent to https mirrors while one has the file.
   const secureOnly =
     client.https &&
-    hasCarrier(t, groups, groups.latestHttps, HTTPS, file, mtime, mtimeKey, place.country) &&
-    hasCarrier(t, groups, groups.latestHttp, 0, file, mtime, mtimeKey, place.country);
-  return { t, place, groups, file, mtime, mtimeKey, secureOnly, tiers: 0, n: 0, tierStart };
+    hasCarrier(t, groups, groups.latestHttps, HTTPS, file, syncKey, place.country) &&
+    hasCarrier(t, groups, groups.latestHttp, 0, file, syncKey, place.country);
+  return { t, place, groups, file, syncKey, secureOnly, tiers: 0, n: 0, tierStart };
 }
 
 /** The ?mirrorlist path: every mirror, each left out with its reason. */
@@ -266,8 +264,7 @@ function explainQuery(snapshot: Snapshot, t: RoutingTables, place: Place, file: 
   // An HTTPS client is only sent to https mirrors while one has the file.
   if (client.https && secure > 0 && secure < n) n = dropHttpOnly(n, mirrors, excluded);
   cUsed.fill(0, 0, n);
-  const mtime = snapshot.files.mtime(file);
-  return { t, place, groups: undefined, file, mtime, mtimeKey: mtime ?? -Infinity, secureOnly: false, tiers: TIERS, n, tierStart: undefined };
+  return { t, place, groups: undefined, file, syncKey: snapshot.files.syncKey(file), secureOnly: false, tiers: TIERS, n, tierStart: undefined };
 }
 
 function exclusionFor(snapshot: Snapshot, m: SnapshotMirror, file: number, client: ClientFacts): ExclusionReason | undefined {
@@ -299,46 +296,29 @@ function dropHttpOnly(n: number, mirrors: readonly SnapshotMirror[], excluded: E
  * The per-request checks for a pool mirror (rules and live state already hold) that needs more
  * than a lastSync check: a country limit, files found missing, or an inventory.
  */
-function carriesChecked(t: RoutingTables, i: number, file: number, mtime: number | undefined, country: number): boolean {
+function carriesChecked(t: RoutingTables, i: number, file: number, syncKey: number, country: number): boolean {
   const f = t.flags[i]!;
   if ((f & COUNTRY_ONLY) !== 0 && t.country[i] !== country) return false;
   if ((f & MISSING) !== 0 && t.missing[i]!.has(file)) return false;
   if ((f & INVENTORY) !== 0) return (t.inventory[i]![file >>> 5]! & (1 << (file & 31))) !== 0;
-  return mtime === undefined || mtime <= t.lastSync[i]!;
+  return syncKey === -Infinity || syncKey <= t.lastSync[i]!;
 }
 
 /** Whether a pool mirror of the given https-ness carries the file: plain ones at a glance, by the latest sync among them. */
-function hasCarrier(
-  t: RoutingTables,
-  groups: PoolGroups,
-  latest: number,
-  https: number,
-  file: number,
-  mtime: number | undefined,
-  mtimeKey: number,
-  country: number,
-): boolean {
-  if (mtimeKey <= latest) return true;
-  for (const i of groups.checked) if ((t.flags[i]! & HTTPS) === https && carriesChecked(t, i, file, mtime, country)) return true;
+function hasCarrier(t: RoutingTables, groups: PoolGroups, latest: number, https: number, file: number, syncKey: number, country: number): boolean {
+  if (syncKey <= latest) return true;
+  for (const i of groups.checked) if ((t.flags[i]! & HTTPS) === https && carriesChecked(t, i, file, syncKey, country)) return true;
   return false;
 }
 
 /** How many pool mirrors carry the file (https ones only when secureOnly). */
-function countCarriers(
-  t: RoutingTables,
-  groups: PoolGroups,
-  file: number,
-  mtime: number | undefined,
-  mtimeKey: number,
-  country: number,
-  secureOnly: boolean,
-): number {
+function countCarriers(t: RoutingTables, groups: PoolGroups, file: number, syncKey: number, country: number, secureOnly: boolean): number {
   let n = 0;
   for (let j = 0; j < groups.members.length; j++) {
     const i = groups.members[j]!;
     const f = t.flags[i]!;
     if (secureOnly && (f & HTTPS) === 0) continue;
-    if ((f & CHECKED) !== 0 ? carriesChecked(t, i, file, mtime, country) : mtimeKey <= t.lastSync[i]!) n++;
+    if ((f & CHECKED) !== 0 ? carriesChecked(t, i, file, syncKey, country) : syncKey <= t.lastSync[i]!) n++;
   }
   return n;
 }
@@ -370,7 +350,7 @@ function bringOutAsn(q: Query, groups: PoolGroups): void {
   const { t, place, secureOnly } = q;
   for (const i of place.asnList ?? []) {
     if (!inPool(groups, i) || (secureOnly && (t.flags[i]! & HTTPS) === 0)) continue;
-    if ((t.flags[i]! & CHECKED) !== 0 ? !carriesChecked(t, i, q.file, q.mtime, place.country) : !(q.mtimeKey <= t.lastSync[i]!)) continue;
+    if ((t.flags[i]! & CHECKED) !== 0 ? !carriesChecked(t, i, q.file, q.syncKey, place.country) : !(q.syncKey <= t.lastSync[i]!)) continue;
     const dot = place.located ? place.x * t.x[i]! + place.y * t.y[i]! + place.z * t.z[i]! : 1;
     cMirror[q.n] = i;
     cTier[q.n] = 0;
@@ -397,7 +377,7 @@ function bringOutAround(q: Query, list: readonly number[], lo: number, hi: numbe
 
 /** The carriers among list[from, to), as candidates of tier `tier` (1 to 3). */
 function bringOut(q: Query, list: readonly number[], from: number, to: number, tier: Tier): void {
-  const { t, place, file, mtime, mtimeKey, secureOnly } = q;
+  const { t, place, file, syncKey, secureOnly } = q;
   const { asnMark, flags, lastSync, x, y, z } = t;
   const { located, x: cx, y: cy, z: cz, asnStamp } = place;
   let n = q.n;
@@ -406,7 +386,7 @@ function bringOut(q: Query, list: readonly number[], from: number, to: number, t
     const f = flags[i]!;
     // The client's ASN's mirrors came out as tier 0.
     if (asnMark[i] === asnStamp || (secureOnly && (f & HTTPS) === 0)) continue;
-    if ((f & CHECKED) !== 0 ? !carriesChecked(t, i, file, mtime, place.country) : !(mtimeKey <= lastSync[i]!)) continue;
+    if ((f & CHECKED) !== 0 ? !carriesChecked(t, i, file, syncKey, place.country) : !(syncKey <= lastSync[i]!)) continue;
     const dot = located ? cx * x[i]! + cy * y[i]! + cz * z[i]! : 1;
     cMirror[n] = i;
     cTier[n] = tier;
@@ -423,7 +403,7 @@ function preferredSlot(q: Query, wanted: number | undefined): number {
   const { t, groups } = q;
   if (groups !== undefined) {
     if (!inPool(groups, wanted) || (q.secureOnly && (t.flags[wanted]! & HTTPS) === 0)) return -1;
-    const carries = (t.flags[wanted]! & CHECKED) !== 0 ? carriesChecked(t, wanted, q.file, q.mtime, q.place.country) : q.mtimeKey <= t.lastSync[wanted]!;
+    const carries = (t.flags[wanted]! & CHECKED) !== 0 ? carriesChecked(t, wanted, q.file, q.syncKey, q.place.country) : q.syncKey <= t.lastSync[wanted]!;
     if (!carries) return -1;
     const tier = tierAt(t, wanted, q.place);
     while (q.tiers <= tier) bringOutTier(q);

@@ -20,6 +20,26 @@ export interface FileColumns {
   hashKnown: Uint8Array;
   /** Piece hashes of the few files that have them; absent when none has. */
   pieces?: PieceColumns;
+  /** When the files that changed or appeared while we watched the origin did so; absent when none has. */
+  arrivals?: ArrivalColumns;
+}
+
+/**
+ * A sparse side table, like the piece table: row r says file `files[r]` (ascending) arrived in its
+ * current version at `at[r]` (epoch seconds, this service's clock), new as a path where `isNew[r]` is 1.
+ * Files in the index as first loaded have no row: their history is not known.
+ */
+export interface ArrivalColumns {
+  files: Uint32Array;
+  at: Float64Array;
+  isNew: Uint8Array;
+}
+
+/** A file's arrival, by file number (see ArrivalColumns). */
+export interface Arrival {
+  file: number;
+  at: number;
+  isNew: boolean;
 }
 
 /**
@@ -69,6 +89,9 @@ export class FileIndex {
   private readonly hashes: Uint8Array;
   private readonly hashKnown: Uint8Array;
   private readonly pieces: PieceColumns | undefined;
+  private readonly arrivals: ArrivalColumns | undefined;
+  /** max(mtime, arrival) per file where some file has an arrival (else the mtimes themselves): see syncKey. */
+  private readonly syncKeys: Float64Array;
 
   static {
     assemble = (cols, byPath) => new FileIndex(cols, byPath);
@@ -83,13 +106,30 @@ export class FileIndex {
     this.hashes = cols.hashes;
     this.hashKnown = cols.hashKnown;
     this.pieces = cols.pieces !== undefined && cols.pieces.files.length > 0 ? cols.pieces : undefined;
+    this.arrivals = cols.arrivals !== undefined && cols.arrivals.files.length > 0 ? cols.arrivals : undefined;
+    this.syncKeys = this.arrivals === undefined ? this.mtimes : syncKeysOf(this.mtimes, this.arrivals);
   }
 
   /** The raw columns, for the snapshot codec (shared, not copied: treat as read-only). */
   columns(): FileColumns {
     const cols: FileColumns = { paths: this.paths, sizes: this.sizes, mtimes: this.mtimes, hashes: this.hashes, hashKnown: this.hashKnown };
     if (this.pieces !== undefined) cols.pieces = this.pieces;
+    if (this.arrivals !== undefined) cols.arrivals = this.arrivals;
     return cols;
+  }
+
+  /** The same files with these arrivals (any earlier ones replaced); columns and path table are shared. */
+  withArrivals(arrivals: Iterable<Arrival>): FileIndex {
+    const rows = [...arrivals].filter((a) => a.file >= 0 && a.file < this.count).sort((a, b) => a.file - b.file);
+    const cols = this.columns();
+    delete cols.arrivals;
+    if (rows.length > 0)
+      cols.arrivals = {
+        files: Uint32Array.from(rows, (a) => a.file),
+        at: Float64Array.from(rows, (a) => a.at),
+        isNew: Uint8Array.from(rows, (a) => (a.isNew ? 1 : 0)),
+      };
+    return assemble(cols, this.byPath);
   }
 
   /** Rebuilds an index from columns made by columns() (each path once), without re-parsing hex hashes. */
@@ -140,6 +180,44 @@ export class FileIndex {
     return Number.isNaN(m) ? undefined : m;
   }
 
+  /**
+   * What a mirror's last sync is compared with to tell whether it can hold file i's current version:
+   * its mtime, or the time we saw that version arrive where that is later (a file copied in with an
+   * older mtime kept is still new); -Infinity when neither is known.
+   */
+  syncKey(i: number): number {
+    const k = this.syncKeys[i]!;
+    return k === k ? k : -Infinity; // NaN: unknown
+  }
+
+  /** When file i's current version arrived while we watched, or undefined when it was there from the first load. */
+  arrival(i: number): Arrival | undefined {
+    const r = sparseRow(this.arrivals?.files, i);
+    if (r < 0) return undefined;
+    const table = this.arrivals!;
+    return { file: i, at: table.at[r]!, isNew: table.isNew[r] === 1 };
+  }
+
+  /** The arrivals known for this index, by file number. */
+  *knownArrivals(): IterableIterator<Arrival> {
+    const table = this.arrivals;
+    if (table === undefined) return;
+    for (let r = 0; r < table.files.length; r++) yield { file: table.files[r]!, at: table.at[r]!, isNew: table.isNew[r] === 1 };
+  }
+
+  /** True when file j of `other` is the same version as file i here: size, and mtime and sha-256 where both know them. */
+  sameVersion(i: number, other: FileIndex, j: number): boolean {
+    if (this.sizes[i] !== other.sizes[j]) return false;
+    const a = this.mtimes[i]!;
+    const b = other.mtimes[j]!;
+    if (a === a && b === b && a !== b) return false;
+    if (!this.hashKnown[i] || !other.hashKnown[j]) return true;
+    const x = i * HASH_BYTES;
+    const y = j * HASH_BYTES;
+    for (let k = 0; k < HASH_BYTES; k++) if (this.hashes[x + k] !== other.hashes[y + k]) return false;
+    return true;
+  }
+
   sha256Hex(i: number): string | undefined {
     if (!this.hashKnown[i]) return undefined;
     const at = i * HASH_BYTES;
@@ -159,20 +237,7 @@ export class FileIndex {
 
   /** The row of file i in the piece table, or -1 when it has no piece hashes. */
   private pieceRow(i: number): number {
-    const table = this.pieces;
-    if (table === undefined) return -1;
-    // Binary search: the table is sparse and sorted, and a Map would cost an entry per row.
-    const files = table.files;
-    let lo = 0;
-    let hi = files.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const f = files[mid]!;
-      if (f === i) return mid;
-      if (f < i) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
+    return sparseRow(this.pieces?.files, i);
   }
 
   /** File i's piece length and count, or undefined when it has no piece hashes. */
@@ -318,6 +383,33 @@ export class FileIndexBuilder {
     this.hashKnown = withCapacity(this.hashKnown, capacity);
     this.capacity = capacity;
   }
+}
+
+/** Row of file i in a sparse side table's ascending file column, or -1. */
+function sparseRow(files: Uint32Array | undefined, i: number): number {
+  if (files === undefined) return -1;
+  // Binary search: the table is sparse and sorted, and a Map would cost an entry per row.
+  let lo = 0;
+  let hi = files.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const f = files[mid]!;
+    if (f === i) return mid;
+    if (f < i) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+function syncKeysOf(mtimes: Float64Array, arrivals: ArrivalColumns): Float64Array {
+  const keys = mtimes.slice();
+  for (let r = 0; r < arrivals.files.length; r++) {
+    const f = arrivals.files[r]!;
+    const m = keys[f]!;
+    const at = arrivals.at[r]!;
+    keys[f] = m === m && m >= at ? m : at;
+  }
+  return keys;
 }
 
 function withCapacity<T extends Float64Array | Uint8Array>(column: T, length: number): T {

@@ -201,7 +201,8 @@ export function whyNotCarried(snapshot: Snapshot, m: SnapshotMirror, f: number):
   if (m.heldBack?.has(f) && holdsCurrent(snapshot, m, f) && !probeFoundMissing(m, f)) return 'incomplete-group';
   if (probeFoundMissing(m, f)) return 'missing-file';
   if (m.inventory) return bitGet(m.inventory, f) ? 'missing-file' : m.listed && bitGet(m.listed, f) ? 'stale-copy' : 'missing-file';
-  return 'stale-copy';
+  // Rules said it would be there: it is an older copy, unless the file is new at the origin since we watched.
+  return snapshot.files.arrival(f)?.isNew ? 'missing-file' : 'stale-copy';
 }
 
 function probeFoundMissing(m: SnapshotMirror, f: number): boolean {
@@ -215,6 +216,6 @@ function holdsCurrent(snapshot: Snapshot, m: SnapshotMirror, f: number): boolean
   if (m.inventory) return bitGet(m.inventory, f);
   const lastSync = m.lastSync;
   if (lastSync === undefined) return true;
-  const mtime = snapshot.files.mtime(f);
-  return mtime === undefined || mtime <= lastSync;
+  const key = snapshot.files.syncKey(f);
+  return key === -Infinity || key <= lastSync;
 }

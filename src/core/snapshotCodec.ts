@@ -1,6 +1,6 @@
 // A routing snapshot as bytes: what the control plane publishes and an edge instance (Workers) decodes.
 import { type RuleClasses } from './availability.js';
-import { FileIndex, isPieceLength, pieceCount, type PieceColumns } from './fileIndex.js';
+import { type ArrivalColumns, FileIndex, isPieceLength, pieceCount, type PieceColumns } from './fileIndex.js';
 import type { MirrorSpec, MirrorState } from './model.js';
 import { buildSnapshot, type RoutingOptions, type Snapshot } from './snapshot.js';
 
@@ -48,6 +48,12 @@ export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
     add('pieceLengths', cols.pieces.lengths);
     add('pieceStarts', cols.pieces.starts);
     add('pieceHashes', cols.pieces.hashes);
+  }
+  // Likewise only when some file arrived while the control plane watched (the edge compares last syncs with them too).
+  if (cols.arrivals) {
+    add('arrivalFiles', cols.arrivals.files);
+    add('arrivalAt', cols.arrivals.at);
+    add('arrivalNew', cols.arrivals.isNew);
   }
   add('fileClass', snapshot.rules.fileClass);
   const words = snapshot.rules.membership[0]?.length ?? 0;
@@ -151,6 +157,9 @@ export function decodeSnapshot(bytes: Uint8Array, nowMs: number): Snapshot {
     ...(byName.has('pieceFiles')
       ? { pieces: checkedPieces({ files: u32('pieceFiles'), lengths: u32('pieceLengths'), starts: u32('pieceStarts'), hashes: u8('pieceHashes') }, sizes) }
       : {}),
+    ...(byName.has('arrivalFiles')
+      ? { arrivals: checkedArrivals({ files: u32('arrivalFiles'), at: f64('arrivalAt'), isNew: u8('arrivalNew') }, paths.length) }
+      : {}),
   });
   const membershipFlat = u32('membership');
   const words = header.classCount ? membershipFlat.length / header.classCount : 0;
@@ -181,6 +190,17 @@ export function decodeSnapshot(bytes: Uint8Array, nowMs: number): Snapshot {
     rules,
   });
   return { ...snapshot, builtAtMs: header.builtAtMs };
+}
+
+/** The arrival table as decoded, after checking it fits the files. */
+function checkedArrivals(a: ArrivalColumns, fileCount: number): ArrivalColumns {
+  const rows = a.files.length;
+  if (a.at.length !== rows || a.isNew.length !== rows) throw new SnapshotFormatError('snapshot arrival table has mismatched columns');
+  for (let r = 0; r < rows; r++) {
+    const f = a.files[r]!;
+    if (f >= fileCount || (r > 0 && f <= a.files[r - 1]!)) throw new SnapshotFormatError('snapshot arrival table names files out of order or range');
+  }
+  return a;
 }
 
 /** The piece table as decoded, after checking it fits the files: a bad one must not read out of bounds later. */

@@ -1,6 +1,6 @@
 // A routing snapshot split for the edge: a small core (mirrors, live state, routing) and file shards fetched on demand.
 import { bitGet, bitSet, newBitset, ruleKey, type RuleClasses } from './availability.js';
-import { FileIndex, type PieceColumns } from './fileIndex.js';
+import { type ArrivalColumns, FileIndex, type PieceColumns } from './fileIndex.js';
 import { fmix32, hashString } from './hash.js';
 import { fileSetFacts } from './mirrorStatus.js';
 import type { MirrorSpec, MirrorState } from './model.js';
@@ -127,6 +127,7 @@ function* shardLayoutSteps(files: FileIndex, targetFiles: number): Steps<ShardLa
   for (let f = 0; f < files.count; f++) members[shardOfFile[f]!]![localOfFile[f]!] = f;
   const cols = files.columns();
   const pieces = cols.pieces ? shardPieces(cols.pieces, n, shardOfFile, localOfFile) : [];
+  const arrivals = cols.arrivals ? shardArrivals(cols.arrivals, n, shardOfFile, localOfFile) : [];
   yield;
   const shardFiles: FileIndex[] = [];
   for (let k = 0; k < n; k++) {
@@ -146,7 +147,18 @@ function* shardLayoutSteps(files: FileIndex, targetFiles: number): Steps<ShardLa
       hashKnown[i] = cols.hashKnown[f]!;
     }
     const shardPieceTable = pieces[k];
-    shardFiles.push(FileIndex.fromColumns({ paths, sizes, mtimes, hashes, hashKnown, ...(shardPieceTable ? { pieces: shardPieceTable } : {}) }));
+    const shardArrivalTable = arrivals[k];
+    shardFiles.push(
+      FileIndex.fromColumns({
+        paths,
+        sizes,
+        mtimes,
+        hashes,
+        hashKnown,
+        ...(shardPieceTable ? { pieces: shardPieceTable } : {}),
+        ...(shardArrivalTable ? { arrivals: shardArrivalTable } : {}),
+      }),
+    );
     yield;
   }
   return { files, count: n, members, shardOfFile, localOfFile, shardFiles };
@@ -187,6 +199,22 @@ function shardPieces(table: PieceColumns, n: number, shardOfFile: Int32Array, lo
     part.hashes.set(table.hashes.subarray(table.starts[r]! * 32, table.starts[r + 1]! * 32), from * 32);
   }
   return out;
+}
+
+/** The arrival table split by shard, renumbered to the shard's files (undefined for a shard without any). */
+function shardArrivals(table: ArrivalColumns, n: number, shardOfFile: Int32Array, localOfFile: Int32Array): (ArrivalColumns | undefined)[] {
+  const rows: number[][] = Array.from({ length: n }, () => []);
+  // Rows stay ascending within a shard: local numbers rise with global ones.
+  for (let r = 0; r < table.files.length; r++) rows[shardOfFile[table.files[r]!]!]!.push(r);
+  return rows.map((list) =>
+    list.length === 0
+      ? undefined
+      : {
+          files: Uint32Array.from(list, (r) => localOfFile[table.files[r]!]!),
+          at: Float64Array.from(list, (r) => table.at[r]!),
+          isNew: Uint8Array.from(list, (r) => table.isNew[r]!),
+        },
+  );
 }
 
 /** The global rule classes restricted to each shard: its files' classes, the global membership and rule keys. */

@@ -12,6 +12,7 @@ import { loadLogos } from '../control/logos.js';
 import { formatManifestProblem, readMirrorManifest } from '../control/manifest.js';
 import { Metrics } from '../control/metrics.js';
 import { loadOriginIndex } from '../control/origin.js';
+import { OriginArrivals } from '../control/originArrivals.js';
 import { SnapshotBuilder } from '../control/snapshotBuilder.js';
 import { StatsRecorder } from '../control/statsRecorder.js';
 import type { InventoryEntry, MirrorSpec } from '../core/model.js';
@@ -83,7 +84,8 @@ export async function compose(config: Config, opts: ComposeOptions): Promise<Com
 }
 
 async function composeOn(store: Store, config: Config, opts: ComposeOptions, logger: pino.Logger): Promise<Composition> {
-  const files = await loadOriginIndex(config.origin, config.dataDir, logger);
+  // With the arrivals the store remembers: a file changed before a restart is not vouched for by its mtime alone.
+  const files = await new OriginArrivals(store, logger).atStart(await loadOriginIndex(config.origin, config.dataDir, logger));
   const mirrors = mirrorSpecs(config);
   const builder = new SnapshotBuilder({
     mirrors,

@@ -42,6 +42,8 @@ export const FORWARDED_METHODS = [
   'putSession',
   'getLogos',
   'putLogo',
+  'noteArrivals',
+  'getArrivals',
   'epoch',
   'mergeAudit',
   'publish',

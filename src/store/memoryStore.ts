@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import { InventoryFormatError, gzipInventory, readInventory } from './inventoryCodec.js';
 import {
   type StatsDay,
+  arrivalsFileSchema,
   auditEntrySchema,
   healthFileSchema,
   logosFileSchema,
@@ -32,6 +33,7 @@ import {
   type StoreStatus,
   StoreUnavailableError,
 } from './store.js';
+import { type ArrivalRecord, keptArrival } from '../core/arrivals.js';
 import { HitWindows, type HitCount, type HitDelta } from '../core/hitWindows.js';
 import type { AuditEntry, InventoryRecord, MirrorOverride, Offer, StoredLogo } from '../core/records.js';
 import type { HealthRecord } from '../core/model.js';
@@ -54,7 +56,7 @@ export interface MemoryStoreOptions {
 }
 
 /** The snapshot files, rewritten whole (debounced) on change. */
-type SnapshotKind = 'overrides' | 'health' | 'offers' | 'stats' | 'tokens' | 'sessions' | 'logos';
+type SnapshotKind = 'overrides' | 'health' | 'offers' | 'stats' | 'tokens' | 'sessions' | 'logos' | 'arrivals';
 
 const SNAPSHOT_FILES: Record<SnapshotKind, string> = {
   overrides: 'overrides.json',
@@ -64,6 +66,7 @@ const SNAPSHOT_FILES: Record<SnapshotKind, string> = {
   tokens: 'tokens.json',
   sessions: 'sessions.json',
   logos: 'logos.json',
+  arrivals: 'arrivals.json',
 };
 const AUDIT_FILE = 'audit.jsonl';
 const OFFERS_LOG = 'offers.jsonl';
@@ -220,6 +223,8 @@ export class MemoryStore implements Store {
   private readonly tokens = new Map<string, TokenRecord>();
   private readonly sessions = new Map<string, SessionRecord>();
   private readonly logos = new Map<string, StoredLogo>();
+  /** Origin file arrivals by path (core/arrivals.ts). */
+  private readonly arrivals = new Map<string, ArrivalRecord>();
   private readonly listeners = new Set<(change: Change) => void>();
 
   private readonly dirty = new Set<SnapshotKind>();
@@ -286,6 +291,8 @@ export class MemoryStore implements Store {
     for (const [key, session] of Object.entries(sessions?.sessions ?? {})) if (session.expiresAt > now) this.sessions.set(key, session);
     const logos = await this.loadJson('logos.json', logosFileSchema);
     for (const [mirror, logo] of Object.entries(logos?.logos ?? {})) this.logos.set(mirror, logo);
+    const arrivals = await this.loadJson('arrivals.json', arrivalsFileSchema);
+    for (const record of arrivals?.arrivals ?? []) this.arrivals.set(record.path, record);
     await this.loadInventories();
   }
 
@@ -458,6 +465,8 @@ export class MemoryStore implements Store {
         return JSON.stringify({ version: 1, sessions: Object.fromEntries(this.sessions) });
       case 'logos':
         return JSON.stringify({ version: 1, logos: Object.fromEntries(this.logos) });
+      case 'arrivals':
+        return JSON.stringify({ version: 1, arrivals: [...this.arrivals.values()] });
     }
   }
 
@@ -695,6 +704,29 @@ export class MemoryStore implements Store {
     else this.logos.set(mirror, structuredClone(logo));
     this.dirty.add('logos');
     await this.flush();
+  }
+
+  async noteArrivals(records: readonly ArrivalRecord[]): Promise<ArrivalRecord[]> {
+    this.assertOpen();
+    const kept = records.map((r) => {
+      const k = keptArrival(this.arrivals.get(r.path), r);
+      this.arrivals.set(r.path, k);
+      return { ...k };
+    });
+    // Not worth a write of its own: lost in a crash, the files arrived only as far back as the restart says.
+    if (records.length > 0) this.markDirty('arrivals');
+    return kept;
+  }
+
+  async getArrivals(forgetBefore: number): Promise<ArrivalRecord[]> {
+    const out: ArrivalRecord[] = [];
+    let forgot = false;
+    for (const [path, r] of this.arrivals) {
+      if (r.at >= forgetBefore) out.push({ ...r });
+      else forgot = this.arrivals.delete(path);
+    }
+    if (forgot && !this.closed) this.markDirty('arrivals');
+    return out;
   }
 
   /** The files under dataDir are the whole truth and cannot be lost behind our back: one epoch for ever. */

@@ -7,6 +7,7 @@ import { Redis, type RedisOptions, ReplyError } from 'ioredis';
 import { gzipInventory, readInventory } from './inventoryCodec.js';
 import {
   type StatsDay,
+  arrivalRecordSchema,
   auditEntrySchema,
   changeSchema,
   offerSchema,
@@ -28,6 +29,7 @@ import {
   type StoreStatus,
   StoreUnavailableError,
 } from './store.js';
+import { type ArrivalRecord, keptArrival } from '../core/arrivals.js';
 import type { HitCount, HitDelta } from '../core/hitWindows.js';
 import type { AuditEntry, InventoryRecord, MirrorOverride, Offer, StoredLogo } from '../core/records.js';
 import type { HealthRecord } from '../core/model.js';
@@ -87,6 +89,8 @@ export function readRedisUrl(text: string): { url: string; db: number; prefix?: 
 // Inventories are split into hash fields of at most this size: Redis caps one value at 512 MB and
 // huge single values stall the server, while chunks keep every scan one atomic MULTI.
 const DEFAULT_INVENTORY_CHUNK_BYTES = 16 * 1024 * 1024;
+// Origin arrivals are noted this many at a time (one HMGET and one MULTI each).
+const ARRIVALS_CHUNK = 500;
 // Audit is read newest-first in pages of this many stream entries.
 const AUDIT_PAGE = 500;
 
@@ -168,6 +172,7 @@ function keyLayout(prefix: string, db: number) {
     changes: `${prefix}changes:db${db}`,
     tokens: `${prefix}tokens`,
     logos: `${prefix}logos`,
+    arrivals: `${prefix}arrivals`,
     epoch: `${prefix}epoch`,
     session: (key: string): string => `${prefix}session:${key}`,
     inventory: (mirror: string): string => `${prefix}inv:${mirror}`,
@@ -607,6 +612,54 @@ export class RedisStore implements Store {
       if (added !== undefined) return added;
     }
     throw new StoreUnavailableError('the audit log kept changing while it was being restored; try again');
+  }
+
+  // ---- origin arrivals: one hash, path -> record ----
+
+  /** Under WATCH, a chunk at a time: a sighting noted meanwhile by another instance makes the chunk start again with it. */
+  async noteArrivals(records: readonly ArrivalRecord[]): Promise<ArrivalRecord[]> {
+    const out: ArrivalRecord[] = [];
+    for (let from = 0; from < records.length; from += ARRIVALS_CHUNK) {
+      const chunk = records.slice(from, from + ARRIVALS_CHUNK);
+      let kept: ArrivalRecord[] | undefined;
+      for (let attempt = 0; attempt < 10 && kept === undefined; attempt++) kept = await this.noteArrivalChunk(chunk);
+      if (kept === undefined) throw new StoreUnavailableError('origin arrivals kept changing while being noted; try again');
+      out.push(...kept);
+    }
+    return out;
+  }
+
+  private noteArrivalChunk(chunk: readonly ArrivalRecord[]): Promise<ArrivalRecord[] | undefined> {
+    return this.run(async (redis) => {
+      await redis.watch(this.keys.arrivals);
+      try {
+        const texts = await redis.hmget(this.keys.arrivals, ...chunk.map((r) => r.path));
+        const kept = chunk.map((r, i) => {
+          const text = texts[i];
+          return keptArrival(text ? this.parseValue(this.keys.arrivals, r.path, text, arrivalRecordSchema) : undefined, r);
+        });
+        const multi = redis.multi();
+        kept.forEach((k, i) => {
+          if (k === chunk[i]) multi.hset(this.keys.arrivals, k.path, JSON.stringify(k));
+        });
+        return (await multi.exec()) === null ? undefined : kept;
+      } catch (err) {
+        await redis.unwatch().catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  async getArrivals(forgetBefore: number): Promise<ArrivalRecord[]> {
+    const values = await this.run((redis) => redis.hgetall(this.keys.arrivals));
+    const kept: ArrivalRecord[] = [];
+    const old: string[] = [];
+    for (const [path, r] of this.parseValues(this.keys.arrivals, values, arrivalRecordSchema)) {
+      if (r.at >= forgetBefore) kept.push(r);
+      else old.push(path);
+    }
+    if (old.length > 0) await this.run((redis) => redis.hdel(this.keys.arrivals, ...old));
+    return kept;
   }
 
   // ---- tokens and logos: one hash each; sessions: a key each, expiring with the session ----

@@ -180,6 +180,15 @@ export const healthFileSchema = z.object({
 export const offersFileSchema = z.object({ version: z.literal(1), offers: z.array(offerSchema) });
 export const tokensFileSchema = z.object({ version: z.literal(1), tokens: z.array(tokenRecordSchema) });
 export const sessionsFileSchema = z.object({ version: z.literal(1), sessions: z.record(z.string(), sessionRecordSchema) });
+export const arrivalRecordSchema = z.object({
+  path: z.string().min(1),
+  size: z.number().nonnegative(),
+  mtime: z.number().nullable(),
+  sha256: z.string().nullable(),
+  at: z.number(),
+  isNew: z.boolean(),
+});
+export const arrivalsFileSchema = z.object({ version: z.literal(1), arrivals: z.array(arrivalRecordSchema) });
 export const logosFileSchema = z.object({ version: z.literal(1), logos: z.record(z.string(), storedLogoSchema) });
 export const statsFileSchema = z.object({
   version: z.literal(1),

@@ -1,4 +1,5 @@
 // The shared-state port: one contract, implemented in memory (persisted to dataDir) and on Redis.
+import type { ArrivalRecord } from '../core/arrivals.js';
 import type { HitCount, HitDelta } from '../core/hitWindows.js';
 import type { HealthRecord } from '../core/model.js';
 import type { AuditEntry, InventoryRecord, MirrorOverride, Offer, StoredLogo } from '../core/records.js';
@@ -144,6 +145,14 @@ export interface Store {
   getSession(key: string): Promise<SessionRecord | undefined>;
   /** null ends the session. */
   putSession(key: string, session: SessionRecord | null): Promise<void>;
+
+  /**
+   * Notes when origin file versions arrived (core/arrivals.ts), keeping per path the earlier sighting of
+   * one version (keptArrival); resolves to what is kept for each record, in order, so instances agree.
+   */
+  noteArrivals(records: readonly ArrivalRecord[]): Promise<ArrivalRecord[]>;
+  /** The arrivals kept, after forgetting those before `forgetBefore` (epoch seconds). */
+  getArrivals(forgetBefore: number): Promise<ArrivalRecord[]>;
 
   getLogos(): Promise<Map<string, StoredLogo>>;
   /** null removes the uploaded logo. */

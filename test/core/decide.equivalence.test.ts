@@ -33,6 +33,8 @@ const fileArb = fc.record({
   name: fc.stringMatching(/^[a-z]{1,4}(\.iso)?$/),
   size: fc.integer({ min: 1, max: 5000 }),
   mtime: fc.option(fc.integer({ min: 1_600_000_000, max: 1_700_000_000 }), { freq: 8 }),
+  // Seen arriving while the origin was watched (a refresh): later or earlier than its mtime.
+  arrived: fc.option(fc.integer({ min: 1_600_000_000, max: 1_700_000_000 }), { freq: 3 }),
 });
 
 const mirrorArb = fc.record({
@@ -81,8 +83,9 @@ const clientArb = fc.record({
 type RawMirror = typeof mirrorArb extends fc.Arbitrary<infer T> ? T : never;
 type RawClient = typeof clientArb extends fc.Arbitrary<infer T> ? T : never;
 
-function snapshotOf(files: OriginFile[], raw: RawMirror[], bandKm: number, previous?: Snapshot): Snapshot {
-  const index = FileIndex.from(files);
+function snapshotOf(files: OriginFile[], raw: RawMirror[], bandKm: number, previous?: Snapshot, arrivals = new Map<string, number>()): Snapshot {
+  const plain = FileIndex.from(files);
+  const index = plain.withArrivals([...arrivals].map(([path, at]) => ({ file: plain.lookup(path), at, isNew: false })));
   const mirrors: MirrorSpec[] = [];
   const states = new Map<string, MirrorState>();
   const inventories = new Map<string, Uint32Array>();
@@ -208,11 +211,14 @@ const networkArb = (maxMirrors: number) =>
 function checkNetwork(net: typeof networkArb extends (n: number) => fc.Arbitrary<infer T> ? T : never): void {
   const files: OriginFile[] = net.files.map((f) => ({ path: `${f.project}/${f.name}`, size: f.size, ...(f.mtime !== null ? { mtime: f.mtime } : {}) }));
   const paths = [...files.map((f) => f.path), 'not/in/the/set'];
-  const snap = snapshotOf(files, net.mirrors, net.bandKm);
+  // Duplicate paths keep the first file (FileIndex.from): arrivals are that one's.
+  const arrivals = new Map<string, number>();
+  for (const f of net.files) if (f.arrived !== null && !arrivals.has(`${f.project}/${f.name}`)) arrivals.set(`${f.project}/${f.name}`, f.arrived);
+  const snap = snapshotOf(files, net.mirrors, net.bandKm, undefined, arrivals);
   expectSameAnswers(snap, paths, net.clients, net.limit);
   const next = net.mirrors.map((m, i): RawMirror => (net.toggles.includes(i) ? { ...m, health: m.health === 'down' ? 'up' : 'down' } : m));
   if (net.replace) next[net.replace[0] % next.length] = net.replace[1];
-  expectSameAnswers(snapshotOf(files, next, net.bandKm, snap), paths, net.clients, net.limit);
+  expectSameAnswers(snapshotOf(files, next, net.bandKm, snap, arrivals), paths, net.clients, net.limit);
 }
 
 describe('decide: identical answers to the reference implementation', () => {

@@ -90,11 +90,14 @@ export function decide(snapshot: Snapshot, path: string, client: ClientFacts, op
   let n = 0;
   let secure = 0;
   const files = snapshot.files;
+  // The later of its mtime and its arrival, where either is known (FileIndex.syncKey, written out here).
   const mtime = files.mtime(file);
+  const arrived = files.arrival(file)?.at;
+  const key = mtime === undefined ? arrived : arrived === undefined ? mtime : Math.max(mtime, arrived);
   for (let p = 0; p < poolSize; p++) {
     const m = mirrors[pool ? pool[p]! : p]!;
     // The pool already passed the rules and the live state; only per-request checks remain.
-    const reason = pool ? poolExclusion(m, file, mtime, client) : exclusionFor(snapshot, m, file, client);
+    const reason = pool ? poolExclusion(m, file, key, client) : exclusionFor(snapshot, m, file, client);
     if (reason) {
       if (explain) excluded.push({ mirror: m, reason });
       continue;
@@ -141,12 +144,12 @@ export function decide(snapshot: Snapshot, path: string, client: ClientFacts, op
 }
 
 /** The per-request checks for a mirror from the class pool (rules and live state already hold). */
-function poolExclusion(m: SnapshotMirror, file: number, mtime: number | undefined, client: ClientFacts): ExclusionReason | undefined {
+function poolExclusion(m: SnapshotMirror, file: number, key: number | undefined, client: ClientFacts): ExclusionReason | undefined {
   if (m.countryOnly && client.country !== m.country) return 'country-only';
   if (m.missing !== undefined && m.missing.has(file)) return 'missing-file';
   if (m.inventory !== undefined) return (m.inventory[file >>> 5]! & (1 << (file & 31))) !== 0 ? undefined : 'missing-file';
   const lastSync = m.lastSync;
-  return lastSync === undefined || mtime === undefined || mtime <= lastSync ? undefined : 'missing-file';
+  return lastSync === undefined || key === undefined || key <= lastSync ? undefined : 'missing-file';
 }
 
 function exclusionFor(snapshot: Snapshot, m: SnapshotMirror, file: number, client: ClientFacts): ExclusionReason | undefined {

@@ -66,6 +66,7 @@ function expectSameAnswers(whole: Snapshot, core: ReturnType<typeof decodeCore>,
     if (f >= 0) {
       const g = part.files.lookup(path);
       expect(part.files.file(g)).toEqual(whole.files.file(f));
+      expect(part.files.arrival(g)).toEqual(whole.files.arrival(f) && { ...whole.files.arrival(f), file: g });
       expect(part.mirrors.filter((m) => mirrorCarries(part, m, g)).map((m) => m.spec.id)).toEqual(
         whole.mirrors.filter((m) => mirrorCarries(whole, m, f)).map((m) => m.spec.id),
       );
@@ -90,6 +91,8 @@ const fileArb = fc.record({
   mtime: fc.option(fc.integer({ min: 1_700_000_000, max: 1_700_100_000 }), { nil: undefined }),
   hashed: fc.boolean(),
   pieces: fc.boolean(),
+  /** Seen arriving while the origin was watched (FileIndex arrivals), as a new path or a changed file. */
+  arrived: fc.option(fc.record({ at: fc.integer({ min: 1_700_000_000, max: 1_700_100_000 }), isNew: fc.boolean() }), { nil: undefined }),
 });
 
 /** Piece hashes for a file of `size` bytes: at most 8 pieces, made-up digests told apart by file and piece. */
@@ -146,7 +149,14 @@ function buildNetwork(n: Network): SnapshotBuilder {
       asn: m.asn ? [64501] : [],
     }),
   );
-  const b = new SnapshotBuilder({ mirrors: specs, files: FileIndex.from(files), originBaseUrl: 'https://origin.example/', routing: ROUTING, clock: () => NOW });
+  const arrivals = n.files.flatMap((f, i) => (f.arrived ? [{ file: i, ...f.arrived }] : []));
+  const b = new SnapshotBuilder({
+    mirrors: specs,
+    files: FileIndex.from(files).withArrivals(arrivals),
+    originBaseUrl: 'https://origin.example/',
+    routing: ROUTING,
+    clock: () => NOW,
+  });
   n.mirrors.forEach((m, i) => {
     const state: MirrorState = { health: m.health as MirrorState['health'] };
     if (m.lagSeconds !== undefined) state.lagSeconds = m.lagSeconds;

@@ -1,5 +1,6 @@
 // The one behaviour every Store must show; each implementation's test file runs it (as hono's routers share common.case.test.ts).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ArrivalRecord } from '../../src/core/arrivals.js';
 import type { HealthRecord, InventoryEntry } from '../../src/core/model.js';
 import type { Change, SessionRecord, Store, TokenRecord } from '../../src/store/store.js';
 import type { AuditEntry, InventoryRecord, MirrorOverride, Offer, StoredLogo } from '../../src/core/records.js';
@@ -251,6 +252,47 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
         );
         await store.putLogo('other', null);
         expect([...(await store.getLogos()).keys()]).toEqual(['acme-de']);
+      });
+    });
+
+    describe('origin arrivals', () => {
+      const arrival = (path: string, at: number, over: Partial<ArrivalRecord> = {}): ArrivalRecord => ({
+        path,
+        size: 10,
+        mtime: 1_700_000_000,
+        sha256: null,
+        at,
+        isNew: true,
+        ...over,
+      });
+
+      it('keeps the earlier sighting of one version, and a later version over an earlier one', async () => {
+        const first = await store.noteArrivals([arrival('pub/a.iso', 2000), arrival('pub/Ünï b.txt', 2000, { sha256: 'ab'.repeat(32), mtime: null })]);
+        expect(first).toEqual([arrival('pub/a.iso', 2000), arrival('pub/Ünï b.txt', 2000, { sha256: 'ab'.repeat(32), mtime: null })]);
+        // Another instance saw the same versions later: the store answers the first sighting.
+        const again = await store.noteArrivals([arrival('pub/a.iso', 2005), arrival('pub/Ünï b.txt', 2004, { sha256: 'ab'.repeat(32), mtime: 1_700_000_000 })]);
+        expect(again.map((r) => r.at)).toEqual([2000, 2000]);
+        // A new version replaces the old one; a stale instance noting an older version changes nothing.
+        const changed = await store.noteArrivals([arrival('pub/a.iso', 3000, { size: 11, isNew: false })]);
+        expect(changed).toEqual([arrival('pub/a.iso', 3000, { size: 11, isNew: false })]);
+        expect(await store.noteArrivals([arrival('pub/a.iso', 2500, { size: 12 })])).toEqual([arrival('pub/a.iso', 3000, { size: 11, isNew: false })]);
+        const all = await store.getArrivals(0);
+        expect(all.sort((a, b) => (a.path < b.path ? -1 : 1))).toEqual([
+          arrival('pub/a.iso', 3000, { size: 11, isNew: false }),
+          arrival('pub/Ünï b.txt', 2000, { sha256: 'ab'.repeat(32), mtime: null }),
+        ]);
+      });
+
+      it('forgets arrivals before the cutoff it is read with', async () => {
+        await store.noteArrivals([arrival('old', 100), arrival('new', 5000)]);
+        expect((await store.getArrivals(1000)).map((r) => r.path)).toEqual(['new']);
+        expect((await store.getArrivals(0)).map((r) => r.path)).toEqual(['new']);
+      });
+
+      it('notes more arrivals than one chunk at once', async () => {
+        const many = Array.from({ length: 1234 }, (_, i) => arrival(`pub/f${i}`, 4000 + i));
+        expect(await store.noteArrivals(many)).toEqual(many);
+        expect(await store.getArrivals(0)).toHaveLength(1234);
       });
     });
 

@@ -1,0 +1,113 @@
+// A file copied into the origin with an old mtime kept (rsync -a, cp -p) is new to every mirror that synced
+// before it came: served from the origin until a mirror's trace says it synced since, on every instance
+// and after a restart — never a redirect to a mirror that lacks it.
+import { copyFile, mkdir, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../../src/node.js';
+import { CONTROL_SETUP, healthFacts, MTIME, startNetwork, STEADY_HEALTH, TRACE_TIME, type ControlNetwork, type FixtureFile } from '../support/network.js';
+import { flushRedis, redisUrl, skipWithoutRedis } from '../support/redis.js';
+import { choice } from '../support/requests.js';
+import { waitFor } from '../support/wait.js';
+
+const REDIS_DB = 10;
+const skipRedis = await skipWithoutRedis(REDIS_DB, 'originArrivals: two instances sharing Redis');
+
+/** Puts the origin's copy of an added file on a mirror, mtime and all. */
+async function copyTo(net: ControlNetwork, mirrorId: string, f: FixtureFile): Promise<void> {
+  const target = path.join(net.mirrors[mirrorId]!.root, ...f.path.split('/'));
+  await mkdir(path.dirname(target), { recursive: true });
+  await copyFile(f.local, target);
+  await utimes(target, f.mtime, f.mtime);
+}
+
+/** Who a client in `country` is sent to for `p`, once the answer is `want` (5 s at most); the last answer otherwise. */
+async function settlesOn(s: RunningServer, country: string, p: string, want: string): Promise<string> {
+  let last = '';
+  await waitFor(async () => (last = await choice(s.url, country, p)) === want, { timeoutMs: 5_000 });
+  return last;
+}
+
+describe('a file that arrives at the origin with an old mtime', () => {
+  let net: ControlNetwork;
+  let server: RunningServer;
+  let fresh: FixtureFile;
+  const dataDir = () => net.dataDir('arrivals');
+
+  beforeAll(async () => {
+    net = await startNetwork(CONTROL_SETUP);
+    server = await net.startServer({ dataDir: dataDir(), health: STEADY_HEALTH });
+    const up = await waitFor(() => ['de-near', 'fr-far', 'us-far'].every((id) => server.control.healthOf(id)?.lastSync === TRACE_TIME), {
+      timeoutMs: 10_000,
+    });
+    if (up === undefined) throw new Error(`mirrors not all up with their trace: ${healthFacts(server)}`);
+    // Every mirror's rules cover pub/**, and each synced at TRACE_TIME, after the mtime it will carry.
+    fresh = await net.addOriginFile('pub/releases/app-2.0.tar.gz', randomBytes(7_001));
+    expect(fresh.mtime).toBe(MTIME);
+    await server.control.refreshOrigin();
+  });
+  afterAll(async () => {
+    await net?.close();
+  });
+
+  it('goes to the origin, not to mirrors whose last sync is older than its arrival', async () => {
+    for (const country of ['DE', 'FR', 'US']) expect(await choice(server.url, country, fresh.path)).toBe('origin');
+    const res = await fetch(`${server.url}/download/${fresh.path}?mirrorlist`, { headers: { Accept: 'application/json', 'X-Forwarded-For': '130.133.1.1' } });
+    const list = (await res.json()) as { mirrors: unknown[]; excluded: { id: string; reason: string }[] };
+    expect(list.mirrors).toEqual([]);
+    expect(list.excluded.map((e) => e.reason)).toEqual(['missing-file', 'missing-file', 'missing-file']);
+    // Files the origin had all along stay on their mirrors.
+    expect(await choice(server.url, 'DE', 'readme')).toBe('de-near');
+  });
+
+  it('goes to a mirror once its trace says it synced after the file arrived', async () => {
+    await copyTo(net, 'de-near', fresh);
+    await net.setTrace('de-near', Math.floor(Date.now() / 1000) + 1);
+    expect(await settlesOn(server, 'DE', fresh.path, 'de-near'), healthFacts(server)).toBe('de-near');
+    // The others still have not synced since.
+    expect(await choice(server.url, 'FR', fresh.path)).toBe('de-near');
+  });
+
+  it('is remembered across a restart: a mirror that has not synced since is still passed over', async () => {
+    await net.stopServer(server);
+    server = await net.startServer({ dataDir: dataDir(), health: STEADY_HEALTH });
+    const up = await waitFor(() => server.control.healthOf('fr-far')?.lastSync === TRACE_TIME && server.control.healthOf('de-near')?.health === 'up', {
+      timeoutMs: 10_000,
+    });
+    expect(up, healthFacts(server)).toBeDefined();
+    // In the index from the first load now, with its old mtime: only the arrival the store kept holds fr-far back.
+    expect(await settlesOn(server, 'DE', fresh.path, 'de-near')).toBe('de-near');
+    expect(await choice(server.url, 'FR', fresh.path)).toBe('de-near');
+    expect(await choice(server.url, 'FR', 'readme')).toBe('fr-far');
+  });
+});
+
+describe.skipIf(skipRedis)('arrivals on two instances sharing Redis', () => {
+  let net: ControlNetwork;
+  let a: RunningServer;
+  let b: RunningServer;
+
+  beforeAll(async () => {
+    await flushRedis(REDIS_DB);
+    net = await startNetwork(CONTROL_SETUP);
+    const env = { REDIS_URL: redisUrl(REDIS_DB) };
+    a = await net.startServer({ env, health: STEADY_HEALTH });
+  });
+  afterAll(async () => {
+    await net?.close();
+    await flushRedis(REDIS_DB).catch(() => undefined);
+  });
+
+  it('an instance started after the file arrived holds it back from unsynced mirrors as the first does', async () => {
+    expect(await waitFor(() => a.control.healthOf('de-near')?.lastSync === TRACE_TIME, { timeoutMs: 10_000 }), healthFacts(a)).toBeDefined();
+    const fresh = await net.addOriginFile('pub/releases/app-3.0.tar.gz', randomBytes(4_001));
+    await a.control.refreshOrigin();
+    expect(await choice(a.url, 'DE', fresh.path)).toBe('origin');
+    // b loads the manifest with the file in it: its mtime alone would vouch for every mirror.
+    b = await net.startServer({ env: { REDIS_URL: redisUrl(REDIS_DB) }, health: STEADY_HEALTH });
+    expect(await waitFor(() => b.control.healthOf('de-near')?.lastSync === TRACE_TIME, { timeoutMs: 10_000 }), healthFacts(b)).toBeDefined();
+    for (const country of ['DE', 'FR', 'US']) expect(await choice(b.url, country, fresh.path)).toBe('origin');
+    expect(await choice(b.url, 'DE', 'readme')).toBe('de-near');
+  });
+});
