@@ -9,7 +9,7 @@ import { compileGlob } from '../core/availability.js';
 import type { FileIndex } from '../core/fileIndex.js';
 import type { InventoryEntry } from '../core/model.js';
 import type { InventoryRecord } from '../core/records.js';
-import { parseMirrorManifestText, type ManifestProblem } from './manifest.js';
+import { parseMirrorManifestText, readMirrorManifest, type ManifestProblem } from './manifest.js';
 import { pinHost } from './guardedLookup.js';
 import { RsyncError, rsyncList } from './rsyncListing.js';
 
@@ -18,6 +18,8 @@ export interface ScanTarget {
   rsyncUrl?: string;
   /** A JSON Lines inventory (`{"path","size","mtime"?}` per line) over HTTP(S), plain or gzip'd. */
   manifestUrl?: string;
+  /** The same in a local file (config content.manifest), read whole. */
+  manifestFile?: string;
   content: { include: string[]; exclude: string[] };
 }
 
@@ -88,9 +90,10 @@ const LISTED_STALE = 2;
 export async function scanMirror(target: ScanTarget, files: FileIndex, opts: ScanOptions = {}): Promise<ScanResult> {
   const scannedAt = (opts.now ?? Date.now)();
   const useRsync = target.rsyncUrl !== undefined && (opts.prefer !== 'http-manifest' || target.manifestUrl === undefined);
-  const url = useRsync ? target.rsyncUrl : target.manifestUrl;
-  if (url === undefined) throw new Error(`mirror ${target.id}: nothing to scan (no rsyncUrl and no manifest URL)`);
-  const source: InventoryRecord['source'] = useRsync ? 'rsync' : 'http-manifest';
+  const useFile = !useRsync && target.manifestUrl === undefined && target.manifestFile !== undefined;
+  const url = useRsync ? target.rsyncUrl : (target.manifestUrl ?? target.manifestFile);
+  if (url === undefined) throw new Error(`mirror ${target.id}: nothing to scan (no rsyncUrl and no manifest)`);
+  const source: InventoryRecord['source'] = useRsync ? 'rsync' : useFile ? 'config-manifest' : 'http-manifest';
 
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const timeout = AbortSignal.timeout(timeoutMs);
@@ -102,7 +105,7 @@ export async function scanMirror(target: ScanTarget, files: FileIndex, opts: Sca
     opts.onProblem?.(problem);
   };
   let rsyncLine = 0;
-  const guarded = !useRsync && opts.lookup && !opts.fetch ? new Agent({ connect: { lookup: opts.lookup } }) : undefined;
+  const guarded = !useRsync && !useFile && opts.lookup && !opts.fetch ? new Agent({ connect: { lookup: opts.lookup } }) : undefined;
   const fetch: ScanFetch = guarded ? (input, init) => undiciFetch(input, { ...init, dispatcher: guarded }) : (opts.fetch ?? undiciFetch);
   // rsync resolves names itself: it is handed the address the guard checked (pinHost) once the listing starts.
   const listing = useRsync
@@ -114,7 +117,9 @@ export async function scanMirror(target: ScanTarget, files: FileIndex, opts: Sca
           onUnparsed: (_line, reason) => onProblem({ file: url, line: ++rsyncLine, reason }),
         }),
       )
-    : httpManifestList(url, { signal, fetch, onProblem });
+    : useFile
+      ? fileManifestList(url, onProblem)
+      : httpManifestList(url, { signal, fetch, onProblem });
 
   const state = new Uint8Array(files.count);
   const entries: InventoryEntry[] = [];
@@ -161,6 +166,13 @@ export async function scanMirror(target: ScanTarget, files: FileIndex, opts: Sca
     record: { scannedAt, source, entries },
     report: { entries: listed, foreign, unparsed, ...report },
   };
+}
+
+/** A local manifest file's entries, judged as at start (readMirrorManifest); throws when it cannot be read. */
+async function* fileManifestList(file: string, onProblem: (problem: ManifestProblem) => void): AsyncGenerator<InventoryEntry> {
+  const { files, problems } = await readMirrorManifest(file);
+  for (const p of problems) onProblem(p);
+  yield* files;
 }
 
 /** rsync's exit codes for "could not reach the daemon": socket I/O (10), daemon connection timeout (35). */

@@ -9,15 +9,9 @@ import { InvalidStateError, NotFoundError, UpstreamError } from './errors.js';
 import { guardedLookup } from './guardedLookup.js';
 import type { MirrorLifecycle } from './lifecycle.js';
 import { formatManifestProblem } from './manifest.js';
+import { scanSource } from '../core/mirrors.js';
 import { scanMirror, type ScanResult } from './scan.js';
 import type { StateSync } from './stateSync.js';
-
-/** Where a scan learns a mirror's files: its rsync module, else an http(s) manifest it publishes. */
-export function scanSource(m: MirrorSpec): { rsyncUrl: string } | { manifestUrl: string } | undefined {
-  if (m.rsyncUrl) return { rsyncUrl: m.rsyncUrl };
-  const manifest = m.content.manifest;
-  return manifest && /^https?:\/\//i.test(manifest) ? { manifestUrl: manifest } : undefined;
-}
 
 /** How many unreadable listing lines one scan names in the log. */
 const LOGGED_PROBLEMS = 20;
@@ -60,7 +54,7 @@ export class ScanRuns {
     const mirror = this.opts.state.mirrors().find((m) => m.id === id);
     if (!mirror) return Promise.reject(new NotFoundError(`no mirror "${id}"`));
     const source = scanSource(mirror);
-    if (!source) return Promise.reject(new InvalidStateError(`mirror "${id}" has no rsyncUrl (or http(s) content.manifest) to scan`));
+    if (!source) return Promise.reject(new InvalidStateError(`mirror "${id}" has no rsyncUrl or content.manifest to scan`));
     const under = this.running.get(id);
     if (under) return under;
     const run = this.run(mirror, source, onProgress).finally(() => this.running.delete(id));

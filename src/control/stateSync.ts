@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import { privateAddressFields } from '../config/addressPolicy.js';
 import { ruleKey } from '../core/availability.js';
 import type { Logger } from '../core/logger.js';
-import { effectiveMirrors, mirrorStates } from '../core/mirrors.js';
+import { effectiveMirrors, mirrorStates, scanSource } from '../core/mirrors.js';
 import type { HealthRecord, InventoryEntry, MirrorSpec } from '../core/model.js';
 import type { AuditEntry, MirrorOverride, Offer } from '../core/records.js';
 import { unconfirmedOverride } from '../store/stateCheck.js';
@@ -328,13 +328,13 @@ export class StateSync {
       await this.refreshAudit(AUDIT_KEPT);
       const scanned = new Set(await store.listInventories());
       for (const m of this.mirrors()) {
-        if (scanned.has(m.id)) {
+        const fromConfig = this.opts.configInventories.get(m.id);
+        // A local manifest as read at start is what a scan of it would read now: newer than any stored scan of it.
+        const fileIsSource = fromConfig !== undefined && 'manifestFile' in (scanSource(m) ?? {});
+        if (scanned.has(m.id) && !fileIsSource) {
           const rec = await store.getInventory(m.id);
           if (rec) builder.setInventory(m.id, rec.entries);
-        } else {
-          const entries = this.opts.configInventories.get(m.id);
-          if (entries) builder.setInventory(m.id, entries);
-        }
+        } else if (fromConfig) builder.setInventory(m.id, fromConfig);
       }
     } catch (err) {
       // Keep redirecting from the last snapshot; the status listener reloads when the store returns.

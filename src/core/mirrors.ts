@@ -86,3 +86,14 @@ export function mirrorStates(
   }
   return states;
 }
+
+/**
+ * Where a scan learns a mirror's files: its rsync module, else the manifest its config names, an http(s)
+ * one it publishes or a local file the operator keeps (read again by each scan, as its provider updates it).
+ */
+export function scanSource(m: MirrorSpec): { rsyncUrl: string } | { manifestUrl: string } | { manifestFile: string } | undefined {
+  if (m.rsyncUrl) return { rsyncUrl: m.rsyncUrl };
+  const manifest = m.content.manifest;
+  if (!manifest) return undefined;
+  return /^https?:\/\//i.test(manifest) ? { manifestUrl: manifest } : { manifestFile: manifest };
+}

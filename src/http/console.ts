@@ -5,6 +5,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { rateLimiter } from 'hono-rate-limiter';
 import { ConflictError, FieldsError, InvalidStateError, NotFoundError, StoreUnavailableError } from '../control/errors.js';
 import type { Principal } from '../control/tokens.js';
+import { scanSource } from '../core/mirrors.js';
 import { principalOf } from './auth.js';
 import { auditSeenBy } from './providerView.js';
 import { clientKey, limiterStore } from './guards.js';
@@ -374,7 +375,7 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
         weight: v.spec.weight,
         weightCeiling: v.weightCeiling,
         drain: v.drain,
-        scannable: Boolean(v.spec.rsyncUrl || /^https?:\/\//i.test(v.spec.content.manifest ?? '')),
+        scannable: scanSource(v.spec) !== undefined,
         health: v.health ? { health: v.health.health, reason: v.health.reason ?? null, checkedAt: v.health.checkedAt ?? null } : null,
         days,
         countries,
