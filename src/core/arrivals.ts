@@ -25,8 +25,8 @@ export const ARRIVALS_KEPT_SECONDS = 7 * 24 * 3600;
  * show it yet): `carried` are versions `before` already had (with their arrival, where it knew one),
  * `fresh` are versions it did not have, new paths or changed files. A fresh version whose mtime is
  * newer than every mtime `before` held is dated by that mtime, in the clock of the origin and its
- * traces; one that is not (an old mtime kept, or none) arrived at `since`, so no mirror whose last
- * sync is older than that holds it.
+ * traces (a changed one then needs no row at all); one that is not (an old mtime kept, or none)
+ * arrived at `since`, so no mirror whose last sync is older than that holds it.
  */
 export function arrivalsSince(before: FileIndex, after: FileIndex, since: number): { carried: Arrival[]; fresh: Arrival[] } {
   const carried: Arrival[] = [];
@@ -40,7 +40,10 @@ export function arrivalsSince(before: FileIndex, after: FileIndex, since: number
       continue;
     }
     const mtime = after.mtime(f);
-    fresh.push({ file: f, at: mtime !== undefined && mtime > newest ? mtime : since, isNew: old < 0 });
+    const datedByMtime = mtime !== undefined && mtime > newest;
+    // A changed file its mtime dates says nothing its mtime does not: no row (a whole tree touched stays cheap).
+    if (datedByMtime && old >= 0) continue;
+    fresh.push({ file: f, at: datedByMtime ? mtime : since, isNew: old < 0 });
   }
   return { carried, fresh };
 }
