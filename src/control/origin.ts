@@ -1,6 +1,6 @@
 // Loads the origin file set (manifest or local tree) and keeps it fresh without a restart.
 import type { Logger } from '../core/logger.js';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FileIndex } from '../core/fileIndex.js';
 import { formatManifestProblem, readOriginIndex } from './manifest.js';
@@ -53,6 +53,7 @@ export interface OriginChange {
  */
 export class OriginWatch {
   private lastStamp = '';
+  private unfinishedStamp = '';
   private lastLookAt: number;
 
   constructor(
@@ -74,21 +75,52 @@ export class OriginWatch {
     }
   }
 
-  /** The new index when the origin changed since the last look, else undefined; throws when it cannot be read. */
-  async changed(): Promise<OriginChange | undefined> {
+  /**
+   * The new index when the origin changed since the last look, else undefined; throws when it cannot be
+   * read, or when a manifest looks half-written (`gen > manifest.jsonl` empties it first, then fills it
+   * line by line): changed while read, ending mid-line, or empty where `currentFiles` were listed. The
+   * caller keeps its index then, and the next look tries again.
+   */
+  async changed(currentFiles = 0): Promise<OriginChange | undefined> {
     const lookedAt = this.clock();
     const stamp = await this.stamp();
     const since = this.lastLookAt;
     // What this look saw unchanged was there at lookedAt: later changes arrived after it.
     this.lastLookAt = lookedAt;
     if (stamp === this.lastStamp) return undefined;
+    const files = await loadOriginIndex(this.source, this.dataDir, this.log);
+    const manifest = this.source.manifest;
+    if (manifest) {
+      const keep = `keeping the previous index of ${currentFiles} files (write a new manifest to a temporary file and rename it over)`;
+      if ((await this.stamp()) !== stamp) throw new Error(`origin manifest ${manifest} changed while it was read; ${keep}`);
+      // A writer half-way through a line; a file that simply lacks its last newline is taken when it stays so.
+      if (!(await endsWithNewline(manifest)) && this.unfinishedStamp !== stamp) {
+        this.unfinishedStamp = stamp;
+        throw new Error(`origin manifest ${manifest} ends in an unfinished line; ${keep}`);
+      }
+      if (files.count === 0 && currentFiles > 0) throw new Error(`origin manifest ${manifest} lists no file; ${keep}`);
+    }
     this.lastStamp = stamp;
-    return { files: await loadOriginIndex(this.source, this.dataDir, this.log), since };
+    return { files, since };
   }
 
   private async stamp(): Promise<string> {
     if (!this.source.manifest) return String(Date.now());
     const s = await stat(this.source.manifest);
     return `${s.mtimeMs}:${s.size}`;
+  }
+}
+
+/** An empty file, or one whose last byte is a newline: no writer is half-way through a line. */
+async function endsWithNewline(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) return true;
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    return last[0] === 0x0a;
+  } finally {
+    await handle.close();
   }
 }

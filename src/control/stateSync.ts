@@ -168,7 +168,7 @@ export class StateSync {
   /** Looks at the origin once, and swaps in its new index when it changed (a failure keeps the index we have). */
   async refreshOrigin(): Promise<void> {
     try {
-      const change = await this.origin.changed();
+      const change = await this.origin.changed(this.opts.builder.fileCount);
       if (change) this.opts.builder.setFiles(await this.arrivals.after(this.opts.builder.current().files, change));
     } catch (err) {
       // Keep serving the index we have: a half-written manifest must not empty the file set.

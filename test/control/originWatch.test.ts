@@ -1,0 +1,63 @@
+import { appendFile, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { OriginWatch } from '../../src/control/origin.js';
+import type { Logger } from '../../src/core/logger.js';
+
+const quiet: Logger = { info() {}, warn() {}, error() {} };
+const line = (n: number): string => JSON.stringify({ path: `pub/f${n}.bin`, size: 100 + n, mtime: 1_700_000_000 }) + '\n';
+const lines = (count: number): string => Array.from({ length: count }, (_, n) => line(n)).join('');
+
+let dir: string;
+let manifest: string;
+// Each write gets its own mtime, as a writer seconds apart would: the watch keys on mtime and size.
+let tick = 1_700_000_000;
+async function write(text: string, append = false): Promise<void> {
+  await (append ? appendFile(manifest, text) : writeFile(manifest, text));
+  tick += 10;
+  await utimes(manifest, tick, tick);
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mg-originwatch-'));
+  manifest = join(dir, 'manifest.jsonl');
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('OriginWatch and a manifest rewritten in place', () => {
+  it('keeps the index it has while `gen > manifest.jsonl` runs: emptied, then half a line, then done', async () => {
+    await write(lines(10));
+    const watch = new OriginWatch({ manifest }, dir, quiet);
+    await watch.baseline();
+    expect(await watch.changed(10)).toBeUndefined();
+
+    await write(''); // the shell's `>` truncates first
+    await expect(watch.changed(10)).rejects.toThrow(/lists no file; keeping the previous index of 10 files/);
+    await write(lines(3) + line(3).slice(0, 12), true); // the writer is mid-line
+    await expect(watch.changed(10)).rejects.toThrow(/unfinished line/);
+
+    await write(line(3).slice(12) + lines(11).slice(lines(4).length), true);
+    expect((await watch.changed(10))?.files.count).toBe(11);
+    expect(await watch.changed(11)).toBeUndefined();
+  });
+
+  it('still takes a manifest replaced by rename, one that really shrank, and one without a final newline', async () => {
+    await write(lines(10));
+    const watch = new OriginWatch({ manifest }, dir, quiet);
+    await watch.baseline();
+    await write(lines(4));
+    expect((await watch.changed(10))?.files.count).toBe(4);
+    // No final newline: refused on the first look (a writer may be mid-line), taken when it stays so.
+    await write(lines(6).trimEnd());
+    await expect(watch.changed(4)).rejects.toThrow(/unfinished line/);
+    expect((await watch.changed(4))?.files.count).toBe(6);
+    // An origin that starts out empty may stay empty.
+    await write('');
+    const fresh = new OriginWatch({ manifest }, dir, quiet);
+    await write('');
+    expect((await fresh.changed(0))?.files.count).toBe(0);
+  });
+});
