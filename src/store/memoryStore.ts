@@ -509,6 +509,23 @@ export class MemoryStore implements Store {
     if (this.closed) throw new StoreUnavailableError('the store is closed');
   }
 
+  /**
+   * A write the caller waits on to be durable. A file-system failure (a read-only or full disk, a
+   * dataDir the service user cannot write) is the store being unavailable, answered 503 as a Redis
+   * outage is, not an internal error. `after` says what already holds, for writes that follow their audit entry.
+   */
+  private async durably(file: string, write: Promise<void>, after = ''): Promise<void> {
+    try {
+      await write;
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
+      // What stayed unwritten is still dirty: try again at the retry pace, as a debounced write would.
+      this.scheduleFlush(RETRY_DELAY_MS);
+      const { code, message } = err as NodeJS.ErrnoException;
+      throw new StoreUnavailableError(`cannot write ${join(this.stateDir, file)} (${code ?? message})${after}`);
+    }
+  }
+
   // ---- Store ----
 
   async getOverrides(): Promise<Map<string, MirrorOverride>> {
@@ -521,7 +538,8 @@ export class MemoryStore implements Store {
     else this.overrides.set(mirror, structuredClone(override));
     // Staff changes are rare and audited: durable before the promise resolves, like the audit line.
     this.dirty.add('overrides');
-    await this.flush();
+    // Its audit entry was written first (adminService.change): on disk there, it is rolled forward at the next start.
+    await this.durably(SNAPSHOT_FILES.overrides, this.flush(), '; the change is in force and in the audit log, which applies it again at the next start');
   }
 
   async getHealth(): Promise<Map<string, HealthRecord>> {
@@ -600,7 +618,7 @@ export class MemoryStore implements Store {
       this.offerLines++;
     });
     this.offersChain = run.catch(() => undefined);
-    return run;
+    return this.durably(OFFERS_LOG, run);
   }
 
   async addStats(batch: StatsBatch): Promise<void> {
@@ -628,7 +646,7 @@ export class MemoryStore implements Store {
       this.audit.push(stored);
     });
     this.auditChain = run.catch(() => undefined);
-    return run;
+    return this.durably(AUDIT_FILE, run);
   }
 
   /** Merged entries go where their time puts them; the file is rewritten whole (rare: a store restore). */
@@ -670,7 +688,7 @@ export class MemoryStore implements Store {
     this.tokens.set(token.id, structuredClone(token));
     // A revocation must hold after a crash: durable before it is acknowledged.
     this.dirty.add('tokens');
-    await this.flush();
+    await this.durably(SNAPSHOT_FILES.tokens, this.flush());
   }
 
   async getSession(key: string): Promise<SessionRecord | undefined> {
@@ -691,7 +709,7 @@ export class MemoryStore implements Store {
     if (session === null) this.sessions.delete(key);
     else this.sessions.set(key, structuredClone(session));
     this.dirty.add('sessions');
-    await this.flush();
+    await this.durably(SNAPSHOT_FILES.sessions, this.flush());
   }
 
   async getLogos(): Promise<Map<string, StoredLogo>> {
@@ -703,7 +721,7 @@ export class MemoryStore implements Store {
     if (logo === null) this.logos.delete(mirror);
     else this.logos.set(mirror, structuredClone(logo));
     this.dirty.add('logos');
-    await this.flush();
+    await this.durably(SNAPSHOT_FILES.logos, this.flush());
   }
 
   async noteArrivals(records: readonly ArrivalRecord[]): Promise<ArrivalRecord[]> {

@@ -1,6 +1,8 @@
 // "Every change is audited and survives a restart": weight, drain, deleted and added mirrors, offers,
 // the audit log and the statistics, with the memory store (same dataDir) and with Redis (a fresh dataDir,
 // so the state can only have come from Redis).
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunningServer } from '../../src/node.js';
 import { STAFF_TOKEN, startNetwork, type LoopbackFileServer, type MirrorNetwork } from '../support/network.js';
@@ -211,6 +213,38 @@ describe('memory store: restart on the same dataDir', () => {
     await net.stopServer(second);
     // null is kept in the stored override, so the config's sponsor stays cleared after a restart.
     expect(sponsor).toBeUndefined();
+  });
+
+  it('answers 503 naming the file when dataDir cannot be written, and what was audited holds after a restart', async () => {
+    const dataDir = net.dataDir('persist-memory-unwritable');
+    const first = await net.startServer({ dataDir });
+    const staff = client(first.url, STAFF_TOKEN);
+    // A path that cannot be written, even by root: a directory (with a file in it) where the file goes.
+    const block = async (name: string) => {
+      const at = path.join(dataDir, 'state', name);
+      await rm(at, { force: true });
+      await mkdir(path.join(at, 'in-the-way'), { recursive: true });
+    };
+    await block('audit.jsonl');
+    const drained = await staff.post('/admin/v1/mirrors/de-berlin/drain');
+    expect(drained.status, drained.text).toBe(503);
+    expect(drained.json.error).toMatch(/cannot write .*audit\.jsonl \(E[A-Z]+\)/);
+    expect((await staff.get('/admin/v1/mirrors/de-berlin')).json.drain).toBeNull();
+    await rm(path.join(dataDir, 'state', 'audit.jsonl'), { recursive: true, force: true });
+    await block('overrides.json');
+    const patched = await staff.patch('/admin/v1/mirrors/fr-paris', { weight: 9 });
+    expect(patched.status, patched.text).toBe(503);
+    expect(patched.json.error).toMatch(/cannot write .*overrides\.json \(E[A-Z]+\); the change is in force and in the audit log/);
+    // The way cleared again (a disk remounted read-write): the weight in force is kept, the refused drain is not.
+    await rm(path.join(dataDir, 'state', 'overrides.json'), { recursive: true, force: true });
+    await net.stopServer(first);
+    const second = await net.startServer({ dataDir });
+    const after = client(second.url, STAFF_TOKEN);
+    const paris = (await after.get('/admin/v1/mirrors/fr-paris')).json;
+    const berlin = (await after.get('/admin/v1/mirrors/de-berlin')).json;
+    await net.stopServer(second);
+    expect(paris.spec.weight).toBe(9);
+    expect(berlin.drain).toBeNull();
   });
 });
 
