@@ -1,11 +1,16 @@
 // A file copied into the origin with an old mtime kept (rsync -a, cp -p) is new to every mirror that synced
 // before it came: served from the origin until a mirror's trace says it synced since, on every instance
 // and after a restart — never a redirect to a mirror that lacks it.
-import { copyFile, mkdir, utimes } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, utimes } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OriginArrivals } from '../../src/control/originArrivals.js';
+import { FileIndex } from '../../src/core/fileIndex.js';
+import type { Logger } from '../../src/core/logger.js';
 import type { RunningServer } from '../../src/node.js';
+import { MemoryStore } from '../../src/store/memoryStore.js';
 import { CONTROL_SETUP, healthFacts, MTIME, startNetwork, STEADY_HEALTH, TRACE_TIME, type ControlNetwork, type FixtureFile } from '../support/network.js';
 import { flushRedis, redisUrl, skipWithoutRedis } from '../support/redis.js';
 import { choice } from '../support/requests.js';
@@ -109,5 +114,36 @@ describe.skipIf(skipRedis)('arrivals on two instances sharing Redis', () => {
     expect(await waitFor(() => b.control.healthOf('de-near')?.lastSync === TRACE_TIME, { timeoutMs: 10_000 }), healthFacts(b)).toBeDefined();
     for (const country of ['DE', 'FR', 'US']) expect(await choice(b.url, country, fresh.path)).toBe('origin');
     expect(await choice(b.url, 'DE', 'readme')).toBe('de-near');
+  });
+});
+
+describe('a version that leaves the index and comes back unchanged', () => {
+  it('is not a new arrival (a manifest read half-written, a file unpublished for a while)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mg-arrivals-'));
+    const store = await MemoryStore.open({ dataDir: dir, log: { warn: () => undefined, error: () => undefined } });
+    try {
+      const quiet: Logger = { info() {}, warn() {}, error() {} };
+      let now = 1_800_000_000_000;
+      const arrivals = new OriginArrivals(store, quiet, () => now);
+      const file = (n: number, mtime = MTIME) => ({ path: `pub/f${n}.bin`, size: 100 + n, mtime });
+      const full = FileIndex.from([file(0), file(1), file(2)]);
+      const half = FileIndex.from([file(0)]);
+      // f3 arrives while f1 and f2 are away; f2 comes back with other bytes, f1 as it was.
+      const back = FileIndex.from([file(0), file(1), { ...file(2), size: 999 }, file(3)]);
+      now += 5_000;
+      const first = await arrivals.after(full, { files: half, since: now - 5_000 });
+      expect([...first.knownArrivals()]).toEqual([]);
+      now += 5_000;
+      const second = await arrivals.after(first, { files: back, since: now - 5_000 });
+      const at = Math.floor((now - 5_000) / 1000);
+      expect([...second.knownArrivals()]).toEqual([
+        { file: 2, at, isNew: false },
+        { file: 3, at, isNew: true },
+      ]);
+      expect(second.syncKey(1)).toBe(MTIME);
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
