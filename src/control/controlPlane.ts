@@ -177,6 +177,11 @@ export class ControlPlane {
     return this.state.refreshOrigin();
   }
 
+  /** For a download the index cannot answer: whether the origin has the file now (StateSync.lookForOriginFile). */
+  lookForOriginFile(path: string): Promise<boolean> {
+    return this.state.lookForOriginFile(path);
+  }
+
   // ---- Probes and scans
 
   probeSoon(id: string): void {

@@ -104,6 +104,21 @@ export class OriginWatch {
     return { files, since };
   }
 
+  /**
+   * Whether the origin may hold `relPath` though the index lacks it: always for a manifest (a look costs a
+   * stat), for a local tree only where the file is there (a look walks the tree). The path is a checked
+   * download path (no dot segments, NUL or backslash), so it stays below the root.
+   */
+  async mayHave(relPath: string): Promise<boolean> {
+    if (this.source.manifest) return true;
+    if (!this.source.root) return false;
+    try {
+      return (await stat(path.join(this.source.root, ...relPath.split('/')))).isFile();
+    } catch {
+      return false;
+    }
+  }
+
   private async stamp(): Promise<string> {
     if (!this.source.manifest) return String(Date.now());
     const s = await stat(this.source.manifest);

@@ -21,6 +21,8 @@ import { TokenRegistry } from './tokens.js';
 const AUDIT_KEPT = 10_000;
 /** How often the store check (checkStore) also reads new audit entries. */
 const AUDIT_REFRESH_MS = 5_000;
+/** A download of a path the index lacks looks at the origin at most this often (lookForOriginFile). */
+const MISS_LOOK_MS = 250;
 /** Change notices within this long are read and rebuilt once. */
 const COALESCE_MS = 50;
 
@@ -65,6 +67,9 @@ export class StateSync {
   private readonly reportedUnsafe = new Set<string>();
   private readonly origin: OriginWatch;
   private readonly arrivals: OriginArrivals;
+  /** The origin look running or last run (refreshOrigin): looks never overlap. */
+  private originLook: Promise<void> = Promise.resolve();
+  private lastMissLook = 0;
   private unsubscribe: (() => void) | undefined;
   private unstatus: (() => void) | undefined;
   private rampTimer: NodeJS.Timeout | undefined;
@@ -165,8 +170,17 @@ export class StateSync {
     this.opts.builder.setInventory(id, entries);
   }
 
-  /** Looks at the origin once, and swaps in its new index when it changed (a failure keeps the index we have). */
-  async refreshOrigin(): Promise<void> {
+  /**
+   * Looks at the origin once, and swaps in its new index when it changed (a failure keeps the index we have).
+   * Looks run one at a time: one asked for while another runs starts after it.
+   */
+  refreshOrigin(): Promise<void> {
+    const run = this.originLook.then(() => this.lookAtOrigin());
+    this.originLook = run;
+    return run;
+  }
+
+  private async lookAtOrigin(): Promise<void> {
     try {
       const change = await this.origin.changed(this.opts.builder.fileCount);
       if (change) this.opts.builder.setFiles(await this.arrivals.after(this.opts.builder.current().files, change));
@@ -174,6 +188,23 @@ export class StateSync {
       // Keep serving the index we have: a half-written manifest must not empty the file set.
       this.opts.log.error({ err }, 'origin refresh failed; keeping the previous index');
     }
+  }
+
+  /**
+   * For a download of a path the index lacks: looks at the origin now rather than at the next refresh, so a
+   * file just published is served from the origin, not answered 404 for seconds. True when the index now
+   * has it. At most one such look every quarter second (a local tree is looked at only where the file exists).
+   */
+  async lookForOriginFile(path: string): Promise<boolean> {
+    const has = () => this.opts.builder.current().files.lookup(path) >= 0;
+    if (!(await this.origin.mayHave(path))) return false;
+    if (this.opts.clock() - this.lastMissLook < MISS_LOOK_MS) {
+      await this.originLook;
+      return has();
+    }
+    this.lastMissLook = this.opts.clock();
+    await this.refreshOrigin();
+    return has();
   }
 
   // ---- The audit copy and the store's epoch

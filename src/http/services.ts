@@ -57,6 +57,11 @@ export interface AppServices {
   geoInfo?(): GeoInfo;
   /** Readiness detail for /readyz; ready unless the runtime says otherwise. */
   readiness?(): { ready: boolean; detail?: Record<string, unknown> };
+  /**
+   * For a download of a path the index lacks: looks at the origin now and says whether the index has the
+   * file since (a file just published is then served, not answered 404 until the next refresh); Node only.
+   */
+  originLook?(path: string): Promise<boolean>;
   /** The control plane's staff operations; without it /admin and offers answer 503. */
   admin?: AdminService;
   /**

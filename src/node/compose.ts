@@ -134,6 +134,7 @@ async function composeOn(store: Store, config: Config, opts: ComposeOptions, log
     logger,
     clock: Date.now,
     admin,
+    originLook: (path) => control.lookForOriginFile(path),
     events: {
       download: (e) => stats.download(e),
       impression: (mirror, atMs, who) => stats.impression(mirror, atMs, who),

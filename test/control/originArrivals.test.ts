@@ -1,7 +1,7 @@
 // A file copied into the origin with an old mtime kept (rsync -a, cp -p) is new to every mirror that synced
 // before it came: served from the origin until a mirror's trace says it synced since, on every instance
 // and after a restart — never a redirect to a mirror that lacks it.
-import { copyFile, mkdir, mkdtemp, rm, utimes } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OriginArrivals } from '../../src/control/originArrivals.js';
 import { FileIndex } from '../../src/core/fileIndex.js';
 import type { Logger } from '../../src/core/logger.js';
-import type { RunningServer } from '../../src/node.js';
+import { serve, type RunningServer } from '../../src/node.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
 import { CONTROL_SETUP, healthFacts, MTIME, startNetwork, STEADY_HEALTH, TRACE_TIME, type ControlNetwork, type FixtureFile } from '../support/network.js';
 import { flushRedis, redisUrl, skipWithoutRedis } from '../support/redis.js';
@@ -54,6 +54,16 @@ describe('a file that arrives at the origin with an old mtime', () => {
   });
   afterAll(async () => {
     await net?.close();
+  });
+
+  it('is served from the origin as soon as it is in the manifest, not 404 until the next refresh', async () => {
+    const now = await net.addOriginFile('pub/releases/app-2.1.tar.gz', randomBytes(1_234));
+    // No refresh driven here, and the next timed one is seconds away: the miss itself looks at the manifest.
+    const res = await fetch(`${server.url}/download/${now.path}`, { redirect: 'manual', headers: { 'X-Forwarded-For': '130.133.1.1' } });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe(net.origin.baseUrl + now.path);
+    // A path the origin does not have is still a 404.
+    expect((await fetch(`${server.url}/download/pub/releases/none.tar.gz`, { redirect: 'manual' })).status).toBe(404);
   });
 
   it('goes to the origin, not to mirrors whose last sync is older than its arrival', async () => {
@@ -145,5 +155,44 @@ describe('a version that leaves the index and comes back unchanged', () => {
       await store.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('a file just put into a local origin tree (`origin.root`)', () => {
+  let dir: string;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'mg-root-miss-'));
+    await mkdir(path.join(dir, 'pub', 'pub'), { recursive: true });
+    await writeFile(path.join(dir, 'pub', 'pub', 'old.txt'), 'old\n');
+    // An hour old: the mirror's rules vouch for the tree as first indexed, and the new file comes later.
+    const hourAgo = Math.floor(Date.now() / 1000) - 3600;
+    await utimes(path.join(dir, 'pub', 'pub', 'old.txt'), hourAgo, hourAgo);
+    await writeFile(
+      path.join(dir, 'mirrorgate.yaml'),
+      `publicUrl: http://127.0.0.1
+dataDir: ./var
+origin: { baseUrl: "https://origin.example/", root: pub }
+health: { enabled: false }
+mirrors:
+  - { id: de, name: DE, baseUrl: "https://de.example/", country: DE }
+`,
+    );
+    server = await serve({ configPath: path.join(dir, 'mirrorgate.yaml'), port: 0, hostname: '127.0.0.1', logLevel: 'silent', env: {} });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is served from the origin at once, not 404 until the next walk of the tree', async () => {
+    const ask = (p: string) => fetch(`${server.url}/download/${p}`, { redirect: 'manual', headers: { 'X-Forwarded-For': '130.133.1.1' } });
+    expect((await ask('pub/old.txt')).status).toBe(302);
+    await writeFile(path.join(dir, 'pub', 'pub', 'new.txt'), 'new\n');
+    const res = await ask('pub/new.txt');
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe('https://origin.example/pub/new.txt');
+    expect((await ask('pub/none.txt')).status).toBe(404);
   });
 });

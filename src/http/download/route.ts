@@ -33,47 +33,52 @@ export function requestTarget(c: Context<AppEnv>, services: AppServices): string
 }
 
 export function registerDownloadRoutes(app: Hono<AppEnv>, services: AppServices): void {
-  app.get(`${DOWNLOAD_PREFIX}*`, (c) => {
-    const snapshot = services.snapshot();
-    const accept = c.req.header('accept') ?? '';
-    const target = withRoutePrefix(requestTarget(c, services), DOWNLOAD_PREFIX);
-    const intent = classifyDownload({ target, accept, cookie: c.req.header('cookie') ?? '' }, snapshot);
-    switch (intent.kind) {
-      case 'invalid':
-        throw new HttpProblem(400, intent.reason);
-      case 'missing':
-        // A folder named without its slash: where its listing is, as web servers answer it.
-        if (folderEntries(snapshot.files, intent.path)) return c.redirect(`${DOWNLOAD_PREFIX}${encodePathForUrl(intent.path)}/`, 301);
-        services.events?.decided?.(0, 'not-found', 'none');
-        throw new HttpProblem(404, 'not in the file set');
-      case 'folder':
-        if (!intent.list) return folderAnswer(c, snapshot, intent.folder, accept);
-        return repositoryListAnswer(c, services, intent.folder, intent.query);
-    }
+  app.get(`${DOWNLOAD_PREFIX}*`, (c) => downloadAnswer(c, services, true));
+}
 
-    const { path, answer } = intent;
-    const client = requestClient(c, services, intent.query);
-    const outcome = decideFile(snapshot, path, intent.file, answer, client, services.clock(), intent.preferMirror);
-    const { decision } = outcome;
-    observeFile(services.events, { outcome, answer, method: c.req.method, client, path, size: snapshot.files.size(intent.file), atMs: services.clock() });
-    c.set('mirror', outcome.mirror);
-    // The 302 needs only the path and the digest; the other answers show the whole file record.
-    if (answer === 'redirect') return redirectAnswer(c, snapshot, decision, path, services);
-    c.header('Cache-Control', 'no-store');
-    c.header('Vary', 'Accept');
-    // Piece hashes (up to 64 KiB of hex for a big file) only for the metalink that lists them.
-    const file = snapshot.files.file(intent.file, { pieces: answer === 'metalink' });
-    switch (answer) {
-      case 'sha256':
-        return sha256Answer(c, file);
-      case 'mirrorlist':
-        return mirrorListAnswer(c, snapshot, decision, file, client, accept, services);
-      case 'metalink':
-        return metalinkAnswer(c, snapshot, decision, file, services);
-      case 'page':
-        return pageAnswer(c, snapshot, decision, file, services, intent.query);
-    }
-  });
+/** The answer to one /download request; `lookAgain`: a path the index lacks may be looked for at the origin (once). */
+async function downloadAnswer(c: Context<AppEnv>, services: AppServices, lookAgain: boolean): Promise<Response> {
+  const snapshot = services.snapshot();
+  const accept = c.req.header('accept') ?? '';
+  const target = withRoutePrefix(requestTarget(c, services), DOWNLOAD_PREFIX);
+  const intent = classifyDownload({ target, accept, cookie: c.req.header('cookie') ?? '' }, snapshot);
+  switch (intent.kind) {
+    case 'invalid':
+      throw new HttpProblem(400, intent.reason);
+    case 'missing':
+      // A folder named without its slash: where its listing is, as web servers answer it.
+      if (folderEntries(snapshot.files, intent.path)) return c.redirect(`${DOWNLOAD_PREFIX}${encodePathForUrl(intent.path)}/`, 301);
+      // Published since the last refresh? Served from the origin at once, not 404 until the next one.
+      if (lookAgain && services.originLook && (await services.originLook(intent.path))) return downloadAnswer(c, services, false);
+      services.events?.decided?.(0, 'not-found', 'none');
+      throw new HttpProblem(404, 'not in the file set');
+    case 'folder':
+      if (!intent.list) return folderAnswer(c, snapshot, intent.folder, accept);
+      return repositoryListAnswer(c, services, intent.folder, intent.query);
+  }
+
+  const { path, answer } = intent;
+  const client = requestClient(c, services, intent.query);
+  const outcome = decideFile(snapshot, path, intent.file, answer, client, services.clock(), intent.preferMirror);
+  const { decision } = outcome;
+  observeFile(services.events, { outcome, answer, method: c.req.method, client, path, size: snapshot.files.size(intent.file), atMs: services.clock() });
+  c.set('mirror', outcome.mirror);
+  // The 302 needs only the path and the digest; the other answers show the whole file record.
+  if (answer === 'redirect') return redirectAnswer(c, snapshot, decision, path, services);
+  c.header('Cache-Control', 'no-store');
+  c.header('Vary', 'Accept');
+  // Piece hashes (up to 64 KiB of hex for a big file) only for the metalink that lists them.
+  const file = snapshot.files.file(intent.file, { pieces: answer === 'metalink' });
+  switch (answer) {
+    case 'sha256':
+      return sha256Answer(c, file);
+    case 'mirrorlist':
+      return mirrorListAnswer(c, snapshot, decision, file, client, accept, services);
+    case 'metalink':
+      return metalinkAnswer(c, snapshot, decision, file, services);
+    case 'page':
+      return pageAnswer(c, snapshot, decision, file, services, intent.query);
+  }
 }
 
 /** A folder URL: its subfolders and files (name, size, date, checksum), as HTML or JSON. */
