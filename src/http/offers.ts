@@ -143,7 +143,7 @@ export function parseOffer(raw: unknown): { ok: true; offer: NewOffer } | { ok: 
   return { ok: false, fields };
 }
 
-/** A form post a browser sent from another site: Fetch Metadata says cross-site, or Origin is neither ours nor the request's. */
+/** A post a browser sent from another site: Fetch Metadata says cross-site, or Origin is neither ours nor the request's. */
 function foreignForm(c: Context, publicUrl: string): boolean {
   const site = c.req.header('sec-fetch-site');
   if (site === 'cross-site' || site === 'same-site') return true;
@@ -183,10 +183,11 @@ export function registerOfferRoutes(app: Hono<AppEnv>, admin: AdminService, publ
   app.get('/offer', (c) => c.html(offerFormPage({ values: {}, errors: {} })));
 
   app.post('/api/v1/offers', async (c) => {
+    // A browser's post from another site (its visitors' addresses would spend the per-network caps of
+    // strangers): refused, whatever its type. A form, and a text/plain body holding JSON, need no CORS
+    // preflight, so every body is checked, not only forms. Scripts send no Origin, browsers always do on a POST.
+    if (foreignForm(c, publicUrlNow())) throw new HttpProblem(403, 'this offer was not sent from a Mirrorgate page');
     if (isForm(c)) {
-      // A browser's form from another site (its visitors' addresses would spend the per-network caps of
-      // strangers): refused. Scripts send no Origin, browsers always do on a POST.
-      if (foreignForm(c, publicUrlNow())) throw new HttpProblem(403, 'this form was not sent from a Mirrorgate page');
       // The /offer form, sent without JavaScript: problems are shown on the form, success goes to the status page.
       const values = await formValues(c);
       const raw: Record<string, string> = {};

@@ -180,6 +180,22 @@ describe('POST /api/v1/offers', () => {
     expect(Object.keys(bad.json.fields)).toEqual(['storage']);
   });
 
+  it('a page on another site cannot file a JSON offer through its visitors (text/plain needs no CORS preflight): 403, nothing stored', async () => {
+    const before = (await staff.get('/admin/v1/offers')).json.offers.length;
+    const raw = JSON.stringify(validOffer({ organisation: 'Lure Ltd' }));
+    // What fetch(url, { method: 'POST', mode: 'no-cors', body }) sends from https://evil.example.
+    const crossSite = { 'Content-Type': 'text/plain;charset=UTF-8', Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' };
+    const fromPage = await call(net.url, 'POST', '/api/v1/offers', { raw, headers: { ...crossSite, 'X-Forwarded-For': '198.51.100.201' } });
+    expect(fromPage.status).toBe(403);
+    const originOnly = { 'Content-Type': 'text/plain', Origin: 'https://evil.example', 'X-Forwarded-For': '198.51.100.202' };
+    expect((await call(net.url, 'POST', '/api/v1/offers', { raw, headers: originOnly })).status).toBe(403);
+    expect((await staff.get('/admin/v1/offers')).json.offers.length).toBe(before);
+    // A script (no Origin, no Fetch Metadata) is unaffected, as is a page of ours.
+    expect((await offerFrom(validOffer({ organisation: 'Script Ltd' }))).status).toBe(201);
+    const ours = { Origin: net.url, 'Sec-Fetch-Site': 'same-origin', 'X-Forwarded-For': '198.51.100.203' };
+    expect((await call(net.url, 'POST', '/api/v1/offers', { body: validOffer({ organisation: 'Own Page Ltd' }), headers: ours })).status).toBe(201);
+  });
+
   it('rate limit: more than 20 offers an hour from one address → 429 with Retry-After; other addresses still get through', async () => {
     const address = '203.0.113.77';
     const before = (await staff.get('/admin/v1/offers')).json.offers.length;
