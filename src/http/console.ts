@@ -161,7 +161,7 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
 
   app.post('/login', loginLimiter, async (c) => {
     if (!sameOrigin(c)) return crossSite(c);
-    const form = await c.req.parseBody();
+    const form = await formOf(c);
     const presented = typeof form.token === 'string' ? form.token.trim() : '';
     const token = presented ? admin.authenticate(presented) : undefined;
     if (!token || token.role === 'edge') {
@@ -244,7 +244,7 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
       const viewer = await viewerOf(c);
       if (!viewer) return refuse(c, 401, 'Signed out', 'Your session has ended, so nothing was changed. Sign in again.');
       if (viewer.role !== 'staff') return refuse(c, 403, 'Staff only', 'Only staff can change the network.', viewer);
-      const form = (await c.req.parseBody()) as Record<string, unknown>;
+      const form = await formOf(c);
       try {
         const outcome = await run(c, viewer.name, form);
         if (typeof outcome !== 'string') return outcome;
@@ -402,7 +402,7 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
       if (viewer.role === 'provider' && !viewer.mirrors.includes(id))
         return refuse(c, 403, 'Not your mirror', 'This token may change only its own mirrors.', viewer);
       const back = `/provider?mirror=${encodeURIComponent(id)}`;
-      const form = (await c.req.parseBody()) as Record<string, unknown>;
+      const form = await formOf(c);
       try {
         admin.getMirror(id);
         setFlash(c, { kind: 'done', text: await run(c, viewer, id, form) }, '/provider');
@@ -471,6 +471,15 @@ export function registerConsoleRoutes(app: Hono<AppEnv>, services: AppServices):
     const view = await admin.setLogo(viewer.name, id, new Uint8Array(await file.arrayBuffer()), type);
     return `The new logo of ${view.spec.name} is saved; downloaders see it from now on.`;
   });
+}
+
+/** A form post's fields; a body that is no form (a broken multipart, say) is the client's mistake: a 400, not a 500. */
+async function formOf(c: Context): Promise<Record<string, unknown>> {
+  try {
+    return (await c.req.parseBody()) as Record<string, unknown>;
+  } catch {
+    throw new HttpProblem(400, 'the form could not be read');
+  }
 }
 
 /** A sponsor logo's URL, versioned by its sponsor.logo value so a new upload is fetched afresh. */

@@ -244,6 +244,26 @@ describe('bearer brute force', () => {
   });
 });
 
+describe('broken console forms', () => {
+  it('a body that is no form (a broken multipart) is a 400 on /login and on console actions, never a 500; nothing changes', async () => {
+    const server = await start();
+    const broken = (target: string, headers: Record<string, string> = {}) =>
+      call(server, target, {
+        method: 'POST',
+        from: '203.0.113.61',
+        headers: { Origin: server.url, 'Content-Type': 'multipart/form-data; boundary=zzz', ...headers },
+        body: '--zzz\r\nContent-Disposition: form-data; name="token"\r\n\r\nno closing boundary',
+      });
+    expect((await broken('/login')).status).toBe(400);
+    const bearer = { Authorization: `Bearer ${STAFF_TOKEN}` };
+    expect((await broken('/staff/mirrors/de-berlin/weight', bearer)).status).toBe(400);
+    expect((await broken('/provider/mirrors/de-berlin/drain', bearer)).status).toBe(400);
+    const mirror = (await (await call(server, '/admin/v1/mirrors/de-berlin', { headers: staff })).json()) as { drain: unknown };
+    expect(mirror.drain).toBeNull();
+    await server.close();
+  });
+});
+
 describe('honest numbers', () => {
   it('a logo impression counts once per client and file per window, like a download', async () => {
     const server = await start();
