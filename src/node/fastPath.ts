@@ -44,7 +44,16 @@ export function fastRedirect(services: AppServices): (req: IncomingMessage, res:
     );
     const now = services.clock();
     const outcome = decideFile(snapshot, intent.path, intent.file, 'redirect', client, now, intent.preferMirror);
-    observeFile(events, { outcome, answer: 'redirect', method, client, path: intent.path, size: snapshot.files.size(intent.file), atMs: now });
+    observeFile(events, {
+      outcome,
+      answer: 'redirect',
+      method,
+      client,
+      path: intent.path,
+      size: snapshot.files.size(intent.file),
+      atMs: now,
+      ipv6Prefix: services.rateLimits?.ipv6Prefix,
+    });
 
     const incomingId = headers['x-request-id'];
     const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : newRequestId();

@@ -279,6 +279,26 @@ describe('honest numbers', () => {
     await server.close();
   });
 
+  it('an IPv6 client is one client per /64 for downloads and impressions too: rotating addresses inflates nothing', async () => {
+    const server = await start();
+    const get = (from: string, page: boolean) =>
+      call(server, `/download/${encodePath(FILES.readme)}`, { from, headers: page ? { Accept: 'text/html' } : {} });
+    for (let i = 1; i <= 6; i++) {
+      expect((await get(`2001:db8:77:1::${i.toString(16)}`, false)).status).toBe(302);
+      expect((await get(`2001:db8:77:1::${(0x100 + i).toString(16)}`, true)).status).toBe(200);
+    }
+    expect((await get('2001:db8:77:2::1', true)).status).toBe(200);
+    await server.stats.flush();
+    const day = new Date().toISOString().slice(0, 10);
+    const stats = (await (await call(server, `/admin/v1/stats?from=${day}&to=${day}`, { headers: staff })).json()) as {
+      totals: { impressions: number; downloads: number };
+    };
+    // Two networks: two downloads; at most one impression each (a page shows a logo when its mirror has a sponsor).
+    expect(stats.totals.downloads).toBe(2);
+    expect(stats.totals.impressions).toBeLessThanOrEqual(2);
+    await server.close();
+  });
+
   it('/metrics answers only to its token or the listed peer networks when either is set', async () => {
     const locked = await start((c) => (c.metrics = { token: 'metrics-token-0123456789' }));
     expect((await call(locked, '/metrics')).status).toBe(404);
