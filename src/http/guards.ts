@@ -177,14 +177,26 @@ function pendingOfferCaps(services: AppServices): MiddlewareHandler<AppEnv> {
 export function metricsGuard(services: AppServices, access: MetricsAccess | undefined): MiddlewareHandler<AppEnv> {
   const token = access?.token;
   const allowed = access?.allowFrom?.length ? createTrustedProxies([...access.allowFrom]) : undefined;
+  const limit = services.rateLimits?.authFailures ?? 10;
+  const countHit = hitCounter(services);
   return async (c, next) => {
     if (!token && !allowed) return next();
     // The TCP peer, not a forwarded address: a listed proxy may forward anyone.
     const peer = services.connection(c).peer;
     if (allowed?.has(peer)) return next();
-    const presented = presentedToken(c);
-    if (token && presented !== undefined && timingSafeEqualString(presented, token)) return next();
     c.header('Cache-Control', 'no-store');
+    const presented = presentedToken(c);
+    if (token && presented !== undefined) {
+      // Guesses at the metrics token spend the network's wrong-token budget, as on every route a token opens.
+      const key = `auth:${clientKey(c, services)}`;
+      const seen = await countHit(key, AUTH_WINDOW_MS, 0);
+      if (seen.hits >= limit) {
+        c.header('Retry-After', String(Math.max(1, Math.ceil((seen.resetAtMs - Date.now()) / 1000))));
+        return c.json({ error: `too many wrong tokens from this network; wait up to ${AUTH_WINDOW_MS / 60_000} minutes` }, 429);
+      }
+      if (timingSafeEqualString(presented, token)) return next();
+      await countHit(key, AUTH_WINDOW_MS, 1);
+    }
     return c.json({ error: 'not found' }, 404);
   };
 }

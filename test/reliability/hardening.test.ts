@@ -281,8 +281,7 @@ describe('honest numbers', () => {
 
   it('an IPv6 client is one client per /64 for downloads and impressions too: rotating addresses inflates nothing', async () => {
     const server = await start();
-    const get = (from: string, page: boolean) =>
-      call(server, `/download/${encodePath(FILES.readme)}`, { from, headers: page ? { Accept: 'text/html' } : {} });
+    const get = (from: string, page: boolean) => call(server, `/download/${encodePath(FILES.readme)}`, { from, headers: page ? { Accept: 'text/html' } : {} });
     for (let i = 1; i <= 6; i++) {
       expect((await get(`2001:db8:77:1::${i.toString(16)}`, false)).status).toBe(302);
       expect((await get(`2001:db8:77:1::${(0x100 + i).toString(16)}`, true)).status).toBe(200);
@@ -300,12 +299,24 @@ describe('honest numbers', () => {
   });
 
   it('/metrics answers only to its token or the listed peer networks when either is set', async () => {
-    const locked = await start((c) => (c.metrics = { token: 'metrics-token-0123456789' }));
+    const locked = await start((c) => {
+      c.metrics = { token: 'metrics-token-0123456789' };
+      c.limits = { authFailures: 10 };
+    });
     expect((await call(locked, '/metrics')).status).toBe(404);
     expect((await call(locked, '/metrics', { headers: { Authorization: 'Bearer wrong-token-0123456789' } })).status).toBe(404);
     const ok = await call(locked, '/metrics', { headers: { Authorization: 'Bearer metrics-token-0123456789' } });
     expect(ok.status).toBe(200);
     expect(await ok.text()).toContain('mirrorgate_redirects_total');
+    // Guessing the token spends the network's wrong-token budget: past it, the right token too gets a 429.
+    const guess = (token: string) => call(locked, '/metrics', { from: '203.0.113.90', headers: { Authorization: `Bearer ${token}` } });
+    for (let i = 0; i < 10; i++) expect((await guess(`wrong-token-guess-${i}-0123`)).status).toBe(404);
+    const limited = await guess('metrics-token-0123456789');
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await guess('wrong-token-guess-x-0123')).status).toBe(429);
+    // Another network is untouched.
+    expect((await call(locked, '/metrics', { from: '203.0.113.91', headers: { Authorization: 'Bearer metrics-token-0123456789' } })).status).toBe(200);
     await locked.close();
     const byPeer = await start((c) => (c.metrics = { allowFrom: ['127.0.0.1/32'] }));
     expect((await call(byPeer, '/metrics')).status).toBe(200);
