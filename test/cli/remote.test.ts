@@ -456,7 +456,7 @@ describe('scan and probe', () => {
 
     const none = await cli(['scan', 'beta']);
     expect(none.code).toBe(1);
-    expect(none.stderr).toBe('scan of beta failed: mirror "beta" has no rsyncUrl (or http(s) content.manifest) to scan\n');
+    expect(none.stderr).toBe('scan of beta failed: mirror "beta" has no rsyncUrl or content.manifest to scan\n');
     expect((await cli(['scan', 'nope'])).code).toBe(6);
   });
 
