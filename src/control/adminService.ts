@@ -464,9 +464,9 @@ export class AdminService {
 
   async probe(actor: string, id: string): Promise<HealthRecord | undefined> {
     this.getMirror(id);
-    const results = await this.control.probeAll([id]);
-    await this.audit(actor, 'mirror.probe', `mirror:${id}`, undefined, results.get(id));
-    return results.get(id);
+    const record = await this.control.probeOne(id);
+    await this.audit(actor, 'mirror.probe', `mirror:${id}`, undefined, record);
+    return record;
   }
 
   async scan(actor: string, id: string, onProgress?: (entries: number) => void): Promise<ScanResult['report']> {

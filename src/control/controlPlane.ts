@@ -192,6 +192,11 @@ export class ControlPlane {
     return this.probes.probeAll(ids);
   }
 
+  /** Probes one mirror now (staff, its provider), joining a probe of it already running (ProbeRounds.probeOne). */
+  probeOne(id: string): Promise<HealthRecord | undefined> {
+    return this.probes.probeOne(id);
+  }
+
   scan(id: string, onProgress?: (entries: number) => void): Promise<ScanResult> {
     return this.scans.scan(id, onProgress);
   }

@@ -46,6 +46,9 @@ export class ProbeRounds {
     });
   }
 
+  /** On-demand probes running (probeOne), by mirror. */
+  private readonly onDemand = new Map<string, Promise<HealthRecord | undefined>>();
+
   async close(): Promise<void> {
     await this.prober.close();
   }
@@ -53,6 +56,20 @@ export class ProbeRounds {
   /** Probes a mirror soon, off the caller's path: a mirror added by hand is pending until then. */
   probeSoon(id: string): void {
     void this.probeAll([id]).catch((err: unknown) => this.opts.log.warn({ mirror: id, err: (err as Error).message }, 'first probe of a new mirror failed'));
+  }
+
+  /**
+   * Probes one mirror now, for staff or its provider: a probe of it already running is joined, so a burst
+   * of asks cannot relay its request rate onto the mirror and the origin's trace.
+   */
+  probeOne(id: string): Promise<HealthRecord | undefined> {
+    const running = this.onDemand.get(id);
+    if (running) return running;
+    const run = this.probeAll([id])
+      .then((results) => results.get(id))
+      .finally(() => this.onDemand.delete(id));
+    this.onDemand.set(id, run);
+    return run;
   }
 
   /** Probe every mirror once (or just `ids`); results land in the store and reach every instance. */

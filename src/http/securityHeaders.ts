@@ -49,8 +49,9 @@ export const REDIRECT_SECURITY_HEADERS: readonly (readonly [name: string, value:
  * Sets the security headers on every response after its handler ran: the full set, or the
  * redirect subset on a 3xx with a Location; HSTS only to a client that came over HTTPS (directly,
  * or by a trusted proxy's X-Forwarded-Proto), as RFC 6797 §7.2 asks. A handler's own Content-Security-Policy (the logo
- * route's sandbox) is kept: it is the stricter one there, and so is a handler's own
- * Cross-Origin-Resource-Policy (the download page's cross-origin).
+ * route's sandbox) is kept: it is the stricter one there, and so are a handler's own
+ * Cross-Origin-Resource-Policy (the download page's cross-origin) and Referrer-Policy (the offer
+ * status page's no-referrer: its address holds the offer's key).
  */
 export function securityHeaders(cameOverHttps: (c: Context) => boolean): MiddlewareHandler {
   return async (c, next) => {
@@ -59,12 +60,15 @@ export function securityHeaders(cameOverHttps: (c: Context) => boolean): Middlew
     const redirect = c.res.status >= 300 && c.res.status < 400 && headers.has('location');
     const https = cameOverHttps(c);
     for (const [name, value] of redirect ? REDIRECT_SECURITY_HEADERS : SECURITY_HEADERS) {
-      if ((name === 'content-security-policy' || name === 'cross-origin-resource-policy') && headers.has(name)) continue;
+      if (HANDLER_MAY_SET.has(name) && headers.has(name)) continue;
       if (name === HSTS && !https) continue;
       headers.set(name, value);
     }
   };
 }
+
+/** Headers a handler may set stricter (or, for CORP, wider on purpose) than the list: kept when it did. */
+const HANDLER_MAY_SET = new Set(['content-security-policy', 'cross-origin-resource-policy', 'referrer-policy']);
 
 /** The header RFC 6797 §7.2 forbids on a plain-HTTP answer (the client reached us over http). */
 export const HSTS = 'strict-transport-security';

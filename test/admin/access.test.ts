@@ -141,6 +141,15 @@ describe('a provider token outside its role: 403', () => {
 });
 
 describe('a provider runs its own mirror', () => {
+  it('asking for probes in a burst probes the mirror once: the probe running is joined', async () => {
+    net.clearLogs();
+    const replies = await Promise.all(Array.from({ length: 20 }, () => req('POST', '/admin/v1/mirrors/de-berlin/probe', { token: PROVIDER_TOKEN })));
+    expect(replies.map((r) => r.status)).toEqual(Array(20).fill(200));
+    // One probe of de-berlin, not 20 (a timed round, if one fell in here, reads every mirror's trace, fr-paris's too).
+    const traceReads = (id: string) => net.mirrors[id]!.requests.filter((r) => r.path === '/TIME').length;
+    expect(traceReads('de-berlin') - traceReads('fr-paris')).toBe(1);
+  });
+
   it('drains, undrains, probes and sets a weight within its ceiling; nothing else in a PATCH', async () => {
     const drained = await req('POST', '/admin/v1/mirrors/de-berlin/drain', { token: PROVIDER_TOKEN, body: {} });
     expect(drained.status).toBe(200);

@@ -110,6 +110,18 @@ describe('POST /api/v1/offers', () => {
     expect(answer.statusPage.startsWith(`${net.url}/offer/`)).toBe(true);
   });
 
+  it('the status page and its JSON send no referrer anywhere: their address holds the key', async () => {
+    const r = await offerFrom(validOffer());
+    const { statusPage, statusUrl } = r.json as { statusPage: string; statusUrl: string };
+    const page = await fetch(statusPage, { headers: { Accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(await page.text()).toContain('<meta name="referrer" content="no-referrer">');
+    expect((await fetch(statusUrl)).headers.get('referrer-policy')).toBe('no-referrer');
+    // Other pages keep the site's policy.
+    expect((await fetch(`${net.url}/mirrors`, { headers: { Accept: 'text/html' } })).headers.get('referrer-policy')).toBe('strict-origin-when-cross-origin');
+  });
+
   it('exactly the minimum (8 TB, 150 Mbps) is enough', async () => {
     expect((await offerFrom(validOffer({ storageTB: 8, bandwidthMbps: 150 }))).status).toBe(201);
   });

@@ -158,6 +158,8 @@ const STATUS_TEXT: Record<OfferView['status'], string> = {
 export function offerStatusPage(o: OfferView, statusUrl: string, justSent: boolean) {
   const base = safeHttpUrl(o.baseUrl);
   return page({
+    // Its address holds the offer's key: no link on it may pass that on.
+    referrer: 'no-referrer',
     title: `Your mirror offer: ${STATUS_TEXT[o.status]}`,
     body: html`<h1>Your mirror offer</h1>
 ${justSent ? html`<p class="flash flash-done" role="status">Thank you: your offer was sent. Keep this page's address: it is the only way to see your offer's status, and it is shown only to you.</p>` : ''}
