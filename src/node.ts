@@ -10,7 +10,7 @@ import cluster from 'node:cluster';
 import { runClusterPrimary, workerCount, workerStore } from './node/cluster.js';
 import { compose } from './node/compose.js';
 import { exitOnSignals, listen, serverTimeouts } from './node/server.js';
-import { DataDirInUseError } from './store/memoryStore.js';
+import { DataDirInUseError, DataDirUnusableError } from './store/memoryStore.js';
 import { StoreUnavailableError, type Store } from './store/store.js';
 
 export { mirrorSpecs, withListeningPort } from './node/compose.js';
@@ -131,7 +131,7 @@ function startFailed(err: unknown): never {
   if (err instanceof ConfigError) {
     for (const p of err.problems) console.error(p);
     console.error('mirrorgate: refusing to start with an invalid config');
-  } else if (err instanceof StartError || err instanceof DataDirInUseError || err instanceof StoreUnavailableError) {
+  } else if (err instanceof StartError || err instanceof DataDirInUseError || err instanceof DataDirUnusableError || err instanceof StoreUnavailableError) {
     // Expected, and fixed by the operator: the reason alone.
     console.error(`mirrorgate: ${err.message}`);
   } else {

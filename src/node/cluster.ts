@@ -9,6 +9,7 @@ import pino from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { loadConfig, resolveConfigPath } from '../config/load.js';
 import { ipcStore, type StoreChannel, type StoreMessage } from '../store/ipcStore.js';
+import { prepareDataDir } from '../store/memoryStore.js';
 import { openStore } from '../store/openStore.js';
 import type { Store } from '../store/store.js';
 import type { StoreLog } from '../store/storeLog.js';
@@ -128,6 +129,7 @@ export async function runClusterPrimary(opts: ClusterOptions): Promise<void> {
   let host: ReturnType<typeof hostStore> | undefined;
   let store: Store | undefined;
   if (!redis) {
+    await prepareDataDir(config.dataDir);
     store = await openStore({ store: 'memory', dataDir: config.dataDir, log });
     host = hostStore(store);
   }

@@ -1,7 +1,6 @@
 // Node only: builds every service of one instance from its config — store, snapshot builder, control plane,
 // admin, stats, GeoIP, logos — and the app, without listening. src/node.ts listens; tests and tools may not.
 import cluster from 'node:cluster';
-import { mkdir } from 'node:fs/promises';
 import type { Hono } from 'hono';
 import type pino from 'pino';
 import type { Config } from '../config/load.js';
@@ -23,6 +22,7 @@ import { registerDownloadRoutes } from '../http/download/route.js';
 import { registerPublicRoutes } from '../http/public.js';
 import { registerStaffRoutes } from '../http/staff.js';
 import type { AppEnv, AppServices } from '../http/services.js';
+import { prepareDataDir } from '../store/memoryStore.js';
 import { openStore } from '../store/openStore.js';
 import type { Store } from '../store/store.js';
 import { clusterMetrics } from './cluster.js';
@@ -71,7 +71,7 @@ export async function compose(config: Config, opts: ComposeOptions): Promise<Com
   // A cluster worker names itself in every line, so operators can tell the workers' logs apart; close() flushes.
   const base = { service: 'mirrorgate', ...(cluster.isWorker && cluster.worker ? { worker: cluster.worker.id } : {}) };
   const logger = nodeLogger(opts.logLevel ?? env.LOG_LEVEL ?? 'info', base, undefined, { redirectSample: redirectSample(env) });
-  await mkdir(config.dataDir, { recursive: true });
+  await prepareDataDir(config.dataDir);
   // The store first: in memory mode it locks dataDir, and a second instance on it must stop before doing anything.
   const store = opts.store ?? (await openStore({ store: env.REDIS_URL || config.store, dataDir: config.dataDir, log: logger }));
   try {

@@ -1,7 +1,7 @@
 // The embedded store: all state in memory, persisted under dataDir with crash-safe writes so a restart loses nothing.
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { type FileHandle, link, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { type FileHandle, access, link, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
@@ -130,6 +130,35 @@ const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 
 const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'ENOENT';
+
+/** dataDir cannot hold state: a file where the folder should be, or one this user cannot write. */
+export class DataDirUnusableError extends Error {
+  override readonly name = 'DataDirUnusableError';
+}
+
+/** Creates dataDir if need be and checks this user can write in it: a clear reason to refuse to start, not an OS error. */
+export async function prepareDataDir(dataDir: string): Promise<void> {
+  const unusable = (why: string) => new DataDirUnusableError(`dataDir ${dataDir}: ${why}`);
+  try {
+    await mkdir(dataDir, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw unusable('not a directory (a file is in the way)');
+    throw unusable(dataDirProblem(code, (err as Error).message));
+  }
+  if (!(await stat(dataDir)).isDirectory()) throw unusable('not a directory (a file is in the way)');
+  try {
+    await access(dataDir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw unusable(dataDirProblem((err as NodeJS.ErrnoException).code, (err as Error).message));
+  }
+}
+
+function dataDirProblem(code: string | undefined, message: string): string {
+  if (code === 'EACCES' || code === 'EPERM') return `not writable by this user (${code}); give the service's user write access, or choose another dataDir`;
+  if (code === 'EROFS') return 'on a read-only file system (EROFS)';
+  return message;
+}
 
 /** The file under dataDir naming the process whose memory store owns it: its pid and a newline. */
 export const LOCK_FILE = 'mirrorgate.lock';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MemoryStore, type MemoryStoreOptions } from '../../src/store/memoryStore.js';
+import { DataDirUnusableError, MemoryStore, prepareDataDir, type MemoryStoreOptions } from '../../src/store/memoryStore.js';
 import { openStore } from '../../src/store/openStore.js';
 import { StoreUnavailableError, type Store } from '../../src/store/store.js';
 import type { StoreLog } from '../../src/store/storeLog.js';
@@ -253,5 +253,22 @@ describe('openStore', () => {
   it('rejects anything else without echoing a password', async () => {
     await expect(openStore({ store: 'postgres://u:hunter2@db/x', dataDir: '/nonexistent' })).rejects.toThrow(/memory.*redis/);
     await expect(openStore({ store: 'postgres://u:hunter2@db/x', dataDir: '/nonexistent' })).rejects.not.toThrow(/hunter2/);
+  });
+});
+
+describe('prepareDataDir', () => {
+  it('creates a missing dataDir, and names what is wrong with one that cannot hold state', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mg-datadir-'));
+    try {
+      await prepareDataDir(join(dir, 'new', 'var'));
+      expect((await stat(join(dir, 'new', 'var'))).isDirectory()).toBe(true);
+      await writeFile(join(dir, 'afile'), 'x');
+      await expect(prepareDataDir(join(dir, 'afile'))).rejects.toThrow(
+        new DataDirUnusableError(`dataDir ${join(dir, 'afile')}: not a directory (a file is in the way)`),
+      );
+      await expect(prepareDataDir(join(dir, 'afile', 'var'))).rejects.toThrow(/: not a directory \(a file is in the way\)$/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
