@@ -11,7 +11,7 @@ import { originForm, routedPath } from '../http/target.js';
 import { parseEdgeEnv, type EdgeConfig } from './config.js';
 import { consoleLog } from './consoleLog.js';
 import { DownloadCounter } from './downloadCounter.js';
-import { forwardToControlPlane, isControlPlanePath, isFolderRequest, isListOfFolder } from './forward.js';
+import { forwardToControlPlane, isControlPlanePath, isFolderRequest, isListOfFolder, MissForwards } from './forward.js';
 import type { FreshnessStatus } from './freshness.js';
 import { LogoCache } from './logoCache.js';
 import { requestFilePaths } from './requestFiles.js';
@@ -155,6 +155,7 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
   const current = (): Snapshot | undefined => pinned ?? (mode === 'sharded' ? sharded!.current() : source?.current());
   const readiness = (): SourceReadiness => (mode === 'sharded' ? shardedReadiness(sharded!) : singleReadiness(source));
 
+  const missForwards = new MissForwards();
   const answer = async (request: WorkerRequest, url: URL, ctx: WorkerContext, background: (p: Promise<unknown>) => void): Promise<Response> => {
     // Built on the first request that needs it, once per isolate: its rate limiters start timers, which
     // Workers allow only inside a request; a request passed to the control plane never pays for it.
@@ -168,25 +169,21 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
     const toControlPlane = () => forwardToControlPlane(request, { controlUrl: config.controlUrl!, clientIp: clientIpOf(request), fetch: opts.fetch });
     if (active === 'sharded' && config.controlUrl && isFolderRequest(request.method, path)) return toControlPlane();
     let snapshot: Snapshot | undefined;
-    if (active === 'sharded') {
-      const paths = requestFilePaths(request.method, path, originForm(request.url));
-      if (paths.length) {
-        snapshot = await sharded!.forPaths(paths, background);
-        if (!snapshot) return unavailable('this edge could not load the routing data for this file yet');
-        // Not a file: a list of it is a folder's, which the whole tree answers (the edge holds some shards only).
-        const files = snapshot.files;
-        if (
-          config.controlUrl &&
-          path.startsWith('/download/') &&
-          paths.every((p) => files.lookup(p) < 0) &&
-          isListOfFolder(url, request.headers.get('accept') ?? '')
-        ) {
-          return toControlPlane();
-        }
-      }
+    const paths = requestFilePaths(request.method, path, originForm(request.url));
+    if (active === 'sharded' && paths.length) {
+      snapshot = await sharded!.forPaths(paths, background);
+      if (!snapshot) return unavailable('this edge could not load the routing data for this file yet');
     }
-    // The core alone as a snapshot (pages, logos) is composed only by requests that need it, not by downloads.
     snapshot ??= active === 'sharded' ? sharded!.current()! : source!.current()!;
+    const files = snapshot.files;
+    if (config.controlUrl && path.startsWith('/download/') && paths.length && paths.every((p) => files.lookup(p) < 0)) {
+      // Not a file: a list of it is a folder's, which the whole tree answers (a sharded edge holds some shards only).
+      if (isListOfFolder(url, request.headers.get('accept') ?? '')) {
+        if (active === 'sharded') return toControlPlane();
+      }
+      // Perhaps one published since this edge's snapshot: the control plane looks at the origin (never a 404 for it).
+      else if (missForwards.take(clock())) return toControlPlane();
+    }
     const logo = /^\/logos\/([^/]+)$/.exec(url.pathname);
     if (logo && (request.method === 'GET' || request.method === 'HEAD')) {
       const id = safeDecode(logo[1]!);

@@ -218,6 +218,21 @@ describe('the sharded snapshot in workerd', () => {
     expect((await readyz(edgeRun.url('edge-tiny'))).snapshotShardsCached).toBe(1);
   });
 
+  it('a file published since its shards were fetched is served from the origin at once, through the control plane', async (ctx) => {
+    edgeRun.need(ctx);
+    const de = { name: '', target: '', client: 'DE' as const, expect: { status: 302 as const, mirror: '' } };
+    // Its shard is fetched first, so the edge holds a version of it without the file.
+    const target = '/download/pub/just-published.bin';
+    expect((await rawRequest(edgeRun.url(), target, { headers: edgeHeaders(de) })).status).toBe(404);
+    // (The control plane looks at its origin for a missing file at most four times a second: past that window.)
+    await new Promise((r) => setTimeout(r, 300));
+    const f = await net.addOriginFile('pub/just-published.bin', Buffer.from('fresh bytes\n'));
+    const res = await rawRequest(edgeRun.url(), target, { headers: edgeHeaders(de) });
+    expect(res.status, res.body.slice(0, 200)).toBe(302);
+    expect(header(res, 'location')).toBe(net.origin.baseUrl + f.path);
+    expect((await rawRequest(edgeRun.url(), '/download/pub/never-published.bin', { headers: edgeHeaders(de) })).status).toBe(404);
+  });
+
   it('reads escaped path prefixes and folder lists as Node does: /%64ownload/…, repository lists, a folder named without its slash', async (ctx) => {
     edgeRun.need(ctx);
     const de = { name: '', target: '', client: 'DE' as const, expect: { status: 302 as const, mirror: '' } };
