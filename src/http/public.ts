@@ -39,12 +39,17 @@ export function registerPublicRoutes(app: Hono<AppEnv>, services: AppServices): 
     c.body(MIRRORS_SCRIPT, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=3600' }),
   );
 
-  app.get(`${FILES_PREFIX}*`, (c) => {
+  app.get(`${FILES_PREFIX}*`, async (c) => {
     const raw = withRoutePrefix((services.connection(c).rawTarget ?? originForm(c.req.url)).split('?')[0]!, FILES_PREFIX);
     const parsed = parseDownloadPath(raw.slice(FILES_PREFIX.length));
     if (!parsed.ok) throw new HttpProblem(400, parsed.reason);
-    const snapshot = services.snapshot();
-    const f = snapshot.files.lookup(parsed.path);
+    let snapshot = services.snapshot();
+    let f = snapshot.files.lookup(parsed.path);
+    // Published since the last refresh? Looked for at the origin at once, as a download would be.
+    if (f < 0 && services.originLook && (await services.originLook(parsed.path))) {
+      snapshot = services.snapshot();
+      f = snapshot.files.lookup(parsed.path);
+    }
     if (f < 0) throw new HttpProblem(404, 'not in the file set');
     const mirrors = snapshot.mirrors.filter((m) => mirrorCarries(snapshot, m, f)).map((m) => ({ id: m.spec.id, status: m.status, url: m.spec.baseUrl }));
     // Piece hashes belong in the metalink; here only their shape, so a large file's record stays small.

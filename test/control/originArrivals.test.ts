@@ -64,6 +64,12 @@ describe('a file that arrives at the origin with an old mtime', () => {
     expect(res.headers.get('location')).toBe(net.origin.baseUrl + now.path);
     // A path the origin does not have is still a 404.
     expect((await fetch(`${server.url}/download/pub/releases/none.tar.gz`, { redirect: 'manual' })).status).toBe(404);
+    // The public file API looks too.
+    await new Promise((r) => setTimeout(r, 300)); // past the quarter second between looks
+    const later = await net.addOriginFile('pub/releases/app-2.2.tar.gz', randomBytes(1_235));
+    const facts = await fetch(`${server.url}/api/v1/files/${later.path}`);
+    expect(facts.status).toBe(200);
+    expect(await facts.json()).toMatchObject({ path: later.path, size: 1_235, mirrors: [] });
   });
 
   it('goes to the origin, not to mirrors whose last sync is older than its arrival', async () => {
