@@ -40,6 +40,10 @@ export async function loadOriginIndex(source: OriginSource, dataDir: string, log
   throw new Error('origin: neither manifest nor root is set');
 }
 
+/** How long a file on disk that a walk left out of the index is not looked for again, and how many such paths are kept. */
+const LEFT_OUT_MS = 60_000;
+const LEFT_OUT_KEPT = 10_000;
+
 /** A new origin index, and the last look before it that did not show its changes (epoch ms): they arrived since. */
 export interface OriginChange {
   files: FileIndex;
@@ -55,6 +59,8 @@ export class OriginWatch {
   private lastStamp = '';
   private unfinishedStamp = '';
   private lastLookAt: number;
+  /** Paths a look for a missing file found on disk but the walk left out, and when (see leftOut). */
+  private readonly leftOutAt = new Map<string, number>();
 
   constructor(
     private readonly source: OriginSource,
@@ -112,11 +118,22 @@ export class OriginWatch {
   async mayHave(relPath: string): Promise<boolean> {
     if (this.source.manifest) return true;
     if (!this.source.root) return false;
+    // A file there that a walk leaves out (a symlink out of the root, unreadable) must not cost a walk per request.
+    const leftOut = this.leftOutAt.get(relPath);
+    if (leftOut !== undefined && this.clock() - leftOut < LEFT_OUT_MS) return false;
     try {
       return (await stat(path.join(this.source.root, ...relPath.split('/')))).isFile();
     } catch {
       return false;
     }
+  }
+
+  /** A look for `relPath` (mayHave said yes) did not bring it into the index: not looked for again for a while. */
+  leftOut(relPath: string): void {
+    if (!this.source.root) return;
+    this.leftOutAt.delete(relPath);
+    this.leftOutAt.set(relPath, this.clock());
+    if (this.leftOutAt.size > LEFT_OUT_KEPT) this.leftOutAt.delete(this.leftOutAt.keys().next().value!);
   }
 
   private async stamp(): Promise<string> {

@@ -204,7 +204,9 @@ export class StateSync {
     }
     this.lastMissLook = this.opts.clock();
     await this.refreshOrigin();
-    return has();
+    if (has()) return true;
+    this.origin.leftOut(path);
+    return false;
   }
 
   // ---- The audit copy and the store's epoch

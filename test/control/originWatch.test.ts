@@ -61,3 +61,19 @@ describe('OriginWatch and a manifest rewritten in place', () => {
     expect((await fresh.changed(0))?.files.count).toBe(0);
   });
 });
+
+describe('OriginWatch.mayHave for a download the index lacks', () => {
+  it('a manifest may always have it; a tree only where the file is, and not again soon where a walk left it out', async () => {
+    await write(lines(1));
+    expect(await new OriginWatch({ manifest }, dir, quiet).mayHave('pub/anything.bin')).toBe(true);
+    await writeFile(join(dir, 'there.bin'), 'x');
+    let now = 1_000_000;
+    const tree = new OriginWatch({ root: dir }, dir, quiet, () => now);
+    expect(await tree.mayHave('there.bin')).toBe(true);
+    expect(await tree.mayHave('not-there.bin')).toBe(false);
+    tree.leftOut('there.bin');
+    expect(await tree.mayHave('there.bin')).toBe(false);
+    now += 61_000;
+    expect(await tree.mayHave('there.bin')).toBe(true);
+  });
+});
