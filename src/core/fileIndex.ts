@@ -120,7 +120,9 @@ export class FileIndex {
 
   /** The same files with these arrivals (any earlier ones replaced); columns and path table are shared. */
   withArrivals(arrivals: Iterable<Arrival>): FileIndex {
-    const rows = [...arrivals].filter((a) => a.file >= 0 && a.file < this.count).sort((a, b) => a.file - b.file);
+    const sorted = [...arrivals].filter((a) => a.file >= 0 && a.file < this.count).sort((a, b) => a.file - b.file);
+    // One row per file (the table is searched and checked as strictly ascending): the last given wins.
+    const rows = sorted.filter((a, k) => k + 1 === sorted.length || sorted[k + 1]!.file !== a.file);
     const cols = this.columns();
     delete cols.arrivals;
     if (rows.length > 0)

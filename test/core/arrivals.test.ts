@@ -82,6 +82,12 @@ describe('FileIndex arrivals', () => {
     ).toBe(5);
     // The same files: paths and columns are shared, not copied.
     expect(files.paths).toBe(after.paths);
+    // One row per file, the last given winning.
+    const twice = after.withArrivals([
+      { file: 0, at: 1, isNew: true },
+      { file: 0, at: 2, isNew: false },
+    ]);
+    expect([...twice.knownArrivals()]).toEqual([{ file: 0, at: 2, isNew: false }]);
   });
 
   it('round-trips through the store form, matching only the versions the index holds', () => {
