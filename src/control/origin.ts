@@ -44,7 +44,10 @@ export async function loadOriginIndex(source: OriginSource, dataDir: string, log
 const LEFT_OUT_MS = 60_000;
 const LEFT_OUT_KEPT = 10_000;
 
-/** A new origin index, and the last look before it that did not show its changes (epoch ms): they arrived since. */
+/**
+ * A new origin index, and when it was read (epoch ms): its changes arrived by then. Dated by the look that
+ * showed them, not the one before that did not: a mirror whose sync ended between the two may lack them.
+ */
 export interface OriginChange {
   files: FileIndex;
   since: number;
@@ -58,7 +61,6 @@ export interface OriginChange {
 export class OriginWatch {
   private lastStamp = '';
   private unfinishedStamp = '';
-  private lastLookAt: number;
   /** Paths a look for a missing file found on disk but the walk left out, and when (see leftOut). */
   private readonly leftOutAt = new Map<string, number>();
 
@@ -67,13 +69,10 @@ export class OriginWatch {
     private readonly dataDir: string,
     private readonly log: OriginLog,
     private readonly clock: () => number = Date.now,
-  ) {
-    this.lastLookAt = clock();
-  }
+  ) {}
 
   /** Takes the index as just loaded to be current (a stamp that cannot be read now is simply not remembered). */
   async baseline(): Promise<void> {
-    this.lastLookAt = this.clock();
     try {
       this.lastStamp = await this.stamp();
     } catch {
@@ -88,13 +87,12 @@ export class OriginWatch {
    * caller keeps its index then, and the next look tries again.
    */
   async changed(currentFiles = 0): Promise<OriginChange | undefined> {
-    const lookedAt = this.clock();
     const stamp = await this.stamp();
-    const since = this.lastLookAt;
-    // What this look saw unchanged was there at lookedAt: later changes arrived after it.
-    this.lastLookAt = lookedAt;
     if (stamp === this.lastStamp) return undefined;
     const files = await loadOriginIndex(this.source, this.dataDir, this.log);
+    // Whatever this read showed was there by now; an earlier time (the look before) would vouch for a
+    // mirror whose sync ended after that look but before the file came.
+    const since = this.clock();
     const manifest = this.source.manifest;
     if (manifest) {
       const keep = `keeping the previous index of ${currentFiles} files (write a new manifest to a temporary file and rename it over)`;

@@ -50,7 +50,7 @@ export class OriginArrivals {
   async after(before: FileIndex, change: OriginChange): Promise<FileIndex> {
     const { files } = change;
     const cutoff = this.cutoff();
-    const found = arrivalsSince(before, files, Math.floor(change.since / 1000));
+    const found = arrivalsSince(before, files, Math.ceil(change.since / 1000));
     const { back, fresh } = this.comeBack(files, found.fresh);
     this.noteGone(before, files, cutoff);
     const kept = [...found.carried, ...back].filter((a) => a.at >= cutoff);

@@ -21,8 +21,8 @@ export interface ArrivalRecord {
 export const ARRIVALS_KEPT_SECONDS = 7 * 24 * 3600;
 
 /**
- * The arrivals of index `after`, read `since` (epoch seconds: the last look at the origin that did not
- * show it yet): `carried` are versions `before` already had (with their arrival, where it knew one),
+ * The arrivals of index `after`, read `since` (epoch seconds: the look at the origin that showed it, so a
+ * mirror whose sync ended before then is not taken to hold it): `carried` are versions `before` already had (with their arrival, where it knew one),
  * `fresh` are versions it did not have, new paths or changed files. A fresh version whose mtime is
  * newer than every mtime `before` held is dated by that mtime, in the clock of the origin and its
  * traces (a changed one then needs no row at all); one that is not (an old mtime kept, or none)

@@ -77,3 +77,20 @@ describe('OriginWatch.mayHave for a download the index lacks', () => {
     expect(await tree.mayHave('there.bin')).toBe(true);
   });
 });
+
+describe('OriginWatch dates a change by the look that showed it', () => {
+  it('not by the look before: a mirror whose sync ended between the two looks may lack the new file', async () => {
+    await write(lines(3));
+    let now = 1_800_000_000_000;
+    const watch = new OriginWatch({ manifest }, dir, quiet, () => now);
+    await watch.baseline();
+    now += 1_000;
+    expect(await watch.changed(3)).toBeUndefined(); // a look that shows nothing new
+    now += 1_000; // a mirror syncs here, then the file arrives
+    await write(lines(4));
+    now += 3_000;
+    const change = await watch.changed(3);
+    expect(change?.files.count).toBe(4);
+    expect(change?.since).toBe(now);
+  });
+});
