@@ -70,6 +70,8 @@ export class StateSync {
   /** The origin look running or last run (refreshOrigin): looks never overlap. */
   private originLook: Promise<void> = Promise.resolve();
   private lastMissLook = 0;
+  /** The look misses are waiting for (lookForOriginFile), while one is due. */
+  private missLook: Promise<void> | undefined;
   private unsubscribe: (() => void) | undefined;
   private unstatus: (() => void) | undefined;
   private rampTimer: NodeJS.Timeout | undefined;
@@ -198,15 +200,23 @@ export class StateSync {
   async lookForOriginFile(path: string): Promise<boolean> {
     const has = () => this.opts.builder.current().files.lookup(path) >= 0;
     if (!(await this.origin.mayHave(path))) return false;
-    if (this.opts.clock() - this.lastMissLook < MISS_LOOK_MS) {
-      await this.originLook;
-      return has();
-    }
-    this.lastMissLook = this.opts.clock();
-    await this.refreshOrigin();
+    // Within a quarter second of the last such look: the one after it (shared by every miss meanwhile), not
+    // the last one's answer, which may predate this file (two files published a moment apart).
+    this.missLook ??= this.nextMissLook();
+    await this.missLook;
     if (has()) return true;
     this.origin.leftOut(path);
     return false;
+  }
+
+  /** The next look for a missing path, at least MISS_LOOK_MS after the previous one. */
+  private async nextMissLook(): Promise<void> {
+    const wait = Math.max(0, this.lastMissLook + MISS_LOOK_MS - this.opts.clock());
+    // Always after a turn: the caller has stored this promise as missLook by then.
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    this.missLook = undefined;
+    this.lastMissLook = this.opts.clock();
+    await this.refreshOrigin();
   }
 
   // ---- The audit copy and the store's epoch

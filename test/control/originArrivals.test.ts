@@ -201,4 +201,14 @@ mirrors:
     expect(res.headers.get('location')).toBe('https://origin.example/pub/new.txt');
     expect((await ask('pub/none.txt')).status).toBe(404);
   });
+
+  it('serves a second file put in a moment after the first was asked for (within the quarter second between looks)', async () => {
+    const ask = (p: string) => fetch(`${server.url}/download/${p}`, { redirect: 'manual', headers: { 'X-Forwarded-For': '130.133.1.1' } });
+    await writeFile(path.join(dir, 'pub', 'pub', 'first.txt'), '1\n');
+    expect((await ask('pub/first.txt')).status).toBe(302);
+    await writeFile(path.join(dir, 'pub', 'pub', 'second.txt'), '2\n');
+    const res = await ask('pub/second.txt');
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe('https://origin.example/pub/second.txt');
+  });
 });
