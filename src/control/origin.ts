@@ -3,6 +3,7 @@ import type { Logger } from '../core/logger.js';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FileIndex } from '../core/fileIndex.js';
+import type { OriginFile } from '../core/model.js';
 import { formatManifestProblem, readOriginIndex } from './manifest.js';
 import { indexOriginTree } from './originTree.js';
 
@@ -12,6 +13,14 @@ export interface OriginSource {
 }
 
 export type OriginLog = Logger;
+
+/** A manifest younger than this that drops files is not trusted to have finished (see OriginWatch.changed). */
+export const MANIFEST_SETTLE_MS = 60_000;
+
+function* iterateBoth(files: FileIndex, more: OriginFile[]): Iterable<OriginFile> {
+  for (let f = 0; f < files.count; f++) yield files.file(f);
+  yield* more;
+}
 
 export async function loadOriginIndex(source: OriginSource, dataDir: string, log: OriginLog): Promise<FileIndex> {
   if (source.manifest) {
@@ -86,7 +95,7 @@ export class OriginWatch {
    * line by line): changed while read, ending mid-line, or empty where `currentFiles` were listed. The
    * caller keeps its index then, and the next look tries again.
    */
-  async changed(currentFiles = 0): Promise<OriginChange | undefined> {
+  async changed(currentFiles = 0, current?: FileIndex): Promise<OriginChange | undefined> {
     const stamp = await this.stamp();
     if (stamp === this.lastStamp) return undefined;
     const files = await loadOriginIndex(this.source, this.dataDir, this.log);
@@ -103,6 +112,22 @@ export class OriginWatch {
         throw new Error(`origin manifest ${manifest} ends in an unfinished line; ${keep}`);
       }
       if (files.count === 0 && currentFiles > 0) throw new Error(`origin manifest ${manifest} lists no file; ${keep}`);
+      // A writer that puts out whole lines with pauses (`for f in …; do sha256sum …; echo …; done > manifest`)
+      // leaves a file that ends on a newline half-way: its additions are taken, its removals only once it
+      // has stood unchanged for a while, so no file still being written out is answered 404 meanwhile.
+      const age = this.clock() - Number(stamp.split(':')[0]);
+      if (current && age < MANIFEST_SETTLE_MS) {
+        const dropped: OriginFile[] = [];
+        for (let f = 0; f < current.count; f++) if (files.lookup(current.paths[f]!) < 0) dropped.push(current.file(f));
+        if (dropped.length > 0) {
+          this.log.warn(
+            { manifest, dropped: dropped.length, settleMs: MANIFEST_SETTLE_MS },
+            'origin manifest drops files and changed moments ago (perhaps still being written): keeping them until it stands unchanged',
+          );
+          // The stamp is not remembered: the next look reads it again, and takes it whole once settled.
+          return { files: FileIndex.from(iterateBoth(files, dropped)), since };
+        }
+      }
     }
     this.lastStamp = stamp;
     return { files, since };

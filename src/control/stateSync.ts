@@ -184,7 +184,7 @@ export class StateSync {
 
   private async lookAtOrigin(): Promise<void> {
     try {
-      const change = await this.origin.changed(this.opts.builder.fileCount);
+      const change = await this.origin.changed(this.opts.builder.fileCount, this.opts.builder.current().files);
       if (change) this.opts.builder.setFiles(await this.arrivals.after(this.opts.builder.current().files, change));
     } catch (err) {
       // Keep serving the index we have: a half-written manifest must not empty the file set.

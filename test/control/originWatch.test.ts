@@ -94,3 +94,26 @@ describe('OriginWatch dates a change by the look that showed it', () => {
     expect(change?.since).toBe(now);
   });
 });
+
+describe('OriginWatch and a manifest written out line by line in place', () => {
+  it('takes what it adds at once, and what it drops only once it has stood unchanged for a minute', async () => {
+    const { FileIndex } = await import('../../src/core/fileIndex.js');
+    const { MANIFEST_SETTLE_MS } = await import('../../src/control/origin.js');
+    const index = (n: number) => FileIndex.from(Array.from({ length: n }, (_, k) => JSON.parse(line(k)) as { path: string; size: number; mtime: number }));
+    await write(lines(10));
+    let now = tick * 1000;
+    const watch = new OriginWatch({ manifest }, dir, quiet, () => now);
+    await watch.baseline();
+    // A slow generator has written 4 whole lines of 10 and one new file, and pauses between lines.
+    await write(lines(4) + JSON.stringify({ path: 'pub/new.bin', size: 1, mtime: 1_700_000_000 }) + '\n');
+    now = tick * 1000 + 2_000;
+    const first = await watch.changed(10, index(10));
+    expect(first?.files.count).toBe(11);
+    expect(first?.files.lookup('pub/new.bin')).toBeGreaterThanOrEqual(0);
+    expect(first?.files.lookup('pub/f9.bin')).toBeGreaterThanOrEqual(0);
+    // Still unchanged a minute later: it really shrank.
+    now = tick * 1000 + MANIFEST_SETTLE_MS;
+    expect((await watch.changed(11, first!.files))?.files.count).toBe(5);
+    expect(await watch.changed(5)).toBeUndefined();
+  });
+});
