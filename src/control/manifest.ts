@@ -219,42 +219,61 @@ export function schemaLineFields(json: Record<string, unknown>, kind: LineKind, 
 }
 
 /**
- * Where good lines go. keep() returns the line a duplicate path was first seen on, or 0 when it
- * kept the file; `hash` holds the sha256 bytes when fields.sha256.
+ * What keep() did with a line whose path an earlier line had (line `earlier`): the same version again
+ * (skipped), or another one, which replaces it: a manifest appended to (`gen >> manifest`) says the
+ * current version last.
  */
+type Duplicate = { earlier: number; replaced: boolean };
+
+/** Where good lines go; `hash` holds the sha256 bytes when fields.sha256. */
 interface LineSink {
-  keep(fields: LineFields, hash: Uint8Array, line: number): number;
+  keep(fields: LineFields, hash: Uint8Array, line: number): Duplicate | undefined;
 }
 
 /** Origin lines straight into the index columns. */
 class IndexSink implements LineSink {
   readonly builder = new FileIndexBuilder();
-  // File number -> the line it came from, to name both lines of a duplicate.
+  // File number -> the line it last came from, to name both lines of a duplicate.
   private readonly lines: number[] = [];
 
-  keep(fields: LineFields, hash: Uint8Array, line: number): number {
-    const i = this.builder.add(fields.path, fields.size, fields.mtime, fields.sha256 ? hash : undefined, fields.pieces);
-    if (i < 0) return this.lines[this.builder.lookup(fields.path)]!;
-    this.lines.push(line);
-    return 0;
+  keep(fields: LineFields, hash: Uint8Array, line: number): Duplicate | undefined {
+    const sha256 = fields.sha256 ? hash : undefined;
+    const i = this.builder.add(fields.path, fields.size, fields.mtime, sha256, fields.pieces);
+    if (i >= 0) {
+      this.lines.push(line);
+      return undefined;
+    }
+    const f = this.builder.lookup(fields.path);
+    const earlier = this.lines[f]!;
+    if (this.builder.isVersion(f, fields.size, fields.mtime, sha256)) return { earlier, replaced: false };
+    this.builder.replace(f, fields.size, fields.mtime, sha256);
+    this.lines[f] = line;
+    return { earlier, replaced: true };
   }
 }
 
 /** Mirror inventory lines as entries. */
 class InventorySink implements LineSink {
   readonly entries: InventoryEntry[] = [];
-  // Path -> line it was first seen on, to name both lines of a duplicate.
-  private readonly seen = new Map<string, number>();
+  // Path -> its entry's place and the line it last came from, to name both lines of a duplicate.
+  private readonly seen = new Map<string, { at: number; line: number }>();
 
-  keep(fields: LineFields, _hash: Uint8Array, line: number): number {
-    const first = this.seen.get(fields.path);
-    if (first !== undefined) return first;
-    this.seen.set(fields.path, line);
+  keep(fields: LineFields, _hash: Uint8Array, line: number): Duplicate | undefined {
     // Built by hand so absent keys stay absent: results compare and serialise cleanly.
     const entry: InventoryEntry = { path: fields.path, size: fields.size };
     if (fields.mtime !== undefined) entry.mtime = fields.mtime;
-    this.entries.push(entry);
-    return 0;
+    const before = this.seen.get(fields.path);
+    if (before === undefined) {
+      this.seen.set(fields.path, { at: this.entries.length, line });
+      this.entries.push(entry);
+      return undefined;
+    }
+    const old = this.entries[before.at]!;
+    const earlier = before.line;
+    if (old.size === entry.size && old.mtime === entry.mtime) return { earlier, replaced: false };
+    this.entries[before.at] = entry;
+    before.line = line;
+    return { earlier, replaced: true };
   }
 }
 
@@ -305,8 +324,14 @@ class ManifestLineParser {
       this.problem(line, `path: ${invalid}`);
       return;
     }
-    const firstLine = this.sink.keep(fields, this.hash, line);
-    if (firstLine !== 0) this.problem(line, `path: duplicate of line ${firstLine}`);
+    const duplicate = this.sink.keep(fields, this.hash, line);
+    if (duplicate?.replaced)
+      this.problem(
+        line,
+        `path: replaces line ${duplicate.earlier} (the later line for a path is its current ${this.kind === 'origin' ? 'version; kept without piece hashes' : 'copy'})`,
+        true,
+      );
+    else if (duplicate) this.problem(line, `path: duplicate of line ${duplicate.earlier}`);
     // Bad piece hashes cost the file its piece hashes only: clients still get it, checked whole.
     else if (fields.piecesProblem !== undefined) this.problem(line, `${fields.piecesProblem}; file kept without piece hashes`, true);
   }

@@ -27,7 +27,7 @@ export async function loadOriginIndex(source: OriginSource, dataDir: string, log
     // Straight into the index: a million-line manifest never becomes a million objects.
     const { index, problems } = await readOriginIndex(source.manifest);
     for (const p of problems)
-      log.warn({ problem: formatManifestProblem(p) }, p.kept ? 'origin manifest line kept without piece hashes' : 'origin manifest line skipped');
+      log.warn({ problem: formatManifestProblem(p) }, p.kept ? 'origin manifest line kept, with a note' : 'origin manifest line skipped');
     log.info({ files: index.count, skipped: problems.filter((p) => !p.kept).length, manifest: source.manifest }, 'origin manifest loaded');
     return index;
   }

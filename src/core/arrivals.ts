@@ -15,6 +15,8 @@ export interface ArrivalRecord {
   sha256: string | null;
   at: number;
   isNew: boolean;
+  /** The path left the index at `at` (this version was its last): one that comes back is a fresh arrival. */
+  gone?: boolean;
 }
 
 /** How long arrivals are kept in the store: past it, any mirror still that far behind is long out of rotation. */
@@ -58,6 +60,16 @@ export function newestMtime(files: FileIndex): number {
   return newest;
 }
 
+/** The paths of `before` that `after` lacks, as records of their going at `at`. */
+export function goneSince(before: FileIndex, after: FileIndex, at: number): ArrivalRecord[] {
+  const out: ArrivalRecord[] = [];
+  for (let f = 0; f < before.count; f++) {
+    if (after.lookup(before.paths[f]!) >= 0) continue;
+    out.push({ ...arrivalRecord(before, { file: f, at, isNew: false }), gone: true });
+  }
+  return out;
+}
+
 export function arrivalRecord(files: FileIndex, a: Arrival): ArrivalRecord {
   return {
     path: files.paths[a.file]!,
@@ -73,16 +85,18 @@ export function arrivalRecord(files: FileIndex, a: Arrival): ArrivalRecord {
 export function matchArrivals(files: FileIndex, records: Iterable<ArrivalRecord>): Arrival[] {
   const out: Arrival[] = [];
   for (const r of records) {
+    if (r.gone) continue;
     const f = files.lookup(r.path);
     if (f >= 0 && isVersion(files, f, r)) out.push({ file: f, at: r.at, isNew: r.isNew });
   }
   return out;
 }
 
-/** Whether two records name the same version of a path (size, and mtime and sha-256 where both know them). */
+/** Whether two records name the same version of a path (size, and mtime and sha-256 where both know them), both there or both gone. */
 export function sameArrivalVersion(a: ArrivalRecord, b: ArrivalRecord): boolean {
   return (
     a.path === b.path &&
+    (a.gone ?? false) === (b.gone ?? false) &&
     a.size === b.size &&
     (a.mtime === null || b.mtime === null || a.mtime === b.mtime) &&
     (a.sha256 === null || b.sha256 === null || a.sha256 === b.sha256)

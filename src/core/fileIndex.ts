@@ -300,6 +300,8 @@ export class FileIndexBuilder {
   private pieceStarts: number[] = [0];
   private pieceBytes = new Uint8Array(0);
   private built = false;
+  /** Files whose piece hashes a later version (replace) took away: their rows are left out at build. */
+  private readonly droppedPieces = new Set<number>();
 
   get count(): number {
     return this.paths.length;
@@ -338,6 +340,32 @@ export class FileIndexBuilder {
     return i;
   }
 
+  /**
+   * Gives file i another version (a later manifest line for the same path): size, mtime and sha-256 as
+   * given; piece hashes it had are dropped (the table grows in file order only), and new ones are not taken.
+   */
+  replace(i: number, size: number, mtime: number | undefined, sha256?: Uint8Array): void {
+    if (this.built) throw new Error('FileIndexBuilder: replace after build');
+    this.sizes[i] = size;
+    this.mtimes[i] = mtime ?? Number.NaN;
+    const at = i * HASH_BYTES;
+    if (sha256 !== undefined) for (let b = 0; b < HASH_BYTES; b++) this.hashes[at + b] = sha256[b]!;
+    else this.hashes.fill(0, at, at + HASH_BYTES);
+    this.hashKnown[i] = sha256 !== undefined ? 1 : 0;
+    this.droppedPieces.add(i);
+  }
+
+  /** True when file i as added so far has this size, mtime and sha-256 (unknown on either side matches). */
+  isVersion(i: number, size: number, mtime: number | undefined, sha256?: Uint8Array): boolean {
+    if (this.sizes[i] !== size) return false;
+    const m = this.mtimes[i]!;
+    if (mtime !== undefined && m === m && m !== mtime) return false;
+    if (sha256 === undefined || !this.hashKnown[i]) return true;
+    const at = i * HASH_BYTES;
+    for (let b = 0; b < HASH_BYTES; b++) if (this.hashes[at + b] !== sha256[b]) return false;
+    return true;
+  }
+
   private addPieces(i: number, pieces: PieceHashes): void {
     const at = this.pieceStarts[this.pieceStarts.length - 1]! * HASH_BYTES;
     const need = at + pieces.hashes.length;
@@ -361,6 +389,7 @@ export class FileIndexBuilder {
       hashes: this.hashes.slice(0, n * HASH_BYTES),
       hashKnown: this.hashKnown.slice(0, n),
     };
+    if (this.droppedPieces.size > 0) this.dropPieceRows();
     if (this.pieceFiles.length > 0) {
       const pieceCount = this.pieceStarts[this.pieceStarts.length - 1]!;
       cols.pieces = {
@@ -375,6 +404,27 @@ export class FileIndexBuilder {
     this.hashes = this.hashKnown = this.pieceBytes = new Uint8Array(0);
     this.pieceFiles = this.pieceLengths = this.pieceStarts = [];
     return index;
+  }
+
+  /** Leaves out the piece rows of replaced files, compacting the hashes after them. */
+  private dropPieceRows(): void {
+    const files: number[] = [];
+    const lengths: number[] = [];
+    const starts = [0];
+    let to = 0;
+    for (let r = 0; r < this.pieceFiles.length; r++) {
+      if (this.droppedPieces.has(this.pieceFiles[r]!)) continue;
+      const from = this.pieceStarts[r]! * HASH_BYTES;
+      const bytes = this.pieceStarts[r + 1]! * HASH_BYTES - from;
+      this.pieceBytes.copyWithin(to, from, from + bytes);
+      to += bytes;
+      files.push(this.pieceFiles[r]!);
+      lengths.push(this.pieceLengths[r]!);
+      starts.push(to / HASH_BYTES);
+    }
+    this.pieceFiles = files;
+    this.pieceLengths = lengths;
+    this.pieceStarts = starts;
   }
 
   private grow(): void {

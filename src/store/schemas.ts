@@ -187,6 +187,7 @@ export const arrivalRecordSchema = z.object({
   sha256: z.string().nullable(),
   at: z.number(),
   isNew: z.boolean(),
+  gone: z.boolean().optional(),
 });
 export const arrivalsFileSchema = z.object({ version: z.literal(1), arrivals: z.array(arrivalRecordSchema) });
 export const logosFileSchema = z.object({ version: z.literal(1), logos: z.record(z.string(), storedLogoSchema) });

@@ -58,7 +58,8 @@ describe('readOriginManifest', () => {
     const { files, problems } = await readOriginManifest(file, { onProblem: (p) => seen.push(p) });
 
     expect(files).toEqual([
-      { path: 'projects/debian/12.0/debian 12 (amd64).iso', size: 4_000_000_000, mtime: 1_700_000_000, sha256: HASH },
+      // Line 7 names it again (a leading slash is the same path) in another version: the later line is the current one.
+      { path: 'projects/debian/12.0/debian 12 (amd64).iso', size: 5 },
       { path: 'iso-mtime', size: 2, mtime: Date.UTC(2024, 0, 2, 3, 4, 5) / 1000 },
       { path: 'ms-mtime', size: 3, mtime: 1_700_000_000 },
       { path: '日本/ファイル.txt', size: 0 },
@@ -68,7 +69,7 @@ describe('readOriginManifest', () => {
       [3, expect.stringMatching(/^malformed JSON/)],
       [5, 'size: expected a non-negative integer'],
       [6, 'sha256: expected 64 hex characters'],
-      [7, 'path: duplicate of line 1'],
+      [7, 'path: replaces line 1 (the later line for a path is its current version; kept without piece hashes)'],
       [11, 'path: path traversal'],
       [12, 'size: expected a non-negative integer'],
       [13, expect.stringMatching(/^mtime: /)],
@@ -175,7 +176,7 @@ async function referenceLoad(chunks: Iterable<string>, name: string): Promise<{ 
   for await (const text of createInterface({ input: Readable.from(chunks), crlfDelay: Infinity })) texts.push(text);
   const files: OriginFile[] = [];
   const problems: ManifestProblem[] = [];
-  const seen = new Map<string, number>();
+  const seen = new Map<string, { at: number; line: number }>();
   const problem = (line: number, reason: string) => problems.push({ file: name, line, reason });
   texts.forEach((raw, i) => {
     const line = i + 1;
@@ -193,12 +194,29 @@ async function referenceLoad(chunks: Iterable<string>, name: string): Promise<{ 
     const path = fields.path.startsWith('/') ? fields.path.slice(1) : fields.path;
     const invalid = validateOriginPath(path);
     if (invalid !== undefined) return problem(line, `path: ${invalid}`);
-    const first = seen.get(path);
-    if (first !== undefined) return problem(line, `path: duplicate of line ${first}`);
-    seen.set(path, line);
     const file: OriginFile = { path, size: fields.size };
     if (fields.mtime !== undefined) file.mtime = fields.mtime;
     if (fields.sha256) file.sha256 = (json as { sha256: string }).sha256.toLowerCase();
+    // A later line for a path: the same version is skipped, another one replaces the earlier (without piece hashes).
+    const earlier = seen.get(path);
+    if (earlier !== undefined) {
+      const old = files[earlier.at]!;
+      const same =
+        old.size === file.size &&
+        (old.mtime === undefined || file.mtime === undefined || old.mtime === file.mtime) &&
+        (old.sha256 === undefined || file.sha256 === undefined || old.sha256 === file.sha256);
+      if (same) return problem(line, `path: duplicate of line ${earlier.line}`);
+      files[earlier.at] = file;
+      problems.push({
+        file: name,
+        line,
+        reason: `path: replaces line ${earlier.line} (the later line for a path is its current version; kept without piece hashes)`,
+        kept: true,
+      });
+      seen.set(path, { at: earlier.at, line });
+      return;
+    }
+    seen.set(path, { at: files.length, line });
     if (fields.pieces) file.pieces = { length: fields.pieces.length, sha256: (json as { pieces: { sha256: string[] } }).pieces.sha256.join('').toLowerCase() };
     if (fields.piecesProblem) problems.push({ file: name, line, reason: `${fields.piecesProblem}; file kept without piece hashes`, kept: true });
     files.push(file);
@@ -297,13 +315,14 @@ describe('readOriginIndex', () => {
     expect(seen).toEqual(problems);
     // Spot checks, so the reference is not the only judge.
     expect(index.sha256Hex(index.lookup('emoji/😀 file.bin'))).toBe('0f'.repeat(32));
-    expect(index.file(index.lookup('dup'))).toEqual({ path: 'dup', size: 1, mtime: 1, sha256: 'cd'.repeat(32) });
+    // The later line of another version is the current one (`gen >> manifest`): `/dup` replaced `dup`.
+    expect(index.file(index.lookup('dup'))).toEqual({ path: 'dup', size: 2, sha256: 'ef'.repeat(32) });
     expect(index.sha256Hex(index.lookup('last'))).toBeUndefined();
     expect(index.mtime(index.lookup('iso-date'))).toBe(Date.UTC(2024, 1, 3) / 1000);
     expect(index.mtime(index.lookup('escaped"quoteé'))).toBe(1_700_000_000);
     const dupLine = mixedLines.indexOf(`{"path":"dup","size":1,"mtime":1,"sha256":"${'cd'.repeat(32)}"}`) + 1;
     expect(problems.filter((p) => p.line > dupLine).map((p) => p.reason)).toEqual([
-      `path: duplicate of line ${dupLine}`,
+      `path: replaces line ${dupLine} (the later line for a path is its current version; kept without piece hashes)`,
       'sha256: expected 64 hex characters',
       'mtime: expected epoch seconds or milliseconds, or an ISO-8601 date-time with a time zone',
       'sha256: expected 64 hex characters',
@@ -323,7 +342,9 @@ describe('readOriginIndex', () => {
       'size: expected a non-negative integer',
       `path: duplicate of line ${mixedLines.indexOf(pieceLines()[0]!) + 1}`,
     ]);
-    expect(problems.filter((p) => p.kept).map((p) => p.line)).toEqual([5, 6, 7, 8, 9, 10, 11].map((k) => mixedLines.indexOf(pieceLines()[0]!) + k));
+    expect(problems.filter((p) => p.kept && p.line > dupLine + 1).map((p) => p.line)).toEqual(
+      [5, 6, 7, 8, 9, 10, 11].map((k) => mixedLines.indexOf(pieceLines()[0]!) + k),
+    );
     // Piece hashes as given, in lower case; the files whose pieces were bad are kept without them.
     const good = index.file(index.lookup('pieces/good.iso'));
     expect(good.sha256).toBe(HASH);
@@ -461,5 +482,46 @@ describe('quickLineFields', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('a manifest appended to (`gen >> manifest`)', () => {
+  it('takes the later line of a path as its current version, and keeps every other file as it was', async () => {
+    const h = (n: number, digit: string) => Array.from({ length: n }, (_, k) => `${digit}${k % 10}`.repeat(32));
+    const first = [
+      { path: 'a.iso', size: 40_000, mtime: 1, sha256: 'aa'.repeat(32), pieces: { length: 16_384, sha256: h(3, 'a') } },
+      { path: 'b.iso', size: 20_000, mtime: 1, pieces: { length: 16_384, sha256: h(2, 'b') } },
+      { path: 'c.txt', size: 5, mtime: 1 },
+    ];
+    const again = [
+      { path: 'a.iso', size: 50_000, mtime: 2, sha256: 'ab'.repeat(32), pieces: { length: 16_384, sha256: h(4, 'c') } },
+      { path: 'b.iso', size: 20_000, mtime: 1 },
+      { path: 'c.txt', size: 6, mtime: 3 },
+    ];
+    const file = join(dir, 'appended.jsonl');
+    await writeFile(file, [...first, ...again].map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const { index, problems } = await readOriginIndex(file);
+    expect(index.count).toBe(3);
+    expect(index.file(index.lookup('a.iso'))).toEqual({ path: 'a.iso', size: 50_000, mtime: 2, sha256: 'ab'.repeat(32) });
+    // b.iso again in the same version: a duplicate, and its piece hashes stay (they sit after a's dropped ones).
+    expect(index.file(index.lookup('b.iso'))).toEqual({ path: 'b.iso', size: 20_000, mtime: 1, pieces: { length: 16_384, sha256: h(2, 'b').join('') } });
+    expect(index.file(index.lookup('c.txt'))).toEqual({ path: 'c.txt', size: 6, mtime: 3 });
+    expect(problems.map((p) => [p.line, p.reason, p.kept ?? false])).toEqual([
+      [4, 'path: replaces line 1 (the later line for a path is its current version; kept without piece hashes)', true],
+      [5, 'path: duplicate of line 2', false],
+      [6, 'path: replaces line 3 (the later line for a path is its current version; kept without piece hashes)', true],
+    ]);
+
+    // A mirror's inventory appended to the same way: the later copy is the one it holds.
+    const inventory = join(dir, 'appended-inventory.jsonl');
+    await writeFile(inventory, ['{"path":"c.txt","size":5}', '{"path":"d","size":1}', '{"path":"c.txt","size":6,"mtime":3}'].join('\n'));
+    const listed = await readMirrorManifest(inventory);
+    expect(listed.files).toEqual([
+      { path: 'c.txt', size: 6, mtime: 3 },
+      { path: 'd', size: 1 },
+    ]);
+    expect(listed.problems).toEqual([
+      { file: inventory, line: 3, reason: 'path: replaces line 1 (the later line for a path is its current copy)', kept: true },
+    ]);
   });
 });

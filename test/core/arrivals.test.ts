@@ -110,6 +110,12 @@ describe('FileIndex arrivals', () => {
     expect(keptArrival(r(9), r(5))).toEqual(r(5));
     expect(keptArrival(r(5, 1), r(9, 2))).toEqual(r(9, 2));
     expect(keptArrival(r(9, 2), r(5, 1))).toEqual(r(9, 2));
+    // A path gone is a version of its own: its going replaces an earlier sighting, and a return after it replaces it.
+    const gone = { ...r(7), gone: true };
+    expect(keptArrival(r(5), gone)).toEqual(gone);
+    expect(keptArrival(gone, r(9))).toEqual(r(9));
+    expect(keptArrival(r(9), gone)).toEqual(r(9));
+    expect(matchArrivals(FileIndex.from([{ path: 'p', size: 1 }]), [gone])).toEqual([]);
   });
 });
 
