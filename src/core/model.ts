@@ -14,6 +14,11 @@ export interface ClientFacts {
   asn?: number;
   /** The client reached us over HTTPS (directly or via a trusted proxy). */
   https: boolean;
+  /**
+   * Who download counts take the client for: its address, or for IPv6 its network (limits.ipv6Prefix,
+   * a /64 by default: one host holds a whole /64). Absent: its address.
+   */
+  countAs?: string;
 }
 
 /** One file of the origin file set. mtime is in whole seconds since the epoch. */

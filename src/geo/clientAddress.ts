@@ -236,3 +236,26 @@ export function isPublicAddress(ip: string): boolean {
   if ((first & 0xe000) !== 0x2000) return false;
   return range === 'unicast' || range === 'teredo' || range === '6to4' || range === 'amt' || range === 'as112v6';
 }
+
+export const DEFAULT_IPV6_PREFIX = 64;
+
+/**
+ * What a client is counted as: an IPv4 address as it is, an IPv6 address by its network (a /64 by
+ * default: one host is handed a whole /64, so counting addresses would count nothing).
+ */
+export function addressKey(ip: string, ipv6Prefix = DEFAULT_IPV6_PREFIX): string {
+  let address: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    address = ipaddr.process(ip);
+  } catch {
+    return ip;
+  }
+  if (address.kind() === 'ipv4') return address.toString();
+  const bits = Math.min(128, Math.max(0, ipv6Prefix));
+  const bytes = address.toByteArray();
+  for (let i = 0; i < 16; i++) {
+    const keep = Math.min(8, Math.max(0, bits - i * 8));
+    bytes[i] = bytes[i]! & ((0xff << (8 - keep)) & 0xff);
+  }
+  return `${ipaddr.fromByteArray(bytes).toString()}/${bits}`;
+}

@@ -2,7 +2,7 @@
 import type { Context } from 'hono';
 import { LRUCache } from 'lru-cache';
 import type { ClientFacts } from '../core/model.js';
-import { normalizeAddress, resolveClientAddress, type TrustedProxies } from '../geo/clientAddress.js';
+import { addressKey, normalizeAddress, resolveClientAddress, type TrustedProxies } from '../geo/clientAddress.js';
 import type { Locator } from '../geo/locator.js';
 import type { AppServices } from './services.js';
 
@@ -25,6 +25,7 @@ export class ClientResolver {
   constructor(
     private readonly locator: Locator,
     private readonly trusted: TrustedProxies,
+    private readonly ipv6Prefix?: number,
   ) {
     this.generation = locator.generation?.();
   }
@@ -47,7 +48,8 @@ export class ClientResolver {
 
   /** Facts for an address already in canonical form. Frozen: one object answers many requests. */
   forAddress(ip: string, https: boolean): ClientFacts {
-    return Object.freeze({ ip, https, ...this.locator.lookup(ip) });
+    // Who counts take it for, worked out once per remembered client, not per download.
+    return Object.freeze({ ip, https, countAs: countAs(ip, this.ipv6Prefix), ...this.locator.lookup(ip) });
   }
 }
 
@@ -57,7 +59,7 @@ const resolvers = new WeakMap<AppServices, ClientResolver>();
 export function clientResolver(services: AppServices): ClientResolver {
   let r = resolvers.get(services);
   if (!r) {
-    r = new ClientResolver(services.locator, services.trustedProxies);
+    r = new ClientResolver(services.locator, services.trustedProxies, services.rateLimits?.ipv6Prefix);
     resolvers.set(services, r);
   }
   return r;
@@ -74,7 +76,7 @@ export function clientFacts(c: Context, services: AppServices): ClientFacts {
       conn.https,
       services.trustedProxies,
     );
-    return { ip, https, ...place };
+    return { ip, https, countAs: countAs(ip, services.rateLimits?.ipv6Prefix), ...place };
   }
   return clientResolver(services).facts(conn.peer, c.req.header('x-forwarded-for'), c.req.header('x-forwarded-proto'), conn.https);
 }
@@ -83,4 +85,9 @@ export function clientFacts(c: Context, services: AppServices): ClientFacts {
 export function factsForAddress(text: string, https: boolean, services: AppServices): ClientFacts | undefined {
   const ip = normalizeAddress(text);
   return ip === undefined ? undefined : clientResolver(services).forAddress(ip, https);
+}
+
+/** ClientFacts.countAs: an IPv4 address as it is, an IPv6 one by its network. */
+function countAs(ip: string, ipv6Prefix: number | undefined): string {
+  return ip.includes(':') ? addressKey(ip, ipv6Prefix) : ip;
 }

@@ -4,13 +4,12 @@ import type { Context, Hono, MiddlewareHandler } from 'hono';
 import type { Store as LimiterStore } from 'hono-rate-limiter';
 import ipaddr from 'ipaddr.js';
 import { HitWindows, type HitCount } from '../core/hitWindows.js';
-import { createTrustedProxies } from '../geo/clientAddress.js';
+import { addressKey, createTrustedProxies, DEFAULT_IPV6_PREFIX } from '../geo/clientAddress.js';
 import { bearerChallenge, presentedToken, principalOf, timingSafeEqualString } from './auth.js';
 import { clientFacts } from './client.js';
 import type { AppEnv, AppServices } from './services.js';
 import { accepts } from './accept.js';
 
-export const DEFAULT_IPV6_PREFIX = 64;
 const AUTH_WINDOW_MS = 15 * 60_000;
 
 /** The limits a deployment sets (config `limits`); every field has the config's default. */
@@ -25,27 +24,6 @@ export interface GuardLimits {
 export interface MetricsAccess {
   token?: string;
   allowFrom?: readonly string[];
-}
-
-/**
- * What a client is counted as: an IPv4 address as it is, an IPv6 address by its network (a /64 by
- * default: one host is handed a whole /64, so counting addresses would count nothing).
- */
-export function addressKey(ip: string, ipv6Prefix = DEFAULT_IPV6_PREFIX): string {
-  let address: ipaddr.IPv4 | ipaddr.IPv6;
-  try {
-    address = ipaddr.process(ip);
-  } catch {
-    return ip;
-  }
-  if (address.kind() === 'ipv4') return address.toString();
-  const bits = Math.min(128, Math.max(0, ipv6Prefix));
-  const bytes = address.toByteArray();
-  for (let i = 0; i < 16; i++) {
-    const keep = Math.min(8, Math.max(0, bits - i * 8));
-    bytes[i] = bytes[i]! & ((0xff << (8 - keep)) & 0xff);
-  }
-  return `${ipaddr.fromByteArray(bytes).toString()}/${bits}`;
 }
 
 /** The request's client, counted as addressKey says. */

@@ -52,7 +52,6 @@ export function fastRedirect(services: AppServices): (req: IncomingMessage, res:
       path: intent.path,
       size: snapshot.files.size(intent.file),
       atMs: now,
-      ipv6Prefix: services.rateLimits?.ipv6Prefix,
     });
 
     const incomingId = headers['x-request-id'];

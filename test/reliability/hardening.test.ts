@@ -3,7 +3,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addressKey } from '../../src/http/guards.js';
+import { addressKey } from '../../src/geo/clientAddress.js';
 import type { RunningServer } from '../../src/node.js';
 import { encodePath, FILES, freePort, serveConfig, STAFF_TOKEN, startNetwork, type MirrorNetwork, type RawConfig } from '../support/network.js';
 import { submitOffer } from '../support/requests.js';

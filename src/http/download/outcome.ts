@@ -5,7 +5,6 @@ import type { ClientFacts } from '../../core/model.js';
 import type { Snapshot } from '../../core/snapshot.js';
 import type { DownloadEvents, LogLike } from '../services.js';
 import type { Answer } from './intent.js';
-import { addressKey } from '../guards.js';
 
 export interface DownloadOutcome {
   readonly decision: Decision;
@@ -51,15 +50,13 @@ export function observeFile(
     path: string;
     size: number;
     atMs: number;
-    /** limits.ipv6Prefix: an IPv6 client is one client per network, as for every limit (default /64). */
-    ipv6Prefix?: number;
   },
 ): void {
   const { decision, mirror } = o.outcome;
   events?.decided?.(o.outcome.seconds, decision.outcome, mirror);
   if ((o.answer !== 'redirect' && o.answer !== 'page') || o.method !== 'GET') return;
   // One host holds a whole /64: counted by address, it could count one download (or logo impression) per address.
-  const ip = o.client.ip.includes(':') ? addressKey(o.client.ip, o.ipv6Prefix) : o.client.ip;
+  const ip = o.client.countAs ?? o.client.ip;
   events?.download?.({ ip, path: o.path, mirror, country: o.client.country ?? '--', size: o.size, atMs: o.atMs });
   if (o.answer === 'page' && decision.chosen?.mirror.spec.sponsor) events?.impression?.(mirror, o.atMs, { ip, path: o.path });
 }

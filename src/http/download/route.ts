@@ -69,7 +69,6 @@ async function downloadAnswer(c: Context<AppEnv>, services: AppServices, lookAga
     path,
     size: snapshot.files.size(intent.file),
     atMs: services.clock(),
-    ipv6Prefix: services.rateLimits?.ipv6Prefix,
   });
   c.set('mirror', outcome.mirror);
   // The 302 needs only the path and the digest; the other answers show the whole file record.
