@@ -63,7 +63,18 @@ export class ControlPlane {
       },
     });
     this.lifecycle = new MirrorLifecycle({ store, state: this.state, serially: this.serially, launchCompletion: config.scan.launchCompletion, clock });
-    this.probes = new ProbeRounds({ config, snapshot, state: this.state, lifecycle: this.lifecycle, store, log, clock, onProbe: opts.onProbe });
+    this.probes = new ProbeRounds({
+      config,
+      snapshot,
+      state: this.state,
+      lifecycle: this.lifecycle,
+      store,
+      log,
+      clock,
+      onProbe: opts.onProbe,
+      // As Mirrorbits does: a mirror whose trace moved has synced, so what its last scan listed is out of date.
+      onSynced: (id) => this.scans.scanSoon(id),
+    });
     this.scans = new ScanRuns({ config, snapshot, state: this.state, lifecycle: this.lifecycle, store, log });
   }
 

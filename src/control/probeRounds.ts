@@ -26,6 +26,8 @@ export interface ProbeRoundsOptions {
   clock: () => number;
   /** Told of every probe result (metrics). */
   onProbe?: (mirror: string, ok: boolean) => void;
+  /** Told when a probe sees a mirror's trace move on: it synced since (its inventory is worth a new scan). */
+  onSynced?: (mirror: string) => void;
 }
 
 export class ProbeRounds {
@@ -112,6 +114,7 @@ export class ProbeRounds {
       const record: HealthRecord = { ...next, ...(missing.size ? { missing: [...missing] } : {}) };
       results.set(target.id, record);
       this.opts.onProbe?.(target.id, outcome.ok);
+      if (prev?.lastSync !== undefined && record.lastSync !== undefined && record.lastSync > prev.lastSync) this.opts.onSynced?.(target.id);
       state.keepHealth(target.id, record);
       if (outcome.ok) {
         // No trace is no failure (trace files are optional): up, with lag unknown.

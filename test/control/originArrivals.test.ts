@@ -1,7 +1,7 @@
 // A file copied into the origin with an old mtime kept (rsync -a, cp -p) is new to every mirror that synced
 // before it came: served from the origin until a mirror's trace says it synced since, on every instance
 // and after a restart — never a redirect to a mirror that lacks it.
-import { copyFile, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -210,5 +210,42 @@ mirrors:
     const res = await ask('pub/second.txt');
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe('https://origin.example/pub/second.txt');
+  });
+});
+
+describe('a scanned mirror whose trace moves', () => {
+  let net: ControlNetwork;
+  let server: RunningServer;
+  const inventory = () => path.join(net.dir, 'de-near.jsonl');
+  const line = (f: FixtureFile) => `${JSON.stringify({ path: f.path, size: f.size, mtime: f.mtime })}\n`;
+
+  beforeAll(async () => {
+    net = await startNetwork(CONTROL_SETUP);
+    await writeFile(inventory(), Object.values(net.files).map(line).join(''));
+    server = await net.startServer({
+      health: STEADY_HEALTH,
+      mutate: (config) => {
+        const m = config.mirrors.find((x) => x.id === 'de-near')!;
+        m.content = { ...(m.content as object), manifest: inventory() };
+      },
+    });
+    const up = await waitFor(() => server.control.healthOf('de-near')?.lastSync === TRACE_TIME, { timeoutMs: 10_000 });
+    if (up === undefined) throw new Error(`de-near not up with its trace: ${healthFacts(server)}`);
+  });
+  afterAll(async () => {
+    await net?.close();
+  });
+
+  it('is scanned again when it has synced, as Mirrorbits does: a new file reaches it without waiting for the scan round', async () => {
+    const fresh = await net.addOriginFile('pub/releases/app-4.0.tar.gz', randomBytes(2_345));
+    await server.control.refreshOrigin();
+    // Its inventory (the manifest as read at start) does not list the file: the origin serves it.
+    expect(await choice(server.url, 'DE', fresh.path)).toBe('origin');
+    // The mirror syncs: the file, its manifest, then its trace.
+    await copyTo(net, 'de-near', fresh);
+    await appendFile(inventory(), line(fresh));
+    await net.setTrace('de-near', Math.floor(Date.now() / 1000) + 1);
+    // The scan rounds are an hour apart here: only the probe that sees the trace move can bring it.
+    expect(await settlesOn(server, 'DE', fresh.path, 'de-near'), healthFacts(server)).toBe('de-near');
   });
 });
