@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import type { LookupFunction } from 'node:net';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { compileGlob } from '../core/availability.js';
+import { compileGlob, UNMATCHED_KEPT } from '../core/availability.js';
 import type { FileIndex } from '../core/fileIndex.js';
 import type { InventoryEntry } from '../core/model.js';
 import type { InventoryRecord } from '../core/records.js';
@@ -84,7 +84,9 @@ const LISTED_STALE = 2;
 
 /**
  * Lists a mirror and compares it with the origin. `record.entries` holds the mirror's copies of
- * origin files only (so at most one per origin file), whatever else the mirror carries.
+ * origin files (at most one per origin file) and, in listing order among them, up to UNMATCHED_KEPT
+ * of the paths the origin index does not have (yet: a file published just after it was read matches
+ * them when it does).
  * Throws when the listing fails at any point: a partial listing is never returned as a scan.
  */
 export async function scanMirror(target: ScanTarget, files: FileIndex, opts: ScanOptions = {}): Promise<ScanResult> {
@@ -129,8 +131,11 @@ export async function scanMirror(target: ScanTarget, files: FileIndex, opts: Sca
     for await (const entry of listing) {
       listed++;
       const f = files.lookupListed(entry.path);
-      if (f < 0) foreign++;
-      else if (state[f] === NOT_LISTED) {
+      if (f < 0) {
+        // Kept (up to UNMATCHED_KEPT): a file the origin index does not show yet may be one it is about to.
+        if (foreign++ < UNMATCHED_KEPT)
+          entries.push(entry.mtime === undefined ? { path: entry.path, size: entry.size } : { path: entry.path, size: entry.size, mtime: entry.mtime });
+      } else if (state[f] === NOT_LISTED) {
         const current = files.isCurrent(f, entry.size, entry.mtime);
         state[f] = current ? LISTED_CURRENT : LISTED_STALE;
         // The index's own path string: the listing's copy can then be collected.

@@ -2,6 +2,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import {
   compileInventoryListing,
+  matchUnmatched,
   rebaseInventory,
   rebaseListing,
   ruleClassesFor,
@@ -51,6 +52,8 @@ export class SnapshotBuilder {
   private readonly inventories = new Map<string, Uint32Array>();
   /** What each inventory lists in any version, where that is more than its current files. */
   private readonly listings = new Map<string, Uint32Array>();
+  /** Entries of each inventory that name no file of the origin index yet (see matchUnmatched). */
+  private readonly unmatched = new Map<string, InventoryEntry[]>();
   private readonly consistency: readonly ConsistencyRule[];
   private readonly originBaseUrl: string;
   private readonly routing: RoutingOptions;
@@ -101,6 +104,13 @@ export class SnapshotBuilder {
   setFiles(files: FileIndex): void {
     for (const [id, bits] of this.inventories) {
       const current = rebaseInventory(bits, this.files, files);
+      // New paths an inventory listed before the origin index had them (rebased bits are a fresh array then).
+      const unmatched = this.unmatched.get(id);
+      if (unmatched && current !== bits) {
+        const still = matchUnmatched(unmatched, current, files);
+        if (still.length > 0) this.unmatched.set(id, still);
+        else this.unmatched.delete(id);
+      }
       const listed = rebaseListing(current, this.listings.get(id), bits, this.files, files);
       this.inventories.set(id, current);
       if (listed) this.listings.set(id, listed);
@@ -122,8 +132,10 @@ export class SnapshotBuilder {
   }
 
   setInventory(mirrorId: string, entries: Iterable<InventoryEntry>): void {
-    const { current, listed } = compileInventoryListing(entries, this.files);
+    const { current, listed, unmatched } = compileInventoryListing(entries, this.files);
     this.inventories.set(mirrorId, current);
+    if (unmatched.length > 0) this.unmatched.set(mirrorId, unmatched);
+    else this.unmatched.delete(mirrorId);
     if (listed) this.listings.set(mirrorId, listed);
     else this.listings.delete(mirrorId);
     this.publish();
@@ -215,6 +227,7 @@ export class SnapshotBuilder {
 
   removeInventory(mirrorId: string): void {
     this.listings.delete(mirrorId);
+    this.unmatched.delete(mirrorId);
     if (this.inventories.delete(mirrorId)) this.publish();
   }
 
@@ -222,6 +235,7 @@ export class SnapshotBuilder {
     const ids = new Set(mirrors.map((m) => m.id));
     for (const id of [...this.inventories.keys()]) if (!ids.has(id)) this.inventories.delete(id);
     for (const id of [...this.listings.keys()]) if (!ids.has(id)) this.listings.delete(id);
+    for (const id of [...this.unmatched.keys()]) if (!ids.has(id)) this.unmatched.delete(id);
   }
 
   /** Rebuilds even without an input change, e.g. so a drain ramp's end takes effect. */

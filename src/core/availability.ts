@@ -507,17 +507,44 @@ export function compileInventory(entries: Iterable<InventoryEntry>, files: FileI
  * An inventory in one pass: the files it holds current (compileInventory's bits) and, when it lists
  * some in another version, every file it lists at all (so ?mirrorlist can say "stale copy").
  */
-export function compileInventoryListing(entries: Iterable<InventoryEntry>, files: FileIndex): { current: Uint32Array; listed: Uint32Array | undefined } {
+export function compileInventoryListing(
+  entries: Iterable<InventoryEntry>,
+  files: FileIndex,
+): { current: Uint32Array; listed: Uint32Array | undefined; unmatched: InventoryEntry[] } {
   const current = newBitset(files.count);
   let listed: Uint32Array | undefined;
+  const unmatched: InventoryEntry[] = [];
   for (const e of entries) {
     const f = files.lookupListed(e.path);
-    if (f < 0) continue;
+    if (f < 0) {
+      if (unmatched.length < UNMATCHED_KEPT) unmatched.push(e);
+      continue;
+    }
     if (files.isCurrent(f, e.size, e.mtime)) bitSet(current, f);
     else bitSet((listed ??= newBitset(files.count)), f);
   }
   if (listed) for (let w = 0; w < listed.length; w++) listed[w] = listed[w]! | current[w]!;
-  return { current, listed };
+  return { current, listed, unmatched };
+}
+
+/**
+ * Entries of an inventory that name no origin file, kept at most: a scan taken before the origin index
+ * showed a file the mirror already holds lists it here, and a later index can match it (matchUnmatched).
+ */
+export const UNMATCHED_KEPT = 100_000;
+
+/**
+ * Sets in `current` (bits over `files`) the files of a new origin index that entries unmatched so far
+ * hold in their current version; answers the entries still unmatched.
+ */
+export function matchUnmatched(unmatched: readonly InventoryEntry[], current: Uint32Array, files: FileIndex): InventoryEntry[] {
+  const still: InventoryEntry[] = [];
+  for (const e of unmatched) {
+    const f = files.lookupListed(e.path);
+    if (f < 0) still.push(e);
+    else if (files.isCurrent(f, e.size, e.mtime)) bitSet(current, f);
+  }
+  return still;
 }
 
 /**

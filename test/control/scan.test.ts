@@ -11,6 +11,7 @@ import { httpManifestList, scanMirror, type ScanFetch, type ScanTarget } from '.
 import { FileIndex } from '../../src/core/fileIndex.js';
 import type { InventoryEntry, OriginFile } from '../../src/core/model.js';
 import { startRsyncDaemon as startDaemon, type RsyncDaemon } from '../support/rsyncDaemon.js';
+import { UNMATCHED_KEPT } from '../../src/core/availability.js';
 
 const MTIME = 1_767_225_600; // 2026-01-01T00:00:00Z
 
@@ -132,7 +133,7 @@ describe('scanMirror over a real rsync daemon', () => {
     expect(sortByPath(listed)).toEqual(sortByPath([...MIRROR_TREE, ...throughLink]));
   });
 
-  it('reports current, stale and missing files and keeps only origin files', async () => {
+  it('reports current, stale and missing files, and keeps the paths the origin lacks too', async () => {
     const progress: number[] = [];
     const { record, report } = await scanMirror(target(daemon.url), files, {
       timeoutMs: 20_000,
@@ -153,9 +154,12 @@ describe('scanMirror over a real rsync daemon', () => {
     });
     expect(record.source).toBe('rsync');
     expect(record.scannedAt).toBe(1_800_000_000_000);
-    // The mirror's copies of origin files, as listed (stale ones too; the excluded one too).
+    // The mirror's copies of origin files, as listed (stale ones too; the excluded one too), and the
+    // paths the origin index lacks: one published just after it was read matches them then.
     const originPaths = new Set(ORIGIN.map((f) => f.path));
-    expect(sortByPath(record.entries)).toEqual(sortByPath(MIRROR_TREE.filter((f) => originPaths.has(f.path))));
+    const ofOrigin = record.entries.filter((e) => originPaths.has(e.path));
+    expect(sortByPath(ofOrigin)).toEqual(sortByPath(MIRROR_TREE.filter((f) => originPaths.has(f.path))));
+    expect(record.entries).toContainEqual({ path: 'pub/extra-not-in-origin.txt', size: 77, mtime: MTIME });
     expect(progress.at(-1)).toBe(12);
   });
 
@@ -328,7 +332,7 @@ exit 12`,
     expect((error as Error).message).toMatch(/cannot run rsync .*ENOENT/);
   });
 
-  it('streams a 1,000,000-entry listing in bounded memory, keeping only origin files', async () => {
+  it('streams a 1,000,000-entry listing in bounded memory, keeping the origin files and a bounded share of the rest', async () => {
     // 1,000 origin files hidden among a million foreign ones (every 1000th listed file is an origin file).
     const origin: OriginFile[] = [];
     for (let i = 0; i < 1_000_000; i += 1_000) origin.push({ path: `pub/d${i % 997}/file-${i}.bin`, size: 1_234_567, mtime: MTIME });
@@ -351,7 +355,8 @@ exit 12`,
     expect(report.entries).toBe(1_000_000);
     expect(report.foreign).toBe(999_000);
     expect(report).toMatchObject({ expected: 1_000, current: 1_000, missing: 0, stale: 0, completion: 1 });
-    expect(record.entries).toHaveLength(1_000);
+    // The origin's 1,000, then the first UNMATCHED_KEPT of the others.
+    expect(record.entries).toHaveLength(1_000 + UNMATCHED_KEPT);
     expect(growthMb).toBeLessThan(200);
   }, 120_000);
 });
@@ -449,8 +454,7 @@ describe('scanMirror over an HTTP manifest', () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^11: malformed JSON/);
     expect(record.source).toBe('http-manifest');
-    const originPaths = new Set(ORIGIN.map((f) => f.path));
-    expect(sortByPath(record.entries)).toEqual(sortByPath(MIRROR_TREE.filter((f) => originPaths.has(f.path))));
+    expect(sortByPath(record.entries)).toEqual(sortByPath([...MIRROR_TREE]));
     expect(requests[0]?.acceptEncoding).toMatch(/gzip/);
   });
 

@@ -47,4 +47,31 @@ describe('SnapshotBuilder', () => {
     expect(decide(b.current(), 'b', client, { nowMs: 0 }).outcome).toBe('origin');
     expect(decide(b.current(), 'c', client, { nowMs: 0 }).outcome).toBe('not-found');
   });
+
+  it('matches what a scan listed before the origin index had it, once the index has it in that version', () => {
+    const b = new SnapshotBuilder({
+      mirrors: [spec('m1')],
+      files: FileIndex.from([{ path: 'a', size: 1, mtime: 10 }]),
+      originBaseUrl: 'https://o.example/',
+      routing: { bandKm: 300, maxAlternatives: 8, maxLagSeconds: 3600 },
+    });
+    b.setState('m1', { health: 'up', lastSync: 1e12 });
+    // The scan ran just before the origin index showed b and c: it lists them, the index does not know them yet.
+    b.setInventory('m1', [
+      { path: 'a', size: 1, mtime: 10 },
+      { path: 'b', size: 2, mtime: 20 },
+      { path: 'c', size: 3, mtime: 30 },
+    ]);
+    b.setFiles(
+      FileIndex.from([
+        { path: 'a', size: 1, mtime: 10 },
+        { path: 'b', size: 2, mtime: 20 },
+        { path: 'c', size: 4, mtime: 31 }, // another version than the mirror's
+      ]),
+    );
+    const s = b.current();
+    expect(decide(s, 'b', client, { nowMs: 0 }).chosen?.mirror.spec.id).toBe('m1');
+    expect(decide(s, 'c', client, { nowMs: 0 }).outcome).toBe('origin');
+    expect(decide(s, 'a', client, { nowMs: 0 }).chosen?.mirror.spec.id).toBe('m1');
+  });
 });
