@@ -92,10 +92,10 @@ export class OriginWatch {
   /**
    * The new index when the origin changed since the last look, else undefined; throws when it cannot be
    * read, or when a manifest looks half-written (`gen > manifest.jsonl` empties it first, then fills it
-   * line by line): changed while read, ending mid-line, or empty where `currentFiles` were listed. The
-   * caller keeps its index then, and the next look tries again.
+   * line by line): changed while read, ending mid-line, or empty where the index in use (`current`) lists
+   * files. The caller keeps its index then, and the next look tries again.
    */
-  async changed(currentFiles = 0, current?: FileIndex): Promise<OriginChange | undefined> {
+  async changed(current?: FileIndex): Promise<OriginChange | undefined> {
     const stamp = await this.stamp();
     if (stamp === this.lastStamp) return undefined;
     const files = await loadOriginIndex(this.source, this.dataDir, this.log);
@@ -104,14 +104,14 @@ export class OriginWatch {
     const since = this.clock();
     const manifest = this.source.manifest;
     if (manifest) {
-      const keep = `keeping the previous index of ${currentFiles} files (write a new manifest to a temporary file and rename it over)`;
+      const keep = `keeping the previous index of ${current?.count ?? 0} files (write a new manifest to a temporary file and rename it over)`;
       if ((await this.stamp()) !== stamp) throw new Error(`origin manifest ${manifest} changed while it was read; ${keep}`);
       // A writer half-way through a line; a file that simply lacks its last newline is taken when it stays so.
       if (!(await endsWithNewline(manifest)) && this.unfinishedStamp !== stamp) {
         this.unfinishedStamp = stamp;
         throw new Error(`origin manifest ${manifest} ends in an unfinished line; ${keep}`);
       }
-      if (files.count === 0 && currentFiles > 0) throw new Error(`origin manifest ${manifest} lists no file; ${keep}`);
+      if (files.count === 0 && (current?.count ?? 0) > 0) throw new Error(`origin manifest ${manifest} lists no file; ${keep}`);
       // A writer that puts out whole lines with pauses (`for f in …; do sha256sum …; echo …; done > manifest`)
       // leaves a file that ends on a newline half-way: its additions are taken, its removals only once it
       // has stood unchanged for a while, so no file still being written out is answered 404 meanwhile.

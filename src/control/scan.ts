@@ -133,8 +133,7 @@ export async function scanMirror(target: ScanTarget, files: FileIndex, opts: Sca
       const f = files.lookupListed(entry.path);
       if (f < 0) {
         // Kept (up to UNMATCHED_KEPT): a file the origin index does not show yet may be one it is about to.
-        if (foreign++ < UNMATCHED_KEPT)
-          entries.push(entry.mtime === undefined ? { path: entry.path, size: entry.size } : { path: entry.path, size: entry.size, mtime: entry.mtime });
+        if (foreign++ < UNMATCHED_KEPT) entries.push(entry);
       } else if (state[f] === NOT_LISTED) {
         const current = files.isCurrent(f, entry.size, entry.mtime);
         state[f] = current ? LISTED_CURRENT : LISTED_STALE;

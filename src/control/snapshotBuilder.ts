@@ -95,11 +95,6 @@ export class SnapshotBuilder {
     return () => this.listeners.delete(listener);
   }
 
-  /** How many files the origin index in use lists. */
-  get fileCount(): number {
-    return this.files.count;
-  }
-
   /** A new origin index: inventories are carried over, losing files whose origin copy changed. */
   setFiles(files: FileIndex): void {
     for (const [id, bits] of this.inventories) {

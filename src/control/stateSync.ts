@@ -184,8 +184,9 @@ export class StateSync {
 
   private async lookAtOrigin(): Promise<void> {
     try {
-      const change = await this.origin.changed(this.opts.builder.fileCount, this.opts.builder.current().files);
-      if (change) this.opts.builder.setFiles(await this.arrivals.after(this.opts.builder.current().files, change));
+      const files = this.opts.builder.current().files;
+      const change = await this.origin.changed(files);
+      if (change) this.opts.builder.setFiles(await this.arrivals.after(files, change));
     } catch (err) {
       // Keep serving the index we have: a half-written manifest must not empty the file set.
       this.opts.log.error({ err }, 'origin refresh failed; keeping the previous index');

@@ -87,7 +87,7 @@ export function matchArrivals(files: FileIndex, records: Iterable<ArrivalRecord>
   for (const r of records) {
     if (r.gone) continue;
     const f = files.lookup(r.path);
-    if (f >= 0 && isVersion(files, f, r)) out.push({ file: f, at: r.at, isNew: r.isNew });
+    if (f >= 0 && sameArrivalVersion(arrivalRecord(files, { file: f, at: r.at, isNew: r.isNew }), r)) out.push({ file: f, at: r.at, isNew: r.isNew });
   }
   return out;
 }
@@ -111,12 +111,4 @@ export function keptArrival(stored: ArrivalRecord | undefined, incoming: Arrival
   if (!stored) return incoming;
   if (sameArrivalVersion(stored, incoming)) return stored.at <= incoming.at ? stored : incoming;
   return stored.at > incoming.at ? stored : incoming;
-}
-
-function isVersion(files: FileIndex, f: number, r: ArrivalRecord): boolean {
-  if (files.size(f) !== r.size) return false;
-  const mtime = files.mtime(f);
-  if (mtime !== undefined && r.mtime !== null && mtime !== r.mtime) return false;
-  const sha = files.sha256Hex(f);
-  return sha === undefined || r.sha256 === null || sha === r.sha256;
 }

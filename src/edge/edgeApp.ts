@@ -5,13 +5,14 @@ import { createTrustedProxies } from '../geo/clientAddress.js';
 import { controlPlaneElsewhere, createApp } from '../http/app.js';
 import { registerDownloadRoutes } from '../http/download/route.js';
 import { registerPublicRoutes } from '../http/public.js';
+import { HitWindows } from '../core/hitWindows.js';
 import type { Snapshot } from '../core/snapshot.js';
 import type { AccessToken, AppEnv, AppServices, Connection, LogLike } from '../http/services.js';
 import { originForm, routedPath } from '../http/target.js';
 import { parseEdgeEnv, type EdgeConfig } from './config.js';
 import { consoleLog } from './consoleLog.js';
 import { DownloadCounter } from './downloadCounter.js';
-import { forwardToControlPlane, isControlPlanePath, isFolderRequest, isListOfFolder, MissForwards } from './forward.js';
+import { forwardToControlPlane, isControlPlanePath, isFolderRequest, isListOfFolder } from './forward.js';
 import type { FreshnessStatus } from './freshness.js';
 import { LogoCache } from './logoCache.js';
 import { requestFilePaths } from './requestFiles.js';
@@ -24,6 +25,8 @@ const EDGE_AUDIENCES = [registerDownloadRoutes, registerPublicRoutes, controlPla
 
 /** Seconds a client is told to wait while an isolate has no snapshot (or no shard for the file) yet. */
 const NO_SNAPSHOT_RETRY_SECONDS = 5;
+/** Downloads of files its snapshot lacks an isolate passes to the control plane a second, at most. */
+const MISSES_FORWARDED = 50;
 
 export interface EdgeOptions {
   fetch?: typeof fetch;
@@ -155,7 +158,7 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
   const current = (): Snapshot | undefined => pinned ?? (mode === 'sharded' ? sharded!.current() : source?.current());
   const readiness = (): SourceReadiness => (mode === 'sharded' ? shardedReadiness(sharded!) : singleReadiness(source));
 
-  const missForwards = new MissForwards();
+  const misses = new HitWindows(1);
   const answer = async (request: WorkerRequest, url: URL, ctx: WorkerContext, background: (p: Promise<unknown>) => void): Promise<Response> => {
     // Built on the first request that needs it, once per isolate: its rate limiters start timers, which
     // Workers allow only inside a request; a request passed to the control plane never pays for it.
@@ -178,11 +181,10 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
     const files = snapshot.files;
     if (config.controlUrl && path.startsWith('/download/') && paths.length && paths.every((p) => files.lookup(p) < 0)) {
       // Not a file: a list of it is a folder's, which the whole tree answers (a sharded edge holds some shards only).
-      if (isListOfFolder(url, request.headers.get('accept') ?? '')) {
-        if (active === 'sharded') return toControlPlane();
-      }
-      // Perhaps one published since this edge's snapshot: the control plane looks at the origin (never a 404 for it).
-      else if (missForwards.take(clock())) return toControlPlane();
+      // Else perhaps one published since this edge's snapshot: the control plane looks at the origin (never a 404
+      // for it); past the budget the edge answers 404 itself, so random paths cannot all reach the control plane.
+      const list = isListOfFolder(url, request.headers.get('accept') ?? '');
+      if (list ? active === 'sharded' : misses.count('miss', 1000, 1, clock()).hits <= MISSES_FORWARDED) return toControlPlane();
     }
     const logo = /^\/logos\/([^/]+)$/.exec(url.pathname);
     if (logo && (request.method === 'GET' || request.method === 'HEAD')) {

@@ -21,28 +21,6 @@ export function isListOfFolder(url: URL, accept: string): boolean {
   return url.searchParams.has('mirrorlist') || wantsPlainText(accept);
 }
 
-/**
- * How many downloads of files its snapshot lacks an edge isolate passes to the control plane a second (a file
- * just published: the control plane looks at the origin and serves it from there). Past it they are answered
- * 404 at the edge: random paths from one attacker must not all reach the one control plane.
- */
-export class MissForwards {
-  private windowStart = 0;
-  private used = 0;
-
-  constructor(private readonly perSecond = 50) {}
-
-  take(nowMs: number): boolean {
-    if (nowMs - this.windowStart >= 1000) {
-      this.windowStart = nowMs;
-      this.used = 0;
-    }
-    if (this.used >= this.perSecond) return false;
-    this.used++;
-    return true;
-  }
-}
-
 /** Whether a request belongs to the control plane (the staff API, the console, provider offers). */
 export function isControlPlanePath(pathname: string): boolean {
   for (const p of CONTROL_PATHS) {

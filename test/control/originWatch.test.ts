@@ -3,11 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OriginWatch } from '../../src/control/origin.js';
+import { FileIndex } from '../../src/core/fileIndex.js';
 import type { Logger } from '../../src/core/logger.js';
 
 const quiet: Logger = { info() {}, warn() {}, error() {} };
 const line = (n: number): string => JSON.stringify({ path: `pub/f${n}.bin`, size: 100 + n, mtime: 1_700_000_000 }) + '\n';
 const lines = (count: number): string => Array.from({ length: count }, (_, n) => line(n)).join('');
+/** The index in use: the first `n` files of those lines. */
+const index = (n: number) => FileIndex.from(Array.from({ length: n }, (_, k) => JSON.parse(line(k)) as { path: string; size: number; mtime: number }));
 
 let dir: string;
 let manifest: string;
@@ -32,16 +35,16 @@ describe('OriginWatch and a manifest rewritten in place', () => {
     await write(lines(10));
     const watch = new OriginWatch({ manifest }, dir, quiet);
     await watch.baseline();
-    expect(await watch.changed(10)).toBeUndefined();
+    expect(await watch.changed(index(10))).toBeUndefined();
 
     await write(''); // the shell's `>` truncates first
-    await expect(watch.changed(10)).rejects.toThrow(/lists no file; keeping the previous index of 10 files/);
+    await expect(watch.changed(index(10))).rejects.toThrow(/lists no file; keeping the previous index of 10 files/);
     await write(lines(3) + line(3).slice(0, 12), true); // the writer is mid-line
-    await expect(watch.changed(10)).rejects.toThrow(/unfinished line/);
+    await expect(watch.changed(index(10))).rejects.toThrow(/unfinished line/);
 
     await write(line(3).slice(12) + lines(11).slice(lines(4).length), true);
-    expect((await watch.changed(10))?.files.count).toBe(11);
-    expect(await watch.changed(11)).toBeUndefined();
+    expect((await watch.changed(index(10)))?.files.count).toBe(11);
+    expect(await watch.changed(index(11))).toBeUndefined();
   });
 
   it('still takes a manifest replaced by rename, one that really shrank, and one without a final newline', async () => {
@@ -49,16 +52,16 @@ describe('OriginWatch and a manifest rewritten in place', () => {
     const watch = new OriginWatch({ manifest }, dir, quiet);
     await watch.baseline();
     await write(lines(4));
-    expect((await watch.changed(10))?.files.count).toBe(4);
+    expect((await watch.changed(index(10)))?.files.count).toBe(4);
     // No final newline: refused on the first look (a writer may be mid-line), taken when it stays so.
     await write(lines(6).trimEnd());
-    await expect(watch.changed(4)).rejects.toThrow(/unfinished line/);
-    expect((await watch.changed(4))?.files.count).toBe(6);
+    await expect(watch.changed(index(4))).rejects.toThrow(/unfinished line/);
+    expect((await watch.changed(index(4)))?.files.count).toBe(6);
     // An origin that starts out empty may stay empty.
     await write('');
     const fresh = new OriginWatch({ manifest }, dir, quiet);
     await write('');
-    expect((await fresh.changed(0))?.files.count).toBe(0);
+    expect((await fresh.changed(index(0)))?.files.count).toBe(0);
   });
 });
 
@@ -85,11 +88,11 @@ describe('OriginWatch dates a change by the look that showed it', () => {
     const watch = new OriginWatch({ manifest }, dir, quiet, () => now);
     await watch.baseline();
     now += 1_000;
-    expect(await watch.changed(3)).toBeUndefined(); // a look that shows nothing new
+    expect(await watch.changed(index(3))).toBeUndefined(); // a look that shows nothing new
     now += 1_000; // a mirror syncs here, then the file arrives
     await write(lines(4));
     now += 3_000;
-    const change = await watch.changed(3);
+    const change = await watch.changed(index(3));
     expect(change?.files.count).toBe(4);
     expect(change?.since).toBe(now);
   });
@@ -97,9 +100,7 @@ describe('OriginWatch dates a change by the look that showed it', () => {
 
 describe('OriginWatch and a manifest written out line by line in place', () => {
   it('takes what it adds at once, and what it drops only once it has stood unchanged for a minute', async () => {
-    const { FileIndex } = await import('../../src/core/fileIndex.js');
     const { MANIFEST_SETTLE_MS } = await import('../../src/control/origin.js');
-    const index = (n: number) => FileIndex.from(Array.from({ length: n }, (_, k) => JSON.parse(line(k)) as { path: string; size: number; mtime: number }));
     await write(lines(10));
     let now = tick * 1000;
     const watch = new OriginWatch({ manifest }, dir, quiet, () => now);
@@ -107,13 +108,13 @@ describe('OriginWatch and a manifest written out line by line in place', () => {
     // A slow generator has written 4 whole lines of 10 and one new file, and pauses between lines.
     await write(lines(4) + JSON.stringify({ path: 'pub/new.bin', size: 1, mtime: 1_700_000_000 }) + '\n');
     now = tick * 1000 + 2_000;
-    const first = await watch.changed(10, index(10));
+    const first = await watch.changed(index(10));
     expect(first?.files.count).toBe(11);
     expect(first?.files.lookup('pub/new.bin')).toBeGreaterThanOrEqual(0);
     expect(first?.files.lookup('pub/f9.bin')).toBeGreaterThanOrEqual(0);
     // Still unchanged a minute later: it really shrank.
     now = tick * 1000 + MANIFEST_SETTLE_MS;
-    expect((await watch.changed(11, first!.files))?.files.count).toBe(5);
-    expect(await watch.changed(5)).toBeUndefined();
+    expect((await watch.changed(first!.files))?.files.count).toBe(5);
+    expect(await watch.changed(index(5))).toBeUndefined();
   });
 });

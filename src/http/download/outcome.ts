@@ -42,15 +42,7 @@ export function decideFile(
  */
 export function observeFile(
   events: DownloadEvents | undefined,
-  o: {
-    outcome: DownloadOutcome;
-    answer: Answer;
-    method: string;
-    client: ClientFacts;
-    path: string;
-    size: number;
-    atMs: number;
-  },
+  o: { outcome: DownloadOutcome; answer: Answer; method: string; client: ClientFacts; path: string; size: number; atMs: number },
 ): void {
   const { decision, mirror } = o.outcome;
   events?.decided?.(o.outcome.seconds, decision.outcome, mirror);
