@@ -1,5 +1,6 @@
 // Counts downloads off the hot path: once per client and file per ten minutes across instances, flushed in batches.
 import { createHash } from 'node:crypto';
+import { FirstSightings } from '../core/firstSightings.js';
 import type { StatsBatch, Store } from '../store/store.js';
 
 export interface DownloadEvent {
@@ -35,10 +36,9 @@ const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 export class StatsRecorder {
   private readonly store: Store;
   private readonly dedupeWindowMs: number;
-  private readonly maxRemembered: number;
   private readonly log: StatsRecorderOptions['log'];
-  /** key → epoch ms first seen here; Map keeps insertion order, so the oldest come first. */
-  private readonly seen = new Map<string, number>();
+  /** (client, file) pairs seen here within the window, downloads and impressions together. */
+  private readonly seen: FirstSightings;
   /** First sightings not yet claimed in the store. */
   private queued: (DownloadEvent & { key: string })[] = [];
   /** First logo impressions per (client, file) not yet claimed in the store. */
@@ -52,7 +52,7 @@ export class StatsRecorder {
   constructor(opts: StatsRecorderOptions) {
     this.store = opts.store;
     this.dedupeWindowMs = opts.dedupeWindowMs ?? 10 * 60_000;
-    this.maxRemembered = opts.maxRemembered ?? 200_000;
+    this.seen = new FirstSightings(this.dedupeWindowMs, opts.maxRemembered ?? 200_000);
     this.log = opts.log;
     this.timer = setInterval(() => void this.flush(), opts.flushEveryMs ?? 5_000);
     this.timer.unref();
@@ -61,18 +61,8 @@ export class StatsRecorder {
   /** Synchronous and cheap: it runs on every redirect. */
   download(e: DownloadEvent): void {
     const key = `${e.ip}\n${e.path}`;
-    if (!this.firstSighting(key, e.atMs)) return;
+    if (!this.seen.first(key, e.atMs)) return;
     this.queued.push({ ...e, key });
-  }
-
-  /** Whether `key` was not seen here within the window; remembers it (the memory bound holds). */
-  private firstSighting(key: string, atMs: number): boolean {
-    const first = this.seen.get(key);
-    if (first !== undefined && atMs - first < this.dedupeWindowMs) return false;
-    if (first !== undefined) this.seen.delete(key);
-    this.seen.set(key, atMs);
-    this.forgetOld(atMs);
-    return true;
   }
 
   /**
@@ -83,7 +73,7 @@ export class StatsRecorder {
   impression(mirror: string, atMs: number, who?: { ip: string; path: string }): void {
     if (who) {
       const key = `i\n${who.ip}\n${who.path}`;
-      if (!this.firstSighting(key, atMs)) return;
+      if (!this.seen.first(key, atMs)) return;
       this.queuedImpressions.push({ key, mirror, atMs });
       return;
     }
@@ -92,13 +82,6 @@ export class StatsRecorder {
     const row = this.impressions.get(k);
     if (row) row.count++;
     else this.impressions.set(k, { day: d, mirror, count: 1 });
-  }
-
-  private forgetOld(now: number): void {
-    for (const [key, at] of this.seen) {
-      if (now - at < this.dedupeWindowMs && this.seen.size <= this.maxRemembered) break;
-      this.seen.delete(key);
-    }
   }
 
   flush(): Promise<void> {

@@ -1,4 +1,5 @@
 // Downloads answered at the edge, counted: dropped per isolate when a client repeats a file within ten minutes (as Node does), batched, posted to the control plane behind the response.
+import { FirstSightings } from '../core/firstSightings.js';
 import type { DownloadEvents, LogLike } from '../http/services.js';
 import type { AnalyticsEngineLike } from './runtime.js';
 
@@ -59,9 +60,9 @@ export interface DownloadCounterStatus {
  * store across instances), so several isolates seeing one client count it once.
  */
 export class DownloadCounter {
-  private readonly seen = new Map<string, number>();
+  private readonly seen: FirstSightings;
   /** (client, file) pairs whose logo impression this isolate counted within the window. */
-  private readonly seenImpressions = new Map<string, number>();
+  private readonly seenImpressions: FirstSightings;
   private queue: Download[] = [];
   /** Impressions without a client (an older caller), added up per mirror and day. */
   private impressions = new Map<string, { mirror: string; atMs: number; count: number }>();
@@ -72,16 +73,16 @@ export class DownloadCounter {
   private readonly state: DownloadCounterStatus = { queued: 0, sent: 0, dropped: 0, repeats: 0, failures: 0 };
   private readonly fetchImpl: typeof fetch;
   private readonly clock: () => number;
-  private readonly window: number;
-  private readonly maxRemembered: number;
   private readonly maxQueued: number;
   private warnedNowhere = false;
 
   constructor(private readonly opts: DownloadCounterOptions) {
     this.fetchImpl = opts.fetch ?? fetch.bind(globalThis);
     this.clock = opts.clock ?? Date.now;
-    this.window = opts.dedupeWindowMs ?? 10 * 60_000;
-    this.maxRemembered = opts.maxRemembered ?? 20_000;
+    const window = opts.dedupeWindowMs ?? 10 * 60_000;
+    const maxRemembered = opts.maxRemembered ?? 20_000;
+    this.seen = new FirstSightings(window, maxRemembered);
+    this.seenImpressions = new FirstSightings(window, maxRemembered);
     this.maxQueued = opts.maxQueued ?? 20_000;
   }
 
@@ -95,18 +96,9 @@ export class DownloadCounter {
     return { ...this.state, queued: this.queue.length };
   }
 
-  /** Whether (ip, path) was seen in `seen` within the window; remembers it otherwise (bounded, oldest forgotten first). */
-  private repeat(seen: Map<string, number>, ip: string, path: string, atMs: number): boolean {
-    const key = `${ip}\n${path}`;
-    const first = seen.get(key);
-    if (first !== undefined && atMs - first < this.window) return true;
-    if (first !== undefined) seen.delete(key);
-    seen.set(key, atMs);
-    for (const [k, at] of seen) {
-      if (atMs - at < this.window && seen.size <= this.maxRemembered) break;
-      seen.delete(k);
-    }
-    return false;
+  /** Whether (ip, path) was seen within the window; remembers it otherwise (bounded, oldest forgotten first). */
+  private repeat(seen: FirstSightings, ip: string, path: string, atMs: number): boolean {
+    return !seen.first(`${ip}\n${path}`, atMs);
   }
 
   download(e: Download): void {

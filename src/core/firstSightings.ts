@@ -1,0 +1,43 @@
+// Tells a first sighting from a repeat within a time window, in bounded memory: how downloads are counted
+// once per client and file (a segmented download is dozens of requests). It runs on every download.
+
+export class FirstSightings {
+  /** key → epoch ms first seen; a Map keeps insertion order, so the oldest come first. */
+  private readonly seen = new Map<string, number>();
+  /** No remembered key's window ends before this: until then a sighting needs no sweep. */
+  private sweepAt = Infinity;
+
+  /** `max`: how many keys are remembered at most; the oldest are forgotten first. */
+  constructor(
+    private readonly windowMs: number,
+    private readonly max: number,
+  ) {}
+
+  /** Whether `key` was not seen within the window before `atMs`; remembers it when so. */
+  first(key: string, atMs: number): boolean {
+    const seenAt = this.seen.get(key);
+    if (seenAt !== undefined) {
+      if (atMs - seenAt < this.windowMs) return false;
+      this.seen.delete(key);
+    }
+    this.seen.set(key, atMs);
+    if (this.seen.size > this.max || atMs >= this.sweepAt) this.forgetOld(atMs);
+    else if (this.sweepAt === Infinity) this.sweepAt = atMs + this.windowMs;
+    return true;
+  }
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  private forgetOld(now: number): void {
+    for (const [key, at] of this.seen) {
+      if (now - at < this.windowMs && this.seen.size <= this.max) {
+        this.sweepAt = at + this.windowMs;
+        return;
+      }
+      this.seen.delete(key);
+    }
+    this.sweepAt = Infinity;
+  }
+}
