@@ -92,6 +92,8 @@ export class FileIndex {
   private readonly arrivals: ArrivalColumns | undefined;
   /** max(mtime, arrival) per file where some file has an arrival (else the mtimes themselves): see syncKey. */
   private readonly syncKeys: Float64Array;
+  /** sha256Base64 of files asked for lately (every 302 carries it): downloads crowd on few files. */
+  private readonly base64Seen = new Map<number, string>();
 
   static {
     assemble = (cols, byPath) => new FileIndex(cols, byPath);
@@ -234,7 +236,14 @@ export class FileIndex {
 
   sha256Base64(i: number): string | undefined {
     if (!this.hashKnown[i]) return undefined;
-    return bytesToBase64(this.hashes, i * HASH_BYTES, HASH_BYTES);
+    let b64 = this.base64Seen.get(i);
+    if (b64 === undefined) {
+      b64 = bytesToBase64(this.hashes, i * HASH_BYTES, HASH_BYTES);
+      // Bounded by starting over: a few MB at most, and the popular files are back in at once.
+      if (this.base64Seen.size >= BASE64_KEPT) this.base64Seen.clear();
+      this.base64Seen.set(i, b64);
+    }
+    return b64;
   }
 
   /** The row of file i in the piece table, or -1 when it has no piece hashes. */
@@ -621,6 +630,7 @@ export function bytesToHex(bytes: Uint8Array): string {
 }
 
 const asciiDecoder = new TextDecoder();
+const BASE64_KEPT = 50_000;
 
 // btoa exists on Node 20 and Workers alike; Buffer does not exist on Workers.
 const BASE64_CODES = Uint8Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', (c) => c.charCodeAt(0));
