@@ -78,6 +78,8 @@ let assemble: (cols: FileColumns, byPath: PathTable) => FileIndex;
 /**
  * Immutable index of the origin's files. Numbers are dense (0..count-1) so per-file facts
  * (availability bits, rule classes) can live in typed arrays instead of one object per file.
+ * Its paths passed validateOriginPath: the readers (manifest, tree) check every one, and a
+ * download path found here needs no second check.
  */
 export class FileIndex {
   readonly count: number;

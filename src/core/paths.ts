@@ -86,17 +86,23 @@ function percentDecode(raw: string): { path: string } | { reason: string } {
  * `+` is a literal plus: this is a path, not a form body.
  */
 export function parseDownloadPath(rawEncoded: string): ParsedPath {
+  const decoded = decodeDownloadPath(rawEncoded);
+  if (!decoded.ok) return decoded;
+  const reason = validateOriginPath(decoded.path);
+  return reason === undefined ? decoded : { ok: false, reason };
+}
+
+/**
+ * parseDownloadPath's first half: length and percent-decoding, no validateOriginPath. For a caller that
+ * finds the result in the file index, whose paths all passed validateOriginPath, and validates the rest.
+ */
+export function decodeDownloadPath(rawEncoded: string): ParsedPath {
   if (rawEncoded.length === 0) return { ok: false, reason: 'empty path' };
   if (rawEncoded.length > MAX_ENCODED_PATH_LENGTH) return { ok: false, reason: 'path too long' };
-  let path = rawEncoded;
   // Without escapes there is nothing to decode; validation still catches lone surrogates.
-  if (rawEncoded.indexOf('%') !== -1) {
-    const decoded = percentDecode(rawEncoded);
-    if ('reason' in decoded) return { ok: false, reason: decoded.reason };
-    path = decoded.path;
-  }
-  const reason = validateOriginPath(path);
-  return reason === undefined ? { ok: true, path } : { ok: false, reason };
+  if (rawEncoded.indexOf('%') === -1) return { ok: true, path: rawEncoded };
+  const decoded = percentDecode(rawEncoded);
+  return 'reason' in decoded ? { ok: false, reason: decoded.reason } : { ok: true, path: decoded.path };
 }
 
 /**

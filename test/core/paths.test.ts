@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_PATH_BYTES, encodePathForUrl, parseDownloadPath, validateOriginPath } from '../../src/core/paths.js';
+import { MAX_PATH_BYTES, decodeDownloadPath, encodePathForUrl, parseDownloadPath, validateOriginPath } from '../../src/core/paths.js';
 
 const good: Array<[raw: string, path: string]> = [
   ['a', 'a'],
@@ -196,5 +196,15 @@ describe('encodePathForUrl', () => {
       expect(validateOriginPath(path)).toBeUndefined();
       expect(parseDownloadPath(encodePathForUrl(path))).toEqual({ ok: true, path });
     }
+  });
+});
+
+describe('decodeDownloadPath', () => {
+  it('decodes as parseDownloadPath does, and leaves validation to the caller', () => {
+    expect(decodeDownloadPath('a/b%20c.iso')).toEqual({ ok: true, path: 'a/b c.iso' });
+    expect(decodeDownloadPath('a/../b')).toEqual({ ok: true, path: 'a/../b' });
+    expect(parseDownloadPath('a/../b')).toEqual({ ok: false, reason: 'path traversal' });
+    expect(decodeDownloadPath('a/%zz')).toEqual(parseDownloadPath('a/%zz'));
+    expect(decodeDownloadPath('')).toEqual({ ok: false, reason: 'empty path' });
   });
 });

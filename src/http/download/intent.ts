@@ -1,5 +1,5 @@
 // What a /download request asks for, read once from its target and two headers: both transports (the Node fast path and the Hono route) start here.
-import { parseDownloadPath } from '../../core/paths.js';
+import { decodeDownloadPath, parseDownloadPath, validateOriginPath } from '../../core/paths.js';
 import type { Snapshot } from '../../core/snapshot.js';
 import { accepts } from '../accept.js';
 
@@ -76,12 +76,15 @@ export function classifyDownload(req: DownloadRequest, snapshot: Snapshot): Down
     const parsed = parseDownloadPath(raw.slice(0, -1));
     return parsed.ok ? { kind: 'folder', folder: parsed.path, list: listAsked, query } : { kind: 'invalid', reason: parsed.reason };
   }
-  const parsed = parseDownloadPath(raw);
-  if (!parsed.ok) return { kind: 'invalid', reason: parsed.reason };
-
-  let path = parsed.path;
-  let answer = answerFor(query, req.accept);
+  const decoded = decodeDownloadPath(raw);
+  if (!decoded.ok) return { kind: 'invalid', reason: decoded.reason };
+  let path = decoded.path;
   let file = snapshot.files.lookup(path);
+  // The index holds only paths that passed validateOriginPath: a path it lacks is checked here.
+  const problem = file < 0 ? validateOriginPath(path) : undefined;
+  if (problem !== undefined) return { kind: 'invalid', reason: problem };
+
+  let answer = answerFor(query, req.accept);
   // A .meta4 suffix asks for the metalink of the file without it, unless the origin has such a file itself.
   if (file < 0 && path.endsWith(METALINK_SUFFIX)) {
     const base = snapshot.files.lookup(path.slice(0, -METALINK_SUFFIX.length));
