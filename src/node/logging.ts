@@ -60,8 +60,9 @@ process.once('exit', () => {
 });
 
 /**
- * pino on `destination` (default: stdout, buffered and asynchronous: a synchronous write per
- * access-log line costs a download ~15 µs; pino flushes the buffer when the process exits).
+ * pino on `destination` (default: stdout, written synchronously, pino's own default: with the access
+ * log's lines written once per event-loop turn, a write(2) per turn costs a download less than handing
+ * each turn's lines to libuv's thread pool, which an asynchronous destination does).
  * `request()` writes the line pino's `info(line, 'request')` would, byte for byte in the same key
  * order, without pino's generic serialiser: on a plain 302 that serialiser cost as much as the
  * decision.
@@ -69,7 +70,7 @@ process.once('exit', () => {
 export function nodeLogger(
   level: string,
   base: Record<string, string | number>,
-  destination: Destination = pino.destination({ dest: 1, sync: false }),
+  destination: Destination = pino.destination({ dest: 1, sync: true }),
   opts: { redirectSample?: number } = {},
 ): NodeLogger {
   const batch = new LineBatch(destination);
