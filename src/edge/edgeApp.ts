@@ -2,7 +2,7 @@
 import type { Context, Hono } from 'hono';
 import { placeFromCf, placelessLocator } from '../geo/cfLocator.js';
 import { createTrustedProxies } from '../geo/clientAddress.js';
-import { controlPlaneElsewhere, createApp } from '../http/app.js';
+import { badTargetReason, controlPlaneElsewhere, createApp } from '../http/app.js';
 import { registerDownloadRoutes } from '../http/download/route.js';
 import { registerPublicRoutes } from '../http/public.js';
 import { HitWindows } from '../core/hitWindows.js';
@@ -159,7 +159,13 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
   const readiness = (): SourceReadiness => (mode === 'sharded' ? shardedReadiness(sharded!) : singleReadiness(source));
 
   const misses = new HitWindows(1);
-  const answer = async (request: WorkerRequest, url: URL, ctx: WorkerContext, background: (p: Promise<unknown>) => void): Promise<Response> => {
+  const answer = async (
+    request: WorkerRequest,
+    url: URL,
+    target: RequestTarget,
+    ctx: WorkerContext,
+    background: (p: Promise<unknown>) => void,
+  ): Promise<Response> => {
     // Built on the first request that needs it, once per isolate: its rate limiters start timers, which
     // Workers allow only inside a request; a request passed to the control plane never pays for it.
     app ??= createApp(edgeServices(config, url.origin, current, readiness, logos, counter, clock, log), EDGE_AUDIENCES);
@@ -168,11 +174,12 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
     const active = await ready(background);
     if (!active) return unavailable('this edge has no routing snapshot yet');
 
-    const path = routedPath(url.pathname);
+    const path = routedPath(target.path);
     const toControlPlane = () => forwardToControlPlane(request, { controlUrl: config.controlUrl!, clientIp: clientIpOf(request), fetch: opts.fetch });
-    if (active === 'sharded' && config.controlUrl && isFolderRequest(request.method, path)) return toControlPlane();
+    // A refused target (traversal, backslash, …) is the app's to answer with its 400: passed on, its URL would have lost the dot segments.
+    if (active === 'sharded' && config.controlUrl && !target.refused && isFolderRequest(request.method, path)) return toControlPlane();
     let snapshot: Snapshot | undefined;
-    const paths = requestFilePaths(request.method, path, originForm(request.url));
+    const paths = requestFilePaths(request.method, path, target.raw);
     if (active === 'sharded' && paths.length) {
       snapshot = await sharded!.forPaths(paths, background);
       if (!snapshot) return unavailable('this edge could not load the routing data for this file yet');
@@ -206,16 +213,32 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
     async fetch(request, ctx) {
       const url = new URL(request.url);
       origin ??= url.origin;
-      if (config.forwardControlPaths && config.controlUrl && isControlPlanePath(routedPath(url.pathname))) {
+      // Routed as the app's router routes it: on the path as sent (new URL() would have removed "..", so
+      // "/download/../admin/…" would look like the staff API), and never passed on when the app refuses it.
+      const target = requestTargetOf(request);
+      if (config.forwardControlPaths && config.controlUrl && !target.refused && isControlPlanePath(routedPath(target.path))) {
         return forwardToControlPlane(request, { controlUrl: config.controlUrl, clientIp: clientIpOf(request), fetch: opts.fetch });
       }
       const background = (p: Promise<unknown>) => ctx.waitUntil(p);
-      const res = await answer(request, url, ctx, background);
+      const res = await answer(request, url, target, ctx, background);
       // Counts the app recorded while answering go to the control plane behind the response.
       counter.schedule(background);
       return res;
     },
   };
+}
+
+/** The request target as the Worker received it (origin-form, nothing normalised), its path, and whether the app refuses it (400). */
+interface RequestTarget {
+  raw: string;
+  path: string;
+  refused: boolean;
+}
+
+function requestTargetOf(request: Request): RequestTarget {
+  const raw = originForm(request.url);
+  const q = raw.indexOf('?');
+  return { raw, path: q >= 0 ? raw.slice(0, q) : raw, refused: badTargetReason(raw) !== undefined };
 }
 
 function unavailable(message: string): Response {

@@ -5,12 +5,13 @@ import { wantsPlainText } from '../http/download/intent.js';
 const CONTROL_PATHS = ['/admin', '/login', '/logout', '/staff', '/provider', '/offer', '/offers', '/api/v1/offers'] as const;
 
 /**
- * A folder request: a listing (/download/…/ as HTML or JSON), a folder's mirror list or apt repository list.
+ * A folder request: a listing (/download/…/, or /download, as HTML or JSON), a folder's mirror list or apt repository list.
  * With a sharded snapshot the edge holds only the shards its downloads needed, never a whole folder, so the
  * control plane answers it. `path` is the routed path (http/target.ts routedPath).
  */
 export function isFolderRequest(method: string, path: string): boolean {
-  return (method === 'GET' || method === 'HEAD') && path.startsWith('/download/') && path.endsWith('/');
+  // "/download" is the root folder too: the router matches it as /download/*, and Node lists the whole tree.
+  return (method === 'GET' || method === 'HEAD') && (path === '/download' || (path.startsWith('/download/') && path.endsWith('/')));
 }
 
 /**

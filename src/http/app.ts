@@ -4,7 +4,6 @@ import { Hono, type Context } from 'hono';
 import { requestId } from 'hono/request-id';
 import { DOWNLOAD_SCRIPT, STYLESHEET } from './assets/index.js';
 import { downloadPathProblem, rawDownloadPath } from './download/intent.js';
-import { requestTarget } from './download/route.js';
 import { logRequest, newRequestId } from './download/outcome.js';
 import { HttpProblem } from './problem.js';
 import type { ProblemAnswer } from './schemas/admin.js';
@@ -161,18 +160,23 @@ function rejectBadTargets(services: AppServices) {
   return async (c: Context<AppEnv>, next: () => Promise<void>) => {
     const raw = services.connection(c).rawTarget;
     if (raw !== undefined) {
-      const q = raw.indexOf('?');
-      const path = q >= 0 ? raw.slice(0, q) : raw;
-      const download = rawDownloadPath(requestTarget(c, services));
-      if (download !== undefined) {
-        const problem = downloadPathProblem(download);
-        if (problem) throw new HttpProblem(400, problem);
-      } else if (hasDotSegment(path)) {
-        throw new HttpProblem(400, 'path traversal');
-      }
+      const problem = badTargetReason(raw);
+      if (problem) throw new HttpProblem(400, problem);
     }
     await next();
   };
+}
+
+/**
+ * Why a request target as sent (origin-form, before URL normalisation) is refused with a 400, or undefined.
+ * The edge asks it too before it passes a request on, since the URL it would pass on has its dot segments removed.
+ */
+export function badTargetReason(rawTarget: string): string | undefined {
+  const q = rawTarget.indexOf('?');
+  const path = q >= 0 ? rawTarget.slice(0, q) : rawTarget;
+  const download = rawDownloadPath(rawTarget);
+  if (download !== undefined) return downloadPathProblem(download);
+  return hasDotSegment(path) ? 'path traversal' : undefined;
 }
 
 function hasDotSegment(path: string): boolean {

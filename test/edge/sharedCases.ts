@@ -76,6 +76,15 @@ export const SHARED_CASES: readonly SharedCase[] = [
   { name: 'raw backslash', target: '/download/pub\\README.txt', client: 'DE', expect: { status: 400 } },
   { name: 'encoded slash', target: '/download/pub%2fREADME.txt', client: 'DE', expect: { status: 400 } },
   { name: 'over 1024 bytes', target: `/download/${'a/'.repeat(600)}x`, client: 'DE', expect: { status: 400 } },
+  // Traversal that URL parsing would turn into a folder or another route: refused as sent, never listed or passed on.
+  { name: 'raw .. naming a folder', target: '/download/pub/../', client: 'DE', expect: { status: 400 } },
+  { name: 'encoded .. naming a folder', target: '/download/pub/%2e%2e/', client: 'DE', expect: { status: 400 } },
+  { name: 'trailing ..', target: '/download/pub/..', client: 'DE', expect: { status: 400 } },
+  { name: 'trailing .', target: `/download/${encodePath(FILES.readme)}/.`, client: 'DE', expect: { status: 400 } },
+  { name: '.. out of /download into the console', target: '/download/../login', client: 'DE', expect: { status: 400 } },
+  { name: '.. within the API onto a control-plane route', target: '/api/v1/x/../offers', client: 'DE', expect: { status: 400 } },
+  // The root folder named without its slash: the whole tree's listing, as on Node.
+  { name: 'the root folder without its slash', target: '/download', client: 'DE', expect: { status: 200 } },
 ];
 
 /** What Node needs to place a client: its address via a trusted proxy (loopback), located by the default geography data. */
