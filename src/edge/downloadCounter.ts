@@ -1,5 +1,6 @@
 // Downloads answered at the edge, counted: dropped per isolate when a client repeats a file within ten minutes (as Node does), batched, posted to the control plane behind the response.
 import { FirstSightings } from '../core/firstSightings.js';
+import { MAX_EDGE_BATCH_BYTES } from '../http/limits.js';
 import type { DownloadEvents, LogLike } from '../http/services.js';
 import type { AnalyticsEngineLike } from './runtime.js';
 
@@ -7,6 +8,9 @@ import type { AnalyticsEngineLike } from './runtime.js';
 export const EDGE_DOWNLOADS_PATH = '/admin/v1/stats/downloads';
 /** As src/http/edgeIngest.ts MAX_EDGE_EVENTS (not imported: that module is the control plane's). */
 const MAX_EVENTS_PER_POST = 5_000;
+/** A post's body stays under the control plane's limit for it; a control plane answering 413 anyway (an older one) gets halves. */
+const MIN_POST_BYTES = 4 * 1024;
+const utf8 = new TextEncoder();
 
 export interface DownloadCounterOptions {
   /** Control plane base URL; without it counts go to the Analytics Engine dataset only (if bound). */
@@ -75,6 +79,8 @@ export class DownloadCounter {
   private readonly clock: () => number;
   private readonly maxQueued: number;
   private warnedNowhere = false;
+  /** Largest body a post may have: the control plane's limit, halved each time it answers 413 all the same. */
+  private postBytes = MAX_EDGE_BATCH_BYTES;
 
   constructor(private readonly opts: DownloadCounterOptions) {
     this.fetchImpl = opts.fetch ?? fetch.bind(globalThis);
@@ -167,15 +173,27 @@ export class DownloadCounter {
       const sightings = this.sightings.splice(0, MAX_EVENTS_PER_POST);
       const totals = [...this.impressions.values()].slice(0, MAX_EVENTS_PER_POST - sightings.length);
       for (const i of totals) this.impressions.delete(impressionKey(i.mirror, i.atMs));
-      const impressions = [...sightings, ...totals];
+      let body = JSON.stringify({ downloads, impressions: [...sightings, ...totals] });
+      // Over the body limit: the later half of the larger list waits for the next post of this flush.
+      while (utf8.encode(body).byteLength > this.postBytes && downloads.length + sightings.length > 1) {
+        if (downloads.length >= sightings.length) this.queue = downloads.splice(Math.ceil(downloads.length / 2)).concat(this.queue);
+        else this.sightings = sightings.splice(Math.ceil(sightings.length / 2)).concat(this.sightings);
+        body = JSON.stringify({ downloads, impressions: [...sightings, ...totals] });
+      }
       try {
         const res = await this.fetchImpl(`${this.opts.controlUrl}${EDGE_DOWNLOADS_PATH}`, {
           method: 'POST',
           headers: { 'Content-Type': 'application/json', ...(this.opts.token ? { Authorization: `Bearer ${this.opts.token}` } : {}) },
-          body: JSON.stringify({ downloads, impressions }),
+          body,
           signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
         });
         await res.body?.cancel();
+        if (res.status === 413 && downloads.length + sightings.length > 1 && this.postBytes > MIN_POST_BYTES) {
+          // A control plane with a lower limit (an older one): the same counts again, in smaller posts.
+          this.postBytes = Math.max(MIN_POST_BYTES, Math.floor(this.postBytes / 2));
+          this.putBack(downloads, sightings, totals);
+          continue;
+        }
         // A 4xx other than 429 will not get better by sending the same counts again.
         if (res.status >= 400 && res.status < 500 && res.status !== 429) {
           this.state.dropped += downloads.length;
@@ -189,19 +207,21 @@ export class DownloadCounter {
         this.state.failures++;
         this.state.lastError = err instanceof Error ? err.message : String(err);
         this.opts.log.warn({ err: this.state.lastError, downloads: downloads.length }, 'posting edge download counts failed');
-        if (!(err instanceof PermanentError)) {
-          // Back in front, to go with the next post.
-          this.queue = downloads.concat(this.queue);
-          this.sightings = sightings.concat(this.sightings);
-          for (const i of totals) {
-            const k = impressionKey(i.mirror, i.atMs);
-            const row = this.impressions.get(k);
-            if (row) row.count += i.count;
-            else this.impressions.set(k, i);
-          }
-        }
+        // Back in front, to go with the next post.
+        if (!(err instanceof PermanentError)) this.putBack(downloads, sightings, totals);
         return;
       }
+    }
+  }
+
+  private putBack(downloads: Download[], sightings: typeof this.sightings, totals: { mirror: string; atMs: number; count: number }[]): void {
+    this.queue = downloads.concat(this.queue);
+    this.sightings = sightings.concat(this.sightings);
+    for (const i of totals) {
+      const k = impressionKey(i.mirror, i.atMs);
+      const row = this.impressions.get(k);
+      if (row) row.count += i.count;
+      else this.impressions.set(k, i);
     }
   }
 }

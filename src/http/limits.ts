@@ -11,6 +11,14 @@ export const MAX_BODY_BYTES = 64 * 1024;
  */
 export const MAX_URL_BYTES = 8 * 1024;
 
+/**
+ * POST /admin/v1/stats/downloads: an edge isolate's batch of counts (up to 5,000 events of ~150 bytes, more
+ * with long paths). The edge keeps each post under this (src/edge/downloadCounter.ts), and it is read only
+ * after the token is checked (src/http/edgeIngest.ts).
+ */
+export const MAX_EDGE_BATCH_BYTES = 2 * 1024 * 1024;
+const EDGE_BATCH = '/admin/v1/stats/downloads';
+
 /** The API's logo upload, and the provider page's form for it. */
 const LOGO_UPLOAD = /^\/(?:admin\/v1|provider)\/mirrors\/[^/]+\/logo$/;
 const MAX_LOGO_UPLOAD_READ_BYTES = 1024 * 1024;
@@ -28,6 +36,10 @@ export function requestLimits(opts: { maxBodyBytes?: number; maxUrlBytes?: numbe
     maxSize: MAX_LOGO_UPLOAD_READ_BYTES,
     onError: (c) => tooLarge(c, 413, `the request body is larger than ${MAX_LOGO_UPLOAD_READ_BYTES / 1024} KB`),
   });
+  const limitEdgeBatch = bodyLimit({
+    maxSize: MAX_EDGE_BATCH_BYTES,
+    onError: (c) => tooLarge(c, 413, `the request body is larger than ${MAX_EDGE_BATCH_BYTES / 1024} KB`),
+  });
   return async (c, next) => {
     const url = c.req.url;
     // The target is what follows the origin; the scheme and host are ours (or the Host header's).
@@ -40,6 +52,7 @@ export function requestLimits(opts: { maxBodyBytes?: number; maxUrlBytes?: numbe
     }
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
     if ((c.req.method === 'PUT' || c.req.method === 'POST') && LOGO_UPLOAD.test(c.req.path)) return limitLogo(c, next);
+    if (c.req.method === 'POST' && c.req.path === EDGE_BATCH) return limitEdgeBatch(c, next);
     return limitBody(c, next);
   };
 }

@@ -1,6 +1,8 @@
 // An isolate's download counts: once per client and file in ten minutes, posted in batches behind responses, kept while the control plane is away.
 import { describe, expect, it } from 'vitest';
 import { DownloadCounter, EDGE_DOWNLOADS_PATH } from '../../src/edge/downloadCounter.js';
+import { STAFF_TOKEN, startNetwork } from '../support/network.js';
+import { until } from '../support/wait.js';
 
 const silent = { info() {}, warn() {}, error() {} };
 const CONTROL = 'https://control.example';
@@ -86,5 +88,48 @@ describe('DownloadCounter', () => {
     counter.download(event('192.0.2.1', 'pub/a.iso', 5));
     expect(points).toEqual([{ blobs: ['de-one', 'DE', 'pub/a.iso'], doubles: [10], indexes: ['de-one'] }]);
     expect(counter.status().queued).toBe(0);
+  });
+
+  it('a control plane with a lower body limit (an older one) gets the same counts in smaller posts, none dropped', async () => {
+    const received: string[] = [];
+    let refused = 0;
+    const older = (async (_input: RequestInfo | URL, init?: RequestInit) => {
+      const body = String(init?.body);
+      if (new TextEncoder().encode(body).byteLength > 64 * 1024) {
+        refused++;
+        return new Response('{"error":"the request body is larger than 64 KB"}', { status: 413 });
+      }
+      received.push(...(JSON.parse(body) as { downloads: { ip: string }[] }).downloads.map((d) => d.ip));
+      return new Response(null, { status: 202 });
+    }) as typeof fetch;
+    const counter = new DownloadCounter({ controlUrl: CONTROL, token: 'edge-token', flushMs: 0, fetch: older, log: silent });
+    for (let i = 0; i < 1_500; i++) counter.download(event(`10.0.${i >> 8}.${i & 255}`, 'pub/a.iso', i));
+    await counter.flush();
+    expect(refused).toBeGreaterThan(0);
+    expect(new Set(received).size).toBe(1_500);
+    expect(counter.status()).toMatchObject({ queued: 0, sent: 1_500, dropped: 0 });
+  });
+
+  it('a busy isolate: 1,500 counts gathered in one flush all reach a real control plane (a post stays under its body limit)', async () => {
+    const net = await startNetwork({
+      mirrorgate: { mutate: (c) => (c.tokens as unknown[]).push({ token: 'edge-token-for-counter-tests', role: 'edge', name: 'edge' }) },
+    });
+    try {
+      const counter = new DownloadCounter({ controlUrl: net.url, token: 'edge-token-for-counter-tests', flushMs: 0, log: silent });
+      const at = Date.now();
+      const path = 'pub/images/tiny.iso';
+      for (let i = 0; i < 1_500; i++)
+        counter.download({ ip: `10.0.${i >> 8}.${i & 255}`, path, mirror: 'de-berlin', country: 'DE', size: 3_000_017, atMs: at });
+      await counter.flush();
+      expect(counter.status()).toMatchObject({ queued: 0, sent: 1_500, dropped: 0 });
+      const downloadsOf = async () => {
+        const res = await fetch(`${net.url}/admin/v1/stats`, { headers: { Authorization: `Bearer ${STAFF_TOKEN}` } });
+        const body = (await res.json()) as { topFiles: { path: string; downloads: number }[] };
+        return body.topFiles.find((f) => f.path === path)?.downloads ?? 0;
+      };
+      await until(async () => (await downloadsOf()) === 1_500, 15_000, "the edge's 1,500 downloads in /admin/v1/stats");
+    } finally {
+      await net.close();
+    }
   });
 });
