@@ -12,7 +12,7 @@ import { originForm, routedPath } from '../http/target.js';
 import { parseEdgeEnv, type EdgeConfig } from './config.js';
 import { consoleLog } from './consoleLog.js';
 import { DownloadCounter } from './downloadCounter.js';
-import { forwardToControlPlane, isControlPlanePath, isFolderRequest, isListOfFolder } from './forward.js';
+import { forwardToControlPlane, isControlPlanePath, isFolderRequest, isListOfFolder, tryForwardToControlPlane } from './forward.js';
 import type { FreshnessStatus } from './freshness.js';
 import { LogoCache } from './logoCache.js';
 import { requestFilePaths } from './requestFiles.js';
@@ -27,6 +27,8 @@ const EDGE_AUDIENCES = [registerDownloadRoutes, registerPublicRoutes, controlPla
 const NO_SNAPSHOT_RETRY_SECONDS = 5;
 /** Downloads of files its snapshot lacks an isolate passes to the control plane a second, at most. */
 const MISSES_FORWARDED = 50;
+/** How long such a download waits for the control plane's answer before the edge answers from its own snapshot (404). */
+const MISS_FORWARD_TIMEOUT_MS = 5_000;
 
 export interface EdgeOptions {
   fetch?: typeof fetch;
@@ -191,7 +193,20 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
       // Else perhaps one published since this edge's snapshot: the control plane looks at the origin (never a 404
       // for it); past the budget the edge answers 404 itself, so random paths cannot all reach the control plane.
       const list = isListOfFolder(url, request.headers.get('accept') ?? '');
-      if (list ? active === 'sharded' : misses.count('miss', 1000, 1, clock()).hits <= MISSES_FORWARDED) return toControlPlane();
+      if (list) {
+        if (active === 'sharded') return toControlPlane();
+      } else if (misses.count('miss', 1000, 1, clock()).hits <= MISSES_FORWARDED) {
+        const passed = await tryForwardToControlPlane(request, {
+          controlUrl: config.controlUrl,
+          clientIp: clientIpOf(request),
+          fetch: opts.fetch,
+          timeoutMs: MISS_FORWARD_TIMEOUT_MS,
+        });
+        // The control plane away (or failing: a 5xx, such as a proxy's in front of it): the edge's own answer from
+        // the file set it holds, a 404, as it answers everything else from its last snapshot meanwhile.
+        if (passed && passed.status < 500) return passed;
+        await passed?.body?.cancel();
+      }
     }
     const logo = /^\/logos\/([^/]+)$/.exec(url.pathname);
     if (logo && (request.method === 'GET' || request.method === 'HEAD')) {

@@ -68,6 +68,17 @@ export interface ForwardOptions {
  * it is: status, Set-Cookie, Location, body. Redirects are passed to the client, not followed.
  */
 export async function forwardToControlPlane(request: Request, opts: ForwardOptions): Promise<Response> {
+  return (
+    (await tryForwardToControlPlane(request, opts)) ??
+    new Response('Error: the control plane cannot be reached right now; try again shortly\n', {
+      status: 502,
+      headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '30', 'Cache-Control': 'no-store' },
+    })
+  );
+}
+
+/** As forwardToControlPlane, but undefined when the control plane cannot be reached (or does not answer within timeoutMs). */
+export async function tryForwardToControlPlane(request: Request, opts: ForwardOptions): Promise<Response | undefined> {
   const url = new URL(request.url);
   const headers = new Headers();
   for (const [name, value] of request.headers) if (!DROPPED.has(name.toLowerCase())) headers.append(name, value);
@@ -87,9 +98,6 @@ export async function forwardToControlPlane(request: Request, opts: ForwardOptio
     // A fresh Response: the one fetch returns has immutable headers.
     return new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers });
   } catch {
-    return new Response('Error: the control plane cannot be reached right now; try again shortly\n', {
-      status: 502,
-      headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '30', 'Cache-Control': 'no-store' },
-    });
+    return undefined;
   }
 }

@@ -247,6 +247,15 @@ describe('the Worker in workerd', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     await until(async () => typeof (await readyz(edgeRun.url('edge-stale'))).snapshotLastError === 'string', 5000, 'the failed refresh to show in /readyz');
+    // A path its snapshot lacks is the control plane's to look for; with the control plane away, the edge's own 404
+    // (a page for a browser), not a 502: the file set it holds says so, as it says everything else meanwhile.
+    const missing: SharedCase = { name: 'missing', target: '/download/pub/no-such-file.txt', client: 'FR', expect: { status: 404 } };
+    const tool = await askEdge(missing, {}, 'edge-stale');
+    expect(tool.status, tool.body).toBe(404);
+    expect(tool.body).toBe('Not found: not in the file set\n');
+    const page = await askEdge({ ...missing, accept: 'text/html' }, {}, 'edge-stale');
+    expect(page.status).toBe(404);
+    expect(header(page, 'content-type')).toMatch(/^text\/html/);
   });
 
   it('answers 503 with Retry-After until its first snapshot loads', async (ctx) => {
