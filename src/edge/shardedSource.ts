@@ -260,15 +260,31 @@ export class ShardedSnapshotSource {
       }
       // Out of date: at most one reload per shard per TTL (a core and a shard may disagree for a while).
       const mayReload = this.clock() - entry.lastAttemptMs >= this.opts.ttlMs;
-      if (entry.shard.files.lookup(path) >= 0) {
-        if (mayReload) background(this.loadShard(k, entry, want, background));
-        return entry;
-      }
-      return mayReload ? ((await this.loadShard(k, entry, want, background)) ?? entry) : entry;
+      // A file added since is not in the held copy: only the new one can answer for it.
+      if (entry.shard.files.lookup(path) < 0) return mayReload ? ((await this.loadShard(k, entry, want, background)) ?? entry) : entry;
+      // The core says the held copy is outdated (a file changed, an inventory moved): as for a core past
+      // its TTL, the request waits for the new copy up to the wait budget, counted from the load's start.
+      const load = mayReload ? this.loadShard(k, entry, want, background) : this.shardLoads.get(k);
+      if (!load) return entry;
+      background(load);
+      return (await this.within(load, entry.lastAttemptMs + this.freshness.waitMs)) ?? entry;
     }
     const failedAt = this.shardFailedAt.get(k);
     if (failedAt !== undefined && this.clock() - failedAt < this.retryMs && !this.shardLoads.has(k)) return undefined;
     return this.loadShard(k, undefined, want, background);
+  }
+
+  /** What `p` gives if it settles by `deadline` (clock ms), else undefined. */
+  private async within<T>(p: Promise<T>, deadline: number): Promise<T | undefined> {
+    const left = deadline - this.clock();
+    if (left <= 0) return undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), left)));
+    try {
+      return await Promise.race([p, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Loads shard k (one load per shard at a time); undefined on failure (logged). */

@@ -36,7 +36,7 @@ function builder(files = FILES): SnapshotBuilder {
 }
 
 /** A control plane as a fetch function: the routes of src/http/admin.ts over a SnapshotBuilder, counting what is asked. */
-function controlPlane(b: SnapshotBuilder, opts: { delayShardsMs?: number } = {}) {
+function controlPlane(b: SnapshotBuilder, opts: { delayShardsMs?: number; holdShardsMs?: number } = {}) {
   const cache = new ShardCache();
   const seen: { path: string; status: number }[] = [];
   let down = false;
@@ -60,6 +60,7 @@ function controlPlane(b: SnapshotBuilder, opts: { delayShardsMs?: number } = {})
       const k = Number(url.pathname.slice(SHARD_PATH.length));
       if (!(k >= 0 && k < set.count)) return answer(404, null);
       if (opts.delayShardsMs) await new Promise((r) => setTimeout(r, opts.delayShardsMs! * Math.random()));
+      if (opts.holdShardsMs) await new Promise((r) => setTimeout(r, opts.holdShardsMs));
       const etag = `"${set.info[k]!.hash}"`;
       if (headers.get('if-none-match') === etag) return answer(304, null, { ETag: etag });
       return answer(200, set.shards[k] as Uint8Array<ArrayBuffer>, { ETag: etag });
@@ -122,11 +123,12 @@ describe('ShardedSnapshotSource', () => {
     expect(cp.shardLoads()).toHaveLength(1);
   });
 
-  it('serves a stale shard while a newer one loads behind it, and waits for one that lacks the file', async () => {
+  it('waits for a newer shard within the wait budget, past it answers from the held copy, and waits for one that lacks the file', async () => {
     const b = builder();
-    const cp = controlPlane(b);
+    const slow: { holdShardsMs?: number } = {};
+    const cp = controlPlane(b, slow);
     let now = 0;
-    const source = new ShardedSnapshotSource({ controlUrl: CONTROL, token: TOKEN, ttlMs: 1000, fetch: cp.fetch, clock: () => now, log: silent });
+    const source = new ShardedSnapshotSource({ controlUrl: CONTROL, token: TOKEN, ttlMs: 1000, waitMs: 200, fetch: cp.fetch, clock: () => now, log: silent });
     const bg = background();
     await source.ensure(bg.hand);
     const n = source.core()!.shards.length;
@@ -150,17 +152,33 @@ describe('ShardedSnapshotSource', () => {
     expect(s?.files.lookup(added)).toBeGreaterThanOrEqual(0);
     expect(cp.shardLoads()).toEqual([k, k]);
 
-    // An inventory change: the held copy still has the file, so it answers while the new copy loads.
+    // An inventory change: the held copy has the file, but the core says it is outdated, and the new
+    // copy comes within the budget: the request is answered from it.
     b.setInventory('de-one', FILES.slice(0, 10));
     now = 2000;
     await source.ensure(bg.hand);
     await bg.settle();
-    const stale = await source.forPaths([p], bg.hand);
-    expect(stale?.mirrors[0]!.inventory).toBeUndefined();
-    await bg.settle();
-    expect(cp.shardLoads()).toEqual([k, k, k]);
     const fresh = await source.forPaths([p], bg.hand);
     expect(fresh?.mirrors[0]!.inventory).toBeDefined();
+    expect(cp.shardLoads()).toEqual([k, k, k]);
+
+    // A new copy slower than the budget: the held copy answers, and the new one is used once it is in.
+    slow.holdShardsMs = 600;
+    // p (FILES[5]) leaves the inventory: its shard changes.
+    b.setInventory('de-one', FILES.slice(0, 5));
+    now = 3000;
+    await source.ensure(bg.hand);
+    await bg.settle();
+    const started = Date.now();
+    const held = await source.forPaths([p], bg.hand);
+    expect(Date.now() - started).toBeLessThan(550);
+    // The held shard's own files (recomposed with the new core).
+    expect(held?.files).toBe(fresh?.files);
+    await bg.settle();
+    const next = await source.forPaths([p], bg.hand);
+    expect(next?.files).not.toBe(fresh?.files);
+    expect(next?.mirrors[0]!.inventory).toBeDefined();
+    expect(cp.shardLoads()).toEqual([k, k, k, k]);
   });
 
   it('drops every cached shard when the shard count changes', async () => {
