@@ -12,7 +12,7 @@ import { originForm, routedPath } from '../http/target.js';
 import { parseEdgeEnv, type EdgeConfig } from './config.js';
 import { consoleLog } from './consoleLog.js';
 import { DownloadCounter } from './downloadCounter.js';
-import { forwardToControlPlane, isControlPlanePath, isFolderRequest, isListOfFolder, tryForwardToControlPlane } from './forward.js';
+import { type ForwardOptions, forwardToControlPlane, isControlPlanePath, isFolderRequest, isListOfFolder, tryForwardToControlPlane } from './forward.js';
 import type { FreshnessStatus } from './freshness.js';
 import { LogoCache } from './logoCache.js';
 import { requestFilePaths } from './requestFiles.js';
@@ -161,6 +161,15 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
   const readiness = (): SourceReadiness => (mode === 'sharded' ? shardedReadiness(sharded!) : singleReadiness(source));
 
   const misses = new HitWindows(1);
+  // How a request goes to the control plane: with the client's address, and its place as Cloudflare saw it.
+  const sentOn = (request: WorkerRequest, controlUrl: string, timeoutMs?: number): ForwardOptions => ({
+    controlUrl,
+    clientIp: clientIpOf(request),
+    place: placeFromCf(request.cf),
+    token: config.snapshotToken,
+    fetch: opts.fetch,
+    timeoutMs,
+  });
   const answer = async (
     request: WorkerRequest,
     url: URL,
@@ -177,7 +186,7 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
     if (!active) return unavailable('this edge has no routing snapshot yet');
 
     const path = routedPath(target.path);
-    const toControlPlane = () => forwardToControlPlane(request, { controlUrl: config.controlUrl!, clientIp: clientIpOf(request), fetch: opts.fetch });
+    const toControlPlane = () => forwardToControlPlane(request, sentOn(request, config.controlUrl!));
     // A refused target (traversal, backslash, …) is the app's to answer with its 400: passed on, its URL would have lost the dot segments.
     if (active === 'sharded' && config.controlUrl && !target.refused && isFolderRequest(request.method, path)) return toControlPlane();
     let snapshot: Snapshot | undefined;
@@ -196,12 +205,7 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
       if (list) {
         if (active === 'sharded') return toControlPlane();
       } else if (misses.count('miss', 1000, 1, clock()).hits <= MISSES_FORWARDED) {
-        const passed = await tryForwardToControlPlane(request, {
-          controlUrl: config.controlUrl,
-          clientIp: clientIpOf(request),
-          fetch: opts.fetch,
-          timeoutMs: MISS_FORWARD_TIMEOUT_MS,
-        });
+        const passed = await tryForwardToControlPlane(request, sentOn(request, config.controlUrl, MISS_FORWARD_TIMEOUT_MS));
         // The control plane away (or failing: a 5xx, such as a proxy's in front of it): the edge's own answer from
         // the file set it holds, a 404, as it answers everything else from its last snapshot meanwhile.
         if (passed && passed.status < 500) return passed;
@@ -232,7 +236,7 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
       // "/download/../admin/…" would look like the staff API), and never passed on when the app refuses it.
       const target = requestTargetOf(request);
       if (config.forwardControlPaths && config.controlUrl && !target.refused && isControlPlanePath(routedPath(target.path))) {
-        return forwardToControlPlane(request, { controlUrl: config.controlUrl, clientIp: clientIpOf(request), fetch: opts.fetch });
+        return forwardToControlPlane(request, sentOn(request, config.controlUrl));
       }
       const background = (p: Promise<unknown>) => ctx.waitUntil(p);
       const res = await answer(request, url, target, ctx, background);

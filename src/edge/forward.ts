@@ -1,5 +1,7 @@
 // The control plane's own pages and APIs (console, admin API, offers), passed through by the Worker so one hostname serves everything.
 import { wantsPlainText } from '../http/download/intent.js';
+import { EDGE_PLACE_HEADER, EDGE_TOKEN_HEADER, edgePlaceValue } from '../http/edgePlace.js';
+import type { Location } from '../geo/locator.js';
 
 /** Paths the control plane answers and the edge does not: exact, or as a prefix followed by "/". */
 const CONTROL_PATHS = ['/admin', '/login', '/logout', '/staff', '/provider', '/offer', '/offers', '/api/v1/offers'] as const;
@@ -52,12 +54,18 @@ const DROPPED = new Set([
   'cf-worker',
   'cf-ew-via',
   'cdn-loop',
+  // Set below from what the edge knows; a client's own never pass.
+  EDGE_PLACE_HEADER,
+  EDGE_TOKEN_HEADER,
 ]);
 
 export interface ForwardOptions {
   controlUrl: string;
   /** The client as Cloudflare saw it (CF-Connecting-IP): the control plane's rate limits and logs use it. */
   clientIp: string;
+  /** Where Cloudflare places the client, sent with `token` (the edge's) so the control plane ranks for the same place. */
+  place?: Location;
+  token?: string;
   fetch?: typeof fetch;
   timeoutMs?: number;
 }
@@ -85,6 +93,10 @@ export async function tryForwardToControlPlane(request: Request, opts: ForwardOp
   headers.set('X-Forwarded-For', opts.clientIp);
   headers.set('X-Forwarded-Proto', url.protocol === 'https:' ? 'https' : 'http');
   headers.set('X-Forwarded-Host', url.host);
+  if (opts.place && opts.token) {
+    headers.set(EDGE_PLACE_HEADER, edgePlaceValue(opts.place));
+    headers.set(EDGE_TOKEN_HEADER, opts.token);
+  }
   const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
   try {
     const res = await (opts.fetch ?? fetch)(`${opts.controlUrl}${url.pathname}${url.search}`, {

@@ -19,6 +19,7 @@ import { createTrustedProxies } from '../geo/clientAddress.js';
 import { openLocator } from '../geo/maxmindLocator.js';
 import { createApp } from '../http/app.js';
 import { registerDownloadRoutes } from '../http/download/route.js';
+import { edgePlaceOf } from '../http/edgePlace.js';
 import { registerPublicRoutes } from '../http/public.js';
 import { registerStaffRoutes } from '../http/staff.js';
 import type { AppEnv, AppServices } from '../http/services.js';
@@ -123,6 +124,8 @@ async function composeOn(store: Store, config: Config, opts: ComposeOptions, log
     },
     snapshot: () => builder.current(),
     locator,
+    // A request an edge passed on (a folder list, a miss) is ranked for the place Cloudflare gave it.
+    requestPlace: (c) => edgePlaceOf(c, (token) => admin.authenticate(token)),
     geoInfo: () => locator.info(),
     trustedProxies: createTrustedProxies(config.trustedProxies),
     connection: nodeConnection,

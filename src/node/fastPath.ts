@@ -7,6 +7,7 @@ import { clientResolver } from '../http/client.js';
 import { classifyDownload, DOWNLOAD_PREFIX } from '../http/download/intent.js';
 import { decideFile, logRequest, newRequestId, observeFile, REQUEST_ID } from '../http/download/outcome.js';
 import { redirectHeaders } from '../http/download/redirect.js';
+import { EDGE_PLACE_HEADER } from '../http/edgePlace.js';
 import { MAX_URL_BYTES } from '../http/limits.js';
 import { REDIRECT_SECURITY_HEADERS, withoutHsts } from '../http/securityHeaders.js';
 import type { AppServices } from '../http/services.js';
@@ -29,6 +30,8 @@ export function fastRedirect(services: AppServices): (req: IncomingMessage, res:
     const target = req.url ?? '';
     if (!target.startsWith(DOWNLOAD_PREFIX) || target.length > MAX_URL_BYTES) return false;
     const headers = req.headers;
+    // Passed on by an edge with the client's place: the app reads it (requestPlace).
+    if (headers[EDGE_PLACE_HEADER] !== undefined) return false;
     const snapshot = services.snapshot();
     const intent = classifyDownload({ target, accept: headers.accept ?? '', cookie: headers.cookie ?? '' }, snapshot);
     // ?fromip= needs the staff token check the app does.

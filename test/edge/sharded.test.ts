@@ -233,6 +233,45 @@ describe('the sharded snapshot in workerd', () => {
     expect((await rawRequest(edgeRun.url(), '/download/pub/never-published.bin', { headers: edgeHeaders(de) })).status).toBe(404);
   });
 
+  it('sends the place request.cf gives with what it passes to the control plane, and the control plane ranks for it', async (ctx) => {
+    edgeRun.need(ctx);
+    const json = { Accept: 'application/json' };
+    // An address GeoIP places in Germany, which Cloudflare places in Australia (a VPN, a mobile network).
+    // A client's own place and token headers never pass the edge.
+    const folder = await rawRequest(edgeRun.url(), '/download/pub/', {
+      headers: {
+        'CF-Connecting-IP': CLIENT_IPS.DE.ip,
+        'CF-Blob': JSON.stringify(cfBlob('AU')),
+        'X-Mirrorgate-Edge-Place': JSON.stringify(cfBlob('DE')),
+        'X-Mirrorgate-Edge-Token': 'forged',
+        ...json,
+      },
+    });
+    expect(folder.status, folder.body.slice(0, 200)).toBe(200);
+    const sent = proxy.seen.filter((s) => s.path === '/edge/download/pub/').at(-1);
+    expect(JSON.parse(sent?.edgePlace ?? '{}')).toMatchObject({ country: 'AU', continent: 'OC' });
+
+    // At the control plane, the place counts only beside an edge or staff token.
+    const list = `/download/${encodePath(FILES.tarball)}?mirrorlist`;
+    const ranked = (body: string) => JSON.parse(body) as { client: { country?: string }; mirrors: { id: string }[] };
+    const asked = (headers: Record<string, string>) => rawRequest(net.url, list, { headers: { 'X-Forwarded-For': CLIENT_IPS.DE.ip, ...json, ...headers } });
+    const inDe = ranked((await asked({})).body);
+    const inAu = ranked((await rawRequest(net.url, list, { headers: { 'X-Forwarded-For': CLIENT_IPS.AU.ip, ...json } })).body);
+    expect(inAu.mirrors.map((m) => m.id)).not.toEqual(inDe.mirrors.map((m) => m.id));
+    const place = { 'X-Mirrorgate-Edge-Place': JSON.stringify(cfBlob('AU')) };
+    const forged = ranked((await asked({ ...place, 'X-Mirrorgate-Edge-Token': 'forged' })).body);
+    expect(forged.client.country).toBe('DE');
+    expect(forged.mirrors).toEqual(inDe.mirrors);
+    const fromEdge = ranked((await asked({ ...place, 'X-Mirrorgate-Edge-Token': STAFF_TOKEN })).body);
+    expect(fromEdge.client.country).toBe('AU');
+    expect(fromEdge.mirrors.map((m) => m.id)).toEqual(inAu.mirrors.map((m) => m.id));
+    // A download passed on the same way is the app's, not the fast path's (which places by address).
+    const download = await rawRequest(net.url, `/download/${encodePath(FILES.tarball)}`, {
+      headers: { 'X-Forwarded-For': CLIENT_IPS.DE.ip, ...place, 'X-Mirrorgate-Edge-Token': STAFF_TOKEN },
+    });
+    expect(header(download, 'x-mirrorgate-mirror')).toBe(inAu.mirrors[0]!.id);
+  });
+
   it('reads escaped path prefixes and folder lists as Node does: /%64ownload/…, repository lists, a folder named without its slash', async (ctx) => {
     edgeRun.need(ctx);
     const de = { name: '', target: '', client: 'DE' as const, expect: { status: 302 as const, mirror: '' } };

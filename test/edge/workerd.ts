@@ -346,8 +346,8 @@ export async function startCacheStandIn(): Promise<CacheStandIn> {
  */
 export interface CountingProxy {
   url: string;
-  /** Path (with the Worker's prefix) and status of every request, in order. */
-  seen: { path: string; status: number }[];
+  /** Path (with the Worker's prefix) and status of every request, in order, and the client's place the Worker sent with it. */
+  seen: { path: string; status: number; edgePlace?: string }[];
   close(): Promise<void>;
 }
 
@@ -359,7 +359,8 @@ export async function countingProxy(target: string): Promise<CountingProxy> {
     const out = httpRequest(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: forward, headers: { ...req.headers, host: upstream.host } },
       (up) => {
-        seen.push({ path: req.url ?? '', status: up.statusCode ?? 0 });
+        const edgePlace = req.headers['x-mirrorgate-edge-place'];
+        seen.push({ path: req.url ?? '', status: up.statusCode ?? 0, ...(typeof edgePlace === 'string' ? { edgePlace } : {}) });
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
       },
