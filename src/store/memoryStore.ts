@@ -34,6 +34,7 @@ import {
   StoreUnavailableError,
 } from './store.js';
 import { type ArrivalRecord, keptArrival } from '../core/arrivals.js';
+import { FirstSightings } from '../core/firstSightings.js';
 import { HitWindows, type HitCount, type HitDelta } from '../core/hitWindows.js';
 import type { AuditEntry, InventoryRecord, MirrorOverride, Offer, StoredLogo } from '../core/records.js';
 import type { HealthRecord } from '../core/model.js';
@@ -817,22 +818,15 @@ export class MemoryStore implements Store {
   }
 
   /** One process is the whole deployment, so it always holds every lease. */
-  /** key → expiry (epoch ms); one process, so a map is the whole truth. Not persisted: it lives minutes. */
-  private readonly claims = new Map<string, number>();
+  /** Claimed keys per claim length; one process, so this is the whole truth. Not persisted: a claim lives minutes. */
+  private readonly claims = new Map<number, FirstSightings>();
 
   async claimOnce(keys: readonly string[], ttlMs: number): Promise<boolean[]> {
     this.assertOpen();
     const now = this.clock();
-    if (this.claims.size > 100_000) for (const [k, until] of this.claims) if (until <= now) this.claims.delete(k);
-    return keys.map((key) => {
-      const until = this.claims.get(key);
-      if (until !== undefined && until > now) return false;
-      // Re-inserted at the end, so the map stays in expiry order and the oldest go first past the bound.
-      if (until !== undefined) this.claims.delete(key);
-      if (this.claims.size >= MAX_CLAIMS) this.claims.delete(this.claims.keys().next().value!);
-      this.claims.set(key, now + ttlMs);
-      return true;
-    });
+    let claimed = this.claims.get(ttlMs);
+    if (!claimed) this.claims.set(ttlMs, (claimed = new FirstSightings(ttlMs, MAX_CLAIMS)));
+    return keys.map((key) => claimed.first(key, now));
   }
 
   /** Rate-limit windows; like claims, not persisted (a window lives minutes) and bounded. */
