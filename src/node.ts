@@ -7,7 +7,7 @@ import type { ControlPlane } from './control/controlPlane.js';
 import type { SnapshotBuilder } from './control/snapshotBuilder.js';
 import type { StatsRecorder } from './control/statsRecorder.js';
 import cluster from 'node:cluster';
-import { runClusterPrimary, workerCount, workerStore } from './node/cluster.js';
+import { onClusterStop, runClusterPrimary, workerCount, workerStore } from './node/cluster.js';
 import { compose } from './node/compose.js';
 import { exitOnSignals, listen, serverTimeouts } from './node/server.js';
 import { DataDirInUseError, DataDirUnusableError } from './store/memoryStore.js';
@@ -110,6 +110,10 @@ export async function start(opts: StartOptions = {}): Promise<void> {
     await runClusterPrimary({ workers, configPath: opts.configPath, env });
     return;
   }
+  // A cluster worker stops when its primary asks (over IPC, see runClusterPrimary), which may be while it starts.
+  let stopAsked: ((reason: string) => void) | undefined;
+  let askedEarly = false;
+  onClusterStop(() => (stopAsked ? stopAsked('stop asked by the cluster primary') : (askedEarly = true)));
   let running: RunningServer;
   try {
     running = await serve({ configPath: opts.configPath, port: opts.port, env });
@@ -118,8 +122,16 @@ export async function start(opts: StartOptions = {}): Promise<void> {
     if (cluster.isWorker) startFailed(err);
     throw err;
   }
-  const log = pino({ level: env.LOG_LEVEL ?? 'info', base: { service: 'mirrorgate' } });
-  exitOnSignals(() => running.close(), { log, graceMs: serverTimeouts(env).shutdownGraceMs });
+  // A cluster worker names itself, as its other lines do.
+  const log = pino({ level: env.LOG_LEVEL ?? 'info', base: { service: 'mirrorgate', ...(cluster.worker ? { worker: cluster.worker.id } : {}) } });
+  exitOnSignals(() => running.close(), {
+    log,
+    graceMs: serverTimeouts(env).shutdownGraceMs,
+    requests: (shutDown) => {
+      stopAsked = shutDown;
+      if (askedEarly) shutDown('stop asked by the cluster primary');
+    },
+  });
 }
 
 /** `npm start`: start(), or the reasons it could not, and exit 1. */

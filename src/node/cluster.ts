@@ -13,6 +13,7 @@ import { prepareDataDir } from '../store/memoryStore.js';
 import { openStore } from '../store/openStore.js';
 import type { Store } from '../store/store.js';
 import type { StoreLog } from '../store/storeLog.js';
+import { serverTimeouts } from './server.js';
 import { hostStore } from './storeHost.js';
 
 /** How many workers `value` asks for: a positive whole number, or "auto" (one per available core). */
@@ -119,12 +120,15 @@ export interface ClusterOptions {
 
 /**
  * The primary: forks the workers (each runs src/node.ts's serve()), restarts one that dies, and on SIGTERM or
- * SIGINT stops them (each finishes its in-flight requests and flushes its stats) before closing the store.
+ * SIGINT stops them (each finishes its in-flight requests and flushes its stats) before closing the store. A worker
+ * still running well past the grace period is killed, as are all of them on a second signal; the exit code is 1 then.
  */
 export async function runClusterPrimary(opts: ClusterOptions): Promise<void> {
   const { env } = opts;
   const log = pino({ level: env.LOG_LEVEL ?? 'info', base: { service: 'mirrorgate', role: 'primary' } });
   const config = await loadConfig(opts.configPath ?? resolveConfigPath(env), env);
+  // Read before anything starts: a bad value stops the start here, as it would stop each worker.
+  const { shutdownGraceMs } = serverTimeouts(env);
   const redis = env.REDIS_URL || (config.store !== 'memory' ? config.store : undefined);
   let host: ReturnType<typeof hostStore> | undefined;
   let store: Store | undefined;
@@ -163,7 +167,7 @@ export async function runClusterPrimary(opts: ClusterOptions): Promise<void> {
     failedStarts++;
     if (listened.size === 0 && failedStarts >= MAX_FAILED_STARTS) {
       log.error({ worker: worker.id, pid: worker.process.pid, code, failedStarts }, 'workers cannot start (see their message above); stopping');
-      stop('SIGTERM', 1);
+      stop('workers cannot start', 1);
       return;
     }
     const delayMs = Math.min(30_000, 1000 * 2 ** (failedStarts - 1));
@@ -177,26 +181,76 @@ export async function runClusterPrimary(opts: ClusterOptions): Promise<void> {
   for (let i = 0; i < opts.workers; i++) fork();
   log.info({ workers: opts.workers, store: redis ? 'redis' : 'memory (held by the primary)' }, 'mirrorgate cluster started');
 
-  function stop(signal: NodeJS.Signals, exitCode = 0): void {
+  // Workers get the stop over IPC, not as a signal: under systemd's default KillMode=control-group (or Ctrl-C in a
+  // terminal) every worker has had the signal itself already, and a second one would make it exit at once, its
+  // in-flight requests cut and its stats unflushed. One still starting (it has not listened) has nothing to finish.
+  // A worker's own shutdown gives up after twice the grace period and 5 s more; past that it is wedged.
+  const stopDeadlineMs = shutdownGraceMs * 2 + 10_000;
+  let unclean = false;
+  const alive = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
+
+  function stop(reason: string, exitCode = 0): void {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping workers');
-    const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-    let left = alive.length;
+    log.info({ reason }, 'stopping workers');
+    const workers = alive();
+    let left = workers.length;
+    let finished = false;
     const done = async () => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(deadline);
       host?.close();
       await store?.close();
       log.info({}, 'cluster stopped');
-      process.exit(exitCode);
+      process.exit(exitCode || (unclean ? 1 : 0));
     };
+    const deadline = setTimeout(() => {
+      const stuck = alive();
+      log.error({ workers: stuck.map((w) => w.process.pid), afterMs: stopDeadlineMs }, 'workers did not stop in time; killing them');
+      unclean = true;
+      for (const w of stuck) w.process.kill('SIGKILL');
+    }, stopDeadlineMs);
     if (left === 0) return void done();
-    for (const w of alive) {
-      w.once('exit', () => {
+    for (const w of workers) {
+      w.once('exit', (code: number | null) => {
+        // A serving worker that could not stop cleanly (a failed flush, killed) makes the stop unclean.
+        if (code !== 0 && listened.has(w.id)) unclean = true;
         if (--left === 0) void done();
       });
-      w.process.kill('SIGTERM');
+      if (listened.has(w.id) && w.isConnected()) {
+        w.send({ mg: 'cluster-stop' } satisfies ClusterStopMessage, (err: Error | null) => {
+          if (err) w.process.kill('SIGTERM');
+        });
+      } else {
+        w.process.kill('SIGTERM');
+      }
     }
   }
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+
+  /** The first signal stops the workers in order; a second one kills them now (exit 1), as a single process exits at once. */
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stopping) return stop(signal);
+    log.error({ signal }, 'second signal while stopping; killing the workers now');
+    unclean = true;
+    for (const w of alive()) w.process.kill('SIGKILL');
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+/** The primary's request that a serving worker stop (finish its requests, flush, exit). */
+interface ClusterStopMessage {
+  mg: 'cluster-stop';
+}
+
+/**
+ * In a cluster worker: calls `listener` when the primary asks it to stop. Register it early: an ask that comes
+ * before the worker is ready to stop is the caller's to keep.
+ */
+export function onClusterStop(listener: () => void): void {
+  if (!cluster.isWorker) return;
+  process.on('message', (m: unknown) => {
+    if (typeof m === 'object' && m !== null && (m as { mg?: unknown }).mg === 'cluster-stop') listener();
+  });
 }

@@ -95,7 +95,17 @@ export type ShutdownLog = Pick<Logger, 'info' | 'error'>;
  */
 export function exitOnSignals(
   close: () => Promise<void>,
-  opts: { log: ShutdownLog; graceMs: number; exit?: (code: number) => void; signals?: NodeJS.Signals[] },
+  opts: {
+    log: ShutdownLog;
+    graceMs: number;
+    exit?: (code: number) => void;
+    signals?: NodeJS.Signals[];
+    /**
+     * Hands over a way to start the same shutdown without a signal (a cluster worker asked by its primary). Such a
+     * request while already shutting down changes nothing: it is never the "second signal" that exits at once.
+     */
+    requests?: (shutDown: (reason: string) => void) => void;
+  },
 ): () => void {
   const exit = opts.exit ?? ((code: number) => process.exit(code));
   const signals = opts.signals ?? ['SIGTERM', 'SIGINT'];
@@ -106,6 +116,10 @@ export function exitOnSignals(
       exit(1);
       return;
     }
+    shutDown(signal);
+  };
+  const shutDown = (signal: string) => {
+    if (stopping) return;
     stopping = true;
     opts.log.info({ signal }, 'shutting down: finishing in-flight requests, flushing state');
     const hard = setTimeout(
@@ -130,6 +144,7 @@ export function exitOnSignals(
     );
   };
   for (const s of signals) process.on(s, onSignal);
+  opts.requests?.(shutDown);
   return () => {
     for (const s of signals) process.off(s, onSignal);
   };
