@@ -7,13 +7,14 @@ import type { ControlPlane } from './control/controlPlane.js';
 import type { SnapshotBuilder } from './control/snapshotBuilder.js';
 import type { StatsRecorder } from './control/statsRecorder.js';
 import cluster from 'node:cluster';
-import { onClusterStop, runClusterPrimary, workerCount, workerStore } from './node/cluster.js';
+import { onClusterStop, runClusterPrimary, WorkerCountError, workerCount, workerStore } from './node/cluster.js';
 import { compose } from './node/compose.js';
 import { exitOnSignals, listen, serverTimeouts } from './node/server.js';
 import { DataDirInUseError, DataDirUnusableError } from './store/memoryStore.js';
 import { StoreUnavailableError, type Store } from './store/store.js';
 
 export { mirrorSpecs, withListeningPort } from './node/compose.js';
+export { WorkerCountError } from './node/cluster.js';
 
 export interface ServeOptions {
   configPath?: string;
@@ -105,7 +106,11 @@ export interface StartOptions {
  */
 export async function start(opts: StartOptions = {}): Promise<void> {
   const env = opts.env ?? process.env;
-  const workers = cluster.isPrimary ? workerCount(opts.workers ?? env.MIRRORGATE_WORKERS) : undefined;
+  const workers = !cluster.isPrimary
+    ? undefined
+    : opts.workers !== undefined
+      ? workerCount(opts.workers, '--workers')
+      : workerCount(env.MIRRORGATE_WORKERS, 'MIRRORGATE_WORKERS');
   if (workers !== undefined) {
     await runClusterPrimary({ workers, configPath: opts.configPath, env });
     return;
@@ -143,7 +148,13 @@ function startFailed(err: unknown): never {
   if (err instanceof ConfigError) {
     for (const p of err.problems) console.error(p);
     console.error('mirrorgate: refusing to start with an invalid config');
-  } else if (err instanceof StartError || err instanceof DataDirInUseError || err instanceof DataDirUnusableError || err instanceof StoreUnavailableError) {
+  } else if (
+    err instanceof StartError ||
+    err instanceof WorkerCountError ||
+    err instanceof DataDirInUseError ||
+    err instanceof DataDirUnusableError ||
+    err instanceof StoreUnavailableError
+  ) {
     // Expected, and fixed by the operator: the reason alone.
     console.error(`mirrorgate: ${err.message}`);
   } else {

@@ -89,12 +89,14 @@ function addServeCommand(program: Command, ctx: CliContext): void {
     .option('--workers <n|auto>', 'worker processes on the one port (default 1; "auto": one per core; or MIRRORGATE_WORKERS)')
     .action(async (opts: { config?: string; port?: number; workers?: string }) => {
       // Imported on demand so config-only commands never load the server and its dependencies.
-      const { start } = await import('../node.js');
+      const { start, WorkerCountError } = await import('../node.js');
       const configPath = opts.config === undefined ? resolveConfigPath(ctx.env, ctx.cwd) : path.resolve(ctx.cwd, opts.config);
       try {
         // Resolves once serving; the server then keeps the process alive until SIGTERM or SIGINT.
         await start({ configPath, port: opts.port, workers: opts.workers, env: ctx.env });
       } catch (err) {
+        // A bad --workers (or MIRRORGATE_WORKERS) is a usage error, as a bad --port is.
+        if (err instanceof WorkerCountError) throw new CliError(err.message, EXIT.usage);
         if (!(err instanceof ConfigError)) throw err;
         ctx.io.err(`${err.problems.join('\n')}\nmirrorgate: refusing to start with an invalid config\n`);
         ctx.exitCode = EXIT.failed;

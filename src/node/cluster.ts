@@ -16,12 +16,24 @@ import type { StoreLog } from '../store/storeLog.js';
 import { serverTimeouts } from './server.js';
 import { hostStore } from './storeHost.js';
 
-/** How many workers `value` asks for: a positive whole number, or "auto" (one per available core). */
-export function workerCount(value: string | undefined): number | undefined {
-  if (value === undefined || value.trim() === '' || value === '1') return undefined;
-  if (value === 'auto') return availableParallelism();
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`workers: expected a whole number from 1 to 256 or "auto", got ${JSON.stringify(value)}`);
+/** An unusable worker count (`--workers`, MIRRORGATE_WORKERS): the operator's to fix, said in one line. */
+export class WorkerCountError extends Error {
+  override readonly name = 'WorkerCountError';
+}
+
+const WORKER_COUNT_EXPECTED = 'expected a whole number from 1 to 256 or "auto"';
+
+/**
+ * How many workers `value` asks for: a plain whole number from 1 to 256 (digits only: "1e1" or "0x2" are not
+ * read as numbers they happen to parse to), or "auto" (one per available core). Undefined for one process.
+ * `source` names where the value came from in the refusal.
+ */
+export function workerCount(value: string | undefined, source = 'workers'): number | undefined {
+  const text = value?.trim() ?? '';
+  if (text === '') return undefined;
+  const n = text === 'auto' ? availableParallelism() : /^\d{1,3}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(n) || n < 1 || (n > 256 && text !== 'auto'))
+    throw new WorkerCountError(`${source}: ${WORKER_COUNT_EXPECTED}, got ${JSON.stringify(value)}`);
   return n === 1 ? undefined : n;
 }
 

@@ -109,6 +109,22 @@ describe('a port already in use', () => {
   });
 });
 
+describe('a worker count that is not one', () => {
+  it('MIRRORGATE_WORKERS=abc npm start: one line naming the variable, exit 1, no stack trace', async () => {
+    const { file } = await net.writeConfig();
+    const run = await npmStart(file, await freePort(), { MIRRORGATE_WORKERS: 'abc' });
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toBe('mirrorgate: MIRRORGATE_WORKERS: expected a whole number from 1 to 256 or "auto", got "abc"\n');
+  });
+
+  it('serve --workers 1e1: a usage error (exit 2), as a bad --port is, not ten workers', async () => {
+    const { file } = await net.writeConfig();
+    const run = await spawnCli(['serve', '--config', file, '--port', String(await freePort()), '--workers', '1e1'], { env: { LOG_LEVEL: 'silent' } });
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toBe('mirrorgate: --workers: expected a whole number from 1 to 256 or "auto", got "1e1"\n');
+  });
+});
+
 describe('one memory-mode instance per dataDir', () => {
   it('a second instance on the same dataDir refuses to start, naming the first one’s pid; the first keeps serving', async () => {
     const { file, dataDir } = await net.writeConfig();
