@@ -1,5 +1,5 @@
 // Node only, cluster primary: answers the workers' IpcStore calls from the one store it owns, gives leases to
-// one worker at a time, and tells every worker about each change and each availability change.
+// one worker at a time (released when it dies), and tells every worker about each change and each availability change.
 import { FORWARDED_METHODS, isStoreMessage, type StoreMessage } from '../store/ipcStore.js';
 import type { Store } from '../store/store.js';
 
@@ -39,7 +39,14 @@ export function hostStore(store: Store, clock: () => number = Date.now): StoreHo
   return {
     attach(worker) {
       workers.add(worker);
-      worker.on('exit', () => workers.delete(worker));
+      // The lease holder names this worker used: its leases die with it.
+      const holders = new Set<string>();
+      worker.on('exit', () => {
+        workers.delete(worker);
+        // Another worker takes over at its next tick, not when the lease would have run out (a scan lease lasts
+        // the scan timeout plus the scan interval: hours).
+        for (const [name, lease] of leases) if (holders.has(lease.holder)) leases.delete(name);
+      });
       worker.on('message', (m: unknown) => {
         if (!isStoreMessage(m) || m.mg !== 'store-call') return;
         const reply = (message: StoreMessage) => {
@@ -51,6 +58,7 @@ export function hostStore(store: Store, clock: () => number = Date.now): StoreHo
         const run = async () => {
           if (m.method === 'acquireLease') {
             const [name, holder, ttlMs] = m.args as [string, string, number];
+            holders.add(holder);
             return acquireLease(name, holder, ttlMs);
           }
           return (store[m.method as (typeof FORWARDED_METHODS)[number]] as (...a: unknown[]) => Promise<unknown>).apply(store, [...m.args]);

@@ -99,6 +99,31 @@ describe('the primary across workers', () => {
     }
   });
 
+  it('a worker that dies gives up its leases at once: another probes and scans from its next tick, not hours later', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'mg-ipcstore-'));
+    const memory = await MemoryStore.open({ dataDir, log: quiet });
+    const host = hostStore(memory);
+    const [a, b] = [channelPair(), channelPair()];
+    host.attach(a.primary);
+    host.attach(b.primary);
+    const [wa, wb] = [ipcStore(a.worker), ipcStore(b.worker)];
+    try {
+      // A scan lease runs for the scan timeout plus the scan interval: 6.5 hours by default.
+      expect(await wa.acquireLease('scan', 'worker-a', 6.5 * 3_600_000)).toBe(true);
+      expect(await wa.acquireLease('probe', 'worker-a', 60_000)).toBe(true);
+      expect(await wb.acquireLease('scan', 'worker-b', 6.5 * 3_600_000)).toBe(false);
+      a.primary.exit();
+      expect(await wb.acquireLease('scan', 'worker-b', 6.5 * 3_600_000)).toBe(true);
+      expect(await wb.acquireLease('probe', 'worker-b', 60_000)).toBe(true);
+    } finally {
+      await wa.close();
+      await wb.close();
+      host.close();
+      await memory.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('a write refused by the store reaches the worker as StoreUnavailableError (the HTTP layer answers 503)', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'mg-ipcstore-'));
     const w = await workerOnHost(dataDir);
