@@ -7,7 +7,7 @@ import type { ControlPlane } from './control/controlPlane.js';
 import type { SnapshotBuilder } from './control/snapshotBuilder.js';
 import type { StatsRecorder } from './control/statsRecorder.js';
 import cluster from 'node:cluster';
-import { onClusterStop, runClusterPrimary, WorkerCountError, workerCount, workerStore } from './node/cluster.js';
+import { CONFIG_COPY, onClusterStop, runClusterPrimary, WorkerCountError, workerCount, workerStore } from './node/cluster.js';
 import { compose } from './node/compose.js';
 import { exitOnSignals, listen, serverTimeouts } from './node/server.js';
 import { DataDirInUseError, DataDirUnusableError } from './store/memoryStore.js';
@@ -54,7 +54,8 @@ function listenProblem(err: unknown, port: number): StartError | undefined {
 
 export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   const env = opts.env ?? process.env;
-  const config = await loadConfig(opts.configPath ?? resolveConfigPath(env), env);
+  // A cluster worker parses the config as its primary read it (CONFIG_COPY), resolving paths against the file.
+  const config = await loadConfig(opts.configPath ?? resolveConfigPath(env), env, cluster.isWorker ? env[CONFIG_COPY] : undefined);
   const port = opts.port ?? (env.PORT ? Number(env.PORT) : (config.port ?? 8080));
   const instance = await compose(config, { env, logLevel: opts.logLevel, port, store: workerStore(env) });
   const timeouts = serverTimeouts(env);

@@ -25,18 +25,26 @@ export function resolveConfigPath(env: Record<string, string | undefined> = proc
   return path.resolve(cwd, env.MIRRORGATE_CONFIG || DEFAULT_CONFIG_PATH);
 }
 
-export async function loadConfig(file: string, env: Record<string, string | undefined> = process.env): Promise<Config> {
+/**
+ * Reads and validates the config at `file`. `textFile`, when given, holds the text to parse instead (a cluster
+ * primary's copy of the file as it read it); relative paths still resolve against `file`'s folder.
+ */
+export async function loadConfig(file: string, env: Record<string, string | undefined> = process.env, textFile?: string): Promise<Config> {
   const abs = path.resolve(file);
-  let text: string;
+  return parseConfig(await readConfigText(textFile ?? abs), { file: abs, env });
+}
+
+/** A config file's text, or a ConfigError saying in one line why it cannot be read. */
+export async function readConfigText(file: string): Promise<string> {
+  const abs = path.resolve(file);
   try {
-    text = await readFile(abs, 'utf8');
+    return await readFile(abs, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new ConfigError([`${abs}: config file not found (set MIRRORGATE_CONFIG or pass a path)`]);
     if (code === 'EISDIR') throw new ConfigError([`${abs}: is a directory, not a config file`]);
     throw new ConfigError([`${abs}: cannot read config file: ${(err as Error).message}`]);
   }
-  return parseConfig(text, { file: abs, env });
 }
 
 export function parseConfig(text: string, opts: { file?: string; env?: Record<string, string | undefined> } = {}): Config {

@@ -7,7 +7,11 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import pino from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
-import { loadConfig, resolveConfigPath } from '../config/load.js';
+import { rmSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseConfig, readConfigText, resolveConfigPath } from '../config/load.js';
 import { ipcStore, type StoreChannel, type StoreMessage } from '../store/ipcStore.js';
 import { prepareDataDir } from '../store/memoryStore.js';
 import { openStore } from '../store/openStore.js';
@@ -121,6 +125,18 @@ function answerMetrics(): void {
   });
 }
 
+/** The environment variable naming the primary's copy of the config, which a worker parses instead of the file. */
+export const CONFIG_COPY = 'MIRRORGATE_CONFIG_COPY';
+
+/** `text` in a file only this user can read (a config holds tokens), removed when the primary exits. */
+async function privateCopy(text: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'mirrorgate-config-'));
+  const file = path.join(dir, 'mirrorgate.yaml');
+  await writeFile(file, text, { mode: 0o600 });
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return file;
+}
+
 /** Workers that die before listening, in a row and with none serving, after which the primary gives up. */
 const MAX_FAILED_STARTS = 3;
 
@@ -138,7 +154,12 @@ export interface ClusterOptions {
 export async function runClusterPrimary(opts: ClusterOptions): Promise<void> {
   const { env } = opts;
   const log = pino({ level: env.LOG_LEVEL ?? 'info', base: { service: 'mirrorgate', role: 'primary' } });
-  const config = await loadConfig(opts.configPath ?? resolveConfigPath(env), env);
+  const configFile = path.resolve(opts.configPath ?? resolveConfigPath(env));
+  const configText = await readConfigText(configFile);
+  const config = parseConfig(configText, { file: configFile, env });
+  // Every worker runs the config as the primary read it: one started later (a replacement) would
+  // otherwise read the file as edited since, and the cluster would route two ways.
+  const configCopy = await privateCopy(configText);
   // Read before anything starts: a bad value stops the start here, as it would stop each worker.
   const { shutdownGraceMs } = serverTimeouts(env);
   const redis = env.REDIS_URL || (config.store !== 'memory' ? config.store : undefined);
@@ -151,7 +172,7 @@ export async function runClusterPrimary(opts: ClusterOptions): Promise<void> {
   }
   // Structured clone, so Maps, Sets and typed arrays cross as they are.
   cluster.setupPrimary({ serialization: 'advanced' });
-  const workerEnv = { ...env, ...(redis ? {} : { [IPC_STORE]: 'ipc' }), MIRRORGATE_WORKERS: '1' };
+  const workerEnv = { ...env, ...(redis ? {} : { [IPC_STORE]: 'ipc' }), MIRRORGATE_WORKERS: '1', [CONFIG_COPY]: configCopy };
   let stopping = false;
   const fork = (): Worker => {
     const w = cluster.fork(workerEnv);

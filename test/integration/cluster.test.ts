@@ -1,8 +1,8 @@
 // Every core: `MIRRORGATE_WORKERS=2 npm start` as a real process tree (a node:cluster primary and two workers on one
 // port, memory store held by the primary). A drain reaches every worker at once, each download and each audit entry is
 // recorded once, rate limits are one budget, and the state survives a SIGTERM and a restart.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -144,4 +144,35 @@ describe('a two-worker cluster in memory mode', () => {
       expect(text).toMatch(/^mirrorgate_store_available 1$/m);
     }
   });
+
+  it('a worker started after the config file was edited runs the config the primary read, as its siblings do', async () => {
+    const original = await readFile(configPath, 'utf8');
+    try {
+      const edited = original.replace('name: Mirror de-b', 'name: Mirror de-b EDITED');
+      expect(edited).not.toBe(original);
+      await writeFile(configPath, edited);
+      const workers = execFileSync('pgrep', ['-P', String(primary!.pid)], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .map(Number);
+      expect(workers).toHaveLength(2);
+      const listening = (output.match(/mirrorgate listening/g) ?? []).length;
+      process.kill(workers[0]!, 'SIGKILL');
+      const deadline = Date.now() + 30_000;
+      while ((output.match(/mirrorgate listening/g) ?? []).length <= listening) {
+        if (Date.now() > deadline) throw new Error(`no replacement worker:\n${output.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const names = new Set<string>();
+      for (let i = 0; i < 12; i++) {
+        const res = await fetch(url('/api/v1/mirrors'), { headers: { 'X-Forwarded-For': `192.0.2.${10 + i}`, Connection: 'close' } });
+        const body = (await res.json()) as { mirrors?: { id: string; name: string }[] } | { id: string; name: string }[];
+        const list = Array.isArray(body) ? body : (body.mirrors ?? []);
+        for (const m of list) if (m.id === 'de-b') names.add(m.name);
+      }
+      expect([...names]).toEqual(['Mirror de-b']);
+    } finally {
+      await writeFile(configPath, original);
+    }
+  }, 60_000);
 });
