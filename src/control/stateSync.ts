@@ -72,6 +72,8 @@ export class StateSync {
   private lastMissLook = 0;
   /** The look misses are waiting for (lookForOriginFile), while one is due. */
   private missLook: Promise<void> | undefined;
+  /** Names this instance's origin notices, which it does not act on itself. */
+  private readonly instanceId = crypto.randomUUID();
   private unsubscribe: (() => void) | undefined;
   private unstatus: (() => void) | undefined;
   private rampTimer: NodeJS.Timeout | undefined;
@@ -176,17 +178,24 @@ export class StateSync {
    * Looks at the origin once, and swaps in its new index when it changed (a failure keeps the index we have).
    * Looks run one at a time: one asked for while another runs starts after it.
    */
-  refreshOrigin(): Promise<void> {
-    const run = this.originLook.then(() => this.lookAtOrigin());
+  refreshOrigin(announce = true): Promise<void> {
+    const run = this.originLook.then(() => this.lookAtOrigin(announce));
     this.originLook = run;
     return run;
   }
 
-  private async lookAtOrigin(): Promise<void> {
+  /** `announce`: tell the other instances when the origin changed (not when told of it: they know). */
+  private async lookAtOrigin(announce: boolean): Promise<void> {
     try {
       const files = this.opts.builder.current().files;
       const change = await this.origin.changed(files);
-      if (change) this.opts.builder.setFiles(await this.arrivals.after(files, change));
+      if (!change) return;
+      this.opts.builder.setFiles(await this.arrivals.after(files, change));
+      if (!announce) return;
+      // Instances (a cluster's workers) each watch the origin: the others look now, not up to 5 s later.
+      await this.opts.store.publish({ kind: 'origin', from: this.instanceId }).catch((err: unknown) => {
+        this.opts.log.warn({ err: (err as Error).message }, 'could not tell other instances the origin changed; they look at their next refresh');
+      });
     } catch (err) {
       // Keep serving the index we have: a half-written manifest must not empty the file set.
       this.opts.log.error({ err }, 'origin refresh failed; keeping the previous index');
@@ -441,6 +450,9 @@ export class StateSync {
           break;
         case 'logo':
           await this.reloadLogo(change.mirror);
+          break;
+        case 'origin':
+          if (change.from !== this.instanceId) await this.refreshOrigin(false);
           break;
       }
     } catch (err) {

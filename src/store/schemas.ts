@@ -132,6 +132,7 @@ export const changeSchema: z.ZodType<Change> = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('offer'), id: noticeId }),
   z.object({ kind: z.literal('token'), id: noticeId }),
   z.object({ kind: z.literal('logo'), mirror: noticeMirror }),
+  z.object({ kind: z.literal('origin'), from: noticeId }),
 ]);
 
 /** The first line of a stored inventory: everything but the entries. */

@@ -51,7 +51,9 @@ export type Change =
   | { kind: 'inventory'; mirror: string }
   | { kind: 'offer'; id: string }
   | { kind: 'token'; id: string }
-  | { kind: 'logo'; mirror: string };
+  | { kind: 'logo'; mirror: string }
+  /** An instance saw the origin change: the others look at it now rather than at their next refresh. */
+  | { kind: 'origin'; from: string };
 
 /**
  * A bearer token issued at runtime. Only the SHA-256 of the token is kept; revoked tokens stay

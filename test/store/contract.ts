@@ -464,6 +464,7 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
           { kind: 'offer', id: 'o1' },
           { kind: 'token', id: 't1' },
           { kind: 'logo', mirror: 'd' },
+          { kind: 'origin', from: 'instance-1' },
         ];
         for (const change of changes) await store.publish(change);
         await settle(() => {
@@ -473,8 +474,8 @@ export function storeContract(name: string, make: () => Promise<StoreHarness>): 
 
         stopFirst();
         await store.publish({ kind: 'override', mirror: 'z' });
-        await settle(() => expect(second).toHaveLength(7));
-        expect(first).toHaveLength(6);
+        await settle(() => expect(second).toHaveLength(8));
+        expect(first).toHaveLength(7);
       });
 
       it('delivers asynchronously, never inside publish()', async () => {
