@@ -70,6 +70,9 @@ export interface OriginChange {
 export class OriginWatch {
   private lastStamp = '';
   private unfinishedStamp = '';
+  /** unchanged(): the stat running, and the one to run after it for the calls that came meanwhile. */
+  private checking: Promise<boolean> | undefined;
+  private nextCheck: Promise<boolean> | undefined;
   /** Paths a look for a missing file found on disk but the walk left out, and when (see leftOut). */
   private readonly leftOutAt = new Map<string, number>();
 
@@ -149,6 +152,31 @@ export class OriginWatch {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Whether a manifest origin stands as the last look read it, by a stat begun after this call (one stat
+   * serves every call made while the one before it ran): then a path the index lacks is not there, and no
+   * look is worth waiting for. Never for a local tree, whose changes no stamp shows.
+   */
+  unchanged(): Promise<boolean> {
+    if (!this.source.manifest) return Promise.resolve(false);
+    if (!this.nextCheck) {
+      const check: Promise<boolean> = (this.checking ?? Promise.resolve()).then(async () => {
+        // Calls from now on need a stat begun after them: the next one.
+        this.nextCheck = undefined;
+        this.checking = check;
+        try {
+          return (await this.stamp()) === this.lastStamp;
+        } catch {
+          return false;
+        } finally {
+          if (this.checking === check) this.checking = undefined;
+        }
+      });
+      this.nextCheck = check;
+    }
+    return this.nextCheck;
   }
 
   /** A look for `relPath` (mayHave said yes) did not bring it into the index: not looked for again for a while. */

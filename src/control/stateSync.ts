@@ -210,6 +210,12 @@ export class StateSync {
   async lookForOriginFile(path: string): Promise<boolean> {
     const has = () => this.opts.builder.current().files.lookup(path) >= 0;
     if (!(await this.origin.mayHave(path))) return false;
+    // A manifest as the index in use was read from does not list it: answered now (a 404 must not wait a
+    // quarter second for a look), once a look still applying what it read has done so.
+    if (await this.origin.unchanged()) {
+      await this.originLook;
+      return has();
+    }
     // Within a quarter second of the last such look: the one after it (shared by every miss meanwhile), not
     // the last one's answer, which may predate this file (two files published a moment apart).
     this.missLook ??= this.nextMissLook();

@@ -1,5 +1,6 @@
-// Instances that each watch the origin (a cluster's workers, instances sharing Redis) hear from the one that saw
-// it change first and look at once: they do not route by different file sets until their own next refresh.
+// When the origin is looked at besides the timer: instances that each watch it (a cluster's workers, instances
+// sharing Redis) hear from the one that saw it change first and look at once; a download of a path the index
+// lacks looks only when the manifest changed since it was read, so a 404 does not wait for a look.
 import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -57,5 +58,17 @@ describe('an origin change seen by one instance', () => {
     expect(await waitFor(() => b.builder.current().files.lookup('pub/b.iso') >= 0, { timeoutMs: 5_000 })).toBeDefined();
     await new Promise((r) => setTimeout(r, 100));
     expect(looksOfA).toHaveBeenCalledTimes(1);
+  });
+
+  it('answers a path the index lacks without a look while the manifest stands as read, and looks once it changed', async () => {
+    const [a] = instances as [(typeof instances)[0]];
+    const looks = vi.spyOn(a.sync, 'refreshOrigin');
+    looks.mockClear();
+    const misses = await Promise.all(Array.from({ length: 20 }, (_, i) => a.sync.lookForOriginFile(`pub/none-${i}.iso`)));
+    expect(misses.every((m) => m === false)).toBe(true);
+    expect(looks).not.toHaveBeenCalled();
+    await appendFile(path.join(dir, 'origin.jsonl'), line('pub/c.iso', 300));
+    expect(await a.sync.lookForOriginFile('pub/c.iso')).toBe(true);
+    expect(looks).toHaveBeenCalledTimes(1);
   });
 });
