@@ -128,28 +128,42 @@ export function rateLimitedAnswer(message = 'too many requests from this address
 /**
  * Offers waiting for staff: at most `pendingOffers` (500) in all and `pendingOffersPerNetwork` (3)
  * from one client network, so a flood cannot bury real offers (or the store). Refused with 429.
+ * An offer being submitted holds a place (counted in the shared hit counter, one budget across
+ * instances and workers) until it is stored, so posts sent at once cannot all pass one check.
  */
 function pendingOfferCaps(services: AppServices): MiddlewareHandler<AppEnv> {
   const total = services.rateLimits?.pendingOffers ?? 500;
   const perNetwork = services.rateLimits?.pendingOffersPerNetwork ?? 3;
+  const countHit = hitCounter(services);
   return async (c, next) => {
     const admin = services.admin;
     if (!admin) return next();
     const network = clientKey(c, services);
     offerNetworks.set(c.req.raw, network);
-    const pending = (await admin.listOffers()).filter((o) => o.status === 'offered');
-    const fromHere = pending.filter((o) => o.network === network).length;
-    if (pending.length >= total || fromHere >= perNetwork) {
-      c.header('Retry-After', '3600');
-      const message =
-        pending.length >= total
-          ? 'too many offers are waiting for staff right now; please try again later'
-          : 'offers from your network are already waiting for staff; please wait for their answer';
-      return c.json({ error: message }, 429);
+    const places = [`offer-submitting:${network}`, 'offer-submitting:*'];
+    // Places held by other submissions in flight; a crashed one's lapses with the window.
+    const [mine, all] = await Promise.all(places.map((key) => countHit(key, SUBMITTING_MS, 1)));
+    try {
+      const pending = (await admin.listOffers()).filter((o) => o.status === 'offered');
+      const fromHere = pending.filter((o) => o.network === network).length + mine!.hits - 1;
+      const inAll = pending.length + all!.hits - 1;
+      if (inAll >= total || fromHere >= perNetwork) {
+        c.header('Retry-After', '3600');
+        const message =
+          inAll >= total
+            ? 'too many offers are waiting for staff right now; please try again later'
+            : 'offers from your network are already waiting for staff; please wait for their answer';
+        return c.json({ error: message }, 429);
+      }
+      await next();
+    } finally {
+      await Promise.all(places.map((key) => countHit(key, SUBMITTING_MS, -1)));
     }
-    return next();
   };
 }
+
+/** How long a submission's place lasts at most (an offer is stored in well under a second). */
+const SUBMITTING_MS = 60_000;
 
 /** /metrics for a bearer token or peers in `allowFrom` when either is set (it shows every mirror's counts); 404 to others. */
 export function metricsGuard(services: AppServices, access: MetricsAccess | undefined): MiddlewareHandler<AppEnv> {

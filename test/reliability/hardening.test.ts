@@ -170,6 +170,22 @@ describe('abuse by address ranges', () => {
     await server.close();
   });
 
+  it('posts sent at once from one network cannot all pass the cap: each holds a place until it is stored', async () => {
+    const server = await start((c) => (c.limits = { pendingOffers: 100, pendingOffersPerNetwork: 3 }));
+    const statuses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => submitOffer(server.url, { organisation: `Burst ${i}` }, '198.51.100.60').then((r) => r.status)),
+    );
+    expect(statuses.filter((s) => s === 201).length).toBeLessThanOrEqual(3);
+    expect(statuses.filter((s) => s === 201).length).toBeGreaterThanOrEqual(1);
+    expect(statuses.every((s) => s === 201 || s === 429)).toBe(true);
+    const offers = (await (await call(server, '/admin/v1/offers', { headers: staff })).json()) as { offers: { status: string }[] };
+    expect(offers.offers.filter((o) => o.status === 'offered').length).toBeLessThanOrEqual(3);
+    // Once those are stored, the places they held are free again: the network's count is its pending offers.
+    const more = await submitOffer(server.url, { organisation: 'After the burst' }, '198.51.100.60');
+    expect(more.status).toBe(statuses.filter((s) => s === 201).length < 3 ? 201 : 429);
+    await server.close();
+  });
+
   it('/staff lists mirrors and pending offers a page at a time', async () => {
     const server = await start((c) => (c.limits = { pendingOffers: 100, pendingOffersPerNetwork: 100 }));
     for (let i = 0; i < 30; i++) {
