@@ -15,13 +15,16 @@ describe('FirstSightings', () => {
     expect(s.first('b', 1_500)).toBe(true);
   });
 
-  it('forgets keys whose window ended, without being asked about them', () => {
+  it('forgets keys whose window ended, without being asked about them, a sixteenth of a window at a time', () => {
     const s = new FirstSightings(1_000, 100);
-    for (let i = 0; i < 50; i++) s.first(`k${i}`, i);
+    for (let i = 0; i < 50; i++) s.first(`k${i}`, i * 10);
     expect(s.size).toBe(50);
-    s.first('late', 1_030);
-    // k0..k30 ended at 1_000..1_030; k31.. are still within their window.
-    expect(s.size).toBe(20);
+    // k0 ended at 1_000, but sweeps wait for a sixteenth of a window more (1_062.5).
+    s.first('soon', 1_050);
+    expect(s.size).toBe(51);
+    s.first('late', 1_300);
+    // k0..k30 ended at 1_000..1_300; k31..k49 and 'soon' are still within their window.
+    expect(s.size).toBe(21);
     s.first('later', 5_000);
     expect(s.size).toBe(1);
   });
