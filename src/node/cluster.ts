@@ -211,6 +211,10 @@ export async function runClusterPrimary(opts: ClusterOptions): Promise<void> {
     }, delayMs);
   });
   answerMetrics();
+  // More workers than cores only take turns on them, each holding its own index (and GeoIP) in memory.
+  const cores = availableParallelism();
+  if (opts.workers > cores)
+    log.warn({ workers: opts.workers, cores }, 'more workers than cores: they take turns on the cores, each with its own origin index in memory');
   for (let i = 0; i < opts.workers; i++) fork();
   log.info({ workers: opts.workers, store: redis ? 'redis' : 'memory (held by the primary)' }, 'mirrorgate cluster started');
 
