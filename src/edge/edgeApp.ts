@@ -161,12 +161,12 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
   const readiness = (): SourceReadiness => (mode === 'sharded' ? shardedReadiness(sharded!) : singleReadiness(source));
 
   const misses = new HitWindows(1);
-  // How a request goes to the control plane: with the client's address, and its place as Cloudflare saw it.
-  const sentOn = (request: WorkerRequest, controlUrl: string, timeoutMs?: number): ForwardOptions => ({
+  // How a request goes to the control plane: with the client's address, and (for what it ranks mirrors for: downloads,
+  // lists) its place as Cloudflare saw it, beside the edge's token. The console and staff API need no place.
+  const sentOn = (request: WorkerRequest, controlUrl: string, timeoutMs?: number, placed = true): ForwardOptions => ({
     controlUrl,
     clientIp: clientIpOf(request),
-    place: placeFromCf(request.cf),
-    token: config.snapshotToken,
+    ...(placed ? { place: placeFromCf(request.cf), token: config.snapshotToken } : {}),
     fetch: opts.fetch,
     timeoutMs,
   });
@@ -236,7 +236,7 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
       // "/download/../admin/…" would look like the staff API), and never passed on when the app refuses it.
       const target = requestTargetOf(request);
       if (config.forwardControlPaths && config.controlUrl && !target.refused && isControlPlanePath(routedPath(target.path))) {
-        return forwardToControlPlane(request, sentOn(request, config.controlUrl));
+        return forwardToControlPlane(request, sentOn(request, config.controlUrl, undefined, false));
       }
       const background = (p: Promise<unknown>) => ctx.waitUntil(p);
       const res = await answer(request, url, target, ctx, background);
