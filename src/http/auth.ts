@@ -33,18 +33,13 @@ export function bearerChallenge(): MiddlewareHandler {
  */
 export function principalOf(c: Context, services: AppServices): Principal | undefined {
   const presented = presentedToken(c);
-  if (presented === undefined) return undefined;
-  if (services.admin) return services.admin.authenticate(presented);
-  const t = bearer(c, services.tokens);
-  return t ? { name: t.name, role: t.role, mirrors: [...t.mirrors], ref: `config:${t.name}` } : undefined;
+  return presented === undefined ? undefined : principalFor(presented, services);
 }
 
-/** The token presented with the request, if it is one of ours. Every token is compared. */
-export function bearer(c: Context, tokens: readonly AccessToken[]): AccessToken | undefined {
-  const header = c.req.header('authorization');
-  if (!header || !/^bearer\s+/i.test(header)) return undefined;
-  const presented = header.replace(/^bearer\s+/i, '').trim();
+/** Who a presented token names, wherever it came from (an Authorization header, an edge's header). Every token is compared. */
+export function principalFor(presented: string, services: AppServices): Principal | undefined {
+  if (services.admin) return services.admin.authenticate(presented);
   let found: AccessToken | undefined;
-  for (const t of tokens) if (timingSafeEqualString(presented, t.token)) found = t;
-  return found;
+  for (const t of services.tokens) if (timingSafeEqualString(presented, t.token)) found = t;
+  return found ? { name: found.name, role: found.role, mirrors: [...found.mirrors], ref: `config:${found.name}` } : undefined;
 }

@@ -9,6 +9,9 @@ import type { Location } from '../geo/locator.js';
 export const EDGE_PLACE_HEADER = 'x-mirrorgate-edge-place';
 export const EDGE_TOKEN_HEADER = 'x-mirrorgate-edge-token';
 
+/** Requests whose edge token the wrong-token limit would not look at (its network guessed too often): no place is read. */
+export const edgeTokenRefused = new WeakSet<Request>();
+
 /** The header value for a place: request.cf's own field names, which placeFromCf reads back. */
 export function edgePlaceValue(place: Location): string {
   const cf: CfGeo = { country: place.country, continent: place.continent, latitude: place.lat, longitude: place.lon, asn: place.asn };
@@ -22,7 +25,7 @@ export function edgePlaceValue(place: Location): string {
 export function edgePlaceOf(c: Context, authenticate: (token: string) => Principal | undefined): Location | undefined {
   const raw = c.req.header(EDGE_PLACE_HEADER);
   const token = c.req.header(EDGE_TOKEN_HEADER);
-  if (raw === undefined || token === undefined || raw.length > 512) return undefined;
+  if (raw === undefined || token === undefined || raw.length > 512 || edgeTokenRefused.has(c.req.raw)) return undefined;
   const role = authenticate(token)?.role;
   if (role !== 'edge' && role !== 'staff') return undefined;
   try {

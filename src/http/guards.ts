@@ -5,7 +5,8 @@ import type { Store as LimiterStore } from 'hono-rate-limiter';
 import ipaddr from 'ipaddr.js';
 import { HitWindows, type HitCount } from '../core/hitWindows.js';
 import { addressKey, createTrustedProxies, DEFAULT_IPV6_PREFIX } from '../geo/clientAddress.js';
-import { bearerChallenge, presentedToken, principalOf, timingSafeEqualString } from './auth.js';
+import { bearerChallenge, presentedToken, principalFor, principalOf, timingSafeEqualString } from './auth.js';
+import { EDGE_PLACE_HEADER, EDGE_TOKEN_HEADER, edgeTokenRefused } from './edgePlace.js';
 import { clientFacts } from './client.js';
 import type { AppEnv, AppServices } from './services.js';
 import { accepts } from './accept.js';
@@ -68,6 +69,17 @@ export function wrongTokenLimit(services: AppServices): MiddlewareHandler<AppEnv
   const limit = services.rateLimits?.authFailures ?? 10;
   const countHit = hitCounter(services);
   return async (c, next) => {
+    // An edge's token beside the client's place (edgePlace.ts) changes a public answer when right: a guess
+    // at it spends the same budget, and past it the place is not read (the request is answered as any).
+    const edgeToken = c.req.header(EDGE_TOKEN_HEADER);
+    if (edgeToken !== undefined && c.req.header(EDGE_PLACE_HEADER) !== undefined) {
+      const key = `auth:${clientKey(c, services)}`;
+      if ((await countHit(key, AUTH_WINDOW_MS, 0)).hits >= limit) edgeTokenRefused.add(c.req.raw);
+      else {
+        const role = principalFor(edgeToken, services)?.role;
+        if (role !== 'edge' && role !== 'staff') await countHit(key, AUTH_WINDOW_MS, 1);
+      }
+    }
     if (!readsBearerToken(c) || presentedToken(c) === undefined) return next();
     const key = `auth:${clientKey(c, services)}`;
     const seen = await countHit(key, AUTH_WINDOW_MS, 0);

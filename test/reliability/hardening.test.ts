@@ -205,6 +205,31 @@ describe('abuse by address ranges', () => {
 });
 
 describe('bearer brute force', () => {
+  it('a token guessed beside a client place (as an edge sends it) spends the wrong-token budget; past it no place is read', async () => {
+    const EDGE_TOKEN = 'edge-token-place-0123456789abcdef';
+    const server = await start((c) => {
+      c.limits = { authFailures: 3 };
+      (c.tokens as unknown[]).push({ token: EDGE_TOKEN, role: 'edge', name: 'edge-fra' });
+    });
+    const sydney = JSON.stringify({ country: 'AU', continent: 'OC', latitude: '-33.87', longitude: '151.21' });
+    const placedIn = async (token: string, from: string) => {
+      const res = await call(server, `/download/${encodePath(FILES.readme)}?mirrorlist`, {
+        from,
+        headers: { Accept: 'application/json', 'X-Mirrorgate-Edge-Place': sydney, 'X-Mirrorgate-Edge-Token': token },
+      });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { client: { country?: string } }).client.country;
+    };
+    expect(await placedIn(EDGE_TOKEN, BERLIN)).toBe('AU');
+    // A wrong token is not honoured, and counts as a wrong token from the client's network.
+    for (let i = 1; i <= 3; i++) expect(await placedIn(`guess-${i}-0123456789abcdef`, BERLIN)).toBe('DE');
+    // Past the budget even the right one is not read (it would confirm a guess); elsewhere it still is.
+    expect(await placedIn(EDGE_TOKEN, BERLIN)).toBe('DE');
+    expect((await call(server, '/admin/v1/mirrors', { from: BERLIN, headers: { Authorization: `Bearer ${STAFF_TOKEN}` } })).status).toBe(429);
+    expect(await placedIn(EDGE_TOKEN, '203.0.113.30')).toBe('AU');
+    await server.close();
+  });
+
   it('wrong tokens are limited per /64 like sign-in; the right token from elsewhere still works', async () => {
     const EDGE_TOKEN = 'edge-token-0123456789abcdef';
     const server = await start((c) => {
