@@ -6,7 +6,7 @@ import ipaddr from 'ipaddr.js';
 import { HitWindows, type HitCount } from '../core/hitWindows.js';
 import { addressKey, createTrustedProxies, DEFAULT_IPV6_PREFIX } from '../geo/clientAddress.js';
 import { bearerChallenge, presentedToken, principalFor, principalOf, timingSafeEqualString } from './auth.js';
-import { EDGE_PLACE_HEADER, EDGE_TOKEN_HEADER, edgeTokenRefused } from './edgePlace.js';
+import { EDGE_PLACE_HEADER, EDGE_TOKEN_HEADER, edgePlaceVouched } from './edgePlace.js';
 import { clientFacts } from './client.js';
 import type { AppEnv, AppServices } from './services.js';
 import { accepts } from './accept.js';
@@ -74,10 +74,10 @@ export function wrongTokenLimit(services: AppServices): MiddlewareHandler<AppEnv
     const edgeToken = c.req.header(EDGE_TOKEN_HEADER);
     if (edgeToken !== undefined && c.req.header(EDGE_PLACE_HEADER) !== undefined) {
       const key = `auth:${clientKey(c, services)}`;
-      if ((await countHit(key, AUTH_WINDOW_MS, 0)).hits >= limit) edgeTokenRefused.add(c.req.raw);
-      else {
+      if ((await countHit(key, AUTH_WINDOW_MS, 0)).hits < limit) {
         const role = principalFor(edgeToken, services)?.role;
-        if (role !== 'edge' && role !== 'staff') await countHit(key, AUTH_WINDOW_MS, 1);
+        if (role === 'edge' || role === 'staff') edgePlaceVouched.add(c.req.raw);
+        else await countHit(key, AUTH_WINDOW_MS, 1);
       }
     }
     if (!readsBearerToken(c) || presentedToken(c) === undefined) return next();

@@ -125,7 +125,7 @@ async function composeOn(store: Store, config: Config, opts: ComposeOptions, log
     snapshot: () => builder.current(),
     locator,
     // A request an edge passed on (a folder list, a miss) is ranked for the place Cloudflare gave it.
-    requestPlace: (c) => edgePlaceOf(c, (token) => admin.authenticate(token)),
+    requestPlace: edgePlaceOf,
     geoInfo: () => locator.info(),
     trustedProxies: createTrustedProxies(config.trustedProxies),
     connection: nodeConnection,

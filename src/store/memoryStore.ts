@@ -817,7 +817,6 @@ export class MemoryStore implements Store {
     };
   }
 
-  /** One process is the whole deployment, so it always holds every lease. */
   /** Claimed keys per claim length; one process, so this is the whole truth. Not persisted: a claim lives minutes. */
   private readonly claims = new Map<number, FirstSightings>();
 
@@ -837,6 +836,7 @@ export class MemoryStore implements Store {
     return this.hitWindows.count(key, windowMs, delta, this.clock());
   }
 
+  /** One process is the whole deployment, so it always holds every lease. */
   async acquireLease(_name: string, _holder: string, _ttlMs: number): Promise<boolean> {
     return true;
   }

@@ -1,17 +1,29 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import type { Principal } from '../../src/control/tokens.js';
+import { placelessLocator } from '../../src/geo/cfLocator.js';
+import { createTrustedProxies } from '../../src/geo/clientAddress.js';
 import { EDGE_PLACE_HEADER, EDGE_TOKEN_HEADER, edgePlaceOf, edgePlaceValue } from '../../src/http/edgePlace.js';
+import { wrongTokenLimit } from '../../src/http/guards.js';
+import type { AccessToken, AppEnv, AppServices } from '../../src/http/services.js';
 
-const principals: Record<string, Principal> = {
-  'edge-token': { name: 'edge', role: 'edge', mirrors: [], ref: 'config:edge' },
-  'staff-token': { name: 'staff', role: 'staff', mirrors: [], ref: 'config:staff' },
-  'provider-token': { name: 'p', role: 'provider', mirrors: ['m'], ref: 'config:p' },
-};
+const tokens: AccessToken[] = [
+  { token: 'edge-token', role: 'edge', name: 'edge', mirrors: [] },
+  { token: 'staff-token', role: 'staff', name: 'staff', mirrors: [] },
+  { token: 'provider-token', role: 'provider', name: 'p', mirrors: ['m'] },
+];
 
+/** What the place header reads as behind the wrong-token limit, which vouches for the token beside it (or not). */
 async function placeFor(headers: Record<string, string>): Promise<unknown> {
-  const app = new Hono();
-  app.get('/', (c) => c.json(edgePlaceOf(c, (t) => principals[t]) ?? null));
+  const services = {
+    tokens,
+    locator: placelessLocator,
+    trustedProxies: createTrustedProxies([]),
+    connection: () => ({ peer: '192.0.2.1', https: false }),
+    requestPlace: edgePlaceOf,
+  } as unknown as AppServices;
+  const app = new Hono<AppEnv>();
+  app.use('*', wrongTokenLimit(services));
+  app.get('/', (c) => c.json(edgePlaceOf(c) ?? null));
   return (await app.request('/', { headers })).json();
 }
 
