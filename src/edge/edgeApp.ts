@@ -163,12 +163,12 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
   const misses = new HitWindows(1);
   // How a request goes to the control plane: with the client's address, and (for what it ranks mirrors for: downloads,
   // lists) its place as Cloudflare saw it, beside the edge's token. The console and staff API need no place.
-  const sentOn = (request: WorkerRequest, controlUrl: string, timeoutMs?: number, placed = true): ForwardOptions => ({
+  const sentOn = (request: WorkerRequest, controlUrl: string, how: { timeoutMs?: number; placed?: boolean } = {}): ForwardOptions => ({
     controlUrl,
     clientIp: clientIpOf(request),
-    ...(placed ? { place: placeFromCf(request.cf), token: config.snapshotToken } : {}),
+    ...(how.placed === false ? {} : { place: placeFromCf(request.cf), token: config.snapshotToken }),
     fetch: opts.fetch,
-    timeoutMs,
+    timeoutMs: how.timeoutMs,
   });
   const answer = async (
     request: WorkerRequest,
@@ -188,7 +188,7 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
     const path = routedPath(target.path);
     const toControlPlane = () => forwardToControlPlane(request, sentOn(request, config.controlUrl!));
     // A refused target (traversal, backslash, …) is the app's to answer with its 400: passed on, its URL would have lost the dot segments.
-    if (active === 'sharded' && config.controlUrl && !target.refused && isFolderRequest(request.method, path)) return toControlPlane();
+    if (active === 'sharded' && config.controlUrl && isFolderRequest(request.method, path) && !refused(target)) return toControlPlane();
     let snapshot: Snapshot | undefined;
     const paths = requestFilePaths(request.method, path, target.raw);
     if (active === 'sharded' && paths.length) {
@@ -205,7 +205,7 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
       if (list) {
         if (active === 'sharded') return toControlPlane();
       } else if (misses.count('miss', 1000, 1, clock()).hits <= MISSES_FORWARDED) {
-        const passed = await tryForwardToControlPlane(request, sentOn(request, config.controlUrl, MISS_FORWARD_TIMEOUT_MS));
+        const passed = await tryForwardToControlPlane(request, sentOn(request, config.controlUrl, { timeoutMs: MISS_FORWARD_TIMEOUT_MS }));
         // The control plane away (or failing: a 5xx, such as a proxy's in front of it): the edge's own answer from
         // the file set it holds, a 404, as it answers everything else from its last snapshot meanwhile.
         if (passed && passed.status < 500) return passed;
@@ -235,8 +235,8 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
       // Routed as the app's router routes it: on the path as sent (new URL() would have removed "..", so
       // "/download/../admin/…" would look like the staff API), and never passed on when the app refuses it.
       const target = requestTargetOf(request);
-      if (config.forwardControlPaths && config.controlUrl && !target.refused && isControlPlanePath(routedPath(target.path))) {
-        return forwardToControlPlane(request, sentOn(request, config.controlUrl, undefined, false));
+      if (config.forwardControlPaths && config.controlUrl && isControlPlanePath(routedPath(target.path)) && !refused(target)) {
+        return forwardToControlPlane(request, sentOn(request, config.controlUrl, { placed: false }));
       }
       const background = (p: Promise<unknown>) => ctx.waitUntil(p);
       const res = await answer(request, url, target, ctx, background);
@@ -247,17 +247,21 @@ export function createEdge(env: WorkerEnv, opts: EdgeOptions = {}): Edge {
   };
 }
 
-/** The request target as the Worker received it (origin-form, nothing normalised), its path, and whether the app refuses it (400). */
+/** The request target as the Worker received it (origin-form, nothing normalised), and its path. */
 interface RequestTarget {
   raw: string;
   path: string;
-  refused: boolean;
 }
 
 function requestTargetOf(request: Request): RequestTarget {
   const raw = originForm(request.url);
   const q = raw.indexOf('?');
-  return { raw, path: q >= 0 ? raw.slice(0, q) : raw, refused: badTargetReason(raw) !== undefined };
+  return { raw, path: q >= 0 ? raw.slice(0, q) : raw };
+}
+
+/** Whether the app refuses the target (a 400): asked only of a request about to be passed on, not of every download. */
+function refused(target: RequestTarget): boolean {
+  return badTargetReason(target.raw) !== undefined;
 }
 
 function unavailable(message: string): Response {
