@@ -2,6 +2,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { accepts } from './accept.js';
+import { EDGE_DOWNLOADS_PATH } from './edgeIngest.js';
 
 /** Largest request body we read (admin and offer bodies are a few hundred bytes). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -17,7 +18,6 @@ export const MAX_URL_BYTES = 8 * 1024;
  * after the token is checked (src/http/edgeIngest.ts).
  */
 export const MAX_EDGE_BATCH_BYTES = 2 * 1024 * 1024;
-const EDGE_BATCH = '/admin/v1/stats/downloads';
 
 /** The API's logo upload, and the provider page's form for it. */
 const LOGO_UPLOAD = /^\/(?:admin\/v1|provider)\/mirrors\/[^/]+\/logo$/;
@@ -52,7 +52,7 @@ export function requestLimits(opts: { maxBodyBytes?: number; maxUrlBytes?: numbe
     }
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
     if ((c.req.method === 'PUT' || c.req.method === 'POST') && LOGO_UPLOAD.test(c.req.path)) return limitLogo(c, next);
-    if (c.req.method === 'POST' && c.req.path === EDGE_BATCH) return limitEdgeBatch(c, next);
+    if (c.req.method === 'POST' && c.req.path === EDGE_DOWNLOADS_PATH) return limitEdgeBatch(c, next);
     return limitBody(c, next);
   };
 }

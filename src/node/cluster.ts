@@ -4,13 +4,12 @@
 // leases (one worker probes and scans at a time), stats claims (each download counted once) and the audit log
 // all go through it, and every change is announced to every worker.
 import cluster, { type Worker } from 'node:cluster';
-import { availableParallelism } from 'node:os';
-import pino from 'pino';
-import { AggregatorRegistry, type Registry } from 'prom-client';
 import { rmSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
+import pino from 'pino';
+import { AggregatorRegistry, type Registry } from 'prom-client';
 import { parseConfig, readConfigText, resolveConfigPath } from '../config/load.js';
 import { ipcStore, type StoreChannel, type StoreMessage } from '../store/ipcStore.js';
 import { prepareDataDir } from '../store/memoryStore.js';
