@@ -70,16 +70,31 @@ storeContract('IpcStore (a cluster worker of a memory-mode cluster)', async () =
   };
 });
 
+/** A primary's store host with two workers attached over channel pairs; `body` runs, and everything is closed after. */
+async function onePrimaryTwoWorkers(
+  body: (w: { a: ReturnType<typeof channelPair>; wa: ReturnType<typeof ipcStore>; wb: ReturnType<typeof ipcStore> }) => Promise<void>,
+): Promise<void> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'mg-ipcstore-'));
+  const memory = await MemoryStore.open({ dataDir, log: quiet });
+  const host = hostStore(memory);
+  const [a, b] = [channelPair(), channelPair()];
+  host.attach(a.primary);
+  host.attach(b.primary);
+  const [wa, wb] = [ipcStore(a.worker), ipcStore(b.worker)];
+  try {
+    await body({ a, wa, wb });
+  } finally {
+    await wa.close();
+    await wb.close();
+    host.close();
+    await memory.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
 describe('the primary across workers', () => {
-  it('grants a lease to one worker at a time, and tells every worker of a change', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'mg-ipcstore-'));
-    const memory = await MemoryStore.open({ dataDir, log: quiet });
-    const host = hostStore(memory);
-    const [a, b] = [channelPair(), channelPair()];
-    host.attach(a.primary);
-    host.attach(b.primary);
-    const [wa, wb] = [ipcStore(a.worker), ipcStore(b.worker)];
-    try {
+  it('grants a lease to one worker at a time, and tells every worker of a change', () =>
+    onePrimaryTwoWorkers(async ({ wa, wb }) => {
       expect(await wa.acquireLease('probes', 'worker-a', 10_000)).toBe(true);
       expect(await wb.acquireLease('probes', 'worker-b', 10_000)).toBe(false);
       expect(await wa.acquireLease('probes', 'worker-a', 10_000)).toBe(true);
@@ -90,24 +105,10 @@ describe('the primary across workers', () => {
       // A download claimed by one worker is not claimed again by the other.
       expect(await wa.claimOnce(['ip|file'], 60_000)).toEqual([true]);
       expect(await wb.claimOnce(['ip|file'], 60_000)).toEqual([false]);
-    } finally {
-      await wa.close();
-      await wb.close();
-      host.close();
-      await memory.close();
-      await rm(dataDir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('a worker that dies gives up its leases at once: another probes and scans from its next tick, not hours later', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'mg-ipcstore-'));
-    const memory = await MemoryStore.open({ dataDir, log: quiet });
-    const host = hostStore(memory);
-    const [a, b] = [channelPair(), channelPair()];
-    host.attach(a.primary);
-    host.attach(b.primary);
-    const [wa, wb] = [ipcStore(a.worker), ipcStore(b.worker)];
-    try {
+  it('a worker that dies gives up its leases at once: another probes and scans from its next tick, not hours later', () =>
+    onePrimaryTwoWorkers(async ({ a, wa, wb }) => {
       // A scan lease runs for the scan timeout plus the scan interval: 6.5 hours by default.
       expect(await wa.acquireLease('scan', 'worker-a', 6.5 * 3_600_000)).toBe(true);
       expect(await wa.acquireLease('probe', 'worker-a', 60_000)).toBe(true);
@@ -115,14 +116,7 @@ describe('the primary across workers', () => {
       a.primary.exit();
       expect(await wb.acquireLease('scan', 'worker-b', 6.5 * 3_600_000)).toBe(true);
       expect(await wb.acquireLease('probe', 'worker-b', 60_000)).toBe(true);
-    } finally {
-      await wa.close();
-      await wb.close();
-      host.close();
-      await memory.close();
-      await rm(dataDir, { recursive: true, force: true });
-    }
-  });
+    }));
 
   it('a write refused by the store reaches the worker as StoreUnavailableError (the HTTP layer answers 503)', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'mg-ipcstore-'));
