@@ -1,12 +1,12 @@
 // Every core: `MIRRORGATE_WORKERS=2 npm start` as a real process tree (a node:cluster primary and two workers on one
 // port, memory store held by the primary). A drain reaches every worker at once, each download and each audit entry is
 // recorded once, rate limits are one budget, and the state survives a SIGTERM and a restart.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listening, startCluster, stopCluster, type Cluster } from '../support/cluster.js';
 import { freePort, LoopbackFileServer } from '../support/network.js';
 import { put } from '../support/packageRepos.js';
 
@@ -15,31 +15,12 @@ const FILE = 'pub/app-1.0.tar.gz';
 let dir: string;
 let port: number;
 let configPath: string;
-let primary: ChildProcess | undefined;
-let output = '';
+let cluster: Cluster | undefined;
 const mirrors: LoopbackFileServer[] = [];
 
-async function startCluster(): Promise<void> {
-  output = '';
-  primary = spawn(process.execPath, ['--import', 'tsx', 'src/node.ts'], {
-    env: { ...process.env, MIRRORGATE_CONFIG: configPath, MIRRORGATE_WORKERS: '2', PORT: String(port), LOG_LEVEL: 'info', REDIS_URL: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  primary.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  primary.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const deadline = Date.now() + 30_000;
-  // Both workers announce themselves; then the port answers.
-  while ((output.match(/mirrorgate listening/g) ?? []).length < 2) {
-    if (Date.now() > deadline || primary.exitCode !== null) throw new Error(`cluster did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function stopCluster(): Promise<number | null> {
-  if (!primary || primary.exitCode !== null) return primary?.exitCode ?? null;
-  const exited = new Promise<number | null>((resolve) => primary!.once('exit', (code) => resolve(code)));
-  primary.kill('SIGTERM');
-  return exited;
+/** The cluster on the config's port (its publicUrl names it), started again by the restart test. */
+async function start(): Promise<void> {
+  cluster = await startCluster(configPath, { port });
 }
 
 const url = (p: string) => `http://127.0.0.1:${port}${p}`;
@@ -82,11 +63,11 @@ beforeAll(async () => {
       mirrors: entries,
     }),
   );
-  await startCluster();
+  await start();
 }, 60_000);
 
 afterAll(async () => {
-  await stopCluster();
+  await stopCluster(cluster);
   for (const m of mirrors) await m.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -98,15 +79,15 @@ describe('a two-worker cluster in memory mode', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     for (let i = 0; i < 40; i++) expect(await download(`198.51.100.${i + 1}`)).toBe('de-b');
     // Both workers answered some of them (each names itself in its access log).
-    const served = new Set([...output.matchAll(/"worker":(\d+)[^\n]*"msg":"request"/g)].map((m) => m[1]));
+    const served = new Set([...cluster!.output().matchAll(/"worker":(\d+)[^\n]*"msg":"request"/g)].map((m) => m[1]));
     expect(served.size).toBe(2);
   });
 
   it('counts each download once across workers, and audits the drain once', async () => {
     // The same 40 clients again within ten minutes: no new downloads, whichever worker answers them.
     for (let i = 0; i < 40; i++) await download(`198.51.100.${i + 1}`);
-    expect(await stopCluster()).toBe(0);
-    await startCluster();
+    expect(await stopCluster(cluster)).toBe(0);
+    await start();
     const stats = (await (await fetch(url('/admin/v1/stats'), { headers: staff })).json()) as { totals: { downloads: number } };
     expect(stats.totals.downloads).toBe(40);
     const audit = (await (await fetch(url('/admin/v1/audit'), { headers: staff })).json()) as
@@ -151,18 +132,11 @@ describe('a two-worker cluster in memory mode', () => {
       const edited = original.replace('name: Mirror de-b', 'name: Mirror de-b EDITED');
       expect(edited).not.toBe(original);
       await writeFile(configPath, edited);
-      const workers = execFileSync('pgrep', ['-P', String(primary!.pid)], { encoding: 'utf8' })
-        .trim()
-        .split('\n')
-        .map(Number);
+      const workers = cluster!.workerPids();
       expect(workers).toHaveLength(2);
-      const listening = (output.match(/mirrorgate listening/g) ?? []).length;
       process.kill(workers[0]!, 'SIGKILL');
-      const deadline = Date.now() + 30_000;
-      while ((output.match(/mirrorgate listening/g) ?? []).length <= listening) {
-        if (Date.now() > deadline) throw new Error(`no replacement worker:\n${output.slice(-2000)}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      // Two listened at the start: the replacement is the third.
+      await listening(cluster!, 3);
       const names = new Set<string>();
       for (let i = 0; i < 12; i++) {
         const res = await fetch(url('/api/v1/mirrors'), { headers: { 'X-Forwarded-For': `192.0.2.${10 + i}`, Connection: 'close' } });

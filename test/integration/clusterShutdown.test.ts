@@ -2,14 +2,14 @@
 // signals every process of the tree, the primary and each worker, at once; a worker may be wedged and never exit;
 // an impatient operator signals twice. A worker already finishing its requests is not cut short by the primary's
 // own stop, a wedged worker does not keep the cluster (and its dataDir) forever, and a second signal stops it now.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, LoopbackFileServer } from '../support/network.js';
+import { killClusters, startCluster, type Cluster } from '../support/cluster.js';
+import { LoopbackFileServer } from '../support/network.js';
 import { put } from '../support/packageRepos.js';
 import { openSlow } from '../reliability/support.js';
 
@@ -18,56 +18,6 @@ let dir: string;
 let configPath: string;
 let dataDir: string;
 const servers: LoopbackFileServer[] = [];
-
-interface Cluster {
-  proc: ChildProcess;
-  port: number;
-  output(): string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  workerPids(): number[];
-}
-const running: Cluster[] = [];
-
-async function startCluster(env: Record<string, string> = {}): Promise<Cluster> {
-  const port = await freePort();
-  let out = '';
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/node.ts'], {
-    env: { ...process.env, MIRRORGATE_CONFIG: configPath, MIRRORGATE_WORKERS: '2', PORT: String(port), LOG_LEVEL: 'info', REDIS_URL: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  const cluster: Cluster = {
-    proc,
-    port,
-    output: () => out,
-    exit,
-    // The workers are the primary's node children (tsx may run an esbuild child beside them).
-    workerPids: () =>
-      psChildren(proc.pid!)
-        .split('\n')
-        .map((l) => l.trim().split(/\s+/))
-        .filter(([pid, comm]) => Number(pid) > 0 && comm === 'node')
-        .map(([pid]) => Number(pid)),
-  };
-  running.push(cluster);
-  const deadline = Date.now() + 40_000;
-  while ((out.match(/mirrorgate listening/g) ?? []).length < 2) {
-    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`cluster did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return cluster;
-}
-
-/** `ps` lines of a process's children; ps exits 1 when there are none. */
-function psChildren(pid: number): string {
-  try {
-    return execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(pid)], { encoding: 'utf8' });
-  } catch {
-    return '';
-  }
-}
 
 /** Resolves with the exit, or undefined if the cluster is still running after `ms`. */
 function exitWithin(c: Cluster, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null } | undefined> {
@@ -97,20 +47,7 @@ beforeAll(async () => {
   );
 }, 60_000);
 
-afterEach(() => {
-  // A test that failed may leave a cluster (or a stopped worker) behind: end it, workers first.
-  for (const c of running.splice(0)) {
-    if (c.proc.exitCode !== null || c.proc.signalCode !== null) continue;
-    for (const pid of c.workerPids()) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
-    c.proc.kill('SIGKILL');
-  }
-});
+afterEach(killClusters);
 
 afterAll(async () => {
   for (const s of servers) await s.close();
@@ -127,7 +64,7 @@ const OFFER = JSON.stringify({
 
 describe('a --workers cluster being stopped', () => {
   it('every process signalled at once (systemd, Ctrl-C): a worker finishing a request is not cut short by the primary', async () => {
-    const c = await startCluster();
+    const c = await startCluster(configPath);
     // A request in flight on one of the workers: its body is half sent.
     const slow = await openSlow(c.port);
     await slow.write(
@@ -150,7 +87,7 @@ describe('a --workers cluster being stopped', () => {
   }, 60_000);
 
   it('a worker that does not stop is killed after the grace period, and the primary exits 1, releasing dataDir', async () => {
-    const c = await startCluster({ MIRRORGATE_SHUTDOWN_GRACE_MS: '200' });
+    const c = await startCluster(configPath, { env: { MIRRORGATE_SHUTDOWN_GRACE_MS: '200' } });
     const [wedged] = c.workerPids();
     process.kill(wedged!, 'SIGSTOP');
     c.proc.kill('SIGTERM');
@@ -162,7 +99,7 @@ describe('a --workers cluster being stopped', () => {
   }, 60_000);
 
   it('a second signal to the primary stops the cluster at once', async () => {
-    const c = await startCluster();
+    const c = await startCluster(configPath);
     const [wedged] = c.workerPids();
     process.kill(wedged!, 'SIGSTOP');
     c.proc.kill('SIGTERM');
