@@ -11,6 +11,7 @@ import { EDGE_PLACE_HEADER } from '../http/edgePlace.js';
 import { MAX_URL_BYTES } from '../http/limits.js';
 import { REDIRECT_SECURITY_HEADERS, withoutHsts } from '../http/securityHeaders.js';
 import type { AppServices } from '../http/services.js';
+import { endRedirect, fieldsText, headSafe } from './redirectHead.js';
 
 /**
  * Returns a handler that answers a download redirect and returns true, or returns false without
@@ -20,8 +21,9 @@ import type { AppServices } from '../http/services.js';
 export function fastRedirect(services: AppServices): (req: IncomingMessage, res: ServerResponse) => boolean {
   const clients = clientResolver(services);
   // HSTS only to clients that came over HTTPS (RFC 6797 §7.2), as the app's middleware sends it.
-  const overHttps = REDIRECT_SECURITY_HEADERS.flat();
-  const overHttp = withoutHsts(REDIRECT_SECURITY_HEADERS).flat();
+  const overHttps = REDIRECT_SECURITY_HEADERS.flat().concat('content-length', '0');
+  const overHttp = withoutHsts(REDIRECT_SECURITY_HEADERS).flat().concat('content-length', '0');
+  const tails = { https: fieldsText(overHttps), http: fieldsText(overHttp) };
   const { events, logger } = services;
 
   return (req, res) => {
@@ -61,11 +63,12 @@ export function fastRedirect(services: AppServices): (req: IncomingMessage, res:
     const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : newRequestId();
     const out = redirectHeaders(snapshot, outcome.decision, intent.path, services.publicUrl);
     out.push('x-request-id', requestId);
-    const security = client.https ? overHttps : overHttp;
-    for (let i = 0; i < security.length; i++) out.push(security[i]!);
-    out.push('content-length', '0');
-    res.writeHead(302, out);
-    res.end();
+    if (!headSafe(snapshot, services.publicUrl) || !endRedirect(res, out, client.https ? tails.https : tails.http)) {
+      const tail = client.https ? overHttps : overHttp;
+      for (let i = 0; i < tail.length; i++) out.push(tail[i]!);
+      res.writeHead(302, out);
+      res.end();
+    }
     logRequest(logger, { reqId: requestId, method, path: DOWNLOAD_PREFIX + intent.path, status: 302, mirror: outcome.mirror, startedAt });
     return true;
   };
