@@ -33,6 +33,35 @@ describe('the Node access log', () => {
     expect(ours.lines[0]!.replace(/"time":\d+/, '')).toBe(theirs.lines[0]!.replace(/"time":\d+/, ''));
   });
 
+  it('writes every duration and every text as pino does', async () => {
+    const base = { service: 'mirrorgate' };
+    const ours = capture();
+    const theirs = capture();
+    const log = nodeLogger('info', base, ours.stream);
+    const reference = pino({ level: 'info', base }, theirs.stream);
+    const durations = [0, -0, 0.01, 0.07, 0.1, 0.29, 1, 1.005, 9.99, 10.1, 123.45, 1e7 + 0.01, 1e12 + 0.5, 1e-7, 0.123456, NaN, Infinity];
+    for (let h = 0; h < 3000; h += 7) durations.push(h / 100, Math.round(Math.random() * 1e6) / 100);
+    const texts = ['plain', 'a"b', 'back\\slash', 'tab\there', 'ünïcode 日本', 'pair 😀', 'del \u007f', 'nul \u0000'];
+    for (const [i, ms] of durations.entries()) {
+      const line = {
+        reqId: texts[i % texts.length],
+        method: 'GET',
+        path: `/download/${texts[(i + 3) % texts.length]}`,
+        status: 302,
+        mirror: texts[(i + 5) % texts.length],
+        ms,
+      };
+      log.request(line);
+      reference.info({ ...line }, 'request');
+    }
+    await nextTurn();
+    expect(ours.lines.map((l) => l.replace(/"time":\d+/, ''))).toEqual(theirs.lines.map((l) => l.replace(/"time":\d+/, '')));
+    // Where pino writes a lone surrogate raw (invalid UTF-8 on the way out), ours escapes it, as JSON.stringify does.
+    log.request({ ...cases[0]!, path: '/download/lone \ud800' });
+    await nextTurn();
+    expect(ours.lines.at(-1)).toContain('"path":"/download/lone \\ud800"');
+  });
+
   it('writes nothing below its level, and keeps lines in order with other log lines', async () => {
     const quiet = capture();
     nodeLogger('warn', { service: 'mirrorgate' }, quiet.stream).request(cases[0]!);
