@@ -170,6 +170,15 @@ function keepRawTarget(req: IncomingMessage): void {
   req.url = q < 0 ? url.replaceAll('\\', '%5C') : url.slice(0, q).replaceAll('\\', '%5C') + url.slice(q);
 }
 
+/**
+ * HTTP/1.0 has no Host header (node:http refuses an HTTP/1.1 request without one, RFC 9112 §3.2), and
+ * @hono/node-server answers a request without Host a bare 400 unless the server was bound to a named
+ * host. The fast path's 302 never reads Host, so the app is handed our public host for it, and answers alike.
+ */
+function hostForHttp10(req: IncomingMessage, services: AppServices): void {
+  if (req.headers.host === undefined) req.headers.host = new URL(services.publicUrl).host;
+}
+
 function rawTargetOf(incoming: IncomingMessage): string | undefined {
   const raw = (incoming as WithRawTarget)[RAW_TARGET] ?? incoming.url;
   return raw === undefined ? undefined : originForm(raw);
@@ -203,6 +212,7 @@ function withRedirectFastPath(services: AppServices, log: LogLike, enabled: bool
       }
       keepLinkFieldsApart(res);
       keepRawTarget(req);
+      hostForHttp10(req, services);
       app(req, res);
     })) as typeof createServer;
 }

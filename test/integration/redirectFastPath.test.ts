@@ -1,9 +1,10 @@
 // The Node fast path for plain 302s (src/node/fastPath.ts) against the app's own redirect route (a second
 // instance on the same config with MIRRORGATE_FAST_PATH=off): the same request must get the same answer,
 // header for header, and the same events. Through real servers on loopback.
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_IPS, EUROPE_NO_COUNTRY_IP } from '../support/clientIps.js';
-import type { RunningServer } from '../../src/node.js';
+import { serve, type RunningServer } from '../../src/node.js';
 import { encodePath, FILES, startNetwork, type FileKey, type MirrorNetwork } from '../support/network.js';
 import { rawRequest } from '../support/requests.js';
 
@@ -111,5 +112,44 @@ describe('the Node fast path for plain redirects', () => {
     const withCookie = await answer(base, { Cookie: `mirrorgate_mirror=${remembered}`, 'X-Forwarded-For': CLIENT_IPS.US_EAST.ip });
     const asked = await answer(`${base}?mirror=${remembered}`, { 'X-Forwarded-For': CLIENT_IPS.US_EAST.ip });
     expect(withCookie.headers['x-mirrorgate-mirror']).toBe(asked.headers['x-mirrorgate-mirror']);
+  });
+});
+
+/** The status of each answer to `request` (sent as is) on one connection, until the server closes it. */
+function statuses(port: number, request: string): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('error', reject);
+    socket.on('end', () => resolve([...text.matchAll(/^HTTP\/1\.1 (\d{3}) /gm)].map((m) => Number(m[1]))));
+  });
+}
+
+describe('HTTP/1.0 clients that send no Host (only HTTP/1.1 must, RFC 9112 §3.2)', () => {
+  it('get the same answers from both transports on a server bound to no host name, as npm start binds it', async () => {
+    const started: RunningServer[] = [];
+    try {
+      for (const env of [{}, { MIRRORGATE_FAST_PATH: 'off' }]) {
+        const { file, port } = await net.writeConfig();
+        // No hostname: all interfaces, where @hono/node-server has no host of its own to fall back on.
+        started.push(await serve({ configPath: file, port, logLevel: 'silent', env }));
+      }
+      const file = `/download/${encodePath(FILES.readme)}`;
+      for (const server of started) {
+        for (const [target, status] of [
+          [file, 302],
+          [`${file}?sha256`, 200],
+          [`${file}.meta4`, 200],
+          ['/download/no/such/file', 404],
+          ['/healthz', 200],
+        ] as const) {
+          expect(await statuses(server.port, `GET ${target} HTTP/1.0\r\n\r\n`), `${target} on ${server.url}`).toEqual([status]);
+        }
+      }
+    } finally {
+      for (const server of started) await server.close();
+    }
   });
 });
