@@ -251,11 +251,13 @@ function parseServerUrl(text: string): URL {
   } catch {
     throw new CliError(`invalid server URL "${clean(text)}": expected http://host:port or https://host`, EXIT.usage);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new CliError(`invalid server URL "${clean(url.origin)}": expected http:// or https://`, EXIT.usage);
-  }
   url.username = '';
   url.password = '';
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    // As given, less any password: `localhost:8080` parses as a URL of scheme "localhost:", whose origin is "null".
+    const hint = /^[a-z][a-z0-9+.-]*:\d/i.test(text) ? ` (did you mean http://${clean(text)}?)` : '';
+    throw new CliError(`invalid server URL "${clean(url.href)}": expected http:// or https://${hint}`, EXIT.usage);
+  }
   url.search = '';
   url.hash = '';
   if (!url.pathname.endsWith('/')) url.pathname += '/';

@@ -544,6 +544,15 @@ describe('tokens, roles and reachability', () => {
     expect((await cli(['mirrors', 'list', '--url', 'ftp://example.org'])).code).toBe(2);
   });
 
+  it('a --url without its scheme is named as given (not "null"), with the likely fix; a password in it is not echoed', async () => {
+    const bare = await cli(['mirrors', 'list', '--url', 'localhost:8080']);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toBe('mirrorgate: invalid server URL "localhost:8080": expected http:// or https:// (did you mean http://localhost:8080?)\n');
+    const ftp = await cli(['mirrors', 'list', '--url', 'ftp://ops:secret@example.org/']);
+    expect(ftp.code).toBe(2);
+    expect(ftp.stderr).toBe('mirrorgate: invalid server URL "ftp://example.org/": expected http:// or https://\n');
+  });
+
   it('https:// to a plain-http server, or a server that is not Mirrorgate, is said in words', async () => {
     const tls = await cli(['mirrors', 'list'], { MIRRORGATE_URL: server.url.replace('http://', 'https://') });
     expect(tls.code).toBe(3);
