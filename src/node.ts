@@ -9,6 +9,7 @@ import type { StatsRecorder } from './control/statsRecorder.js';
 import cluster from 'node:cluster';
 import { CONFIG_COPY, onClusterStop, runClusterPrimary, WorkerCountError, workerCount, workerStore } from './node/cluster.js';
 import { compose } from './node/compose.js';
+import { geoFileProblems } from './geo/maxmindLocator.js';
 import { exitOnSignals, listen, serverTimeouts } from './node/server.js';
 import { DataDirInUseError, DataDirUnusableError } from './store/memoryStore.js';
 import { StoreUnavailableError, type Store } from './store/store.js';
@@ -52,10 +53,21 @@ function listenProblem(err: unknown, port: number): StartError | undefined {
   return undefined;
 }
 
+/**
+ * The config at `file` as the server starts on it: loadConfig's checks, then the GeoIP files it names read as
+ * the server reads them, so `check-config` and a refused start say the same. `textFile` as for loadConfig.
+ */
+export async function loadServableConfig(file: string, env: Record<string, string | undefined>, textFile?: string): Promise<Config> {
+  const config = await loadConfig(file, env, textFile);
+  const problems = await geoFileProblems(config.geoip);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
 export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {
   const env = opts.env ?? process.env;
   // A cluster worker parses the config as its primary read it (CONFIG_COPY), resolving paths against the file.
-  const config = await loadConfig(opts.configPath ?? resolveConfigPath(env), env, cluster.isWorker ? env[CONFIG_COPY] : undefined);
+  const config = await loadServableConfig(opts.configPath ?? resolveConfigPath(env), env, cluster.isWorker ? env[CONFIG_COPY] : undefined);
   const port = opts.port ?? (env.PORT ? Number(env.PORT) : (config.port ?? 8080));
   const instance = await compose(config, { env, logLevel: opts.logLevel, port, store: workerStore(env) });
   const timeouts = serverTimeouts(env);

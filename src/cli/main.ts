@@ -3,7 +3,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { ConfigError, loadConfig, resolveConfigPath } from '../config/load.js';
+import { ConfigError, resolveConfigPath } from '../config/load.js';
 import { addMirrorCommands } from './commands/mirrors.js';
 import { addOfferCommands } from './commands/offers.js';
 import { addReportCommands } from './commands/reports.js';
@@ -112,7 +112,9 @@ function addConfigCommands(program: Command, ctx: CliContext): void {
     .action(async (file: string | undefined) => {
       const configPath = file === undefined ? resolveConfigPath(ctx.env, ctx.cwd) : path.resolve(ctx.cwd, file);
       try {
-        const config = await loadConfig(configPath, ctx.env);
+        // As the server reads it at start (its GeoIP files too), so an ok here is a config it starts on.
+        const { loadServableConfig } = await import('../node.js');
+        const config = await loadServableConfig(configPath, ctx.env);
         const n = config.mirrors.length;
         ctx.io.out(`ok: ${config.file} (${n} mirror${n === 1 ? '' : 's'})\n`);
       } catch (err) {

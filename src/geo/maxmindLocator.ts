@@ -10,7 +10,7 @@ import type { Continent } from '../core/model.js';
 import { AsnTable } from './asnTable.js';
 import { isPublicAddress, normalizeAddress } from './clientAddress.js';
 import { creditFor, DBIP_CREDIT, type DataCredit, type GeoDataInfo, type GeoInfo, type Location, type Locator } from './locator.js';
-import { type GeoLog, openWatchedFiles, type WatchedFiles } from './watchedFiles.js';
+import { fileSignature, type GeoLog, openWatchedFiles, type WatchedFiles } from './watchedFiles.js';
 
 export type { GeoLog } from './watchedFiles.js';
 
@@ -84,14 +84,13 @@ export async function openLocator(opts: LocatorOptions = {}): Promise<FileLocato
     openWatchedFiles<CityData>({
       label: 'geoip.city',
       files: opts.city ? [opts.city] : defaults!.city,
-      load: (files, signature) =>
-        shared(opts.city ? 'city' : 'default city', files, signature, () => loadCity(files, opts.city ? undefined : 'DB-IP City Lite, CC BY 4.0 (db-ip.com)')),
+      load: (files, signature) => loadCityData(files, signature, !opts.city),
       ...watchOpts,
     }),
     openWatchedFiles<AsnData>({
       label: 'geoip.asn',
       files: opts.asn ? [opts.asn] : defaults!.asn,
-      load: (files, signature) => shared(opts.asn ? 'asn' : 'default asn', files, signature, () => (opts.asn ? loadAsnMmdb(files[0]!) : loadAsnCsv(files))),
+      load: (files, signature) => loadAsnData(files, signature, !opts.asn),
       ...watchOpts,
     }),
   ]);
@@ -114,6 +113,38 @@ export async function openLocator(opts: LocatorOptions = {}): Promise<FileLocato
       asn.close();
     },
   };
+}
+
+/**
+ * What keeps the files a config names (`geoip.city`, `geoip.asn`) from serving, as "geoip.city: reason" lines, the
+ * way the server reads them at start; none when both read (or are left to the bundled data). A file found good
+ * here is not read again by a locator opened on it afterwards in this process.
+ */
+export async function geoFileProblems(opts: Pick<LocatorOptions, 'city' | 'asn'>): Promise<string[]> {
+  const checks = [
+    { key: 'geoip.city', file: opts.city, load: loadCityData },
+    { key: 'geoip.asn', file: opts.asn, load: loadAsnData },
+  ];
+  const problems: string[] = [];
+  for (const { key, file, load } of checks) {
+    if (!file) continue;
+    try {
+      await load([file], await fileSignature(file), false);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const reason = code ? `cannot read ${file} (${code})` : `cannot read ${file} as a MaxMind DB (.mmdb) file: ${(err as Error).message}`;
+      problems.push(`${key}: ${reason}`);
+    }
+  }
+  return problems;
+}
+
+function loadCityData(files: readonly string[], signature: string, bundled: boolean): Promise<CityData> {
+  return shared(bundled ? 'default city' : 'city', files, signature, () => loadCity(files, bundled ? 'DB-IP City Lite, CC BY 4.0 (db-ip.com)' : undefined));
+}
+
+function loadAsnData(files: readonly string[], signature: string, bundled: boolean): Promise<AsnData> {
+  return shared(bundled ? 'default asn' : 'asn', files, signature, () => (bundled ? loadAsnCsv(files) : loadAsnMmdb(files[0]!)));
 }
 
 /*

@@ -46,7 +46,7 @@ export interface WatchedFiles<T> {
 export async function openWatchedFiles<T>(opts: WatchedFilesOptions<T>): Promise<WatchedFiles<T>> {
   const clock = opts.clock ?? Date.now;
   const files = opts.files.map((f) => path.resolve(f));
-  let signatures = await Promise.all(files.map(signature));
+  let signatures = await Promise.all(files.map(fileSignature));
   let data = await opts.load(files, signatures.join(' '));
   let loadedAt = clock();
   let reloadError: string | undefined;
@@ -58,7 +58,7 @@ export async function openWatchedFiles<T>(opts: WatchedFilesOptions<T>): Promise
   const polled: string[] = [];
 
   const reload = async (): Promise<void> => {
-    const now = await Promise.all(files.map((f) => signature(f).catch(() => 'missing')));
+    const now = await Promise.all(files.map((f) => fileSignature(f).catch(() => 'missing')));
     if (closed || now.every((s, i) => s === signatures[i])) return;
     try {
       const next = await opts.load(files, now.join(' '));
@@ -126,7 +126,8 @@ export async function openWatchedFiles<T>(opts: WatchedFilesOptions<T>): Promise
   };
 }
 
-async function signature(file: string): Promise<string> {
+/** A file's identity: it changes whenever the file is replaced or rewritten. One file's is the `signature` its load gets. */
+export async function fileSignature(file: string): Promise<string> {
   const s = await stat(file);
   return `${s.ino}:${s.size}:${s.mtimeMs}`;
 }

