@@ -128,6 +128,7 @@ export class AdminService {
    */
   async addMirror(actor: string, spec: MirrorSpec, lifecycle: 'pending' | 'syncing' = 'pending'): Promise<MirrorView> {
     this.refusePrivateAddresses(spec);
+    refuseHalfPosition(spec);
     const existing = this.control.override(spec.id);
     // A runtime mirror whose stored state was lost (unconfirmed, not listed) may be added again.
     if (this.control.mirrors().some((m) => m.id === spec.id) || (existing && !existing.deleted && !existing.unconfirmed)) {
@@ -181,6 +182,7 @@ export class AdminService {
     // A PATCH confirms a mirror whose stored state was damaged (stateCheck.ts): it counts as a change.
     delete next.unconfirmed;
     const after = this.control.previewSpec(id, next) ?? before.spec;
+    refuseHalfPosition(after);
     // A ceiling below the weight in force would leave the provider's limit and the mirror's share at odds.
     if (weightCeiling !== undefined && after.weight > weightCeiling) {
       throw new FieldsError('invalid body', {
@@ -663,6 +665,17 @@ export class AdminService {
 /** A logo upload that is not an acceptable picture: the HTTP layer answers 422 (415 for a wrong type). */
 export class InvalidLogoError extends Error {
   override readonly name = 'InvalidLogoError';
+}
+
+/**
+ * lat and lon come together, as the config file requires: one alone would place the mirror on its country's
+ * centroid along the other axis (core/snapshot.ts), somewhere nobody chose.
+ */
+function refuseHalfPosition(spec: Pick<MirrorSpec, 'lat' | 'lon'>): void {
+  const hasLat = spec.lat !== undefined && spec.lat !== null;
+  const hasLon = spec.lon !== undefined && spec.lon !== null;
+  if (hasLat && !hasLon) throw new FieldsError('invalid body', { lon: 'required when lat is set' });
+  if (hasLon && !hasLat) throw new FieldsError('invalid body', { lat: 'required when lon is set' });
 }
 
 /** The sponsor after a PATCH: given fields replace the current ones, the rest (the logo above all) stay. */

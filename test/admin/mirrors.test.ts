@@ -308,6 +308,23 @@ describe('errors', () => {
     expect((await staff.patch('/admin/v1/mirrors/de-berlin', { id: 'de-renamed' })).status).toBe(422);
   });
 
+  it('lat without lon (or lon without lat) → 422 naming the missing one, as the config file says it; POST and PATCH alike', async () => {
+    const { lon: _lon, ...latOnly } = stockholm('se-half');
+    const post = await staff.post('/admin/v1/mirrors', latOnly);
+    expect(post.status, post.text).toBe(422);
+    expect(post.json.fields).toEqual({ lon: 'required when lat is set' });
+    expect((await staff.get('/admin/v1/mirrors/se-half')).status).toBe(404);
+
+    // de-berlin has both: dropping one leaves the other alone; dropping both, or moving both, is a position.
+    const before = (await staff.get('/admin/v1/mirrors/de-berlin')).json.spec;
+    const drop = await staff.patch('/admin/v1/mirrors/de-berlin', { lat: null });
+    expect(drop.status, drop.text).toBe(422);
+    expect(drop.json.fields).toEqual({ lat: 'required when lon is set' });
+    expect((await staff.get('/admin/v1/mirrors/de-berlin')).json.spec).toEqual(before);
+    expect((await staff.patch('/admin/v1/mirrors/de-berlin', { lat: 52.5, lon: 13.4 })).status).toBe(200);
+    expect((await staff.patch('/admin/v1/mirrors/de-berlin', { lat: before.lat, lon: before.lon })).status).toBe(200);
+  });
+
   it('an empty PATCH → 422 (nothing to change)', async () => {
     expect((await staff.patch('/admin/v1/mirrors/de-berlin', {})).status).toBe(422);
   });
