@@ -1,5 +1,6 @@
 // The CLI's human output: aligned tables whatever the script, safe against control characters, units people read.
 import { describe, expect, it } from 'vitest';
+import { describeChange } from '../../src/cli/commands/reports.js';
 import { clean, displayWidth, formatBytes, formatMillis, formatPercent, formatTime, keyValues, summarize, table } from '../../src/cli/format.js';
 
 describe('table', () => {
@@ -56,5 +57,13 @@ describe('units', () => {
     expect(keyValues([['id', 'a'], ['base URL', 'https://a.example/'], undefined, ['lag', null], ['gone', undefined]])).toBe(
       'id        a\nbase URL  https://a.example/\nlag       -\n',
     );
+  });
+});
+
+describe("audit's CHANGE column", () => {
+  const entry = { id: 'e1', at: 0, actor: 'ops', target: 'mirror:m' };
+  it('reads before → after for the fields both sides name, and "removed" for a delete (not "null")', () => {
+    expect(describeChange({ ...entry, action: 'mirror.update', before: { weight: 100 }, after: { weight: 50 } })).toBe('weight: 100 → 50');
+    expect(describeChange({ ...entry, action: 'mirror.delete', before: { id: 'm', weight: 100 }, after: null })).toBe('removed');
   });
 });

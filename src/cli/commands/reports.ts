@@ -170,6 +170,8 @@ export function describeChange(e: AuditEntryView, max = 80): string {
       return text.length > max ? `${text.slice(0, max - 1)}…` : text;
     }
   }
+  // A delete leaves nothing after it: say so rather than print "null".
+  if (e.after === null && before) return 'removed';
   return summarize(e.after, max);
 }
 
