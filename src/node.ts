@@ -9,7 +9,7 @@ import type { StatsRecorder } from './control/statsRecorder.js';
 import cluster from 'node:cluster';
 import { CONFIG_COPY, onClusterStop, runClusterPrimary, WorkerCountError, workerCount, workerStore } from './node/cluster.js';
 import { compose } from './node/compose.js';
-import { geoFileProblems } from './geo/maxmindLocator.js';
+import { startProblems } from './node/startChecks.js';
 import { exitOnSignals, listen, serverTimeouts } from './node/server.js';
 import { DataDirInUseError, DataDirUnusableError } from './store/memoryStore.js';
 import { StoreUnavailableError, type Store } from './store/store.js';
@@ -54,12 +54,12 @@ function listenProblem(err: unknown, port: number): StartError | undefined {
 }
 
 /**
- * The config at `file` as the server starts on it: loadConfig's checks, then the GeoIP files it names read as
- * the server reads them, so `check-config` and a refused start say the same. `textFile` as for loadConfig.
+ * The config at `file` as the server starts on it: loadConfig's checks, then what startProblems finds (GeoIP files
+ * read as the server reads them, REDIS_URL), so `check-config` and a refused start say the same. `textFile` as for loadConfig.
  */
 export async function loadServableConfig(file: string, env: Record<string, string | undefined>, textFile?: string): Promise<Config> {
   const config = await loadConfig(file, env, textFile);
-  const problems = await geoFileProblems(config.geoip);
+  const problems = await startProblems(config, env);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -1,6 +1,6 @@
 // Picks the store a deployment asked for: "memory" (persisted under dataDir) or a redis:// / rediss:// URL.
 import { MemoryStore } from './memoryStore.js';
-import { RedisStore, redactRedisUrl } from './redisStore.js';
+import { RedisStore } from './redisStore.js';
 import type { Store } from './store.js';
 import type { StoreLog } from './storeLog.js';
 
@@ -28,7 +28,14 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       ...(log && { log }),
     });
   }
-  // Redacted: a mistyped URL may still carry a password.
-  const shown = store.includes('@') ? redactRedisUrl(store) : store;
-  throw new Error(`store: must be "memory" or a redis:// or rediss:// URL, got ${JSON.stringify(shown)}`);
+  throw new Error(`store: ${storeUrlProblem(store)}`);
+}
+
+/** Why `store` (config `store`, or REDIS_URL) names no store, or undefined when it names one. */
+export function storeUrlProblem(store: string): string | undefined {
+  if (store === 'memory' || /^rediss?:\/\//i.test(store)) return undefined;
+  // Redacted: a mistyped URL may still carry a password, and one mistyped enough ("redis:/user:pw@host") has no
+  // parsed password for redactRedisUrl (redisStore.ts) to hide: everything before the last "@" goes.
+  const shown = store.includes('@') ? `***${store.slice(store.lastIndexOf('@'))}` : store;
+  return `must be "memory" or a redis:// or rediss:// URL, got ${JSON.stringify(shown)}`;
 }

@@ -107,6 +107,23 @@ describe('GeoIP files', () => {
   });
 });
 
+describe('REDIS_URL', () => {
+  it('one that is not a Redis URL: check-config names it and exits 1; serve refuses with the same line', async () => {
+    const env = { CLI_STAFF_TOKEN: TOKEN, REDIS_URL: 'redis//cache:6379', LOG_LEVEL: 'silent' };
+    const problem = 'REDIS_URL: must be "memory" or a redis:// or rediss:// URL, got "redis//cache:6379"';
+    expect(await cli(['check-config', good], env)).toEqual({ code: 1, stdout: '', stderr: `${problem}\n` });
+    const serve = await cli(['serve', '--config', good, '--port', '0'], env);
+    expect(serve).toEqual({ code: 1, stdout: '', stderr: `${problem}\nmirrorgate: refusing to start with an invalid config\n` });
+  });
+
+  it('a password in a mistyped one is not printed', async () => {
+    const run = await cli(['check-config', good], { CLI_STAFF_TOKEN: TOKEN, REDIS_URL: 'redis:/ops:hunter2-secret@cache:6379' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^REDIS_URL: must be /);
+    expect(run.stderr).not.toContain('hunter2-secret');
+  });
+});
+
 describe('run()', () => {
   it('reports usage errors with exit 2 and help with exit 0', async () => {
     const unknown = await cli(['no-such-command']);
