@@ -163,31 +163,43 @@ async function http(): Promise<void> {
     notes.push(`Redis rows skipped: nothing answers at ${REDIS_URL}.`);
   }
 
+  const sides = await goalSides(sc.redirects);
   console.log(`\nHTTP runs (${seconds} s each, best of ${repeat}, ${connections} connections, autocannon in the parent process):`);
   console.log(table(detail));
 
+  // The goals, from the three servers taking the load in alternating slices (goalSides): sequential runs a minute
+  // apart moved the bare ceiling by a third on this VM, and the ratio with it.
+  const sliced = `median of ${sides.rounds} alternating slices`;
   rows.push([
     'HTTP',
-    '302 path, req/s (memory, info log: the default)',
-    fmtInt(info.redirects.rps),
-    `bare node:http 302: ${fmtInt(bare.rps)}`,
-    pct(info.redirects.rps / bare.rps),
-    goal(info.redirects.rps / bare.rps >= 0.5, '≥ 50 %'),
+    `302 path, req/s (memory, info log: the default), ${sliced}`,
+    fmtInt(sides.info.rps),
+    `bare node:http 302: ${fmtInt(sides.bare.rps)}`,
+    pct(sides.info.rps / sides.bare.rps),
+    goal(sides.info.rps / sides.bare.rps >= 0.5, '≥ 50 %'),
   ]);
   rows.push([
     'HTTP',
-    '302 path, req/s (memory, LOG_LEVEL=silent)',
-    fmtInt(mem.redirects.rps),
-    `bare node:http 302: ${fmtInt(bare.rps)}`,
-    pct(mem.redirects.rps / bare.rps),
-    goal(mem.redirects.rps / bare.rps >= 0.6, '≥ 60 %'),
+    `302 path, req/s (memory, LOG_LEVEL=silent), ${sliced}`,
+    fmtInt(sides.silent.rps),
+    `bare node:http 302: ${fmtInt(sides.bare.rps)}`,
+    pct(sides.silent.rps / sides.bare.rps),
+    goal(sides.silent.rps / sides.bare.rps >= 0.6, '≥ 60 %'),
   ]);
   rows.push([
     'HTTP',
-    '302 path, server CPU per request, info log / silent',
-    `${fmtUs(info.redirects.serverCpuUsPerReq)} / ${fmtUs(mem.redirects.serverCpuUsPerReq)}`,
-    `bare: ${fmtUs(bare.serverCpuUsPerReq)}`,
+    `302 path, server CPU per request, info log / silent, ${sliced}`,
+    `${fmtUs(sides.info.cpuUs)} / ${fmtUs(sides.silent.cpuUs)}`,
+    `bare: ${fmtUs(sides.bare.cpuUs)}`,
+    `${pct(sides.bare.cpuUs / sides.info.cpuUs)} / ${pct(sides.bare.cpuUs / sides.silent.cpuUs)} of bare's`,
     '',
+  ]);
+  rows.push([
+    'HTTP',
+    '302 path, req/s and CPU per request, the runs above one after another (info / silent)',
+    `${fmtInt(info.redirects.rps)} / ${fmtInt(mem.redirects.rps)} (${fmtUs(info.redirects.serverCpuUsPerReq)} / ${fmtUs(mem.redirects.serverCpuUsPerReq)})`,
+    `bare node:http 302: ${fmtInt(bare.rps)} (${fmtUs(bare.serverCpuUsPerReq)})`,
+    `${pct(info.redirects.rps / bare.rps)} / ${pct(mem.redirects.rps / bare.rps)}`,
     '',
   ]);
   rows.push([
@@ -275,10 +287,42 @@ async function http(): Promise<void> {
     notes.push(
       `The bare server used ${bare.serverCores.toFixed(2)} of a core: the load generator (${bare.loadgenCores.toFixed(2)} cores) is the limit there, so the bare ceiling is understated and the "% of ceiling" overstated.`,
     );
-  raw.httpSummary = { bare, budget, bareFull, rawFull, hono, mem, info, redis };
+  raw.httpSummary = { bare, budget, bareFull, rawFull, hono, mem, info, redis, sides };
 }
 
 /** The headers of one 302 from the running server (framing headers left out), and their size on the wire. */
+
+/**
+ * The goal ratios' three servers (bare node:http, Mirrorgate silent, Mirrorgate with the info log) running at
+ * once and taking the 302 load in alternating slices, as bench:ab does; each side's median req/s and CPU per request.
+ */
+async function goalSides(requests: readonly LoadRequest[]): Promise<{ rounds: number } & Record<'bare' | 'silent' | 'info', { rps: number; cpuUs: number }>> {
+  const specs = [
+    { name: 'bare', mode: 'bare' as const, env: {} },
+    { name: 'silent', mode: 'mirrorgate' as const, env: { LOG_LEVEL: 'silent' } },
+    { name: 'info', mode: 'mirrorgate' as const, env: { LOG_LEVEL: 'info' } },
+  ];
+  const servers: { name: string; s: ServerHandle; slices: LoadResult[] }[] = [];
+  const rounds = quick ? 2 : 8;
+  try {
+    for (const spec of specs) servers.push({ name: spec.name, s: await startServer(spec.mode, spec.env), slices: [] });
+    for (const x of servers) await warmUp(x.s.url, requests, warmSeconds, connections);
+    for (let r = 0; r < rounds; r++) {
+      // Each round starts with another side, so none always follows the same one.
+      const order = servers.map((_, i) => servers[(i + r) % servers.length]!);
+      for (const x of order) x.slices.push(await runLoad({ urls: [x.s.url], requests, connections, durationS: seconds / 4, servers: [x.s.child] }));
+    }
+  } finally {
+    for (const x of servers) await x.s.child.stop();
+  }
+  const of = (name: string) => {
+    const slices = servers.find((x) => x.name === name)!.slices;
+    return { rps: median(slices.map((x) => x.rps)), cpuUs: median(slices.map((x) => x.serverCpuUsPerReq)) };
+  };
+  const result = { rounds, bare: of('bare'), silent: of('silent'), info: of('info') };
+  log(`  goal sides, ${rounds} alternating slices: ${JSON.stringify(result)}`);
+  return result;
+}
 
 async function best(run: () => Promise<LoadResult>): Promise<LoadResult> {
   let r = await run();
