@@ -17,7 +17,23 @@ import type { ControlResult } from './control.js';
 import type { CoreResult } from './core.js';
 import type { LoadRequest } from '../../load/scenarios.js';
 import { runLoad, scenarios, startServer, typicalRedirectHeaders, warmUp, type LoadResult, type ServerHandle, type ServerMode } from './http.js';
-import { BENCH_DIR, processTreeCpu, fmtInt, median, fmtMiB, fmtMs, fmtS, fmtUs, forkChild, goal, loadAverage1, machineLine, pct, table } from './util.js';
+import {
+  BENCH_DIR,
+  processTreeCpu,
+  fmtInt,
+  median,
+  fmtMiB,
+  fmtMs,
+  fmtS,
+  fmtUs,
+  forkChild,
+  goal,
+  cpuTicks,
+  loadAverage1,
+  machineLine,
+  pct,
+  table,
+} from './util.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379/15';
 /** Busy time per request added to the bare server: its ratio to bare is what that much work of one's own costs. */
@@ -630,6 +646,7 @@ async function control(): Promise<void> {
 
 async function main(): Promise<void> {
   const loadBefore = loadAverage1();
+  const ticksBefore = cpuTicks();
   console.log(`Mirrorgate bench${quick ? ' (--quick)' : ''} — ${new Date().toISOString()}`);
   console.log(machineLine());
   if (loadBefore > 0.7)
@@ -646,7 +663,11 @@ async function main(): Promise<void> {
   console.log(`\nSummary (each figure beside a baseline measured in this run):`);
   console.log(table([['area', 'measure', 'Mirrorgate', 'baseline (same run)', 'ratio', 'goal'], ...rows]));
   for (const n of notes) console.log(`- ${n}`);
-  console.log(`\nTook ${fmtS(performance.now() - started)}; 1-minute load average ${loadBefore.toFixed(2)} before, ${loadAverage1().toFixed(2)} after.`);
+  const ticks = cpuTicks();
+  const steal = ticks.total > ticksBefore.total ? (ticks.steal - ticksBefore.steal) / (ticks.total - ticksBefore.total) : 0;
+  console.log(
+    `\nTook ${fmtS(performance.now() - started)}; 1-minute load average ${loadBefore.toFixed(2)} before, ${loadAverage1().toFixed(2)} after; steal ${(steal * 100).toFixed(1)} % of the CPU time (other guests on this host: figures taken under steal are low).`,
+  );
   if (values.json) await writeFile(values.json, JSON.stringify({ quick, machine: machineLine(), rows, notes, raw }, null, 2));
 }
 

@@ -156,6 +156,19 @@ export function loadAverage1(): number {
   return loadavg()[0]!;
 }
 
+/**
+ * The machine's CPU time so far from /proc/stat's first line, in clock ticks: all of it, and the part the
+ * hypervisor gave to other guests (steal). On a shared VM, steal during a run is what makes its figures low.
+ */
+export function cpuTicks(): { total: number; steal: number } {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+  } catch {
+    return { total: 0, steal: 0 };
+  }
+}
+
 /** Peak resident set of this process so far (VmHWM), in bytes; process.resourceUsage().maxRSS as fallback. */
 export function peakRss(): number {
   try {
