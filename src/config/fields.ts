@@ -126,3 +126,16 @@ export const fields = {
   duration,
   mirrorId: z.string().min(1).max(63).regex(MIRROR_ID, { message: 'must contain only a-z, 0-9 and "-"' }),
 };
+
+/**
+ * lat and lon come together (config file and admin API alike): one alone would place a mirror on its
+ * country's centroid along the other axis (core/snapshot.ts), somewhere nobody chose. The field that is
+ * missing and why, or undefined; null counts as absent (a PATCH clears a field with it).
+ */
+export function halfPosition(lat: unknown, lon: unknown): { field: 'lat' | 'lon'; message: string } | undefined {
+  const hasLat = lat !== undefined && lat !== null;
+  const hasLon = lon !== undefined && lon !== null;
+  if (hasLat && !hasLon) return { field: 'lon', message: 'required when lat is set' };
+  if (hasLon && !hasLat) return { field: 'lat', message: 'required when lon is set' };
+  return undefined;
+}

@@ -8,7 +8,7 @@ import { routePrefixProblem, targetPrefixProblem, type SiteRoute } from '../core
 import { DEFAULT_CONSISTENCY_RULES } from '../core/consistency.js';
 import { isRelativeTracePath } from '../core/health.js';
 import { ALLOW_PRIVATE_KEY, fetchedUrls, privateAddressMessage } from './addressPolicy.js';
-import { MIRROR_ID, baseUrl, countryCode, duration, glob, globList, linkUrl, parseDuration, parseUrl, rsyncUrl } from './fields.js';
+import { MIRROR_ID, baseUrl, countryCode, duration, glob, globList, halfPosition, linkUrl, parseDuration, parseUrl, rsyncUrl } from './fields.js';
 
 export { fields, parseDuration } from './fields.js';
 
@@ -394,10 +394,8 @@ export function crossFieldProblems(raw: unknown, sc: SchemaContext): Problem[] {
       if (first === undefined) firstIndexOfId.set(id, i);
       else problems.push({ path: ['mirrors', i, 'id'], message: `duplicate id "${id}" (also mirrors.${first}.id)` });
     }
-    const hasLat = mirror.lat !== undefined;
-    const hasLon = mirror.lon !== undefined;
-    if (hasLat && !hasLon) problems.push({ path: ['mirrors', i, 'lon'], message: 'required when lat is set' });
-    if (hasLon && !hasLat) problems.push({ path: ['mirrors', i, 'lat'], message: 'required when lon is set' });
+    const half = halfPosition(mirror.lat, mirror.lon);
+    if (half) problems.push({ path: ['mirrors', i, half.field], message: half.message });
   });
 
   asList(root.routes)?.forEach((entry, i) => {

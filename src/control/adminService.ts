@@ -7,6 +7,7 @@ import { AUDIT_ACTIONS } from '../core/auditActions.js';
 import { StoreUnavailableError, type AuditQuery, type Store, type StatsQuery, type StatsResult, type TokenRecord } from '../store/store.js';
 import type { ControlPlane } from './controlPlane.js';
 import { privateAddressFields } from '../config/addressPolicy.js';
+import { halfPosition } from '../config/fields.js';
 import { ConflictError, FieldsError, InvalidStateError, NotFoundError } from './errors.js';
 import { mirrorFromOffer, type OfferMirrorFields } from './mirrorBodies.js';
 import { prepareUpload, storedLogoOf, uploadedLogoRef, type Logo } from './logos.js';
@@ -667,15 +668,10 @@ export class InvalidLogoError extends Error {
   override readonly name = 'InvalidLogoError';
 }
 
-/**
- * lat and lon come together, as the config file requires: one alone would place the mirror on its country's
- * centroid along the other axis (core/snapshot.ts), somewhere nobody chose.
- */
+/** 422 for a position given by half (see halfPosition). */
 function refuseHalfPosition(spec: Pick<MirrorSpec, 'lat' | 'lon'>): void {
-  const hasLat = spec.lat !== undefined && spec.lat !== null;
-  const hasLon = spec.lon !== undefined && spec.lon !== null;
-  if (hasLat && !hasLon) throw new FieldsError('invalid body', { lon: 'required when lat is set' });
-  if (hasLon && !hasLat) throw new FieldsError('invalid body', { lat: 'required when lon is set' });
+  const half = halfPosition(spec.lat, spec.lon);
+  if (half) throw new FieldsError('invalid body', { [half.field]: half.message });
 }
 
 /** The sponsor after a PATCH: given fields replace the current ones, the rest (the logo above all) stay. */
