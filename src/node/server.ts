@@ -176,6 +176,7 @@ function keepRawTarget(req: IncomingMessage): void {
  * host. The fast path's 302 never reads Host, so the app is handed our public host for it, and answers alike.
  */
 function hostForHttp10(req: IncomingMessage, services: AppServices): void {
+  // Read per request: a loopback publicUrl learns its port only once listening. Rare (HTTP/1.0 without Host).
   if (req.headers.host === undefined) req.headers.host = new URL(services.publicUrl).host;
 }
 
