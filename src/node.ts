@@ -2,14 +2,16 @@
 // First, before any module loads (and a GC can run): see tickShapes.ts.
 import './node/tickShapes.js';
 import pino from 'pino';
-import { ConfigError, loadConfig, resolveConfigPath, type Config } from './config/load.js';
+import { ConfigError, resolveConfigPath, type Config } from './config/load.js';
 import type { ControlPlane } from './control/controlPlane.js';
 import type { SnapshotBuilder } from './control/snapshotBuilder.js';
 import type { StatsRecorder } from './control/statsRecorder.js';
 import cluster from 'node:cluster';
 import { CONFIG_COPY, onClusterStop, runClusterPrimary, WorkerCountError, workerCount, workerStore } from './node/cluster.js';
 import { compose } from './node/compose.js';
-import { startProblems } from './node/startChecks.js';
+import { loadServableConfig } from './node/startChecks.js';
+// check-config reads a config as the server does; the CLI reaches node/ only through this entry.
+export { loadServableConfig };
 import { exitOnSignals, listen, serverTimeouts } from './node/server.js';
 import { DataDirInUseError, DataDirUnusableError } from './store/memoryStore.js';
 import { StoreUnavailableError, type Store } from './store/store.js';
@@ -51,17 +53,6 @@ function listenProblem(err: unknown, port: number): StartError | undefined {
   if (code === 'EADDRINUSE') return new StartError(`port ${port} is already in use (EADDRINUSE)`);
   if (code === 'EACCES') return new StartError(`no permission to listen on port ${port} (EACCES; ports below 1024 need privileges)`);
   return undefined;
-}
-
-/**
- * The config at `file` as the server starts on it: loadConfig's checks, then what startProblems finds (GeoIP files
- * read as the server reads them, REDIS_URL), so `check-config` and a refused start say the same. `textFile` as for loadConfig.
- */
-export async function loadServableConfig(file: string, env: Record<string, string | undefined>, textFile?: string): Promise<Config> {
-  const config = await loadConfig(file, env, textFile);
-  const problems = await startProblems(config, env);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return config;
 }
 
 export async function serve(opts: ServeOptions = {}): Promise<RunningServer> {

@@ -10,14 +10,14 @@ import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
-import { ConfigError, parseConfig, readConfigText, resolveConfigPath } from '../config/load.js';
+import { parseConfig, readConfigText, resolveConfigPath } from '../config/load.js';
 import { ipcStore, type StoreChannel, type StoreMessage } from '../store/ipcStore.js';
 import { prepareDataDir } from '../store/memoryStore.js';
 import { openStore } from '../store/openStore.js';
 import type { Store } from '../store/store.js';
 import type { StoreLog } from '../store/storeLog.js';
 import { serverTimeouts } from './server.js';
-import { startProblems } from './startChecks.js';
+import { refuseUnservable } from './startChecks.js';
 import { hostStore } from './storeHost.js';
 
 /** An unusable worker count (`--workers`, MIRRORGATE_WORKERS): the operator's to fix, said in one line. */
@@ -157,8 +157,7 @@ export async function runClusterPrimary(opts: ClusterOptions): Promise<void> {
   const configFile = path.resolve(opts.configPath ?? resolveConfigPath(env));
   const configText = await readConfigText(configFile);
   const config = parseConfig(configText, { file: configFile, env });
-  const problems = await startProblems(config, env);
-  if (problems.length > 0) throw new ConfigError(problems);
+  await refuseUnservable(config, env);
   // Every worker runs the config as the primary read it: one started later (a replacement) would
   // otherwise read the file as edited since, and the cluster would route two ways.
   const configCopy = await privateCopy(configText);

@@ -1,5 +1,5 @@
 // What stops a valid config from serving, found before anything starts: the files and settings the schema takes on trust.
-import type { Config } from '../config/load.js';
+import { ConfigError, loadConfig, type Config } from '../config/load.js';
 import { geoFileProblems } from '../geo/maxmindLocator.js';
 import { storeUrlProblem } from '../store/openStore.js';
 
@@ -13,4 +13,20 @@ export async function startProblems(config: Config, env: Record<string, string |
   const redis = redisUrl ? storeUrlProblem(redisUrl) : undefined;
   if (redis) problems.push(`REDIS_URL: ${redis}`);
   return problems;
+}
+
+/** Refuses (ConfigError, as an invalid config is refused) a config that startProblems finds fault with. */
+export async function refuseUnservable(config: Config, env: Record<string, string | undefined>): Promise<void> {
+  const problems = await startProblems(config, env);
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/**
+ * The config at `file` as the server starts on it: loadConfig's checks, then startProblems', so `check-config`
+ * and a refused start say the same. `textFile` as for loadConfig.
+ */
+export async function loadServableConfig(file: string, env: Record<string, string | undefined>, textFile?: string): Promise<Config> {
+  const config = await loadConfig(file, env, textFile);
+  await refuseUnservable(config, env);
+  return config;
 }
