@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { runLoad, scenarios, warmUp } from './http.js';
+import { alternatingSlices, runLoad, scenarios, warmUp } from './http.js';
 import { exitWhenDone, BENCH_DIR, forkChild, median, type Child } from './util.js';
 
 async function start(serverScript: string, log: string, cwd: string, execArgv: string[] = []): Promise<{ child: Child; url: string }> {
@@ -46,21 +46,15 @@ async function main(): Promise<void> {
   ];
   try {
     for (const s of sides) await warmUp(s.url, requests, 3, connections);
-    const perSide = new Map<string, number[]>(sides.map((s) => [s.name, []]));
-    const rounds = Number(values.rounds);
-    for (let r = 0; r < rounds; r++) {
-      // Alternate which goes first, so neither always follows the other's slice.
-      const order = r % 2 === 0 ? sides : [...sides].reverse();
-      const line: string[] = [];
-      for (const s of order) {
-        const res = await runLoad({ urls: [s.url], requests, connections, durationS: Number(values.seconds), servers: [s.child] });
-        perSide.get(s.name)!.push(res.serverCpuUsPerReq);
-        line.push(`${s.name} ${res.serverCpuUsPerReq.toFixed(1)} µs`);
-      }
-      console.log(`round ${r + 1}: ${line.join(', ')}`);
-    }
-    const mOther = median(perSide.get('other')!);
-    const mThis = median(perSide.get('this')!);
+    const slices = await alternatingSlices(
+      sides,
+      Number(values.rounds),
+      (s) => runLoad({ urls: [s.url], requests, connections, durationS: Number(values.seconds), servers: [s.child] }),
+      (round, results) => console.log(`round ${round}: ${results.map((x) => `${x.side.name} ${x.result.serverCpuUsPerReq.toFixed(1)} µs`).join(', ')}`),
+    );
+    const cpuOf = (name: string) => median(slices.get(sides.find((s) => s.name === name)!)!.map((x) => x.serverCpuUsPerReq));
+    const mOther = cpuOf('other');
+    const mThis = cpuOf('this');
     console.log(
       `\nmedian server CPU per request (${values.mix ? 'mix' : '302 path'}, LOG_LEVEL=${values.log}): other ${mOther.toFixed(1)} µs, this ${mThis.toFixed(1)} µs (${(((mThis - mOther) / mOther) * 100).toFixed(1)} %)`,
     );

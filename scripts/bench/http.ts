@@ -181,3 +181,29 @@ export async function typicalRedirectHeaders(url: string, requests: readonly Loa
   });
   return { headers, bytes };
 }
+
+/**
+ * Servers running at once take the load in turns, `rounds` times, each round starting with another one so
+ * none always follows the same: on a shared VM a run a minute later can cost 20 % more per request, and
+ * a ratio of two sequential runs carries that; slices interleaved meet the same weather. Returns each
+ * side's slices in order; `onRound` sees each round's results as they come.
+ */
+export async function alternatingSlices<S>(
+  sides: readonly S[],
+  rounds: number,
+  slice: (side: S) => Promise<LoadResult>,
+  onRound?: (round: number, results: { side: S; result: LoadResult }[]) => void,
+): Promise<Map<S, LoadResult[]>> {
+  const slices = new Map<S, LoadResult[]>(sides.map((s) => [s, []]));
+  for (let r = 0; r < rounds; r++) {
+    const results: { side: S; result: LoadResult }[] = [];
+    for (let i = 0; i < sides.length; i++) {
+      const side = sides[(i + r) % sides.length]!;
+      const result = await slice(side);
+      slices.get(side)!.push(result);
+      results.push({ side, result });
+    }
+    onRound?.(r + 1, results);
+  }
+  return slices;
+}

@@ -16,7 +16,17 @@ import { kindCounts } from '../../load/scenarios.js';
 import type { ControlResult } from './control.js';
 import type { CoreResult } from './core.js';
 import type { LoadRequest } from '../../load/scenarios.js';
-import { runLoad, scenarios, startServer, typicalRedirectHeaders, warmUp, type LoadResult, type ServerHandle, type ServerMode } from './http.js';
+import {
+  alternatingSlices,
+  runLoad,
+  scenarios,
+  startServer,
+  typicalRedirectHeaders,
+  warmUp,
+  type LoadResult,
+  type ServerHandle,
+  type ServerMode,
+} from './http.js';
 import {
   BENCH_DIR,
   processTreeCpu,
@@ -323,11 +333,10 @@ async function goalSides(requests: readonly LoadRequest[]): Promise<{ rounds: nu
   try {
     for (const spec of specs) servers.push({ name: spec.name, s: await startServer(spec.mode, spec.env), slices: [] });
     for (const x of servers) await warmUp(x.s.url, requests, warmSeconds, connections);
-    for (let r = 0; r < rounds; r++) {
-      // Each round starts with another side, so none always follows the same one.
-      const order = servers.map((_, i) => servers[(i + r) % servers.length]!);
-      for (const x of order) x.slices.push(await runLoad({ urls: [x.s.url], requests, connections, durationS: seconds / 4, servers: [x.s.child] }));
-    }
+    const slices = await alternatingSlices(servers, rounds, (x) =>
+      runLoad({ urls: [x.s.url], requests, connections, durationS: seconds / 4, servers: [x.s.child] }),
+    );
+    for (const x of servers) x.slices = slices.get(x)!;
   } finally {
     for (const x of servers) await x.s.child.stop();
   }
@@ -463,12 +472,10 @@ async function workersSection(): Promise<void> {
   try {
     clusters.push(await startCluster(1), await startCluster(2));
     for (const c of clusters) await warmUp(c.url, sc.mix, warmSeconds, connections);
-    const rounds = quick ? 2 : 8;
-    for (let r = 0; r < rounds; r++) {
-      for (const c of r % 2 === 0 ? clusters : [...clusters].reverse()) {
-        slices.get(c.workers)!.push(await runLoad({ urls: [c.url], requests: sc.mix, connections, durationS: seconds / 4, servers: [c.tree] }));
-      }
-    }
+    const sliced = await alternatingSlices(clusters, quick ? 2 : 8, (c) =>
+      runLoad({ urls: [c.url], requests: sc.mix, connections, durationS: seconds / 4, servers: [c.tree] }),
+    );
+    for (const c of clusters) slices.set(c.workers, sliced.get(c)!);
   } finally {
     for (const c of clusters) await c.stop();
   }

@@ -7,7 +7,7 @@
 // `bare-full` and `raw-full` carry the headers of a real Mirrorgate 302, fetched from a Mirrorgate server
 // first. Prints server CPU per request for each side, per round and as medians.
 import { parseArgs } from 'node:util';
-import { runLoad, scenarios, typicalRedirectHeaders, warmUp } from './http.js';
+import { alternatingSlices, runLoad, scenarios, typicalRedirectHeaders, warmUp } from './http.js';
 import { exitWhenDone, BENCH_DIR, forkChild, median, type Child } from './util.js';
 import path from 'node:path';
 
@@ -56,21 +56,19 @@ async function main(): Promise<void> {
   try {
     for (const spec of positionals) sides.push(await start(spec, fixed));
     for (const s of sides) await warmUp(s.url, requests, 3, connections);
-    const perSide = new Map<string, number[]>(sides.map((s) => [s.name, []]));
-    const rounds = Number(values.rounds);
-    for (let r = 0; r < rounds; r++) {
-      // Rotate who goes first, so no side always follows the same one.
-      const order = sides.map((_, i) => sides[(i + r) % sides.length]!);
-      const line: string[] = [];
-      for (const s of order) {
-        const res = await runLoad({ urls: [s.url], requests, connections, durationS: Number(values.seconds), servers: [s.child] });
-        perSide.get(s.name)!.push(res.serverCpuUsPerReq);
-        line.push(`${s.name} ${res.serverCpuUsPerReq.toFixed(1)}`);
-      }
-      console.log(`round ${r + 1}: ${line.join(' | ')} µs`);
-    }
+    const slices = await alternatingSlices(
+      sides,
+      Number(values.rounds),
+      (s) => runLoad({ urls: [s.url], requests, connections, durationS: Number(values.seconds), servers: [s.child] }),
+      (round, results) => console.log(`round ${round}: ${results.map((x) => `${x.side.name} ${x.result.serverCpuUsPerReq.toFixed(1)}`).join(' | ')} µs`),
+    );
     console.log(`\nmedian server CPU per request (${values.mix ? 'mix' : '302 path'}):`);
-    for (const s of sides) console.log(`  ${median(perSide.get(s.name)!).toFixed(1).padStart(7)} µs  ${s.name}`);
+    for (const s of sides)
+      console.log(
+        `  ${median(slices.get(s)!.map((x) => x.serverCpuUsPerReq))
+          .toFixed(1)
+          .padStart(7)} µs  ${s.name}`,
+      );
   } finally {
     for (const s of sides) await s.child.stop();
   }
