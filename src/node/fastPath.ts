@@ -6,12 +6,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { clientResolver } from '../http/client.js';
 import { classifyDownload, DOWNLOAD_PREFIX } from '../http/download/intent.js';
 import { decideFile, logRequest, newRequestId, observeFile, REQUEST_ID } from '../http/download/outcome.js';
-import { redirectHeaders } from '../http/download/redirect.js';
+import { redirectFieldLines } from '../http/download/redirect.js';
 import { EDGE_PLACE_HEADER } from '../http/edgePlace.js';
+import { fieldLines, fieldPairs } from '../http/fieldLines.js';
 import { MAX_URL_BYTES } from '../http/limits.js';
 import { REDIRECT_SECURITY_HEADERS, withoutHsts } from '../http/securityHeaders.js';
 import type { AppServices } from '../http/services.js';
-import { endRedirect, fieldsText, headSafe } from './redirectHead.js';
+import { endRedirect, headSafe } from './redirectHead.js';
 
 /**
  * Returns a handler that answers a download redirect and returns true, or returns false without
@@ -23,7 +24,7 @@ export function fastRedirect(services: AppServices): (req: IncomingMessage, res:
   // HSTS only to clients that came over HTTPS (RFC 6797 §7.2), as the app's middleware sends it.
   const overHttps = REDIRECT_SECURITY_HEADERS.flat().concat('content-length', '0');
   const overHttp = withoutHsts(REDIRECT_SECURITY_HEADERS).flat().concat('content-length', '0');
-  const tails = { https: fieldsText(overHttps), http: fieldsText(overHttp) };
+  const tails = { https: fieldLines(overHttps), http: fieldLines(overHttp) };
   const { events, logger } = services;
 
   return (req, res) => {
@@ -61,12 +62,10 @@ export function fastRedirect(services: AppServices): (req: IncomingMessage, res:
 
     const incomingId = headers['x-request-id'];
     const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : newRequestId();
-    const out = redirectHeaders(snapshot, outcome.decision, intent.path, services.publicUrl);
-    out.push('x-request-id', requestId);
-    if (!headSafe(snapshot, services.publicUrl) || !endRedirect(res, out, client.https ? tails.https : tails.http)) {
-      const tail = client.https ? overHttps : overHttp;
-      for (let i = 0; i < tail.length; i++) out.push(tail[i]!);
-      res.writeHead(302, out);
+    const fields = redirectFieldLines(snapshot, outcome.decision, intent.path, services.publicUrl) + 'x-request-id: ' + requestId + '\r\n';
+    if (!headSafe(snapshot, services.publicUrl) || !endRedirect(res, fields, client.https ? tails.https : tails.http)) {
+      // node:http checks every value and writes the head itself.
+      res.writeHead(302, fieldPairs(fields).concat(client.https ? overHttps : overHttp));
       res.end();
     }
     logRequest(logger, { reqId: requestId, method, path: DOWNLOAD_PREFIX + intent.path, status: 302, mirror: outcome.mirror, startedAt });

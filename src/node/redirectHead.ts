@@ -58,13 +58,6 @@ export function headSafe(snapshot: Snapshot, publicUrl: string): boolean {
   return safe;
 }
 
-/** Header fields as text, `name: value\r\n` each: for the constant tail of every redirect. */
-export function fieldsText(fields: readonly string[]): string {
-  let text = '';
-  for (let i = 0; i < fields.length; i += 2) text += `${fields[i]}: ${fields[i + 1]}\r\n`;
-  return text;
-}
-
 let dateSecond = -1;
 let dateText = '';
 
@@ -80,17 +73,15 @@ function httpDate(): string {
 }
 
 /**
- * Ends `res` as a 302 with `fields` (flat [name, value, …], values known safe: see headSafe) and then
- * `tail` (more fields as text, from fieldsText), adding Date and Connection as node:http does. Returns
+ * Ends `res` as a 302 with `fields` and then `tail` (field lines, `name: value\r\n` each, values known
+ * safe: see headSafe), adding Date and Connection as node:http does. Returns
  * false, touching nothing, where node:http must write the head itself: a release without the fields, a
  * head already begun, or a client waiting for 100-continue.
  */
-export function endRedirect(res: ServerResponse, fields: readonly string[], tail: string): boolean {
+export function endRedirect(res: ServerResponse, fields: string, tail: string): boolean {
   const r = res as unknown as HeadFields;
   if (!FIELDS_KNOWN || r._header !== null || r._expect_continue || res.getHeaderNames().length > 0) return false;
-  let head = 'HTTP/1.1 302 Found\r\n';
-  for (let i = 0; i < fields.length; i += 2) head += fields[i] + ': ' + fields[i + 1] + '\r\n';
-  head += tail;
+  let head = 'HTTP/1.1 302 Found\r\n' + fields + tail;
   if (r.sendDate) head += 'Date: ' + httpDate() + '\r\n';
   // node:http's keep-alive rule for a response with a Content-Length (_storeHeader).
   if (r.shouldKeepAlive && r.maxRequestsOnConnectionReached) {

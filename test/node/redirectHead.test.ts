@@ -7,7 +7,8 @@ import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Snapshot } from '../../src/core/snapshot.js';
-import { endRedirect, fieldsText, headSafe } from '../../src/node/redirectHead.js';
+import { fieldLines } from '../../src/http/fieldLines.js';
+import { endRedirect, headSafe } from '../../src/node/redirectHead.js';
 
 const FIELDS = [
   'cache-control',
@@ -30,10 +31,11 @@ afterEach(async () => {
 
 /** A server answering every request with the 302: through endRedirect ('ours'), or writeHead ('node'). */
 async function serve(kind: 'ours' | 'node', tune: (s: Server) => void = () => {}): Promise<number> {
-  const tail = fieldsText(TAIL);
+  const fields = fieldLines(FIELDS);
+  const tail = fieldLines(TAIL);
   const server = createServer((req, res) => {
     req.resume();
-    if (kind === 'ours' && endRedirect(res, FIELDS, tail)) return;
+    if (kind === 'ours' && endRedirect(res, fields, tail)) return;
     res.writeHead(302, [...FIELDS, ...TAIL]);
     res.end();
   });
@@ -102,7 +104,7 @@ describe('a finished 302 head', () => {
     const port = await new Promise<number>((resolve) => {
       const server = createServer((_req, res) => {
         res.setHeader('x-other', '1');
-        res.end(String(endRedirect(res, FIELDS, '')));
+        res.end(String(endRedirect(res, fieldLines(FIELDS), '')));
       });
       servers.push(server);
       server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
