@@ -1,6 +1,7 @@
 // Counts downloads off the hot path: once per client and file per ten minutes across instances, flushed in batches.
 import { createHash } from 'node:crypto';
 import { FirstSightings } from '../core/firstSightings.js';
+import { ipv4Number } from '../geo/clientAddress.js';
 import type { StatsBatch, Store } from '../store/store.js';
 
 export interface DownloadEvent {
@@ -12,6 +13,9 @@ export interface DownloadEvent {
   country: string;
   size: number;
   atMs: number;
+  /** The file's number in `fileIndex` (any object that stands for one index), when the caller has it. */
+  file?: number;
+  fileIndex?: object;
 }
 
 export interface StatsRecorderOptions {
@@ -46,6 +50,8 @@ export class StatsRecorder {
   /** Claimed rows whose counter write failed: retried as they are, never claimed twice. */
   private unwritten: StatsBatch | undefined;
   private impressions = new Map<string, { day: string; mirror: string; count: number }>();
+  /** The index whose file numbers key the sightings in `seen` (see sightingKey). */
+  private fileIndex: object | undefined;
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
 
@@ -60,9 +66,13 @@ export class StatsRecorder {
 
   /** Synchronous and cheap: it runs on every redirect. */
   download(e: DownloadEvent): void {
-    const key = `${e.ip}\n${e.path}`;
-    if (!this.seen.first(key, e.atMs)) return;
-    this.queued.push({ ...e, key });
+    // File numbers mean other files in another index: forget, and let the store's claim tell repeats.
+    if (e.fileIndex !== undefined && e.fileIndex !== this.fileIndex) {
+      if (this.fileIndex !== undefined) this.seen.clear();
+      this.fileIndex = e.fileIndex;
+    }
+    if (!this.seen.first(sightingKey(e), e.atMs)) return;
+    this.queued.push({ ip: e.ip, path: e.path, mirror: e.mirror, country: e.country, size: e.size, atMs: e.atMs, key: `${e.ip}\n${e.path}` });
   }
 
   /**
@@ -138,6 +148,22 @@ export class StatsRecorder {
     await this.flush();
     if (this.queued.length || this.queuedImpressions.length || this.unwritten || this.impressions.size) await this.flush();
   }
+}
+
+/** Files an index may hold for sightingKey's numbers to stay exact: 2^21 × 2^32 = 2^53. */
+const NUMBERED_FILES = 2 ** 21;
+
+/**
+ * What a (client, file) pair is remembered by locally: for an IPv4 client and a numbered file, one number,
+ * so a download builds, hashes and compares no string (that cost a few % of a 302's CPU); else the
+ * client and path as text. Numbers hold within one index only (see download).
+ */
+function sightingKey(e: DownloadEvent): number | string {
+  if (e.file !== undefined && e.file >= 0 && e.file < NUMBERED_FILES) {
+    const v4 = ipv4Number(e.ip);
+    if (v4 >= 0) return e.file * 2 ** 32 + v4;
+  }
+  return `${e.ip}\n${e.path}`;
 }
 
 function claimKey(key: string): string {

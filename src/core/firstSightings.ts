@@ -1,9 +1,9 @@
 // Tells a first sighting from a repeat within a time window, in bounded memory: how downloads are counted
 // once per client and file (a segmented download is dozens of requests). It runs on every download.
 
-export class FirstSightings {
+export class FirstSightings<K extends string | number = string | number> {
   /** key → epoch ms first seen; a Map keeps insertion order, so the oldest come first. */
-  private readonly seen = new Map<string, number>();
+  private readonly seen = new Map<K, number>();
   /** No sweep before this: the oldest key's window has ended, and a sixteenth of a window more. */
   private sweepAt = Infinity;
   /**
@@ -24,7 +24,7 @@ export class FirstSightings {
   }
 
   /** Whether `key` was not seen within the window before `atMs`; remembers it when so. */
-  first(key: string, atMs: number): boolean {
+  first(key: K, atMs: number): boolean {
     const seenAt = this.seen.get(key);
     if (seenAt !== undefined) {
       if (atMs - seenAt < this.windowMs) return false;
@@ -34,6 +34,12 @@ export class FirstSightings {
     if (this.seen.size > this.max + this.slack || atMs >= this.sweepAt) this.forgetOld(atMs);
     else if (this.sweepAt === Infinity) this.sweepAt = atMs + this.windowMs + this.lagMs;
     return true;
+  }
+
+  /** Forgets every key. */
+  clear(): void {
+    this.seen.clear();
+    this.sweepAt = Infinity;
   }
 
   get size(): number {

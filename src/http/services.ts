@@ -93,7 +93,7 @@ export interface AppServices {
 
 export interface DownloadEvents {
   /** A redirect or interstitial sent a client to `mirror` (or "origin"). */
-  download?(e: { ip: string; path: string; mirror: string; country: string; size: number; atMs: number }): void;
+  download?(e: { ip: string; path: string; mirror: string; country: string; size: number; atMs: number; file?: number; fileIndex?: object }): void;
   /** An interstitial showed this mirror's sponsor. */
   impression?(mirror: string, atMs: number, who?: { ip: string; path: string }): void;
   /** Every decision, with how long the pure core took. */

@@ -56,7 +56,7 @@ export function fastRedirect(services: AppServices): (req: IncomingMessage, res:
       method,
       client,
       path: intent.path,
-      size: snapshot.files.size(intent.file),
+      files: snapshot.files,
       atMs: now,
     });
 

@@ -42,14 +42,16 @@ export function decideFile(
  */
 export function observeFile(
   events: DownloadEvents | undefined,
-  o: { outcome: DownloadOutcome; answer: Answer; method: string; client: ClientFacts; path: string; size: number; atMs: number },
+  o: { outcome: DownloadOutcome; answer: Answer; method: string; client: ClientFacts; path: string; files: Snapshot['files']; atMs: number },
 ): void {
   const { decision, mirror } = o.outcome;
   events?.decided?.(o.outcome.seconds, decision.outcome, mirror);
   if ((o.answer !== 'redirect' && o.answer !== 'page') || o.method !== 'GET') return;
   // One host holds a whole /64: counted by address, it could count one download (or logo impression) per address.
   const ip = o.client.countAs ?? o.client.ip;
-  events?.download?.({ ip, path: o.path, mirror, country: o.client.country ?? '--', size: o.size, atMs: o.atMs });
+  const file = decision.file;
+  const files = o.files;
+  events?.download?.({ ip, path: o.path, mirror, country: o.client.country ?? '--', size: files.size(file), atMs: o.atMs, file, fileIndex: files });
   if (o.answer === 'page' && decision.chosen?.mirror.spec.sponsor) events?.impression?.(mirror, o.atMs, { ip, path: o.path });
 }
 

@@ -61,7 +61,7 @@ async function downloadAnswer(c: Context<AppEnv>, services: AppServices, lookAga
   const client = requestClient(c, services, intent.query);
   const outcome = decideFile(snapshot, path, intent.file, answer, client, services.clock(), intent.preferMirror);
   const { decision } = outcome;
-  observeFile(services.events, { outcome, answer, method: c.req.method, client, path, size: snapshot.files.size(intent.file), atMs: services.clock() });
+  observeFile(services.events, { outcome, answer, method: c.req.method, client, path, files: snapshot.files, atMs: services.clock() });
   c.set('mirror', outcome.mirror);
   // The 302 needs only the path and the digest; the other answers show the whole file record.
   if (answer === 'redirect') return redirectAnswer(c, snapshot, decision, path, services);
