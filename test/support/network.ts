@@ -572,10 +572,19 @@ export async function startNetwork<T extends Tree = typeof FIXTURE_TREE>(opts: N
     };
 
     const launch = async (o: ServerOptions): Promise<{ server: RunningServer; configPath: string }> => {
-      const { file, port } = o.sameConfig ? { file: main().configPath, port: await freePort() } : await writeConfig(o);
-      const server = await serveConfig(file, { port, env: o.env });
-      servers.add(server);
-      return { server, configPath: file };
+      // A port freePort found free can be taken before the server binds it (test files run at once, and
+      // their outgoing connections draw from the same range): then a new port, and config, once more.
+      for (let attempt = 1; ; attempt++) {
+        const { file, port } = o.sameConfig ? { file: main().configPath, port: await freePort() } : await writeConfig(o);
+        try {
+          const server = await serveConfig(file, { port, env: o.env });
+          servers.add(server);
+          return { server, configPath: file };
+        } catch (err) {
+          if (attempt < 3 && /EADDRINUSE/.test((err as Error).message)) continue;
+          throw err;
+        }
+      }
     };
     let first: { server: RunningServer; configPath: string } | undefined;
     const main = (): { server: RunningServer; configPath: string } => {
