@@ -9,7 +9,7 @@ import { mirrorCarries, type Snapshot } from '../core/snapshot.js';
 import { StoreUnavailableError, type Store } from '../store/store.js';
 import { guardedLookup } from './guardedLookup.js';
 import type { MirrorLifecycle } from './lifecycle.js';
-import { Prober, readOriginTrace } from './prober.js';
+import { Prober, readOriginTrace, type ProbeTarget } from './prober.js';
 import type { StateSync } from './stateSync.js';
 
 /** How many earlier-missing files one probe looks at again. */
@@ -100,6 +100,9 @@ export class ProbeRounds {
       });
     const results = new Map<string, HealthRecord>();
     await this.prober.probeAll(targets, async (target, outcome: ProbeOutcome) => {
+      // A mirror deleted or moved while it was probed: what its old address answered is not its health
+      // (a mirror added under the id meanwhile starts unprobed, never "up" on the old one's word).
+      if (!stillAt(this.opts.snapshot(), target, config.origin.trace)) return;
       const prev = state.healthOf(target.id);
       const next = nextHealth(prev, outcome, {
         failuresToDown: config.health.failuresToDown,
@@ -134,6 +137,13 @@ export class ProbeRounds {
     });
     return results;
   }
+}
+
+/** Whether the mirror `target` was made for is still in routing at the address and trace path it was probed at. */
+function stillAt(snapshot: Snapshot, target: Pick<ProbeTarget, 'id' | 'baseUrl' | 'tracePath'>, originTrace: ProbeTarget['tracePath']): boolean {
+  const at = snapshot.byId.get(target.id);
+  const spec = at === undefined ? undefined : snapshot.mirrors[at]?.spec;
+  return spec !== undefined && spec.baseUrl === target.baseUrl && (spec.trace ?? originTrace) === target.tracePath;
 }
 
 /** Up to `n` of `list`, a different part each round, so every one of a long list is looked at in turn. */

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, STAFF_TOKEN, startNetwork, type LoopbackFileServer, type MirrorNetwork } from '../support/network.js';
 import { choice, client, type Client } from '../support/requests.js';
 import { spawnCli } from '../cli/cliRun.js';
-import { waitFor } from '../support/wait.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 let net: MirrorNetwork;
 let staff: Client;
@@ -81,5 +81,29 @@ describe('adding a mirror under the id of a deleted runtime mirror', () => {
     expect(again.json).toMatchObject({ source: 'runtime', lifecycle: 'pending' });
     expect(again.json.health?.health ?? 'unknown').not.toBe('up');
     for (let i = 0; i < 10; i++) expect(await choice(net.url, `130.237.1.${i + 1}`)).not.toBe('se-again');
+  });
+
+  it('a probe of the old address still out when the id is added again elsewhere does not count for the new mirror', async () => {
+    const held = await net.extraMirror('se-held');
+    const body = { id: 'se-held', name: 'Held', baseUrl: held.baseUrl, country: 'SE', lat: 59.33, lon: 18.07 };
+    expect((await staff.post('/admin/v1/mirrors', body)).status).toBe(201);
+    expect(await waitFor(async () => (await staff.get('/admin/v1/mirrors/se-held')).json.health?.health === 'up', { timeoutMs: 15_000 })).toBeDefined();
+
+    // A probe of the healthy address, answered only once the id has moved on (as a slow mirror would).
+    const release = held.hold();
+    held.clearLog();
+    const probing = staff.post('/admin/v1/mirrors/se-held/probe', {});
+    expect(await waitFor(() => held.requests.length > 0, { timeoutMs: 10_000 })).toBeDefined();
+    expect((await staff.delete('/admin/v1/mirrors/se-held')).status).toBe(204);
+    const again = await staff.post('/admin/v1/mirrors', { ...body, baseUrl: `http://127.0.0.1:${await freePort()}/pub/` });
+    expect(again.status, again.text).toBe(201);
+    release();
+    // The probe lands on the old address and says nothing of the new one; the rounds held with it land too.
+    expect((await probing).json).toMatchObject({ mirror: 'se-held', ok: false });
+    await sleep(1_500);
+    const view = (await staff.get('/admin/v1/mirrors/se-held')).json;
+    expect(view).toMatchObject({ lifecycle: 'pending' });
+    expect(view.health?.health ?? 'unknown').not.toBe('up');
+    await held.close();
   });
 });

@@ -97,6 +97,19 @@ export class LoopbackFileServer {
     this.requests.length = 0;
   }
 
+  /** Requests held: those that come are answered (as the mode says then) only once the returned function is called. */
+  hold(): () => void {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    this.heldUntil = held;
+    return () => {
+      if (this.heldUntil === held) this.heldUntil = undefined;
+      release();
+    };
+  }
+
+  private heldUntil: Promise<void> | undefined;
+
   /** Requests (GET/HEAD) for one origin path. */
   requestsFor(originPath: string): LoggedRequest[] {
     return this.requests.filter((r) => r.path === `/${originPath}`);
@@ -128,6 +141,11 @@ export class LoopbackFileServer {
       status: 0,
     };
     this.requests.push(entry);
+    if (this.heldUntil) void this.heldUntil.then(() => this.answer(req, res, entry));
+    else this.answer(req, res, entry);
+  }
+
+  private answer(req: IncomingMessage, res: ServerResponse, entry: LoggedRequest): void {
     if (this.mode === 'stall') {
       // Hold the socket open and never answer, like a wedged web server.
       this.stalled.add(res);
