@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger.js';
 import type { MirrorSpec } from '../core/model.js';
 import type { Snapshot } from '../core/snapshot.js';
 import { StoreUnavailableError, type Store } from '../store/store.js';
-import { InvalidStateError, NotFoundError, UpstreamError } from './errors.js';
+import { ConflictError, InvalidStateError, NotFoundError, UpstreamError } from './errors.js';
 import { guardedLookup } from './guardedLookup.js';
 import type { MirrorLifecycle } from './lifecycle.js';
 import { formatManifestProblem } from './manifest.js';
@@ -86,6 +86,11 @@ export class ScanRuns {
         // A mirror's name may resolve somewhere its URL could not point (config allowPrivateMirrorAddresses).
         ...(config.allowPrivateMirrorAddresses ? {} : { lookup: guardedLookup() }),
       });
+      // A mirror deleted, or given another source or rules, while its listing ran: the listing is not its inventory.
+      const now = state.mirrors().find((m) => m.id === id);
+      if (!now || !sameListing(now, mirror)) {
+        throw new ConflictError(`mirror "${id}" was deleted or changed while it was scanned; its listing was dropped (scan it again)`);
+      }
       await store.putInventory(id, result.record);
       // Route by it here at once: our own copy of the change notice may come after the scan's answer.
       state.setInventory(id, result.record.entries);
@@ -106,8 +111,13 @@ export class ScanRuns {
       return result;
     } catch (err) {
       log.error({ mirror: id, err: (err as Error).message }, 'scan failed; keeping the previous inventory');
-      if (err instanceof StoreUnavailableError) throw err;
+      if (err instanceof StoreUnavailableError || err instanceof ConflictError) throw err;
       throw new UpstreamError(`${(err as Error).message} (the previous inventory is kept)`);
     }
   }
+}
+
+/** Whether two specs of a mirror would be listed alike: the same source, read under the same rules. */
+function sameListing(a: MirrorSpec, b: MirrorSpec): boolean {
+  return JSON.stringify([scanSource(a), a.content]) === JSON.stringify([scanSource(b), b.content]);
 }

@@ -1,6 +1,10 @@
 // A mirror id freed by a delete. A config mirror's id stays the config file's (its override lies over the config
 // entry, which would bring back its lat/lon, sponsor, manifest and source): adding it again is a 409 that says so.
 // A runtime mirror's id is free again, and the mirror added under it starts unprobed: the old one's "up" is gone.
+import { once } from 'node:events';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, STAFF_TOKEN, startNetwork, type LoopbackFileServer, type MirrorNetwork } from '../support/network.js';
 import { choice, client, type Client } from '../support/requests.js';
@@ -105,5 +109,47 @@ describe('adding a mirror under the id of a deleted runtime mirror', () => {
     expect(view).toMatchObject({ lifecycle: 'pending' });
     expect(view.health?.health ?? 'unknown').not.toBe('up');
     await held.close();
+  });
+
+  it('a scan of the old source still running when the id is added again elsewhere stores nothing for the new mirror', async () => {
+    const root = path.join(net.dir, 'se-listed-tree');
+    await mkdir(root, { recursive: true });
+    await writeFile(path.join(root, 'hello.txt'), 'a file, so the listing is not empty\n');
+    const daemon = await net.startRsyncDaemon(root);
+    const daemonUrl = new URL(daemon.url);
+    // The daemon behind a door that opens only once the id has moved on (as a long listing would end late).
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    let knocked = 0;
+    const door = createServer((client) => {
+      knocked++;
+      client.pause();
+      void opened.then(() => {
+        const upstream = connect(Number(daemonUrl.port), '127.0.0.1');
+        client.pipe(upstream).on('error', () => client.destroy());
+        upstream.pipe(client).on('error', () => upstream.destroy());
+        client.resume();
+      });
+    });
+    door.listen(0, '127.0.0.1');
+    await once(door, 'listening');
+    const rsyncAt = (port: number) => `rsync://127.0.0.1:${port}${daemonUrl.pathname}`;
+    const body = (rsyncUrl: string) => ({ id: 'se-listed', name: 'Listed', baseUrl: 'http://127.0.0.1:1/pub/', country: 'SE', rsyncUrl });
+    try {
+      const added = await staff.post('/admin/v1/mirrors', body(rsyncAt((door.address() as AddressInfo).port)));
+      expect(added.status, added.text).toBe(201);
+      const scanning = staff.post('/admin/v1/mirrors/se-listed/scan', {});
+      expect(await waitFor(() => knocked > 0, { timeoutMs: 10_000 })).toBeDefined();
+      expect((await staff.delete('/admin/v1/mirrors/se-listed')).status).toBe(204);
+      expect((await staff.post('/admin/v1/mirrors', body(daemon.url))).status).toBe(201);
+      open();
+      const scanned = await scanning;
+      expect(scanned.status, scanned.text).toBe(409);
+      expect(scanned.json.error).toMatch(/deleted or changed while it was scanned/);
+    } finally {
+      open();
+      door.close();
+      daemon.stop();
+    }
   });
 });
