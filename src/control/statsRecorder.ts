@@ -50,8 +50,11 @@ export class StatsRecorder {
   /** Claimed rows whose counter write failed: retried as they are, never claimed twice. */
   private unwritten: StatsBatch | undefined;
   private impressions = new Map<string, { day: string; mirror: string; count: number }>();
-  /** The index whose file numbers key the sightings in `seen` (see sightingKey). */
-  private fileIndex: object | undefined;
+  /**
+   * The index whose file numbers key the sightings in `seen` (see sightingKey). Held weakly: an index
+   * replaced by a new manifest (a few hundred MB at a million files) must not live on here until the next download.
+   */
+  private fileIndex: WeakRef<object> | undefined;
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
 
@@ -67,9 +70,9 @@ export class StatsRecorder {
   /** Synchronous and cheap: it runs on every redirect. */
   download(e: DownloadEvent): void {
     // File numbers mean other files in another index: forget, and let the store's claim tell repeats.
-    if (e.fileIndex !== undefined && e.fileIndex !== this.fileIndex) {
+    if (e.fileIndex !== undefined && e.fileIndex !== this.fileIndex?.deref()) {
       if (this.fileIndex !== undefined) this.seen.clear();
-      this.fileIndex = e.fileIndex;
+      this.fileIndex = new WeakRef(e.fileIndex);
     }
     if (!this.seen.first(sightingKey(e), e.atMs)) return;
     this.queued.push({ ip: e.ip, path: e.path, mirror: e.mirror, country: e.country, size: e.size, atMs: e.atMs, key: `${e.ip}\n${e.path}` });
