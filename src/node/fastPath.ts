@@ -26,6 +26,8 @@ export function fastRedirect(services: AppServices): (req: IncomingMessage, res:
   const overHttp = withoutHsts(REDIRECT_SECURITY_HEADERS).flat().concat('content-length', '0');
   const tails = { https: fieldLines(overHttps), http: fieldLines(overHttp) };
   const { events, logger } = services;
+  /** The last Host that passed PLAIN_HOST: nearly every request repeats it. */
+  let plainHost = '';
 
   return (req, res) => {
     const method = req.method;
@@ -35,6 +37,12 @@ export function fastRedirect(services: AppServices): (req: IncomingMessage, res:
     const headers = req.headers;
     // Passed on by an edge with the client's place: the app reads it (requestPlace).
     if (headers[EDGE_PLACE_HEADER] !== undefined) return false;
+    const host = headers.host;
+    if (host !== undefined && host !== plainHost) {
+      // Anything but a plain lower-case name goes to the app, which refuses a bad Host with 400 (RFC 9112 §3.2).
+      if (!PLAIN_HOST.test(host)) return false;
+      plainHost = host;
+    }
     const snapshot = services.snapshot();
     const intent = classifyDownload({ target, accept: headers.accept ?? '', cookie: headers.cookie ?? '' }, snapshot);
     // ?fromip= needs the staff token check the app does.
@@ -72,6 +80,13 @@ export function fastRedirect(services: AppServices): (req: IncomingMessage, res:
     return true;
   };
 }
+
+/**
+ * A Host the app's adapter (@hono/node-server 2) takes as sent, by its own pattern: a lower-case name or
+ * IPv4 address, with or without a port of four or five digits. It parses any other as a URL and refuses
+ * what does not survive that; those go to the app, so both transports answer alike.
+ */
+const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
 
 function headerText(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;

@@ -3,7 +3,7 @@
 import type { Logger } from '../core/logger.js';
 import { createServer, type IncomingMessage, type RequestListener, type ServerOptions } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve as serveNode, type HttpBindings } from '@hono/node-server';
+import { getRequestListener, RequestError, serve as serveNode, type HttpBindings } from '@hono/node-server';
 import type { Context, Hono } from 'hono';
 import type { AppEnv, AppServices, Connection, LogLike } from '../http/services.js';
 import { fastRedirect } from './fastPath.js';
@@ -201,9 +201,10 @@ export function nodeConnection(c: Context): Connection {
  * node:http's createServer with the plain-302 fast path in front of the Hono listener. A fault in
  * the fast path is logged and the request handed to the app, which answers it the ordinary way.
  */
-function withRedirectFastPath(services: AppServices, log: LogLike, enabled: boolean): typeof createServer {
+function withRedirectFastPath(services: AppServices, log: LogLike, enabled: boolean, app: RequestListener): typeof createServer {
   const redirect = enabled ? fastRedirect(services) : () => false;
-  return ((options: ServerOptions, app: RequestListener) =>
+  // The adapter's own listener is set aside for `app`: the same adapter, with our answer to what it refuses.
+  return ((options: ServerOptions) =>
     createServer(options, (req, res) => {
       try {
         if (redirect(req, res)) return;
@@ -216,6 +217,20 @@ function withRedirectFastPath(services: AppServices, log: LogLike, enabled: bool
       hostForHttp10(req, services);
       app(req, res);
     })) as typeof createServer;
+}
+
+/**
+ * What @hono/node-server answers itself, before the app: a request it cannot make a URL of (a Host
+ * that is no host name, RFC 9112 §3.2) is a 400 that says why, where the adapter sends an empty one;
+ * a failure after that, its own 500 (504 for a timeout).
+ */
+export function refusedByAdapter(err: unknown): Response {
+  const status = err instanceof RequestError ? 400 : err instanceof Error && err.name === 'TimeoutError' ? 504 : 500;
+  const why = err instanceof RequestError ? `${err.message} (made of the Host header and the request target)` : 'internal error';
+  return new Response(`Error: ${why}\n`, {
+    status,
+    headers: { 'content-type': 'text/plain; charset=UTF-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
+  });
 }
 
 export interface Listening {
@@ -239,7 +254,12 @@ export async function listen(
         port: opts.port,
         hostname: opts.hostname,
         serverOptions: nodeServerOptions(opts.timeouts),
-        createServer: withRedirectFastPath(services, services.logger, opts.fastPath),
+        createServer: withRedirectFastPath(
+          services,
+          services.logger,
+          opts.fastPath,
+          getRequestListener(app.fetch, { hostname: opts.hostname, errorHandler: refusedByAdapter }),
+        ),
       },
       () => {
         s.off('error', reject);

@@ -115,17 +115,49 @@ describe('the Node fast path for plain redirects', () => {
   });
 });
 
-/** The status of each answer to `request` (sent as is) on one connection, until the server closes it. */
-function statuses(port: number, request: string): Promise<number[]> {
+/** Everything the server sends back for `request` (sent as is) on one connection, until it closes it. */
+function rawAnswer(port: number, request: string): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
     const socket = connect(port, '127.0.0.1', () => socket.write(request));
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => (text += chunk));
     socket.on('error', reject);
-    socket.on('end', () => resolve([...text.matchAll(/^HTTP\/1\.1 (\d{3}) /gm)].map((m) => Number(m[1]))));
+    socket.on('end', () => resolve(text));
   });
 }
+
+/** The status of each answer to `request` on one connection. */
+async function statuses(port: number, request: string): Promise<number[]> {
+  return [...(await rawAnswer(port, request)).matchAll(/^HTTP\/1\.1 (\d{3}) /gm)].map((m) => Number(m[1]));
+}
+
+describe('a request whose Host is not a plain host name', () => {
+  it('gets the same answer from both transports: 400 where the app refuses it (RFC 9112 §3.2), else the 302', async () => {
+    const file = `/download/${encodePath(FILES.readme)}`;
+    const cases: [host: string, status: number][] = [
+      ['a b', 400],
+      ['ex@mple.org', 400],
+      ['example.org:99999', 400],
+      ['[::1', 400],
+      ['x/y', 400],
+      ['EXAMPLE.org', 302],
+      ['example.org:80', 302],
+      ['[::1]:8080', 302],
+      ['downloads.example.org', 302],
+    ];
+    for (const [host, status] of cases) {
+      const request = `GET ${file} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
+      for (const server of [net.url, appOnly.url]) {
+        expect(await statuses(Number(new URL(server).port), request), `Host: ${host} on ${server}`).toEqual([status]);
+      }
+    }
+    // Said in words, where the adapter would send an empty 400.
+    const refused = await rawAnswer(Number(new URL(net.url).port), `GET ${file} HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n`);
+    expect(refused).toMatch(/^HTTP\/1\.1 400 /);
+    expect(refused).toContain('Error: Invalid URL (made of the Host header and the request target)');
+  });
+});
 
 describe('HTTP/1.0 clients that send no Host (only HTTP/1.1 must, RFC 9112 §3.2)', () => {
   it('get the same answers from both transports on a server bound to no host name, as npm start binds it', async () => {
