@@ -2,21 +2,8 @@
 import { createHash } from 'node:crypto';
 import { FirstSightings } from '../core/firstSightings.js';
 import { ipv4Number } from '../geo/clientAddress.js';
+import type { DownloadEvent } from '../core/model.js';
 import type { StatsBatch, Store } from '../store/store.js';
-
-export interface DownloadEvent {
-  ip: string;
-  path: string;
-  /** Mirror id, or "origin". */
-  mirror: string;
-  /** Client country, or "--" when unknown. */
-  country: string;
-  size: number;
-  atMs: number;
-  /** The file's number in `fileIndex` (any object that stands for one index), when the caller has it. */
-  file?: number;
-  fileIndex?: object;
-}
 
 export interface StatsRecorderOptions {
   store: Store;

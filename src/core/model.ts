@@ -21,6 +21,22 @@ export interface ClientFacts {
   countAs?: string;
 }
 
+/** A redirect or interstitial sent a client to a mirror: what download counting gets, on Node and at the edge. */
+export interface DownloadEvent {
+  /** Who counts take the client for (ClientFacts.countAs, else its address). */
+  ip: string;
+  path: string;
+  /** Mirror id, or "origin". */
+  mirror: string;
+  /** Client country, or "--" when unknown. */
+  country: string;
+  size: number;
+  atMs: number;
+  /** The file's number in `fileIndex` (any object that stands for one index), when the caller has it. */
+  file?: number;
+  fileIndex?: object;
+}
+
 /** One file of the origin file set. mtime is in whole seconds since the epoch. */
 export interface OriginFile {
   path: string;

@@ -1,4 +1,5 @@
 // Downloads answered at the edge, counted: dropped per isolate when a client repeats a file within ten minutes (as Node does), batched, posted to the control plane behind the response.
+import type { DownloadEvent } from '../core/model.js';
 import { FirstSightings } from '../core/firstSightings.js';
 import { MAX_EDGE_BATCH_BYTES } from '../http/limits.js';
 import type { DownloadEvents, LogLike } from '../http/services.js';
@@ -32,15 +33,6 @@ export interface DownloadCounterOptions {
   log: LogLike;
 }
 
-interface Download {
-  ip: string;
-  path: string;
-  mirror: string;
-  country: string;
-  size: number;
-  atMs: number;
-}
-
 export interface DownloadCounterStatus {
   /** Counts waiting for the next post. */
   queued: number;
@@ -67,7 +59,7 @@ export class DownloadCounter {
   private readonly seen: FirstSightings;
   /** (client, file) pairs whose logo impression this isolate counted within the window. */
   private readonly seenImpressions: FirstSightings;
-  private queue: Download[] = [];
+  private queue: DownloadEvent[] = [];
   /** Impressions without a client (an older caller), added up per mirror and day. */
   private impressions = new Map<string, { mirror: string; atMs: number; count: number }>();
   /** Impressions with their client and file: the control plane counts each once across isolates and instances. */
@@ -107,7 +99,7 @@ export class DownloadCounter {
     return !seen.first(`${ip}\n${path}`, atMs);
   }
 
-  download(e: Download): void {
+  download(e: DownloadEvent): void {
     if (this.repeat(this.seen, e.ip, e.path, e.atMs)) {
       this.state.repeats++;
       return;
@@ -214,7 +206,7 @@ export class DownloadCounter {
     }
   }
 
-  private putBack(downloads: Download[], sightings: typeof this.sightings, totals: { mirror: string; atMs: number; count: number }[]): void {
+  private putBack(downloads: DownloadEvent[], sightings: typeof this.sightings, totals: { mirror: string; atMs: number; count: number }[]): void {
     this.queue = downloads.concat(this.queue);
     this.sightings = sightings.concat(this.sightings);
     for (const i of totals) {

@@ -2,6 +2,7 @@
 import type { Context } from 'hono';
 import type { HitCount, HitDelta } from '../core/hitWindows.js';
 import type { Logger } from '../core/logger.js';
+import type { DownloadEvent } from '../core/model.js';
 import type { AdminService } from '../control/adminService.js';
 import type { Snapshot } from '../core/snapshot.js';
 import type { TrustedProxies } from '../geo/clientAddress.js';
@@ -93,7 +94,7 @@ export interface AppServices {
 
 export interface DownloadEvents {
   /** A redirect or interstitial sent a client to `mirror` (or "origin"). */
-  download?(e: { ip: string; path: string; mirror: string; country: string; size: number; atMs: number; file?: number; fileIndex?: object }): void;
+  download?(e: DownloadEvent): void;
   /** An interstitial showed this mirror's sponsor. */
   impression?(mirror: string, atMs: number, who?: { ip: string; path: string }): void;
   /** Every decision, with how long the pure core took. */

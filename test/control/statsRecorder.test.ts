@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StatsRecorder, type DownloadEvent } from '../../src/control/statsRecorder.js';
+import type { DownloadEvent } from '../../src/core/model.js';
+import { StatsRecorder } from '../../src/control/statsRecorder.js';
 import { MemoryStore } from '../../src/store/memoryStore.js';
 
 const quiet = { warn: () => undefined, error: () => undefined };
