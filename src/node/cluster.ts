@@ -16,7 +16,7 @@ import { prepareDataDir } from '../store/memoryStore.js';
 import { openStore } from '../store/openStore.js';
 import type { Store } from '../store/store.js';
 import type { StoreLog } from '../store/storeLog.js';
-import { serverTimeouts } from './server.js';
+import { serverTimeouts, StopSignals } from './server.js';
 import { refuseUnservable } from './startChecks.js';
 import { hostStore } from './storeHost.js';
 
@@ -267,8 +267,12 @@ export async function runClusterPrimary(opts: ClusterOptions): Promise<void> {
   }
 
   /** The first signal stops the workers in order; a second one kills them now (exit 1), as a single process exits at once. */
+  const seen = new StopSignals();
   const onSignal = (signal: NodeJS.Signals) => {
-    if (!stopping) return stop(signal);
+    if (!seen.again()) {
+      if (!stopping) stop(signal);
+      return;
+    }
     log.error({ signal }, 'second signal while stopping; killing the workers now');
     unclean = true;
     for (const w of alive()) w.process.kill('SIGKILL');

@@ -90,8 +90,29 @@ export function closeServer(server: ClosableServer, graceMs: number): Promise<vo
 export type ShutdownLog = Pick<Logger, 'info' | 'error'>;
 
 /**
+ * A stop signal repeated within this long of the first is the same stop delivered twice, not an operator's
+ * second one: systemd (KillMode=control-group) or a terminal signals the whole process group, and a wrapper
+ * in it (npm, tsx) passes the signal on to its child as well.
+ */
+export const SAME_STOP_MS = 1_000;
+
+/** Tells a second stop signal (stop at once) from the first one, or the first one delivered again. */
+export class StopSignals {
+  private firstAt: number | undefined;
+
+  /** True when a signal now asks to stop at once: an earlier one came SAME_STOP_MS or more before. */
+  again(nowMs: number = Date.now()): boolean {
+    if (this.firstAt === undefined) {
+      this.firstAt = nowMs;
+      return false;
+    }
+    return nowMs - this.firstAt >= SAME_STOP_MS;
+  }
+}
+
+/**
  * SIGTERM / SIGINT: finish in-flight requests, flush, close, exit 0 (1 if closing failed).
- * A second signal, or closing taking far longer than the grace period, exits at once.
+ * A second signal (see StopSignals), or closing taking far longer than the grace period, exits at once.
  */
 export function exitOnSignals(
   close: () => Promise<void>,
@@ -110,8 +131,10 @@ export function exitOnSignals(
   const exit = opts.exit ?? ((code: number) => process.exit(code));
   const signals = opts.signals ?? ['SIGTERM', 'SIGINT'];
   let stopping = false;
+  const seen = new StopSignals();
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    // A stop the primary asked for over IPC is no signal: the group's SIGTERM that follows it is the first.
+    if (seen.again()) {
       opts.log.error({ signal }, 'second signal while shutting down; exiting now');
       exit(1);
       return;

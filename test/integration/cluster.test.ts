@@ -149,4 +149,18 @@ describe('a two-worker cluster in memory mode', () => {
       await writeFile(configPath, original);
     }
   }, 60_000);
+
+  it('stops cleanly when SIGTERM reaches the whole process group (systemd, Ctrl-C), and loses no download count', async () => {
+    expect(await stopCluster(cluster)).toBe(0);
+    cluster = await startCluster(configPath, { port, ownGroup: true });
+    const total = async () => ((await (await fetch(url('/admin/v1/stats'), { headers: staff })).json()) as { totals: { downloads: number } }).totals.downloads;
+    const before = await total();
+    for (let i = 0; i < 10; i++) await download(`192.0.2.${100 + i}`);
+    // Every process at once: the primary's stop request and the signal reach each worker in either order.
+    process.kill(-cluster.proc.pid!, 'SIGTERM');
+    expect((await cluster.exit).code, cluster.output().slice(-3000)).toBe(0);
+    expect(cluster.output()).not.toContain('second signal');
+    await start();
+    expect(await total()).toBe(before + 10);
+  }, 60_000);
 });

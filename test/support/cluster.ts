@@ -14,7 +14,15 @@ export interface Cluster {
 const running: Cluster[] = [];
 
 /** Starts a cluster of `workers` (2) on `port` (a free one) in memory mode, and resolves once every worker listens. */
-export async function startCluster(configPath: string, opts: { env?: Record<string, string>; port?: number; workers?: number } = {}): Promise<Cluster> {
+export async function startCluster(
+  configPath: string,
+  opts: {
+    env?: Record<string, string>;
+    port?: number;
+    workers?: number;
+    /** In a process group of its own, as systemd runs a service. */ ownGroup?: boolean;
+  } = {},
+): Promise<Cluster> {
   const port = opts.port ?? (await freePort());
   const workers = opts.workers ?? 2;
   let out = '';
@@ -29,6 +37,7 @@ export async function startCluster(configPath: string, opts: { env?: Record<stri
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.ownGroup === true,
   });
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
