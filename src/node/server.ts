@@ -58,6 +58,9 @@ export function nodeServerOptions(t: ServerTimeouts) {
     connectionsCheckingInterval: t.connectionsCheckingIntervalMs,
     // Node's default, stated: a request line plus headers over 16 KB is answered 431.
     maxHeaderSize: 16 * 1024,
+    // Node keeps the first of two Host (or Authorization, Content-Type, …) fields and drops the other; joined,
+    // two Hosts make no URL and get a 400 (RFC 9112 §3.2), two tokens match none.
+    joinDuplicateHeaders: true,
   };
 }
 

@@ -152,6 +152,11 @@ describe('a request whose Host is not a plain host name', () => {
         expect(await statuses(Number(new URL(server).port), request), `Host: ${host} on ${server}`).toEqual([status]);
       }
     }
+    // Two Host fields are refused too, not answered for the first of them.
+    for (const server of [net.url, appOnly.url]) {
+      const twice = `GET ${file} HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n`;
+      expect(await statuses(Number(new URL(server).port), twice), `two Hosts on ${server}`).toEqual([400]);
+    }
     // Said in words, where the adapter would send an empty 400.
     const refused = await rawAnswer(Number(new URL(net.url).port), `GET ${file} HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n`);
     expect(refused).toMatch(/^HTTP\/1\.1 400 /);
