@@ -1,7 +1,7 @@
 // Node only: the HTTP server around the app — timeouts for slow clients, the fast path in front of Hono,
 // Link fields kept apart, and an orderly shutdown on close() or a signal.
 import type { Logger } from '../core/logger.js';
-import { createServer, type IncomingMessage, type RequestListener, type ServerOptions } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type ServerOptions, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener, RequestError, serve as serveNode, type HttpBindings } from '@hono/node-server';
 import type { Context, Hono } from 'hono';
@@ -61,6 +61,8 @@ export function nodeServerOptions(t: ServerTimeouts) {
     // Node keeps the first of two Host (or Authorization, Content-Type, …) fields and drops the other; joined,
     // two Hosts make no URL and get a 400 (RFC 9112 §3.2), two tokens match none.
     joinDuplicateHeaders: true,
+    // An HTTP/1.1 request without Host is refused by withRedirectFastPath, with a line that says why (Node's own 400 is empty).
+    requireHostHeader: false,
   };
 }
 
@@ -206,6 +208,13 @@ function hostForHttp10(req: IncomingMessage, services: AppServices): void {
   if (req.headers.host === undefined) req.headers.host = new URL(services.publicUrl).host;
 }
 
+/** RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400, and the connection is not trusted further. */
+function refuseWithoutHost(res: ServerResponse): void {
+  res.shouldKeepAlive = false;
+  res.writeHead(400, { 'content-type': 'text/plain; charset=UTF-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', connection: 'close' });
+  res.end('Error: an HTTP/1.1 request needs a Host header (RFC 9112 §3.2)\n');
+}
+
 function rawTargetOf(incoming: IncomingMessage): string | undefined {
   const raw = (incoming as WithRawTarget)[RAW_TARGET] ?? incoming.url;
   return raw === undefined ? undefined : originForm(raw);
@@ -232,6 +241,7 @@ function withRedirectFastPath(services: AppServices, log: LogLike, enabled: bool
   // The adapter's own listener is set aside for `app`: the same adapter, with our answer to what it refuses.
   return ((options: ServerOptions) =>
     createServer(options, (req, res) => {
+      if (req.headers.host === undefined && (req.httpVersionMajor > 1 || req.httpVersionMinor >= 1)) return void refuseWithoutHost(res);
       try {
         if (redirect(req, res)) return;
       } catch (err) {

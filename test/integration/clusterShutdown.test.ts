@@ -12,6 +12,7 @@ import { killClusters, startCluster, type Cluster } from '../support/cluster.js'
 import { LoopbackFileServer } from '../support/network.js';
 import { put } from '../support/packageRepos.js';
 import { openSlow } from '../reliability/support.js';
+import { SAME_STOP_MS } from '../../src/node/server.js';
 
 const FILE = 'pub/app-1.0.tar.gz';
 let dir: string;
@@ -103,7 +104,8 @@ describe('a --workers cluster being stopped', () => {
     const [wedged] = c.workerPids();
     process.kill(wedged!, 'SIGSTOP');
     c.proc.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
+    // Later than a relay of the first would come (SAME_STOP_MS): an operator's second signal.
+    await new Promise((r) => setTimeout(r, SAME_STOP_MS + 300));
     c.proc.kill('SIGINT');
     const exit = await exitWithin(c, 5_000);
     expect(exit, c.output().slice(-3000)).toEqual({ code: 1, signal: null });

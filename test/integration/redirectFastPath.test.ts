@@ -157,6 +157,12 @@ describe('a request whose Host is not a plain host name', () => {
       const twice = `GET ${file} HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n`;
       expect(await statuses(Number(new URL(server).port), twice), `two Hosts on ${server}`).toEqual([400]);
     }
+    // No Host at all in HTTP/1.1: refused before either transport, with a reason.
+    for (const server of [net.url, appOnly.url]) {
+      const none = await rawAnswer(Number(new URL(server).port), `GET ${file} HTTP/1.1\r\n\r\n`);
+      expect(none, server).toMatch(/^HTTP\/1\.1 400 /);
+      expect(none).toContain('Error: an HTTP/1.1 request needs a Host header');
+    }
     // Said in words, where the adapter would send an empty 400.
     const refused = await rawAnswer(Number(new URL(net.url).port), `GET ${file} HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n`);
     expect(refused).toMatch(/^HTTP\/1\.1 400 /);
