@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
+import { describeValue, issueWords } from './issueWords.js';
 import { configSchema, crossFieldProblems, type Config, type Problem, type SchemaContext } from './schema.js';
 
 export type { Config, MirrorConfig, TokenConfig } from './schema.js';
@@ -82,7 +83,7 @@ export function parseConfig(text: string, opts: { file?: string; env?: Record<st
     baseDir: file ? path.dirname(file) : process.cwd(),
     env: opts.env ?? process.env,
   };
-  const result = configSchema(context).safeParse(raw, { error: (issue) => issueMessage(issue) });
+  const result = configSchema(context).safeParse(raw, { error: issueWords });
   const problems = [...(result.success ? [] : issuesToProblems(result.error.issues)), ...crossFieldProblems(raw, context)];
   if (!result.success || problems.length > 0) {
     throw new ConfigError(inSourceOrder(problems, doc).map((p) => formatProblem(p, subject)));
@@ -148,49 +149,4 @@ function inSourceOrder(problems: Problem[], doc: Document): Problem[] {
     .map((problem, index) => ({ problem, index, offset: offsetOf(problem.path) }))
     .sort((a, b) => a.offset - b.offset || a.index - b.index)
     .map((entry) => entry.problem);
-}
-
-const EXPECTED: Record<string, string> = {
-  string: 'a string',
-  number: 'a number',
-  int: 'an integer',
-  boolean: 'true or false',
-  array: 'a list',
-  object: 'a mapping',
-};
-
-/** A short, human description of a YAML value for "got …" in messages. */
-function describeValue(value: unknown): string {
-  if (value === null) return 'an empty value';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  return String(value);
-}
-
-/** Messages for zod's built-in checks in config words; messages set by our own refinements win over these. */
-function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
-  switch (issue.code) {
-    case 'invalid_type':
-      if (issue.input === undefined) return 'required';
-      return `expected ${EXPECTED[issue.expected] ?? issue.expected}, got ${describeValue(issue.input)}`;
-    case 'too_small': {
-      const min = Number(issue.minimum);
-      if (issue.origin === 'array') return `needs at least ${min} item${min === 1 ? '' : 's'}`;
-      if (issue.origin === 'string') return min === 1 ? 'must not be empty' : `must be at least ${min} characters`;
-      return issue.inclusive === false ? `must be greater than ${min}` : `must be at least ${min}`;
-    }
-    case 'too_big': {
-      const max = Number(issue.maximum);
-      if (issue.origin === 'array') return `must have at most ${max} items`;
-      if (issue.origin === 'string') return `must be at most ${max} characters`;
-      return issue.inclusive === false ? `must be less than ${max}` : `must be at most ${max}`;
-    }
-    case 'invalid_value':
-      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(issue.input)}`;
-    case 'invalid_union':
-      return `invalid value ${describeValue(issue.input)}`;
-    default:
-      return undefined;
-  }
 }

@@ -16,7 +16,7 @@ import { auditSeenBy, seenBy } from './providerView.js';
 import { registerEdgeIngestRoutes, snapshotReader } from './edgeIngest.js';
 import { HttpProblem } from './problem.js';
 import { problemFields } from './schemas/problemFields.js';
-import { plainIssues } from './schemas/plainIssues.js';
+import { issueWords } from '../config/issueWords.js';
 import { offerView } from './schemas/admin.js';
 import type {
   AuditAnswer,
@@ -119,7 +119,7 @@ async function readJson(c: Context, optional = false): Promise<unknown> {
 
 /** A JSON body checked by its schema: 422 naming each failed field; `subject` is what the body describes ("a mirror"). */
 function checkBody<T extends z.ZodType>(raw: unknown, schema: T, subject: string): z.output<T> {
-  const parsed = schema.safeParse(raw, { error: plainIssues });
+  const parsed = schema.safeParse(raw, { error: issueWords });
   if (!parsed.success) throw new HttpProblem(422, 'invalid body', { fields: problemFields(parsed.error, subject) });
   return parsed.data;
 }
@@ -129,7 +129,7 @@ export async function readBody<T extends z.ZodType>(c: Context, schema: T, subje
 }
 
 function readQuery<T extends z.ZodType>(c: Context, schema: T, subject: string): z.output<T> {
-  const parsed = schema.safeParse(c.req.query(), { error: plainIssues });
+  const parsed = schema.safeParse(c.req.query(), { error: issueWords });
   if (!parsed.success) throw new HttpProblem(400, 'invalid query', { fields: problemFields(parsed.error, subject) });
   return parsed.data;
 }

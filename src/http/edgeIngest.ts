@@ -5,7 +5,7 @@ import type { Principal } from '../control/tokens.js';
 import { principalOf } from './auth.js';
 import { HttpProblem } from './problem.js';
 import { problemFields } from './schemas/problemFields.js';
-import { plainIssues } from './schemas/plainIssues.js';
+import { issueWords } from '../config/issueWords.js';
 import type { AppEnv, AppServices } from './services.js';
 
 export const EDGE_DOWNLOADS_PATH = '/admin/v1/stats/downloads';
@@ -65,7 +65,7 @@ export function registerEdgeIngestRoutes(app: Hono<AppEnv>, services: AppService
     } catch {
       throw new HttpProblem(400, 'body is not valid JSON');
     }
-    const parsed = edgeDownloadsBody.safeParse(raw, { error: plainIssues });
+    const parsed = edgeDownloadsBody.safeParse(raw, { error: issueWords });
     if (!parsed.success) throw new HttpProblem(422, 'invalid body', { fields: problemFields(parsed.error, 'an edge download batch') });
     const events = services.events;
     if (!events?.download) throw new HttpProblem(503, 'this instance does not record download statistics');

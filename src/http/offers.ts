@@ -6,7 +6,7 @@ import type { AdminService, NewOffer } from '../control/adminService.js';
 import { offerOrigin } from './guards.js';
 import { HttpProblem } from './problem.js';
 import { problemFields } from './schemas/problemFields.js';
-import { plainIssues } from './schemas/plainIssues.js';
+import { issueWords } from '../config/issueWords.js';
 import type { AppEnv } from './services.js';
 import { OFFER_FIELDS, offerFormPage, offerStatusPage } from './views/offerPage.js';
 import { accepts } from './accept.js';
@@ -135,7 +135,7 @@ const PLAIN: Record<string, (reason: string) => string> = {
 
 export function parseOffer(raw: unknown): { ok: true; offer: NewOffer } | { ok: false; fields: Record<string, string> } {
   const { value, spelled } = normalizeOffer(raw);
-  const parsed = offerSchema.safeParse(value, { error: plainIssues });
+  const parsed = offerSchema.safeParse(value, { error: issueWords });
   if (parsed.success) return { ok: true, offer: parsed.data as NewOffer };
   const fields = problemFields(parsed.error, 'an offer', (path, message) => ({
     key: spelled.get(path) ?? path,

@@ -1,8 +1,8 @@
-// How a refused body's fields are worded (src/http/schemas/plainIssues.ts): zod's problems said plainly,
-// a schema's own message kept. Through problemFields, as the admin API, offers and edge ingest use it.
+// How a refused body's fields are worded (src/config/issueWords.ts, the config file's words too): zod's problems
+// said plainly, a schema's own message kept. Through problemFields, as the admin API, offers and edge ingest use it.
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { plainIssues } from '../../src/http/schemas/plainIssues.js';
+import { issueWords } from '../../src/config/issueWords.js';
 import { problemFields } from '../../src/http/schemas/problemFields.js';
 
 const schema = z.strictObject({
@@ -15,12 +15,11 @@ const schema = z.strictObject({
   role: z.enum(['staff', 'provider']),
   kind: z.literal('mirror'),
   tags: z.array(z.string()).min(1).max(2),
-  step: z.number().multipleOf(5),
   url: z.string().refine((s) => s.startsWith('https://'), 'must be an https URL'),
 });
 
 function fields(value: unknown): Record<string, string> {
-  const parsed = schema.safeParse(value, { error: plainIssues });
+  const parsed = schema.safeParse(value, { error: issueWords });
   if (parsed.success) throw new Error('expected a refusal');
   return { ...problemFields(parsed.error, 'a thing') };
 }
@@ -37,34 +36,32 @@ describe('a refused field, in plain words', () => {
         role: 'boss',
         kind: 'origin',
         tags: [],
-        step: 7,
         url: 'http://x',
         colour: 'red',
       }),
     ).toEqual({
       name: 'required',
-      code: 'must be at least 3 characters long',
+      code: 'must be at least 3 characters',
       weight: 'must be at least 0',
       ratio: 'must be less than 1',
-      count: 'must be a whole number, not 1.5',
-      enabled: 'must be true or false, not text',
-      role: 'must be one of "staff", "provider"',
-      kind: 'must be "mirror"',
-      tags: 'must not be empty',
-      step: 'must be a multiple of 5',
+      count: 'expected an integer, got 1.5',
+      enabled: 'expected true or false, got "yes"',
+      role: 'expected one of "staff", "provider", got "boss"',
+      kind: 'expected one of "mirror", got "origin"',
+      tags: 'needs at least 1 item',
       url: 'must be an https URL',
       colour: 'colour is not a field of a thing',
     });
   });
 
-  it('names the kind of value that came instead', () => {
+  it('names the value that came instead', () => {
     expect(fields({ name: 5, code: 'abcdef', weight: 'heavy', ratio: 0, count: [], enabled: null, tags: ['a', 'b', 'c'] })).toMatchObject({
-      name: 'must be text, not 5',
-      code: 'must be at most 5 characters long',
-      weight: 'must be a number, not text',
-      ratio: 'must be more than 0',
-      count: 'must be a number, not a list',
-      enabled: 'must be true or false, not null',
+      name: 'expected a string, got 5',
+      code: 'must be at most 5 characters',
+      weight: 'expected a number, got "heavy"',
+      ratio: 'must be greater than 0',
+      count: 'expected a number, got a list',
+      enabled: 'expected true or false, got an empty value',
       tags: 'must have at most 2 items',
     });
   });
