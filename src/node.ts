@@ -10,14 +10,14 @@ import cluster from 'node:cluster';
 import { CONFIG_COPY, onClusterStop, runClusterPrimary, WorkerCountError, workerCount, workerStore } from './node/cluster.js';
 import { compose } from './node/compose.js';
 import { loadServableConfig } from './node/startChecks.js';
-// check-config reads a config as the server does; the CLI reaches node/ only through this entry.
-export { loadServableConfig };
 import { exitOnSignals, listen, serverTimeouts } from './node/server.js';
 import { DataDirInUseError, DataDirUnusableError } from './store/memoryStore.js';
 import { StoreUnavailableError, type Store } from './store/store.js';
 
 export { mirrorSpecs, withListeningPort } from './node/compose.js';
 export { WorkerCountError } from './node/cluster.js';
+// check-config reads a config as the server does; the CLI reaches node/ only through this entry.
+export { loadServableConfig };
 
 export interface ServeOptions {
   configPath?: string;
