@@ -300,7 +300,10 @@ describe('download paths, query options and headers through the real app', () =>
           ]);
           const r = await sendRaw(port, request);
           expect(r.status, `${method} ${target}`).toBeLessThan(500);
-          expect(r.headers.location, `${method} ${target}`).toBeUndefined();
+          // The one redirect these targets may get: a folder asked for without its slash, sent to itself with it
+          // (same origin, a path of ours). Any other Location, or a download's 302, is a failure.
+          const folder = r.status === 301 && target.startsWith('/download/') && /^\/download\/[^?#]*\/$/.test(r.headers.location ?? '');
+          if (!folder) expect(r.headers.location, `${method} ${target}`).toBeUndefined();
         },
       ),
       { numRuns: 400 },
